@@ -1,0 +1,26 @@
+/* A growable byte buffer with a hard cap (after curl's dynbuf): appends past
+ * `max` fail with CG_ERR_TOO_LONG and leave the buffer as it was. The buffer
+ * owns `p`; it is always NUL-terminated when non-NULL. */
+#ifndef CONSENTGATE_BUF_H
+#define CONSENTGATE_BUF_H
+
+#include <stddef.h>
+
+struct cg_buf {
+	char *p;
+	size_t len;
+	size_t cap;
+	size_t max;
+};
+
+void cg_buf_init(struct cg_buf *b, size_t max);
+int cg_buf_add(struct cg_buf *b, const void *data, size_t n);
+int cg_buf_adds(struct cg_buf *b, const char *s);
+int cg_buf_printf(struct cg_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void cg_buf_reset(struct cg_buf *b);
+/* Hands the storage to the caller (who frees it) and resets the buffer. */
+char *cg_buf_take(struct cg_buf *b);
+void cg_buf_free(struct cg_buf *b);
+
+#endif

@@ -1,0 +1,73 @@
+/* Configuration (DESIGN.md §8), parsed from a string so tests need no files.
+ * Unknown sections or keys, bad values and missing required keys are errors
+ * that name the file, the line and the key. Pure. */
+#ifndef CONSENTGATE_CONFIG_H
+#define CONSENTGATE_CONFIG_H
+
+#include <stddef.h>
+
+#define CG_MAX_ORIGINS 16
+#define CG_MAX_DESTINATIONS 8
+#define CG_CFG_STR 256
+
+enum cg_gpc_scope { CG_GPC_NONE = 0, CG_GPC_MARKETING, CG_GPC_ALL };
+enum cg_basis { CG_BASIS_CONSENT = 0, CG_BASIS_LEGITIMATE_INTEREST };
+enum cg_dest_type { CG_DEST_GA4 = 0, CG_DEST_WEBHOOK };
+
+struct cg_destination {
+	char name[64];
+	int type;                 /* enum cg_dest_type */
+	char url[CG_CFG_STR];
+	char measurement_id[64];
+	char api_secret[128];
+	int purpose;              /* enum cg_purpose */
+	int basis;                /* enum cg_basis */
+	int seen[8];              /* which keys were given (validation) */
+};
+
+struct cg_config {
+	/* [server] */
+	char listen[CG_CFG_STR];
+	char socket_group[64];
+	int workers;
+	char base_path[64];
+	char site[128];
+	/* [policy] */
+	char policy_version[33];
+	int consent_max_age_days;
+	int refusal_max_age_days;
+	char allowed_origins[CG_MAX_ORIGINS][CG_CFG_STR];
+	int n_origins;
+	int cookie_secure;
+	int refusal_is_objection;
+	int gpc;                  /* enum cg_gpc_scope */
+	/* [storage] */
+	char database[CG_CFG_STR];
+	/* [geoip] */
+	char geo_database[CG_CFG_STR];
+	char country_path[64];
+	int ipv4_prefix;
+	int ipv6_prefix;
+	/* [retention] */
+	int ip_prefix_days;
+	int events_days_after_end;
+	int outbox_delivered_days;
+	/* [controller] */
+	char controller_name[CG_CFG_STR];
+	char controller_contact[CG_CFG_STR];
+	char policy_url[CG_CFG_STR];
+	/* [destination.NAME] */
+	struct cg_destination dest[CG_MAX_DESTINATIONS];
+	int n_dest;
+};
+
+/* Fills *cfg with defaults, then applies `text`. On error returns
+ * CG_ERR_CONFIG and writes "FILE:LINE: [section] key: reason" to err. */
+int cg_config_parse(const char *text, const char *filename,
+                    struct cg_config *cfg, char *err, size_t errlen);
+void cg_config_defaults(struct cg_config *cfg);
+
+/* Cookie names depend on cookie_secure (the __Host- prefix needs Secure). */
+const char *cg_config_id_cookie(const struct cg_config *cfg);
+
+#endif

@@ -1,0 +1,16 @@
+/* Cookie request header parsing (RFC 6265 section 4.2). Pure. */
+#ifndef CONSENTGATE_COOKIE_H
+#define CONSENTGATE_COOKIE_H
+
+#include <stddef.h>
+
+#define CG_COOKIE_HEADER_MAX 8192
+
+/* Finds cookie `name` in `header`. On CG_OK, *val and *len point into header
+ * (quotes removed). CG_ERR_NOT_FOUND if absent, CG_ERR_DUPLICATE if the name
+ * appears twice, CG_ERR_TOO_LONG if header exceeds CG_COOKIE_HEADER_MAX,
+ * CG_ERR_INVALID if that cookie's value has characters outside cookie-octet. */
+int cg_cookie_find(const char *header, const char *name,
+                   const char **val, size_t *len);
+
+#endif

@@ -1,0 +1,81 @@
+/* One row of consent_events: an append-only state change (DESIGN.md §4),
+ * plus the visitor state derived from the latest row. Pure data + names. */
+#ifndef CONSENTGATE_EVENT_H
+#define CONSENTGATE_EVENT_H
+
+#include <stdint.h>
+#include "consentgate/id.h"
+#include "consentgate/ip.h"
+#include "consentgate/timefmt.h"
+
+enum cg_purpose {
+	CG_PREFERENCES = 0,
+	CG_STATISTICS = 1,
+	CG_MARKETING = 2,
+	CG_NPURPOSES = 3,
+};
+
+enum cg_action {
+	CG_ACT_CHOICE = 0,
+	CG_ACT_WITHDRAW,
+	CG_ACT_OBJECTION,
+	CG_ACT_ERASE,
+};
+
+#define CG_TRI_NULL (-1) /* SQL NULL for 0/1 columns */
+
+#define CG_VERSION_MAX 32
+#define CG_LANG_MAX 16
+#define CG_BANNER_MAX 32
+#define CG_PAGE_MAX 1024
+#define CG_SALT_LEN 32      /* hex of 16 random bytes */
+#define CG_OBJECTIONS_MAX 40 /* "preferences,statistics,marketing" */
+
+struct cg_event {
+	/* assigned by the store's writer, in commit order */
+	int64_t id;
+	char prev_hash[CG_HEX_HASH_LEN + 1];
+	char hash[CG_HEX_HASH_LEN + 1];
+	char core_digest[CG_HEX_HASH_LEN + 1];
+	char personal_digest[CG_HEX_HASH_LEN + 1];
+
+	/* core: what proves the choice; never redacted */
+	char subject[CG_SUBJECT_LEN + 1];
+	char recorded_at[CG_TIME_LEN + 1];
+	int action;                          /* enum cg_action */
+	char policy_version[CG_VERSION_MAX + 1]; /* "" = NULL */
+	int choice[CG_NPURPOSES];            /* 0, 1 or CG_TRI_NULL */
+	int objection_purpose;               /* enum cg_purpose or -1 */
+	unsigned objections;                 /* bit per purpose, state after event */
+	char choice_at[CG_TIME_LEN + 1];     /* when the choices in force were made; "" = NULL */
+
+	/* personal: cleared by erasure and retention; committed to by a salted digest */
+	char salt[CG_SALT_LEN + 1];          /* "" = NULL (redacted) */
+	int gpc, dnt;                        /* 0/1 or CG_TRI_NULL */
+	char lang[CG_LANG_MAX + 1];
+	char banner[CG_BANNER_MAX + 1];
+	char page[CG_PAGE_MAX + 1];
+	char ip_prefix[CG_IP_PREFIX_MAX];
+	char country[3];
+};
+
+/* The visitor's state as of their latest event. */
+struct cg_state {
+	int present;                         /* 0: no event for this subject */
+	int action;
+	char policy_version[CG_VERSION_MAX + 1];
+	int choice[CG_NPURPOSES];
+	unsigned objections;
+	int64_t recorded_at_ms;
+	int64_t choice_at_ms;                /* 0 if no choice was ever made */
+};
+
+const char *cg_purpose_name(int p);      /* NULL if out of range */
+int cg_purpose_parse(const char *s);     /* -1 if unknown */
+const char *cg_action_name(int a);
+int cg_action_parse(const char *s);
+/* "statistics,marketing" or "" */
+void cg_objections_format(unsigned bits, char out[CG_OBJECTIONS_MAX + 1]);
+int cg_objections_parse(const char *s, unsigned *bits);
+
+#endif

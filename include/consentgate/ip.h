@@ -1,0 +1,25 @@
+/* Client address parsing and truncation (DESIGN.md §2.1). Pure.
+ * IPv4-mapped IPv6 (::ffff:a.b.c.d) is turned into IPv4; a zone id
+ * ("fe80::1%eth0") is validated and dropped. */
+#ifndef CONSENTGATE_IP_H
+#define CONSENTGATE_IP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CG_IP_TEXT_MAX 64    /* longest REMOTE_ADDR accepted */
+#define CG_IP_PREFIX_MAX 52  /* "xxxx:...:xxxx/128" + NUL fits */
+
+struct cg_ip {
+	int family;      /* 4 or 6 */
+	uint8_t a[16];   /* network order; IPv4 uses the first 4 bytes */
+};
+
+int cg_ip_parse(const char *text, struct cg_ip *out);
+/* Zeroes every bit after the first `bits` (clamped to the family's width). */
+void cg_ip_truncate(struct cg_ip *ip, unsigned bits);
+/* Truncates a copy of `ip` to v4_bits / v6_bits and writes "net/len". */
+int cg_ip_prefix(const struct cg_ip *ip, unsigned v4_bits, unsigned v6_bits,
+                 char out[CG_IP_PREFIX_MAX]);
+
+#endif

@@ -1,0 +1,45 @@
+/* SQLite storage (DESIGN.md §4): schema + migrations, one writer thread with
+ * group commit, and per-thread readers. The only module that talks SQL. */
+#ifndef CONSENTGATE_STORE_H
+#define CONSENTGATE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "consentgate/config.h"
+#include "consentgate/event.h"
+
+struct cg_store;         /* opaque: writer connection + thread + queue */
+struct cg_store_reader;  /* opaque: one read connection, one thread at a time */
+
+#define CG_SCHEMA_VERSION 1
+
+enum cg_store_mode { CG_STORE_WRITER = 0, CG_STORE_READONLY };
+
+/* Opens (creating and migrating in writer mode) and, in writer mode, starts
+ * the writer thread and records the policy settings the views read. */
+int cg_store_open(const struct cg_config *cfg, int mode, struct cg_store **out,
+                  char *err, size_t errlen);
+/* Drains the queue, stops the writer, closes. NULL is harmless. */
+void cg_store_close(struct cg_store *st);
+
+/* Appends ev through the writer's next group commit and waits for it.
+ * Returns CG_OK only once the row is durable. */
+int cg_store_commit(struct cg_store *st, struct cg_event *ev);
+
+int cg_store_reader_open(struct cg_store *st, struct cg_store_reader **out);
+void cg_store_reader_free(struct cg_store_reader *r);
+int cg_store_load_state(struct cg_store_reader *r, const char *subject,
+                        struct cg_state *out);
+
+/* Writer statistics for metrics. */
+struct cg_store_stats {
+	uint64_t commits, rows, failures;
+	uint64_t batch_max;
+	double commit_seconds_total;
+};
+void cg_store_stats(struct cg_store *st, struct cg_store_stats *out);
+
+/* The raw connection for consentctl's read-only queries. */
+struct sqlite3 *cg_store_db(struct cg_store *st);
+
+#endif

@@ -1,0 +1,97 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consentgate/buf.h"
+#include "consentgate/err.h"
+
+void cg_buf_init(struct cg_buf *b, size_t max)
+{
+	b->p = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max;
+}
+
+static int cg_buf_reserve(struct cg_buf *b, size_t extra)
+{
+	size_t need, ncap;
+	char *np;
+
+	if (extra > b->max || b->len > b->max - extra)
+		return CG_ERR_TOO_LONG;
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return CG_OK;
+	ncap = b->cap ? b->cap : 256;
+	while (ncap < need)
+		ncap *= 2;
+	np = realloc(b->p, ncap);
+	if (!np)
+		return CG_ERR_NOMEM;
+	b->p = np;
+	b->cap = ncap;
+	return CG_OK;
+}
+
+int cg_buf_add(struct cg_buf *b, const void *data, size_t n)
+{
+	int rc = cg_buf_reserve(b, n);
+
+	if (rc)
+		return rc;
+	if (n)
+		memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return CG_OK;
+}
+
+int cg_buf_adds(struct cg_buf *b, const char *s)
+{
+	return cg_buf_add(b, s, strlen(s));
+}
+
+int cg_buf_printf(struct cg_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n, rc;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return CG_ERR_INVALID;
+	rc = cg_buf_reserve(b, (size_t)n);
+	if (rc)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return CG_OK;
+}
+
+void cg_buf_reset(struct cg_buf *b)
+{
+	b->len = 0;
+	if (b->p)
+		b->p[0] = '\0';
+}
+
+char *cg_buf_take(struct cg_buf *b)
+{
+	char *p = b->p;
+
+	cg_buf_init(b, b->max);
+	return p;
+}
+
+void cg_buf_free(struct cg_buf *b)
+{
+	if (!b)
+		return;
+	free(b->p);
+	cg_buf_init(b, b->max);
+}

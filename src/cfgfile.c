@@ -1,0 +1,42 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consentgate/cfgfile.h"
+#include "consentgate/err.h"
+
+int cg_config_load(const char *path, struct cg_config *cfg, char *err, size_t errlen)
+{
+	FILE *f = NULL;
+	char *text = NULL;
+	size_t n;
+	int rc = CG_ERR_CONFIG;
+
+	f = fopen(path, "re");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	text = malloc(CG_CONFIG_FILE_MAX + 1);
+	if (!text) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	n = fread(text, 1, CG_CONFIG_FILE_MAX + 1, f);
+	if (ferror(f) || n > CG_CONFIG_FILE_MAX) {
+		snprintf(err, errlen, "%s: %s", path, ferror(f) ? "read error" : "file too large");
+		goto out;
+	}
+	text[n] = '\0';
+	if (strlen(text) != n) {
+		snprintf(err, errlen, "%s: contains a NUL byte", path);
+		goto out;
+	}
+	rc = cg_config_parse(text, path, cfg, err, errlen);
+out:
+	free(text);
+	if (f)
+		fclose(f);
+	return rc;
+}

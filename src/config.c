@@ -1,0 +1,377 @@
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consentgate/config.h"
+#include "consentgate/err.h"
+#include "consentgate/event.h"
+
+enum dtype { T_STR, T_INT, T_BOOL, T_ENUM, T_ORIGINS };
+
+struct directive {
+	const char *section; /* "destination" matches every [destination.NAME] */
+	const char *key;
+	enum dtype type;
+	size_t off;          /* into struct cg_config, or struct cg_destination */
+	size_t size;         /* T_STR: buffer size */
+	long min, max;       /* T_INT */
+	const char *const *names; /* T_ENUM, NULL-terminated */
+};
+
+static const char *const gpc_names[] = {"none", "marketing", "all", NULL};
+static const char *const purpose_names[] = {"preferences", "statistics", "marketing", NULL};
+static const char *const basis_names[] = {"consent", "legitimate_interest", NULL};
+static const char *const type_names[] = {"ga4", "webhook", NULL};
+
+#define C(f) offsetof(struct cg_config, f), sizeof(((struct cg_config *)0)->f)
+#define D(f) offsetof(struct cg_destination, f), sizeof(((struct cg_destination *)0)->f)
+
+static const struct directive directives[] = {
+	{"server", "listen", T_STR, C(listen), 0, 0, NULL},
+	{"server", "socket_group", T_STR, C(socket_group), 0, 0, NULL},
+	{"server", "workers", T_INT, C(workers), 1, 1024, NULL},
+	{"server", "base_path", T_STR, C(base_path), 0, 0, NULL},
+	{"server", "site", T_STR, C(site), 0, 0, NULL},
+	{"policy", "version", T_STR, C(policy_version), 0, 0, NULL},
+	{"policy", "consent_max_age_days", T_INT, C(consent_max_age_days), 1, 395, NULL},
+	{"policy", "refusal_max_age_days", T_INT, C(refusal_max_age_days), 1, 395, NULL},
+	{"policy", "allowed_origins", T_ORIGINS, C(allowed_origins), 0, 0, NULL},
+	{"policy", "cookie_secure", T_BOOL, C(cookie_secure), 0, 0, NULL},
+	{"policy", "refusal_is_objection", T_BOOL, C(refusal_is_objection), 0, 0, NULL},
+	{"policy", "gpc", T_ENUM, C(gpc), 0, 0, gpc_names},
+	{"policy", "url", T_STR, C(policy_url), 0, 0, NULL},
+	{"storage", "database", T_STR, C(database), 0, 0, NULL},
+	{"geoip", "database", T_STR, C(geo_database), 0, 0, NULL},
+	{"geoip", "country_path", T_STR, C(country_path), 0, 0, NULL},
+	{"geoip", "ipv4_prefix", T_INT, C(ipv4_prefix), 8, 32, NULL},
+	{"geoip", "ipv6_prefix", T_INT, C(ipv6_prefix), 16, 128, NULL},
+	{"retention", "ip_prefix_days", T_INT, C(ip_prefix_days), 1, 36500, NULL},
+	{"retention", "events_days_after_end", T_INT, C(events_days_after_end), 1, 36500, NULL},
+	{"retention", "outbox_delivered_days", T_INT, C(outbox_delivered_days), 1, 36500, NULL},
+	{"controller", "name", T_STR, C(controller_name), 0, 0, NULL},
+	{"controller", "contact", T_STR, C(controller_contact), 0, 0, NULL},
+	{"destination", "type", T_ENUM, D(type), 0, 0, type_names},
+	{"destination", "url", T_STR, D(url), 0, 0, NULL},
+	{"destination", "measurement_id", T_STR, D(measurement_id), 0, 0, NULL},
+	{"destination", "api_secret", T_STR, D(api_secret), 0, 0, NULL},
+	{"destination", "purpose", T_ENUM, D(purpose), 0, 0, purpose_names},
+	{"destination", "basis", T_ENUM, D(basis), 0, 0, basis_names},
+};
+#define NDIRECTIVES (sizeof directives / sizeof directives[0])
+/* Destination keys index cg_destination.seen[]. */
+#define DEST_FIRST 23
+
+struct parse_ctx {
+	struct cg_config *cfg;
+	const char *filename;
+	const char *text;      /* reader cursor */
+	int line;
+	int failed;
+	char *err;
+	size_t errlen;
+	unsigned char seen[NDIRECTIVES];
+	int section_line[CG_MAX_DESTINATIONS];
+};
+
+static void fail(struct parse_ctx *c, const char *section, const char *key,
+                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void fail(struct parse_ctx *c, const char *section, const char *key,
+                 const char *fmt, ...)
+{
+	char why[200];
+	va_list ap;
+
+	if (c->failed)
+		return;
+	c->failed = 1;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	snprintf(c->err, c->errlen, "%s:%d: [%s] %s: %s", c->filename, c->line,
+	         section, key, why);
+}
+
+/* fgets-style reader that counts lines and refuses lines inih would split */
+static char *reader(char *str, int num, void *stream)
+{
+	struct parse_ctx *c = stream;
+	const char *nl;
+	size_t n;
+
+	if (c->failed || !*c->text)
+		return NULL;
+	nl = strchr(c->text, '\n');
+	n = nl ? (size_t)(nl - c->text) + 1 : strlen(c->text);
+	c->line++;
+	if (n >= (size_t)num) {
+		fail(c, "-", "-", "%s", "line too long");
+		return NULL;
+	}
+	memcpy(str, c->text, n);
+	str[n] = '\0';
+	c->text += n;
+	return str;
+}
+
+void cg_config_defaults(struct cg_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	strcpy(cfg->listen, "/run/consentgate/fcgi.sock");
+	cfg->workers = 32;
+	strcpy(cfg->base_path, "/consent");
+	cfg->consent_max_age_days = 365;
+	cfg->refusal_max_age_days = 180;
+	cfg->cookie_secure = 1;
+	cfg->refusal_is_objection = 1;
+	cfg->gpc = CG_GPC_MARKETING;
+	strcpy(cfg->database, "/var/lib/consentgate/consent.db");
+	strcpy(cfg->geo_database, "/var/lib/consentgate/country.mmdb");
+	strcpy(cfg->country_path, "country.iso_code");
+	cfg->ipv4_prefix = 24;
+	cfg->ipv6_prefix = 48;
+	cfg->ip_prefix_days = 730;
+	cfg->events_days_after_end = 1095;
+	cfg->outbox_delivered_days = 7;
+}
+
+static int valid_origin(const char *o)
+{
+	const char *host;
+
+	if (strncmp(o, "https://", 8) == 0)
+		host = o + 8;
+	else if (strncmp(o, "http://", 7) == 0)
+		host = o + 7;
+	else
+		return 0;
+	if (!*host)
+		return 0;
+	for (; *host; host++)
+		if (!((*host >= 'a' && *host <= 'z') || (*host >= '0' && *host <= '9') ||
+		      *host == '.' || *host == '-' || *host == ':' || *host == '[' || *host == ']'))
+			return 0;
+	return 1;
+}
+
+static int set_value(struct parse_ctx *c, const struct directive *d, void *base,
+                     const char *section, const char *key, const char *value)
+{
+	char *field = (char *)base + d->off;
+
+	switch (d->type) {
+	case T_STR:
+		if (strlen(value) >= d->size) {
+			fail(c, section, key, "%s", "value too long");
+			return 0;
+		}
+		strcpy(field, value);
+		return 1;
+	case T_INT: {
+		char *end = NULL;
+		long v;
+		errno = 0;
+		v = strtol(value, &end, 10);
+		if (errno || end == value || *end || v < d->min || v > d->max) {
+			char why[80];
+			snprintf(why, sizeof why, "must be a whole number from %ld to %ld",
+			         d->min, d->max);
+			fail(c, section, key, "%s", why);
+			return 0;
+		}
+		*(int *)(void *)field = (int)v;
+		return 1;
+	}
+	case T_BOOL:
+		if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 ||
+		    strcmp(value, "on") == 0 || strcmp(value, "1") == 0)
+			*(int *)(void *)field = 1;
+		else if (strcmp(value, "false") == 0 || strcmp(value, "no") == 0 ||
+		         strcmp(value, "off") == 0 || strcmp(value, "0") == 0)
+			*(int *)(void *)field = 0;
+		else {
+			fail(c, section, key, "%s", "must be true or false");
+			return 0;
+		}
+		return 1;
+	case T_ENUM:
+		for (int i = 0; d->names[i]; i++)
+			if (strcmp(d->names[i], value) == 0) {
+				*(int *)(void *)field = i;
+				return 1;
+			}
+		fail(c, section, key, "unknown value '%s'", value);
+		return 0;
+	case T_ORIGINS: {
+		char tmp[1024], *save = NULL, *tok;
+		struct cg_config *cfg = base;
+		if (strlen(value) >= sizeof tmp) {
+			fail(c, section, key, "%s", "value too long");
+			return 0;
+		}
+		strcpy(tmp, value);
+		cfg->n_origins = 0;
+		for (tok = strtok_r(tmp, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+			if (cfg->n_origins == CG_MAX_ORIGINS) {
+				fail(c, section, key, "%s", "too many origins");
+				return 0;
+			}
+			if (!valid_origin(tok) || strlen(tok) >= CG_CFG_STR) {
+				fail(c, section, key, "'%s' is not an origin (scheme://host[:port], lower case)", tok);
+				return 0;
+			}
+			strcpy(cfg->allowed_origins[cfg->n_origins++], tok);
+		}
+		return 1;
+	}
+	}
+	return 0;
+}
+
+static int handler(void *user, const char *section, const char *key, const char *value)
+{
+	struct parse_ctx *c = user;
+	struct cg_config *cfg = c->cfg;
+	const char *dname = NULL;
+	void *base = cfg;
+
+	if (c->failed)
+		return 0;
+	if (strncmp(section, "destination.", 12) == 0) {
+		dname = section + 12;
+		int i;
+		for (i = 0; i < cfg->n_dest; i++)
+			if (strcmp(cfg->dest[i].name, dname) == 0)
+				break;
+		if (i == cfg->n_dest) {
+			size_t n = strlen(dname);
+			if (i == CG_MAX_DESTINATIONS) {
+				fail(c, section, key, "%s", "too many destinations");
+				return 0;
+			}
+			if (n == 0 || n >= sizeof cfg->dest[i].name ||
+			    strspn(dname, "abcdefghijklmnopqrstuvwxyz0123456789_-") != n) {
+				fail(c, section, key, "%s", "destination names use a-z, 0-9, _ and -");
+				return 0;
+			}
+			strcpy(cfg->dest[i].name, dname);
+			cfg->dest[i].basis = CG_BASIS_CONSENT;
+			cfg->dest[i].purpose = -1;
+			cfg->dest[i].type = -1;
+			c->section_line[i] = c->line;
+			cfg->n_dest++;
+		}
+		base = &cfg->dest[i];
+	}
+	for (size_t i = 0; i < NDIRECTIVES; i++) {
+		const struct directive *d = &directives[i];
+		if (strcmp(d->key, key) != 0)
+			continue;
+		if (dname ? strcmp(d->section, "destination") != 0 : strcmp(d->section, section) != 0)
+			continue;
+		if (dname) {
+			int *seen = &((struct cg_destination *)base)->seen[i - DEST_FIRST];
+			if (*seen) {
+				fail(c, section, key, "%s", "given twice");
+				return 0;
+			}
+			*seen = 1;
+		} else {
+			if (c->seen[i]) {
+				fail(c, section, key, "%s", "given twice");
+				return 0;
+			}
+			c->seen[i] = 1;
+		}
+		return set_value(c, d, base, section, key, value);
+	}
+	for (size_t i = 0; i < NDIRECTIVES; i++)
+		if (!dname && strcmp(directives[i].section, section) == 0) {
+			fail(c, section, key, "%s", "unknown key");
+			return 0;
+		}
+	fail(c, section, key, "%s", dname ? "unknown key" : "unknown section");
+	return 0;
+}
+
+static int url_ok(const char *u)
+{
+	const char *h = strncmp(u, "https://", 8) == 0 ? u + 8
+	              : strncmp(u, "http://", 7) == 0 ? u + 7 : NULL;
+	return h && *h && *h != '/' && !strpbrk(u, " \t\"'<>\\");
+}
+
+static int validate(struct parse_ctx *c)
+{
+	struct cg_config *cfg = c->cfg;
+	size_t n;
+
+	c->line = 0; /* errors below are about the file as a whole or a section */
+	if (!cfg->listen[0])
+		fail(c, "server", "listen", "%s", "must not be empty");
+	if (cfg->base_path[0] != '/' || (n = strlen(cfg->base_path)) < 2 ||
+	    cfg->base_path[n - 1] == '/' ||
+	    strspn(cfg->base_path, "/abcdefghijklmnopqrstuvwxyz0123456789_-") != n)
+		fail(c, "server", "base_path", "%s", "must look like /consent");
+	if (!cfg->site[0])
+		fail(c, "server", "site", "%s", "is required (it keys the pseudonymous hashes)");
+	n = strlen(cfg->policy_version);
+	if (!n || n > CG_VERSION_MAX ||
+	    strspn(cfg->policy_version, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n)
+		fail(c, "policy", "version", "%s", "is required: 1-32 of A-Z a-z 0-9 . _ -");
+	if (!cfg->database[0])
+		fail(c, "storage", "database", "%s", "must not be empty");
+	for (int i = 0; i < cfg->n_dest && !c->failed; i++) {
+		struct cg_destination *d = &cfg->dest[i];
+		char sec[80];
+		snprintf(sec, sizeof sec, "destination.%s", d->name);
+		c->line = c->section_line[i];
+		if (d->type < 0)
+			fail(c, sec, "type", "%s", "is required (ga4 or webhook)");
+		else if (!url_ok(d->url))
+			fail(c, sec, "url", "%s", "must be an http:// or https:// URL");
+		else if (d->purpose < 0)
+			fail(c, sec, "purpose", "%s", "is required (preferences, statistics or marketing)");
+		else if (d->purpose == CG_MARKETING && d->basis == CG_BASIS_LEGITIMATE_INTEREST)
+			fail(c, sec, "basis", "%s",
+			     "marketing cannot rest on legitimate interest (profiling for advertising needs consent)");
+		else if (d->type == CG_DEST_GA4 && !d->measurement_id[0])
+			fail(c, sec, "measurement_id", "%s", "is required for type ga4");
+		else if (d->type == CG_DEST_GA4 && !d->api_secret[0])
+			fail(c, sec, "api_secret", "%s", "is required for type ga4");
+	}
+	return c->failed ? CG_ERR_CONFIG : CG_OK;
+}
+
+int cg_config_parse(const char *text, const char *filename,
+                    struct cg_config *cfg, char *err, size_t errlen)
+{
+	struct parse_ctx c;
+	int rc;
+
+	cg_config_defaults(cfg);
+	memset(&c, 0, sizeof c);
+	c.cfg = cfg;
+	c.filename = filename ? filename : "<string>";
+	c.text = text ? text : "";
+	c.err = err;
+	c.errlen = errlen;
+	if (errlen)
+		err[0] = '\0';
+	rc = ini_parse_stream(reader, &c, handler, &c);
+	if (c.failed)
+		return CG_ERR_CONFIG;
+	if (rc != 0) {
+		snprintf(err, errlen, "%s:%d: syntax error", c.filename, rc > 0 ? rc : c.line);
+		return CG_ERR_CONFIG;
+	}
+	return validate(&c);
+}
+
+const char *cg_config_id_cookie(const struct cg_config *cfg)
+{
+	return cfg->cookie_secure ? "__Host-cg_id" : "cg_id";
+}

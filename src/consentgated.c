@@ -1,0 +1,403 @@
+/* consentgated: the FastCGI daemon. This file only turns FastCGI params into
+ * a struct cg_request and a struct cg_response back into bytes; it owns the
+ * threads, the signals and the handles the core reaches through cg_ops. */
+#include <errno.h>
+#include <fcgiapp.h>
+#include <grp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "consentgate/cfgfile.h"
+#include "consentgate/consent.h"
+#include "consentgate/err.h"
+#include "consentgate/geo.h"
+#include "consentgate/handler.h"
+#include "consentgate/log.h"
+#include "consentgate/store.h"
+
+/* requests_total{route,status}: fixed tables, lock-free counters */
+static const char *const metric_routes[] = {
+	"state", "choice", "withdraw", "objection", "healthz", "metrics", "other",
+};
+static const int metric_statuses[] = {200, 204, 400, 403, 404, 405, 409, 413, 415, 500, 503};
+#define NROUTES (sizeof metric_routes / sizeof metric_routes[0])
+#define NSTATUSES (sizeof metric_statuses / sizeof metric_statuses[0])
+
+struct daemon {
+	struct cg_config cfg;
+	struct cg_store *store;
+	struct cg_geo *geo;
+	int listen_fd;
+	atomic_int stopping;
+	atomic_uint_fast64_t requests[NROUTES][NSTATUSES];
+};
+
+struct worker {
+	struct daemon *d;
+	struct cg_store_reader *reader;
+	pthread_t thread;
+	char body[CG_BODY_MAX + 1];
+};
+
+/* ---- cg_ops over the real handles ---------------------------------------- */
+
+static int op_country(void *ctx, const struct cg_ip *ip, char cc[3])
+{
+	struct worker *w = ctx;
+
+	cc[0] = '\0';
+	return w->d->geo ? cg_geo_country(w->d->geo, ip, cc) : CG_ERR_NOT_FOUND;
+}
+
+static int op_load_state(void *ctx, const char *subject, struct cg_state *st)
+{
+	struct worker *w = ctx;
+
+	return cg_store_load_state(w->reader, subject, st);
+}
+
+static int op_commit(void *ctx, struct cg_event *ev)
+{
+	struct worker *w = ctx;
+
+	return cg_store_commit(w->d->store, ev);
+}
+
+static int op_random(void *ctx, void *buf, size_t n)
+{
+	(void)ctx;
+	for (size_t got = 0; got < n;) {
+		ssize_t r = getrandom((char *)buf + got, n - got, 0);
+		if (r < 0 && errno != EINTR)
+			return CG_ERR_IO;
+		if (r > 0)
+			got += (size_t)r;
+	}
+	return CG_OK;
+}
+
+static int op_metrics(void *ctx, struct cg_buf *out)
+{
+	struct worker *w = ctx;
+	struct daemon *d = w->d;
+	struct cg_store_stats st;
+	int rc = 0;
+
+	rc |= cg_buf_adds(out, "# HELP consentgate_requests_total Requests by route and status.\n"
+	                       "# TYPE consentgate_requests_total counter\n");
+	for (size_t r = 0; r < NROUTES; r++)
+		for (size_t s = 0; s < NSTATUSES; s++) {
+			uint64_t v = atomic_load(&d->requests[r][s]);
+			if (v)
+				rc |= cg_buf_printf(out, "consentgate_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+				                    metric_routes[r], metric_statuses[s], (unsigned long long)v);
+		}
+	cg_store_stats(d->store, &st);
+	rc |= cg_buf_printf(out,
+		"# HELP consentgate_writer_commits_total Group commits (transactions) by the writer.\n"
+		"# TYPE consentgate_writer_commits_total counter\n"
+		"consentgate_writer_commits_total %llu\n"
+		"# HELP consentgate_writer_rows_total Rows committed.\n"
+		"# TYPE consentgate_writer_rows_total counter\n"
+		"consentgate_writer_rows_total %llu\n"
+		"# HELP consentgate_writer_failures_total Failed group commits.\n"
+		"# TYPE consentgate_writer_failures_total counter\n"
+		"consentgate_writer_failures_total %llu\n"
+		"# HELP consentgate_writer_batch_max Largest batch committed at once.\n"
+		"# TYPE consentgate_writer_batch_max gauge\n"
+		"consentgate_writer_batch_max %llu\n"
+		"# HELP consentgate_writer_commit_seconds_total Time spent in group commits.\n"
+		"# TYPE consentgate_writer_commit_seconds_total counter\n"
+		"consentgate_writer_commit_seconds_total %.6f\n",
+		(unsigned long long)st.commits, (unsigned long long)st.rows,
+		(unsigned long long)st.failures, (unsigned long long)st.batch_max,
+		st.commit_seconds_total);
+	return rc ? CG_ERR_TOO_LONG : CG_OK;
+}
+
+static void count_request(struct daemon *d, const char *route, int status)
+{
+	size_t r, s;
+
+	for (r = 0; r < NROUTES - 1 && strcmp(metric_routes[r], route) != 0; r++)
+		;
+	for (s = 0; s < NSTATUSES && metric_statuses[s] != status; s++)
+		;
+	if (s == NSTATUSES)
+		s = 9; /* 500 */
+	atomic_fetch_add(&d->requests[r][s], 1);
+}
+
+/* ---- one request ---------------------------------------------------------- */
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *param(FCGX_Request *rq, const char *name)
+{
+	return FCGX_GetParam(name, rq->envp);
+}
+
+static void serve(struct worker *w, FCGX_Request *rq)
+{
+	struct daemon *d = w->d;
+	struct cg_ops ops = {w, op_country, op_load_state, op_commit, op_random, op_metrics};
+	struct cg_request req;
+	struct cg_response res;
+	const char *cl, *uri;
+	char path[1024];
+	int cookies = 0;
+
+	memset(&req, 0, sizeof req);
+	req.method = param(rq, "REQUEST_METHOD");
+	uri = param(rq, "DOCUMENT_URI");
+	if (!uri) {
+		uri = param(rq, "REQUEST_URI");
+		snprintf(path, sizeof path, "%.*s", uri ? (int)strcspn(uri, "?") : 0, uri ? uri : "");
+		uri = path;
+	}
+	req.path = uri;
+	req.query = param(rq, "QUERY_STRING");
+	req.content_type = param(rq, "CONTENT_TYPE");
+	req.cookie = param(rq, "HTTP_COOKIE");
+	/* nginx 1.22 passes each Cookie header line as its own param */
+	for (char **e = rq->envp; e && *e; e++)
+		if (strncmp(*e, "HTTP_COOKIE=", 12) == 0)
+			cookies++;
+	req.cookie_dup = cookies > 1;
+	req.remote_addr = param(rq, "REMOTE_ADDR");
+	req.sec_fetch_site = param(rq, "HTTP_SEC_FETCH_SITE");
+	req.origin = param(rq, "HTTP_ORIGIN");
+	req.sec_gpc = param(rq, "HTTP_SEC_GPC");
+	req.dnt = param(rq, "HTTP_DNT");
+	req.now_ms = wall_ms();
+
+	/* libfcgi does not enforce CONTENT_LENGTH: read at most our cap */
+	cl = param(rq, "CONTENT_LENGTH");
+	if (cl && *cl) {
+		char *end = NULL;
+		unsigned long long n;
+		errno = 0;
+		n = strtoull(cl, &end, 10);
+		if (errno || *end || n > CG_BODY_MAX) {
+			req.body_too_large = 1;
+		} else if (n > 0) {
+			int got = FCGX_GetStr(w->body, (int)n, rq->in);
+			if (got < 0 || (unsigned long long)got != n)
+				req.body_incomplete = 1;
+			else {
+				w->body[n] = '\0';
+				req.body = w->body;
+				req.body_len = (size_t)n;
+			}
+		}
+	}
+
+	cg_response_init(&res);
+	cg_handle(&d->cfg, &ops, &req, &res);
+	count_request(d, res.route ? res.route : "other", res.status);
+
+	FCGX_FPrintF(rq->out, "Status: %s\r\n", cg_status_line(res.status));
+	if (res.content_type)
+		FCGX_FPrintF(rq->out, "Content-Type: %s\r\n", res.content_type);
+	if (res.no_store)
+		FCGX_PutS("Cache-Control: no-store\r\n", rq->out);
+	if (res.retry_after)
+		FCGX_FPrintF(rq->out, "Retry-After: %d\r\n", res.retry_after);
+	if (res.allow[0])
+		FCGX_FPrintF(rq->out, "Allow: %s\r\n", res.allow);
+	for (int i = 0; i < res.n_cookies; i++)
+		FCGX_FPrintF(rq->out, "Set-Cookie: %s\r\n", res.set_cookie[i]);
+	FCGX_FPrintF(rq->out, "Content-Length: %zu\r\n\r\n", res.body.len);
+	if (res.body.len && !(req.method && strcmp(req.method, "HEAD") == 0))
+		FCGX_PutStr(res.body.p, (int)res.body.len, rq->out);
+	cg_response_free(&res);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct daemon *d = w->d;
+	FCGX_Request rq;
+
+	if (FCGX_InitRequest(&rq, d->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
+		return NULL;
+	while (!atomic_load(&d->stopping)) {
+		if (FCGX_Accept_r(&rq) < 0) {
+			if (atomic_load(&d->stopping))
+				break;
+			usleep(10000); /* e.g. EMFILE: do not spin */
+			continue;
+		}
+		serve(w, &rq);
+		FCGX_Finish_r(&rq);
+	}
+	FCGX_Free(&rq, 0);
+	return NULL;
+}
+
+/* ---- start-up ------------------------------------------------------------- */
+
+static int open_listener(struct daemon *d)
+{
+	const char *l = d->cfg.listen;
+	mode_t old;
+	int fd;
+
+	if (l[0] != '/')
+		return FCGX_OpenSocket(l, 1024);
+	unlink(l); /* a stale socket from a crash */
+	old = umask(0117);
+	fd = FCGX_OpenSocket(l, 1024);
+	umask(old);
+	if (fd < 0)
+		return -1;
+	if (chmod(l, 0660) != 0) {
+		cg_error("chmod %s: %s", l, strerror(errno));
+		return -1;
+	}
+	if (d->cfg.socket_group[0]) {
+		struct group *g = getgrnam(d->cfg.socket_group);
+		if (!g || chown(l, (uid_t)-1, g->gr_gid) != 0) {
+			cg_error("socket group %s: %s", d->cfg.socket_group,
+			         g ? strerror(errno) : "no such group");
+			return -1;
+		}
+	}
+	return fd;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: consentgated -c FILE [-t]\n"
+	           "  -c FILE  configuration file (INI)\n"
+	           "  -t       check the configuration and exit\n");
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon d; /* large: keep it off the stack */
+	const char *cfg_path = NULL;
+	struct worker *workers = NULL;
+	char err[512];
+	sigset_t sigs;
+	int opt, test_only = 0, rc = 1, started = 0;
+
+	while ((opt = getopt(argc, argv, "c:th")) != -1) {
+		switch (opt) {
+		case 'c': cfg_path = optarg; break;
+		case 't': test_only = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!cfg_path || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (cg_config_load(cfg_path, &d.cfg, err, sizeof err) != CG_OK) {
+		fprintf(stderr, "consentgated: %s\n", err);
+		return 1;
+	}
+	if (test_only) {
+		printf("consentgated: %s: configuration OK\n", cfg_path);
+		return 0;
+	}
+	if (sodium_init() < 0) {
+		cg_error("libsodium cannot start");
+		return 1;
+	}
+	/* Signals go to one thread (sigwait below); libfcgi's own handlers
+	 * would only set a flag while threads stay blocked in accept(). */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (d.cfg.geo_database[0] &&
+	    cg_geo_open(d.cfg.geo_database, d.cfg.country_path, &d.geo) != CG_OK) {
+		cg_error("cannot open the country database %s", d.cfg.geo_database);
+		goto out;
+	}
+	if (cg_store_open(&d.cfg, CG_STORE_WRITER, &d.store, err, sizeof err) != CG_OK) {
+		cg_error("storage: %s", err);
+		goto out;
+	}
+	if (FCGX_Init() != 0) {
+		cg_error("FCGX_Init failed");
+		goto out;
+	}
+	d.listen_fd = open_listener(&d);
+	if (d.listen_fd < 0) {
+		cg_error("cannot listen on %s", d.cfg.listen);
+		goto out;
+	}
+	workers = calloc((size_t)d.cfg.workers, sizeof *workers);
+	if (!workers)
+		goto out;
+	for (int i = 0; i < d.cfg.workers; i++) {
+		workers[i].d = &d;
+		if (cg_store_reader_open(d.store, &workers[i].reader) != CG_OK ||
+		    pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
+			cg_error("cannot start worker %d", i);
+			atomic_store(&d.stopping, 1);
+			shutdown(d.listen_fd, SHUT_RDWR);
+			goto out_join;
+		}
+		started++;
+	}
+	cg_info("listening on %s with %d workers, policy %s", d.cfg.listen, d.cfg.workers,
+	        d.cfg.policy_version);
+
+	for (;;) {
+		int sig = 0;
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			if (d.geo && cg_geo_reopen(d.geo) == CG_OK)
+				cg_info("country database reopened");
+			continue;
+		}
+		cg_info("signal %d: draining", sig);
+		break;
+	}
+	/* Stop accepting: shutdown() wakes every thread blocked in accept();
+	 * requests already accepted run to the end, then the writer drains. */
+	atomic_store(&d.stopping, 1);
+	shutdown(d.listen_fd, SHUT_RDWR);
+	rc = 0;
+out_join:
+	for (int i = 0; i < started; i++)
+		pthread_join(workers[i].thread, NULL);
+	for (int i = 0; workers && i < d.cfg.workers; i++)
+		cg_store_reader_free(workers[i].reader);
+out:
+	if (d.listen_fd > 0) {
+		close(d.listen_fd);
+		if (d.cfg.listen[0] == '/')
+			unlink(d.cfg.listen);
+	}
+	free(workers);
+	cg_store_close(d.store);
+	cg_geo_free(d.geo);
+	if (rc == 0)
+		cg_info("stopped");
+	return rc;
+}

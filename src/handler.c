@@ -1,0 +1,559 @@
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "consentgate/consent.h"
+#include "consentgate/cookie.h"
+#include "consentgate/err.h"
+#include "consentgate/handler.h"
+#include "consentgate/id.h"
+
+#define RESPONSE_MAX (256 * 1024)
+
+struct ctx {
+	const struct cg_config *cfg;
+	const struct cg_ops *ops;
+	const struct cg_request *req;
+	struct cg_response *res;
+};
+
+void cg_response_init(struct cg_response *res)
+{
+	memset(res, 0, sizeof *res);
+	cg_buf_init(&res->body, RESPONSE_MAX);
+}
+
+void cg_response_free(struct cg_response *res)
+{
+	if (res)
+		cg_buf_free(&res->body);
+}
+
+const char *cg_status_line(int status)
+{
+	switch (status) {
+	case 200: return "200 OK";
+	case 204: return "204 No Content";
+	case 400: return "400 Bad Request";
+	case 403: return "403 Forbidden";
+	case 404: return "404 Not Found";
+	case 405: return "405 Method Not Allowed";
+	case 409: return "409 Conflict";
+	case 413: return "413 Content Too Large";
+	case 415: return "415 Unsupported Media Type";
+	case 503: return "503 Service Unavailable";
+	default: return "500 Internal Server Error";
+	}
+}
+
+/* ---- response helpers ---------------------------------------------------- */
+
+static void respond_json(struct ctx *c, int status, json_t *obj)
+{
+	struct cg_response *res = c->res;
+	char *s;
+
+	res->status = status;
+	res->content_type = "application/json";
+	res->no_store = 1;
+	cg_buf_reset(&res->body);
+	s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+	if (!s || cg_buf_adds(&res->body, s)) {
+		res->status = 500;
+		cg_buf_reset(&res->body);
+		cg_buf_adds(&res->body, "{\"error\":\"internal\",\"detail\":\"could not build the answer\"}");
+	}
+	free(s);
+	json_decref(obj);
+}
+
+static void respond_error(struct ctx *c, int status, const char *code,
+                          const char *detail, const char *field)
+{
+	json_t *o = json_pack("{s:s, s:s}", "error", code, "detail", detail);
+
+	if (o && field && *field)
+		json_object_set_new(o, "field", json_string(field));
+	respond_json(c, status, o);
+	if (status == 503)
+		c->res->retry_after = 5;
+}
+
+static void add_cookie(struct ctx *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void add_cookie(struct ctx *c, const char *fmt, ...)
+{
+	struct cg_response *res = c->res;
+	va_list ap;
+
+	if (res->n_cookies >= CG_MAX_SET_COOKIES)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(res->set_cookie[res->n_cookies++], sizeof res->set_cookie[0], fmt, ap);
+	va_end(ap);
+}
+
+/* ---- pure helpers over the state ------------------------------------------ */
+
+static int any_granted(const int choice[CG_NPURPOSES])
+{
+	for (int p = 0; p < CG_NPURPOSES; p++)
+		if (choice[p] == 1)
+			return 1;
+	return 0;
+}
+
+static int64_t state_expires_ms(const struct cg_config *cfg, const struct cg_state *st)
+{
+	int64_t base = st->choice_at_ms ? st->choice_at_ms : st->recorded_at_ms;
+	int days = any_granted(st->choice) ? cfg->consent_max_age_days : cfg->refusal_max_age_days;
+
+	return base + (int64_t)days * CG_MS_PER_DAY;
+}
+
+static int state_needs_choice(const struct cg_config *cfg, const struct cg_state *st,
+                              int64_t now)
+{
+	return !st->present || st->action == CG_ACT_ERASE || !st->choice_at_ms ||
+	       strcmp(st->policy_version, cfg->policy_version) != 0 ||
+	       now >= state_expires_ms(cfg, st);
+}
+
+static void state_from_event(const struct cg_event *ev, struct cg_state *st)
+{
+	memset(st, 0, sizeof *st);
+	st->present = 1;
+	st->action = ev->action;
+	snprintf(st->policy_version, sizeof st->policy_version, "%s", ev->policy_version);
+	memcpy(st->choice, ev->choice, sizeof st->choice);
+	st->objections = ev->objections;
+	cg_time_parse(ev->recorded_at, &st->recorded_at_ms);
+	if (ev->choice_at[0])
+		cg_time_parse(ev->choice_at, &st->choice_at_ms);
+}
+
+static json_t *tri_json(int v)
+{
+	return v == CG_TRI_NULL ? json_null() : json_boolean(v);
+}
+
+static json_t *state_json(struct ctx *c, const struct cg_state *st, int id_present)
+{
+	const struct cg_config *cfg = c->cfg;
+	char ts[CG_TIME_LEN + 1];
+	json_t *o, *ch, *obj;
+
+	o = json_object();
+	ch = json_object();
+	obj = json_array();
+	json_object_set_new(ch, "necessary", json_true());
+	for (int p = 0; p < CG_NPURPOSES; p++) {
+		json_object_set_new(ch, cg_purpose_name(p),
+		                    st->present ? tri_json(st->choice[p]) : json_false());
+		if (st->objections & (1u << p))
+			json_array_append_new(obj, json_string(cg_purpose_name(p)));
+	}
+	json_object_set_new(o, "consent_id_present", json_boolean(id_present));
+	json_object_set_new(o, "choices", ch);
+	json_object_set_new(o, "objections", obj);
+	json_object_set_new(o, "policy_version",
+	                    st->present && st->policy_version[0] ? json_string(st->policy_version)
+	                                                         : json_null());
+	json_object_set_new(o, "current_policy_version", json_string(cfg->policy_version));
+	if (st->present) {
+		cg_time_format(st->recorded_at_ms, ts);
+		json_object_set_new(o, "recorded_at", json_string(ts));
+		cg_time_format(state_expires_ms(cfg, st), ts);
+		json_object_set_new(o, "expires_at", json_string(ts));
+	} else {
+		json_object_set_new(o, "recorded_at", json_null());
+		json_object_set_new(o, "expires_at", json_null());
+	}
+	json_object_set_new(o, "needs_choice",
+	                    json_boolean(state_needs_choice(cfg, st, c->req->now_ms)));
+	return o;
+}
+
+/* ---- request facts -------------------------------------------------------- */
+
+/* Cross-site check (DESIGN.md §3): the algorithm of Go's CrossOriginProtection. */
+static int cross_site_ok(const struct cg_config *cfg, const struct cg_request *req)
+{
+	const char *s = req->sec_fetch_site;
+
+	if (s && *s)
+		return strcmp(s, "same-origin") == 0 || strcmp(s, "none") == 0;
+	if (!req->origin || !*req->origin)
+		return 1;
+	for (int i = 0; i < cfg->n_origins; i++)
+		if (strcmp(req->origin, cfg->allowed_origins[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int media_type_is(const char *ct, const char *want)
+{
+	size_t n;
+
+	if (!ct)
+		return 0;
+	while (*ct == ' ')
+		ct++;
+	n = strcspn(ct, "; \t");
+	return n == strlen(want) && strncasecmp(ct, want, n) == 0;
+}
+
+static int header_is_one(const char *h)
+{
+	return h && h[0] == '1' && h[1] == '\0';
+}
+
+enum id_status { ID_NONE, ID_VALID, ID_DUPLICATE };
+
+/* Reads the consent ID cookie. A malformed value counts as none (a fresh ID
+ * is issued on the next state change); two cookies of that name are refused,
+ * since we cannot know which one the visitor's choice belongs to. */
+static int read_id(struct ctx *c, char id[CG_ID_LEN + 1])
+{
+	const char *v;
+	size_t n;
+	int rc;
+
+	id[0] = '\0';
+	if (c->req->cookie_dup)
+		return ID_DUPLICATE;
+	rc = cg_cookie_find(c->req->cookie, cg_config_id_cookie(c->cfg), &v, &n);
+	if (rc == CG_ERR_DUPLICATE)
+		return ID_DUPLICATE;
+	if (rc != CG_OK || !cg_id_valid(v, n))
+		return ID_NONE;
+	memcpy(id, v, n);
+	id[n] = '\0';
+	return ID_VALID;
+}
+
+static int new_id(struct ctx *c, char id[CG_ID_LEN + 1])
+{
+	uint8_t raw[CG_ID_BYTES];
+
+	if (c->ops->random(c->ops->ctx, raw, sizeof raw))
+		return CG_ERR_IO;
+	cg_id_encode(raw, id);
+	sodium_memzero(raw, sizeof raw);
+	return CG_OK;
+}
+
+/* Fills the personal evidence of an event: truncated IP, country, signals.
+ * The full address lives only in this stack frame. */
+static int fill_evidence(struct ctx *c, struct cg_event *ev)
+{
+	const struct cg_request *req = c->req;
+	struct cg_ip ip;
+	uint8_t salt[CG_SALT_LEN / 2];
+
+	if (c->ops->random(c->ops->ctx, salt, sizeof salt))
+		return CG_ERR_IO;
+	sodium_bin2hex(ev->salt, sizeof ev->salt, salt, sizeof salt);
+	ev->gpc = header_is_one(req->sec_gpc);
+	ev->dnt = header_is_one(req->dnt);
+	if (cg_ip_parse(req->remote_addr, &ip) == CG_OK) {
+		cg_ip_prefix(&ip, (unsigned)c->cfg->ipv4_prefix, (unsigned)c->cfg->ipv6_prefix,
+		             ev->ip_prefix);
+		if (c->ops->country(c->ops->ctx, &ip, ev->country) != CG_OK)
+			ev->country[0] = '\0';
+		sodium_memzero(&ip, sizeof ip);
+	}
+	return CG_OK;
+}
+
+/* ---- routes ------------------------------------------------------------- */
+
+static void commit_and_answer(struct ctx *c, struct cg_event *ev, const char *id)
+{
+	const struct cg_config *cfg = c->cfg;
+	struct cg_state st;
+	int64_t max_age;
+	const char *secure = cfg->cookie_secure ? "; Secure" : "";
+
+	if (fill_evidence(c, ev)) {
+		respond_error(c, 503, "unavailable", "no randomness available", NULL);
+		return;
+	}
+	if (c->ops->commit(c->ops->ctx, ev) != CG_OK) {
+		respond_error(c, 503, "storage", "the choice could not be stored; try again", NULL);
+		return;
+	}
+	state_from_event(ev, &st);
+	max_age = (state_expires_ms(cfg, &st) - c->req->now_ms) / 1000;
+	if (max_age < 0)
+		max_age = 0;
+	add_cookie(c, "%s=%s; Max-Age=%lld; Path=/; HttpOnly; SameSite=Lax%s",
+	           cg_config_id_cookie(cfg), id, (long long)max_age, secure);
+	if (st.choice_at_ms)
+		add_cookie(c, "cg_state=v=%s&p=%d&s=%d&m=%d&t=%lld; Max-Age=%lld; Path=/; SameSite=Lax%s",
+		           st.policy_version, st.choice[CG_PREFERENCES] == 1,
+		           st.choice[CG_STATISTICS] == 1, st.choice[CG_MARKETING] == 1,
+		           (long long)(st.choice_at_ms / 1000), (long long)max_age, secure);
+	respond_json(c, 200, state_json(c, &st, 1));
+}
+
+/* Common start of every state-changing route: identity and previous state.
+ * Returns 0 and has answered on failure. */
+static int begin_change(struct ctx *c, char id[CG_ID_LEN + 1], struct cg_event *ev,
+                        struct cg_state *prev)
+{
+	int ids = read_id(c, id);
+
+	memset(prev, 0, sizeof *prev);
+	if (ids == ID_DUPLICATE) {
+		respond_error(c, 400, "bad_cookie", "the consent cookie was sent more than once", NULL);
+		return 0;
+	}
+	if (ids == ID_NONE && new_id(c, id)) {
+		respond_error(c, 503, "unavailable", "no randomness available", NULL);
+		return 0;
+	}
+	cg_id_subject(id, ev->subject);
+	if (ids == ID_VALID && c->ops->load_state(c->ops->ctx, ev->subject, prev) != CG_OK) {
+		respond_error(c, 503, "storage", "the consent store is unavailable; try again", NULL);
+		return 0;
+	}
+	if (prev->action == CG_ACT_ERASE)
+		memset(prev, 0, sizeof *prev); /* after erasure the visitor starts afresh */
+	cg_time_format(c->req->now_ms, ev->recorded_at);
+	ev->objection_purpose = -1;
+	ev->gpc = ev->dnt = CG_TRI_NULL;
+	return 1;
+}
+
+static int need_json_body(struct ctx *c)
+{
+	if (c->req->body_too_large) {
+		respond_error(c, 413, "too_large", "the body is larger than 4096 bytes", NULL);
+		return 0;
+	}
+	if (c->req->body_incomplete) {
+		respond_error(c, 400, "bad_body", "the body is shorter than its Content-Length", NULL);
+		return 0;
+	}
+	if (!media_type_is(c->req->content_type, "application/json")) {
+		respond_error(c, 415, "unsupported_media_type", "send application/json", NULL);
+		return 0;
+	}
+	return 1;
+}
+
+static void bad_body(struct ctx *c, const struct cg_field_error *fe)
+{
+	if (!fe->field[0])
+		respond_error(c, 400, "bad_json", fe->detail, NULL);
+	else {
+		char d[256];
+		snprintf(d, sizeof d, "%s %s", fe->field, fe->detail);
+		respond_error(c, 400, "bad_field", d, fe->field);
+	}
+}
+
+static void route_choice(struct ctx *c)
+{
+	struct cg_choice_req body;
+	struct cg_field_error fe;
+	struct cg_event ev;
+	struct cg_state prev;
+	char id[CG_ID_LEN + 1];
+
+	if (!need_json_body(c))
+		return;
+	if (cg_consent_parse_choice(c->req->body, c->req->body_len, &body, &fe)) {
+		bad_body(c, &fe);
+		return;
+	}
+	if (strcmp(body.policy_version, c->cfg->policy_version) != 0) {
+		json_t *o = json_pack("{s:s, s:s, s:s}", "error", "stale_policy",
+		                      "detail", "the banner shows another policy version; reload it",
+		                      "current", c->cfg->policy_version);
+		respond_json(c, 409, o);
+		return;
+	}
+	memset(&ev, 0, sizeof ev);
+	if (!begin_change(c, id, &ev, &prev))
+		return;
+	ev.action = CG_ACT_CHOICE;
+	strcpy(ev.policy_version, body.policy_version);
+	memcpy(ev.choice, body.choice, sizeof ev.choice);
+	/* granting a purpose lifts an earlier objection to it; refusing keeps it */
+	ev.objections = prev.objections;
+	for (int p = 0; p < CG_NPURPOSES; p++)
+		if (body.choice[p])
+			ev.objections &= ~(1u << p);
+	strcpy(ev.choice_at, ev.recorded_at);
+	strcpy(ev.lang, body.lang);
+	strcpy(ev.banner, body.banner);
+	strcpy(ev.page, body.page);
+	commit_and_answer(c, &ev, id);
+}
+
+static void route_withdraw(struct ctx *c)
+{
+	struct cg_event ev;
+	struct cg_state prev;
+	char id[CG_ID_LEN + 1];
+
+	memset(&ev, 0, sizeof ev);
+	if (!begin_change(c, id, &ev, &prev))
+		return;
+	ev.action = CG_ACT_WITHDRAW;
+	strcpy(ev.policy_version, c->cfg->policy_version);
+	for (int p = 0; p < CG_NPURPOSES; p++)
+		ev.choice[p] = 0;
+	ev.objections = prev.objections;
+	/* a withdrawal is a choice (to refuse): the banner need not ask again */
+	strcpy(ev.choice_at, ev.recorded_at);
+	commit_and_answer(c, &ev, id);
+}
+
+static void route_objection(struct ctx *c)
+{
+	struct cg_field_error fe;
+	struct cg_event ev;
+	struct cg_state prev;
+	char id[CG_ID_LEN + 1];
+	int purpose;
+
+	if (!need_json_body(c))
+		return;
+	if (cg_consent_parse_objection(c->req->body, c->req->body_len, &purpose, &fe)) {
+		bad_body(c, &fe);
+		return;
+	}
+	memset(&ev, 0, sizeof ev);
+	if (!begin_change(c, id, &ev, &prev))
+		return;
+	ev.action = CG_ACT_OBJECTION;
+	ev.objection_purpose = purpose;
+	ev.objections = prev.objections | (1u << purpose);
+	if (prev.present) {
+		strcpy(ev.policy_version, prev.policy_version);
+		memcpy(ev.choice, prev.choice, sizeof ev.choice);
+		if (prev.choice_at_ms)
+			cg_time_format(prev.choice_at_ms, ev.choice_at);
+	} else {
+		for (int p = 0; p < CG_NPURPOSES; p++)
+			ev.choice[p] = CG_TRI_NULL;
+	}
+	/* objecting to a purpose also ends any consent to it */
+	if (ev.choice[purpose] == 1)
+		ev.choice[purpose] = 0;
+	commit_and_answer(c, &ev, id);
+}
+
+static void route_state(struct ctx *c)
+{
+	struct cg_state st;
+	char id[CG_ID_LEN + 1], subject[CG_SUBJECT_LEN + 1];
+	int ids = read_id(c, id);
+
+	memset(&st, 0, sizeof st);
+	if (ids == ID_DUPLICATE) {
+		respond_error(c, 400, "bad_cookie", "the consent cookie was sent more than once", NULL);
+		return;
+	}
+	if (ids == ID_VALID) {
+		cg_id_subject(id, subject);
+		if (c->ops->load_state(c->ops->ctx, subject, &st) != CG_OK) {
+			respond_error(c, 503, "storage", "the consent store is unavailable; try again", NULL);
+			return;
+		}
+		if (st.action == CG_ACT_ERASE)
+			memset(&st, 0, sizeof st);
+	}
+	respond_json(c, 200, state_json(c, &st, ids == ID_VALID));
+}
+
+static void route_healthz(struct ctx *c)
+{
+	respond_json(c, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void route_metrics(struct ctx *c)
+{
+	struct cg_response *res = c->res;
+
+	cg_buf_reset(&res->body);
+	if (!c->ops->metrics || c->ops->metrics(c->ops->ctx, &res->body) != CG_OK) {
+		respond_error(c, 503, "unavailable", "metrics are not available", NULL);
+		return;
+	}
+	res->status = 200;
+	res->content_type = "text/plain; version=0.0.4";
+	res->no_store = 1;
+}
+
+/* ---- routing table ------------------------------------------------------- */
+
+struct route {
+	const char *name;    /* for metrics */
+	const char *suffix;  /* after base_path */
+	const char *method;
+	int changes_state;   /* needs the cross-site check */
+	void (*fn)(struct ctx *);
+};
+
+static const struct route routes[] = {
+	{"state", "", "GET", 0, route_state},
+	{"choice", "", "POST", 1, route_choice},
+	{"withdraw", "", "DELETE", 1, route_withdraw},
+	{"objection", "/objection", "POST", 1, route_objection},
+	{"healthz", "/healthz", "GET", 0, route_healthz},
+	{"metrics", "/metrics", "GET", 0, route_metrics},
+};
+
+void cg_handle(const struct cg_config *cfg, const struct cg_ops *ops,
+               const struct cg_request *req, struct cg_response *res)
+{
+	struct ctx c = {cfg, ops, req, res};
+	size_t blen = strlen(cfg->base_path);
+	const char *path = req->path ? req->path : "";
+	const char *method = req->method ? req->method : "";
+	const char *suffix;
+	char allow[sizeof res->allow] = "";
+	int path_known = 0;
+
+	res->route = "other";
+	if (strcmp(method, "HEAD") == 0)
+		method = "GET"; /* the shell drops the body */
+	if (strncmp(path, cfg->base_path, blen) != 0) {
+		respond_error(&c, 404, "not_found", "no such resource", NULL);
+		return;
+	}
+	suffix = path + blen;
+	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+		const struct route *r = &routes[i];
+		if (strcmp(r->suffix, suffix) != 0)
+			continue;
+		path_known = 1;
+		if (strcmp(r->method, method) != 0) {
+			size_t n = strlen(allow);
+			snprintf(allow + n, sizeof allow - n, "%s%s", n ? ", " : "",
+			         strcmp(r->method, "GET") == 0 ? "GET, HEAD" : r->method);
+			continue;
+		}
+		if (r->changes_state && !cross_site_ok(cfg, req)) {
+			respond_error(&c, 403, "cross_site", "cross-site requests are refused", NULL);
+			return;
+		}
+		res->route = r->name;
+		r->fn(&c);
+		return;
+	}
+	if (!path_known) {
+		respond_error(&c, 404, "not_found", "no such resource", NULL);
+		return;
+	}
+	respond_error(&c, 405, "method_not_allowed", "this method is not allowed here", NULL);
+	snprintf(res->allow, sizeof res->allow, "%s", allow);
+}

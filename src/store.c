@@ -1,0 +1,509 @@
+#include <inttypes.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "consentgate/chain.h"
+#include "consentgate/err.h"
+#include "consentgate/log.h"
+#include "consentgate/store.h"
+#include "schema.sql.h"
+
+/* A worker's request to the writer: one row to append. */
+struct job {
+	struct cg_event *ev;
+	int rc;
+	int done;
+	struct job *next;
+};
+
+struct cg_store {
+	int mode;
+	char path[CG_CFG_STR];
+	sqlite3 *db;              /* the writer's (or consentctl's) connection */
+	sqlite3_stmt *ins;
+	pthread_t thread;
+	int running;
+	pthread_mutex_t mu;
+	pthread_cond_t work;      /* writer waits: queue non-empty or stopping */
+	pthread_cond_t done;      /* workers wait: their job is done */
+	struct job *head, *tail;
+	int stopping;
+	/* chain tip, owned by the writer thread */
+	int64_t last_id;
+	char last_hash[CG_HEX_HASH_LEN + 1];
+	struct cg_store_stats stats; /* under mu */
+};
+
+struct cg_store_reader {
+	sqlite3 *db;
+	sqlite3_stmt *state;
+};
+
+static const char insert_sql[] =
+	"INSERT INTO consent_events(id, subject, recorded_at, action, policy_version,"
+	" preferences, statistics, marketing, objection_purpose, objections, choice_at,"
+	" gpc, dnt, lang, banner, page, ip_prefix, country, salt,"
+	" core_digest, personal_digest, prev_hash, hash)"
+	" VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+static int map_sqlite(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK: case SQLITE_DONE: case SQLITE_ROW: return CG_OK;
+	case SQLITE_NOMEM: return CG_ERR_NOMEM;
+	case SQLITE_CONSTRAINT: return CG_ERR_INVALID;
+	default: return CG_ERR_STORAGE;
+	}
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+
+	if (rc != SQLITE_OK) {
+		cg_error("sqlite: %s", msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+	}
+	return rc;
+}
+
+static int open_conn(const char *path, int flags, sqlite3 **out)
+{
+	sqlite3 *db = NULL;
+	int rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+
+	if (rc != SQLITE_OK) {
+		cg_error("sqlite: cannot open %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		sqlite3_close(db);
+		*out = NULL;
+		return CG_ERR_STORAGE;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	sqlite3_extended_result_codes(db, 1);
+	*out = db;
+	return CG_OK;
+}
+
+static int user_version(sqlite3 *db, int *v)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+
+	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		*v = sqlite3_column_int(st, 0);
+	else
+		rc = SQLITE_ERROR;
+	sqlite3_finalize(st);
+	return rc == SQLITE_OK ? CG_OK : CG_ERR_STORAGE;
+}
+
+static int migrate(sqlite3 *db, char *err, size_t errlen)
+{
+	int v = 0;
+
+	if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK || user_version(db, &v)) {
+		snprintf(err, errlen, "cannot read the schema version: %s", sqlite3_errmsg(db));
+		exec(db, "ROLLBACK");
+		return CG_ERR_STORAGE;
+	}
+	if (v > CG_SCHEMA_VERSION) {
+		snprintf(err, errlen, "the database has schema version %d; this build knows up to %d",
+		         v, CG_SCHEMA_VERSION);
+		exec(db, "ROLLBACK");
+		return CG_ERR_STORAGE;
+	}
+	if (v < 1 && (exec(db, cg_schema_v1) != SQLITE_OK || exec(db, "PRAGMA user_version = 1") != SQLITE_OK)) {
+		snprintf(err, errlen, "migration to schema 1 failed: %s", sqlite3_errmsg(db));
+		exec(db, "ROLLBACK");
+		return CG_ERR_STORAGE;
+	}
+	/* future migrations: if (v < 2) ... */
+	if (exec(db, "COMMIT") != SQLITE_OK) {
+		snprintf(err, errlen, "migration commit failed: %s", sqlite3_errmsg(db));
+		exec(db, "ROLLBACK");
+		return CG_ERR_STORAGE;
+	}
+	return CG_OK;
+}
+
+/* The views compute expiry and staleness against the running configuration. */
+static int write_meta(sqlite3 *db, const struct cg_config *cfg)
+{
+	sqlite3_stmt *st = NULL;
+	char num[2][16];
+	const char *kv[][2] = {
+		{"policy_version", cfg->policy_version},
+		{"consent_max_age_days", num[0]},
+		{"refusal_max_age_days", num[1]},
+	};
+	int rc = CG_OK;
+
+	snprintf(num[0], sizeof num[0], "%d", cfg->consent_max_age_days);
+	snprintf(num[1], sizeof num[1], "%d", cfg->refusal_max_age_days);
+	if (sqlite3_prepare_v2(db, "INSERT INTO meta(key, value) VALUES(?, ?)"
+	                           " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return CG_ERR_STORAGE;
+	for (size_t i = 0; i < sizeof kv / sizeof kv[0] && rc == CG_OK; i++) {
+		sqlite3_bind_text(st, 1, kv[i][0], -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, kv[i][1], -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = CG_ERR_STORAGE;
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int load_tip(struct cg_store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	s->last_id = 0;
+	strcpy(s->last_hash, CG_CHAIN_GENESIS);
+	if (sqlite3_prepare_v2(s->db, "SELECT id, hash FROM consent_events ORDER BY id DESC LIMIT 1",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return CG_ERR_STORAGE;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		s->last_id = sqlite3_column_int64(st, 0);
+		snprintf(s->last_hash, sizeof s->last_hash, "%s",
+		         (const char *)sqlite3_column_text(st, 1));
+		rc = SQLITE_DONE;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
+}
+
+static void bind_opt(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s && *s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_tri(sqlite3_stmt *st, int i, int v)
+{
+	if (v == CG_TRI_NULL)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int(st, i, v);
+}
+
+static int insert_event(struct cg_store *s, const struct cg_event *ev)
+{
+	sqlite3_stmt *st = s->ins;
+	char obj[CG_OBJECTIONS_MAX + 1];
+	int rc;
+
+	cg_objections_format(ev->objections, obj);
+	sqlite3_bind_int64(st, 1, ev->id);
+	sqlite3_bind_text(st, 2, ev->subject, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, ev->recorded_at, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, cg_action_name(ev->action), -1, SQLITE_STATIC);
+	bind_opt(st, 5, ev->policy_version);
+	bind_tri(st, 6, ev->choice[CG_PREFERENCES]);
+	bind_tri(st, 7, ev->choice[CG_STATISTICS]);
+	bind_tri(st, 8, ev->choice[CG_MARKETING]);
+	bind_opt(st, 9, ev->objection_purpose >= 0 ? cg_purpose_name(ev->objection_purpose) : NULL);
+	sqlite3_bind_text(st, 10, obj, -1, SQLITE_TRANSIENT);
+	bind_opt(st, 11, ev->choice_at);
+	bind_tri(st, 12, ev->gpc);
+	bind_tri(st, 13, ev->dnt);
+	bind_opt(st, 14, ev->lang);
+	bind_opt(st, 15, ev->banner);
+	bind_opt(st, 16, ev->page);
+	bind_opt(st, 17, ev->ip_prefix);
+	bind_opt(st, 18, ev->country);
+	bind_opt(st, 19, ev->salt);
+	sqlite3_bind_text(st, 20, ev->core_digest, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 21, ev->personal_digest, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 22, ev->prev_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 23, ev->hash, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? CG_OK : map_sqlite(rc);
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One group commit: every queued row in one transaction, one fsync. */
+static void write_batch(struct cg_store *s, struct job *batch)
+{
+	int64_t saved_id = s->last_id;
+	char saved_hash[CG_HEX_HASH_LEN + 1];
+	double t0 = now_seconds();
+	uint64_t n = 0, ok = 0;
+	int rc = CG_OK;
+
+	strcpy(saved_hash, s->last_hash);
+	if (exec(s->db, "BEGIN IMMEDIATE") != SQLITE_OK)
+		rc = CG_ERR_STORAGE;
+	for (struct job *j = batch; j; j = j->next, n++) {
+		if (rc) {
+			j->rc = rc;
+			continue;
+		}
+		j->ev->id = s->last_id + 1;
+		cg_chain_seal(j->ev, s->last_hash);
+		j->rc = insert_event(s, j->ev);
+		if (j->rc == CG_OK) {
+			s->last_id = j->ev->id;
+			strcpy(s->last_hash, j->ev->hash);
+			ok++;
+		} else if (j->rc != CG_ERR_INVALID) {
+			rc = j->rc; /* disk full, I/O error: the transaction is lost */
+			cg_error("sqlite insert: %s", sqlite3_errmsg(s->db));
+		}
+	}
+	if (rc == CG_OK && exec(s->db, "COMMIT") != SQLITE_OK)
+		rc = CG_ERR_STORAGE;
+	if (rc != CG_OK) {
+		if (!sqlite3_get_autocommit(s->db))
+			exec(s->db, "ROLLBACK");
+		s->last_id = saved_id;
+		strcpy(s->last_hash, saved_hash);
+		for (struct job *j = batch; j; j = j->next)
+			j->rc = rc;
+		ok = 0;
+	}
+	pthread_mutex_lock(&s->mu);
+	s->stats.commits++;
+	s->stats.rows += ok;
+	if (rc)
+		s->stats.failures++;
+	if (n > s->stats.batch_max)
+		s->stats.batch_max = n;
+	s->stats.commit_seconds_total += now_seconds() - t0;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void *writer_main(void *arg)
+{
+	struct cg_store *s = arg;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		struct job *batch;
+		while (!s->head && !s->stopping)
+			pthread_cond_wait(&s->work, &s->mu);
+		if (!s->head)
+			break; /* stopping and drained */
+		batch = s->head;
+		s->head = s->tail = NULL;
+		pthread_mutex_unlock(&s->mu);
+
+		write_batch(s, batch);
+
+		pthread_mutex_lock(&s->mu);
+		for (struct job *j = batch; j; j = j->next)
+			j->done = 1;
+		pthread_cond_broadcast(&s->done);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+int cg_store_open(const struct cg_config *cfg, int mode, struct cg_store **out,
+                  char *err, size_t errlen)
+{
+	struct cg_store *s = NULL;
+	int rc = CG_ERR_NOMEM, v = 0;
+
+	*out = NULL;
+	err[0] = '\0';
+	s = calloc(1, sizeof *s);
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return CG_ERR_NOMEM;
+	}
+	s->mode = mode;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->work, NULL);
+	pthread_cond_init(&s->done, NULL);
+	snprintf(s->path, sizeof s->path, "%s", cfg->database);
+
+	rc = open_conn(s->path, mode == CG_STORE_READONLY ? SQLITE_OPEN_READONLY
+	                        : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &s->db);
+	if (rc) {
+		snprintf(err, errlen, "cannot open database %s", s->path);
+		goto out_fail;
+	}
+	if (mode == CG_STORE_READONLY) {
+		if (user_version(s->db, &v) || v != CG_SCHEMA_VERSION) {
+			snprintf(err, errlen, "%s: not a consentgate database of schema %d",
+			         s->path, CG_SCHEMA_VERSION);
+			rc = CG_ERR_STORAGE;
+			goto out_fail;
+		}
+		*out = s;
+		return CG_OK;
+	}
+	/* WAL + FULL: a commit is on disk when COMMIT returns, even on power loss */
+	if (exec(s->db, "PRAGMA journal_mode=WAL") != SQLITE_OK ||
+	    exec(s->db, "PRAGMA synchronous=FULL") != SQLITE_OK ||
+	    exec(s->db, "PRAGMA journal_size_limit=67108864") != SQLITE_OK ||
+	    exec(s->db, "PRAGMA foreign_keys=ON") != SQLITE_OK) {
+		snprintf(err, errlen, "%s: cannot set WAL mode: %s", s->path, sqlite3_errmsg(s->db));
+		rc = CG_ERR_STORAGE;
+		goto out_fail;
+	}
+	rc = migrate(s->db, err, errlen);
+	if (rc)
+		goto out_fail;
+	rc = write_meta(s->db, cfg);
+	if (rc == CG_OK)
+		rc = load_tip(s);
+	if (rc == CG_OK && sqlite3_prepare_v3(s->db, insert_sql, -1, SQLITE_PREPARE_PERSISTENT,
+	                                      &s->ins, NULL) != SQLITE_OK)
+		rc = CG_ERR_STORAGE;
+	if (rc) {
+		snprintf(err, errlen, "%s: %s", s->path, sqlite3_errmsg(s->db));
+		goto out_fail;
+	}
+	if (pthread_create(&s->thread, NULL, writer_main, s) != 0) {
+		snprintf(err, errlen, "cannot start the writer thread");
+		rc = CG_ERR_IO;
+		goto out_fail;
+	}
+	s->running = 1;
+	*out = s;
+	return CG_OK;
+out_fail:
+	cg_store_close(s);
+	return rc;
+}
+
+void cg_store_close(struct cg_store *s)
+{
+	if (!s)
+		return;
+	if (s->running) {
+		pthread_mutex_lock(&s->mu);
+		s->stopping = 1;
+		pthread_cond_signal(&s->work);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->thread, NULL);
+	}
+	sqlite3_finalize(s->ins);
+	if (s->db && s->mode == CG_STORE_WRITER)
+		sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+	sqlite3_close(s->db);
+	pthread_cond_destroy(&s->done);
+	pthread_cond_destroy(&s->work);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+int cg_store_commit(struct cg_store *s, struct cg_event *ev)
+{
+	struct job j = {ev, CG_OK, 0, NULL};
+
+	if (s->mode != CG_STORE_WRITER)
+		return CG_ERR_STORAGE;
+	pthread_mutex_lock(&s->mu);
+	if (s->stopping) {
+		pthread_mutex_unlock(&s->mu);
+		return CG_ERR_STOPPING;
+	}
+	if (s->tail)
+		s->tail->next = &j;
+	else
+		s->head = &j;
+	s->tail = &j;
+	pthread_cond_signal(&s->work);
+	while (!j.done)
+		pthread_cond_wait(&s->done, &s->mu);
+	pthread_mutex_unlock(&s->mu);
+	return j.rc;
+}
+
+int cg_store_reader_open(struct cg_store *s, struct cg_store_reader **out)
+{
+	struct cg_store_reader *r = calloc(1, sizeof *r);
+
+	*out = NULL;
+	if (!r)
+		return CG_ERR_NOMEM;
+	if (open_conn(s->path, SQLITE_OPEN_READONLY, &r->db) ||
+	    sqlite3_prepare_v3(r->db,
+	                       "SELECT action, policy_version, preferences, statistics, marketing,"
+	                       " objections, recorded_at, choice_at FROM consent_events"
+	                       " WHERE subject = ? ORDER BY id DESC LIMIT 1",
+	                       -1, SQLITE_PREPARE_PERSISTENT, &r->state, NULL) != SQLITE_OK) {
+		cg_store_reader_free(r);
+		return CG_ERR_STORAGE;
+	}
+	*out = r;
+	return CG_OK;
+}
+
+void cg_store_reader_free(struct cg_store_reader *r)
+{
+	if (!r)
+		return;
+	sqlite3_finalize(r->state);
+	sqlite3_close(r->db);
+	free(r);
+}
+
+static int col_tri(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? CG_TRI_NULL : sqlite3_column_int(st, i) != 0;
+}
+
+int cg_store_load_state(struct cg_store_reader *r, const char *subject, struct cg_state *out)
+{
+	sqlite3_stmt *st = r->state;
+	const char *s;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->present = 1;
+		out->action = cg_action_parse((const char *)sqlite3_column_text(st, 0));
+		s = (const char *)sqlite3_column_text(st, 1);
+		snprintf(out->policy_version, sizeof out->policy_version, "%s", s ? s : "");
+		for (int p = 0; p < CG_NPURPOSES; p++)
+			out->choice[p] = col_tri(st, 2 + p);
+		if (cg_objections_parse((const char *)sqlite3_column_text(st, 5), &out->objections) ||
+		    cg_time_parse((const char *)sqlite3_column_text(st, 6), &out->recorded_at_ms))
+			rc = SQLITE_CORRUPT;
+		s = (const char *)sqlite3_column_text(st, 7);
+		if (s && cg_time_parse(s, &out->choice_at_ms))
+			rc = SQLITE_CORRUPT;
+		if (rc == SQLITE_ROW)
+			rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
+}
+
+void cg_store_stats(struct cg_store *s, struct cg_store_stats *out)
+{
+	pthread_mutex_lock(&s->mu);
+	*out = s->stats;
+	pthread_mutex_unlock(&s->mu);
+}
+
+struct sqlite3 *cg_store_db(struct cg_store *s)
+{
+	return s->db;
+}
