@@ -27,7 +27,7 @@
 
 /* requests_total{route,status}: fixed tables, lock-free counters */
 static const char *const metric_routes[] = {
-	"state", "choice", "withdraw", "objection", "healthz", "metrics", "other",
+	"state", "choice", "withdraw", "objection", "healthz", "metrics", "report", "other",
 };
 static const int metric_statuses[] = {200, 204, 400, 403, 404, 405, 409, 413, 415, 500, 503};
 #define NROUTES (sizeof metric_routes / sizeof metric_routes[0])
@@ -71,6 +71,13 @@ static int op_commit(void *ctx, struct cg_event *ev)
 	struct worker *w = ctx;
 
 	return cg_store_commit(w->d->store, ev);
+}
+
+static int op_report(void *ctx, const char *since_day, struct cg_report *out)
+{
+	struct worker *w = ctx;
+
+	return cg_store_report_daily(w->reader, since_day, out);
 }
 
 static int op_random(void *ctx, void *buf, size_t n)
@@ -156,9 +163,10 @@ static const char *param(FCGX_Request *rq, const char *name)
 static void serve(struct worker *w, FCGX_Request *rq)
 {
 	struct daemon *d = w->d;
-	struct cg_ops ops = {w, op_country, op_load_state, op_commit, op_random, op_metrics};
+	struct cg_ops ops = {w, op_country, op_load_state, op_commit, op_random, op_report, op_metrics};
 	struct cg_request req;
 	struct cg_response res;
+	struct cg_buf head;
 	const char *cl, *uri;
 	char path[1024];
 	int cookies = 0;
@@ -212,18 +220,22 @@ static void serve(struct worker *w, FCGX_Request *rq)
 	cg_handle(&d->cfg, &ops, &req, &res);
 	count_request(d, res.route ? res.route : "other", res.status);
 
-	FCGX_FPrintF(rq->out, "Status: %s\r\n", cg_status_line(res.status));
+	/* libfcgi's FCGX_FPrintF has its own, older printf: format here instead */
+	cg_buf_init(&head, 4096);
+	cg_buf_printf(&head, "Status: %s\r\n", cg_status_line(res.status));
 	if (res.content_type)
-		FCGX_FPrintF(rq->out, "Content-Type: %s\r\n", res.content_type);
+		cg_buf_printf(&head, "Content-Type: %s\r\n", res.content_type);
 	if (res.no_store)
-		FCGX_PutS("Cache-Control: no-store\r\n", rq->out);
+		cg_buf_adds(&head, "Cache-Control: no-store\r\n");
 	if (res.retry_after)
-		FCGX_FPrintF(rq->out, "Retry-After: %d\r\n", res.retry_after);
+		cg_buf_printf(&head, "Retry-After: %d\r\n", res.retry_after);
 	if (res.allow[0])
-		FCGX_FPrintF(rq->out, "Allow: %s\r\n", res.allow);
+		cg_buf_printf(&head, "Allow: %s\r\n", res.allow);
 	for (int i = 0; i < res.n_cookies; i++)
-		FCGX_FPrintF(rq->out, "Set-Cookie: %s\r\n", res.set_cookie[i]);
-	FCGX_FPrintF(rq->out, "Content-Length: %zu\r\n\r\n", res.body.len);
+		cg_buf_printf(&head, "Set-Cookie: %s\r\n", res.set_cookie[i]);
+	cg_buf_printf(&head, "Content-Length: %zu\r\n\r\n", res.body.len);
+	FCGX_PutStr(head.p, (int)head.len, rq->out);
+	cg_buf_free(&head);
 	if (res.body.len && !(req.method && strcmp(req.method, "HEAD") == 0))
 		FCGX_PutStr(res.body.p, (int)res.body.len, rq->out);
 	cg_response_free(&res);

@@ -493,6 +493,31 @@ static void route_metrics(struct ctx *c)
 	res->no_store = 1;
 }
 
+/* Loopback-only (nginx): the last 31 days, for the demo page and dashboards. */
+static void route_report(struct ctx *c)
+{
+	struct cg_response *res = c->res;
+	struct cg_report rep = {0};
+	char since[CG_TIME_LEN + 1];
+
+	cg_time_format(c->req->now_ms - 30 * CG_MS_PER_DAY, since);
+	since[10] = '\0';
+	if (!c->ops->report || c->ops->report(c->ops->ctx, since, &rep) != CG_OK) {
+		cg_report_free(&rep);
+		respond_error(c, 503, "storage", "the consent store is unavailable; try again", NULL);
+		return;
+	}
+	cg_buf_reset(&res->body);
+	if (cg_report_render(&rep, CG_FMT_JSON, &res->body) != CG_OK)
+		respond_error(c, 503, "unavailable", "the report is too large", NULL);
+	else {
+		res->status = 200;
+		res->content_type = "application/json";
+		res->no_store = 1;
+	}
+	cg_report_free(&rep);
+}
+
 /* ---- routing table ------------------------------------------------------- */
 
 struct route {
@@ -510,6 +535,7 @@ static const struct route routes[] = {
 	{"objection", "/objection", "POST", 1, route_objection},
 	{"healthz", "/healthz", "GET", 0, route_healthz},
 	{"metrics", "/metrics", "GET", 0, route_metrics},
+	{"report", "/report", "GET", 0, route_report},
 };
 
 void cg_handle(const struct cg_config *cfg, const struct cg_ops *ops,

@@ -507,3 +507,29 @@ struct sqlite3 *cg_store_db(struct cg_store *s)
 {
 	return s->db;
 }
+
+int cg_store_report_daily(struct cg_store_reader *r, const char *since_day,
+                          struct cg_report *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(r->db,
+	                       "SELECT day, country, outcome, sum(n) FROM consent_daily"
+	                       " WHERE day >= ? GROUP BY day, country, outcome"
+	                       " ORDER BY day, country IS NULL, country, outcome",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return CG_ERR_STORAGE;
+	sqlite3_bind_text(st, 1, since_day, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *day = (const char *)sqlite3_column_text(st, 0);
+		const char *cc = (const char *)sqlite3_column_text(st, 1);
+		int o = cg_outcome_parse((const char *)sqlite3_column_text(st, 2));
+		if (!day || cg_report_add(out, day, cc, o, sqlite3_column_int64(st, 3)) != CG_OK) {
+			rc = SQLITE_CORRUPT;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
+}

@@ -9,6 +9,7 @@
 #include "consentgate/config.h"
 #include "consentgate/event.h"
 #include "consentgate/ip.h"
+#include "consentgate/report.h"
 
 struct cg_request {
 	const char *method;        /* REQUEST_METHOD */
@@ -54,6 +55,8 @@ struct cg_ops {
 	int (*commit)(void *ctx, struct cg_event *ev);
 	/* cryptographically random bytes */
 	int (*random)(void *ctx, void *buf, size_t n);
+	/* consent outcomes per day x country from since_day on */
+	int (*report)(void *ctx, const char *since_day, struct cg_report *out);
 	/* Prometheus text for /metrics (may be NULL) */
 	int (*metrics)(void *ctx, struct cg_buf *out);
 };

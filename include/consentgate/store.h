@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "consentgate/config.h"
 #include "consentgate/event.h"
+#include "consentgate/report.h"
 
 struct cg_store;         /* opaque: writer connection + thread + queue */
 struct cg_store_reader;  /* opaque: one read connection, one thread at a time */
@@ -30,6 +31,10 @@ int cg_store_reader_open(struct cg_store *st, struct cg_store_reader **out);
 void cg_store_reader_free(struct cg_store_reader *r);
 int cg_store_load_state(struct cg_store_reader *r, const char *subject,
                         struct cg_state *out);
+
+/* consent_daily from since_day (YYYY-MM-DD) on, summed per day x country. */
+int cg_store_report_daily(struct cg_store_reader *r, const char *since_day,
+                          struct cg_report *out);
 
 /* Writer statistics for metrics. */
 struct cg_store_stats {

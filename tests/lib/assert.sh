@@ -1,0 +1,25 @@
+# shellcheck shell=bash
+# Tiny assertion helpers for the integration scripts. Each script ends with
+# `cg_summary`, which prints "N passed, N failed" and sets the exit status.
+CG_PASS=0
+CG_FAIL=0
+
+ok() { CG_PASS=$((CG_PASS + 1)); echo "ok   - $1"; }
+not_ok() { CG_FAIL=$((CG_FAIL + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && echo "       $2"; }
+
+# expect_eq NAME EXPECTED ACTUAL
+expect_eq() {
+	if [ "$2" == "$3" ]; then ok "$1"; else not_ok "$1" "expected [$2], got [$3]"; fi
+}
+# expect_match NAME REGEX ACTUAL
+expect_match() {
+	if [[ $3 =~ $2 ]]; then ok "$1"; else not_ok "$1" "expected to match [$2], got [$3]"; fi
+}
+expect_no_match() {
+	if [[ $3 =~ $2 ]]; then not_ok "$1" "must not match [$2], got [$3]"; else ok "$1"; fi
+}
+
+cg_summary() {
+	echo "$CG_PASS passed, $CG_FAIL failed"
+	[ "$CG_FAIL" -eq 0 ]
+}
