@@ -70,6 +70,7 @@ struct parse_ctx {
 	const char *filename;
 	const char *text;      /* reader cursor */
 	int line;
+	int section_start;     /* line of the latest [section] header */
 	int failed;
 	char *err;
 	size_t errlen;
@@ -113,6 +114,8 @@ static char *reader(char *str, int num, void *stream)
 	}
 	memcpy(str, c->text, n);
 	str[n] = '\0';
+	if (str[strspn(str, " \t")] == '[')
+		c->section_start = c->line;
 	c->text += n;
 	return str;
 }
@@ -261,7 +264,7 @@ static int handler(void *user, const char *section, const char *key, const char 
 			cfg->dest[i].basis = CG_BASIS_CONSENT;
 			cfg->dest[i].purpose = -1;
 			cfg->dest[i].type = -1;
-			c->section_line[i] = c->line;
+			c->section_line[i] = c->section_start;
 			cfg->n_dest++;
 		}
 		base = &cfg->dest[i];

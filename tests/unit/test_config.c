@@ -1,0 +1,171 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "consentgate/config.h"
+#include "consentgate/err.h"
+#include "consentgate/event.h"
+
+#define MIN "[server]\nsite = example.no\n[policy]\nversion = 2023-12\n"
+
+static struct cg_config cfg;
+static char err[512];
+
+static int parse(const char *text)
+{
+	return cg_config_parse(text, "test.ini", &cfg, err, sizeof err);
+}
+
+static void expect_error(const char *text, const char *want)
+{
+	assert_int_equal(parse(text), CG_ERR_CONFIG);
+	if (!strstr(err, want))
+		fail_msg("error [%s] does not contain [%s]", err, want);
+}
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(MIN), CG_OK);
+	assert_string_equal(cfg.listen, "/run/consentgate/fcgi.sock");
+	assert_int_equal(cfg.workers, 32);
+	assert_string_equal(cfg.base_path, "/consent");
+	assert_int_equal(cfg.consent_max_age_days, 365);
+	assert_int_equal(cfg.refusal_max_age_days, 180);
+	assert_true(cfg.cookie_secure);
+	assert_true(cfg.refusal_is_objection);
+	assert_int_equal(cfg.gpc, CG_GPC_MARKETING);
+	assert_int_equal(cfg.ipv4_prefix, 24);
+	assert_int_equal(cfg.ipv6_prefix, 48);
+	assert_string_equal(cfg.country_path, "country.iso_code");
+	assert_int_equal(cfg.ip_prefix_days, 730);
+	assert_int_equal(cfg.events_days_after_end, 1095);
+	assert_int_equal(cfg.outbox_delivered_days, 7);
+	assert_string_equal(cg_config_id_cookie(&cfg), "__Host-cg_id");
+}
+
+static void test_full(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(
+		"; comment\n"
+		"[server]\n"
+		"listen = 127.0.0.1:9000   ; inline comment\n"
+		"workers = 4\n"
+		"base_path = /cmp\n"
+		"site = example.no\n"
+		"socket_group = www-data\n"
+		"[policy]\n"
+		"version = 2024-01.b\n"
+		"consent_max_age_days = 395\n"
+		"refusal_max_age_days = 1\n"
+		"allowed_origins = https://example.no https://www.example.no\n"
+		"cookie_secure = false\n"
+		"refusal_is_objection = no\n"
+		"gpc = all\n"
+		"[storage]\n"
+		"database = /tmp/x.db\n"
+		"[geoip]\n"
+		"country_path = country_code\n"
+		"ipv4_prefix = 16\n"
+		"ipv6_prefix = 56\n"
+		"[destination.ga4]\n"
+		"type = ga4\n"
+		"url = http://127.0.0.1:8080/_ga/mp/collect\n"
+		"measurement_id = G-XXXXXXXXXX\n"
+		"api_secret = CHANGE_ME\n"
+		"purpose = statistics\n"
+		"basis = consent\n"
+		"[destination.hook]\n"
+		"type = webhook\n"
+		"url = https://tags.example.no/x\n"
+		"purpose = statistics\n"
+		"basis = legitimate_interest\n"), CG_OK);
+	assert_string_equal(cfg.listen, "127.0.0.1:9000");
+	assert_int_equal(cfg.workers, 4);
+	assert_int_equal(cfg.n_origins, 2);
+	assert_string_equal(cfg.allowed_origins[1], "https://www.example.no");
+	assert_false(cfg.cookie_secure);
+	assert_string_equal(cg_config_id_cookie(&cfg), "cg_id");
+	assert_false(cfg.refusal_is_objection);
+	assert_int_equal(cfg.gpc, CG_GPC_ALL);
+	assert_int_equal(cfg.n_dest, 2);
+	assert_string_equal(cfg.dest[0].name, "ga4");
+	assert_int_equal(cfg.dest[0].type, CG_DEST_GA4);
+	assert_int_equal(cfg.dest[0].purpose, CG_STATISTICS);
+	assert_int_equal(cfg.dest[1].basis, CG_BASIS_LEGITIMATE_INTEREST);
+}
+
+static void test_errors_name_line_and_key(void **state)
+{
+	(void)state;
+	expect_error(MIN "[server]\nbogus = 1\n", "test.ini:6: [server] bogus: unknown key");
+	expect_error(MIN "[nosuch]\nx = 1\n", "test.ini:6: [nosuch] x: unknown section");
+	expect_error("[server]\nworkers = many\n", "test.ini:2: [server] workers: must be a whole number");
+	expect_error("[server]\nworkers = 0\n", "workers: must be a whole number from 1 to 1024");
+	expect_error("[server]\nworkers = 5x\n", "test.ini:2");
+	expect_error("[policy]\n\n\ncookie_secure = maybe\n", "test.ini:4: [policy] cookie_secure: must be true or false");
+	expect_error("[policy]\ngpc = some\n", "gpc: unknown value 'some'");
+	expect_error("[policy]\nconsent_max_age_days = 400\n", "consent_max_age_days");
+	expect_error("[policy]\nallowed_origins = https://ok.no example.no\n", "'example.no' is not an origin");
+	expect_error("[policy]\nallowed_origins = https://ok.no/path\n", "is not an origin");
+	expect_error(MIN "[server]\nsite = again\n", "site: given twice");
+	expect_error("[server]\nsite = x\n", "[policy] version: is required");
+	expect_error("[policy]\nversion = 1\n", "[server] site: is required");
+	expect_error(MIN "[server]\nbase_path = consent\n", "base_path");
+	expect_error(MIN "[server]\nbase_path = /consent/\n", "base_path");
+	expect_error("[server]\nsite = x\n[policy]\nversion = a b\n", "version");
+	expect_error("[geoip]\nipv4_prefix = 33\n", "ipv4_prefix");
+	expect_error("x = 1\n", "unknown section");
+	expect_error("[server\n", "syntax error");
+}
+
+static void test_long_line(void **state)
+{
+	char text[600];
+
+	(void)state;
+	snprintf(text, sizeof text, "[server]\nsite = %0300d\n", 1);
+	expect_error(text, "test.ini:2");
+	expect_error(text, "line too long");
+}
+
+static void test_destinations(void **state)
+{
+	(void)state;
+	expect_error(MIN "[destination.ads]\ntype = webhook\nurl = http://x/\npurpose = marketing\n"
+	             "basis = legitimate_interest\n",
+	             "[destination.ads] basis: marketing cannot rest on legitimate interest");
+	expect_error(MIN "[destination.g]\ntype = ga4\nurl = http://x/\npurpose = statistics\n",
+	             "measurement_id: is required");
+	expect_error(MIN "[destination.g]\ntype = ga4\nurl = http://x/\npurpose = statistics\n"
+	             "measurement_id = G-1\n", "api_secret: is required");
+	expect_error(MIN "[destination.g]\ntype = ftp\n", "type: unknown value 'ftp'");
+	expect_error(MIN "[destination.g]\ntype = webhook\nurl = ftp://x/\npurpose = statistics\n",
+	             "url: must be an http:// or https:// URL");
+	expect_error(MIN "[destination.g]\ntype = webhook\nurl = http:///x\npurpose = statistics\n",
+	             "url");
+	expect_error(MIN "[destination.g]\ntype = webhook\nurl = http://x/\n", "purpose: is required");
+	expect_error(MIN "[destination.g]\nurl = http://x/\npurpose = statistics\n", "type: is required");
+	expect_error(MIN "[destination.g]\ntype = webhook\ntype = ga4\n", "type: given twice");
+	expect_error(MIN "[destination.Bad Name]\ntype = webhook\n", "destination names");
+	expect_error(MIN "[destination.g]\ncolour = red\n", "[destination.g] colour: unknown key");
+	/* the error for a missing key names the section's line */
+	expect_error(MIN "\n[destination.g]\ntype = webhook\nurl = http://x/\n", "test.ini:6:");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_errors_name_line_and_key),
+		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_destinations),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

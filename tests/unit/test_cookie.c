@@ -1,0 +1,131 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consentgate/cookie.h"
+#include "consentgate/err.h"
+#include "consentgate/id.h"
+
+static int find(const char *h, const char *name, char *out, size_t outlen)
+{
+	const char *v;
+	size_t n;
+	int rc = cg_cookie_find(h, name, &v, &n);
+
+	if (rc == CG_OK) {
+		assert_true(n < outlen);
+		memcpy(out, v, n);
+		out[n] = '\0';
+	}
+	return rc;
+}
+
+static void test_basic(void **state)
+{
+	char v[64];
+
+	(void)state;
+	assert_int_equal(find("a=1; cg_id=abc; b=2", "cg_id", v, sizeof v), CG_OK);
+	assert_string_equal(v, "abc");
+	assert_int_equal(find("cg_id=abc", "cg_id", v, sizeof v), CG_OK);
+	assert_int_equal(find("  cg_id = abc ;", "cg_id", v, sizeof v), CG_OK);
+	assert_string_equal(v, "abc");
+	assert_int_equal(find("cg_id=\"quoted\"", "cg_id", v, sizeof v), CG_OK);
+	assert_string_equal(v, "quoted");
+	assert_int_equal(find("cg_id=", "cg_id", v, sizeof v), CG_OK);
+	assert_string_equal(v, "");
+	/* prefixes and suffixes of the name are other cookies */
+	assert_int_equal(find("xcg_id=1; cg_idx=2", "cg_id", v, sizeof v), CG_ERR_NOT_FOUND);
+	assert_int_equal(find("__Host-cg_id=1", "cg_id", v, sizeof v), CG_ERR_NOT_FOUND);
+	assert_int_equal(find("__Host-cg_id=1", "__Host-cg_id", v, sizeof v), CG_OK);
+	assert_int_equal(find("", "cg_id", v, sizeof v), CG_ERR_NOT_FOUND);
+	assert_int_equal(find(";;; ;", "cg_id", v, sizeof v), CG_ERR_NOT_FOUND);
+	assert_int_equal(find("noequals; cg_id=z", "cg_id", v, sizeof v), CG_OK);
+	assert_string_equal(v, "z");
+	{
+		const char *p;
+		size_t n;
+		assert_int_equal(cg_cookie_find(NULL, "cg_id", &p, &n), CG_ERR_NOT_FOUND);
+	}
+}
+
+static void test_duplicates(void **state)
+{
+	char v[64];
+
+	(void)state;
+	assert_int_equal(find("cg_id=a; cg_id=b", "cg_id", v, sizeof v), CG_ERR_DUPLICATE);
+	assert_int_equal(find("cg_id=a;cg_id=a", "cg_id", v, sizeof v), CG_ERR_DUPLICATE);
+	assert_int_equal(find("x=1; x=2; cg_id=a", "cg_id", v, sizeof v), CG_OK);
+}
+
+static void test_charset(void **state)
+{
+	char v[64];
+
+	(void)state;
+	assert_int_equal(find("cg_id=a b", "cg_id", v, sizeof v), CG_ERR_INVALID);
+	assert_int_equal(find("cg_id=a,b", "cg_id", v, sizeof v), CG_ERR_INVALID);
+	assert_int_equal(find("cg_id=a\\b", "cg_id", v, sizeof v), CG_ERR_INVALID);
+	assert_int_equal(find("cg_id=\xc3\xa6", "cg_id", v, sizeof v), CG_ERR_INVALID);
+	assert_int_equal(find("cg_id=a\"b", "cg_id", v, sizeof v), CG_ERR_INVALID);
+	/* a bad value in another cookie does not matter */
+	assert_int_equal(find("other=a b; cg_id=ok", "cg_id", v, sizeof v), CG_OK);
+}
+
+static void test_oversize(void **state)
+{
+	char *h = malloc(CG_COOKIE_HEADER_MAX + 10);
+	char v[64];
+
+	(void)state;
+	memset(h, 'a', CG_COOKIE_HEADER_MAX + 9);
+	memcpy(h, "cg_id=x; b=", 11);
+	h[CG_COOKIE_HEADER_MAX + 9] = '\0';
+	assert_int_equal(find(h, "cg_id", v, sizeof v), CG_ERR_TOO_LONG);
+	h[CG_COOKIE_HEADER_MAX] = '\0';
+	assert_int_equal(find(h, "cg_id", v, sizeof v), CG_OK);
+	free(h);
+}
+
+static void test_id(void **state)
+{
+	uint8_t raw[CG_ID_BYTES];
+	char id[CG_ID_LEN + 1], subj[CG_SUBJECT_LEN + 1], subj2[CG_SUBJECT_LEN + 1];
+
+	(void)state;
+	for (int i = 0; i < CG_ID_BYTES; i++)
+		raw[i] = (uint8_t)(i * 37 + 1);
+	cg_id_encode(raw, id);
+	assert_int_equal(strlen(id), CG_ID_LEN);
+	assert_true(cg_id_valid(id, CG_ID_LEN));
+	assert_false(cg_id_valid(id, CG_ID_LEN - 1));
+	assert_false(cg_id_valid("AAAAAAAAAAAAAAAAAAAAA+", CG_ID_LEN));
+	assert_false(cg_id_valid("AAAAAAAAAAAAAAAAAAAAAB", CG_ID_LEN)); /* non-canonical tail */
+	assert_true(cg_id_valid("AAAAAAAAAAAAAAAAAAAAAA", CG_ID_LEN));
+	cg_id_subject(id, subj);
+	assert_int_equal(strlen(subj), CG_SUBJECT_LEN);
+	assert_null(strstr(subj, id));
+	cg_id_subject("AAAAAAAAAAAAAAAAAAAAAA", subj2);
+	assert_string_not_equal(subj, subj2);
+	/* the subject is SHA-256 of a fixed prefix and the id: tests and
+	 * scripts can derive it (echo -n "consentgate/subject/v1:$id" | sha256sum) */
+	cg_sha256_hex("consentgate/subject/v1:AAAAAAAAAAAAAAAAAAAAAA", 45, subj);
+	assert_string_equal(subj, subj2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_basic),
+		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_charset),
+		cmocka_unit_test(test_oversize),
+		cmocka_unit_test(test_id),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

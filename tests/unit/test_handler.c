@@ -1,0 +1,542 @@
+/* The request handler against fake ops: every status, cookie and stored
+ * field decided by the core, with no FastCGI, SQLite or GeoIP. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "consentgate/err.h"
+#include "consentgate/handler.h"
+#include "consentgate/id.h"
+
+#define NOW INT64_C(1795303718006)
+#define DAY CG_MS_PER_DAY
+
+/* ---- fakes ---- */
+struct fake {
+	struct cg_event events[64];
+	int n;
+	int fail_commit, fail_load;
+	unsigned char rnd;
+};
+static struct fake F;
+static struct cg_config cfg;
+
+static int f_country(void *ctx, const struct cg_ip *ip, char cc[3])
+{
+	(void)ctx;
+	if (ip->family == 4 && ip->a[0] == 192 && ip->a[1] == 0 && ip->a[2] == 2) {
+		strcpy(cc, "NO");
+		return CG_OK;
+	}
+	cc[0] = '\0';
+	return CG_ERR_NOT_FOUND;
+}
+
+static int f_load(void *ctx, const char *subject, struct cg_state *st)
+{
+	(void)ctx;
+	memset(st, 0, sizeof *st);
+	if (F.fail_load)
+		return CG_ERR_STORAGE;
+	for (int i = F.n - 1; i >= 0; i--) {
+		const struct cg_event *ev = &F.events[i];
+		if (strcmp(ev->subject, subject) != 0)
+			continue;
+		st->present = 1;
+		st->action = ev->action;
+		strcpy(st->policy_version, ev->policy_version);
+		memcpy(st->choice, ev->choice, sizeof st->choice);
+		st->objections = ev->objections;
+		cg_time_parse(ev->recorded_at, &st->recorded_at_ms);
+		if (ev->choice_at[0])
+			cg_time_parse(ev->choice_at, &st->choice_at_ms);
+		break;
+	}
+	return CG_OK;
+}
+
+static int f_commit(void *ctx, struct cg_event *ev)
+{
+	(void)ctx;
+	if (F.fail_commit)
+		return CG_ERR_STORAGE;
+	ev->id = F.n + 1;
+	F.events[F.n++] = *ev;
+	return CG_OK;
+}
+
+static int f_random(void *ctx, void *buf, size_t n)
+{
+	(void)ctx;
+	for (size_t i = 0; i < n; i++)
+		((unsigned char *)buf)[i] = F.rnd++;
+	return CG_OK;
+}
+
+static const struct cg_ops ops = {NULL, f_country, f_load, f_commit, f_random, NULL, NULL};
+
+/* ---- helpers ---- */
+static struct cg_response res;
+static json_t *body;
+static char cookie_hdr[128];
+
+static struct cg_request base(const char *method, const char *path, const char *json)
+{
+	struct cg_request r;
+
+	memset(&r, 0, sizeof r);
+	r.method = method;
+	r.path = path;
+	r.content_type = json ? "application/json" : NULL;
+	r.body = json;
+	r.body_len = json ? strlen(json) : 0;
+	r.remote_addr = "192.0.2.77";
+	r.now_ms = NOW;
+	return r;
+}
+
+static void run(const struct cg_request *r)
+{
+	json_error_t e;
+
+	cg_response_free(&res);
+	json_decref(body);
+	cg_response_init(&res);
+	cg_handle(&cfg, &ops, r, &res);
+	body = res.body.len ? json_loadb(res.body.p, res.body.len, 0, &e) : NULL;
+}
+
+static const char *jstr(const char *key)
+{
+	return json_string_value(json_object_get(body, key));
+}
+
+static int choice_of(const char *purpose)
+{
+	json_t *v = json_object_get(json_object_get(body, "choices"), purpose);
+	return json_is_null(v) ? -1 : json_is_true(v);
+}
+
+/* the id cookie value of the last response, as a Cookie header */
+static const char *cookie_from_response(void)
+{
+	const char *v = strstr(res.set_cookie[0], "cg_id=");
+
+	assert_non_null(v);
+	snprintf(cookie_hdr, sizeof cookie_hdr, "cg_id=%.*s", CG_ID_LEN, v + 6);
+	return cookie_hdr;
+}
+
+#define CHOICE(p, s, m) "{\"choices\":{\"preferences\":" p ",\"statistics\":" s \
+	",\"marketing\":" m "},\"policy_version\":\"2023-12\",\"lang\":\"sv\"," \
+	"\"page\":\"https://shop.example/a?q=secret#frag\"}"
+
+static int setup(void **state)
+{
+	char err[256];
+
+	(void)state;
+	memset(&F, 0, sizeof F);
+	assert_int_equal(cg_config_parse("[server]\nsite = shop.example\n[policy]\nversion = 2023-12\n"
+	                                 "allowed_origins = https://shop.example\ncookie_secure = false\n",
+	                                 "t", &cfg, err, sizeof err), CG_OK);
+	cg_response_init(&res);
+	body = NULL;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	cg_response_free(&res);
+	json_decref(body);
+	body = NULL;
+	return 0;
+}
+
+/* ---- tests ---- */
+
+static void test_choice_recorded(void **state)
+{
+	struct cg_request r = base("POST", "/consent", CHOICE("true", "false", "false"));
+	const struct cg_event *ev;
+
+	(void)state;
+	r.sec_gpc = "1";
+	r.sec_fetch_site = "same-origin";
+	run(&r);
+	assert_int_equal(res.status, 200);
+	assert_int_equal(F.n, 1);
+	ev = &F.events[0];
+	assert_int_equal(ev->action, CG_ACT_CHOICE);
+	assert_string_equal(ev->ip_prefix, "192.0.2.0/24");
+	assert_string_equal(ev->country, "NO");
+	assert_string_equal(ev->page, "https://shop.example/a");
+	assert_string_equal(ev->lang, "sv");
+	assert_int_equal(ev->gpc, 1);
+	assert_int_equal(ev->dnt, 0);
+	assert_int_equal(ev->choice[CG_PREFERENCES], 1);
+	assert_int_equal(ev->choice[CG_STATISTICS], 0);
+	assert_string_equal(ev->recorded_at, "2026-11-21T23:28:38.006Z");
+	assert_string_equal(ev->choice_at, ev->recorded_at);
+	assert_int_equal(strlen(ev->salt), CG_SALT_LEN);
+	assert_int_equal(strlen(ev->subject), CG_SUBJECT_LEN);
+	/* cookies */
+	assert_int_equal(res.n_cookies, 2);
+	assert_non_null(strstr(res.set_cookie[0], "; Max-Age=31536000; Path=/; HttpOnly; SameSite=Lax"));
+	assert_null(strstr(res.set_cookie[0], "Secure"));
+	assert_string_equal(res.set_cookie[1],
+	                    "cg_state=v=2023-12&p=1&s=0&m=0&t=1795303718; Max-Age=31536000; Path=/; SameSite=Lax");
+	/* the subject stored is the hash of the id in the cookie, not the id */
+	{
+		char subj[CG_SUBJECT_LEN + 1];
+		cookie_from_response();
+		cg_id_subject(cookie_hdr + 6, subj);
+		assert_string_equal(subj, ev->subject);
+	}
+	assert_true(res.no_store);
+	assert_int_equal(choice_of("preferences"), 1);
+	assert_int_equal(choice_of("necessary"), 1);
+	assert_false(json_is_true(json_object_get(body, "needs_choice")));
+	assert_string_equal(jstr("expires_at"), "2027-11-21T23:28:38.006Z");
+}
+
+static void test_secure_cookies(void **state)
+{
+	struct cg_request r = base("POST", "/consent", CHOICE("false", "false", "false"));
+
+	(void)state;
+	cfg.cookie_secure = 1;
+	run(&r);
+	assert_int_equal(res.status, 200);
+	assert_non_null(strstr(res.set_cookie[0], "__Host-cg_id="));
+	assert_non_null(strstr(res.set_cookie[0], "; Secure"));
+	assert_non_null(strstr(res.set_cookie[0], "Path=/"));
+	assert_null(strstr(res.set_cookie[0], "Domain"));
+	/* refusal lifetime: 180 days */
+	assert_non_null(strstr(res.set_cookie[0], "Max-Age=15552000"));
+	assert_non_null(strstr(res.set_cookie[1], "; Secure"));
+	assert_null(strstr(res.set_cookie[1], "HttpOnly"));
+}
+
+static void test_same_visitor_keeps_id(void **state)
+{
+	struct cg_request r = base("POST", "/consent", CHOICE("true", "true", "true"));
+	char first[CG_SUBJECT_LEN + 1];
+
+	(void)state;
+	run(&r);
+	strcpy(first, F.events[0].subject);
+	r = base("POST", "/consent", CHOICE("false", "false", "false"));
+	r.cookie = cookie_from_response();
+	r.now_ms = NOW + 1000;
+	run(&r);
+	assert_int_equal(res.status, 200);
+	assert_int_equal(F.n, 2);
+	assert_string_equal(F.events[1].subject, first);
+	/* a malformed id cookie is replaced by a fresh one */
+	r.cookie = "cg_id=not-a-valid-id";
+	run(&r);
+	assert_int_equal(res.status, 200);
+	assert_string_not_equal(F.events[2].subject, first);
+}
+
+static void test_stale_policy(void **state)
+{
+	struct cg_request r = base("POST", "/consent",
+		"{\"choices\":{\"preferences\":true,\"statistics\":true,\"marketing\":true},"
+		"\"policy_version\":\"2022-01\"}");
+
+	(void)state;
+	run(&r);
+	assert_int_equal(res.status, 409);
+	assert_string_equal(jstr("error"), "stale_policy");
+	assert_string_equal(jstr("current"), "2023-12");
+	assert_int_equal(F.n, 0);
+	assert_int_equal(res.n_cookies, 0);
+}
+
+static void test_bad_requests_store_nothing(void **state)
+{
+	struct cg_request r;
+
+	(void)state;
+	r = base("POST", "/consent", "{\"choices\":{}}");
+	run(&r);
+	assert_int_equal(res.status, 400);
+	assert_string_equal(jstr("error"), "bad_field");
+	assert_string_equal(jstr("field"), "policy_version");
+
+	r = base("POST", "/consent", "{oops");
+	run(&r);
+	assert_int_equal(res.status, 400);
+	assert_string_equal(jstr("error"), "bad_json");
+
+	r = base("POST", "/consent", CHOICE("true", "true", "true"));
+	r.content_type = "text/plain";
+	run(&r);
+	assert_int_equal(res.status, 415);
+	r.content_type = "application/json; charset=utf-8";
+	r.body_too_large = 1;
+	run(&r);
+	assert_int_equal(res.status, 413);
+	assert_string_equal(jstr("error"), "too_large");
+	r.body_too_large = 0;
+	r.body_incomplete = 1;
+	run(&r);
+	assert_int_equal(res.status, 400);
+
+	r = base("POST", "/consent/objection", "{\"purpose\":\"ads\"}");
+	run(&r);
+	assert_int_equal(res.status, 400);
+	assert_string_equal(jstr("field"), "purpose");
+	assert_int_equal(F.n, 0);
+}
+
+static void test_cross_site(void **state)
+{
+	static const struct { const char *site, *origin; int status; } cases[] = {
+		{"same-origin", NULL, 200}, {"none", NULL, 200},
+		{"same-site", NULL, 403}, {"cross-site", NULL, 403}, {"bogus", NULL, 403},
+		/* Sec-Fetch-Site decides even when Origin is fine */
+		{"cross-site", "https://shop.example", 403},
+		{NULL, "https://shop.example", 200}, {NULL, "https://evil.example", 403},
+		{NULL, "null", 403}, {NULL, NULL, 200},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *methods[] = {"POST", "DELETE"};
+		for (int m = 0; m < 2; m++) {
+			struct cg_request r = base(methods[m], "/consent",
+			                           m ? NULL : CHOICE("true", "true", "true"));
+			int before = F.n;
+			r.sec_fetch_site = cases[i].site;
+			r.origin = cases[i].origin;
+			run(&r);
+			if (res.status != cases[i].status)
+				fail_msg("%s site=%s origin=%s: %d", methods[m], cases[i].site,
+				         cases[i].origin, res.status);
+			if (cases[i].status == 403) {
+				assert_string_equal(jstr("error"), "cross_site");
+				assert_int_equal(F.n, before);
+			}
+		}
+	}
+	/* reading is never refused */
+	{
+		struct cg_request r = base("GET", "/consent", NULL);
+		r.sec_fetch_site = "cross-site";
+		run(&r);
+		assert_int_equal(res.status, 200);
+	}
+}
+
+static void test_duplicate_cookie(void **state)
+{
+	struct cg_request r = base("POST", "/consent", CHOICE("true", "true", "true"));
+
+	(void)state;
+	r.cookie = "cg_id=AAAAAAAAAAAAAAAAAAAAAA; cg_id=AAAAAAAAAAAAAAAAAAAAAQ";
+	run(&r);
+	assert_int_equal(res.status, 400);
+	assert_string_equal(jstr("error"), "bad_cookie");
+	r.cookie = "cg_id=AAAAAAAAAAAAAAAAAAAAAA";
+	r.cookie_dup = 1;
+	run(&r);
+	assert_int_equal(res.status, 400);
+	r.method = "GET";
+	run(&r);
+	assert_int_equal(res.status, 400);
+	assert_int_equal(F.n, 0);
+}
+
+static void test_storage_failure(void **state)
+{
+	struct cg_request r = base("POST", "/consent", CHOICE("true", "true", "true"));
+
+	(void)state;
+	F.fail_commit = 1;
+	run(&r);
+	assert_int_equal(res.status, 503);
+	assert_int_equal(res.retry_after, 5);
+	assert_string_equal(jstr("error"), "storage");
+	assert_int_equal(res.n_cookies, 0); /* no success cookie for an unstored choice */
+	F.fail_commit = 0;
+	run(&r);
+	r.cookie = cookie_from_response();
+	F.fail_load = 1;
+	run(&r);
+	assert_int_equal(res.status, 503);
+	r.method = "GET";
+	run(&r);
+	assert_int_equal(res.status, 503);
+}
+
+static void test_get_state(void **state)
+{
+	struct cg_request r = base("GET", "/consent", NULL);
+	const char *ck;
+
+	(void)state;
+	run(&r);
+	assert_int_equal(res.status, 200);
+	assert_false(json_is_true(json_object_get(body, "consent_id_present")));
+	assert_true(json_is_true(json_object_get(body, "needs_choice")));
+	assert_true(json_is_null(json_object_get(body, "recorded_at")));
+
+	r = base("POST", "/consent", CHOICE("false", "true", "false"));
+	run(&r);
+	ck = cookie_from_response();
+	r = base("GET", "/consent", NULL);
+	r.cookie = ck;
+	r.now_ms = NOW + 10 * DAY;
+	run(&r);
+	assert_true(json_is_true(json_object_get(body, "consent_id_present")));
+	assert_false(json_is_true(json_object_get(body, "needs_choice")));
+	assert_int_equal(choice_of("statistics"), 1);
+	assert_string_equal(jstr("policy_version"), "2023-12");
+	/* expired after consent_max_age_days */
+	r.now_ms = NOW + 365 * DAY;
+	run(&r);
+	assert_true(json_is_true(json_object_get(body, "needs_choice")));
+	/* stale after a policy bump */
+	r.now_ms = NOW + DAY;
+	strcpy(cfg.policy_version, "2024-06");
+	run(&r);
+	assert_true(json_is_true(json_object_get(body, "needs_choice")));
+	assert_string_equal(jstr("current_policy_version"), "2024-06");
+	/* HEAD behaves like GET; GETs never write */
+	r.method = "HEAD";
+	run(&r);
+	assert_int_equal(res.status, 200);
+	assert_int_equal(F.n, 1);
+}
+
+static void test_withdraw_and_objection(void **state)
+{
+	struct cg_request r = base("POST", "/consent", CHOICE("true", "true", "true"));
+	const char *ck;
+
+	(void)state;
+	run(&r);
+	ck = cookie_from_response();
+
+	r = base("POST", "/consent/objection", "{\"purpose\":\"statistics\"}");
+	r.cookie = ck;
+	run(&r);
+	assert_int_equal(res.status, 200);
+	assert_int_equal(F.events[1].action, CG_ACT_OBJECTION);
+	assert_int_equal(F.events[1].objection_purpose, CG_STATISTICS);
+	assert_int_equal(F.events[1].objections, 1u << CG_STATISTICS);
+	/* objecting ends the consent to that purpose, keeps the others */
+	assert_int_equal(F.events[1].choice[CG_STATISTICS], 0);
+	assert_int_equal(F.events[1].choice[CG_MARKETING], 1);
+	assert_string_equal(F.events[1].choice_at, F.events[0].choice_at);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(body, "objections"), 0)),
+	                    "statistics");
+
+	r = base("DELETE", "/consent", NULL);
+	r.cookie = ck;
+	run(&r);
+	assert_int_equal(res.status, 200);
+	assert_int_equal(F.events[2].action, CG_ACT_WITHDRAW);
+	for (int p = 0; p < CG_NPURPOSES; p++)
+		assert_int_equal(F.events[2].choice[p], 0);
+	assert_int_equal(F.events[2].objections, 1u << CG_STATISTICS);
+	assert_int_equal(choice_of("marketing"), 0);
+	assert_false(json_is_true(json_object_get(body, "needs_choice")));
+	assert_non_null(strstr(res.set_cookie[1], "p=0&s=0&m=0"));
+
+	/* granting statistics again lifts the objection */
+	r = base("POST", "/consent", CHOICE("false", "true", "false"));
+	r.cookie = ck;
+	run(&r);
+	assert_int_equal(F.events[3].objections, 0);
+
+	/* an objection from a visitor without a choice gets an id and no cg_state */
+	r = base("POST", "/consent/objection", "{\"purpose\":\"marketing\"}");
+	run(&r);
+	assert_int_equal(res.status, 200);
+	assert_int_equal(F.events[4].choice[0], CG_TRI_NULL);
+	assert_int_equal(res.n_cookies, 1);
+	assert_true(json_is_true(json_object_get(body, "needs_choice")));
+	assert_int_equal(choice_of("marketing"), -1);
+}
+
+static void test_ip_handling(void **state)
+{
+	struct cg_request r = base("POST", "/consent", CHOICE("true", "true", "true"));
+
+	(void)state;
+	r.remote_addr = "2001:db8:1:2:3:4:5:6";
+	run(&r);
+	assert_string_equal(F.events[0].ip_prefix, "2001:db8:1::/48");
+	assert_string_equal(F.events[0].country, "");
+	r.remote_addr = "::ffff:192.0.2.200";
+	run(&r);
+	assert_string_equal(F.events[1].ip_prefix, "192.0.2.0/24");
+	assert_string_equal(F.events[1].country, "NO");
+	r.remote_addr = "garbage";
+	run(&r);
+	assert_int_equal(res.status, 200);
+	assert_string_equal(F.events[2].ip_prefix, "");
+	r.remote_addr = NULL;
+	run(&r);
+	assert_int_equal(res.status, 200);
+	for (int i = 0; i < F.n; i++) {
+		assert_null(strstr(F.events[i].ip_prefix, "192.0.2.200"));
+		assert_null(strstr(F.events[i].ip_prefix, "5:6"));
+	}
+}
+
+static void test_routing(void **state)
+{
+	struct cg_request r = base("PUT", "/consent", NULL);
+
+	(void)state;
+	run(&r);
+	assert_int_equal(res.status, 405);
+	assert_string_equal(res.allow, "GET, HEAD, POST, DELETE");
+	r.path = "/consent/objection";
+	run(&r);
+	assert_int_equal(res.status, 405);
+	assert_string_equal(res.allow, "POST");
+	r.path = "/consent/nope";
+	run(&r);
+	assert_int_equal(res.status, 404);
+	assert_string_equal(jstr("error"), "not_found");
+	r.path = "/other";
+	run(&r);
+	assert_int_equal(res.status, 404);
+	r = base("GET", "/consent/healthz", NULL);
+	run(&r);
+	assert_int_equal(res.status, 200);
+	assert_string_equal(res.route, "healthz");
+	r.path = "/consent/metrics"; /* no metrics op in this fake */
+	run(&r);
+	assert_int_equal(res.status, 503);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_choice_recorded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secure_cookies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_same_visitor_keeps_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_policy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_requests_store_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cross_site, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_cookie, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_storage_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_get_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_withdraw_and_objection, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ip_handling, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_routing, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
