@@ -533,3 +533,59 @@ int cg_store_report_daily(struct cg_store_reader *r, const char *since_day,
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
 }
+
+static void col_copy(sqlite3_stmt *st, int i, char *out, size_t size)
+{
+	const char *v = (const char *)sqlite3_column_text(st, i);
+
+	snprintf(out, size, "%s", v ? v : "");
+}
+
+int cg_store_each_event(struct cg_store_reader *r,
+                        int (*fn)(void *ctx, const struct cg_event *ev), void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	struct cg_event ev;
+	int rc, stop = 0;
+
+	if (sqlite3_prepare_v2(r->db,
+	                       "SELECT id, subject, recorded_at, action, policy_version, preferences,"
+	                       " statistics, marketing, objection_purpose, objections, choice_at,"
+	                       " gpc, dnt, lang, banner, page, ip_prefix, country, salt,"
+	                       " core_digest, personal_digest, prev_hash, hash"
+	                       " FROM consent_events ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+		return CG_ERR_STORAGE;
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *t;
+		memset(&ev, 0, sizeof ev);
+		ev.id = sqlite3_column_int64(st, 0);
+		col_copy(st, 1, ev.subject, sizeof ev.subject);
+		col_copy(st, 2, ev.recorded_at, sizeof ev.recorded_at);
+		ev.action = cg_action_parse((const char *)sqlite3_column_text(st, 3));
+		col_copy(st, 4, ev.policy_version, sizeof ev.policy_version);
+		for (int p = 0; p < CG_NPURPOSES; p++)
+			ev.choice[p] = col_tri(st, 5 + p);
+		t = (const char *)sqlite3_column_text(st, 8);
+		ev.objection_purpose = t ? cg_purpose_parse(t) : -1;
+		if (cg_objections_parse((const char *)sqlite3_column_text(st, 9), &ev.objections))
+			ev.objections = ~0u; /* unparsable: the core digest will not match */
+		col_copy(st, 10, ev.choice_at, sizeof ev.choice_at);
+		ev.gpc = col_tri(st, 11);
+		ev.dnt = col_tri(st, 12);
+		col_copy(st, 13, ev.lang, sizeof ev.lang);
+		col_copy(st, 14, ev.banner, sizeof ev.banner);
+		col_copy(st, 15, ev.page, sizeof ev.page);
+		col_copy(st, 16, ev.ip_prefix, sizeof ev.ip_prefix);
+		col_copy(st, 17, ev.country, sizeof ev.country);
+		col_copy(st, 18, ev.salt, sizeof ev.salt);
+		col_copy(st, 19, ev.core_digest, sizeof ev.core_digest);
+		col_copy(st, 20, ev.personal_digest, sizeof ev.personal_digest);
+		col_copy(st, 21, ev.prev_hash, sizeof ev.prev_hash);
+		col_copy(st, 22, ev.hash, sizeof ev.hash);
+		stop = fn(ctx, &ev);
+	}
+	sqlite3_finalize(st);
+	if (stop)
+		return stop;
+	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
+}

@@ -36,6 +36,11 @@ int cg_store_load_state(struct cg_store_reader *r, const char *subject,
 int cg_store_report_daily(struct cg_store_reader *r, const char *since_day,
                           struct cg_report *out);
 
+/* Calls fn for every row of consent_events in id order; stops when fn
+ * returns non-zero (and returns that value). */
+int cg_store_each_event(struct cg_store_reader *r,
+                        int (*fn)(void *ctx, const struct cg_event *ev), void *ctx);
+
 /* Writer statistics for metrics. */
 struct cg_store_stats {
 	uint64_t commits, rows, failures;

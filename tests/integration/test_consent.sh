@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# The /consent routes through the real nginx and consentgated: stored prefix
+# and country, cookies, every error status, nothing stored for bad input,
+# withdraw and objection rows, the views, the chain, and no full IP anywhere.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/stack.sh"
+source "$here/../lib/assert.sh"
+trap stack_stop EXIT
+stack_start || exit 1
+
+IP4=203.0.113.77
+IP6=2001:db8:1:2:3:4:5:6
+IP6_UNKNOWN=2001:db8:99:1::42
+BODY='{"choices":{"preferences":true,"statistics":false,"marketing":false},"policy_version":"2023-12","lang":"nb","banner":"v1","page":"https://shop.example/produkter?id=7#top"}'
+ALL='{"choices":{"preferences":true,"statistics":true,"marketing":true},"policy_version":"2023-12","lang":"sv"}'
+NONE='{"choices":{"preferences":false,"statistics":false,"marketing":false},"policy_version":"2023-12","lang":"en"}'
+
+sql() { sqlite3 -batch -noheader "$CG_DB" "$1"; }
+rows() { sql "SELECT count(*) FROM consent_events"; }
+# post METHOD PATH BODY [curl args...] -> sets STATUS, HEADERS, RBODY
+req() {
+	local m=$1 p=$2 b=$3; shift 3
+	local out
+	out=$(curl -s -D "$CG_DIR/h.txt" -o "$CG_DIR/b.txt" -w '%{http_code}' -X "$m" \
+		${b:+-H "Content-Type: ${CT:-application/json}" --data-binary "$b"} "$@" "$CG_URL$p")
+	STATUS=$out
+	HEADERS=$(tr -d '\r' <"$CG_DIR/h.txt")
+	RBODY=$(cat "$CG_DIR/b.txt")
+}
+cookie_id() { sed -n 's/^Set-Cookie: cg_id=\([A-Za-z0-9_-]*\);.*/\1/p' <<<"$HEADERS"; }
+subject_of() { printf 'consentgate/subject/v1:%s' "$1" | sha256sum | cut -d' ' -f1; }
+
+echo "# record a choice (IPv4)"
+req POST /consent "$BODY" -H "X-Forwarded-For: $IP4" -H 'Sec-GPC: 1' -H 'Sec-Fetch-Site: same-origin'
+expect_eq "POST /consent answers 200" 200 "$STATUS"
+expect_match "id cookie attributes" 'Set-Cookie: cg_id=[A-Za-z0-9_-]{22}; Max-Age=31536000; Path=/; HttpOnly; SameSite=Lax' "$HEADERS"
+expect_match "state cookie" 'Set-Cookie: cg_state=v=2023-12&p=1&s=0&m=0&t=[0-9]+; Max-Age=31536000; Path=/; SameSite=Lax' "$HEADERS"
+expect_match "no-store" 'Cache-Control: no-store' "$HEADERS"
+expect_match "state JSON" '"choices":\{"necessary":true,"preferences":true,"statistics":false,"marketing":false\}' "$RBODY"
+ID1=$(cookie_id)
+S1=$(subject_of "$ID1")
+expect_eq "row stored under the hash of the id" 1 "$(sql "SELECT count(*) FROM consent_events WHERE subject='$S1'")"
+expect_eq "the id itself is not stored" 0 "$(sql "SELECT count(*) FROM consent_events WHERE subject='$ID1' OR hash LIKE '%$ID1%'")"
+expect_eq "stored fields" "choice|2023-12|1|0|0|203.0.113.0/24|DK|https://shop.example/produkter|nb|v1|1|0" \
+	"$(sql "SELECT action, policy_version, preferences, statistics, marketing, ip_prefix, country, page, lang, banner, gpc, dnt FROM consent_events WHERE subject='$S1'")"
+
+echo "# IPv6, IPv4-mapped and unknown networks"
+req POST /consent "$ALL" -H "X-Forwarded-For: $IP6" -H 'DNT: 1'
+S6=$(subject_of "$(cookie_id)")
+expect_eq "IPv6 /48 and country" "2001:db8:1::/48|FI|1" "$(sql "SELECT ip_prefix, country, dnt FROM consent_events WHERE subject='$S6'")"
+req POST /consent "$NONE" -H "X-Forwarded-For: ::ffff:192.0.2.9"
+SM=$(subject_of "$(cookie_id)")
+expect_eq "IPv4-mapped treated as IPv4" "192.0.2.0/24|NO" "$(sql "SELECT ip_prefix, country FROM consent_events WHERE subject='$SM'")"
+expect_match "refusal cookie lives 180 days" 'cg_id=[^;]*; Max-Age=15552000' "$HEADERS"
+req POST /consent "$NONE" -H "X-Forwarded-For: $IP6_UNKNOWN"
+SU=$(subject_of "$(cookie_id)")
+expect_eq "unknown network: NULL country" "2001:db8:99::/48|1" "$(sql "SELECT ip_prefix, country IS NULL FROM consent_events WHERE subject='$SU'")"
+
+echo "# GET /consent"
+req GET /consent "" -H "Cookie: cg_id=$ID1"
+expect_eq "GET answers 200" 200 "$STATUS"
+expect_match "GET shows the choice" '"consent_id_present":true.*"preferences":true' "$RBODY"
+expect_match "GET needs no choice" '"needs_choice":false' "$RBODY"
+req GET /consent ""
+expect_match "GET without cookie needs a choice" '"consent_id_present":false.*"needs_choice":true' "$RBODY"
+req HEAD /consent "" -H "Cookie: cg_id=$ID1"
+expect_eq "HEAD answers 200" 200 "$STATUS"
+
+echo "# errors: nothing stored"
+BEFORE=$(rows)
+req POST /consent '{"choices":' ; expect_eq "bad JSON → 400" 400 "$STATUS"; expect_match "bad_json code" '"error":"bad_json"' "$RBODY"
+req POST /consent '{"choices":{"preferences":true,"statistics":true},"policy_version":"2023-12"}'
+expect_eq "missing category → 400" 400 "$STATUS"; expect_match "names the field" '"field":"choices.marketing"' "$RBODY"
+req POST /consent '{"choices":{"necessary":false,"preferences":true,"statistics":true,"marketing":true},"policy_version":"2023-12"}'
+expect_match "necessary=false refused" '"field":"choices.necessary"' "$RBODY"
+req POST /consent '{"choices":{"preferences":true,"statistics":true,"marketing":true},"policy_version":"2023-12","x":1}'
+expect_match "unknown key refused" '"error":"bad_field".*"field":"x"' "$RBODY"
+req POST /consent '{"choices":{"preferences":true,"statistics":true,"marketing":true},"policy_version":"2023-12","page":"javascript:alert(1)"}'
+expect_match "bad page refused" '"field":"page"' "$RBODY"
+req POST /consent "$ALL" -H 'Sec-Fetch-Site: cross-site'
+expect_eq "cross-site → 403" 403 "$STATUS"; expect_match "cross_site code" '"error":"cross_site"' "$RBODY"
+req POST /consent "$ALL" -H 'Origin: https://evil.example'
+expect_eq "foreign Origin → 403" 403 "$STATUS"
+req POST /consent "$ALL" -H 'Origin: https://shop.example'
+expect_eq "allowed Origin → 200" 200 "$STATUS"
+BEFORE=$((BEFORE + 1))
+req DELETE /consent "" -H 'Sec-Fetch-Site: same-site'
+expect_eq "cross-site DELETE → 403" 403 "$STATUS"
+req POST /consent '{"choices":{"preferences":true,"statistics":true,"marketing":true},"policy_version":"2019-01"}'
+expect_eq "old policy → 409" 409 "$STATUS"; expect_match "409 names the current version" '"error":"stale_policy".*"current":"2023-12"' "$RBODY"
+CT=text/plain req POST /consent "$ALL"
+expect_eq "text/plain → 415" 415 "$STATUS"
+big=$(printf '{"choices":{"preferences":true,"statistics":true,"marketing":true},"policy_version":"2023-12","banner":"%05000d"}' 1)
+req POST /consent "$big"
+expect_eq "5 kB body → 413 from the daemon" 413 "$STATUS"; expect_match "413 is JSON" '"error":"too_large"' "$RBODY"
+huge=$(printf '%020000d' 1)
+req POST /consent "$huge"
+expect_eq "20 kB body → 413 from nginx" 413 "$STATUS"; expect_match "nginx 413 is JSON too" '"error":"too_large"' "$RBODY"
+req PUT /consent "$ALL"
+expect_eq "PUT → 405" 405 "$STATUS"; expect_match "Allow header" 'Allow: GET, HEAD, POST, DELETE' "$HEADERS"
+req GET /consent/nothing ""
+expect_eq "unknown path → 404" 404 "$STATUS"
+req POST /consent "$ALL" -H "Cookie: cg_id=$ID1" -H "Cookie: cg_id=AAAAAAAAAAAAAAAAAAAAAA"
+expect_eq "two Cookie headers → 400" 400 "$STATUS"; expect_match "bad_cookie code" '"error":"bad_cookie"' "$RBODY"
+req POST /consent "$ALL" -H "Cookie: cg_id=$ID1; cg_id=AAAAAAAAAAAAAAAAAAAAAA"
+expect_eq "cookie twice in one header → 400" 400 "$STATUS"
+expect_eq "no row stored by any bad request" "$BEFORE" "$(rows)"
+
+echo "# withdraw and object"
+req POST /consent/objection '{"purpose":"statistics"}' -H "Cookie: cg_id=$ID1" -H "X-Forwarded-For: $IP4"
+expect_eq "objection → 200" 200 "$STATUS"
+expect_match "objection listed" '"objections":\["statistics"\]' "$RBODY"
+req DELETE /consent "" -H "Cookie: cg_id=$ID1" -H "X-Forwarded-For: $IP4"
+expect_eq "DELETE → 200" 200 "$STATUS"
+expect_match "all false after withdrawal" '"preferences":false,"statistics":false,"marketing":false' "$RBODY"
+expect_eq "event rows of the visitor" "choice||,objection|statistics|statistics,withdraw||statistics" \
+	"$(sql "SELECT group_concat(action || '|' || coalesce(objection_purpose,'') || '|' || objections, ',') FROM (SELECT * FROM consent_events WHERE subject='$S1' ORDER BY id)")"
+expect_eq "withdraw row is all zeros" "0|0|0" "$(sql "SELECT preferences, statistics, marketing FROM consent_events WHERE subject='$S1' AND action='withdraw'")"
+
+echo "# views"
+expect_eq "consent_current: one row per subject" "$(sql "SELECT count(DISTINCT subject) FROM consent_events")" "$(sql "SELECT count(*) FROM consent_current")"
+expect_eq "consent_current: latest state" "withdraw|0|0" "$(sql "SELECT action, expired, stale_policy FROM consent_current WHERE subject='$S1'")"
+expect_match "consent_current: expires_at" '^20[0-9-]+T[0-9:.]+Z$' "$(sql "SELECT expires_at FROM consent_current WHERE subject='$S6'")"
+expect_eq "consent_daily outcomes" "accept_all:2 custom:1 reject_all:2 withdraw:1" \
+	"$(sql "SELECT group_concat(outcome || ':' || n, ' ') FROM (SELECT outcome, sum(n) AS n FROM consent_daily GROUP BY outcome ORDER BY outcome)")"
+expect_eq "consent_daily by country" "DK:2" "$(sql "SELECT country || ':' || sum(n) FROM consent_daily WHERE country='DK' GROUP BY country")"
+sql "UPDATE meta SET value='2030-01' WHERE key='policy_version'"
+expect_eq "stale_policy follows the configured version" 0 "$(sql "SELECT count(*) FROM consent_current WHERE stale_policy = 0")"
+sql "UPDATE meta SET value='2023-12' WHERE key='policy_version'"
+out=$(sqlite3 "$CG_DB" "UPDATE consent_events SET preferences = 0 WHERE id = 1" 2>&1)
+expect_match "consent_events is append-only" 'append-only' "$out"
+
+echo "# chain, report and CLI"
+out=$("$CG_BUILD/consentctl" -c "$CG_INI" verify); rc=$?
+expect_eq "consentctl verify exits 0" 0 "$rc"; expect_match "verify counts all rows" "OK: $(rows) rows verified" "$out"
+expect_eq "chain links row to row" 0 "$(sql "SELECT count(*) FROM consent_events a JOIN consent_events b ON b.id = a.id + 1 WHERE b.prev_hash <> a.hash")"
+out=$("$CG_BUILD/consentctl" -c "$CG_INI" report --format csv)
+expect_match "report csv" "$(date -u +%F),DK,0,0,1,1,2" "$out"
+out=$("$CG_BUILD/consentctl" -c "$CG_INI" report --format json)
+expect_match "report json" '"country":"FI","accept_all":1' "$out"
+out=$("$CG_BUILD/consentctl" -c "$CG_INI" report)
+expect_match "report table" 'day +country +accept_all' "$out"
+out=$(curl -s "$CG_URL/consent/report")
+expect_match "loopback report route" '"rows":\[' "$out"
+cp "$CG_DB" "$CG_DIR/tampered.db"; cp "$CG_DB-wal" "$CG_DIR/tampered.db-wal" 2>/dev/null
+sqlite3 "$CG_DIR/tampered.db" "DROP TRIGGER consent_events_append_only; UPDATE consent_events SET marketing = 0 WHERE id = 2"
+out=$("$CG_BUILD/consentctl" -c "$CG_INI" verify --database "$CG_DIR/tampered.db"); rc=$?
+expect_eq "verify fails on a tampered copy" 1 "$rc"; expect_match "names the first bad row" 'id = 2: core fields' "$out"
+
+echo "# loopback-only routes and rate limit"
+expect_eq "healthz from loopback" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$CG_URL/consent/healthz")"
+expect_eq "healthz from outside → 403" 403 "$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Forwarded-For: 198.51.100.3' "$CG_URL/consent/healthz")"
+expect_eq "metrics from outside → 403" 403 "$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Forwarded-For: 198.51.100.3' "$CG_URL/consent/metrics")"
+expect_match "metrics count requests" 'consentgate_requests_total\{route="choice",status="200"\} [0-9]+' "$(curl -s "$CG_URL/consent/metrics")"
+expect_match "metrics count commits" 'consentgate_writer_rows_total [1-9]' "$(curl -s "$CG_URL/consent/metrics")"
+urls=(); for i in $(seq 1 60); do urls+=("$CG_URL/consent"); done
+codes=$(curl -s -Z --parallel-max 60 -H 'X-Forwarded-For: 198.51.100.99' -o /dev/null -w '%{http_code}\n' "${urls[@]}" | sort | uniq -c | tr -s ' ' | tr '\n' ' ')
+expect_match "a burst beyond the limit gets 429" ' 429' "$codes"
+out=$(curl -s -Z --parallel-max 60 -i -H 'X-Forwarded-For: 198.51.100.98' "${urls[@]}" | tr -d '\r')
+expect_match "429 answer is JSON" '"error":"rate_limited"' "$out"
+expect_match "429 answer has Retry-After" 'Retry-After: 1' "$out"
+
+echo "# signals"
+cp "$CG_SRC/geoip/test-networks.csv" "$CG_DIR/nets.csv"
+sed -i 's#^203.0.113.0/24,DK#203.0.113.0/24,SE#' "$CG_DIR/nets.csv"
+perl "$CG_SRC/geoip/build-test-mmdb.pl" "$CG_DIR/nets.csv" "$CG_DIR/country.mmdb" >/dev/null
+kill -HUP "$CG_DAEMON_PID"
+sleep 0.3
+req POST /consent "$ALL" -H "X-Forwarded-For: 203.0.113.5"
+expect_eq "SIGHUP: new country data used" SE "$(sql "SELECT country FROM consent_events WHERE subject='$(subject_of "$(cookie_id)")'")"
+start=$SECONDS
+cg_stop_daemon; rc=$?
+expect_eq "SIGTERM: clean exit" 0 "$rc"
+expect_match "SIGTERM: quick" '^[0-4]$' "$((SECONDS - start))"
+expect_match "SIGTERM: logged" 'stopped' "$(cat "$CG_DIR/daemon.log")"
+expect_eq "socket removed" no "$([ -e "$CG_SOCKET" ] && echo yes || echo no)"
+
+echo "# production cookies (Secure, __Host-)"
+CG_COOKIE_SECURE=true cg_write_ini
+cg_start_daemon
+req POST /consent "$ALL"
+expect_match "__Host- id cookie" 'Set-Cookie: __Host-cg_id=[A-Za-z0-9_-]{22}; Max-Age=31536000; Path=/; HttpOnly; SameSite=Lax; Secure' "$HEADERS"
+expect_match "Secure state cookie" 'Set-Cookie: cg_state=[^;]*; Max-Age=31536000; Path=/; SameSite=Lax; Secure' "$HEADERS"
+
+echo "# configuration check"
+out=$("$CG_BUILD/consentgated" -t -c "$CG_INI"); expect_eq "-t on a good file" 0 $?
+printf '[server]\nsite = x\nworkers = lots\n' >"$CG_DIR/bad.ini"
+out=$("$CG_BUILD/consentgated" -t -c "$CG_DIR/bad.ini" 2>&1); rc=$?
+expect_eq "-t on a bad file exits 1" 1 "$rc"
+expect_match "-t names file, line and key" 'bad.ini:3: \[server\] workers' "$out"
+
+echo "# privacy: no full address anywhere"
+cg_stop_daemon
+sync
+for ip in "$IP4" "$IP6" "2001:db8:1:2:3:4:5:6" "192.0.2.9" "198.51.100.99" "$IP6_UNKNOWN" "2001:db8:99:1::42"; do
+	hits=$(grep -aFl -- "$ip" "$CG_DB"* "$CG_DIR"/*.log 2>/dev/null | tr '\n' ' ')
+	expect_eq "full address $ip stored or logged nowhere" "" "$hits"
+done
+expect_match "access log keeps only prefixes" '^203\.0\.113\.0/24 ' "$(grep -m1 '^203' "$CG_DIR/nginx-access.log")"
+expect_match "access log IPv6 prefix" '^2001:db8:1::/48 ' "$(grep -m1 '^2001:db8:1:' "$CG_DIR/nginx-access.log")"
+expect_match "access log mapped IPv4 prefix" '^192\.0\.2\.0/24 ' "$(grep -m1 '^192' "$CG_DIR/nginx-access.log")"
+expect_no_match "access log has no query strings" '\?' "$(cat "$CG_DIR/nginx-access.log")"
+expect_eq "integrity_check" ok "$(sql "PRAGMA integrity_check")"
+
+cg_summary
