@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# kill -9 of consentgated during a bounded burst of POST /consent through
+# nginx: every request that got 200 must have its row after restart, the
+# database must pass integrity_check and the hash chain must verify.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/stack.sh"
+source "$here/../lib/assert.sh"
+trap stack_stop EXIT
+CG_RATE=100000r/s CG_WORKERS=32 stack_start || exit 1
+
+N=${CG_CRASH_REQUESTS:-8000}
+BODY='{"choices":{"preferences":true,"statistics":false,"marketing":true},"policy_version":"2023-12","lang":"nn"}'
+urls=()
+for i in $(seq 1 "$N"); do urls+=("$CG_URL/consent"); done
+
+# one curl process, 32 transfers in flight; one line per answer: "status id"
+curl -s --no-progress-meter -Z --parallel-max 32 -o /dev/null -H 'Content-Type: application/json' \
+	-H 'X-Forwarded-For: 198.51.100.20' --data-binary "$BODY" \
+	-w '%{http_code} %header{set-cookie}\n' "${urls[@]}" >"$CG_DIR/answers.txt" &
+load=$!
+
+kills=0
+for delay in 0.4 0.4 0.4; do
+	sleep "$delay"
+	kill -0 "$load" 2>/dev/null || break
+	kill -KILL "$CG_DAEMON_PID"
+	wait "$CG_DAEMON_PID" 2>/dev/null
+	kills=$((kills + 1))
+	sleep 0.2
+	cg_start_daemon || exit 1
+done
+wait "$load"
+
+acked=$(grep -c '^200 ' "$CG_DIR/answers.txt")
+failed=$(grep -Ec '^[0-9]{3} ' "$CG_DIR/answers.txt"); failed=$((failed - acked))
+echo "# $N requests, $kills kills: $acked answered 200, $failed did not"
+expect_eq "the daemon was killed during the burst" 1 "$([ "$kills" -ge 2 ] && echo 1)"
+expect_eq "requests succeeded" 1 "$([ "$acked" -gt 100 ] && echo 1)"
+expect_eq "some requests failed while it was down" 1 "$([ "$failed" -gt 0 ] && echo 1)"
+
+cg_stop_daemon
+missing=$(python3 - "$CG_DIR/answers.txt" "$CG_DB" <<'PY'
+import hashlib, re, sqlite3, sys
+ids = [m.group(1) for line in open(sys.argv[1])
+       if line.startswith("200 ") and (m := re.search(r"cg_id=([A-Za-z0-9_-]{22})", line))]
+db = sqlite3.connect(sys.argv[2])
+stored = {r[0] for r in db.execute("SELECT subject FROM consent_events")}
+subj = lambda i: hashlib.sha256(("consentgate/subject/v1:" + i).encode()).hexdigest()
+print(sum(1 for i in ids if subj(i) not in stored), len(ids))
+PY
+)
+expect_match "every 200 carried an id" "^[0-9]+ $acked\$" "$missing"
+expect_eq "no acknowledged choice lost" 0 "${missing%% *}"
+expect_eq "integrity_check" ok "$(sqlite3 "$CG_DB" 'PRAGMA integrity_check')"
+out=$("$CG_BUILD/consentctl" -c "$CG_INI" verify); rc=$?
+expect_eq "hash chain verifies after the crashes" 0 "$rc"
+echo "# $out"
+cg_summary

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds twice (-Werror, and
+# ASan+UBSan) and runs every test in both builds. The last line is the total.
+set -uo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+cd "$src"
+
+bash conf/install-deps.sh --test || exit 1
+
+jobs=$(nproc)
+total_pass=0
+total_fail=0
+status=0
+for variant in werror asan; do
+	dir="$src/build-test-$variant"
+	opts=(-DCG_WERROR=ON)
+	[ "$variant" = asan ] && opts+=(-DCG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
+	echo "=== build: $variant"
+	if ! cmake -S "$src" -B "$dir" "${opts[@]}" >"$dir.cmake.log" 2>&1 ||
+	   ! cmake --build "$dir" -j "$jobs" >"$dir.build.log" 2>&1; then
+		cat "$dir.cmake.log" "$dir.build.log" 2>/dev/null | tail -40
+		echo "build $variant failed"
+		total_fail=$((total_fail + 1))
+		status=1
+		continue
+	fi
+	echo "=== tests: $variant"
+	# LeakSanitizer runs with ASan; abort on the first UBSan report
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --test-dir "$dir" --output-on-failure -j "$jobs" 2>&1 | tee "$dir.ctest.log"
+	[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+	line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$dir.ctest.log" | tail -1)
+	if [ -n "$line" ]; then
+		n=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$line")
+		f=$(sed -E 's/.*passed, ([0-9]+) tests failed.*/\1/' <<<"$line")
+		total_pass=$((total_pass + n - f))
+		total_fail=$((total_fail + f))
+	else
+		total_fail=$((total_fail + 1))
+		status=1
+	fi
+done
+echo "$total_pass passed, $total_fail failed"
+exit $status
