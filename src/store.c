@@ -1,5 +1,6 @@
 #include <inttypes.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,8 @@
 struct job {
 	struct cg_event *ev;
 	int rc;
-	int done;
+	sem_t done;               /* posted by the writer outside its lock: the woken
+	                           * worker neither joins a herd nor hits a held mutex */
 	struct job *next;
 };
 
@@ -29,13 +31,16 @@ struct cg_store {
 	int running;
 	pthread_mutex_t mu;
 	pthread_cond_t work;      /* writer waits: queue non-empty or stopping */
-	pthread_cond_t done;      /* workers wait: their job is done */
 	struct job *head, *tail;
 	int stopping;
 	/* chain tip, owned by the writer thread */
 	int64_t last_id;
 	char last_hash[CG_HEX_HASH_LEN + 1];
 	struct cg_store_stats stats; /* under mu */
+	/* checkpointer: its own connection, so checkpoints never stall a commit */
+	pthread_t ckpt_thread;
+	int ckpt_running;
+	pthread_cond_t ckpt_wake;
 };
 
 struct cg_store_reader {
@@ -309,12 +314,40 @@ static void *writer_main(void *arg)
 
 		write_batch(s, batch);
 
+		for (struct job *j = batch, *next; j; j = next) {
+			next = j->next; /* j lives on a worker's stack: gone once posted */
+			sem_post(&j->done);
+		}
 		pthread_mutex_lock(&s->mu);
-		for (struct job *j = batch; j; j = j->next)
-			j->done = 1;
-		pthread_cond_broadcast(&s->done);
 	}
 	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* WAL frames are copied back into the database once a second by a passive
+ * checkpoint on a separate connection; the writer's own autocheckpoint is off,
+ * because a checkpoint inside a commit would add its fsync to that commit. */
+static void *checkpoint_main(void *arg)
+{
+	struct cg_store *s = arg;
+	sqlite3 *db = NULL;
+	struct timespec until;
+
+	if (open_conn(s->path, SQLITE_OPEN_READWRITE, &db) != CG_OK)
+		return NULL;
+	pthread_mutex_lock(&s->mu);
+	while (!s->stopping) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_cond_timedwait(&s->ckpt_wake, &s->mu, &until);
+		if (s->stopping)
+			break;
+		pthread_mutex_unlock(&s->mu);
+		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	sqlite3_close(db);
 	return NULL;
 }
 
@@ -334,7 +367,7 @@ int cg_store_open(const struct cg_config *cfg, int mode, struct cg_store **out,
 	s->mode = mode;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->work, NULL);
-	pthread_cond_init(&s->done, NULL);
+	pthread_cond_init(&s->ckpt_wake, NULL);
 	snprintf(s->path, sizeof s->path, "%s", cfg->database);
 
 	rc = open_conn(s->path, mode == CG_STORE_READONLY ? SQLITE_OPEN_READONLY
@@ -357,6 +390,7 @@ int cg_store_open(const struct cg_config *cfg, int mode, struct cg_store **out,
 	if (exec(s->db, "PRAGMA journal_mode=WAL") != SQLITE_OK ||
 	    exec(s->db, "PRAGMA synchronous=FULL") != SQLITE_OK ||
 	    exec(s->db, "PRAGMA journal_size_limit=67108864") != SQLITE_OK ||
+	    exec(s->db, "PRAGMA wal_autocheckpoint=0") != SQLITE_OK ||
 	    exec(s->db, "PRAGMA foreign_keys=ON") != SQLITE_OK) {
 		snprintf(err, errlen, "%s: cannot set WAL mode: %s", s->path, sqlite3_errmsg(s->db));
 		rc = CG_ERR_STORAGE;
@@ -381,6 +415,8 @@ int cg_store_open(const struct cg_config *cfg, int mode, struct cg_store **out,
 		goto out_fail;
 	}
 	s->running = 1;
+	if (pthread_create(&s->ckpt_thread, NULL, checkpoint_main, s) == 0)
+		s->ckpt_running = 1;
 	*out = s;
 	return CG_OK;
 out_fail:
@@ -396,28 +432,33 @@ void cg_store_close(struct cg_store *s)
 		pthread_mutex_lock(&s->mu);
 		s->stopping = 1;
 		pthread_cond_signal(&s->work);
+		pthread_cond_signal(&s->ckpt_wake);
 		pthread_mutex_unlock(&s->mu);
 		pthread_join(s->thread, NULL);
+		if (s->ckpt_running)
+			pthread_join(s->ckpt_thread, NULL);
 	}
 	sqlite3_finalize(s->ins);
 	if (s->db && s->mode == CG_STORE_WRITER)
 		sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	sqlite3_close(s->db);
-	pthread_cond_destroy(&s->done);
 	pthread_cond_destroy(&s->work);
+	pthread_cond_destroy(&s->ckpt_wake);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
 
 int cg_store_commit(struct cg_store *s, struct cg_event *ev)
 {
-	struct job j = {ev, CG_OK, 0, NULL};
+	struct job j = {.ev = ev, .rc = CG_OK};
 
 	if (s->mode != CG_STORE_WRITER)
 		return CG_ERR_STORAGE;
+	sem_init(&j.done, 0, 0);
 	pthread_mutex_lock(&s->mu);
 	if (s->stopping) {
 		pthread_mutex_unlock(&s->mu);
+		sem_destroy(&j.done);
 		return CG_ERR_STOPPING;
 	}
 	if (s->tail)
@@ -426,9 +467,10 @@ int cg_store_commit(struct cg_store *s, struct cg_event *ev)
 		s->head = &j;
 	s->tail = &j;
 	pthread_cond_signal(&s->work);
-	while (!j.done)
-		pthread_cond_wait(&s->done, &s->mu);
 	pthread_mutex_unlock(&s->mu);
+	while (sem_wait(&j.done) != 0)
+		; /* EINTR */
+	sem_destroy(&j.done);
 	return j.rc;
 }
 

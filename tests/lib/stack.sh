@@ -5,7 +5,7 @@
 #
 # In:  CG_SRC (repo root), CG_BUILD (build dir), optional:
 #      CG_PORT (default: a free port), CG_DIR (default: mktemp),
-#      CG_RATE (limit_req rate, default 50r/s), CG_WORKERS (daemon, default 16),
+#      CG_RATE (limit_req rate, default 50r/s), CG_RATE_KEY (its key), CG_WORKERS (daemon, default 16),
 #      CG_NGINX_WORKERS (default 1), CG_INI_EXTRA (lines appended to the ini),
 #      CG_NGINX_EXTRA (lines inside the server block)
 # Out: CG_DIR, CG_PORT, CG_URL, CG_DB, CG_INI, CG_SOCKET, CG_DAEMON_PID
@@ -61,8 +61,13 @@ INI
 }
 
 cg_start_daemon() {
-	"$CG_BUILD/consentgated" -c "$CG_INI" 2>>"$CG_DIR/daemon.log" &
+	if [ -n "${CG_DETACH:-}" ]; then # the demo: outlive this shell
+		setsid nohup "$CG_BUILD/consentgated" -c "$CG_INI" </dev/null >/dev/null 2>>"$CG_DIR/daemon.log" &
+	else
+		"$CG_BUILD/consentgated" -c "$CG_INI" 2>>"$CG_DIR/daemon.log" &
+	fi
 	CG_DAEMON_PID=$!
+	echo "$CG_DAEMON_PID" >"$CG_DIR/daemon.pid"
 	if ! cg_wait_for 10 test -S "$CG_SOCKET"; then
 		echo "consentgated did not start; its log:" >&2
 		cat "$CG_DIR/daemon.log" >&2
@@ -96,7 +101,7 @@ stack_start() {
 	done
 	sed -e "s#@DIR@#$CG_DIR#g" -e "s#@CONF@#$CG_DIR/nginx#g" -e "s#@WEB@#$CG_DIR/web#g" \
 	    -e "s#@SOCKET@#$CG_SOCKET#g" -e "s#@PORT@#$CG_PORT#g" \
-	    -e "s#@RATE@#${CG_RATE:-50r/s}#g" -e "s#@NGINX_WORKERS@#${CG_NGINX_WORKERS:-1}#g" \
+	    -e "s#@RATE@#${CG_RATE:-50r/s}#g" -e "s#@RATE_KEY@#${CG_RATE_KEY:-\$binary_remote_addr}#g" -e "s#@NGINX_WORKERS@#${CG_NGINX_WORKERS:-1}#g" \
 	    "$CG_SRC/conf/nginx/standalone.conf.in" >"$CG_DIR/nginx.conf"
 	python3 - "$CG_DIR/nginx.conf" "${CG_NGINX_EXTRA:-}" <<'PY'
 import sys
