@@ -54,6 +54,9 @@ static const struct directive directives[] = {
 	{"retention", "outbox_delivered_days", T_INT, C(outbox_delivered_days), 1, 36500, NULL},
 	{"controller", "name", T_STR, C(controller_name), 0, 0, NULL},
 	{"controller", "contact", T_STR, C(controller_contact), 0, 0, NULL},
+	{"forwarder", "retry_cap_seconds", T_INT, C(retry_cap_seconds), 1, 86400, NULL},
+	{"forwarder", "timeout_ms", T_INT, C(forward_timeout_ms), 100, 120000, NULL},
+	{"forwarder", "concurrency", T_INT, C(forward_concurrency), 1, 256, NULL},
 	{"destination", "type", T_ENUM, D(type), 0, 0, type_names},
 	{"destination", "url", T_STR, D(url), 0, 0, NULL},
 	{"destination", "measurement_id", T_STR, D(measurement_id), 0, 0, NULL},
@@ -62,8 +65,15 @@ static const struct directive directives[] = {
 	{"destination", "basis", T_ENUM, D(basis), 0, 0, basis_names},
 };
 #define NDIRECTIVES (sizeof directives / sizeof directives[0])
-/* Destination keys index cg_destination.seen[]. */
-#define DEST_FIRST 23
+/* Destination keys index cg_destination.seen[] from the first of them. */
+static size_t dest_first(void)
+{
+	size_t i = 0;
+
+	while (i < NDIRECTIVES && strcmp(directives[i].section, "destination") != 0)
+		i++;
+	return i;
+}
 
 struct parse_ctx {
 	struct cg_config *cfg;
@@ -139,6 +149,9 @@ void cg_config_defaults(struct cg_config *cfg)
 	cfg->ip_prefix_days = 730;
 	cfg->events_days_after_end = 1095;
 	cfg->outbox_delivered_days = 7;
+	cfg->retry_cap_seconds = 300;
+	cfg->forward_timeout_ms = 10000;
+	cfg->forward_concurrency = 16;
 }
 
 static int valid_origin(const char *o)
@@ -276,7 +289,7 @@ static int handler(void *user, const char *section, const char *key, const char 
 		if (dname ? strcmp(d->section, "destination") != 0 : strcmp(d->section, section) != 0)
 			continue;
 		if (dname) {
-			int *seen = &((struct cg_destination *)base)->seen[i - DEST_FIRST];
+			int *seen = &((struct cg_destination *)base)->seen[i - dest_first()];
 			if (*seen) {
 				fail(c, section, key, "%s", "given twice");
 				return 0;

@@ -1,6 +1,7 @@
 /* consentgated: the FastCGI daemon. This file only turns FastCGI params into
  * a struct cg_request and a struct cg_response back into bytes; it owns the
  * threads, the signals and the handles the core reaches through cg_ops. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcgiapp.h>
 #include <grp.h>
@@ -18,7 +19,10 @@
 #include <unistd.h>
 
 #include "consentgate/cfgfile.h"
+#include "consentgate/collect.h"
 #include "consentgate/consent.h"
+#include "consentgate/decision.h"
+#include "consentgate/forwarder.h"
 #include "consentgate/err.h"
 #include "consentgate/geo.h"
 #include "consentgate/handler.h"
@@ -27,9 +31,11 @@
 
 /* requests_total{route,status}: fixed tables, lock-free counters */
 static const char *const metric_routes[] = {
-	"state", "choice", "withdraw", "objection", "healthz", "metrics", "report", "other",
+	"state", "choice", "withdraw", "objection", "collect", "check", "healthz", "metrics",
+	"report", "other",
 };
 static const int metric_statuses[] = {200, 204, 400, 403, 404, 405, 409, 413, 415, 500, 503};
+#define STATUS_500_INDEX 9
 #define NROUTES (sizeof metric_routes / sizeof metric_routes[0])
 #define NSTATUSES (sizeof metric_statuses / sizeof metric_statuses[0])
 
@@ -38,15 +44,23 @@ struct daemon {
 	struct cg_store *store;
 	struct cg_geo *geo;
 	int listen_fd;
+	struct cg_forwarder *forwarder;
 	atomic_int stopping;
 	atomic_uint_fast64_t requests[NROUTES][NSTATUSES];
+	atomic_uint_fast64_t decisions[CG_MAX_DESTINATIONS][CG_NDECISIONS];
+	/* full client_ids: a stable key from the database; minimised ones: a
+	 * salt that lives in memory only and is replaced every UTC day */
+	pthread_mutex_t salt_mu;
+	uint8_t client_key[CG_KEY_BYTES];
+	uint8_t day_salt[CG_KEY_BYTES];
+	int64_t salt_day;
 };
 
 struct worker {
 	struct daemon *d;
 	struct cg_store_reader *reader;
 	pthread_t thread;
-	char body[CG_BODY_MAX + 1];
+	char body[CG_COLLECT_BODY_MAX + 1];
 };
 
 /* ---- cg_ops over the real handles ---------------------------------------- */
@@ -71,6 +85,40 @@ static int op_commit(void *ctx, struct cg_event *ev)
 	struct worker *w = ctx;
 
 	return cg_store_commit(w->d->store, ev);
+}
+
+static int op_outbox(void *ctx, const struct cg_outbox_row *rows, size_t n)
+{
+	struct worker *w = ctx;
+	int rc = cg_store_add_outbox(w->d->store, rows, n);
+
+	if (rc == CG_OK)
+		cg_forwarder_wake(w->d->forwarder);
+	return rc;
+}
+
+static int op_keys(void *ctx, int64_t now_ms, uint8_t key[32], uint8_t day_salt[32])
+{
+	struct daemon *d = ((struct worker *)ctx)->d;
+	int64_t day = now_ms / CG_MS_PER_DAY;
+
+	pthread_mutex_lock(&d->salt_mu);
+	if (day != d->salt_day) {
+		randombytes_buf(d->day_salt, sizeof d->day_salt);
+		d->salt_day = day;
+	}
+	memcpy(key, d->client_key, CG_KEY_BYTES);
+	memcpy(day_salt, d->day_salt, CG_KEY_BYTES);
+	pthread_mutex_unlock(&d->salt_mu);
+	return CG_OK;
+}
+
+static void op_decided(void *ctx, int dest, int decision)
+{
+	struct daemon *d = ((struct worker *)ctx)->d;
+
+	if (dest >= 0 && dest < CG_MAX_DESTINATIONS && decision >= 0 && decision < CG_NDECISIONS)
+		atomic_fetch_add(&d->decisions[dest][decision], 1);
 }
 
 static int op_report(void *ctx, const char *since_day, struct cg_report *out)
@@ -109,6 +157,41 @@ static int op_metrics(void *ctx, struct cg_buf *out)
 				rc |= cg_buf_printf(out, "consentgate_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
 				                    metric_routes[r], metric_statuses[s], (unsigned long long)v);
 		}
+	rc |= cg_buf_adds(out, "# HELP consentgate_decisions_total Gatekeeper decisions by destination and result.\n"
+	                       "# TYPE consentgate_decisions_total counter\n");
+	for (int i = 0; i < d->cfg.n_dest; i++)
+		for (int k = 0; k < CG_NDECISIONS; k++)
+			rc |= cg_buf_printf(out, "consentgate_decisions_total{destination=\"%s\",result=\"%s\"} %llu\n",
+			                    d->cfg.dest[i].name, cg_decision_name(k),
+			                    (unsigned long long)atomic_load(&d->decisions[i][k]));
+	{
+		long long counts[CG_OB_NSTATES];
+		struct cg_forwarder_stats fs;
+		if (cg_store_outbox_counts(w->reader, counts) == CG_OK) {
+			rc |= cg_buf_adds(out, "# HELP consentgate_outbox_rows Outbox rows by state.\n"
+			                       "# TYPE consentgate_outbox_rows gauge\n");
+			for (int k = 0; k < CG_OB_NSTATES; k++)
+				rc |= cg_buf_printf(out, "consentgate_outbox_rows{state=\"%s\"} %lld\n",
+				                    cg_outbox_state_name(k), counts[k]);
+		}
+		cg_forwarder_stats(d->forwarder, &fs);
+		rc |= cg_buf_printf(out,
+			"# HELP consentgate_delivery_attempts_total HTTP requests to destinations.\n"
+			"# TYPE consentgate_delivery_attempts_total counter\n"
+			"consentgate_delivery_attempts_total %llu\n"
+			"# HELP consentgate_delivery_rows_total Outbox rows by delivery outcome.\n"
+			"# TYPE consentgate_delivery_rows_total counter\n"
+			"consentgate_delivery_rows_total{outcome=\"delivered\"} %llu\n"
+			"consentgate_delivery_rows_total{outcome=\"retried\"} %llu\n"
+			"consentgate_delivery_rows_total{outcome=\"dead\"} %llu\n"
+			"consentgate_delivery_rows_total{outcome=\"dropped\"} %llu\n"
+			"# HELP consentgate_delivery_seconds_total Time spent in requests to destinations.\n"
+			"# TYPE consentgate_delivery_seconds_total counter\n"
+			"consentgate_delivery_seconds_total %.6f\n",
+			(unsigned long long)fs.attempts, (unsigned long long)fs.delivered,
+			(unsigned long long)fs.retried, (unsigned long long)fs.dead,
+			(unsigned long long)fs.dropped, fs.latency_seconds);
+	}
 	cg_store_stats(d->store, &st);
 	rc |= cg_buf_printf(out,
 		"# HELP consentgate_writer_commits_total Group commits (transactions) by the writer.\n"
@@ -141,7 +224,7 @@ static void count_request(struct daemon *d, const char *route, int status)
 	for (s = 0; s < NSTATUSES && metric_statuses[s] != status; s++)
 		;
 	if (s == NSTATUSES)
-		s = 9; /* 500 */
+		s = STATUS_500_INDEX;
 	atomic_fetch_add(&d->requests[r][s], 1);
 }
 
@@ -163,7 +246,8 @@ static const char *param(FCGX_Request *rq, const char *name)
 static void serve(struct worker *w, FCGX_Request *rq)
 {
 	struct daemon *d = w->d;
-	struct cg_ops ops = {w, op_country, op_load_state, op_commit, op_random, op_report, op_metrics};
+	struct cg_ops ops = {w, op_country, op_load_state, op_commit, op_random, op_outbox,
+	                     op_keys, op_decided, op_report, op_metrics};
 	struct cg_request req;
 	struct cg_response res;
 	struct cg_buf head;
@@ -202,7 +286,7 @@ static void serve(struct worker *w, FCGX_Request *rq)
 		unsigned long long n;
 		errno = 0;
 		n = strtoull(cl, &end, 10);
-		if (errno || *end || n > CG_BODY_MAX) {
+		if (errno || *end || n > CG_COLLECT_BODY_MAX) {
 			req.body_too_large = 1;
 		} else if (n > 0) {
 			int got = FCGX_GetStr(w->body, (int)n, rq->in);
@@ -352,6 +436,17 @@ int main(int argc, char **argv)
 		cg_error("storage: %s", err);
 		goto out;
 	}
+	if (cg_store_client_key(d.store, d.client_key) != CG_OK) {
+		cg_error("storage: no client_id key");
+		goto out;
+	}
+	pthread_mutex_init(&d.salt_mu, NULL);
+	d.salt_day = -1;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
+	    cg_forwarder_start(&d.cfg, d.store, &d.forwarder) != CG_OK) {
+		cg_error("cannot start the forwarder");
+		goto out;
+	}
 	if (FCGX_Init() != 0) {
 		cg_error("FCGX_Init failed");
 		goto out;
@@ -407,7 +502,10 @@ out:
 			unlink(d.cfg.listen);
 	}
 	free(workers);
+	cg_forwarder_stop(d.forwarder);
 	cg_store_close(d.store);
+	sodium_memzero(d.client_key, sizeof d.client_key);
+	sodium_memzero(d.day_salt, sizeof d.day_salt);
 	cg_geo_free(d.geo);
 	if (rc == 0)
 		cg_info("stopped");

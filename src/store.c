@@ -1,6 +1,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,14 +9,21 @@
 #include <time.h>
 
 #include "consentgate/chain.h"
+#include "consentgate/decision.h"
 #include "consentgate/err.h"
 #include "consentgate/log.h"
 #include "consentgate/store.h"
 #include "schema.sql.h"
 
-/* A worker's request to the writer: one row to append. */
+/* A request to the writer: one event, outbox rows, or outbox updates. */
+enum job_kind { JOB_EVENT, JOB_OUTBOX, JOB_UPDATE };
+
 struct job {
+	int kind;
 	struct cg_event *ev;
+	const struct cg_outbox_row *rows;
+	const struct cg_outbox_update *ups;
+	size_t n;
 	int rc;
 	sem_t done;               /* posted by the writer outside its lock: the woken
 	                           * worker neither joins a herd nor hits a held mutex */
@@ -27,6 +35,8 @@ struct cg_store {
 	char path[CG_CFG_STR];
 	sqlite3 *db;              /* the writer's (or consentctl's) connection */
 	sqlite3_stmt *ins;
+	sqlite3_stmt *ob_ins, *ob_drop, *ob_drop_purpose, *ob_upd;
+	uint8_t client_key[32];
 	pthread_t thread;
 	int running;
 	pthread_mutex_t mu;
@@ -238,6 +248,94 @@ static int insert_event(struct cg_store *s, const struct cg_event *ev)
 	return rc == SQLITE_DONE ? CG_OK : map_sqlite(rc);
 }
 
+static const char *const ob_state_names[CG_OB_NSTATES] = {"pending", "delivered", "dropped", "dead"};
+
+const char *cg_outbox_state_name(int st)
+{
+	return st >= 0 && st < CG_OB_NSTATES ? ob_state_names[st] : "unknown";
+}
+
+static const char ob_insert_sql[] =
+	"INSERT INTO outbox(subject, destination, purpose, mode, payload, created_at,"
+	" attempts, next_attempt_at, state) VALUES(?,?,?,?,?,?,0,?,'pending')";
+static const char ob_drop_sql[] =
+	"UPDATE outbox SET state = 'dropped', last_error = ?2"
+	" WHERE subject = ?1 AND state = 'pending'";
+static const char ob_drop_purpose_sql[] =
+	"UPDATE outbox SET state = 'dropped', last_error = ?2"
+	" WHERE subject = ?1 AND state = 'pending' AND purpose = ?3";
+static const char ob_update_sql[] =
+	"UPDATE outbox SET state = ?2, attempts = ?3, next_attempt_at = ?4, last_error = ?5"
+	" WHERE id = ?1 AND state = 'pending'";
+
+static int step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? CG_OK : map_sqlite(rc);
+}
+
+/* A withdrawal or erasure drops the visitor's undelivered events in the same
+ * transaction; an objection those of that purpose. (The forwarder re-checks
+ * before sending as well: this keeps the outbox telling the truth.) */
+static int drop_queued(struct cg_store *s, const struct cg_event *ev)
+{
+	if (ev->action == CG_ACT_WITHDRAW || ev->action == CG_ACT_ERASE) {
+		sqlite3_bind_text(s->ob_drop, 1, ev->subject, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s->ob_drop, 2, ev->action == CG_ACT_ERASE ? "erased before delivery"
+		                                                            : "withdrawn before delivery",
+		                  -1, SQLITE_STATIC);
+		return step_done(s->ob_drop);
+	}
+	if (ev->action == CG_ACT_OBJECTION && ev->objection_purpose >= 0) {
+		sqlite3_bind_text(s->ob_drop_purpose, 1, ev->subject, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s->ob_drop_purpose, 2, "objection before delivery", -1, SQLITE_STATIC);
+		sqlite3_bind_text(s->ob_drop_purpose, 3, cg_purpose_name(ev->objection_purpose), -1,
+		                  SQLITE_STATIC);
+		return step_done(s->ob_drop_purpose);
+	}
+	return CG_OK;
+}
+
+static int insert_outbox(struct cg_store *s, const struct cg_outbox_row *rows, size_t n)
+{
+	sqlite3_stmt *st = s->ob_ins;
+	int rc = CG_OK;
+
+	for (size_t i = 0; i < n && rc == CG_OK; i++) {
+		bind_opt(st, 1, rows[i].subject);
+		sqlite3_bind_text(st, 2, rows[i].destination, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, cg_purpose_name(rows[i].purpose), -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, rows[i].mode == CG_FORWARD_FULL ? "full" : "minimised", -1,
+		                  SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, rows[i].payload, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 6, rows[i].created_at, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 7, rows[i].created_at, -1, SQLITE_STATIC);
+		rc = step_done(st);
+	}
+	return rc;
+}
+
+static int update_outbox(struct cg_store *s, const struct cg_outbox_update *u, size_t n)
+{
+	sqlite3_stmt *st = s->ob_upd;
+	char when[CG_TIME_LEN + 1];
+	int rc = CG_OK;
+
+	for (size_t i = 0; i < n && rc == CG_OK; i++) {
+		cg_time_format(u[i].next_attempt_ms, when);
+		sqlite3_bind_int64(st, 1, u[i].id);
+		sqlite3_bind_text(st, 2, cg_outbox_state_name(u[i].state), -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, u[i].attempts);
+		sqlite3_bind_text(st, 4, when, -1, SQLITE_TRANSIENT);
+		bind_opt(st, 5, u[i].last_error);
+		rc = step_done(st);
+	}
+	return rc;
+}
+
 static double now_seconds(void)
 {
 	struct timespec ts;
@@ -263,16 +361,26 @@ static void write_batch(struct cg_store *s, struct job *batch)
 			j->rc = rc;
 			continue;
 		}
-		j->ev->id = s->last_id + 1;
-		cg_chain_seal(j->ev, s->last_hash);
-		j->rc = insert_event(s, j->ev);
-		if (j->rc == CG_OK) {
-			s->last_id = j->ev->id;
-			strcpy(s->last_hash, j->ev->hash);
+		if (j->kind == JOB_OUTBOX) {
+			j->rc = insert_outbox(s, j->rows, j->n);
+		} else if (j->kind == JOB_UPDATE) {
+			j->rc = update_outbox(s, j->ups, j->n);
+		} else {
+			j->ev->id = s->last_id + 1;
+			cg_chain_seal(j->ev, s->last_hash);
+			j->rc = insert_event(s, j->ev);
+			if (j->rc == CG_OK)
+				j->rc = drop_queued(s, j->ev);
+			if (j->rc == CG_OK) {
+				s->last_id = j->ev->id;
+				strcpy(s->last_hash, j->ev->hash);
+			}
+		}
+		if (j->rc == CG_OK)
 			ok++;
-		} else if (j->rc != CG_ERR_INVALID) {
+		else if (j->rc != CG_ERR_INVALID) {
 			rc = j->rc; /* disk full, I/O error: the transaction is lost */
-			cg_error("sqlite insert: %s", sqlite3_errmsg(s->db));
+			cg_error("sqlite write: %s", sqlite3_errmsg(s->db));
 		}
 	}
 	if (rc == CG_OK && exec(s->db, "COMMIT") != SQLITE_OK)
@@ -322,6 +430,45 @@ static void *writer_main(void *arg)
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
+}
+
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+	return sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK
+	               ? CG_OK : CG_ERR_STORAGE;
+}
+
+/* The key of full client_ids: random at first start, then stable, so a
+ * visitor keeps one pseudonymous id at the destination across restarts. */
+static int load_client_key(struct cg_store *s)
+{
+	sqlite3_stmt *st = NULL;
+	const char *hex = NULL;
+	char fresh[65];
+	size_t got = 0;
+	int rc = CG_ERR_STORAGE;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'client_id_key'", -1,
+	                       &st, NULL) != SQLITE_OK)
+		return CG_ERR_STORAGE;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		hex = (const char *)sqlite3_column_text(st, 0);
+	if (hex && sodium_hex2bin(s->client_key, sizeof s->client_key, hex, strlen(hex), NULL,
+	                          &got, NULL) == 0 && got == sizeof s->client_key)
+		rc = CG_OK;
+	sqlite3_finalize(st);
+	if (rc == CG_OK)
+		return rc;
+	randombytes_buf(s->client_key, sizeof s->client_key);
+	sodium_bin2hex(fresh, sizeof fresh, s->client_key, sizeof s->client_key);
+	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta(key, value) VALUES('client_id_key', ?)",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return CG_ERR_STORAGE;
+	sqlite3_bind_text(st, 1, fresh, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
+	sqlite3_finalize(st);
+	sodium_memzero(fresh, sizeof fresh);
+	return rc;
 }
 
 /* WAL frames are copied back into the database once a second by a passive
@@ -402,9 +549,14 @@ int cg_store_open(const struct cg_config *cfg, int mode, struct cg_store **out,
 	rc = write_meta(s->db, cfg);
 	if (rc == CG_OK)
 		rc = load_tip(s);
-	if (rc == CG_OK && sqlite3_prepare_v3(s->db, insert_sql, -1, SQLITE_PREPARE_PERSISTENT,
-	                                      &s->ins, NULL) != SQLITE_OK)
+	if (rc == CG_OK && (prepare(s->db, insert_sql, &s->ins) ||
+	                    prepare(s->db, ob_insert_sql, &s->ob_ins) ||
+	                    prepare(s->db, ob_drop_sql, &s->ob_drop) ||
+	                    prepare(s->db, ob_drop_purpose_sql, &s->ob_drop_purpose) ||
+	                    prepare(s->db, ob_update_sql, &s->ob_upd)))
 		rc = CG_ERR_STORAGE;
+	if (rc == CG_OK)
+		rc = load_client_key(s);
 	if (rc) {
 		snprintf(err, errlen, "%s: %s", s->path, sqlite3_errmsg(s->db));
 		goto out_fail;
@@ -439,6 +591,11 @@ void cg_store_close(struct cg_store *s)
 			pthread_join(s->ckpt_thread, NULL);
 	}
 	sqlite3_finalize(s->ins);
+	sqlite3_finalize(s->ob_ins);
+	sqlite3_finalize(s->ob_drop);
+	sqlite3_finalize(s->ob_drop_purpose);
+	sqlite3_finalize(s->ob_upd);
+	sodium_memzero(s->client_key, sizeof s->client_key);
 	if (s->db && s->mode == CG_STORE_WRITER)
 		sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	sqlite3_close(s->db);
@@ -448,9 +605,9 @@ void cg_store_close(struct cg_store *s)
 	free(s);
 }
 
-int cg_store_commit(struct cg_store *s, struct cg_event *ev)
+static int submit(struct cg_store *s, struct job *jp)
 {
-	struct job j = {.ev = ev, .rc = CG_OK};
+	struct job j = *jp;
 
 	if (s->mode != CG_STORE_WRITER)
 		return CG_ERR_STORAGE;
@@ -472,6 +629,33 @@ int cg_store_commit(struct cg_store *s, struct cg_event *ev)
 		; /* EINTR */
 	sem_destroy(&j.done);
 	return j.rc;
+}
+
+int cg_store_commit(struct cg_store *s, struct cg_event *ev)
+{
+	struct job j = {.kind = JOB_EVENT, .ev = ev};
+
+	return submit(s, &j);
+}
+
+int cg_store_add_outbox(struct cg_store *s, const struct cg_outbox_row *rows, size_t n)
+{
+	struct job j = {.kind = JOB_OUTBOX, .rows = rows, .n = n};
+
+	return n ? submit(s, &j) : CG_OK;
+}
+
+int cg_store_update_outbox(struct cg_store *s, const struct cg_outbox_update *u, size_t n)
+{
+	struct job j = {.kind = JOB_UPDATE, .ups = u, .n = n};
+
+	return n ? submit(s, &j) : CG_OK;
+}
+
+int cg_store_client_key(struct cg_store *s, uint8_t key[32])
+{
+	memcpy(key, s->client_key, sizeof s->client_key);
+	return s->mode == CG_STORE_WRITER ? CG_OK : CG_ERR_NOT_FOUND;
 }
 
 int cg_store_reader_open(struct cg_store *s, struct cg_store_reader **out)
@@ -629,5 +813,81 @@ int cg_store_each_event(struct cg_store_reader *r,
 	sqlite3_finalize(st);
 	if (stop)
 		return stop;
+	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
+}
+
+int cg_store_due_outbox(struct cg_store_reader *r, int64_t now_ms, size_t max,
+                        struct cg_outbox_item **items, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	struct cg_outbox_item *it = NULL;
+	char now[CG_TIME_LEN + 1];
+	int rc;
+
+	*items = NULL;
+	*n = 0;
+	cg_time_format(now_ms, now);
+	if (sqlite3_prepare_v2(r->db,
+	                       "SELECT id, subject, destination, purpose, mode, attempts, created_at, payload"
+	                       " FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?"
+	                       " ORDER BY next_attempt_at, id LIMIT ?", -1, &st, NULL) != SQLITE_OK)
+		return CG_ERR_STORAGE;
+	sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	it = calloc(max ? max : 1, sizeof *it);
+	if (!it) {
+		sqlite3_finalize(st);
+		return CG_ERR_NOMEM;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+		struct cg_outbox_item *x = &it[*n];
+		const char *pl = (const char *)sqlite3_column_text(st, 7);
+		x->id = sqlite3_column_int64(st, 0);
+		col_copy(st, 1, x->subject, sizeof x->subject);
+		col_copy(st, 2, x->destination, sizeof x->destination);
+		x->purpose = cg_purpose_parse((const char *)sqlite3_column_text(st, 3));
+		x->mode = strcmp((const char *)sqlite3_column_text(st, 4), "full") == 0
+		                  ? CG_FORWARD_FULL : CG_FORWARD_MINIMISED;
+		x->attempts = sqlite3_column_int(st, 5);
+		if (cg_time_parse((const char *)sqlite3_column_text(st, 6), &x->created_ms))
+			x->created_ms = 0;
+		x->payload = strdup(pl ? pl : "");
+		(*n)++;
+		if (!x->payload) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		cg_store_outbox_items_free(it, *n);
+		*n = 0;
+		return CG_ERR_STORAGE;
+	}
+	*items = it;
+	return CG_OK;
+}
+
+void cg_store_outbox_items_free(struct cg_outbox_item *items, size_t n)
+{
+	for (size_t i = 0; items && i < n; i++)
+		free(items[i].payload);
+	free(items);
+}
+
+int cg_store_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NSTATES])
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	memset(counts, 0, sizeof(long long) * CG_OB_NSTATES);
+	if (sqlite3_prepare_v2(r->db, "SELECT state, count(*) FROM outbox GROUP BY state", -1, &st,
+	                       NULL) != SQLITE_OK)
+		return CG_ERR_STORAGE;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		for (int i = 0; i < CG_OB_NSTATES; i++)
+			if (strcmp(ob_state_names[i], (const char *)sqlite3_column_text(st, 0)) == 0)
+				counts[i] = sqlite3_column_int64(st, 1);
+	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
 }

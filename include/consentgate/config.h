@@ -56,6 +56,10 @@ struct cg_config {
 	char controller_name[CG_CFG_STR];
 	char controller_contact[CG_CFG_STR];
 	char policy_url[CG_CFG_STR];
+	/* [forwarder] */
+	int retry_cap_seconds;
+	int forward_timeout_ms;
+	int forward_concurrency;
 	/* [destination.NAME] */
 	struct cg_destination dest[CG_MAX_DESTINATIONS];
 	int n_dest;

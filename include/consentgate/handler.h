@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include "consentgate/buf.h"
+#include "consentgate/collect.h"
 #include "consentgate/config.h"
 #include "consentgate/event.h"
 #include "consentgate/ip.h"
@@ -18,7 +19,7 @@ struct cg_request {
 	const char *content_type;
 	const char *body;          /* the body read by the shell (may be NULL) */
 	size_t body_len;
-	int body_too_large;        /* CONTENT_LENGTH over CG_BODY_MAX: not read */
+	int body_too_large;        /* CONTENT_LENGTH over CG_COLLECT_BODY_MAX: not read */
 	int body_incomplete;       /* fewer bytes than CONTENT_LENGTH arrived */
 	const char *cookie;        /* HTTP_COOKIE */
 	int cookie_dup;            /* more than one Cookie header arrived */
@@ -55,6 +56,12 @@ struct cg_ops {
 	int (*commit)(void *ctx, struct cg_event *ev);
 	/* cryptographically random bytes */
 	int (*random)(void *ctx, void *buf, size_t n);
+	/* durably appends outbox rows (blocks until committed) */
+	int (*outbox)(void *ctx, const struct cg_outbox_row *rows, size_t n);
+	/* the client_id key and today's in-memory salt (rotated daily) */
+	int (*keys)(void *ctx, int64_t now_ms, uint8_t key[32], uint8_t day_salt[32]);
+	/* counts a decision for metrics (may be NULL) */
+	void (*decided)(void *ctx, int dest_index, int decision);
 	/* consent outcomes per day x country from since_day on */
 	int (*report)(void *ctx, const char *since_day, struct cg_report *out);
 	/* Prometheus text for /metrics (may be NULL) */

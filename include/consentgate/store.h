@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "consentgate/config.h"
+#include "consentgate/collect.h"
 #include "consentgate/event.h"
 #include "consentgate/report.h"
 
@@ -31,6 +32,41 @@ int cg_store_reader_open(struct cg_store *st, struct cg_store_reader **out);
 void cg_store_reader_free(struct cg_store_reader *r);
 int cg_store_load_state(struct cg_store_reader *r, const char *subject,
                         struct cg_state *out);
+
+/* ---- the outbox (DESIGN.md §4) ---- */
+enum cg_outbox_state { CG_OB_PENDING = 0, CG_OB_DELIVERED, CG_OB_DROPPED, CG_OB_DEAD, CG_OB_NSTATES };
+const char *cg_outbox_state_name(int s);
+
+/* Appends rows through the writer's group commit; CG_OK once durable. */
+int cg_store_add_outbox(struct cg_store *st, const struct cg_outbox_row *rows, size_t n);
+
+struct cg_outbox_item {
+	int64_t id;
+	char subject[CG_SUBJECT_LEN + 1];
+	char destination[64];
+	int purpose, mode, attempts;
+	int64_t created_ms;
+	char *payload;                     /* owned by the item list */
+};
+/* Up to max pending rows due at now_ms, oldest first. Free with
+ * cg_store_outbox_items_free. */
+int cg_store_due_outbox(struct cg_store_reader *r, int64_t now_ms, size_t max,
+                        struct cg_outbox_item **items, size_t *n);
+void cg_store_outbox_items_free(struct cg_outbox_item *items, size_t n);
+
+struct cg_outbox_update {
+	int64_t id;
+	int state;
+	int attempts;
+	int64_t next_attempt_ms;
+	char last_error[160];
+};
+int cg_store_update_outbox(struct cg_store *st, const struct cg_outbox_update *u, size_t n);
+/* counts[state] of all rows */
+int cg_store_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NSTATES]);
+
+/* The secret that keys full client_ids; created at first start, kept in meta. */
+int cg_store_client_key(struct cg_store *st, uint8_t key[32]);
 
 /* consent_daily from since_day (YYYY-MM-DD) on, summed per day x country. */
 int cg_store_report_daily(struct cg_store_reader *r, const char *since_day,

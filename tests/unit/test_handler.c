@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "consentgate/decision.h"
 #include "consentgate/err.h"
 #include "consentgate/handler.h"
 #include "consentgate/id.h"
@@ -78,7 +79,38 @@ static int f_random(void *ctx, void *buf, size_t n)
 	return CG_OK;
 }
 
-static const struct cg_ops ops = {NULL, f_country, f_load, f_commit, f_random, NULL, NULL};
+struct fake_row {
+	struct cg_outbox_row row;
+	char payload[8192];
+};
+static struct fake_row OB[32];
+static int nob, fail_outbox;
+
+static int f_outbox(void *ctx, const struct cg_outbox_row *rows, size_t n)
+{
+	(void)ctx;
+	if (fail_outbox)
+		return CG_ERR_STORAGE;
+	for (size_t i = 0; i < n && nob < 32; i++) {
+		OB[nob].row = rows[i];
+		snprintf(OB[nob].payload, sizeof OB[nob].payload, "%s", rows[i].payload);
+		nob++;
+	}
+	return CG_OK;
+}
+
+static int f_keys(void *ctx, int64_t now, uint8_t key[32], uint8_t salt[32])
+{
+	(void)ctx;
+	memset(key, 0x11, 32);
+	memset(salt, (int)(now / CG_MS_PER_DAY) & 0xff, 32);
+	return CG_OK;
+}
+
+static const struct cg_ops ops = {
+	.country = f_country, .load_state = f_load, .commit = f_commit, .random = f_random,
+	.outbox = f_outbox, .keys = f_keys,
+};
 
 /* ---- helpers ---- */
 static struct cg_response res;
@@ -142,8 +174,14 @@ static int setup(void **state)
 
 	(void)state;
 	memset(&F, 0, sizeof F);
+	nob = 0;
+	fail_outbox = 0;
 	assert_int_equal(cg_config_parse("[server]\nsite = shop.example\n[policy]\nversion = 2023-12\n"
-	                                 "allowed_origins = https://shop.example\ncookie_secure = false\n",
+	                                 "allowed_origins = https://shop.example\ncookie_secure = false\n"
+	                                 "[destination.ga4]\ntype = ga4\nurl = http://127.0.0.1/_ga/mp/collect\n"
+	                                 "measurement_id = G-TEST\napi_secret = s3cret\npurpose = statistics\n"
+	                                 "[destination.li]\ntype = webhook\nurl = http://127.0.0.1/_hook\n"
+	                                 "purpose = statistics\nbasis = legitimate_interest\n",
 	                                 "t", &cfg, err, sizeof err), CG_OK);
 	cg_response_init(&res);
 	body = NULL;
@@ -522,6 +560,161 @@ static void test_routing(void **state)
 	assert_int_equal(res.status, 503);
 }
 
+#define EVENTS "{\"events\":[{\"name\":\"page_view\",\"params\":{\"page_location\":" \
+	"\"https://shop.example/a?utm=x#f\",\"page_referrer\":\"https://ref.example/\",\"n\":3}}]}"
+
+static struct cg_request collect_req(const char *cookie)
+{
+	struct cg_request r = base("POST", "/collect", EVENTS);
+
+	r.content_type = "text/plain;charset=UTF-8"; /* sendBeacon */
+	r.cookie = cookie;
+	return r;
+}
+
+static const char *consent_cookie(const char *choice_body)
+{
+	struct cg_request r = base("POST", "/consent", choice_body);
+
+	run(&r);
+	assert_int_equal(res.status, 200);
+	return cookie_from_response();
+}
+
+static void test_collect_consented(void **state)
+{
+	struct cg_request r;
+	const char *ck = consent_cookie(CHOICE("false", "true", "false"));
+
+	(void)state;
+	r = collect_req(ck);
+	run(&r);
+	assert_int_equal(res.status, 204);
+	assert_int_equal(nob, 2);
+	/* GA4 (consent) gets the full payload keyed by the subject */
+	assert_string_equal(OB[0].row.destination, "ga4");
+	assert_int_equal(OB[0].row.mode, CG_FORWARD_FULL);
+	assert_string_equal(OB[0].row.subject, F.events[0].subject);
+	assert_non_null(strstr(OB[0].payload, "\"user_location\":{\"country_id\":\"NO\"}"));
+	assert_non_null(strstr(OB[0].payload, "\"ad_user_data\":\"DENIED\""));
+	assert_non_null(strstr(OB[0].payload, "utm=x"));
+	assert_non_null(strstr(OB[0].payload, "\"timestamp_micros\":1795303718006000"));
+	/* the legitimate-interest hook also gets it in full: consent covers it */
+	assert_int_equal(OB[1].row.mode, CG_FORWARD_FULL);
+	for (int i = 0; i < nob; i++) {
+		assert_null(strstr(OB[i].payload, "192.0.2"));
+		assert_null(strstr(OB[i].payload, F.events[0].subject));
+		assert_null(strstr(OB[i].payload, ck + 6));
+		assert_null(strstr(OB[i].payload, "ip_override"));
+	}
+}
+
+static void test_collect_refused_and_fresh(void **state)
+{
+	struct cg_request r;
+	const char *ck = consent_cookie(CHOICE("true", "false", "true"));
+	json_t *p;
+	json_error_t e;
+
+	(void)state;
+	r = collect_req(ck);
+	run(&r);
+	assert_int_equal(res.status, 204);
+	assert_int_equal(nob, 0); /* refused statistics: nothing, not even to LI */
+
+	/* a visitor with no choice: only legitimate interest, minimised */
+	r = collect_req(NULL);
+	run(&r);
+	assert_int_equal(res.status, 204);
+	assert_int_equal(nob, 1);
+	assert_string_equal(OB[0].row.destination, "li");
+	assert_int_equal(OB[0].row.mode, CG_FORWARD_MINIMISED);
+	assert_string_equal(OB[0].row.subject, "");
+	p = json_loads(OB[0].payload, 0, &e);
+	assert_non_null(p);
+	assert_string_equal(json_string_value(json_object_get(p, "mode")), "minimised");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(json_array_get(
+		json_object_get(p, "events"), 0), "params"), "page_location")), "https://shop.example/a");
+	assert_null(json_object_get(json_object_get(json_array_get(json_object_get(p, "events"), 0),
+	                                            "params"), "page_referrer"));
+	json_decref(p);
+
+	/* GPC does not stop statistics by default (gpc = marketing) */
+	r = collect_req(NULL);
+	r.sec_gpc = "1";
+	run(&r);
+	assert_int_equal(nob, 2);
+}
+
+static void test_collect_errors(void **state)
+{
+	struct cg_request r = collect_req(NULL);
+
+	(void)state;
+	r.body = "{\"events\":[{\"name\":\"1bad\"}]}";
+	r.body_len = strlen(r.body);
+	run(&r);
+	assert_int_equal(res.status, 400);
+	assert_string_equal(jstr("field"), "events[0].name");
+	r = collect_req(NULL);
+	r.content_type = "application/xml";
+	run(&r);
+	assert_int_equal(res.status, 415);
+	r = collect_req(NULL);
+	r.sec_fetch_site = "cross-site";
+	run(&r);
+	assert_int_equal(res.status, 403);
+	r = collect_req(NULL);
+	fail_outbox = 1;
+	run(&r);
+	assert_int_equal(res.status, 503);
+	assert_int_equal(nob, 0);
+	/* the collect body may be larger than a consent body */
+	r = collect_req(NULL);
+	r.body_too_large = 1;
+	run(&r);
+	assert_int_equal(res.status, 413);
+}
+
+static void test_check(void **state)
+{
+	struct cg_request r;
+	const char *ck;
+
+	(void)state;
+	r = base("GET", "/consent/check", NULL);
+	r.query = "purpose=statistics";
+	run(&r);
+	assert_int_equal(res.status, 403);
+	r.cookie = "cg_id=garbage";
+	run(&r);
+	assert_int_equal(res.status, 403);
+	ck = consent_cookie(CHOICE("false", "true", "false"));
+	r = base("GET", "/consent/check", NULL);
+	r.cookie = ck;
+	r.query = "purpose=statistics";
+	run(&r);
+	assert_int_equal(res.status, 204);
+	r.query = "x=1&purpose=marketing";
+	run(&r);
+	assert_int_equal(res.status, 403);
+	r.query = "purpose=statistics";
+	F.fail_load = 1; /* storage trouble denies, never 5xx */
+	run(&r);
+	assert_int_equal(res.status, 403);
+	F.fail_load = 0;
+	r.cookie_dup = 1;
+	run(&r);
+	assert_int_equal(res.status, 403);
+	r.cookie_dup = 0;
+	r.now_ms = NOW + 366 * DAY; /* expired */
+	run(&r);
+	assert_int_equal(res.status, 403);
+	r.query = "purpose=everything";
+	run(&r);
+	assert_int_equal(res.status, 400);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -537,6 +730,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_withdraw_and_objection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ip_handling, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_routing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_collect_consented, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_collect_refused_and_fresh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_collect_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

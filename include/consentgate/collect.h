@@ -1,0 +1,59 @@
+/* POST /collect: validation of the GA4-shaped event body and the payloads
+ * built from it per destination (DESIGN.md §3, §5). Pure. */
+#ifndef CONSENTGATE_COLLECT_H
+#define CONSENTGATE_COLLECT_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include "consentgate/buf.h"
+#include "consentgate/config.h"
+#include "consentgate/consent.h"
+
+#define CG_COLLECT_BODY_MAX 65536
+#define CG_COLLECT_MAX_EVENTS 25
+#define CG_COLLECT_MAX_PARAMS 25
+#define CG_COLLECT_NAME_MAX 40
+#define CG_COLLECT_VALUE_MAX 100   /* characters, as GA4 counts them */
+#define CG_PAYLOAD_MAX 130000      /* GA4 MP: body < 130 kB */
+#define CG_CLIENT_ID_MAX 24
+#define CG_KEY_BYTES 32
+
+/* One payload queued for one destination (a row of the outbox table). */
+struct cg_outbox_row {
+	char subject[CG_SUBJECT_LEN + 1];  /* "" when the visitor has no id */
+	const char *destination;
+	int purpose;
+	int mode;                          /* CG_FORWARD_FULL / CG_FORWARD_MINIMISED */
+	const char *payload;
+	char created_at[CG_TIME_LEN + 1];
+};
+
+/* Validates {"events":[{"name":..., "params":{...}}, ...]}. On CG_OK *events
+ * is the validated array (a new reference the caller releases). */
+int cg_collect_parse(const char *body, size_t len, json_t **events,
+                     struct cg_field_error *fe);
+
+/* client_id for a full decision: keyed hash of the subject (never the
+ * consent ID); for a minimised one: keyed hash of (daily salt, site, prefix). */
+void cg_client_id_full(const uint8_t key[CG_KEY_BYTES], const char *subject,
+                       char out[CG_CLIENT_ID_MAX]);
+void cg_client_id_minimised(const uint8_t day_salt[CG_KEY_BYTES], const char *site,
+                            const char *ip_prefix, char out[CG_CLIENT_ID_MAX]);
+
+struct cg_payload_in {
+	const struct cg_config *cfg;
+	const struct cg_destination *dest;
+	int mode;                  /* CG_FORWARD_FULL or CG_FORWARD_MINIMISED */
+	const char *client_id;
+	const char *country;       /* "" when unknown */
+	int choice[3];             /* the visitor's choices (0/1, or -1 when none) */
+	int64_t timestamp_micros;
+};
+
+/* The destination's request body for these events (a GA4 Measurement
+ * Protocol body, or the documented webhook JSON). Minimised payloads drop URL
+ * queries and fragments and every referrer. No IP address, consent ID or
+ * subject ever appears. CG_ERR_TOO_LONG past CG_PAYLOAD_MAX. */
+int cg_payload_build(const struct cg_payload_in *in, json_t *events, struct cg_buf *out);
+
+#endif

@@ -1,0 +1,436 @@
+#include <curl/curl.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "consentgate/buf.h"
+#include "consentgate/decision.h"
+#include "consentgate/err.h"
+#include "consentgate/forwarder.h"
+#include "consentgate/log.h"
+
+#define ROUND_MAX 512          /* outbox rows looked at per round */
+#define WEBHOOK_BATCH 100      /* rows per webhook request */
+#define IDLE_POLL_MS 500
+
+/* One HTTP request: one GA4 row, or a batch of webhook rows. */
+struct transfer {
+	CURL *easy;
+	struct cg_buf body;
+	struct cg_buf reply;
+	struct curl_slist *headers;
+	size_t first, n;           /* the rows it carries: items[first .. first+n) */
+	double started;
+	int done;
+};
+
+struct cg_forwarder {
+	const struct cg_config *cfg;
+	struct cg_store *store;
+	struct cg_store_reader *reader;
+	CURLM *multi;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stopping, woken;
+	struct cg_forwarder_stats stats;    /* under mu */
+};
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static size_t on_reply(char *data, size_t size, size_t n, void *arg)
+{
+	struct cg_buf *b = arg;
+	size_t len = size * n;
+
+	/* keep the start of the answer for last_error; ignore the rest */
+	if (b->len < 200)
+		cg_buf_add(b, data, len > 200 - b->len ? 200 - b->len : len);
+	return len;
+}
+
+static const struct cg_destination *find_dest(const struct cg_config *cfg, const char *name)
+{
+	for (int i = 0; i < cfg->n_dest; i++)
+		if (strcmp(cfg->dest[i].name, name) == 0)
+			return &cfg->dest[i];
+	return NULL;
+}
+
+/* The destination URL; GA4's credentials travel in the query string. */
+static int dest_url(CURL *easy, const struct cg_destination *d, char *out, size_t outlen)
+{
+	char *mid, *sec;
+	int n;
+
+	if (d->type != CG_DEST_GA4)
+		return snprintf(out, outlen, "%s", d->url) < (int)outlen ? CG_OK : CG_ERR_TOO_LONG;
+	mid = curl_easy_escape(easy, d->measurement_id, 0);
+	sec = curl_easy_escape(easy, d->api_secret, 0);
+	n = snprintf(out, outlen, "%s%smeasurement_id=%s&api_secret=%s", d->url,
+	             strchr(d->url, '?') ? "&" : "?", mid ? mid : "", sec ? sec : "");
+	curl_free(mid);
+	curl_free(sec);
+	return n < (int)outlen ? CG_OK : CG_ERR_TOO_LONG;
+}
+
+static struct transfer *new_transfer(struct cg_forwarder *f, const struct cg_destination *d,
+                                     const struct cg_outbox_item *items, size_t first, size_t n)
+{
+	struct transfer *t = calloc(1, sizeof *t);
+	char url[1024], hdr[96];
+
+	if (!t)
+		return NULL;
+	t->first = first;
+	t->n = n;
+	cg_buf_init(&t->body, (size_t)16 << 20);
+	cg_buf_init(&t->reply, 256);
+	t->easy = curl_easy_init();
+	if (!t->easy)
+		goto out_fail;
+	if (d->type == CG_DEST_GA4) {
+		if (cg_buf_adds(&t->body, items[first].payload))
+			goto out_fail;
+	} else {
+		/* webhook: a JSON array of payloads, one per outbox row */
+		cg_buf_adds(&t->body, "[");
+		for (size_t i = first; i < first + n; i++)
+			if (cg_buf_adds(&t->body, items[i].payload) ||
+			    cg_buf_adds(&t->body, i + 1 < first + n ? "," : "]"))
+				goto out_fail;
+		snprintf(hdr, sizeof hdr, "X-Consentgate-Delivery: %lld-%lld",
+		         (long long)items[first].id, (long long)items[first + n - 1].id);
+		t->headers = curl_slist_append(t->headers, hdr);
+	}
+	t->headers = curl_slist_append(t->headers, "Content-Type: application/json");
+	t->headers = curl_slist_append(t->headers, "Expect:");
+	if (dest_url(t->easy, d, url, sizeof url))
+		goto out_fail;
+	curl_easy_setopt(t->easy, CURLOPT_URL, url);
+	sodium_memzero(url, sizeof url);
+	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
+	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->body.p);
+	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->body.len);
+	curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_reply);
+	curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, &t->reply);
+	curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
+	curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(t->easy, CURLOPT_FOLLOWLOCATION, 0L);
+	/* never a proxy from the environment (httpoxy), only http(s) */
+	curl_easy_setopt(t->easy, CURLOPT_PROXY, "");
+	curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS,
+	                 (long)(f->cfg->forward_timeout_ms < 3000 ? f->cfg->forward_timeout_ms : 3000));
+	curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)f->cfg->forward_timeout_ms);
+	curl_easy_setopt(t->easy, CURLOPT_USERAGENT, "consentgate/0.1");
+	t->started = mono();
+	return t;
+out_fail:
+	curl_easy_cleanup(t->easy);
+	curl_slist_free_all(t->headers);
+	cg_buf_free(&t->body);
+	cg_buf_free(&t->reply);
+	free(t);
+	return NULL;
+}
+
+static void free_transfer(struct transfer *t)
+{
+	curl_easy_cleanup(t->easy);
+	curl_slist_free_all(t->headers);
+	cg_buf_free(&t->body);
+	cg_buf_free(&t->reply);
+	free(t);
+}
+
+static void set_update(struct cg_outbox_update *u, const struct cg_outbox_item *it, int state,
+                       int attempts, int64_t next, const char *err)
+{
+	u->id = it->id;
+	u->state = state;
+	u->attempts = attempts;
+	u->next_attempt_ms = next;
+	snprintf(u->last_error, sizeof u->last_error, "%s", err ? err : "");
+}
+
+/* Turns a finished request into outbox updates for the rows it carried. */
+static void finish(struct cg_forwarder *f, struct transfer *t, CURLcode cc,
+                   const struct cg_outbox_item *items, struct cg_outbox_update *ups, size_t *nups,
+                   int64_t now)
+{
+	long status = 0;
+	char why[160];
+	int state;
+
+	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (cc != CURLE_OK) {
+		snprintf(why, sizeof why, "%s", curl_easy_strerror(cc));
+		state = -1; /* retry */
+	} else if (status >= 200 && status < 300) {
+		why[0] = '\0';
+		state = CG_OB_DELIVERED;
+	} else if (status == 429 || status >= 500 || status == 408) {
+		snprintf(why, sizeof why, "HTTP %ld", status);
+		state = -1;
+	} else {
+		/* a 4xx will not get better by retrying; a 3xx is not followed */
+		snprintf(why, sizeof why, "HTTP %ld: %.120s", status, t->reply.p ? t->reply.p : "");
+		state = CG_OB_DEAD;
+	}
+	pthread_mutex_lock(&f->mu);
+	f->stats.attempts++;
+	f->stats.latency_seconds += mono() - t->started;
+	for (size_t i = t->first; i < t->first + t->n; i++) {
+		const struct cg_outbox_item *it = &items[i];
+		struct cg_outbox_update *u = &ups[(*nups)++];
+		if (state >= 0) {
+			set_update(u, it, state, it->attempts + 1, now, why);
+			if (state == CG_OB_DELIVERED)
+				f->stats.delivered++;
+			else
+				f->stats.dead++;
+		} else {
+			double jitter = (double)randombytes_random() / 4294967296.0;
+			int64_t delay = cg_backoff_ms(it->attempts + 1, jitter,
+			                              (int64_t)f->cfg->retry_cap_seconds * 1000);
+			set_update(u, it, CG_OB_PENDING, it->attempts + 1, now + delay, why);
+			f->stats.retried++;
+		}
+	}
+	pthread_mutex_unlock(&f->mu);
+}
+
+/* Runs the requests with at most `concurrency` in flight. */
+static void run_transfers(struct cg_forwarder *f, struct transfer **ts, size_t nts,
+                          const struct cg_outbox_item *items, struct cg_outbox_update *ups,
+                          size_t *nups)
+{
+	size_t next = 0, active = 0;
+	int running = 0;
+
+	while (next < nts || active) {
+		CURLMsg *msg;
+		int left;
+		if (__atomic_load_n(&f->stopping, __ATOMIC_RELAXED))
+			break; /* shutting down: unfinished rows stay pending */
+		while (next < nts && active < (size_t)f->cfg->forward_concurrency) {
+			curl_multi_add_handle(f->multi, ts[next++]->easy);
+			active++;
+		}
+		curl_multi_perform(f->multi, &running);
+		while ((msg = curl_multi_info_read(f->multi, &left))) {
+			struct transfer *t = NULL;
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+			curl_multi_remove_handle(f->multi, msg->easy_handle);
+			finish(f, t, msg->data.result, items, ups, nups, wall_ms());
+			t->done = 1;
+			active--;
+		}
+		if (active)
+			curl_multi_poll(f->multi, NULL, 0, 200, NULL);
+	}
+	for (size_t i = 0; i < next; i++)
+		if (!ts[i]->done)
+			curl_multi_remove_handle(f->multi, ts[i]->easy);
+}
+
+/* One round: due rows → re-check → send → record the outcomes. Returns the
+ * number of rows looked at. */
+static size_t round_once(struct cg_forwarder *f)
+{
+	const struct cg_config *cfg = f->cfg;
+	struct cg_outbox_item *items = NULL;
+	struct cg_outbox_update *ups = NULL;
+	struct transfer **ts = NULL;
+	size_t n = 0, nups = 0, nts = 0;
+	int64_t now = wall_ms();
+	char *send = NULL;
+
+	if (cg_store_due_outbox(f->reader, now, ROUND_MAX, &items, &n) != CG_OK || n == 0)
+		goto out;
+	ups = calloc(n, sizeof *ups);
+	ts = calloc(n, sizeof *ts);
+	send = calloc(n, 1);
+	if (!ups || !ts || !send)
+		goto out;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct cg_outbox_item *it = &items[i];
+		const struct cg_destination *d = find_dest(cfg, it->destination);
+		struct cg_state st;
+
+		memset(&st, 0, sizeof st);
+		if (now - it->created_ms > CG_OUTBOX_MAX_AGE_MS) {
+			set_update(&ups[nups++], it, CG_OB_DROPPED, it->attempts, now, "older than 72 h");
+			continue;
+		}
+		if (!d) {
+			set_update(&ups[nups++], it, CG_OB_DEAD, it->attempts, now, "destination not configured");
+			continue;
+		}
+		if (it->subject[0] && cg_store_load_state(f->reader, it->subject, &st) != CG_OK)
+			continue; /* the store is busy: next round */
+		if (it->subject[0] &&
+		    !cg_decision_still_allows(it->mode, cg_decide(cfg, d, &st, 0, now))) {
+			set_update(&ups[nups++], it, CG_OB_DROPPED, it->attempts, now,
+			           st.action == CG_ACT_ERASE ? "erased before delivery"
+			           : st.action == CG_ACT_WITHDRAW ? "withdrawn before delivery"
+			           : "consent no longer valid at delivery");
+			continue;
+		}
+		send[i] = 1;
+	}
+	pthread_mutex_lock(&f->mu);
+	for (size_t i = 0; i < nups; i++)
+		if (ups[i].state == CG_OB_DROPPED)
+			f->stats.dropped++;
+		else if (ups[i].state == CG_OB_DEAD)
+			f->stats.dead++;
+	pthread_mutex_unlock(&f->mu);
+
+	/* GA4: one request per row (one client per request); webhooks: batches of
+	 * consecutive rows for the same destination */
+	for (size_t i = 0; i < n; i++) {
+		const struct cg_destination *d;
+		size_t k = 1;
+		if (!send[i])
+			continue;
+		d = find_dest(cfg, items[i].destination);
+		if (!d)
+			continue; /* checked above; keeps the compiler sure */
+		if (d->type == CG_DEST_WEBHOOK)
+			while (i + k < n && k < WEBHOOK_BATCH && send[i + k] &&
+			       strcmp(items[i + k].destination, items[i].destination) == 0)
+				k++;
+		ts[nts] = new_transfer(f, d, items, i, k);
+		if (ts[nts])
+			nts++;
+		i += k - 1;
+	}
+	run_transfers(f, ts, nts, items, ups, &nups);
+	if (cg_store_update_outbox(f->store, ups, nups) != CG_OK)
+		cg_warn("forwarder: could not record %zu delivery outcomes; they will be retried", nups);
+out:
+	for (size_t i = 0; ts && i < nts; i++)
+		free_transfer(ts[i]);
+	free(ts);
+	free(send);
+	free(ups);
+	cg_store_outbox_items_free(items, n);
+	return n;
+}
+
+static void *forwarder_main(void *arg)
+{
+	struct cg_forwarder *f = arg;
+
+	for (;;) {
+		size_t n;
+		pthread_mutex_lock(&f->mu);
+		if (f->stopping) {
+			pthread_mutex_unlock(&f->mu);
+			break;
+		}
+		f->woken = 0;
+		pthread_mutex_unlock(&f->mu);
+
+		n = round_once(f);
+
+		pthread_mutex_lock(&f->mu);
+		if (n < ROUND_MAX && !f->woken && !f->stopping) {
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += (long)IDLE_POLL_MS * 1000000L;
+			until.tv_sec += until.tv_nsec / 1000000000L;
+			until.tv_nsec %= 1000000000L;
+			pthread_cond_timedwait(&f->cv, &f->mu, &until);
+		}
+		pthread_mutex_unlock(&f->mu);
+	}
+	return NULL;
+}
+
+int cg_forwarder_start(const struct cg_config *cfg, struct cg_store *st, struct cg_forwarder **out)
+{
+	struct cg_forwarder *f = calloc(1, sizeof *f);
+
+	*out = NULL;
+	if (!f)
+		return CG_ERR_NOMEM;
+	f->cfg = cfg;
+	f->store = st;
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_cond_init(&f->cv, NULL);
+	f->multi = curl_multi_init();
+	if (!f->multi || cg_store_reader_open(st, &f->reader) != CG_OK)
+		goto out_fail;
+	curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)cfg->forward_concurrency);
+	if (pthread_create(&f->thread, NULL, forwarder_main, f) != 0)
+		goto out_fail;
+	*out = f;
+	return CG_OK;
+out_fail:
+	cg_store_reader_free(f->reader);
+	if (f->multi)
+		curl_multi_cleanup(f->multi);
+	pthread_cond_destroy(&f->cv);
+	pthread_mutex_destroy(&f->mu);
+	free(f);
+	return CG_ERR_IO;
+}
+
+void cg_forwarder_wake(struct cg_forwarder *f)
+{
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->mu);
+	f->woken = 1;
+	pthread_cond_signal(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+}
+
+void cg_forwarder_stop(struct cg_forwarder *f)
+{
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->mu);
+	__atomic_store_n(&f->stopping, 1, __ATOMIC_RELAXED);
+	pthread_cond_signal(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+	pthread_join(f->thread, NULL);
+	cg_store_reader_free(f->reader);
+	curl_multi_cleanup(f->multi);
+	pthread_cond_destroy(&f->cv);
+	pthread_mutex_destroy(&f->mu);
+	free(f);
+}
+
+void cg_forwarder_stats(struct cg_forwarder *f, struct cg_forwarder_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->mu);
+	*out = f->stats;
+	pthread_mutex_unlock(&f->mu);
+}

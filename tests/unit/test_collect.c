@@ -1,0 +1,219 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "consentgate/collect.h"
+#include "consentgate/decision.h"
+#include "consentgate/err.h"
+
+static struct cg_field_error fe;
+
+static int parse(const char *body)
+{
+	json_t *ev = NULL;
+	int rc = cg_collect_parse(body, strlen(body), &ev, &fe);
+
+	json_decref(ev);
+	return rc;
+}
+
+static void bad(const char *body, const char *field)
+{
+	assert_int_equal(parse(body), CG_ERR_INVALID);
+	if (strcmp(fe.field, field) != 0)
+		fail_msg("%s: field [%s], want [%s] (%s)", body, fe.field, field, fe.detail);
+}
+
+static void test_parse(void **state)
+{
+	char big[8192];
+	int n;
+
+	(void)state;
+	assert_int_equal(parse("{\"events\":[{\"name\":\"page_view\"}]}"), CG_OK);
+	assert_int_equal(parse("{\"events\":[{\"name\":\"a\",\"params\":{\"x\":1.5,\"y\":\"z\",\"Long_Name_0123456789012345678901234567\":2}}]}"), CG_OK);
+	bad("", "");
+	bad("[]", "");
+	bad("{}", "events");
+	bad("{\"events\":[]}", "events");
+	bad("{\"events\":{}}", "events");
+	bad("{\"events\":[1]}", "events[0]");
+	bad("{\"events\":[{}]}", "events[0].name");
+	bad("{\"events\":[{\"name\":\"ok\"},{\"name\":\"1x\"}]}", "events[1].name");
+	bad("{\"events\":[{\"name\":\"bad-name\"}]}", "events[0].name");
+	bad("{\"events\":[{\"name\":\"google_x\"}]}", "events[0].name");
+	bad("{\"events\":[{\"name\":\"a12345678901234567890123456789012345678901\"}]}", "events[0].name");
+	bad("{\"events\":[{\"name\":\"a\",\"extra\":1}]}", "events[0].extra");
+	bad("{\"events\":[{\"name\":\"a\",\"params\":[]}]}", "events[0].params");
+	bad("{\"events\":[{\"name\":\"a\",\"params\":{\"ok\":true}}]}", "events[0].params.ok");
+	bad("{\"events\":[{\"name\":\"a\",\"params\":{\"ok\":null}}]}", "events[0].params.ok");
+	bad("{\"events\":[{\"name\":\"a\",\"params\":{\"o\":{}}}]}", "events[0].params.o");
+	bad("{\"events\":[{\"name\":\"a\",\"params\":{\"_x\":1}}]}", "events[0].params._x");
+	bad("{\"events\":[{\"name\":\"a\"}],\"user_id\":\"u\"}", "user_id");
+	/* 100 characters are fine, 101 are not; characters, not bytes */
+	n = snprintf(big, sizeof big, "{\"events\":[{\"name\":\"a\",\"params\":{\"v\":\"");
+	for (int i = 0; i < 100; i++)
+		n += snprintf(big + n, sizeof big - (size_t)n, "\xc3\xa6");
+	snprintf(big + n, sizeof big - (size_t)n, "\"}}]}");
+	assert_int_equal(parse(big), CG_OK);
+	n = snprintf(big, sizeof big, "{\"events\":[{\"name\":\"a\",\"params\":{\"v\":\"%0101d\"}}]}", 0);
+	bad(big, "events[0].params.v");
+	/* 25 events / 25 params */
+	n = snprintf(big, sizeof big, "{\"events\":[");
+	for (int i = 0; i < 26; i++)
+		n += snprintf(big + n, sizeof big - (size_t)n, "%s{\"name\":\"e\"}", i ? "," : "");
+	snprintf(big + n, sizeof big - (size_t)n, "]}");
+	bad(big, "events");
+	n = snprintf(big, sizeof big, "{\"events\":[{\"name\":\"e\",\"params\":{");
+	for (int i = 0; i < 26; i++)
+		n += snprintf(big + n, sizeof big - (size_t)n, "%s\"p%d\":1", i ? "," : "", i);
+	snprintf(big + n, sizeof big - (size_t)n, "}}]}");
+	bad(big, "events[0].params");
+}
+
+static void test_client_ids(void **state)
+{
+	uint8_t k1[32], k2[32];
+	char a[CG_CLIENT_ID_MAX], b[CG_CLIENT_ID_MAX];
+
+	(void)state;
+	memset(k1, 1, 32);
+	memset(k2, 2, 32);
+	cg_client_id_full(k1, "subjectA", a);
+	cg_client_id_full(k1, "subjectA", b);
+	assert_string_equal(a, b);                     /* stable per visitor */
+	cg_client_id_full(k1, "subjectB", b);
+	assert_string_not_equal(a, b);
+	cg_client_id_full(k2, "subjectA", b);
+	assert_string_not_equal(a, b);                 /* keyed */
+	assert_non_null(strchr(a, '.'));
+	cg_client_id_minimised(k1, "shop", "192.0.2.0/24", a);
+	cg_client_id_minimised(k2, "shop", "192.0.2.0/24", b);
+	assert_string_not_equal(a, b);                 /* the salt rotates daily */
+	cg_client_id_minimised(k1, "shop", "192.0.3.0/24", b);
+	assert_string_not_equal(a, b);
+}
+
+static void build(int type, int mode, const int choice[3], const char *events_json, char *out, size_t outlen)
+{
+	struct cg_config cfg;
+	struct cg_destination d;
+	struct cg_payload_in in;
+	struct cg_buf buf;
+	json_error_t e;
+	json_t *ev = json_loads(events_json, 0, &e);
+
+	assert_non_null(ev);
+	cg_config_defaults(&cfg);
+	strcpy(cfg.site, "shop.example");
+	memset(&d, 0, sizeof d);
+	strcpy(d.name, "dest");
+	d.type = type;
+	memset(&in, 0, sizeof in);
+	in.cfg = &cfg;
+	in.dest = &d;
+	in.mode = mode;
+	in.client_id = "123.456";
+	in.country = "NO";
+	memcpy(in.choice, choice, sizeof in.choice);
+	in.timestamp_micros = 1700000000000000LL;
+	cg_buf_init(&buf, CG_PAYLOAD_MAX);
+	assert_int_equal(cg_payload_build(&in, ev, &buf), CG_OK);
+	snprintf(out, outlen, "%s", buf.p);
+	cg_buf_free(&buf);
+	json_decref(ev);
+}
+
+#define EV "[{\"name\":\"page_view\",\"params\":{\"page_location\":\"https://shop.example/p?id=7#x\"," \
+	"\"page_referrer\":\"https://other.example/q?s=1\",\"page_title\":\"P\",\"value\":9.5}}]"
+
+static void test_ga4_payload(void **state)
+{
+	const int mkt[3] = {1, 1, 1}, nomkt[3] = {0, 1, 0};
+	char out[4096];
+
+	(void)state;
+	build(CG_DEST_GA4, CG_FORWARD_FULL, mkt, EV, out, sizeof out);
+	assert_string_equal(out,
+		"{\"client_id\":\"123.456\",\"timestamp_micros\":1700000000000000,"
+		"\"consent\":{\"ad_user_data\":\"GRANTED\",\"ad_personalization\":\"GRANTED\"},"
+		"\"user_location\":{\"country_id\":\"NO\"},"
+		"\"events\":[{\"name\":\"page_view\",\"params\":{\"page_location\":\"https://shop.example/p?id=7#x\","
+		"\"page_referrer\":\"https://other.example/q?s=1\",\"page_title\":\"P\",\"value\":9.5}}]}");
+	build(CG_DEST_GA4, CG_FORWARD_FULL, nomkt, EV, out, sizeof out);
+	assert_non_null(strstr(out, "\"ad_user_data\":\"DENIED\",\"ad_personalization\":\"DENIED\""));
+	/* minimised: no query, no fragment, no referrer, ads denied */
+	build(CG_DEST_GA4, CG_FORWARD_MINIMISED, mkt, EV, out, sizeof out);
+	assert_non_null(strstr(out, "\"page_location\":\"https://shop.example/p\""));
+	assert_null(strstr(out, "referrer"));
+	assert_null(strstr(out, "id=7"));
+	assert_non_null(strstr(out, "\"ad_user_data\":\"DENIED\""));
+	assert_null(strstr(out, "ip_override"));
+}
+
+static void test_webhook_payload(void **state)
+{
+	const int none[3] = {-1, -1, -1};
+	char out[4096];
+
+	(void)state;
+	build(CG_DEST_WEBHOOK, CG_FORWARD_MINIMISED, none, EV, out, sizeof out);
+	assert_non_null(strstr(out, "\"destination\":\"dest\",\"site\":\"shop.example\",\"mode\":\"minimised\","
+	                            "\"client_id\":\"123.456\",\"country\":\"NO\","
+	                            "\"consent\":{\"preferences\":null,\"statistics\":null,\"marketing\":null}"));
+	assert_null(strstr(out, "referrer"));
+}
+
+static void test_size_limit(void **state)
+{
+	struct cg_config cfg;
+	struct cg_destination d;
+	struct cg_payload_in in;
+	struct cg_buf buf;
+	json_t *events = json_array();
+
+	(void)state;
+	/* 25 events x 25 parameters of 100 control characters: escaped as
+	 * \u00XX they are far beyond 130 kB */
+	for (int i = 0; i < 25; i++) {
+		json_t *p = json_object();
+		char v[101];
+		memset(v, 1, 100);
+		v[100] = '\0';
+		for (int k = 0; k < 25; k++) {
+			char name[8];
+			snprintf(name, sizeof name, "p%d", k);
+			json_object_set_new(p, name, json_string(v));
+		}
+		json_array_append_new(events, json_pack("{s:s, s:o}", "name", "e", "params", p));
+	}
+	cg_config_defaults(&cfg);
+	memset(&d, 0, sizeof d);
+	d.type = CG_DEST_GA4;
+	memset(&in, 0, sizeof in);
+	in.cfg = &cfg;
+	in.dest = &d;
+	in.mode = CG_FORWARD_FULL;
+	in.client_id = "1.2";
+	in.country = "";
+	cg_buf_init(&buf, CG_PAYLOAD_MAX);
+	assert_int_equal(cg_payload_build(&in, events, &buf), CG_ERR_TOO_LONG);
+	cg_buf_free(&buf);
+	json_decref(events);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_client_ids),
+		cmocka_unit_test(test_ga4_payload),
+		cmocka_unit_test(test_webhook_payload),
+		cmocka_unit_test(test_size_limit),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
