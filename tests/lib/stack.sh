@@ -7,6 +7,8 @@
 #      CG_PORT (default: a free port), CG_DIR (default: mktemp),
 #      CG_RATE (limit_req rate, default 50r/s), CG_RATE_KEY (its key), CG_WORKERS (daemon, default 16),
 #      CG_NGINX_WORKERS (default 1), CG_INI_EXTRA (lines appended to the ini),
+#      CG_GA_UPSTREAM / CG_HOTJAR_UPSTREAM (where /_ga/ and /_hotjar/ proxy to;
+#      default: the demo's stand-in scripts),
 #      CG_NGINX_EXTRA (lines inside the server block)
 # Out: CG_DIR, CG_PORT, CG_URL, CG_DB, CG_INI, CG_SOCKET, CG_DAEMON_PID
 
@@ -101,6 +103,8 @@ stack_start() {
 	done
 	sed -e "s#@DIR@#$CG_DIR#g" -e "s#@CONF@#$CG_DIR/nginx#g" -e "s#@WEB@#$CG_DIR/web#g" \
 	    -e "s#@SOCKET@#$CG_SOCKET#g" -e "s#@PORT@#$CG_PORT#g" \
+	    -e "s#@GA_UPSTREAM@#${CG_GA_UPSTREAM:-http://127.0.0.1:$CG_PORT/_standin/ga/}#g" \
+	    -e "s#@HOTJAR_UPSTREAM@#${CG_HOTJAR_UPSTREAM:-http://127.0.0.1:$CG_PORT/_standin/hotjar/}#g" \
 	    -e "s#@RATE@#${CG_RATE:-50r/s}#g" -e "s#@RATE_KEY@#${CG_RATE_KEY:-\$binary_remote_addr}#g" -e "s#@NGINX_WORKERS@#${CG_NGINX_WORKERS:-1}#g" \
 	    "$CG_SRC/conf/nginx/standalone.conf.in" >"$CG_DIR/nginx.conf"
 	python3 - "$CG_DIR/nginx.conf" "${CG_NGINX_EXTRA:-}" <<'PY'
