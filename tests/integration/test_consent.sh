@@ -184,6 +184,7 @@ expect_match "Secure state cookie" 'Set-Cookie: cg_state=[^;]*; Max-Age=31536000
 
 echo "# configuration check"
 out=$("$CG_BUILD/consentgated" -t -c "$CG_INI"); expect_eq "-t on a good file" 0 $?
+out=$("$CG_BUILD/consentgated" -t -c "$CG_SRC/conf/consentgate.ini"); expect_eq "-t on the shipped conf/consentgate.ini" 0 $?
 printf '[server]\nsite = x\nworkers = lots\n' >"$CG_DIR/bad.ini"
 out=$("$CG_BUILD/consentgated" -t -c "$CG_DIR/bad.ini" 2>&1); rc=$?
 expect_eq "-t on a bad file exits 1" 1 "$rc"
@@ -202,4 +203,5 @@ expect_match "access log mapped IPv4 prefix" '^192\.0\.2\.0/24 ' "$(grep -m1 '^1
 expect_no_match "access log has no query strings" '\?' "$(cat "$CG_DIR/nginx-access.log")"
 expect_eq "integrity_check" ok "$(sql "PRAGMA integrity_check")"
 
+expect_clean_daemon_log "$CG_DIR/daemon.log"
 cg_summary

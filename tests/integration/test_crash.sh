@@ -56,4 +56,5 @@ expect_eq "integrity_check" ok "$(sqlite3 "$CG_DB" 'PRAGMA integrity_check')"
 out=$("$CG_BUILD/consentctl" -c "$CG_INI" verify); rc=$?
 expect_eq "hash chain verifies after the crashes" 0 "$rc"
 echo "# $out"
+expect_clean_daemon_log "$CG_DIR/daemon.log"
 cg_summary

@@ -203,9 +203,11 @@ expect_no_match "proxy passes no client address upstream" '203\.0\.113|x-forward
 
 echo "# privacy"
 cg_stop_daemon
+expect_eq "SIGTERM with a forwarder: clean exit" 0 "$?"
 for ip in "$IP" 198.51.100.20 192.0.2.10 192.0.2.11; do
 	expect_eq "full address $ip in no sink record, database or log" "" \
 		"$(grep -aFl -- "$ip" "$REC" "$CG_DB"* "$CG_DIR"/*.log 2>/dev/null | tr '\n' ' ')"
 done
 expect_eq "api secret not in the access log" "" "$(grep -F test-secret-xyz "$CG_DIR/nginx-access.log")"
+expect_clean_daemon_log "$CG_DIR/daemon.log"
 cg_summary

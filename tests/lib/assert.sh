@@ -23,3 +23,10 @@ cg_summary() {
 	echo "$CG_PASS passed, $CG_FAIL failed"
 	[ "$CG_FAIL" -eq 0 ]
 }
+
+# In the sanitizer build a report lands in the daemon's log (stderr).
+expect_clean_daemon_log() {
+	local hits
+	hits=$(grep -E 'AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:' "$1" 2>/dev/null | head -3)
+	expect_eq "no sanitizer report in the daemon log" "" "$hits"
+}
