@@ -7,6 +7,22 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 export CG_SRC=$src CG_BUILD=$src/build
 export CG_DIR=/var/lib/consentgate-demo CG_PORT=${CG_PORT:-8080} CG_DETACH=1
+# the demo forwards to stand-ins behind the same nginx proxy paths a real site uses
+export CG_INI_EXTRA="
+[destination.ga4]
+type = ga4
+url = http://127.0.0.1:$CG_PORT/_ga/mp/collect
+measurement_id = G-DEMO000000
+api_secret = demo-placeholder
+purpose = statistics
+basis = consent
+
+[destination.audience]
+type = webhook
+url = http://127.0.0.1:$CG_PORT/_hotjar/events
+purpose = statistics
+basis = legitimate_interest
+"
 
 stop() {
 	[ -f "$CG_DIR/nginx.pid" ] && kill -QUIT "$(cat "$CG_DIR/nginx.pid")" 2>/dev/null || true
@@ -37,6 +53,7 @@ consentgate demo is running.
   Report:      $CG_BUILD/consentctl -c $CG_INI report
   Chain check: $CG_BUILD/consentctl -c $CG_INI verify
   Database:    sqlite3 -readonly $CG_DB 'SELECT * FROM consent_daily'
+  Outbox:      sqlite3 -readonly $CG_DB 'SELECT id, destination, mode, state FROM outbox'
   Logs:        $CG_DIR/daemon.log, $CG_DIR/nginx-access.log
   Stop:        bash $src/conf/demo.sh stop
 TXT

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The banner in headless Chromium (Debian's chromium + playwright-core) against
+# the real nginx and consentgated: tests/browser/banner.test.mjs.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/stack.sh"
+source "$here/../lib/assert.sh"
+trap stack_stop EXIT
+
+[ -d "$CG_SRC/tests/browser/node_modules/playwright-core" ] ||
+	(cd "$CG_SRC/tests/browser" && npm ci --no-audit --no-fund --silent) || exit 1
+
+export CG_PORT=$(cg_free_port)
+export CG_INI_EXTRA="
+[destination.ga4]
+type = ga4
+url = http://127.0.0.1:$CG_PORT/_ga/mp/collect
+measurement_id = G-DEMO
+api_secret = demo
+purpose = statistics
+basis = consent
+"
+stack_start || exit 1
+cp "$CG_DIR/web/demo/index.html" "$CG_DIR/web/demo/old.html"
+
+# what an operator does on a material policy change: new version in the
+# daemon's configuration and in the banner embed
+export CG_BUMP_POLICY="
+sed -i 's/^version = 2023-12/version = 2024-06/' '$CG_INI'
+kill -TERM \$(cat '$CG_DIR/daemon.pid'); while kill -0 \$(cat '$CG_DIR/daemon.pid') 2>/dev/null; do sleep 0.05; done
+setsid '$CG_BUILD/consentgated' -c '$CG_INI' </dev/null >/dev/null 2>>'$CG_DIR/daemon.log' & echo \$! > '$CG_DIR/daemon.pid'
+for i in \$(seq 100); do [ -S '$CG_SOCKET' ] && break; sleep 0.05; done
+sed -i 's/data-policy-version=\"2023-12\"/data-policy-version=\"2024-06\"/' '$CG_DIR/web/demo/index.html'
+"
+export CG_SHOTS="$CG_BUILD/screenshots" CG_URL CG_DB CG_SRC
+node "$CG_SRC/tests/browser/banner.test.mjs"
+rc=$?
+CG_DAEMON_PID=$(cat "$CG_DIR/daemon.pid")
+cg_stop_daemon
+expect_eq "browser tests" 0 "$rc"
+expect_clean_daemon_log "$CG_DIR/daemon.log"
+cg_summary
