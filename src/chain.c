@@ -115,6 +115,16 @@ int cg_chain_check(const struct cg_event *ev, const char *expected_prev)
 	return CG_CHAIN_OK;
 }
 
+int cg_chain_check_link(const struct cg_event *ev, const char *expected_prev)
+{
+	char d[CG_HEX_HASH_LEN + 1];
+
+	if (strcmp(ev->prev_hash, expected_prev) != 0)
+		return CG_CHAIN_BAD_LINK;
+	link_hash(ev->prev_hash, ev->core_digest, ev->personal_digest, d);
+	return strcmp(d, ev->hash) == 0 ? CG_CHAIN_OK : CG_CHAIN_BAD_HASH;
+}
+
 const char *cg_chain_fault_name(int fault)
 {
 	static const char *const names[] = {

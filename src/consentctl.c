@@ -126,6 +126,7 @@ struct verify_ctx {
 	char prev[CG_HEX_HASH_LEN + 1];
 	long long rows;
 	long long redacted;
+	long long pruned;
 	int64_t bad_id;
 	int fault;
 };
@@ -133,7 +134,7 @@ struct verify_ctx {
 static int verify_row(void *arg, const struct cg_event *ev)
 {
 	struct verify_ctx *v = arg;
-	int fault = cg_chain_check(ev, v->prev);
+	int fault = ev->action < 0 ? cg_chain_check_link(ev, v->prev) : cg_chain_check(ev, v->prev);
 
 	if (fault != CG_CHAIN_OK) {
 		v->bad_id = ev->id;
@@ -141,7 +142,9 @@ static int verify_row(void *arg, const struct cg_event *ev)
 		return 1;
 	}
 	v->rows++;
-	if (!ev->salt[0])
+	if (ev->action < 0)
+		v->pruned++;
+	else if (!ev->salt[0])
 		v->redacted++;
 	memcpy(v->prev, ev->hash, sizeof v->prev);
 	return 0;
@@ -178,7 +181,7 @@ static int cmd_verify(const struct cmd *self, const struct cg_config *cfg, int a
 	}
 	rc = cg_store_reader_open(st, &rd);
 	if (rc == CG_OK)
-		rc = cg_store_each_event(rd, verify_row, &v);
+		rc = cg_store_each_event(rd, NULL, verify_row, &v);
 	cg_store_reader_free(rd);
 	cg_store_close(st);
 	if (rc == 1) {
@@ -190,7 +193,8 @@ static int cmd_verify(const struct cmd *self, const struct cg_config *cfg, int a
 		fprintf(stderr, "consentctl: cannot read %s\n", c.database);
 		return 1;
 	}
-	printf("OK: %lld rows verified (%lld redacted), chain head %s\n", v.rows, v.redacted, v.prev);
+	printf("OK: %lld rows verified (%lld redacted, %lld pruned by retention), chain head %s\n",
+	       v.rows, v.redacted, v.pruned, v.prev);
 	return 0;
 }
 

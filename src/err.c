@@ -12,6 +12,7 @@ static const char *const cg_err_text[] = {
 	[CG_ERR_CONFIG] = "configuration error",
 	[CG_ERR_STOPPING] = "shutting down",
 	[CG_ERR_CHAIN] = "hash chain broken",
+	[CG_ERR_DRY_RUN] = "dry run",
 };
 
 const char *cg_strerror(int err)

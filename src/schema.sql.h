@@ -27,6 +27,11 @@ static const char cg_schema_v1[] =
 "  action, policy_version, preferences, statistics, marketing, objection_purpose,\n"
 "  objections, choice_at, core_digest, personal_digest, prev_hash, hash ON consent_events\n"
 "BEGIN SELECT RAISE(ABORT, 'consent_events is append-only'); END;\n"
+/* Links of rows deleted by retention: verification walks consent_events and
+ * these together, so pruning never breaks the chain. */
+"CREATE TABLE consent_pruned(\n"
+"  id INTEGER PRIMARY KEY, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,\n"
+"  core_digest TEXT NOT NULL, personal_digest TEXT NOT NULL, pruned_at TEXT NOT NULL);\n"
 "CREATE TABLE outbox(\n"
 "  id INTEGER PRIMARY KEY,\n"
 "  subject TEXT,\n"

@@ -15,11 +15,16 @@
 #include "consentgate/store.h"
 #include "schema.sql.h"
 
-/* A request to the writer: one event, outbox rows, or outbox updates. */
-enum job_kind { JOB_EVENT, JOB_OUTBOX, JOB_UPDATE };
+/* A request to the writer: one event (an erasure also redacts the subject's
+ * earlier rows), outbox rows, outbox updates, or a function run on the
+ * writer's connection inside the batch's transaction (JOB_FN) or in a
+ * transaction of its own (JOB_ALONE, e.g. the retention purge). */
+enum job_kind { JOB_EVENT, JOB_OUTBOX, JOB_UPDATE, JOB_FN, JOB_ALONE };
 
 struct job {
 	int kind;
+	cg_store_fn fn;
+	void *arg;
 	struct cg_event *ev;
 	const struct cg_outbox_row *rows;
 	const struct cg_outbox_update *ups;
@@ -35,7 +40,7 @@ struct cg_store {
 	char path[CG_CFG_STR];
 	sqlite3 *db;              /* the writer's (or consentctl's) connection */
 	sqlite3_stmt *ins;
-	sqlite3_stmt *ob_ins, *ob_drop, *ob_drop_purpose, *ob_upd;
+	sqlite3_stmt *ob_ins, *ob_drop, *ob_drop_purpose, *ob_upd, *redact, *tip[2];
 	uint8_t client_key[32];
 	pthread_t thread;
 	int running;
@@ -175,24 +180,28 @@ static int write_meta(sqlite3 *db, const struct cg_config *cfg)
 	return rc;
 }
 
+/* The chain tip: the highest id among the rows and the pruned rows' links.
+ * Read inside every write transaction, so consentctl (erase, purge) can
+ * write beside a running daemon: BEGIN IMMEDIATE orders them. */
 static int load_tip(struct cg_store *s)
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
+	int rc = SQLITE_DONE;
 
 	s->last_id = 0;
 	strcpy(s->last_hash, CG_CHAIN_GENESIS);
-	if (sqlite3_prepare_v2(s->db, "SELECT id, hash FROM consent_events ORDER BY id DESC LIMIT 1",
-	                       -1, &st, NULL) != SQLITE_OK)
-		return CG_ERR_STORAGE;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		s->last_id = sqlite3_column_int64(st, 0);
-		snprintf(s->last_hash, sizeof s->last_hash, "%s",
-		         (const char *)sqlite3_column_text(st, 1));
-		rc = SQLITE_DONE;
+	for (int i = 0; i < 2 && rc == SQLITE_DONE; i++) {
+		sqlite3_stmt *st = s->tip[i];
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			if (sqlite3_column_int64(st, 0) > s->last_id) {
+				s->last_id = sqlite3_column_int64(st, 0);
+				snprintf(s->last_hash, sizeof s->last_hash, "%s",
+				         (const char *)sqlite3_column_text(st, 1));
+			}
+			rc = SQLITE_DONE;
+		}
+		sqlite3_reset(st);
 	}
-	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
 }
 
@@ -299,6 +308,18 @@ static int drop_queued(struct cg_store *s, const struct cg_event *ev)
 	return CG_OK;
 }
 
+/* Erasure: every personal column of the subject's rows, and the salt that
+ * would let anyone confirm a guess of them, goes. The proof columns stay. */
+static const char redact_sql[] =
+	"UPDATE consent_events SET salt = NULL, gpc = NULL, dnt = NULL, lang = NULL, banner = NULL,"
+	" page = NULL, ip_prefix = NULL, country = NULL WHERE subject = ?";
+
+static int redact_subject(struct cg_store *s, const char *subject)
+{
+	sqlite3_bind_text(s->redact, 1, subject, -1, SQLITE_STATIC);
+	return step_done(s->redact);
+}
+
 static int insert_outbox(struct cg_store *s, const struct cg_outbox_row *rows, size_t n)
 {
 	sqlite3_stmt *st = s->ob_ins;
@@ -354,7 +375,7 @@ static void write_batch(struct cg_store *s, struct job *batch)
 	int rc = CG_OK;
 
 	strcpy(saved_hash, s->last_hash);
-	if (exec(s->db, "BEGIN IMMEDIATE") != SQLITE_OK)
+	if (exec(s->db, "BEGIN IMMEDIATE") != SQLITE_OK || load_tip(s) != CG_OK)
 		rc = CG_ERR_STORAGE;
 	for (struct job *j = batch; j; j = j->next, n++) {
 		if (rc) {
@@ -365,10 +386,14 @@ static void write_batch(struct cg_store *s, struct job *batch)
 			j->rc = insert_outbox(s, j->rows, j->n);
 		} else if (j->kind == JOB_UPDATE) {
 			j->rc = update_outbox(s, j->ups, j->n);
+		} else if (j->kind == JOB_FN) {
+			j->rc = j->fn(s->db, j->arg);
 		} else {
+			j->rc = j->ev->action == CG_ACT_ERASE ? redact_subject(s, j->ev->subject) : CG_OK;
 			j->ev->id = s->last_id + 1;
 			cg_chain_seal(j->ev, s->last_hash);
-			j->rc = insert_event(s, j->ev);
+			if (j->rc == CG_OK)
+				j->rc = insert_event(s, j->ev);
 			if (j->rc == CG_OK)
 				j->rc = drop_queued(s, j->ev);
 			if (j->rc == CG_OK) {
@@ -405,6 +430,22 @@ static void write_batch(struct cg_store *s, struct job *batch)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* fn decides: CG_OK commits, anything else rolls back (CG_ERR_DRY_RUN is
+ * a successful dry run) */
+static int run_alone(struct cg_store *s, struct job *j)
+{
+	int rc;
+
+	if (exec(s->db, "BEGIN IMMEDIATE") != SQLITE_OK)
+		return CG_ERR_STORAGE;
+	rc = j->fn(s->db, j->arg);
+	if (rc == CG_OK && exec(s->db, "COMMIT") != SQLITE_OK)
+		rc = CG_ERR_STORAGE;
+	if (rc != CG_OK && !sqlite3_get_autocommit(s->db))
+		exec(s->db, "ROLLBACK");
+	return rc == CG_ERR_DRY_RUN ? CG_OK : rc;
+}
+
 static void *writer_main(void *arg)
 {
 	struct cg_store *s = arg;
@@ -420,7 +461,27 @@ static void *writer_main(void *arg)
 		s->head = s->tail = NULL;
 		pthread_mutex_unlock(&s->mu);
 
-		write_batch(s, batch);
+		/* JOB_ALONE jobs leave the batch and run one by one after it */
+		{
+			struct job *alone = NULL, **pp = &batch;
+			while (*pp) {
+				struct job *j = *pp;
+				if (j->kind == JOB_ALONE) {
+					*pp = j->next;
+					j->next = alone;
+					alone = j;
+				} else {
+					pp = &j->next;
+				}
+			}
+			if (batch)
+				write_batch(s, batch);
+			for (struct job *j = alone, *next; j; j = next) {
+				next = j->next;
+				j->rc = run_alone(s, j);
+				sem_post(&j->done);
+			}
+		}
 
 		for (struct job *j = batch, *next; j; j = next) {
 			next = j->next; /* j lives on a worker's stack: gone once posted */
@@ -547,13 +608,14 @@ int cg_store_open(const struct cg_config *cfg, int mode, struct cg_store **out,
 	if (rc)
 		goto out_fail;
 	rc = write_meta(s->db, cfg);
-	if (rc == CG_OK)
-		rc = load_tip(s);
 	if (rc == CG_OK && (prepare(s->db, insert_sql, &s->ins) ||
 	                    prepare(s->db, ob_insert_sql, &s->ob_ins) ||
 	                    prepare(s->db, ob_drop_sql, &s->ob_drop) ||
 	                    prepare(s->db, ob_drop_purpose_sql, &s->ob_drop_purpose) ||
-	                    prepare(s->db, ob_update_sql, &s->ob_upd)))
+	                    prepare(s->db, ob_update_sql, &s->ob_upd) ||
+	                    prepare(s->db, redact_sql, &s->redact) ||
+	                    prepare(s->db, "SELECT id, hash FROM consent_events ORDER BY id DESC LIMIT 1", &s->tip[0]) ||
+	                    prepare(s->db, "SELECT id, hash FROM consent_pruned ORDER BY id DESC LIMIT 1", &s->tip[1])))
 		rc = CG_ERR_STORAGE;
 	if (rc == CG_OK)
 		rc = load_client_key(s);
@@ -595,6 +657,9 @@ void cg_store_close(struct cg_store *s)
 	sqlite3_finalize(s->ob_drop);
 	sqlite3_finalize(s->ob_drop_purpose);
 	sqlite3_finalize(s->ob_upd);
+	sqlite3_finalize(s->redact);
+	sqlite3_finalize(s->tip[0]);
+	sqlite3_finalize(s->tip[1]);
 	sodium_memzero(s->client_key, sizeof s->client_key);
 	if (s->db && s->mode == CG_STORE_WRITER)
 		sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
@@ -643,6 +708,13 @@ int cg_store_add_outbox(struct cg_store *s, const struct cg_outbox_row *rows, si
 	struct job j = {.kind = JOB_OUTBOX, .rows = rows, .n = n};
 
 	return n ? submit(s, &j) : CG_OK;
+}
+
+int cg_store_run(struct cg_store *s, int alone, cg_store_fn fn, void *arg)
+{
+	struct job j = {.kind = alone ? JOB_ALONE : JOB_FN, .fn = fn, .arg = arg};
+
+	return submit(s, &j);
 }
 
 int cg_store_update_outbox(struct cg_store *s, const struct cg_outbox_update *u, size_t n)
@@ -770,20 +842,32 @@ static void col_copy(sqlite3_stmt *st, int i, char *out, size_t size)
 	snprintf(out, size, "%s", v ? v : "");
 }
 
-int cg_store_each_event(struct cg_store_reader *r,
+int cg_store_each_event(struct cg_store_reader *r, const char *subject,
                         int (*fn)(void *ctx, const struct cg_event *ev), void *ctx)
 {
 	sqlite3_stmt *st = NULL;
 	struct cg_event ev;
 	int rc, stop = 0;
+	/* without a subject: the whole chain, pruned rows as links only
+	 * (subject ''; verification checks their hash, not their fields) */
+	const char *sql = subject
+		? "SELECT id, subject, recorded_at, action, policy_version, preferences,"
+		  " statistics, marketing, objection_purpose, objections, choice_at,"
+		  " gpc, dnt, lang, banner, page, ip_prefix, country, salt,"
+		  " core_digest, personal_digest, prev_hash, hash"
+		  " FROM consent_events WHERE subject = ?1 ORDER BY id"
+		: "SELECT id, subject, recorded_at, action, policy_version, preferences,"
+		  " statistics, marketing, objection_purpose, objections, choice_at,"
+		  " gpc, dnt, lang, banner, page, ip_prefix, country, salt,"
+		  " core_digest, personal_digest, prev_hash, hash FROM consent_events"
+		  " UNION ALL SELECT id, '', '', 'pruned', NULL, NULL, NULL, NULL, NULL, '', NULL,"
+		  " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+		  " core_digest, personal_digest, prev_hash, hash FROM consent_pruned ORDER BY 1";
 
-	if (sqlite3_prepare_v2(r->db,
-	                       "SELECT id, subject, recorded_at, action, policy_version, preferences,"
-	                       " statistics, marketing, objection_purpose, objections, choice_at,"
-	                       " gpc, dnt, lang, banner, page, ip_prefix, country, salt,"
-	                       " core_digest, personal_digest, prev_hash, hash"
-	                       " FROM consent_events ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return CG_ERR_STORAGE;
+	if (subject)
+		sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
 	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *t;
 		memset(&ev, 0, sizeof ev);
@@ -893,4 +977,123 @@ int cg_store_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NST
 				counts[i] = sqlite3_column_int64(st, 1);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
+}
+
+/* ---- retention ------------------------------------------------------------ */
+
+struct purge_job {
+	const struct cg_config *cfg;
+	int64_t now_ms;
+	int dry_run;
+	struct cg_purge_counts *out;
+};
+
+static int purge_step(sqlite3 *db, const char *sql, const char *const *binds, int nbinds,
+                      long long *changes)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		cg_error("purge: %s", sqlite3_errmsg(db));
+		return CG_ERR_STORAGE;
+	}
+	for (int i = 0; i < nbinds; i++)
+		sqlite3_bind_text(st, i + 1, binds[i], -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return CG_ERR_STORAGE;
+	if (changes)
+		*changes = sqlite3_changes(db);
+	return CG_OK;
+}
+
+static int purge_fn(sqlite3 *db, void *arg)
+{
+	struct purge_job *p = arg;
+	const struct cg_config *cfg = p->cfg;
+	char now[CG_TIME_LEN + 1], ip_cut[CG_TIME_LEN + 1], ev_cut[CG_TIME_LEN + 1];
+	char ob_cut[CG_TIME_LEN + 1], dead_cut[CG_TIME_LEN + 1], old_cut[CG_TIME_LEN + 1];
+	char cdays[16], rdays[16];
+	int rc;
+
+	cg_time_format(p->now_ms, now);
+	cg_time_format(p->now_ms - (int64_t)cfg->ip_prefix_days * CG_MS_PER_DAY, ip_cut);
+	cg_time_format(p->now_ms - (int64_t)cfg->events_days_after_end * CG_MS_PER_DAY, ev_cut);
+	cg_time_format(p->now_ms - (int64_t)cfg->outbox_delivered_days * CG_MS_PER_DAY, ob_cut);
+	cg_time_format(p->now_ms - 30 * CG_MS_PER_DAY, dead_cut);
+	cg_time_format(p->now_ms - 72 * 3600 * INT64_C(1000), old_cut);
+	snprintf(cdays, sizeof cdays, "%d", cfg->consent_max_age_days);
+	snprintf(rdays, sizeof rdays, "%d", cfg->refusal_max_age_days);
+	memset(p->out, 0, sizeof *p->out);
+
+	/* 1. IP prefixes: cleared with the salt (the row is then "redacted") */
+	{
+		const char *b[] = {ip_cut};
+		rc = purge_step(db, "UPDATE consent_events SET ip_prefix = NULL, salt = NULL"
+		                    " WHERE ip_prefix IS NOT NULL AND recorded_at < ?1",
+		                b, 1, &p->out->ip_prefixes_cleared);
+	}
+	/* 2. subjects whose consent ended before the cutoff: their rows go, their
+	 *    links stay in consent_pruned */
+	if (rc == CG_OK) {
+		const char *b[] = {ev_cut, cdays, rdays};
+		rc = purge_step(db, "DROP TABLE IF EXISTS temp.purge_subjects", NULL, 0, NULL);
+		if (rc == CG_OK)
+			rc = purge_step(db,
+				"CREATE TEMP TABLE purge_subjects AS"
+				" SELECT subject FROM (SELECT e.subject,"
+				"  CASE WHEN e.action IN ('withdraw', 'erase') THEN e.recorded_at"
+				"       ELSE strftime('%Y-%m-%dT%H:%M:%fZ', coalesce(e.choice_at, e.recorded_at), '+' ||"
+				"            CASE WHEN coalesce(e.preferences,0) + coalesce(e.statistics,0) +"
+				"                      coalesce(e.marketing,0) > 0 THEN ?2 ELSE ?3 END || ' days')"
+				"  END AS ended_at"
+				"  FROM consent_events e"
+				"  JOIN (SELECT subject, max(id) AS id FROM consent_events GROUP BY subject) l"
+				"    ON e.id = l.id)"
+				" WHERE ended_at < ?1", b, 3, NULL);
+	}
+	if (rc == CG_OK) {
+		const char *b[] = {now};
+		sqlite3_stmt *st = NULL;
+		if (sqlite3_prepare_v2(db, "SELECT count(*) FROM temp.purge_subjects", -1, &st, NULL) == SQLITE_OK &&
+		    sqlite3_step(st) == SQLITE_ROW)
+			p->out->subjects_pruned = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		rc = purge_step(db,
+			"INSERT INTO consent_pruned(id, prev_hash, hash, core_digest, personal_digest, pruned_at)"
+			" SELECT id, prev_hash, hash, core_digest, personal_digest, ?1 FROM consent_events"
+			" WHERE subject IN (SELECT subject FROM temp.purge_subjects)", b, 1, NULL);
+	}
+	if (rc == CG_OK)
+		rc = purge_step(db, "DELETE FROM consent_events WHERE subject IN (SELECT subject FROM temp.purge_subjects)",
+		                NULL, 0, &p->out->events_pruned);
+	if (rc == CG_OK)
+		rc = purge_step(db, "DELETE FROM outbox WHERE subject IN (SELECT subject FROM temp.purge_subjects)",
+		                NULL, 0, NULL);
+	/* 3. the outbox: delivered and dropped rows after outbox_delivered_days,
+	 *    dead letters after 30 days; pending rows past 72 h are dropped */
+	if (rc == CG_OK) {
+		const char *b[] = {ob_cut, dead_cut};
+		rc = purge_step(db, "DELETE FROM outbox WHERE (state IN ('delivered', 'dropped') AND created_at < ?1)"
+		                    " OR (state = 'dead' AND created_at < ?2)", b, 2, &p->out->outbox_deleted);
+	}
+	if (rc == CG_OK) {
+		const char *b[] = {old_cut};
+		rc = purge_step(db, "UPDATE outbox SET state = 'dropped', last_error = 'older than 72 h'"
+		                    " WHERE state = 'pending' AND created_at < ?1", b, 1, &p->out->outbox_expired);
+	}
+	purge_step(db, "DROP TABLE IF EXISTS temp.purge_subjects", NULL, 0, NULL);
+	if (rc != CG_OK)
+		return rc;
+	return p->dry_run ? CG_ERR_DRY_RUN : CG_OK;
+}
+
+int cg_store_purge(struct cg_store *s, const struct cg_config *cfg, int64_t now_ms, int dry_run,
+                   struct cg_purge_counts *out)
+{
+	struct purge_job p = {cfg, now_ms, dry_run, out};
+
+	return cg_store_run(s, 1, purge_fn, &p);
 }

@@ -28,6 +28,9 @@ enum cg_chain_fault {
 
 /* Checks one stored row against the previous row's hash. */
 int cg_chain_check(const struct cg_event *ev, const char *expected_prev);
+/* For a row deleted by retention, only its link survives (consent_pruned):
+ * checks prev_hash and hash, not the fields. */
+int cg_chain_check_link(const struct cg_event *ev, const char *expected_prev);
 const char *cg_chain_fault_name(int fault);
 
 #endif

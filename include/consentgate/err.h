@@ -14,6 +14,7 @@ enum cg_err {
 	CG_ERR_CONFIG,     /* configuration is wrong */
 	CG_ERR_STOPPING,   /* the component is shutting down */
 	CG_ERR_CHAIN,      /* hash chain does not verify */
+	CG_ERR_DRY_RUN,    /* a dry run: roll back, report success */
 };
 
 /* Static English text for an error code; never NULL. */

@@ -10,6 +10,7 @@
 #include "consentgate/event.h"
 #include "consentgate/report.h"
 
+struct sqlite3;
 struct cg_store;         /* opaque: writer connection + thread + queue */
 struct cg_store_reader;  /* opaque: one read connection, one thread at a time */
 
@@ -65,6 +66,17 @@ int cg_store_update_outbox(struct cg_store *st, const struct cg_outbox_update *u
 /* counts[state] of all rows */
 int cg_store_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NSTATES]);
 
+/* Retention (DESIGN.md §4): what a purge at now_ms changes (or would). */
+struct cg_purge_counts {
+	long long ip_prefixes_cleared;
+	long long subjects_pruned;
+	long long events_pruned;
+	long long outbox_deleted;
+	long long outbox_expired;   /* pending rows older than 72 h: dropped */
+};
+int cg_store_purge(struct cg_store *st, const struct cg_config *cfg, int64_t now_ms, int dry_run,
+                   struct cg_purge_counts *out);
+
 /* The secret that keys full client_ids; created at first start, kept in meta. */
 int cg_store_client_key(struct cg_store *st, uint8_t key[32]);
 
@@ -72,10 +84,17 @@ int cg_store_client_key(struct cg_store *st, uint8_t key[32]);
 int cg_store_report_daily(struct cg_store_reader *r, const char *since_day,
                           struct cg_report *out);
 
-/* Calls fn for every row of consent_events in id order; stops when fn
+/* Calls fn for every row of consent_events of `subject` (NULL: every row,
+ * plus the links of pruned rows with action -1) in id order; stops when fn
  * returns non-zero (and returns that value). */
-int cg_store_each_event(struct cg_store_reader *r,
+int cg_store_each_event(struct cg_store_reader *r, const char *subject,
                         int (*fn)(void *ctx, const struct cg_event *ev), void *ctx);
+
+/* Runs fn on the writer's connection: inside the next group commit's
+ * transaction (alone = 0), or in a transaction of its own (alone = 1), where
+ * fn returning CG_ERR_DRY_RUN rolls back and still counts as success. */
+typedef int (*cg_store_fn)(struct sqlite3 *db, void *arg);
+int cg_store_run(struct cg_store *st, int alone, cg_store_fn fn, void *arg);
 
 /* Writer statistics for metrics. */
 struct cg_store_stats {
