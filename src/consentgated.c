@@ -31,8 +31,8 @@
 
 /* requests_total{route,status}: fixed tables, lock-free counters */
 static const char *const metric_routes[] = {
-	"state", "choice", "withdraw", "objection", "collect", "check", "healthz", "metrics",
-	"report", "other",
+	"state", "choice", "withdraw", "objection", "collect", "check", "export", "erase",
+	"healthz", "metrics", "report", "other",
 };
 static const int metric_statuses[] = {200, 204, 400, 403, 404, 405, 409, 413, 415, 500, 503};
 #define STATUS_500_INDEX 9
@@ -119,6 +119,13 @@ static void op_decided(void *ctx, int dest, int decision)
 
 	if (dest >= 0 && dest < CG_MAX_DESTINATIONS && decision >= 0 && decision < CG_NDECISIONS)
 		atomic_fetch_add(&d->decisions[dest][decision], 1);
+}
+
+static int op_subject_events(void *ctx, const char *subject, struct cg_event **evs, size_t *n)
+{
+	struct worker *w = ctx;
+
+	return cg_store_subject_events(w->reader, subject, evs, n);
 }
 
 static int op_report(void *ctx, const char *since_day, struct cg_report *out)
@@ -247,7 +254,7 @@ static void serve(struct worker *w, FCGX_Request *rq)
 {
 	struct daemon *d = w->d;
 	struct cg_ops ops = {w, op_country, op_load_state, op_commit, op_random, op_outbox,
-	                     op_keys, op_decided, op_report, op_metrics};
+	                     op_keys, op_decided, op_subject_events, op_report, op_metrics};
 	struct cg_request req;
 	struct cg_response res;
 	struct cg_buf head;

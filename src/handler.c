@@ -9,6 +9,7 @@
 #include "consentgate/collect.h"
 #include "consentgate/consent.h"
 #include "consentgate/decision.h"
+#include "consentgate/export.h"
 #include "consentgate/cookie.h"
 #include "consentgate/err.h"
 #include "consentgate/handler.h"
@@ -123,19 +124,6 @@ static int state_needs_choice(const struct cg_config *cfg, const struct cg_state
 	return !st->present || st->action == CG_ACT_ERASE || !st->choice_at_ms ||
 	       strcmp(st->policy_version, cfg->policy_version) != 0 ||
 	       now >= state_expires_ms(cfg, st);
-}
-
-static void state_from_event(const struct cg_event *ev, struct cg_state *st)
-{
-	memset(st, 0, sizeof *st);
-	st->present = 1;
-	st->action = ev->action;
-	snprintf(st->policy_version, sizeof st->policy_version, "%s", ev->policy_version);
-	memcpy(st->choice, ev->choice, sizeof st->choice);
-	st->objections = ev->objections;
-	cg_time_parse(ev->recorded_at, &st->recorded_at_ms);
-	if (ev->choice_at[0])
-		cg_time_parse(ev->choice_at, &st->choice_at_ms);
 }
 
 static json_t *tri_json(int v)
@@ -289,7 +277,7 @@ static void commit_and_answer(struct ctx *c, struct cg_event *ev, const char *id
 		respond_error(c, 503, "storage", "the choice could not be stored; try again", NULL);
 		return;
 	}
-	state_from_event(ev, &st);
+	cg_state_from_event(ev, &st);
 	max_age = (state_expires_ms(cfg, &st) - c->req->now_ms) / 1000;
 	if (max_age < 0)
 		max_age = 0;
@@ -678,6 +666,78 @@ static void route_check(struct ctx *c)
 	c->res->status = cg_consent_valid(c->cfg, &st, p, c->req->now_ms) ? 204 : 403;
 }
 
+/* GET /consent/export: the register copy and receipt. One uniform 404 for
+ * every case without a record, so the answer tells nothing else. */
+static void route_export(struct ctx *c)
+{
+	struct cg_export_in in;
+	struct cg_event *evs = NULL;
+	char id[CG_ID_LEN + 1], subject[CG_SUBJECT_LEN + 1];
+	size_t n = 0;
+	int ids = read_id(c, id);
+
+	if (ids == ID_DUPLICATE) {
+		respond_error(c, 400, "bad_cookie", "the consent cookie was sent more than once", NULL);
+		return;
+	}
+	if (ids == ID_VALID) {
+		cg_id_subject(id, subject);
+		if (c->ops->subject_events(c->ops->ctx, subject, &evs, &n) != CG_OK) {
+			respond_error(c, 503, "storage", "the consent store is unavailable; try again", NULL);
+			return;
+		}
+	}
+	if (!n) {
+		free(evs);
+		respond_error(c, 404, "no_record", "there is no consent record for this browser", NULL);
+		return;
+	}
+	in.cfg = c->cfg;
+	in.subject = subject;
+	in.events = evs;
+	in.n = n;
+	in.now_ms = c->req->now_ms;
+	respond_json(c, 200, cg_export_build(&in));
+	free(evs);
+}
+
+/* POST /consent/erase: redacts every personal field of the visitor's rows,
+ * drops their queued analytics, appends a non-personal tombstone (the chain
+ * keeps verifying) and clears both cookies. */
+static void route_erase(struct ctx *c)
+{
+	struct cg_event ev;
+	struct cg_state st;
+	char id[CG_ID_LEN + 1], subject[CG_SUBJECT_LEN + 1];
+	const char *secure = c->cfg->cookie_secure ? "; Secure" : "";
+	int ids = read_id(c, id);
+
+	if (ids == ID_DUPLICATE) {
+		respond_error(c, 400, "bad_cookie", "the consent cookie was sent more than once", NULL);
+		return;
+	}
+	memset(&st, 0, sizeof st);
+	if (ids == ID_VALID) {
+		cg_id_subject(id, subject);
+		if (c->ops->load_state(c->ops->ctx, subject, &st) != CG_OK) {
+			respond_error(c, 503, "storage", "the consent store is unavailable; try again", NULL);
+			return;
+		}
+	}
+	if (st.present && st.action != CG_ACT_ERASE) {
+		cg_event_tombstone(subject, c->req->now_ms, &ev);
+		if (c->ops->commit(c->ops->ctx, &ev) != CG_OK) {
+			respond_error(c, 503, "storage", "the erasure could not be stored; try again", NULL);
+			return;
+		}
+	}
+	add_cookie(c, "%s=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax%s", cg_config_id_cookie(c->cfg), secure);
+	add_cookie(c, "cg_state=; Max-Age=0; Path=/; SameSite=Lax%s", secure);
+	respond_json(c, 200, json_pack("{s:b, s:s}", "erased", st.present,
+	                               "detail", st.present ? "your personal data was erased"
+	                                                    : "there was nothing to erase"));
+}
+
 /* Loopback-only (nginx): the last 31 days, for the demo page and dashboards. */
 static void route_report(struct ctx *c)
 {
@@ -722,6 +782,8 @@ static const struct route routes[] = {
 	{"metrics", "/metrics", "GET", 0, route_metrics},
 	{"report", "/report", "GET", 0, route_report},
 	{"check", "/check", "GET", 0, route_check},
+	{"export", "/export", "GET", 0, route_export},
+	{"erase", "/erase", "POST", 1, route_erase},
 	{"collect", "!/collect", "POST", 1, route_collect},
 };
 

@@ -1097,3 +1097,44 @@ int cg_store_purge(struct cg_store *s, const struct cg_config *cfg, int64_t now_
 
 	return cg_store_run(s, 1, purge_fn, &p);
 }
+
+struct event_list {
+	struct cg_event *evs;
+	size_t n, cap;
+};
+
+static int collect_event(void *arg, const struct cg_event *ev)
+{
+	struct event_list *l = arg;
+
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 16;
+		struct cg_event *nv;
+		if (ncap > 100000)
+			return CG_ERR_TOO_LONG;
+		nv = realloc(l->evs, ncap * sizeof *nv);
+		if (!nv)
+			return CG_ERR_NOMEM;
+		l->evs = nv;
+		l->cap = ncap;
+	}
+	l->evs[l->n++] = *ev;
+	return 0;
+}
+
+int cg_store_subject_events(struct cg_store_reader *r, const char *subject,
+                            struct cg_event **evs, size_t *n)
+{
+	struct event_list l = {0};
+	int rc = cg_store_each_event(r, subject, collect_event, &l);
+
+	*evs = NULL;
+	*n = 0;
+	if (rc != CG_OK) {
+		free(l.evs);
+		return rc == CG_ERR_TOO_LONG || rc == CG_ERR_NOMEM ? rc : CG_ERR_STORAGE;
+	}
+	*evs = l.evs;
+	*n = l.n;
+	return CG_OK;
+}

@@ -62,6 +62,8 @@ struct cg_ops {
 	int (*keys)(void *ctx, int64_t now_ms, uint8_t key[32], uint8_t day_salt[32]);
 	/* counts a decision for metrics (may be NULL) */
 	void (*decided)(void *ctx, int dest_index, int decision);
+	/* every event of subject, oldest first (*evs malloc'd, caller frees) */
+	int (*subject_events)(void *ctx, const char *subject, struct cg_event **evs, size_t *n);
 	/* consent outcomes per day x country from since_day on */
 	int (*report)(void *ctx, const char *since_day, struct cg_report *out);
 	/* Prometheus text for /metrics (may be NULL) */

@@ -90,6 +90,10 @@ int cg_store_report_daily(struct cg_store_reader *r, const char *since_day,
 int cg_store_each_event(struct cg_store_reader *r, const char *subject,
                         int (*fn)(void *ctx, const struct cg_event *ev), void *ctx);
 
+/* The subject's rows, oldest first; *evs is malloc'd (caller frees). */
+int cg_store_subject_events(struct cg_store_reader *r, const char *subject,
+                            struct cg_event **evs, size_t *n);
+
 /* Runs fn on the writer's connection: inside the next group commit's
  * transaction (alone = 0), or in a transaction of its own (alone = 1), where
  * fn returning CG_ERR_DRY_RUN rolls back and still counts as success. */
