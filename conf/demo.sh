@@ -9,6 +9,10 @@ export CG_SRC=$src CG_BUILD=$src/build
 export CG_DIR=/var/lib/consentgate-demo CG_PORT=${CG_PORT:-8080} CG_DETACH=1
 # the demo forwards to stand-ins behind the same nginx proxy paths a real site uses
 export CG_INI_EXTRA="
+[report]
+; a demo has few visitors: show every cell (production default: 5)
+min_visitors = 1
+
 [destination.ga4]
 type = ga4
 url = http://127.0.0.1:$CG_PORT/_ga/mp/collect

@@ -54,6 +54,7 @@ static const struct directive directives[] = {
 	{"retention", "outbox_delivered_days", T_INT, C(outbox_delivered_days), 1, 36500, NULL},
 	{"controller", "name", T_STR, C(controller_name), 0, 0, NULL},
 	{"controller", "contact", T_STR, C(controller_contact), 0, 0, NULL},
+	{"report", "min_visitors", T_INT, C(report_min_visitors), 1, 1000000, NULL},
 	{"forwarder", "retry_cap_seconds", T_INT, C(retry_cap_seconds), 1, 86400, NULL},
 	{"forwarder", "timeout_ms", T_INT, C(forward_timeout_ms), 100, 120000, NULL},
 	{"forwarder", "concurrency", T_INT, C(forward_concurrency), 1, 256, NULL},
@@ -149,6 +150,7 @@ void cg_config_defaults(struct cg_config *cfg)
 	cfg->ip_prefix_days = 730;
 	cfg->events_days_after_end = 1095;
 	cfg->outbox_delivered_days = 7;
+	cfg->report_min_visitors = 5;
 	cfg->retry_cap_seconds = 300;
 	cfg->forward_timeout_ms = 10000;
 	cfg->forward_concurrency = 16;

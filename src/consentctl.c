@@ -1,6 +1,9 @@
 /* consentctl: the analyst/operator CLI over the same core and store.
- * Subcommands live in one table; each has --help. */
+ * Subcommands live in one table (after tmux's cmd-*.c); each has --help. */
+#include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,47 +12,47 @@
 #include "consentgate/cfgfile.h"
 #include "consentgate/chain.h"
 #include "consentgate/err.h"
+#include "consentgate/export.h"
+#include "consentgate/id.h"
 #include "consentgate/report.h"
 #include "consentgate/store.h"
 #include "consentgate/timefmt.h"
+
+struct cmd;
+typedef int (*cmd_fn)(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv);
 
 struct cmd {
 	const char *name;
 	const char *summary;
 	const char *usage;
-	int (*fn)(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv);
+	cmd_fn fn;
 };
 
-static int cmd_report(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv);
-static int cmd_verify(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv);
-
-static const struct cmd cmds[] = {
-	{"report", "consent outcomes per day and country",
-	 "usage: consentctl -c FILE report [--since YYYY-MM-DD] [--format table|csv|json]\n"
-	 "  Outcomes (accept_all, reject_all, custom, withdraw) per day x country,\n"
-	 "  from the consent_daily view. Default: the last 30 days, as a table.\n",
-	 cmd_report},
-	{"verify", "check the hash chain of consent_events",
-	 "usage: consentctl -c FILE verify [--database PATH]\n"
-	 "  Walks consent_events in id order and checks every row's digests and its\n"
-	 "  link to the row before. Exit 0 when intact; otherwise 1, naming the first\n"
-	 "  bad row. --database checks another file (e.g. a backup copy).\n",
-	 cmd_verify},
+/* Options every subcommand may take; each says which it accepts. */
+struct opts {
+	const char *consent_id;
+	const char *database;
+	const char *since;
+	const char *now;
+	const char *output;
+	int format, period, k, dry_run;
+	int64_t now_ms;
+	char **rest;
+	int nrest;
 };
-#define NCMDS (sizeof cmds / sizeof cmds[0])
 
-static void usage(FILE *f)
+static int64_t wall_ms(void)
 {
-	fprintf(f, "usage: consentctl -c FILE <subcommand> [options]\n\nsubcommands:\n");
-	for (size_t i = 0; i < NCMDS; i++)
-		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
-	fprintf(f, "\n'consentctl -c FILE <subcommand> --help' describes one.\n");
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int valid_day(const char *s)
 {
+	char t[CG_TIME_LEN + 16];
 	int64_t ms;
-	char t[CG_TIME_LEN + 1];
 
 	if (strlen(s) != 10)
 		return 0;
@@ -57,62 +60,252 @@ static int valid_day(const char *s)
 	return cg_time_parse(t, &ms) == CG_OK;
 }
 
-static int cmd_report(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv)
+/* Parses the options named in `allowed` (long names, comma-separated). */
+static int parse_opts(const struct cmd *self, int argc, char **argv, const char *allowed,
+                      struct opts *o, int default_format)
 {
-	static const struct option opts[] = {
+	static const struct option all[] = {
+		{"consent-id", required_argument, NULL, 'i'},
+		{"database", required_argument, NULL, 'd'},
 		{"since", required_argument, NULL, 's'},
+		{"now", required_argument, NULL, 'n'},
 		{"format", required_argument, NULL, 'f'},
+		{"by", required_argument, NULL, 'b'},
+		{"k", required_argument, NULL, 'k'},
+		{"output", required_argument, NULL, 'o'},
+		{"dry-run", no_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
+	int opt, idx = 0;
+
+	memset(o, 0, sizeof *o);
+	o->format = default_format;
+	o->now_ms = wall_ms();
+	o->k = -1;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", all, &idx)) != -1) {
+		const char *name = opt == '?' ? NULL : all[idx].name;
+		if (opt == 'h') {
+			fputs(self->usage, stdout);
+			exit(0);
+		}
+		if (opt == '?' || !strstr(allowed, name)) {
+			fprintf(stderr, "consentctl %s: unknown option %s\n", self->name, argv[optind - 1]);
+			fputs(self->usage, stderr);
+			return 2;
+		}
+		switch (opt) {
+		case 'i': o->consent_id = optarg; break;
+		case 'd': o->database = optarg; break;
+		case 'o': o->output = optarg; break;
+		case 'r': o->dry_run = 1; break;
+		case 's':
+			if (!valid_day(optarg)) {
+				fprintf(stderr, "consentctl %s: --since wants YYYY-MM-DD\n", self->name);
+				return 2;
+			}
+			o->since = optarg;
+			break;
+		case 'n':
+			if (cg_time_parse(optarg, &o->now_ms) != CG_OK) {
+				fprintf(stderr, "consentctl %s: --now wants 2026-01-31T12:00:00.000Z\n", self->name);
+				return 2;
+			}
+			o->now = optarg;
+			break;
+		case 'f':
+			o->format = cg_format_parse(optarg);
+			if (o->format < 0 || (o->format == CG_FMT_HTML && strcmp(self->name, "report") != 0)) {
+				fprintf(stderr, "consentctl %s: unknown --format %s\n", self->name, optarg);
+				return 2;
+			}
+			break;
+		case 'b':
+			o->period = cg_period_parse(optarg);
+			if (o->period < 0) {
+				fprintf(stderr, "consentctl %s: --by is day, week or month\n", self->name);
+				return 2;
+			}
+			break;
+		case 'k': {
+			char *end = NULL;
+			long k = strtol(optarg, &end, 10);
+			if (!*optarg || *end || k < 1 || k > 1000000) {
+				fprintf(stderr, "consentctl %s: --k wants a whole number >= 1\n", self->name);
+				return 2;
+			}
+			o->k = (int)k;
+			break;
+		}
+		}
+	}
+	o->rest = argv + optind;
+	o->nrest = argc - optind;
+	return 0;
+}
+
+static int open_store(const struct cg_config *cfg, const struct opts *o, int mode,
+                      struct cg_store **st, struct cg_store_reader **rd)
+{
+	struct cg_config c = *cfg;
+	char err[512];
+
+	if (o->database)
+		snprintf(c.database, sizeof c.database, "%s", o->database);
+	if (cg_store_open(&c, mode, st, err, sizeof err) != CG_OK) {
+		fprintf(stderr, "consentctl: %s\n", err);
+		return 1;
+	}
+	if (rd && cg_store_reader_open(*st, rd) != CG_OK) {
+		fprintf(stderr, "consentctl: cannot read %s\n", c.database);
+		cg_store_close(*st);
+		return 1;
+	}
+	return 0;
+}
+
+static int subject_of(const struct cmd *self, const struct opts *o, char subject[CG_SUBJECT_LEN + 1])
+{
+	if (!o->consent_id) {
+		fprintf(stderr, "consentctl %s: --consent-id is required\n", self->name);
+		return 2;
+	}
+	if (!cg_id_valid(o->consent_id, strlen(o->consent_id))) {
+		fprintf(stderr, "consentctl %s: that is not a consent ID (22 characters of base64url)\n", self->name);
+		return 2;
+	}
+	cg_id_subject(o->consent_id, subject);
+	return 0;
+}
+
+/* ---- generic row printing: table, CSV or JSON ------------------------------ */
+
+struct rows {
+	int format;
+	const char *const *headers;
+	int ncols;
+	int n;
+	json_t *json;
+};
+
+static void csv_field(const char *s)
+{
+	if (strpbrk(s, ",\"\r\n")) {
+		putchar('"');
+		for (; *s; s++) {
+			if (*s == '"')
+				putchar('"');
+			putchar(*s);
+		}
+		putchar('"');
+	} else {
+		fputs(s, stdout);
+	}
+}
+
+static void rows_begin(struct rows *r)
+{
+	if (r->format == CG_FMT_JSON) {
+		r->json = json_array();
+		return;
+	}
+	for (int i = 0; i < r->ncols; i++) {
+		if (r->format == CG_FMT_CSV) {
+			fputs(i ? "," : "", stdout);
+			csv_field(r->headers[i]);
+		} else {
+			printf(i ? "  %-12s" : "%-12s", r->headers[i]);
+		}
+	}
+	fputs(r->format == CG_FMT_CSV ? "\r\n" : "\n", stdout);
+}
+
+static int rows_add(void *arg, int ncols, const char *const *cols)
+{
+	struct rows *r = arg;
+
+	r->n++;
+	if (r->format == CG_FMT_JSON) {
+		json_t *o = json_object();
+		for (int i = 0; i < ncols && i < r->ncols; i++)
+			json_object_set_new(o, r->headers[i], json_string(cols[i]));
+		json_array_append_new(r->json, o);
+		return 0;
+	}
+	for (int i = 0; i < ncols && i < r->ncols; i++) {
+		if (r->format == CG_FMT_CSV) {
+			fputs(i ? "," : "", stdout);
+			csv_field(cols[i]);
+		} else {
+			printf(i ? "  %-12s" : "%-12s", cols[i]);
+		}
+	}
+	fputs(r->format == CG_FMT_CSV ? "\r\n" : "\n", stdout);
+	return 0;
+}
+
+static void rows_end(struct rows *r)
+{
+	if (r->format == CG_FMT_JSON) {
+		json_dumpf(r->json, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(r->json);
+	}
+}
+
+static int print_json(json_t *j)
+{
+	int rc = json_dumpf(j, stdout, JSON_INDENT(2));
+
+	putchar('\n');
+	json_decref(j);
+	return rc ? 1 : 0;
+}
+
+/* ---- report ---------------------------------------------------------------- */
+
+static int cmd_report(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv)
+{
 	struct cg_store *st = NULL;
 	struct cg_store_reader *rd = NULL;
 	struct cg_report rep = {0};
 	struct cg_buf out;
-	char since[CG_TIME_LEN + 1] = "", err[512];
-	int format = CG_FMT_TABLE, opt, rc = 1;
+	struct opts o;
+	char since[CG_TIME_LEN + 1];
+	int rc;
 
-	cg_buf_init(&out, (size_t)64 << 20);
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (opt) {
-		case 's':
-			if (!valid_day(optarg)) {
-				fprintf(stderr, "consentctl report: --since wants YYYY-MM-DD\n");
-				return 2;
-			}
-			snprintf(since, sizeof since, "%s", optarg);
-			break;
-		case 'f':
-			format = cg_format_parse(optarg);
-			if (format < 0) {
-				fprintf(stderr, "consentctl report: --format is table, csv or json\n");
-				return 2;
-			}
-			break;
-		case 'h':
-			fputs(self->usage, stdout);
-			return 0;
-		default:
-			fputs(self->usage, stderr);
-			return 2;
-		}
-	}
-	if (!since[0]) {
-		cg_time_format((int64_t)time(NULL) * 1000 - 30 * CG_MS_PER_DAY, since);
+	if ((rc = parse_opts(self, argc, argv, "since,format,by,k,database,output,now", &o, CG_FMT_TABLE)))
+		return rc;
+	if (o.since)
+		snprintf(since, sizeof since, "%s", o.since);
+	else {
+		cg_time_format(o.now_ms - 30 * CG_MS_PER_DAY, since);
 		since[10] = '\0';
 	}
-	if (cg_store_open(cfg, CG_STORE_READONLY, &st, err, sizeof err) != CG_OK) {
-		fprintf(stderr, "consentctl: %s\n", err);
+	if (open_store(cfg, &o, CG_STORE_READONLY, &st, &rd))
+		return 1;
+	cg_buf_init(&out, (size_t)256 << 20);
+	rc = 1;
+	if (cg_store_report(rd, o.period, since, &rep) != CG_OK) {
+		fprintf(stderr, "consentctl: cannot read the report\n");
 		goto out;
 	}
-	if (cg_store_reader_open(st, &rd) != CG_OK ||
-	    cg_store_report_daily(rd, since, &rep) != CG_OK ||
-	    cg_report_render(&rep, format, &out) != CG_OK) {
-		fprintf(stderr, "consentctl: cannot read the report from %s\n", cfg->database);
+	cg_report_suppress(&rep, o.k > 0 ? o.k : cfg->report_min_visitors);
+	if (cg_report_render(&rep, o.format, "Consent report", &out) != CG_OK) {
+		fprintf(stderr, "consentctl: the report is too large\n");
 		goto out;
 	}
-	fwrite(out.p, 1, out.len, stdout);
+	if (o.output) {
+		FILE *f = fopen(o.output, "we");
+		if (!f || fwrite(out.p, 1, out.len, f) != out.len || fclose(f) != 0) {
+			fprintf(stderr, "consentctl: %s: %s\n", o.output, strerror(errno));
+			goto out;
+		}
+	} else {
+		fwrite(out.p, 1, out.len, stdout);
+	}
 	rc = 0;
 out:
 	cg_buf_free(&out);
@@ -122,11 +315,96 @@ out:
 	return rc;
 }
 
+/* ---- export, receipt --------------------------------------------------------- */
+
+static int export_like(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv,
+                       int receipt)
+{
+	struct cg_store *st = NULL;
+	struct cg_store_reader *rd = NULL;
+	struct cg_event *evs = NULL;
+	struct cg_export_in in;
+	struct opts o;
+	char subject[CG_SUBJECT_LEN + 1];
+	size_t n = 0;
+	int rc;
+
+	if ((rc = parse_opts(self, argc, argv, "consent-id,database,now", &o, CG_FMT_JSON)) ||
+	    (rc = subject_of(self, &o, subject)))
+		return rc;
+	if (open_store(cfg, &o, CG_STORE_READONLY, &st, &rd))
+		return 1;
+	rc = cg_store_subject_events(rd, subject, &evs, &n);
+	cg_store_reader_free(rd);
+	cg_store_close(st);
+	if (rc != CG_OK) {
+		fprintf(stderr, "consentctl: cannot read the events\n");
+		return 1;
+	}
+	if (!n) {
+		free(evs);
+		fprintf(stderr, "consentctl %s: no record for that consent ID\n", self->name);
+		return 3;
+	}
+	in.cfg = cfg;
+	in.subject = subject;
+	in.events = evs;
+	in.n = n;
+	in.now_ms = o.now_ms;
+	rc = print_json(receipt ? cg_receipt_build(&in) : cg_export_build(&in));
+	free(evs);
+	return rc;
+}
+
+static int cmd_export(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv)
+{
+	return export_like(self, cfg, argc, argv, 0);
+}
+
+static int cmd_receipt(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv)
+{
+	return export_like(self, cfg, argc, argv, 1);
+}
+
+/* ---- erase --------------------------------------------------------------------- */
+
+static int cmd_erase(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv)
+{
+	struct cg_store *st = NULL;
+	struct cg_store_reader *rd = NULL;
+	struct cg_state state;
+	struct cg_event ev;
+	struct opts o;
+	char subject[CG_SUBJECT_LEN + 1];
+	int rc;
+
+	if ((rc = parse_opts(self, argc, argv, "consent-id,database", &o, CG_FMT_TABLE)) ||
+	    (rc = subject_of(self, &o, subject)))
+		return rc;
+	if (open_store(cfg, &o, CG_STORE_WRITER, &st, &rd))
+		return 1;
+	rc = cg_store_load_state(rd, subject, &state);
+	if (rc == CG_OK && state.present && state.action != CG_ACT_ERASE) {
+		cg_event_tombstone(subject, wall_ms(), &ev);
+		rc = cg_store_commit(st, &ev);
+		if (rc == CG_OK)
+			printf("erased: personal fields of the subject's events cleared, queued analytics dropped, "
+			       "tombstone consent_events.id = %lld\n", (long long)ev.id);
+	} else if (rc == CG_OK) {
+		printf("nothing to erase: %s\n", state.present ? "already erased" : "no record for that consent ID");
+	}
+	cg_store_reader_free(rd);
+	cg_store_close(st);
+	if (rc != CG_OK)
+		fprintf(stderr, "consentctl: the erasure failed: %s\n", cg_strerror(rc));
+	return rc == CG_OK ? 0 : 1;
+}
+
+/* ---- verify ----------------------------------------------------------------------- */
+
 struct verify_ctx {
 	char prev[CG_HEX_HASH_LEN + 1];
-	long long rows;
-	long long redacted;
-	long long pruned;
+	long long rows, redacted, pruned;
 	int64_t bad_id;
 	int fault;
 };
@@ -152,36 +430,19 @@ static int verify_row(void *arg, const struct cg_event *ev)
 
 static int cmd_verify(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"database", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	struct cg_config c = *cfg;
 	struct cg_store *st = NULL;
 	struct cg_store_reader *rd = NULL;
 	struct verify_ctx v;
-	char err[512];
-	int opt, rc;
+	struct opts o;
+	int rc;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt == 'd')
-			snprintf(c.database, sizeof c.database, "%s", optarg);
-		else {
-			fputs(self->usage, opt == 'h' ? stdout : stderr);
-			return opt == 'h' ? 0 : 2;
-		}
-	}
+	if ((rc = parse_opts(self, argc, argv, "database", &o, CG_FMT_TABLE)))
+		return rc;
 	memset(&v, 0, sizeof v);
 	strcpy(v.prev, CG_CHAIN_GENESIS);
-	if (cg_store_open(&c, CG_STORE_READONLY, &st, err, sizeof err) != CG_OK) {
-		fprintf(stderr, "consentctl: %s\n", err);
+	if (open_store(cfg, &o, CG_STORE_READONLY, &st, &rd))
 		return 1;
-	}
-	rc = cg_store_reader_open(st, &rd);
-	if (rc == CG_OK)
-		rc = cg_store_each_event(rd, NULL, verify_row, &v);
+	rc = cg_store_each_event(rd, NULL, verify_row, &v);
 	cg_store_reader_free(rd);
 	cg_store_close(st);
 	if (rc == 1) {
@@ -190,12 +451,151 @@ static int cmd_verify(const struct cmd *self, const struct cg_config *cfg, int a
 		return 1;
 	}
 	if (rc != CG_OK) {
-		fprintf(stderr, "consentctl: cannot read %s\n", c.database);
+		fprintf(stderr, "consentctl: cannot read the database\n");
 		return 1;
 	}
 	printf("OK: %lld rows verified (%lld redacted, %lld pruned by retention), chain head %s\n",
 	       v.rows, v.redacted, v.pruned, v.prev);
 	return 0;
+}
+
+/* ---- purge ------------------------------------------------------------------------- */
+
+static int cmd_purge(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv)
+{
+	struct cg_store *st = NULL;
+	struct cg_purge_counts c;
+	struct opts o;
+	int rc;
+
+	if ((rc = parse_opts(self, argc, argv, "dry-run,now,database", &o, CG_FMT_TABLE)))
+		return rc;
+	if (open_store(cfg, &o, CG_STORE_WRITER, &st, NULL))
+		return 1;
+	rc = cg_store_purge(st, cfg, o.now_ms, o.dry_run, &c);
+	cg_store_close(st);
+	if (rc != CG_OK) {
+		fprintf(stderr, "consentctl: the purge failed: %s\n", cg_strerror(rc));
+		return 1;
+	}
+	printf("%s\n"
+	       "  ip prefixes cleared (older than %d days):          %lld\n"
+	       "  subjects whose records ended > %d days ago:      %lld (%lld events; links kept)\n"
+	       "  outbox rows deleted (delivered/dropped > %d days, dead > 30 days): %lld\n"
+	       "  outbox rows older than 72 h dropped:               %lld\n",
+	       o.dry_run ? "dry run: nothing changed; a purge now would change:" : "purged:",
+	       cfg->ip_prefix_days, c.ip_prefixes_cleared, cfg->events_days_after_end, c.subjects_pruned,
+	       c.events_pruned, cfg->outbox_delivered_days, c.outbox_deleted, c.outbox_expired);
+	return 0;
+}
+
+/* ---- outbox ---------------------------------------------------------------------------- */
+
+static int cmd_outbox(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv)
+{
+	static const char *const summary_h[] = {"destination", "state", "rows", "oldest", "newest"};
+	static const char *const dead_h[] = {"id", "destination", "created_at", "attempts", "last_error"};
+	struct cg_store *st = NULL;
+	struct cg_store_reader *rd = NULL;
+	struct opts o;
+	const char *action;
+	int rc;
+
+	if ((rc = parse_opts(self, argc, argv, "format,database", &o, CG_FMT_TABLE)))
+		return rc;
+	action = o.nrest ? o.rest[0] : "summary";
+	if (strcmp(action, "summary") == 0 || strcmp(action, "dead") == 0) {
+		struct rows r = {o.format, strcmp(action, "dead") == 0 ? dead_h : summary_h, 5, 0, NULL};
+		if (open_store(cfg, &o, CG_STORE_READONLY, &st, &rd))
+			return 1;
+		rows_begin(&r);
+		rc = cg_store_outbox_rows(rd, action, rows_add, &r);
+		rows_end(&r);
+		cg_store_reader_free(rd);
+		cg_store_close(st);
+		return rc == CG_OK ? 0 : 1;
+	}
+	if (strcmp(action, "retry") == 0 || strcmp(action, "drop") == 0) {
+		long long changed = 0;
+		int64_t id = 0;
+		if (o.nrest != 2) {
+			fputs(self->usage, stderr);
+			return 2;
+		}
+		if (strcmp(o.rest[1], "all") != 0) {
+			char *end = NULL;
+			id = strtoll(o.rest[1], &end, 10);
+			if (!*o.rest[1] || *end || id <= 0) {
+				fprintf(stderr, "consentctl outbox %s: ID is a row id or 'all'\n", action);
+				return 2;
+			}
+		}
+		if (open_store(cfg, &o, CG_STORE_WRITER, &st, NULL))
+			return 1;
+		rc = cg_store_outbox_set(st, id, strcmp(action, "retry") == 0, wall_ms(), &changed);
+		cg_store_close(st);
+		if (rc != CG_OK) {
+			fprintf(stderr, "consentctl: %s\n", cg_strerror(rc));
+			return 1;
+		}
+		printf("%lld row(s) %s\n", changed, strcmp(action, "retry") == 0 ? "queued again" : "dropped");
+		return changed ? 0 : 3;
+	}
+	fputs(self->usage, stderr);
+	return 2;
+}
+
+static const struct cmd cmds[] = {
+	{"report", "consent outcomes and grant rates, k-suppressed",
+	 "usage: consentctl -c FILE report [--by day|week|month] [--since YYYY-MM-DD]\n"
+	 "                                 [--k N] [--format table|csv|json|html] [--output FILE]\n"
+	 "  Outcomes (accept_all, reject_all, custom, withdraw) and the share of choices\n"
+	 "  granting each category, per period x country x policy version x language.\n"
+	 "  Cells with fewer than k distinct visitors ([report] min_visitors, default 5)\n"
+	 "  are suppressed. --format html writes one self-contained page with SVG charts.\n"
+	 "  Default: the last 30 days, by day, as a table.\n",
+	 cmd_report},
+	{"export", "a visitor's register copy (access, portability), as JSON",
+	 "usage: consentctl -c FILE export --consent-id ID\n"
+	 "  For requests that arrive by e-mail: the same answer as GET /consent/export.\n"
+	 "  ID is the value of the visitor's __Host-cg_id cookie. Exit 3: no record.\n",
+	 cmd_export},
+	{"receipt", "a visitor's consent receipt (ISO/IEC TS 27560, Kantara names)",
+	 "usage: consentctl -c FILE receipt --consent-id ID\n", cmd_receipt},
+	{"erase", "erase a visitor's personal data (keeps the chain verifiable)",
+	 "usage: consentctl -c FILE erase --consent-id ID\n"
+	 "  The same as POST /consent/erase: clears the personal fields of every event\n"
+	 "  of the visitor, drops their queued analytics and appends a tombstone. Safe\n"
+	 "  while the daemon runs.\n",
+	 cmd_erase},
+	{"verify", "check the hash chain of consent_events",
+	 "usage: consentctl -c FILE verify [--database PATH]\n"
+	 "  Walks the chain in id order (rows, and the links of rows pruned by\n"
+	 "  retention) and checks every digest and link. Exit 0 when intact; otherwise 1,\n"
+	 "  naming the first bad row. --database checks another file (a backup copy).\n",
+	 cmd_verify},
+	{"purge", "apply [retention] now (the daemon does it daily)",
+	 "usage: consentctl -c FILE purge [--dry-run] [--now 2026-01-31T12:00:00.000Z]\n"
+	 "  Clears IP prefixes older than ip_prefix_days, deletes the events of visitors\n"
+	 "  whose consent ended more than events_days_after_end ago (their chain links are\n"
+	 "  kept), deletes delivered/dropped outbox rows after outbox_delivered_days and\n"
+	 "  dead ones after 30 days, drops pending rows older than 72 h. --dry-run prints\n"
+	 "  what would change; --now sets the clock (tests, back-fills).\n",
+	 cmd_purge},
+	{"outbox", "inspect the outbox; retry or drop dead letters",
+	 "usage: consentctl -c FILE outbox [summary|dead] [--format table|csv|json]\n"
+	 "       consentctl -c FILE outbox retry ID|all     dead letters → pending now\n"
+	 "       consentctl -c FILE outbox drop ID|all      dead or pending rows → dropped\n",
+	 cmd_outbox},
+};
+#define NCMDS (sizeof cmds / sizeof cmds[0])
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: consentctl -c FILE <subcommand> [options]\n\nsubcommands:\n");
+	for (size_t i = 0; i < NCMDS; i++)
+		fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].summary);
+	fprintf(f, "\n'consentctl <subcommand> --help' describes one.\n");
 }
 
 int main(int argc, char **argv)
@@ -236,6 +636,10 @@ int main(int argc, char **argv)
 		}
 		if (cg_config_load(cfg_path, &cfg, err, sizeof err) != CG_OK) {
 			fprintf(stderr, "consentctl: %s\n", err);
+			return 1;
+		}
+		if (sodium_init() < 0) {
+			fprintf(stderr, "consentctl: libsodium cannot start\n");
 			return 1;
 		}
 		return cmds[k].fn(&cmds[k], &cfg, argc - i, argv + i);

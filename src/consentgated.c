@@ -128,11 +128,11 @@ static int op_subject_events(void *ctx, const char *subject, struct cg_event **e
 	return cg_store_subject_events(w->reader, subject, evs, n);
 }
 
-static int op_report(void *ctx, const char *since_day, struct cg_report *out)
+static int op_report(void *ctx, int period, const char *since_day, struct cg_report *out)
 {
 	struct worker *w = ctx;
 
-	return cg_store_report_daily(w->reader, since_day, out);
+	return cg_store_report(w->reader, period, since_day, out);
 }
 
 static int op_random(void *ctx, void *buf, size_t n)
@@ -439,7 +439,7 @@ int main(int argc, char **argv)
 		cg_error("cannot open the country database %s", d.cfg.geo_database);
 		goto out;
 	}
-	if (cg_store_open(&d.cfg, CG_STORE_WRITER, &d.store, err, sizeof err) != CG_OK) {
+	if (cg_store_open(&d.cfg, CG_STORE_DAEMON, &d.store, err, sizeof err) != CG_OK) {
 		cg_error("storage: %s", err);
 		goto out;
 	}

@@ -738,7 +738,7 @@ static void route_erase(struct ctx *c)
 	                                                    : "there was nothing to erase"));
 }
 
-/* Loopback-only (nginx): the last 31 days, for the demo page and dashboards. */
+/* Loopback-only (nginx): the last 31 days by day, suppressed like the CLI's. */
 static void route_report(struct ctx *c)
 {
 	struct cg_response *res = c->res;
@@ -747,13 +747,14 @@ static void route_report(struct ctx *c)
 
 	cg_time_format(c->req->now_ms - 30 * CG_MS_PER_DAY, since);
 	since[10] = '\0';
-	if (!c->ops->report || c->ops->report(c->ops->ctx, since, &rep) != CG_OK) {
+	if (!c->ops->report || c->ops->report(c->ops->ctx, CG_BY_DAY, since, &rep) != CG_OK) {
 		cg_report_free(&rep);
 		respond_error(c, 503, "storage", "the consent store is unavailable; try again", NULL);
 		return;
 	}
+	cg_report_suppress(&rep, c->cfg->report_min_visitors);
 	cg_buf_reset(&res->body);
-	if (cg_report_render(&rep, CG_FMT_JSON, &res->body) != CG_OK)
+	if (cg_report_render(&rep, CG_FMT_JSON, NULL, &res->body) != CG_OK)
 		respond_error(c, 503, "unavailable", "the report is too large", NULL);
 	else {
 		res->status = 200;

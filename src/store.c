@@ -56,6 +56,7 @@ struct cg_store {
 	pthread_t ckpt_thread;
 	int ckpt_running;
 	pthread_cond_t ckpt_wake;
+	const struct cg_config *cfg;  /* DAEMON mode: for the daily purge */
 };
 
 struct cg_store_reader {
@@ -541,6 +542,8 @@ static void *checkpoint_main(void *arg)
 	sqlite3 *db = NULL;
 	struct timespec until;
 
+	time_t next_purge = time(NULL) + 60; /* a minute after start, then daily */
+
 	if (open_conn(s->path, SQLITE_OPEN_READWRITE, &db) != CG_OK)
 		return NULL;
 	pthread_mutex_lock(&s->mu);
@@ -552,6 +555,18 @@ static void *checkpoint_main(void *arg)
 			break;
 		pthread_mutex_unlock(&s->mu);
 		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		if (s->cfg && time(NULL) >= next_purge) {
+			struct cg_purge_counts c;
+			struct timespec now;
+			clock_gettime(CLOCK_REALTIME, &now);
+			next_purge = time(NULL) + 86400;
+			if (cg_store_purge(s, s->cfg, (int64_t)now.tv_sec * 1000, 0, &c) == CG_OK)
+				cg_info("retention: %lld ip prefixes cleared, %lld subjects (%lld events) pruned, "
+				        "%lld outbox rows deleted, %lld expired", c.ip_prefixes_cleared,
+				        c.subjects_pruned, c.events_pruned, c.outbox_deleted, c.outbox_expired);
+			else
+				cg_warn("retention: the daily purge failed; it runs again tomorrow");
+		}
 		pthread_mutex_lock(&s->mu);
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -572,19 +587,20 @@ int cg_store_open(const struct cg_config *cfg, int mode, struct cg_store **out,
 		snprintf(err, errlen, "out of memory");
 		return CG_ERR_NOMEM;
 	}
-	s->mode = mode;
+	s->mode = mode == CG_STORE_DAEMON ? CG_STORE_WRITER : mode;
+	s->cfg = mode == CG_STORE_DAEMON ? cfg : NULL;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->work, NULL);
 	pthread_cond_init(&s->ckpt_wake, NULL);
 	snprintf(s->path, sizeof s->path, "%s", cfg->database);
 
-	rc = open_conn(s->path, mode == CG_STORE_READONLY ? SQLITE_OPEN_READONLY
+	rc = open_conn(s->path, s->mode == CG_STORE_READONLY ? SQLITE_OPEN_READONLY
 	                        : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &s->db);
 	if (rc) {
 		snprintf(err, errlen, "cannot open database %s", s->path);
 		goto out_fail;
 	}
-	if (mode == CG_STORE_READONLY) {
+	if (s->mode == CG_STORE_READONLY) {
 		if (user_version(s->db, &v) || v != CG_SCHEMA_VERSION) {
 			snprintf(err, errlen, "%s: not a consentgate database of schema %d",
 			         s->path, CG_SCHEMA_VERSION);
@@ -762,6 +778,13 @@ void cg_store_reader_free(struct cg_store_reader *r)
 	free(r);
 }
 
+static void col_copy(sqlite3_stmt *st, int i, char *out, size_t size)
+{
+	const char *v = (const char *)sqlite3_column_text(st, i);
+
+	snprintf(out, size, "%s", v ? v : "");
+}
+
 static int col_tri(sqlite3_stmt *st, int i)
 {
 	return sqlite3_column_type(st, i) == SQLITE_NULL ? CG_TRI_NULL : sqlite3_column_int(st, i) != 0;
@@ -809,24 +832,48 @@ struct sqlite3 *cg_store_db(struct cg_store *s)
 	return s->db;
 }
 
-int cg_store_report_daily(struct cg_store_reader *r, const char *since_day,
-                          struct cg_report *out)
+int cg_store_report(struct cg_store_reader *r, int period, const char *since_day,
+                    struct cg_report *out)
 {
+	static const char *const period_sql[] = {
+		"substr(recorded_at, 1, 10)", "strftime('%Y-W%W', recorded_at)", "substr(recorded_at, 1, 7)",
+	};
+	char sql[1400];
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if (sqlite3_prepare_v2(r->db,
-	                       "SELECT day, country, outcome, sum(n) FROM consent_daily"
-	                       " WHERE day >= ? GROUP BY day, country, outcome"
-	                       " ORDER BY day, country IS NULL, country, outcome",
-	                       -1, &st, NULL) != SQLITE_OK)
+	if (period < 0 || period > 2)
+		return CG_ERR_INVALID;
+	out->period = period;
+	snprintf(sql, sizeof sql,
+		"SELECT period, coalesce(country, ''), coalesce(policy_version, ''), coalesce(lang, ''),"
+		" count(DISTINCT subject),"
+		" sum(action = 'choice' AND preferences = 1 AND statistics = 1 AND marketing = 1),"
+		" sum(action = 'choice' AND preferences = 0 AND statistics = 0 AND marketing = 0),"
+		" sum(action = 'choice' AND NOT (preferences = statistics AND statistics = marketing)),"
+		" sum(action = 'withdraw'), sum(action = 'choice'),"
+		" sum(action = 'choice' AND preferences = 1), sum(action = 'choice' AND statistics = 1),"
+		" sum(action = 'choice' AND marketing = 1)"
+		" FROM (SELECT %s AS period, * FROM consent_events"
+		"       WHERE action IN ('choice', 'withdraw') AND recorded_at >= ?)"
+		" GROUP BY 1, 2, 3, 4 ORDER BY 1, 2 = '', 2, 3, 4", period_sql[period]);
+	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return CG_ERR_STORAGE;
 	sqlite3_bind_text(st, 1, since_day, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *day = (const char *)sqlite3_column_text(st, 0);
-		const char *cc = (const char *)sqlite3_column_text(st, 1);
-		int o = cg_outcome_parse((const char *)sqlite3_column_text(st, 2));
-		if (!day || cg_report_add(out, day, cc, o, sqlite3_column_int64(st, 3)) != CG_OK) {
+		struct cg_report_row row;
+		memset(&row, 0, sizeof row);
+		col_copy(st, 0, row.period, sizeof row.period);
+		col_copy(st, 1, row.country, sizeof row.country);
+		col_copy(st, 2, row.version, sizeof row.version);
+		col_copy(st, 3, row.lang, sizeof row.lang);
+		row.visitors = sqlite3_column_int64(st, 4);
+		for (int o = 0; o < CG_NOUTCOMES; o++)
+			row.n[o] = sqlite3_column_int64(st, 5 + o);
+		row.choices = sqlite3_column_int64(st, 9);
+		for (int c = 0; c < 3; c++)
+			row.granted[c] = sqlite3_column_int64(st, 10 + c);
+		if (cg_report_add(out, &row) != CG_OK) {
 			rc = SQLITE_CORRUPT;
 			break;
 		}
@@ -835,12 +882,6 @@ int cg_store_report_daily(struct cg_store_reader *r, const char *since_day,
 	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
 }
 
-static void col_copy(sqlite3_stmt *st, int i, char *out, size_t size)
-{
-	const char *v = (const char *)sqlite3_column_text(st, i);
-
-	snprintf(out, size, "%s", v ? v : "");
-}
 
 int cg_store_each_event(struct cg_store_reader *r, const char *subject,
                         int (*fn)(void *ctx, const struct cg_event *ev), void *ctx)
@@ -1137,4 +1178,75 @@ int cg_store_subject_events(struct cg_store_reader *r, const char *subject,
 	*evs = l.evs;
 	*n = l.n;
 	return CG_OK;
+}
+
+/* ---- outbox administration (consentctl outbox) ------------------------------ */
+
+int cg_store_outbox_rows(struct cg_store_reader *r, const char *sql_kind,
+                         int (*fn)(void *ctx, int ncols, const char *const *cols), void *ctx)
+{
+	static const char summary[] =
+		"SELECT destination, state, count(*), min(created_at), max(created_at) FROM outbox"
+		" GROUP BY destination, state ORDER BY destination, state";
+	static const char dead[] =
+		"SELECT id, destination, created_at, attempts, last_error FROM outbox"
+		" WHERE state = 'dead' ORDER BY id";
+	sqlite3_stmt *st = NULL;
+	int rc, stop = 0;
+
+	if (sqlite3_prepare_v2(r->db, strcmp(sql_kind, "dead") == 0 ? dead : summary, -1, &st,
+	                       NULL) != SQLITE_OK)
+		return CG_ERR_STORAGE;
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *cols[5];
+		for (int i = 0; i < 5; i++) {
+			cols[i] = (const char *)sqlite3_column_text(st, i);
+			if (!cols[i])
+				cols[i] = "";
+		}
+		stop = fn(ctx, 5, cols);
+	}
+	sqlite3_finalize(st);
+	return stop || rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
+}
+
+struct set_job {
+	int64_t id;       /* 0: every row in a matching state */
+	int retry;        /* 1: dead -> pending now; 0: dead/pending -> dropped */
+	const char *now;
+	long long changed;
+};
+
+static int outbox_set_fn(sqlite3 *db, void *arg)
+{
+	struct set_job *j = arg;
+	sqlite3_stmt *st = NULL;
+	const char *sql = j->retry
+		? "UPDATE outbox SET state = 'pending', next_attempt_at = ?2, last_error = NULL"
+		  " WHERE state = 'dead' AND (?1 = 0 OR id = ?1)"
+		: "UPDATE outbox SET state = 'dropped', last_error = 'dropped by the operator'"
+		  " WHERE state IN ('dead', 'pending') AND (?1 = 0 OR id = ?1)";
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return CG_ERR_STORAGE;
+	sqlite3_bind_int64(st, 1, j->id);
+	if (j->retry)
+		sqlite3_bind_text(st, 2, j->now, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	j->changed = sqlite3_changes(db);
+	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
+}
+
+int cg_store_outbox_set(struct cg_store *s, int64_t id, int retry, int64_t now_ms, long long *changed)
+{
+	char now[CG_TIME_LEN + 1];
+	struct set_job j = {id, retry, now, 0};
+	int rc;
+
+	cg_time_format(now_ms, now);
+	rc = cg_store_run(s, 0, outbox_set_fn, &j);
+	*changed = j.changed;
+	return rc;
 }

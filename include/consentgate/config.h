@@ -56,6 +56,8 @@ struct cg_config {
 	char controller_name[CG_CFG_STR];
 	char controller_contact[CG_CFG_STR];
 	char policy_url[CG_CFG_STR];
+	/* [report] */
+	int report_min_visitors;
 	/* [forwarder] */
 	int retry_cap_seconds;
 	int forward_timeout_ms;

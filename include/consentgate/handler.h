@@ -64,8 +64,8 @@ struct cg_ops {
 	void (*decided)(void *ctx, int dest_index, int decision);
 	/* every event of subject, oldest first (*evs malloc'd, caller frees) */
 	int (*subject_events)(void *ctx, const char *subject, struct cg_event **evs, size_t *n);
-	/* consent outcomes per day x country from since_day on */
-	int (*report)(void *ctx, const char *since_day, struct cg_report *out);
+	/* the aggregate report (not yet suppressed) from since_day on */
+	int (*report)(void *ctx, int period, const char *since_day, struct cg_report *out);
 	/* Prometheus text for /metrics (may be NULL) */
 	int (*metrics)(void *ctx, struct cg_buf *out);
 };

@@ -16,7 +16,9 @@ struct cg_store_reader;  /* opaque: one read connection, one thread at a time */
 
 #define CG_SCHEMA_VERSION 1
 
-enum cg_store_mode { CG_STORE_WRITER = 0, CG_STORE_READONLY };
+/* WRITER: the writer thread; DAEMON: that plus the daily retention purge;
+ * READONLY: queries only (consentctl report, verify, export). */
+enum cg_store_mode { CG_STORE_WRITER = 0, CG_STORE_READONLY, CG_STORE_DAEMON };
 
 /* Opens (creating and migrating in writer mode) and, in writer mode, starts
  * the writer thread and records the policy settings the views read. */
@@ -77,12 +79,20 @@ struct cg_purge_counts {
 int cg_store_purge(struct cg_store *st, const struct cg_config *cfg, int64_t now_ms, int dry_run,
                    struct cg_purge_counts *out);
 
+/* consentctl outbox: "summary" rows (destination, state, count, oldest,
+ * newest) or "dead" letters (id, destination, created_at, attempts, error). */
+int cg_store_outbox_rows(struct cg_store_reader *r, const char *kind,
+                         int (*fn)(void *ctx, int ncols, const char *const *cols), void *ctx);
+/* retry: dead rows → pending now; else dead/pending rows → dropped. id 0: all. */
+int cg_store_outbox_set(struct cg_store *st, int64_t id, int retry, int64_t now_ms, long long *changed);
+
 /* The secret that keys full client_ids; created at first start, kept in meta. */
 int cg_store_client_key(struct cg_store *st, uint8_t key[32]);
 
-/* consent_daily from since_day (YYYY-MM-DD) on, summed per day x country. */
-int cg_store_report_daily(struct cg_store_reader *r, const char *since_day,
-                          struct cg_report *out);
+/* Outcomes and grants per period x country x policy version x language,
+ * from since_day (YYYY-MM-DD) on; not yet suppressed. */
+int cg_store_report(struct cg_store_reader *r, int period, const char *since_day,
+                    struct cg_report *out);
 
 /* Calls fn for every row of consent_events of `subject` (NULL: every row,
  * plus the links of pruned rows with action -1) in id order; stops when fn

@@ -134,12 +134,13 @@ echo "# chain, report and CLI"
 out=$("$CG_BUILD/consentctl" -c "$CG_INI" verify); rc=$?
 expect_eq "consentctl verify exits 0" 0 "$rc"; expect_match "verify counts all rows" "OK: $(rows) rows verified" "$out"
 expect_eq "chain links row to row" 0 "$(sql "SELECT count(*) FROM consent_events a JOIN consent_events b ON b.id = a.id + 1 WHERE b.prev_hash <> a.hash")"
-out=$("$CG_BUILD/consentctl" -c "$CG_INI" report --format csv)
-expect_match "report csv" "$(date -u +%F),DK,0,0,1,1,2" "$out"
-out=$("$CG_BUILD/consentctl" -c "$CG_INI" report --format json)
-expect_match "report json" '"country":"FI","accept_all":1' "$out"
+out=$("$CG_BUILD/consentctl" -c "$CG_INI" report --format csv --k 1)
+expect_match "report csv: a DK custom choice" "$(date -u +%F),DK,2023-12,nb,1,0,0,1,0,1,1.0000,0.0000,0.0000,0" "$out"
+expect_match "report csv: the DK withdrawal (no language)" "$(date -u +%F),DK,2023-12,,1,0,0,0,1,0," "$out"
+out=$("$CG_BUILD/consentctl" -c "$CG_INI" report --format json --k 1)
+expect_match "report json" '"country":"FI","policy_version":"2023-12","lang":"sv","suppressed":false,"visitors":1,"accept_all":1' "$out"
 out=$("$CG_BUILD/consentctl" -c "$CG_INI" report)
-expect_match "report table" 'day +country +accept_all' "$out"
+expect_match "report table, small cells suppressed by default" 'day +country +policy +lang +visitors.*<k' "$out"
 out=$(curl -s "$CG_URL/consent/report")
 expect_match "loopback report route" '"rows":\[' "$out"
 cp "$CG_DB" "$CG_DIR/tampered.db"; cp "$CG_DB-wal" "$CG_DIR/tampered.db-wal" 2>/dev/null

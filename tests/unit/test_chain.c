@@ -88,6 +88,30 @@ static void test_redacted_row_still_links(void **state)
 	assert_int_equal(cg_chain_check(&b, a.hash), CG_CHAIN_OK);
 }
 
+static void test_pruned_link(void **state)
+{
+	struct cg_event a, b, link;
+
+	(void)state;
+	make(&a, 1, "aa");
+	cg_chain_seal(&a, CG_CHAIN_GENESIS);
+	make(&b, 2, "bb");
+	cg_chain_seal(&b, a.hash);
+	/* retention deleted row a; its link (consent_pruned) still chains to b */
+	memset(&link, 0, sizeof link);
+	link.id = 1;
+	link.action = -1;
+	strcpy(link.prev_hash, a.prev_hash);
+	strcpy(link.hash, a.hash);
+	strcpy(link.core_digest, a.core_digest);
+	strcpy(link.personal_digest, a.personal_digest);
+	assert_int_equal(cg_chain_check_link(&link, CG_CHAIN_GENESIS), CG_CHAIN_OK);
+	assert_int_equal(cg_chain_check(&b, link.hash), CG_CHAIN_OK);
+	link.core_digest[0] ^= 1;
+	assert_int_equal(cg_chain_check_link(&link, CG_CHAIN_GENESIS), CG_CHAIN_BAD_HASH);
+	assert_int_equal(cg_chain_check_link(&link, b.hash), CG_CHAIN_BAD_LINK);
+}
+
 static void test_field_boundaries(void **state)
 {
 	struct cg_event a, b;
@@ -128,6 +152,7 @@ int main(void)
 		cmocka_unit_test(test_links),
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_redacted_row_still_links),
+		cmocka_unit_test(test_pruned_link),
 		cmocka_unit_test(test_field_boundaries),
 		cmocka_unit_test(test_time),
 	};

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Data-subject rights and analyst tooling through the real nginx and daemon:
+# export and erase over HTTP (also while events are queued for a dead
+# destination), and every consentctl subcommand against the database the
+# running daemon produced; purge with a clock set from the command line.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/stack.sh"
+source "$here/../lib/assert.sh"
+
+SINK_PORT=$(cg_free_port)
+SINK_DIR=$(mktemp -d /tmp/cg-sink.XXXXXX)
+python3 "$here/../lib/sink.py" "$SINK_PORT" "$SINK_DIR/records.jsonl" &
+SINK_PID=$!
+cleanup() { kill "$SINK_PID" 2>/dev/null; stack_stop; rm -rf "$SINK_DIR"; }
+trap cleanup EXIT
+cg_wait_for 10 curl -fs -o /dev/null "http://127.0.0.1:$SINK_PORT/_control" || exit 1
+DEAD_PORT=$(cg_free_port) # nothing listens there
+export CG_INI_EXTRA="
+[report]
+min_visitors = 2
+
+[forwarder]
+retry_cap_seconds = 1
+timeout_ms = 1000
+
+[destination.down]
+type = webhook
+url = http://127.0.0.1:$DEAD_PORT/never
+purpose = statistics
+basis = consent
+
+[destination.hook]
+type = webhook
+url = http://127.0.0.1:$SINK_PORT/hook
+purpose = statistics
+basis = consent
+"
+stack_start || exit 1
+CTL() { "$CG_BUILD/consentctl" -c "$CG_INI" "$@"; }
+sql() { sqlite3 -batch -noheader "$CG_DB" "$1"; }
+sink_mode() { curl -s -o /dev/null -X POST --data "{\"mode\":\"$1\"}" "http://127.0.0.1:$SINK_PORT/_control"; }
+subject_of() { printf 'consentgate/subject/v1:%s' "$1" | sha256sum | cut -d' ' -f1; }
+choose() { # IP LANG P S M -> id
+	curl -s -D - -o /dev/null -H 'Content-Type: application/json' -H "X-Forwarded-For: $1" \
+		--data "{\"choices\":{\"preferences\":$3,\"statistics\":$4,\"marketing\":$5},\"policy_version\":\"2023-12\",\"lang\":\"$2\",\"page\":\"https://shop.example/x?q=1\"}" \
+		"$CG_URL/consent" | tr -d '\r' | sed -n 's/^Set-Cookie: cg_id=\([^;]*\);.*/\1/p'
+}
+
+A=$(choose 203.0.113.10 nb true true false)
+B=$(choose 198.51.100.10 sv true true true)
+C=$(choose 203.0.113.11 nb false false false)
+D=$(choose 203.0.113.12 nb true true true)
+curl -s -o /dev/null -X DELETE -H "Cookie: cg_id=$D" "$CG_URL/consent"
+SA=$(subject_of "$A"); SB=$(subject_of "$B")
+for id in "$A" "$B"; do
+	curl -s -o /dev/null -H 'Content-Type: text/plain' -H "Cookie: cg_id=$id" \
+		--data '{"events":[{"name":"page_view","params":{"page_title":"T"}}]}' "$CG_URL/collect"
+done
+cg_wait_for 10 sh -c "[ \$(sqlite3 '$CG_DB' \"SELECT count(*) FROM outbox WHERE destination = 'down' AND attempts >= 1\") -ge 2 ]"
+
+echo "# GET /consent/export"
+out=$(curl -s -D "$CG_DIR/h" -H "Cookie: cg_id=$A" "$CG_URL/consent/export")
+expect_match "export: 200 with no-store" 'HTTP/1.1 200.*Cache-Control: no-store' "$(tr -d '\r' <"$CG_DIR/h" | tr '\n' ' ')"
+expect_match "export: every event" '"events":\[\{"id":[0-9]+,"recorded_at":"[^"]+","action":"choice"' "$out"
+expect_match "export: purposes with recipients and legal basis" '"purpose":"statistics".*"recipients":\[\{"name":"down".*"lawful_basis":"consent \(GDPR Art. 6\(1\)\(a\)\)"' "$out"
+expect_match "export: retention periods" '"retention":\{"consent_validity":"P365D"' "$out"
+expect_match "export: the controller's contact" '"contact":"personvern@shop.example"' "$out"
+expect_match "export: receipt (Kantara/ISO 27560 names)" '"receipt":\{.*"consentReceiptID":"[0-9a-f]{64}".*"piiPrincipalId":"'"$SA"'"' "$out"
+expect_match "export: stored page has no query" '"page":"https://shop.example/x"' "$out"
+n1=$(curl -s -w '%{http_code}' "$CG_URL/consent/export")
+n2=$(curl -s -w '%{http_code}' -H 'Cookie: cg_id=bogus' "$CG_URL/consent/export")
+n3=$(curl -s -w '%{http_code}' -H 'Cookie: cg_id=AAAAAAAAAAAAAAAAAAAAAA' "$CG_URL/consent/export")
+expect_match "no record → 404 no_record" '"error":"no_record".*404$' "$n1"
+expect_eq "one uniform 404 for every case without a record" "$n1$n1" "$n2$n3"
+
+echo "# POST /consent/erase while events are queued for a dead destination"
+expect_eq "A's event is queued for the dead destination" 1 "$(sql "SELECT count(*) FROM outbox WHERE subject = '$SA' AND destination = 'down' AND state = 'pending'")"
+out=$(curl -s -D "$CG_DIR/h" -X POST -H "Cookie: cg_id=$A" -H 'X-Forwarded-For: 203.0.113.10' "$CG_URL/consent/erase")
+hdr=$(tr -d '\r' <"$CG_DIR/h")
+expect_match "erase: 200" '"erased":true' "$out"
+expect_match "erase: id cookie cleared" 'Set-Cookie: cg_id=; Max-Age=0; Path=/' "$hdr"
+expect_match "erase: state cookie cleared" 'Set-Cookie: cg_state=; Max-Age=0; Path=/' "$hdr"
+expect_eq "erase: personal fields gone from every event" "0" "$(sql "SELECT count(*) FROM consent_events WHERE subject = '$SA' AND (ip_prefix IS NOT NULL OR country IS NOT NULL OR page IS NOT NULL OR lang IS NOT NULL OR gpc IS NOT NULL OR salt IS NOT NULL)")"
+expect_eq "erase: a non-personal tombstone" "erase|||" "$(sql "SELECT action || '|' || coalesce(ip_prefix,'') || '|' || coalesce(preferences,'') || '|' || coalesce(policy_version,'') FROM consent_events WHERE subject = '$SA' ORDER BY id DESC LIMIT 1")"
+expect_eq "erase: queued events dropped" "dropped|erased before delivery" "$(sql "SELECT DISTINCT state || '|' || last_error FROM outbox WHERE subject = '$SA' AND destination = 'down'")"
+expect_eq "another visitor's queue untouched" 1 "$(sql "SELECT count(*) FROM outbox WHERE subject = '$SB' AND destination = 'down' AND state = 'pending'")"
+out=$(CTL verify); expect_eq "chain verifies after erasure" 0 $?
+expect_match "verify counts redacted rows" 'redacted' "$out"
+expect_eq "erase without a record: 200, nothing to erase" '{"erased":false,"detail":"there was nothing to erase"}' "$(curl -s -X POST "$CG_URL/consent/erase")"
+expect_eq "cross-site erase refused" 403 "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Sec-Fetch-Site: cross-site' -H "Cookie: cg_id=$B" "$CG_URL/consent/erase")"
+
+echo "# consentctl"
+for c in report export receipt erase verify purge outbox; do
+	CTL "$c" --help >/dev/null; expect_eq "consentctl $c --help" 0 $?
+done
+out=$(CTL export --consent-id "$B"); expect_match "export --consent-id" '"subject": "'"$SB"'"' "$out"
+out=$(CTL receipt --consent-id "$B"); expect_match "receipt --consent-id" '"version": "KI-CR-v1.1.0"' "$out"
+CTL export --consent-id AAAAAAAAAAAAAAAAAAAAAA >/dev/null 2>&1; expect_eq "export of an unknown id exits 3" 3 $?
+CTL export --consent-id nope >/dev/null 2>&1; expect_eq "export of a malformed id exits 2" 2 $?
+out=$(CTL report --k 1 --format csv)
+expect_match "report csv: header" '^day,country,policy_version,lang,visitors,accept_all' "$out"
+expect_match "report csv: a Swedish accept-all" "$(date -u +%F),SE,2023-12,sv,1,1,0,0,0,1,1.0000,1.0000,1.0000,0" "$out"
+out=$(CTL report --format csv)
+expect_match "report: cells under k=2 suppressed" "$(date -u +%F),SE,2023-12,sv,,,,,,,,,,1" "$out"
+expect_match "report: cells at k shown" "$(date -u +%F),DK,2023-12,nb,[2-9]," "$out"
+out=$(CTL report --by month --format json --k 1); expect_match "report by month, json" '"period":"month".*"period":"[0-9]{4}-[0-9]{2}"' "$out"
+out=$(CTL report --by week --k 1); expect_match "report by week, table" '^week +country' "$out"
+CTL report --format html --k 1 --output "$CG_DIR/report.html"; expect_eq "report html written" 0 $?
+expect_match "report html: charts, offline" '<svg role="img".*Grant rate per category' "$(cat "$CG_DIR/report.html")"
+expect_eq "report html loads nothing" "" "$(grep -oE '(src|href)="http' "$CG_DIR/report.html")"
+cp "$CG_DIR/report.html" "$CG_BUILD/consent-report.html" 2>/dev/null
+
+echo "# consentctl erase while the daemon writes"
+out=$(CTL erase --consent-id "$B"); expect_match "erase --consent-id" 'erased: .*tombstone' "$out"
+E=$(choose 192.0.2.50 en true false false)
+expect_match "the daemon keeps recording after a CLI write" '^[A-Za-z0-9_-]{22}$' "$E"
+out=$(CTL verify); expect_eq "chain verifies with CLI and daemon rows interleaved" 0 $?
+
+echo "# consentctl outbox"
+sink_mode 400
+F=$(choose 192.0.2.51 nb false true false)
+curl -s -o /dev/null -H 'Content-Type: text/plain' -H "Cookie: cg_id=$F" --data '{"events":[{"name":"x"}]}' "$CG_URL/collect"
+cg_wait_for 10 sh -c "[ \$(sqlite3 '$CG_DB' \"SELECT count(*) FROM outbox WHERE state = 'dead'\") -ge 1 ]"
+out=$(CTL outbox); expect_match "outbox summary" 'hook +dead +1' "$out"
+out=$(CTL outbox dead --format json); expect_match "outbox dead letters with their error" '"last_error": "HTTP 400' "$out"
+dead_id=$(sql "SELECT id FROM outbox WHERE state = 'dead' LIMIT 1")
+sink_mode ok
+out=$(CTL outbox retry "$dead_id"); expect_eq "outbox retry" "1 row(s) queued again" "$out"
+cg_wait_for 10 sh -c "[ \"\$(sqlite3 '$CG_DB' \"SELECT state FROM outbox WHERE id = $dead_id\")\" = delivered ]"
+expect_eq "a retried dead letter is delivered" delivered "$(sql "SELECT state FROM outbox WHERE id = $dead_id")"
+down_id=$(sql "SELECT id FROM outbox WHERE destination = 'down' AND state = 'pending' LIMIT 1")
+out=$(CTL outbox drop "$down_id"); expect_eq "outbox drop" "1 row(s) dropped" "$out"
+out=$(CTL outbox csv 2>&1); expect_eq "outbox with a bad action exits 2" 2 $?
+
+echo "# consentctl purge (clock set from the command line)"
+before=$(sql "SELECT count(*) FROM consent_events")
+out=$(CTL purge --dry-run --now "$(date -u -d '+800 days' +%Y-%m-%dT%H:%M:%S.000Z)")
+expect_match "dry run counts the prefixes to clear" 'ip prefixes cleared.*: +[1-9]' "$out"
+expect_eq "dry run changes nothing" "$before|0" "$(sql "SELECT count(*), sum(ip_prefix IS NULL AND salt IS NOT NULL) FROM consent_events")"
+expect_eq "nothing cleared yet" 0 "$(sql "SELECT count(*) FROM consent_events WHERE ip_prefix IS NULL AND action = 'choice' AND subject NOT IN ('$SA', '$SB')")"
+out=$(CTL purge --now "$(date -u -d '+800 days' +%Y-%m-%dT%H:%M:%S.000Z)")
+expect_eq "after 730 days: every IP prefix cleared" 0 "$(sql "SELECT count(*) FROM consent_events WHERE ip_prefix IS NOT NULL")"
+expect_eq "after 730 days: the events themselves kept" "$before" "$(sql "SELECT count(*) FROM consent_events")"
+out=$(CTL verify); expect_eq "chain verifies after clearing prefixes" 0 $?
+out=$(CTL purge --now "$(date -u -d '+1300 days' +%Y-%m-%dT%H:%M:%S.000Z)")
+expect_match "withdrawn/erased subjects pruned after events_days_after_end" 'subjects whose records ended.*: +[1-9]' "$out"
+expect_eq "D (withdrawn) pruned" 0 "$(sql "SELECT count(*) FROM consent_events WHERE subject = '$(subject_of "$D")'")"
+expect_eq "E (consent still running then) kept" 1 "$(sql "SELECT count(*) FROM consent_events WHERE subject = '$(subject_of "$E")'")"
+expect_eq "links of pruned rows kept" 1 "$(sql "SELECT count(*) > 0 FROM consent_pruned")"
+out=$(CTL verify); rc=$?
+expect_eq "chain verifies across pruned rows" 0 "$rc"
+expect_match "verify counts pruned links" 'pruned by retention' "$out"
+expect_eq "old delivered outbox rows deleted" 0 "$(sql "SELECT count(*) FROM outbox WHERE state = 'delivered'")"
+G=$(choose 192.0.2.52 nb true true true)
+out=$(CTL verify); expect_eq "the daemon continues the chain after a prune" 0 $?
+
+cg_stop_daemon
+expect_clean_daemon_log "$CG_DIR/daemon.log"
+cg_summary
