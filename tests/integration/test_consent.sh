@@ -148,6 +148,12 @@ sqlite3 "$CG_DIR/tampered.db" "DROP TRIGGER consent_events_append_only; UPDATE c
 out=$("$CG_BUILD/consentctl" -c "$CG_INI" verify --database "$CG_DIR/tampered.db"); rc=$?
 expect_eq "verify fails on a tampered copy" 1 "$rc"; expect_match "names the first bad row" 'id = 2: core fields' "$out"
 
+# the README's example queries run against a real database
+queries=$(sed -n '/^-- 1. Consent rate per week/,/^```/p' "$CG_SRC/README.md" | grep -v '^```')
+out=$(sqlite3 -readonly "$CG_DB" 2>&1 <<<"$queries"); rc=$?
+expect_eq "README example queries run" 0 "$rc"
+expect_no_match "README example queries: no SQL error" 'Error|error' "$out"
+
 echo "# loopback-only routes and rate limit"
 expect_eq "healthz from loopback" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$CG_URL/consent/healthz")"
 expect_eq "healthz from outside → 403" 403 "$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Forwarded-For: 198.51.100.3' "$CG_URL/consent/healthz")"
