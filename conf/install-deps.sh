@@ -12,7 +12,7 @@ PKGS=(build-essential cmake pkg-config
       python3)                     # test helpers (free ports, sinks)
 # tests and benchmarks
 if [ "${1:-}" = "--test" ]; then
-	PKGS+=(wrk clang chromium fonts-dejavu-core)
+	PKGS+=(wrk clang libclang-rt-14-dev chromium fonts-dejavu-core)
 	# the browser tests run on Node (playwright-core): Debian's nodejs + npm,
 	# unless a node is already installed some other way
 	command -v npm >/dev/null || PKGS+=(nodejs npm)
