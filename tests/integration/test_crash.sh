@@ -7,17 +7,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/stack.sh"
 source "$here/../lib/assert.sh"
 trap stack_stop EXIT
-CG_RATE=100000r/s CG_WORKERS=32 stack_start || exit 1
+CG_RATE_KEY='$http_x_no_limit' CG_WORKERS=32 stack_start || exit 1
 
 N=${CG_CRASH_REQUESTS:-8000}
 BODY='{"choices":{"preferences":true,"statistics":false,"marketing":true},"policy_version":"2023-12","lang":"nn"}'
-urls=()
-for i in $(seq 1 "$N"); do urls+=("$CG_URL/consent"); done
-
 # one curl process, 32 transfers in flight; one line per answer: "status id"
-curl -s --no-progress-meter -Z --parallel-max 32 -o /dev/null -H 'Content-Type: application/json' \
-	-H 'X-Forwarded-For: 198.51.100.20' --data-binary "$BODY" \
-	-w '%{http_code} %header{set-cookie}\n' "${urls[@]}" >"$CG_DIR/answers.txt" &
+cg_burst "$N" 32 '%{http_code} %header{set-cookie}\n' "$CG_DIR/answers.txt" \
+	-H 'X-Forwarded-For: 198.51.100.20' --data-binary "$BODY" &
 load=$!
 
 kills=0

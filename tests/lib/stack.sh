@@ -7,6 +7,7 @@
 #      CG_PORT (default: a free port), CG_DIR (default: mktemp),
 #      CG_RATE (limit_req rate, default 50r/s), CG_RATE_KEY (its key), CG_WORKERS (daemon, default 16),
 #      CG_NGINX_WORKERS (default 1), CG_INI_EXTRA (lines appended to the ini),
+#      CG_DB_PATH (the database file; default CG_DIR/consent.db),
 #      CG_GA_UPSTREAM / CG_HOTJAR_UPSTREAM (where /_ga/ and /_hotjar/ proxy to;
 #      default: the demo's stand-in scripts),
 #      CG_NGINX_EXTRA (lines inside the server block)
@@ -92,7 +93,7 @@ stack_start() {
 	mkdir -p "$CG_DIR/nginx" "$CG_DIR/nginx-tmp" "$CG_DIR/web"
 	chmod 755 "$CG_DIR"
 	CG_URL="http://127.0.0.1:$CG_PORT"
-	CG_DB="$CG_DIR/consent.db"
+	CG_DB=${CG_DB_PATH:-$CG_DIR/consent.db}
 	CG_INI="$CG_DIR/consentgate.ini"
 	CG_SOCKET="$CG_DIR/fcgi.sock"
 
@@ -134,4 +135,14 @@ stack_stop() {
 	if [ -z "${CG_KEEP:-}" ] && [ -n "${CG_DIR:-}" ] && [[ $CG_DIR == /tmp/cg-test.* ]]; then
 		rm -rf "$CG_DIR"
 	fi
+}
+
+# cg_burst N PARALLEL FORMAT OUTFILE [curl args...]: N POSTs to /consent with
+# at most PARALLEL in flight (one curl process), one -w FORMAT line each.
+cg_burst() {
+	local n=$1 par=$2 fmt=$3 out=$4 args=()
+	shift 4
+	for _ in $(seq 1 "$n"); do args+=(-o /dev/null "$CG_URL/consent"); done
+	curl -s --no-progress-meter -Z --parallel-max "$par" -H 'Content-Type: application/json' \
+		-w "$fmt" "$@" "${args[@]}" >"$out"
 }

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Fault injection, loopback only and bounded: hostile FastCGI records on the
+# socket, a full disk, a read-only disk, the country database replaced under
+# load, and SIGTERM under load.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/stack.sh"
+source "$here/../lib/assert.sh"
+
+CG_DIR=$(mktemp -d /tmp/cg-test.XXXXXX)
+chmod 755 "$CG_DIR"
+mkdir -p "$CG_DIR/dbfs"
+# the database lives on its own small tmpfs, so the test can fill it up
+mount -t tmpfs -o size=2m,mode=0755 tmpfs "$CG_DIR/dbfs" || { echo "cannot mount a tmpfs (needs root)"; exit 1; }
+cleanup() {
+	chattr -i "$CG_DIR"/ro/* 2>/dev/null
+	stack_stop_keep
+	umount "$CG_DIR/dbfs" 2>/dev/null
+	rm -rf "$CG_DIR"
+}
+stack_stop_keep() { CG_KEEP=1 stack_stop; }
+trap cleanup EXIT
+export CG_DIR CG_DB_PATH="$CG_DIR/dbfs/consent.db" CG_RATE_KEY='$http_x_no_limit' CG_WORKERS=16
+stack_start || exit 1
+
+BODY='{"choices":{"preferences":true,"statistics":true,"marketing":false},"policy_version":"2023-12","lang":"nb","page":"https://shop.example/a-rather-long-path/to/fill/pages/faster"}'
+post() { curl -s -D "$CG_DIR/h" -o "$CG_DIR/b" -w '%{http_code}' -H 'Content-Type: application/json' \
+	-H "X-Forwarded-For: ${1:-192.0.2.7}" --data "$BODY" "$CG_URL/consent"; }
+sql() { sqlite3 -batch -noheader "$CG_DB" "$1"; }
+
+echo "# hostile FastCGI records straight to the socket"
+pid=$CG_DAEMON_PID
+for c in oversized_param lying_length truncated_header truncated_params dup_cookie many_params garbage; do
+	ans=$(timeout 10 python3 "$here/../lib/fcgi_raw.py" "$CG_SOCKET" "$c")
+	case $c in
+		lying_length|dup_cookie) expect_eq "$c: answered 400" "Status: 400" "$ans" ;;
+		many_params) expect_eq "$c: answered" "Status: 200" "$ans" ;;
+		*) expect_eq "$c: connection closed without an answer" "no answer" "$ans" ;;
+	esac
+	expect_eq "$c: the next request succeeds" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$CG_URL/consent/healthz")"
+done
+expect_eq "the daemon survived every record (same process)" "$pid" "$(pgrep -f "consentgated -c $CG_INI" | head -1)"
+
+echo "# a full disk"
+ok=0; full=0
+for i in $(seq 1 4000); do
+	code=$(post)
+	if [ "$code" = 200 ]; then ok=$((ok + 1)); else full=1; break; fi
+done
+echo "# $ok choices stored before the disk filled up"
+expect_eq "a full disk answers 503" 503 "$code"
+hdr=$(tr -d '\r' <"$CG_DIR/h")
+expect_match "503 carries Retry-After" 'Retry-After: 5' "$hdr"
+expect_match "503 names the storage" '"error":"storage"' "$(cat "$CG_DIR/b")"
+expect_no_match "no success cookie for an unstored choice" 'Set-Cookie' "$hdr"
+expect_eq "still alive" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$CG_URL/consent/healthz")"
+# (a nearly full disk may still take a small write now and then: count them)
+for i in 1 2 3; do [ "$(post)" = 200 ] && ok=$((ok + 1)); done
+mount -o remount,size=64m "$CG_DIR/dbfs"
+expect_eq "recovers once space is freed" 200 "$(post)"
+expect_eq "every 200 has its row" "$((ok + 1))" "$(sql "SELECT count(*) FROM consent_events")"
+
+echo "# a read-only database"
+# A mounted filesystem with open files cannot be remounted read-only, so the
+# database moves to the ordinary disk and its files are made immutable
+# (chattr +i): writes then fail even through descriptors already open.
+cg_stop_daemon
+mkdir -p "$CG_DIR/ro"
+sqlite3 "$CG_DB" ".backup '$CG_DIR/ro/consent.db'"
+sed -i "s#^database = $CG_DB\$#database = $CG_DIR/ro/consent.db#" "$CG_INI"
+CG_DB="$CG_DIR/ro/consent.db"
+cg_start_daemon || exit 1
+pid=$CG_DAEMON_PID
+expect_eq "a fresh start on the copy" 200 "$(post)"
+chattr +i "$CG_DB" "$CG_DB-wal" # not -shm: SQLite maps it into memory
+expect_eq "a read-only database answers 503" 503 "$(post)"
+expect_match "503 carries Retry-After (read-only)" 'Retry-After: 5' "$(tr -d '\r' <"$CG_DIR/h")"
+expect_no_match "no success cookie (read-only)" 'Set-Cookie' "$(tr -d '\r' <"$CG_DIR/h")"
+expect_eq "/consent/check still answers on a read-only database" 403 "$(curl -s -o /dev/null -w '%{http_code}' "$CG_URL/consent/check?purpose=statistics")"
+chattr -i "$CG_DB" "$CG_DB-wal"
+expect_eq "recovers once writable" 200 "$(post)"
+expect_eq "integrity_check after the faults" ok "$(sql 'PRAGMA integrity_check')"
+out=$("$CG_BUILD/consentctl" -c "$CG_INI" verify); expect_eq "chain verifies after the faults" 0 $?
+
+echo "# country database replaced by rename under load, with SIGHUP"
+cg_burst 1500 16 '%{http_code}\n' "$CG_DIR/codes" -H 'X-Forwarded-For: 203.0.113.40' --data "$BODY" &
+load=$!
+for cc in SE FI IS NO SE; do
+	sed "s#^203.0.113.0/24,.*#203.0.113.0/24,$cc#" "$CG_SRC/geoip/test-networks.csv" >"$CG_DIR/nets.csv"
+	perl "$CG_SRC/geoip/build-test-mmdb.pl" "$CG_DIR/nets.csv" "$CG_DIR/country.mmdb" >/dev/null
+	kill -HUP "$CG_DAEMON_PID"
+	sleep 0.2
+done
+wait "$load"
+expect_eq "every request under the reloads answered 200" "1500 200" "$(sort "$CG_DIR/codes" | uniq -c | tr -s ' ' | sed 's/^ //')"
+post 203.0.113.41 >/dev/null
+expect_eq "the last country file is used" SE "$(sql "SELECT country FROM consent_events ORDER BY id DESC LIMIT 1")"
+expect_eq "still the same process" "$pid" "$(pgrep -f "consentgated -c $CG_INI" | head -1)"
+
+echo "# SIGTERM under load"
+before=$(sql "SELECT count(*) FROM consent_events")
+cg_burst 3000 32 '%{http_code}\n' "$CG_DIR/codes" -H 'X-Forwarded-For: 198.51.100.40' --data "$BODY" &
+load=$!
+sleep 0.5
+t0=$(date +%s.%N)
+kill -TERM "$CG_DAEMON_PID"
+wait "$CG_DAEMON_PID"; rc=$?
+t1=$(date +%s.%N)
+CG_DAEMON_PID=
+wait "$load"
+acked=$(grep -c '^200$' "$CG_DIR/codes")
+expect_eq "SIGTERM under load: exit 0" 0 "$rc"
+expect_eq "SIGTERM under load: gone within 5 s" 1 "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print (b - a < 5) ? 1 : 0}')"
+expect_eq "requests answered before the stop" 1 "$([ "$acked" -gt 0 ] && echo 1)"
+expect_eq "after the stop only 502s (nginx finds no daemon), never a 5xx from a half-done request" "" \
+	"$(grep -v '^200$' "$CG_DIR/codes" | grep -v '^502$' | sort -u | tr '\n' ' ')"
+expect_eq "every accepted request completed: rows = 200s" "$acked" "$(( $(sql "SELECT count(*) FROM consent_events") - before ))"
+echo "# $acked answered 200 before the daemon stopped, in $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}') s"
+
+expect_clean_daemon_log "$CG_DIR/daemon.log"
+cg_summary

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Sends hostile FastCGI records straight to consentgated's unix socket.
+
+    fcgi_raw.py SOCKET CASE      (prints what came back, if anything)
+
+CASEs: oversized_param, lying_length, truncated_header, truncated_params,
+dup_cookie, many_params, garbage, ok."""
+import re
+import socket
+import struct
+import sys
+
+BEGIN, PARAMS, STDIN = 1, 4, 5
+
+
+def record(rtype, body, rid=1):
+    if len(body) > 65528:  # a stream longer than one record goes in several
+        return record(rtype, body[:65528], rid) + record(rtype, body[65528:], rid)
+    pad = (8 - len(body) % 8) % 8
+    return struct.pack(">BBHHBB", 1, rtype, rid, len(body), pad, 0) + body + b"\0" * pad
+
+
+def nv(name, value):
+    def ln(n):
+        return bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
+    return ln(len(name)) + ln(len(value)) + name + value
+
+
+def params(pairs):
+    return b"".join(nv(k.encode(), v.encode()) for k, v in pairs)
+
+
+def request(pairs, body=b"", stdin_records=True):
+    out = record(BEGIN, struct.pack(">HB5x", 1, 0))
+    out += record(PARAMS, params(pairs)) + record(PARAMS, b"")
+    if stdin_records:
+        if body:
+            out += record(STDIN, body)
+        out += record(STDIN, b"")
+    return out
+
+
+BASE = [("REQUEST_METHOD", "GET"), ("DOCUMENT_URI", "/consent/healthz"), ("REMOTE_ADDR", "192.0.2.1")]
+
+CASES = {
+    # a name length of 2^31-1 in a 16-byte record
+    "oversized_param": record(BEGIN, struct.pack(">HB5x", 1, 0)) +
+        record(PARAMS, struct.pack(">I", 0xFFFFFFFF) + b"\x01" + b"A" * 11),
+    # says 4000 bytes of body, sends 10, then hangs up
+    "lying_length": record(BEGIN, struct.pack(">HB5x", 1, 0)) +
+        record(PARAMS, params([("REQUEST_METHOD", "POST"), ("DOCUMENT_URI", "/consent"),
+                                ("CONTENT_TYPE", "application/json"), ("CONTENT_LENGTH", "4000")])) +
+        record(PARAMS, b"") + record(STDIN, b'{"choices"'),
+    "truncated_header": b"\x01\x01\x00",
+    "truncated_params": record(BEGIN, struct.pack(">HB5x", 1, 0)) + record(PARAMS, params(BASE))[:-9],
+    "dup_cookie": request([("REQUEST_METHOD", "GET"), ("DOCUMENT_URI", "/consent"),
+                           ("HTTP_COOKIE", "cg_id=AAAAAAAAAAAAAAAAAAAAAA"),
+                           ("HTTP_COOKIE", "cg_id=AAAAAAAAAAAAAAAAAAAAAQ")]),
+    "many_params": request(BASE + [("HTTP_X_%d" % i, "v" * 50) for i in range(2000)]),
+    "garbage": bytes(range(256)) * 8,
+    "ok": request(BASE),
+}
+
+if __name__ == "__main__":
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(3)
+    s.connect(sys.argv[1])
+    try:
+        s.sendall(CASES[sys.argv[2]])
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    except (socket.timeout, ConnectionError, BrokenPipeError):
+        got = b""
+    # STDOUT records carry the CGI answer: print its status line, if any
+    m = re.search(rb"Status: (\d{3})", got)
+    print("Status: " + m.group(1).decode() if m else "no answer")
