@@ -753,10 +753,10 @@ int cg_store_reader_open(struct cg_store *s, struct cg_store_reader **out)
 	*out = NULL;
 	if (!r)
 		return CG_ERR_NOMEM;
-	/* one reader per worker thread: a small page cache each keeps the daemon
+	/* one reader per worker thread: a small page cache (64 kB) each keeps the daemon
 	 * small (the OS page cache holds the hot pages anyway) */
 	if (open_conn(s->path, SQLITE_OPEN_READONLY, &r->db) ||
-	    sqlite3_exec(r->db, "PRAGMA cache_size=-256", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(r->db, "PRAGMA cache_size=-64", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(r->db,
 	                       "SELECT action, policy_version, preferences, statistics, marketing,"
 	                       " objections, recorded_at, choice_at FROM consent_events"
