@@ -86,6 +86,16 @@ static void respond_error(struct ctx *c, int status, const char *code,
 		c->res->retry_after = 5;
 }
 
+static void respond_dup_cookie(struct ctx *c)
+{
+	respond_error(c, 400, "bad_cookie", "the consent cookie was sent more than once", NULL);
+}
+
+static void respond_store_down(struct ctx *c)
+{
+	respond_error(c, 503, "storage", "the consent store is unavailable; try again", NULL);
+}
+
 static void add_cookie(struct ctx *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void add_cookie(struct ctx *c, const char *fmt, ...)
@@ -300,7 +310,7 @@ static int begin_change(struct ctx *c, char id[CG_ID_LEN + 1], struct cg_event *
 
 	memset(prev, 0, sizeof *prev);
 	if (ids == ID_DUPLICATE) {
-		respond_error(c, 400, "bad_cookie", "the consent cookie was sent more than once", NULL);
+		respond_dup_cookie(c);
 		return 0;
 	}
 	if (ids == ID_NONE && new_id(c, id)) {
@@ -309,7 +319,7 @@ static int begin_change(struct ctx *c, char id[CG_ID_LEN + 1], struct cg_event *
 	}
 	cg_id_subject(id, ev->subject);
 	if (ids == ID_VALID && c->ops->load_state(c->ops->ctx, ev->subject, prev) != CG_OK) {
-		respond_error(c, 503, "storage", "the consent store is unavailable; try again", NULL);
+		respond_store_down(c);
 		return 0;
 	}
 	if (prev->action == CG_ACT_ERASE)
@@ -459,13 +469,13 @@ static void route_state(struct ctx *c)
 
 	memset(&st, 0, sizeof st);
 	if (ids == ID_DUPLICATE) {
-		respond_error(c, 400, "bad_cookie", "the consent cookie was sent more than once", NULL);
+		respond_dup_cookie(c);
 		return;
 	}
 	if (ids == ID_VALID) {
 		cg_id_subject(id, subject);
 		if (c->ops->load_state(c->ops->ctx, subject, &st) != CG_OK) {
-			respond_error(c, 503, "storage", "the consent store is unavailable; try again", NULL);
+			respond_store_down(c);
 			return;
 		}
 		if (st.action == CG_ACT_ERASE)
@@ -549,13 +559,13 @@ static void route_collect(struct ctx *c)
 	}
 	ids = read_id(c, id);
 	if (ids == ID_DUPLICATE) {
-		respond_error(c, 400, "bad_cookie", "the consent cookie was sent more than once", NULL);
+		respond_dup_cookie(c);
 		goto out;
 	}
 	if (ids == ID_VALID) {
 		cg_id_subject(id, subject);
 		if (c->ops->load_state(c->ops->ctx, subject, &st) != CG_OK) {
-			respond_error(c, 503, "storage", "the consent store is unavailable; try again", NULL);
+			respond_store_down(c);
 			goto out;
 		}
 	}
@@ -677,13 +687,13 @@ static void route_export(struct ctx *c)
 	int ids = read_id(c, id);
 
 	if (ids == ID_DUPLICATE) {
-		respond_error(c, 400, "bad_cookie", "the consent cookie was sent more than once", NULL);
+		respond_dup_cookie(c);
 		return;
 	}
 	if (ids == ID_VALID) {
 		cg_id_subject(id, subject);
 		if (c->ops->subject_events(c->ops->ctx, subject, &evs, &n) != CG_OK) {
-			respond_error(c, 503, "storage", "the consent store is unavailable; try again", NULL);
+			respond_store_down(c);
 			return;
 		}
 	}
@@ -713,14 +723,14 @@ static void route_erase(struct ctx *c)
 	int ids = read_id(c, id);
 
 	if (ids == ID_DUPLICATE) {
-		respond_error(c, 400, "bad_cookie", "the consent cookie was sent more than once", NULL);
+		respond_dup_cookie(c);
 		return;
 	}
 	memset(&st, 0, sizeof st);
 	if (ids == ID_VALID) {
 		cg_id_subject(id, subject);
 		if (c->ops->load_state(c->ops->ctx, subject, &st) != CG_OK) {
-			respond_error(c, 503, "storage", "the consent store is unavailable; try again", NULL);
+			respond_store_down(c);
 			return;
 		}
 	}
@@ -749,7 +759,7 @@ static void route_report(struct ctx *c)
 	since[10] = '\0';
 	if (!c->ops->report || c->ops->report(c->ops->ctx, CG_BY_DAY, since, &rep) != CG_OK) {
 		cg_report_free(&rep);
-		respond_error(c, 503, "storage", "the consent store is unavailable; try again", NULL);
+		respond_store_down(c);
 		return;
 	}
 	cg_report_suppress(&rep, c->cfg->report_min_visitors);

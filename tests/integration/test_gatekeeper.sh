@@ -9,15 +9,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/stack.sh"
 source "$here/../lib/assert.sh"
 
-SINK_PORT=$(cg_free_port)
-SINK_DIR=$(mktemp -d /tmp/cg-sink.XXXXXX)
-REC="$SINK_DIR/records.jsonl"
-touch "$REC"
-python3 "$here/../lib/sink.py" "$SINK_PORT" "$REC" &
-SINK_PID=$!
-cleanup() { kill "$SINK_PID" 2>/dev/null; stack_stop; rm -rf "$SINK_DIR"; }
+cleanup() { cg_stop_sink; stack_stop; }
 trap cleanup EXIT
-cg_wait_for 10 curl -fs -o /dev/null "http://127.0.0.1:$SINK_PORT/_control" || { echo "sink did not start"; exit 1; }
+cg_start_sink || exit 1
+REC=$SINK_REC
 
 export CG_PORT=$(cg_free_port)
 export CG_GA_UPSTREAM="http://127.0.0.1:$SINK_PORT/ga/"
@@ -52,7 +47,6 @@ stack_start || exit 1
 
 IP=203.0.113.77
 sql() { sqlite3 -batch -noheader "$CG_DB" "$1"; }
-sink_mode() { curl -s -o /dev/null -X POST --data "{\"mode\":\"$1\"}" "http://127.0.0.1:$SINK_PORT/_control"; }
 # records whose body contains a marker, as "path" lines
 arrived() { python3 - "$REC" "$1" <<'PY'
 import json, sys

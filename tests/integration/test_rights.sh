@@ -8,13 +8,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/stack.sh"
 source "$here/../lib/assert.sh"
 
-SINK_PORT=$(cg_free_port)
-SINK_DIR=$(mktemp -d /tmp/cg-sink.XXXXXX)
-python3 "$here/../lib/sink.py" "$SINK_PORT" "$SINK_DIR/records.jsonl" &
-SINK_PID=$!
-cleanup() { kill "$SINK_PID" 2>/dev/null; stack_stop; rm -rf "$SINK_DIR"; }
+cleanup() { cg_stop_sink; stack_stop; }
 trap cleanup EXIT
-cg_wait_for 10 curl -fs -o /dev/null "http://127.0.0.1:$SINK_PORT/_control" || exit 1
+cg_start_sink || exit 1
 DEAD_PORT=$(cg_free_port) # nothing listens there
 export CG_INI_EXTRA="
 [report]
@@ -39,7 +35,6 @@ basis = consent
 stack_start || exit 1
 CTL() { "$CG_BUILD/consentctl" -c "$CG_INI" "$@"; }
 sql() { sqlite3 -batch -noheader "$CG_DB" "$1"; }
-sink_mode() { curl -s -o /dev/null -X POST --data "{\"mode\":\"$1\"}" "http://127.0.0.1:$SINK_PORT/_control"; }
 subject_of() { printf 'consentgate/subject/v1:%s' "$1" | sha256sum | cut -d' ' -f1; }
 choose() { # IP LANG P S M -> id
 	curl -s -D - -o /dev/null -H 'Content-Type: application/json' -H "X-Forwarded-For: $1" \

@@ -146,3 +146,19 @@ cg_burst() {
 	curl -s --no-progress-meter -Z --parallel-max "$par" -H 'Content-Type: application/json' \
 		-w "$fmt" "$@" "${args[@]}" >"$out"
 }
+
+# A recording sink standing in for vendors (tests/lib/sink.py) on a free port.
+# Out: SINK_PORT, SINK_DIR, SINK_REC (one JSON line per request), SINK_PID.
+cg_start_sink() {
+	SINK_PORT=$(cg_free_port)
+	SINK_DIR=$(mktemp -d /tmp/cg-sink.XXXXXX)
+	SINK_REC="$SINK_DIR/records.jsonl"
+	touch "$SINK_REC"
+	python3 "$CG_SRC/tests/lib/sink.py" "$SINK_PORT" "$SINK_REC" &
+	SINK_PID=$!
+	cg_wait_for 10 curl -fs -o /dev/null "http://127.0.0.1:$SINK_PORT/_control" || {
+		echo "the sink did not start" >&2; return 1; }
+}
+cg_stop_sink() { kill "$SINK_PID" 2>/dev/null; rm -rf "$SINK_DIR"; }
+# sink_mode ok|500|429|400|hang|reset
+sink_mode() { curl -s -o /dev/null -X POST --data "{\"mode\":\"$1\"}" "http://127.0.0.1:$SINK_PORT/_control"; }
