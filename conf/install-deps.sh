@@ -10,12 +10,15 @@ PKGS=(build-essential cmake pkg-config
       nginx sqlite3 curl
       libmaxmind-db-writer-perl   # builds the test country database
       python3)                     # test helpers (free ports, sinks)
-# tests and benchmarks
-if [ "${1:-}" = "--test" ]; then
-	PKGS+=(wrk clang libclang-rt-14-dev chromium fonts-dejavu-core)
+# tests (--test) and benchmarks (--bench: also the PHP-FPM peer)
+if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
+	PKGS+=(wrk clang libclang-rt-14-dev chromium fonts-dejavu-core procps e2fsprogs util-linux)
 	# the browser tests run on Node (playwright-core): Debian's nodejs + npm,
 	# unless a node is already installed some other way
 	command -v npm >/dev/null || PKGS+=(nodejs npm)
+fi
+if [ "${1:-}" = "--bench" ]; then
+	PKGS+=(php-fpm php-sqlite3)
 fi
 
 missing=()
@@ -33,7 +36,11 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts the packaged nginx on port 80; consentgate runs its own.
-if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
-	systemctl disable --now nginx >/dev/null 2>&1 || true
+# Debian starts the packaged nginx (and php-fpm) services; consentgate's demo,
+# tests and benchmarks run their own instances.
+if command -v systemctl >/dev/null; then
+	for unit in nginx php8.2-fpm; do
+		systemctl is-active --quiet "$unit" 2>/dev/null && systemctl disable --now "$unit" >/dev/null 2>&1
+	done
 fi
+true

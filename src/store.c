@@ -48,7 +48,7 @@ struct cg_store {
 	pthread_cond_t work;      /* writer waits: queue non-empty or stopping */
 	struct job *head, *tail;
 	int stopping;
-	/* chain tip, owned by the writer thread */
+	/* chain tip, read by the writer at the start of each transaction */
 	int64_t last_id;
 	char last_hash[CG_HEX_HASH_LEN + 1];
 	struct cg_store_stats stats; /* under mu */
@@ -369,13 +369,11 @@ static double now_seconds(void)
 /* One group commit: every queued row in one transaction, one fsync. */
 static void write_batch(struct cg_store *s, struct job *batch)
 {
-	int64_t saved_id = s->last_id;
-	char saved_hash[CG_HEX_HASH_LEN + 1];
 	double t0 = now_seconds();
 	uint64_t n = 0, ok = 0;
 	int rc = CG_OK;
 
-	strcpy(saved_hash, s->last_hash);
+	/* the tip is read inside the transaction: other writers may have added rows */
 	if (exec(s->db, "BEGIN IMMEDIATE") != SQLITE_OK || load_tip(s) != CG_OK)
 		rc = CG_ERR_STORAGE;
 	for (struct job *j = batch; j; j = j->next, n++) {
@@ -414,8 +412,6 @@ static void write_batch(struct cg_store *s, struct job *batch)
 	if (rc != CG_OK) {
 		if (!sqlite3_get_autocommit(s->db))
 			exec(s->db, "ROLLBACK");
-		s->last_id = saved_id;
-		strcpy(s->last_hash, saved_hash);
 		for (struct job *j = batch; j; j = j->next)
 			j->rc = rc;
 		ok = 0;

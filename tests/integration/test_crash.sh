@@ -6,8 +6,26 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/stack.sh"
 source "$here/../lib/assert.sh"
-trap stack_stop EXIT
+SINK_PORT=$(cg_free_port) # the sink starts only after the crashes
+export CG_PORT=$(cg_free_port) CG_INI_EXTRA="
+[forwarder]
+retry_cap_seconds = 1
+timeout_ms = 1000
+
+[destination.hook]
+type = webhook
+url = http://127.0.0.1:$SINK_PORT/hook
+purpose = statistics
+basis = legitimate_interest
+"
+trap 'cg_stop_sink; stack_stop' EXIT
 CG_RATE_KEY='$http_x_no_limit' CG_WORKERS=32 stack_start || exit 1
+# events queued for a destination that is down while the daemon crashes
+for i in $(seq 1 20); do
+	curl -s -o /dev/null -H 'Content-Type: text/plain' -H "X-Forwarded-For: 192.0.2.$i" \
+		--data "{\"events\":[{\"name\":\"crash_$i\"}]}" "$CG_URL/collect"
+done
+queued=$(sqlite3 "$CG_DB" "SELECT count(*) FROM outbox WHERE state = 'pending'")
 
 N=${CG_CRASH_REQUESTS:-8000}
 BODY='{"choices":{"preferences":true,"statistics":false,"marketing":true},"policy_version":"2023-12","lang":"nn"}'
@@ -34,6 +52,14 @@ echo "# $N requests, $kills kills: $acked answered 200, $failed did not"
 expect_eq "the daemon was killed during the burst" 1 "$([ "$kills" -ge 2 ] && echo 1)"
 expect_eq "requests succeeded" 1 "$([ "$acked" -gt 100 ] && echo 1)"
 expect_eq "some requests failed while it was down" 1 "$([ "$failed" -gt 0 ] && echo 1)"
+
+# the outbox resumes: the sink comes up, every queued event arrives
+SINK_DIR=$(mktemp -d /tmp/cg-sink.XXXXXX); SINK_REC="$SINK_DIR/records.jsonl"; touch "$SINK_REC"
+python3 "$CG_SRC/tests/lib/sink.py" "$SINK_PORT" "$SINK_REC" & SINK_PID=$!
+cg_wait_for 20 sh -c "[ \$(sqlite3 '$CG_DB' \"SELECT count(*) FROM outbox WHERE state = 'delivered'\") -ge 20 ]"
+expect_eq "20 events were queued before the crashes" 20 "$queued"
+expect_eq "the outbox resumes after the crashes: all delivered" 20 "$(sqlite3 "$CG_DB" "SELECT count(*) FROM outbox WHERE state = 'delivered'")"
+expect_eq "every queued event reached the sink" 20 "$(grep -o 'crash_[0-9]*' "$SINK_REC" | sort -u | wc -l)"
 
 cg_stop_daemon
 missing=$(python3 - "$CG_DIR/answers.txt" "$CG_DB" <<'PY'
