@@ -39,8 +39,22 @@ static const int metric_statuses[] = {200, 204, 400, 403, 404, 405, 409, 413, 41
 #define NROUTES (sizeof metric_routes / sizeof metric_routes[0])
 #define NSTATUSES (sizeof metric_statuses / sizeof metric_statuses[0])
 
+/* Read connections shared by the workers: a query borrows one for its
+ * duration. Far fewer than workers are needed (a read takes microseconds,
+ * a worker mostly waits on the network or the writer), and each connection
+ * costs memory. */
+#define READERS_MAX 8
+
+struct reader_pool {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct cg_store_reader *free[READERS_MAX];
+	int nfree, n;
+};
+
 struct daemon {
 	struct cg_config cfg;
+	struct reader_pool readers;
 	struct cg_store *store;
 	struct cg_geo *geo;
 	int listen_fd;
@@ -58,10 +72,48 @@ struct daemon {
 
 struct worker {
 	struct daemon *d;
-	struct cg_store_reader *reader;
 	pthread_t thread;
 	char body[CG_COLLECT_BODY_MAX + 1];
 };
+
+static struct cg_store_reader *borrow(struct daemon *d)
+{
+	struct cg_store_reader *r;
+
+	pthread_mutex_lock(&d->readers.mu);
+	while (!d->readers.nfree)
+		pthread_cond_wait(&d->readers.cv, &d->readers.mu);
+	r = d->readers.free[--d->readers.nfree];
+	pthread_mutex_unlock(&d->readers.mu);
+	return r;
+}
+
+static void give_back(struct daemon *d, struct cg_store_reader *r)
+{
+	pthread_mutex_lock(&d->readers.mu);
+	d->readers.free[d->readers.nfree++] = r;
+	pthread_cond_signal(&d->readers.cv);
+	pthread_mutex_unlock(&d->readers.mu);
+}
+
+static int pool_open(struct daemon *d, int n)
+{
+	pthread_mutex_init(&d->readers.mu, NULL);
+	pthread_cond_init(&d->readers.cv, NULL);
+	for (d->readers.n = 0; d->readers.n < n && d->readers.n < READERS_MAX; d->readers.n++) {
+		if (cg_store_reader_open(d->store, &d->readers.free[d->readers.n]) != CG_OK)
+			return CG_ERR_STORAGE;
+		d->readers.nfree = d->readers.n + 1;
+	}
+	return CG_OK;
+}
+
+static void pool_close(struct daemon *d)
+{
+	for (int i = 0; i < d->readers.nfree; i++)
+		cg_store_reader_free(d->readers.free[i]);
+	d->readers.nfree = 0;
+}
 
 /* ---- cg_ops over the real handles ---------------------------------------- */
 
@@ -75,9 +127,12 @@ static int op_country(void *ctx, const struct cg_ip *ip, char cc[3])
 
 static int op_load_state(void *ctx, const char *subject, struct cg_state *st)
 {
-	struct worker *w = ctx;
+	struct daemon *d = ((struct worker *)ctx)->d;
+	struct cg_store_reader *r = borrow(d);
+	int rc = cg_store_load_state(r, subject, st);
 
-	return cg_store_load_state(w->reader, subject, st);
+	give_back(d, r);
+	return rc;
 }
 
 static int op_commit(void *ctx, struct cg_event *ev)
@@ -123,16 +178,22 @@ static void op_decided(void *ctx, int dest, int decision)
 
 static int op_subject_events(void *ctx, const char *subject, struct cg_event **evs, size_t *n)
 {
-	struct worker *w = ctx;
+	struct daemon *d = ((struct worker *)ctx)->d;
+	struct cg_store_reader *r = borrow(d);
+	int rc = cg_store_subject_events(r, subject, evs, n);
 
-	return cg_store_subject_events(w->reader, subject, evs, n);
+	give_back(d, r);
+	return rc;
 }
 
 static int op_report(void *ctx, int period, const char *since_day, struct cg_report *out)
 {
-	struct worker *w = ctx;
+	struct daemon *d = ((struct worker *)ctx)->d;
+	struct cg_store_reader *r = borrow(d);
+	int rc = cg_store_report(r, period, since_day, out);
 
-	return cg_store_report(w->reader, period, since_day, out);
+	give_back(d, r);
+	return rc;
 }
 
 static int op_random(void *ctx, void *buf, size_t n)
@@ -174,7 +235,10 @@ static int op_metrics(void *ctx, struct cg_buf *out)
 	{
 		long long counts[CG_OB_NSTATES];
 		struct cg_forwarder_stats fs;
-		if (cg_store_outbox_counts(w->reader, counts) == CG_OK) {
+		struct cg_store_reader *r = borrow(d);
+		int orc = cg_store_outbox_counts(r, counts);
+		give_back(d, r);
+		if (orc == CG_OK) {
 			rc |= cg_buf_adds(out, "# HELP consentgate_outbox_rows Outbox rows by state.\n"
 			                       "# TYPE consentgate_outbox_rows gauge\n");
 			for (int k = 0; k < CG_OB_NSTATES; k++)
@@ -466,10 +530,13 @@ int main(int argc, char **argv)
 	workers = calloc((size_t)d.cfg.workers, sizeof *workers);
 	if (!workers)
 		goto out;
+	if (pool_open(&d, d.cfg.workers) != CG_OK) {
+		cg_error("cannot open read connections to %s", d.cfg.database);
+		goto out;
+	}
 	for (int i = 0; i < d.cfg.workers; i++) {
 		workers[i].d = &d;
-		if (cg_store_reader_open(d.store, &workers[i].reader) != CG_OK ||
-		    pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
+		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
 			cg_error("cannot start worker %d", i);
 			atomic_store(&d.stopping, 1);
 			shutdown(d.listen_fd, SHUT_RDWR);
@@ -500,8 +567,6 @@ int main(int argc, char **argv)
 out_join:
 	for (int i = 0; i < started; i++)
 		pthread_join(workers[i].thread, NULL);
-	for (int i = 0; workers && i < d.cfg.workers; i++)
-		cg_store_reader_free(workers[i].reader);
 out:
 	if (d.listen_fd > 0) {
 		close(d.listen_fd);
@@ -509,6 +574,7 @@ out:
 			unlink(d.cfg.listen);
 	}
 	free(workers);
+	pool_close(&d);
 	cg_forwarder_stop(d.forwarder);
 	cg_store_close(d.store);
 	sodium_memzero(d.client_key, sizeof d.client_key);
