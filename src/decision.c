@@ -25,17 +25,21 @@ static int any_granted(const struct cg_state *st)
 	return 0;
 }
 
-/* a choice exists and is current: same policy version, within its lifetime */
-static int choice_current(const struct cg_config *cfg, const struct cg_state *st, int64_t now)
+int64_t cg_state_expires_ms(const struct cg_config *cfg, const struct cg_state *st)
 {
-	int days;
+	int64_t base = st->choice_at_ms ? st->choice_at_ms : st->recorded_at_ms;
+	int days = any_granted(st) ? cfg->consent_max_age_days : cfg->refusal_max_age_days;
 
+	return base + (int64_t)days * CG_MS_PER_DAY;
+}
+
+int cg_choice_current(const struct cg_config *cfg, const struct cg_state *st, int64_t now_ms)
+{
 	if (!st->present || st->action == CG_ACT_ERASE || !st->choice_at_ms)
 		return 0;
 	if (strcmp(st->policy_version, cfg->policy_version) != 0)
 		return 0;
-	days = any_granted(st) ? cfg->consent_max_age_days : cfg->refusal_max_age_days;
-	return now < st->choice_at_ms + (int64_t)days * CG_MS_PER_DAY;
+	return now_ms < cg_state_expires_ms(cfg, st);
 }
 
 int cg_consent_valid(const struct cg_config *cfg, const struct cg_state *st, int p,
@@ -43,7 +47,7 @@ int cg_consent_valid(const struct cg_config *cfg, const struct cg_state *st, int
 {
 	if (p < 0 || p >= CG_NPURPOSES)
 		return 0;
-	return choice_current(cfg, st, now_ms) && st->choice[p] == 1 &&
+	return cg_choice_current(cfg, st, now_ms) && st->choice[p] == 1 &&
 	       !(st->objections & (1u << p));
 }
 

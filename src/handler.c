@@ -112,30 +112,6 @@ static void add_cookie(struct ctx *c, const char *fmt, ...)
 
 /* ---- pure helpers over the state ------------------------------------------ */
 
-static int any_granted(const int choice[CG_NPURPOSES])
-{
-	for (int p = 0; p < CG_NPURPOSES; p++)
-		if (choice[p] == 1)
-			return 1;
-	return 0;
-}
-
-static int64_t state_expires_ms(const struct cg_config *cfg, const struct cg_state *st)
-{
-	int64_t base = st->choice_at_ms ? st->choice_at_ms : st->recorded_at_ms;
-	int days = any_granted(st->choice) ? cfg->consent_max_age_days : cfg->refusal_max_age_days;
-
-	return base + (int64_t)days * CG_MS_PER_DAY;
-}
-
-static int state_needs_choice(const struct cg_config *cfg, const struct cg_state *st,
-                              int64_t now)
-{
-	return !st->present || st->action == CG_ACT_ERASE || !st->choice_at_ms ||
-	       strcmp(st->policy_version, cfg->policy_version) != 0 ||
-	       now >= state_expires_ms(cfg, st);
-}
-
 static json_t *tri_json(int v)
 {
 	return v == CG_TRI_NULL ? json_null() : json_boolean(v);
@@ -167,14 +143,14 @@ static json_t *state_json(struct ctx *c, const struct cg_state *st, int id_prese
 	if (st->present) {
 		cg_time_format(st->recorded_at_ms, ts);
 		json_object_set_new(o, "recorded_at", json_string(ts));
-		cg_time_format(state_expires_ms(cfg, st), ts);
+		cg_time_format(cg_state_expires_ms(cfg, st), ts);
 		json_object_set_new(o, "expires_at", json_string(ts));
 	} else {
 		json_object_set_new(o, "recorded_at", json_null());
 		json_object_set_new(o, "expires_at", json_null());
 	}
 	json_object_set_new(o, "needs_choice",
-	                    json_boolean(state_needs_choice(cfg, st, c->req->now_ms)));
+	                    json_boolean(!cg_choice_current(cfg, st, c->req->now_ms)));
 	return o;
 }
 
@@ -288,7 +264,7 @@ static void commit_and_answer(struct ctx *c, struct cg_event *ev, const char *id
 		return;
 	}
 	cg_state_from_event(ev, &st);
-	max_age = (state_expires_ms(cfg, &st) - c->req->now_ms) / 1000;
+	max_age = (cg_state_expires_ms(cfg, &st) - c->req->now_ms) / 1000;
 	if (max_age < 0)
 		max_age = 0;
 	add_cookie(c, "%s=%s; Max-Age=%lld; Path=/; HttpOnly; SameSite=Lax%s",

@@ -14,6 +14,14 @@ enum cg_decision {
 	CG_NDECISIONS,
 };
 
+/* When the choice in force ends: its time plus consent_max_age_days if it
+ * grants anything, else refusal_max_age_days (from the last event when the
+ * visitor never chose, e.g. only objected). */
+int64_t cg_state_expires_ms(const struct cg_config *cfg, const struct cg_state *st);
+/* 1 if a choice exists, was made under the current policy version and has
+ * not expired; otherwise the banner asks again. */
+int cg_choice_current(const struct cg_config *cfg, const struct cg_state *st, int64_t now_ms);
+
 /* 1 if the visitor holds a valid consent for purpose p: granted under the
  * current policy version, not expired, not withdrawn, erased or objected to. */
 int cg_consent_valid(const struct cg_config *cfg, const struct cg_state *st, int p,
