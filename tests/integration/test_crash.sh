@@ -54,8 +54,7 @@ expect_eq "requests succeeded" 1 "$([ "$acked" -gt 100 ] && echo 1)"
 expect_eq "some requests failed while it was down" 1 "$([ "$failed" -gt 0 ] && echo 1)"
 
 # the outbox resumes: the sink comes up, every queued event arrives
-SINK_DIR=$(mktemp -d /tmp/cg-sink.XXXXXX); SINK_REC="$SINK_DIR/records.jsonl"; touch "$SINK_REC"
-python3 "$CG_SRC/tests/lib/sink.py" "$SINK_PORT" "$SINK_REC" & SINK_PID=$!
+cg_start_sink "$SINK_PORT" || exit 1
 cg_wait_for 20 sh -c "[ \$(sqlite3 '$CG_DB' \"SELECT count(*) FROM outbox WHERE state = 'delivered'\") -ge 20 ]"
 expect_eq "20 events were queued before the crashes" 20 "$queued"
 expect_eq "the outbox resumes after the crashes: all delivered" 20 "$(sqlite3 "$CG_DB" "SELECT count(*) FROM outbox WHERE state = 'delivered'")"

@@ -147,10 +147,11 @@ cg_burst() {
 		-w "$fmt" "$@" "${args[@]}" >"$out"
 }
 
-# A recording sink standing in for vendors (tests/lib/sink.py) on a free port.
+# cg_start_sink [PORT]: a recording sink standing in for vendors
+# (tests/lib/sink.py), on PORT or a free port.
 # Out: SINK_PORT, SINK_DIR, SINK_REC (one JSON line per request), SINK_PID.
 cg_start_sink() {
-	SINK_PORT=$(cg_free_port)
+	SINK_PORT=${1:-$(cg_free_port)}
 	SINK_DIR=$(mktemp -d /tmp/cg-sink.XXXXXX)
 	SINK_REC="$SINK_DIR/records.jsonl"
 	touch "$SINK_REC"
