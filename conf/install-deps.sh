@@ -10,7 +10,7 @@ PKGS=(build-essential cmake pkg-config
       nginx sqlite3 curl
       libmaxmind-db-writer-perl   # builds the test country database
       python3)                     # test helpers (free ports, sinks)
-# tests (--test) and benchmarks (--bench: also the PHP-FPM peer)
+# tests (--test) and benchmarks (--bench: also the PHP-FPM and c15t peers)
 if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
 	PKGS+=(wrk clang libclang-rt-14-dev chromium fonts-dejavu-core procps e2fsprogs util-linux)
 	# the browser tests run on Node (playwright-core): Debian's nodejs + npm,
@@ -18,7 +18,7 @@ if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
 	command -v npm >/dev/null || PKGS+=(nodejs npm)
 fi
 if [ "${1:-}" = "--bench" ]; then
-	PKGS+=(php-fpm php-sqlite3)
+	PKGS+=(php-fpm php-sqlite3 postgresql)
 fi
 
 missing=()
@@ -36,10 +36,10 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts the packaged nginx (and php-fpm) services; consentgate's demo,
-# tests and benchmarks run their own instances.
+# Debian starts the packaged nginx (php-fpm, postgresql) services; consentgate's
+# demo, tests and benchmarks run their own instances.
 if command -v systemctl >/dev/null; then
-	for unit in nginx php8.2-fpm; do
+	for unit in nginx php8.2-fpm postgresql; do
 		systemctl is-active --quiet "$unit" 2>/dev/null && systemctl disable --now "$unit" >/dev/null 2>&1
 	done
 fi

@@ -10,7 +10,8 @@
 #      CG_DB_PATH (the database file; default CG_DIR/consent.db),
 #      CG_GA_UPSTREAM / CG_HOTJAR_UPSTREAM (where /_ga/ and /_hotjar/ proxy to;
 #      default: the demo's stand-in scripts),
-#      CG_NGINX_EXTRA (lines inside the server block)
+#      CG_NGINX_EXTRA (lines inside the server block),
+#      CG_NGINX_HTTP_EXTRA (lines inside the http block)
 # Out: CG_DIR, CG_PORT, CG_URL, CG_DB, CG_INI, CG_SOCKET, CG_DAEMON_PID
 
 : "${CG_SRC:?}" "${CG_BUILD:?}"
@@ -108,10 +109,10 @@ stack_start() {
 	    -e "s#@HOTJAR_UPSTREAM@#${CG_HOTJAR_UPSTREAM:-http://127.0.0.1:$CG_PORT/_standin/hotjar/}#g" \
 	    -e "s#@RATE@#${CG_RATE:-50r/s}#g" -e "s#@RATE_KEY@#${CG_RATE_KEY:-\$binary_remote_addr}#g" -e "s#@NGINX_WORKERS@#${CG_NGINX_WORKERS:-1}#g" \
 	    "$CG_SRC/conf/nginx/standalone.conf.in" >"$CG_DIR/nginx.conf"
-	python3 - "$CG_DIR/nginx.conf" "${CG_NGINX_EXTRA:-}" <<'PY'
+	python3 - "$CG_DIR/nginx.conf" "${CG_NGINX_EXTRA:-}" "${CG_NGINX_HTTP_EXTRA:-}" <<'PY'
 import sys
-p, extra = sys.argv[1], sys.argv[2]
-s = open(p).read().replace("@EXTRA@", extra)
+p, extra, http_extra = sys.argv[1:4]
+s = open(p).read().replace("@HTTP_EXTRA@", http_extra).replace("@EXTRA@", extra)
 open(p, "w").write(s)
 PY
 	[ -f "$CG_DIR/country.mmdb" ] ||
