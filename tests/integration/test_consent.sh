@@ -16,7 +16,6 @@ BODY='{"choices":{"preferences":true,"statistics":false,"marketing":false},"poli
 ALL='{"choices":{"preferences":true,"statistics":true,"marketing":true},"policy_version":"2023-12","lang":"sv"}'
 NONE='{"choices":{"preferences":false,"statistics":false,"marketing":false},"policy_version":"2023-12","lang":"en"}'
 
-sql() { sqlite3 -batch -noheader "$CG_DB" "$1"; }
 rows() { sql "SELECT count(*) FROM consent_events"; }
 # post METHOD PATH BODY [curl args...] -> sets STATUS, HEADERS, RBODY
 req() {
@@ -29,7 +28,6 @@ req() {
 	RBODY=$(cat "$CG_DIR/b.txt")
 }
 cookie_id() { sed -n 's/^Set-Cookie: cg_id=\([A-Za-z0-9_-]*\);.*/\1/p' <<<"$HEADERS"; }
-subject_of() { printf 'consentgate/subject/v1:%s' "$1" | sha256sum | cut -d' ' -f1; }
 
 echo "# record a choice (IPv4)"
 req POST /consent "$BODY" -H "X-Forwarded-For: $IP4" -H 'Sec-GPC: 1' -H 'Sec-Fetch-Site: same-origin'

@@ -26,7 +26,6 @@ stack_start || exit 1
 BODY='{"choices":{"preferences":true,"statistics":true,"marketing":false},"policy_version":"2023-12","lang":"nb","page":"https://shop.example/a-rather-long-path/to/fill/pages/faster"}'
 post() { curl -s -D "$CG_DIR/h" -o "$CG_DIR/b" -w '%{http_code}' -H 'Content-Type: application/json' \
 	-H "X-Forwarded-For: ${1:-192.0.2.7}" --data "$BODY" "$CG_URL/consent"; }
-sql() { sqlite3 -batch -noheader "$CG_DB" "$1"; }
 
 echo "# hostile FastCGI records straight to the socket"
 pid=$CG_DAEMON_PID

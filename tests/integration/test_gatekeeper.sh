@@ -46,7 +46,6 @@ basis = legitimate_interest
 stack_start || exit 1
 
 IP=203.0.113.77
-sql() { sqlite3 -batch -noheader "$CG_DB" "$1"; }
 # records whose body contains a marker, as "path" lines
 arrived() { python3 - "$REC" "$1" <<'PY'
 import json, sys

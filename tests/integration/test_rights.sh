@@ -34,8 +34,6 @@ basis = consent
 "
 stack_start || exit 1
 CTL() { "$CG_BUILD/consentctl" -c "$CG_INI" "$@"; }
-sql() { sqlite3 -batch -noheader "$CG_DB" "$1"; }
-subject_of() { printf 'consentgate/subject/v1:%s' "$1" | sha256sum | cut -d' ' -f1; }
 choose() { # IP LANG P S M -> id
 	curl -s -D - -o /dev/null -H 'Content-Type: application/json' -H "X-Forwarded-For: $1" \
 		--data "{\"choices\":{\"preferences\":$3,\"statistics\":$4,\"marketing\":$5},\"policy_version\":\"2023-12\",\"lang\":\"$2\",\"page\":\"https://shop.example/x?q=1\"}" \

@@ -13,12 +13,19 @@
 #      CG_NGINX_EXTRA (lines inside the server block),
 #      CG_NGINX_HTTP_EXTRA (lines inside the http block)
 # Out: CG_DIR, CG_PORT, CG_URL, CG_DB, CG_INI, CG_SOCKET, CG_DAEMON_PID
+# Helpers: sql QUERY, subject_of CONSENT_ID, cg_wait_for, cg_free_port, ...
 
 : "${CG_SRC:?}" "${CG_BUILD:?}"
 
 cg_free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+
+# sql QUERY: one query against the stack's database
+sql() { sqlite3 -batch -noheader "$CG_DB" "$1"; }
+# subject_of CONSENT_ID: the subject key the daemon stores for a consent ID
+# (written out here on purpose: the tests check the C code against it)
+subject_of() { printf 'consentgate/subject/v1:%s' "$1" | sha256sum | cut -d' ' -f1; }
 
 cg_wait_for() { # cg_wait_for SECONDS CMD...: poll until CMD succeeds
 	local deadline=$((SECONDS + $1)); shift
