@@ -6,6 +6,29 @@
 #include "consentgate/ip.h"
 
 static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+static const uint8_t nat64_wkp[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/* Where an IPv6 address carries a client's IPv4 address, the offset of its
+ * four bytes (and whether they are inverted), else -1. Truncating such an
+ * address to /48 would keep the whole IPv4 address (6to4: bits 16-47), and a
+ * country lookup on it would be wrong. */
+static int embedded_v4(const uint8_t a[16], int *inverted)
+{
+	static const uint8_t zero[12];
+
+	*inverted = 0;
+	if (memcmp(a, v4mapped, 12) == 0 || memcmp(a, nat64_wkp, 12) == 0)
+		return 12;                 /* ::ffff:0:0/96, 64:ff9b::/96 (RFC 6052) */
+	if (a[0] == 0x20 && a[1] == 0x02)
+		return 2;                  /* 6to4, 2002::/16 (RFC 3056) */
+	if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0 && a[3] == 0) {
+		*inverted = 1;             /* Teredo, 2001::/32: client address inverted (RFC 4380) */
+		return 12;
+	}
+	if (memcmp(a, zero, 12) == 0 && (a[12] | a[13] | a[14]) != 0)
+		return 12;                 /* IPv4-compatible ::a.b.c.d (deprecated); not ::, ::1 */
+	return -1;
+}
 
 int cg_ip_parse(const char *text, struct cg_ip *out)
 {
@@ -44,12 +67,17 @@ int cg_ip_parse(const char *text, struct cg_ip *out)
 		memset(out, 0, sizeof *out);
 		return CG_ERR_INVALID;
 	}
-	if (memcmp(out->a, v4mapped, sizeof v4mapped) == 0) {
-		memmove(out->a, out->a + 12, 4);
-		memset(out->a + 4, 0, 12);
-		out->family = 4;
-	} else {
-		out->family = 6;
+	out->family = 6;
+	{
+		int inverted, off = embedded_v4(out->a, &inverted);
+		if (off >= 0) {
+			uint8_t v4[4];
+			for (int i = 0; i < 4; i++)
+				v4[i] = inverted ? (uint8_t)~out->a[off + i] : out->a[off + i];
+			memset(out->a, 0, sizeof out->a);
+			memcpy(out->a, v4, 4);
+			out->family = 4;
+		}
 	}
 	return CG_OK;
 }

@@ -1,5 +1,8 @@
 /* Client address parsing and truncation (DESIGN.md §2.1). Pure.
- * IPv4-mapped IPv6 (::ffff:a.b.c.d) is turned into IPv4; a zone id
+ * Every IPv6 form that embeds the client's IPv4 address is turned into that
+ * IPv4 address: IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d),
+ * NAT64 well-known prefix (64:ff9b::/96), 6to4 (2002::/16) and Teredo
+ * (2001::/32, client address inverted in the last 32 bits); a zone id
  * ("fe80::1%eth0") is validated and dropped. */
 #ifndef CONSENTGATE_IP_H
 #define CONSENTGATE_IP_H

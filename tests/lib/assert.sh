@@ -15,6 +15,10 @@ expect_eq() {
 expect_match() {
 	if [[ $3 =~ $2 ]]; then ok "$1"; else not_ok "$1" "expected to match [$2], got [$3]"; fi
 }
+# expect_ge NAME MIN ACTUAL: an integer at least MIN (prints what was measured)
+expect_ge() {
+	if [[ $3 =~ ^-?[0-9]+$ ]] && [ "$3" -ge "$2" ]; then ok "$1 ($3 >= $2)"; else not_ok "$1" "expected >= $2, got [$3]"; fi
+}
 expect_no_match() {
 	if [[ $3 =~ $2 ]]; then not_ok "$1" "must not match [$2], got [$3]"; else ok "$1"; fi
 }

@@ -49,9 +49,37 @@ static void test_mapped_is_v4(void **state)
 	assert_int_equal(ip.family, 4);
 	prefix_of("::ffff:203.0.113.9", 24, 48, "203.0.113.0/24");
 	prefix_of("::FFFF:c000:0201", 24, 48, "192.0.2.0/24");
-	/* ::203.0.113.9 (deprecated IPv4-compatible) is plain IPv6 */
+	/* deprecated IPv4-compatible: the embedded address, but :: and ::1 stay IPv6 */
 	assert_int_equal(cg_ip_parse("::203.0.113.9", &ip), CG_OK);
-	assert_int_equal(ip.family, 6);
+	assert_int_equal(ip.family, 4);
+	prefix_of("::203.0.113.9", 24, 48, "203.0.113.0/24");
+	prefix_of("::1", 24, 48, "::/48");
+	prefix_of("::", 24, 48, "::/48");
+}
+
+/* Forms whose /48 would carry the whole IPv4 address (6to4) or whose lookup
+ * must use the embedded address: each becomes that IPv4 address. */
+static void test_transition_is_v4(void **state)
+{
+	struct cg_ip ip;
+
+	(void)state;
+	/* 6to4: 2002:WWXX:YYZZ::/48 is the whole of WW.XX.YY.ZZ */
+	prefix_of("2002:cb00:7109::1", 24, 48, "203.0.113.0/24");
+	prefix_of("2002:c000:201:1234:5678::9", 24, 48, "192.0.2.0/24");
+	assert_int_equal(cg_ip_parse("2002:cb00:7109::1", &ip), CG_OK);
+	assert_int_equal(ip.family, 4);
+	assert_int_equal(ip.a[3], 9); /* the lookup sees the client's address */
+	/* NAT64 well-known prefix */
+	prefix_of("64:ff9b::203.0.113.9", 24, 48, "203.0.113.0/24");
+	prefix_of("64:ff9b::c633:6407", 24, 48, "198.51.100.0/24");
+	/* Teredo: 2001:0:SERVER:FLAGS:PORT:~CLIENT */
+	prefix_of("2001:0:4136:e378:8000:63bf:3498:8ef6", 24, 48, "203.103.113.0/24");
+	/* look-alikes stay IPv6 */
+	prefix_of("2001:db8:2002::1", 24, 48, "2001:db8:2002::/48");
+	prefix_of("2001:1::1", 24, 48, "2001:1::/48");
+	prefix_of("64:ff9b:1::1", 24, 48, "64:ff9b:1::/48");
+	prefix_of("2003:cb00:7109::1", 24, 48, "2003:cb00:7109::/48");
 }
 
 static void test_zone_id(void **state)
@@ -108,6 +136,7 @@ int main(void)
 		cmocka_unit_test(test_v4),
 		cmocka_unit_test(test_v6),
 		cmocka_unit_test(test_mapped_is_v4),
+		cmocka_unit_test(test_transition_is_v4),
 		cmocka_unit_test(test_zone_id),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_truncate_bits),
