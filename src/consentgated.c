@@ -279,10 +279,17 @@ static int op_metrics(void *ctx, struct cg_buf *out)
 		"consentgate_writer_batch_max %llu\n"
 		"# HELP consentgate_writer_commit_seconds_total Time spent in group commits.\n"
 		"# TYPE consentgate_writer_commit_seconds_total counter\n"
-		"consentgate_writer_commit_seconds_total %.6f\n",
+		"consentgate_writer_commit_seconds_total %.6f\n"
+		"# HELP consentgate_checkpoints_total WAL checkpoints run.\n"
+		"# TYPE consentgate_checkpoints_total counter\n"
+		"consentgate_checkpoints_total %llu\n"
+		"# HELP consentgate_wal_frames Frames in the WAL at the last checkpoint.\n"
+		"# TYPE consentgate_wal_frames gauge\n"
+		"consentgate_wal_frames %llu\n",
 		(unsigned long long)st.commits, (unsigned long long)st.rows,
 		(unsigned long long)st.failures, (unsigned long long)st.batch_max,
-		st.commit_seconds_total);
+		st.commit_seconds_total, (unsigned long long)st.checkpoints,
+		(unsigned long long)st.wal_frames);
 	return rc ? CG_ERR_TOO_LONG : CG_OK;
 }
 

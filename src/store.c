@@ -40,7 +40,7 @@ struct cg_store {
 	char path[CG_CFG_STR];
 	sqlite3 *db;              /* the writer's (or consentctl's) connection */
 	sqlite3_stmt *ins;
-	sqlite3_stmt *ob_ins, *ob_drop, *ob_drop_purpose, *ob_upd, *redact, *tip[2];
+	sqlite3_stmt *ob_ins, *ob_drop, *ob_drop_purpose, *ob_erase, *ob_upd, *redact, *tip[2];
 	uint8_t client_key[32];
 	pthread_t thread;
 	int running;
@@ -56,6 +56,7 @@ struct cg_store {
 	pthread_t ckpt_thread;
 	int ckpt_running;
 	pthread_cond_t ckpt_wake;
+	int ckpt_want;            /* under mu: the strongest checkpoint asked for */
 	const struct cg_config *cfg;  /* DAEMON mode: for the daily purge */
 };
 
@@ -274,6 +275,16 @@ static const char ob_drop_sql[] =
 static const char ob_drop_purpose_sql[] =
 	"UPDATE outbox SET state = 'dropped', last_error = ?2"
 	" WHERE subject = ?1 AND state = 'pending' AND purpose = ?3";
+/* Erasure reaches the outbox too: every row of the visitor (queued, sent,
+ * dead) loses the subject key and its payload (event params, page URLs);
+ * what stays is the row's accounting (destination, purpose, times, state).
+ * (A scan of the outbox: its subject index covers pending rows only, and
+ * erasures are rare.) */
+static const char ob_erase_sql[] =
+	"UPDATE outbox SET subject = NULL, payload = '',"
+	" last_error = CASE state WHEN 'pending' THEN 'erased before delivery' ELSE 'erased' END,"
+	" state = CASE state WHEN 'pending' THEN 'dropped' ELSE state END"
+	" WHERE subject = ?1";
 static const char ob_update_sql[] =
 	"UPDATE outbox SET state = ?2, attempts = ?3, next_attempt_at = ?4, last_error = ?5"
 	" WHERE id = ?1 AND state = 'pending'";
@@ -292,11 +303,13 @@ static int step_done(sqlite3_stmt *st)
  * before sending as well: this keeps the outbox telling the truth.) */
 static int drop_queued(struct cg_store *s, const struct cg_event *ev)
 {
-	if (ev->action == CG_ACT_WITHDRAW || ev->action == CG_ACT_ERASE) {
+	if (ev->action == CG_ACT_ERASE) {
+		sqlite3_bind_text(s->ob_erase, 1, ev->subject, -1, SQLITE_STATIC);
+		return step_done(s->ob_erase);
+	}
+	if (ev->action == CG_ACT_WITHDRAW) {
 		sqlite3_bind_text(s->ob_drop, 1, ev->subject, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s->ob_drop, 2, ev->action == CG_ACT_ERASE ? "erased before delivery"
-		                                                            : "withdrawn before delivery",
-		                  -1, SQLITE_STATIC);
+		sqlite3_bind_text(s->ob_drop, 2, "withdrawn before delivery", -1, SQLITE_STATIC);
 		return step_done(s->ob_drop);
 	}
 	if (ev->action == CG_ACT_OBJECTION && ev->objection_purpose >= 0) {
@@ -371,7 +384,7 @@ static void write_batch(struct cg_store *s, struct job *batch)
 {
 	double t0 = now_seconds();
 	uint64_t n = 0, ok = 0;
-	int rc = CG_OK;
+	int rc = CG_OK, erased = 0;
 
 	/* the tip is read inside the transaction: other writers may have added rows */
 	if (exec(s->db, "BEGIN IMMEDIATE") != SQLITE_OK || load_tip(s) != CG_OK)
@@ -398,6 +411,7 @@ static void write_batch(struct cg_store *s, struct job *batch)
 			if (j->rc == CG_OK) {
 				s->last_id = j->ev->id;
 				strcpy(s->last_hash, j->ev->hash);
+				erased |= j->ev->action == CG_ACT_ERASE;
 			}
 		}
 		if (j->rc == CG_OK)
@@ -424,7 +438,34 @@ static void write_batch(struct cg_store *s, struct job *batch)
 	if (n > s->stats.batch_max)
 		s->stats.batch_max = n;
 	s->stats.commit_seconds_total += now_seconds() - t0;
+	if (erased && rc == CG_OK && s->ckpt_want < SQLITE_CHECKPOINT_TRUNCATE) {
+		/* the erased values still sit in old WAL frames: empty the WAL now */
+		s->ckpt_want = SQLITE_CHECKPOINT_TRUNCATE;
+		pthread_cond_signal(&s->ckpt_wake);
+	}
 	pthread_mutex_unlock(&s->mu);
+}
+
+/* After each commit: once the WAL holds WAL_RESTART_FRAMES frames, ask the
+ * checkpointer for a RESTART, which makes the next commit write from the
+ * start of the file again. Passive checkpoints alone never get there under
+ * steady load: a writer is always appending when they finish. */
+#define WAL_RESTART_FRAMES 2048
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct cg_store *s = arg;
+
+	(void)db;
+	(void)name;
+	if (frames >= WAL_RESTART_FRAMES) {
+		pthread_mutex_lock(&s->mu);
+		if (s->ckpt_want < SQLITE_CHECKPOINT_RESTART) {
+			s->ckpt_want = SQLITE_CHECKPOINT_RESTART;
+			pthread_cond_signal(&s->ckpt_wake);
+		}
+		pthread_mutex_unlock(&s->mu);
+	}
+	return SQLITE_OK;
 }
 
 /* fn decides: CG_OK commits, anything else rolls back (CG_ERR_DRY_RUN is
@@ -529,31 +570,60 @@ static int load_client_key(struct cg_store *s)
 	return rc;
 }
 
-/* WAL frames are copied back into the database once a second by a passive
- * checkpoint on a separate connection; the writer's own autocheckpoint is off,
- * because a checkpoint inside a commit would add its fsync to that commit. */
+/* The checkpointer has its own connection, so copying WAL frames back into
+ * the database never adds to a commit. Every second a PASSIVE checkpoint
+ * (never waits); a RESTART when the writer finds the WAL long (wal_hook); a
+ * TRUNCATE after an erasure and once when writes have stopped, so that old
+ * frames holding erased or superseded values do not linger in the -wal
+ * file. RESTART and TRUNCATE wait (busy_timeout) for readers, whose read
+ * transactions are kept short for this reason. */
 static void *checkpoint_main(void *arg)
 {
 	struct cg_store *s = arg;
 	sqlite3 *db = NULL;
 	struct timespec until;
+	uint64_t seen_commits = 0;
+	int idle_truncated = 0;
 
 	time_t next_purge = time(NULL) + 60; /* a minute after start, then daily */
 
-	if (open_conn(s->path, SQLITE_OPEN_READWRITE, &db) != CG_OK)
+	/* the first read opens the WAL index: before it, a checkpoint on this
+	 * connection returns OK and copies nothing */
+	if (open_conn(s->path, SQLITE_OPEN_READWRITE, &db) != CG_OK ||
+	    exec(db, "SELECT count(*) FROM sqlite_master") != SQLITE_OK) {
+		cg_error("checkpointer: cannot open %s", s->path);
+		sqlite3_close(db);
 		return NULL;
+	}
 	pthread_mutex_lock(&s->mu);
 	while (!s->stopping) {
+		int mode, log = 0, done = 0, rc;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 1;
-		pthread_cond_timedwait(&s->ckpt_wake, &s->mu, &until);
+		if (!s->ckpt_want)
+			pthread_cond_timedwait(&s->ckpt_wake, &s->mu, &until);
 		if (s->stopping)
 			break;
+		mode = s->ckpt_want;
+		s->ckpt_want = SQLITE_CHECKPOINT_PASSIVE;
+		if (s->stats.commits != seen_commits) {
+			seen_commits = s->stats.commits;
+			idle_truncated = 0;
+		} else if (!idle_truncated) {
+			mode = SQLITE_CHECKPOINT_TRUNCATE; /* a second without commits */
+			idle_truncated = 1;
+		}
 		pthread_mutex_unlock(&s->mu);
-		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		rc = sqlite3_wal_checkpoint_v2(db, NULL, mode, &log, &done);
+		pthread_mutex_lock(&s->mu);
+		s->stats.checkpoints++;
+		s->stats.wal_frames = log > 0 ? (uint64_t)log : 0;
+		if (rc != SQLITE_OK && mode > SQLITE_CHECKPOINT_PASSIVE && s->ckpt_want < mode)
+			s->ckpt_want = mode; /* readers in the way: again next round */
 		if (s->cfg && time(NULL) >= next_purge) {
 			struct cg_purge_counts c;
 			struct timespec now;
+			pthread_mutex_unlock(&s->mu);
 			clock_gettime(CLOCK_REALTIME, &now);
 			next_purge = time(NULL) + 86400;
 			if (cg_store_purge(s, s->cfg, (int64_t)now.tv_sec * 1000, 0, &c) == CG_OK)
@@ -562,8 +632,8 @@ static void *checkpoint_main(void *arg)
 				        c.subjects_pruned, c.events_pruned, c.outbox_deleted, c.outbox_expired);
 			else
 				cg_warn("retention: the daily purge failed; it runs again tomorrow");
+			pthread_mutex_lock(&s->mu);
 		}
-		pthread_mutex_lock(&s->mu);
 	}
 	pthread_mutex_unlock(&s->mu);
 	sqlite3_close(db);
@@ -609,7 +679,9 @@ int cg_store_open(const struct cg_config *cfg, int mode, struct cg_store **out,
 	/* WAL + FULL: a commit is on disk when COMMIT returns, even on power loss */
 	if (exec(s->db, "PRAGMA journal_mode=WAL") != SQLITE_OK ||
 	    exec(s->db, "PRAGMA synchronous=FULL") != SQLITE_OK ||
-	    exec(s->db, "PRAGMA journal_size_limit=67108864") != SQLITE_OK ||
+	    exec(s->db, "PRAGMA journal_size_limit=16777216") != SQLITE_OK ||
+	    /* freed space is zeroed, so an erased value is not left in a free page */
+	    exec(s->db, "PRAGMA secure_delete=ON") != SQLITE_OK ||
 	    exec(s->db, "PRAGMA wal_autocheckpoint=0") != SQLITE_OK ||
 	    exec(s->db, "PRAGMA foreign_keys=ON") != SQLITE_OK) {
 		snprintf(err, errlen, "%s: cannot set WAL mode: %s", s->path, sqlite3_errmsg(s->db));
@@ -624,6 +696,7 @@ int cg_store_open(const struct cg_config *cfg, int mode, struct cg_store **out,
 	                    prepare(s->db, ob_insert_sql, &s->ob_ins) ||
 	                    prepare(s->db, ob_drop_sql, &s->ob_drop) ||
 	                    prepare(s->db, ob_drop_purpose_sql, &s->ob_drop_purpose) ||
+	                    prepare(s->db, ob_erase_sql, &s->ob_erase) ||
 	                    prepare(s->db, ob_update_sql, &s->ob_upd) ||
 	                    prepare(s->db, redact_sql, &s->redact) ||
 	                    prepare(s->db, "SELECT id, hash FROM consent_events ORDER BY id DESC LIMIT 1", &s->tip[0]) ||
@@ -641,6 +714,7 @@ int cg_store_open(const struct cg_config *cfg, int mode, struct cg_store **out,
 		goto out_fail;
 	}
 	s->running = 1;
+	sqlite3_wal_hook(s->db, wal_hook, s);
 	if (pthread_create(&s->ckpt_thread, NULL, checkpoint_main, s) == 0)
 		s->ckpt_running = 1;
 	*out = s;
@@ -668,6 +742,7 @@ void cg_store_close(struct cg_store *s)
 	sqlite3_finalize(s->ob_ins);
 	sqlite3_finalize(s->ob_drop);
 	sqlite3_finalize(s->ob_drop_purpose);
+	sqlite3_finalize(s->ob_erase);
 	sqlite3_finalize(s->ob_upd);
 	sqlite3_finalize(s->redact);
 	sqlite3_finalize(s->tip[0]);

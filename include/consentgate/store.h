@@ -115,6 +115,8 @@ struct cg_store_stats {
 	uint64_t commits, rows, failures;
 	uint64_t batch_max;
 	double commit_seconds_total;
+	uint64_t checkpoints;    /* checkpoint runs */
+	uint64_t wal_frames;     /* frames in the WAL at the last checkpoint */
 };
 void cg_store_stats(struct cg_store *st, struct cg_store_stats *out);
 

@@ -170,7 +170,7 @@ cp "$CG_SRC/geoip/test-networks.csv" "$CG_DIR/nets.csv"
 sed -i 's#^203.0.113.0/24,DK#203.0.113.0/24,SE#' "$CG_DIR/nets.csv"
 perl "$CG_SRC/geoip/build-test-mmdb.pl" "$CG_DIR/nets.csv" "$CG_DIR/country.mmdb" >/dev/null
 kill -HUP "$CG_DAEMON_PID"
-sleep 0.3
+cg_wait_for 10 grep -q 'country database reopened' "$CG_DIR/daemon.log"
 req POST /consent "$ALL" -H "X-Forwarded-For: 203.0.113.5"
 expect_eq "SIGHUP: new country data used" SE "$(sql "SELECT country FROM consent_events WHERE subject='$(subject_of "$(cookie_id)")'")"
 start=$SECONDS

@@ -47,10 +47,13 @@ D=$(choose 203.0.113.12 nb true true true)
 curl -s -o /dev/null -X DELETE -H "Cookie: cg_id=$D" "$CG_URL/consent"
 SA=$(subject_of "$A"); SB=$(subject_of "$B")
 for id in "$A" "$B"; do
+	# A's events carry a marker that must be gone from every file after A's erasure
 	curl -s -o /dev/null -H 'Content-Type: text/plain' -H "Cookie: cg_id=$id" \
-		--data '{"events":[{"name":"page_view","params":{"page_title":"T"}}]}' "$CG_URL/collect"
+		--data "{\"events\":[{\"name\":\"page_view\",\"params\":{\"page_title\":\"T-${id:0:4}\",\"page_location\":\"https://shop.example/p?erasemark=$([ "$id" = "$A" ] && echo A7Qz || echo B)\"}}]}" "$CG_URL/collect"
 done
 cg_wait_for 10 sh -c "[ \$(sqlite3 '$CG_DB' \"SELECT count(*) FROM outbox WHERE destination = 'down' AND attempts >= 1\") -ge 2 ]"
+cg_wait_for 10 sh -c "[ \$(sqlite3 '$CG_DB' \"SELECT count(*) FROM outbox WHERE destination = 'hook' AND state = 'delivered'\") -ge 2 ]"
+A_ROWS=$(sql "SELECT group_concat(id) FROM outbox WHERE subject = '$SA'")
 
 echo "# GET /consent/export"
 out=$(curl -s -D "$CG_DIR/h" -H "Cookie: cg_id=$A" "$CG_URL/consent/export")
@@ -76,7 +79,17 @@ expect_match "erase: id cookie cleared" 'Set-Cookie: cg_id=; Max-Age=0; Path=/' 
 expect_match "erase: state cookie cleared" 'Set-Cookie: cg_state=; Max-Age=0; Path=/' "$hdr"
 expect_eq "erase: personal fields gone from every event" "0" "$(sql "SELECT count(*) FROM consent_events WHERE subject = '$SA' AND (ip_prefix IS NOT NULL OR country IS NOT NULL OR page IS NOT NULL OR lang IS NOT NULL OR gpc IS NOT NULL OR salt IS NOT NULL)")"
 expect_eq "erase: a non-personal tombstone" "erase|||" "$(sql "SELECT action || '|' || coalesce(ip_prefix,'') || '|' || coalesce(preferences,'') || '|' || coalesce(policy_version,'') FROM consent_events WHERE subject = '$SA' ORDER BY id DESC LIMIT 1")"
-expect_eq "erase: queued events dropped" "dropped|erased before delivery" "$(sql "SELECT DISTINCT state || '|' || last_error FROM outbox WHERE subject = '$SA' AND destination = 'down'")"
+expect_eq "erase: queued events dropped" "dropped|erased before delivery" "$(sql "SELECT DISTINCT state || '|' || last_error FROM outbox WHERE id IN ($A_ROWS) AND destination = 'down'")"
+expect_eq "erase: delivered rows keep their state, lose the rest" "delivered|erased" "$(sql "SELECT DISTINCT state || '|' || last_error FROM outbox WHERE id IN ($A_ROWS) AND destination = 'hook'")"
+expect_eq "erase: no outbox row keeps the subject or a payload" "0|0" "$(sql "SELECT count(*) FILTER (WHERE subject IS NOT NULL), count(*) FILTER (WHERE payload <> '') FROM outbox WHERE id IN ($A_ROWS)")"
+expect_eq "erase: no outbox row of A is left with its subject" 0 "$(sql "SELECT count(*) FROM outbox WHERE subject = '$SA'")"
+# within one checkpoint interval (1 s) the WAL is emptied: old frames held
+# the erased values; free pages are zeroed (secure_delete)
+gone() { ! grep -aqF -e erasemark=A7Qz -e "T-${A:0:4}" "$CG_DB" "$CG_DB-wal" 2>/dev/null; }
+cg_wait_for 3 gone
+expect_eq "erase: A's marker is in neither the database nor the WAL" "" \
+	"$(grep -aloF -e erasemark=A7Qz -e "T-${A:0:4}" "$CG_DB" "$CG_DB-wal" 2>/dev/null | sort -u | tr '\n' ' ')"
+expect_ge "erase: B's marker is still stored (the search would find one)" 1 "$(grep -acF erasemark=B "$CG_DB" "$CG_DB-wal" 2>/dev/null | awk -F: '{s += $NF} END {print s + 0}')"
 expect_eq "another visitor's queue untouched" 1 "$(sql "SELECT count(*) FROM outbox WHERE subject = '$SB' AND destination = 'down' AND state = 'pending'")"
 out=$(CTL verify); expect_eq "chain verifies after erasure" 0 $?
 expect_match "verify counts redacted rows" 'redacted' "$out"
