@@ -34,6 +34,8 @@ static const struct directive directives[] = {
 	{"server", "listen", T_STR, C(listen), 0, 0, NULL},
 	{"server", "socket_group", T_STR, C(socket_group), 0, 0, NULL},
 	{"server", "workers", T_INT, C(workers), 1, 1024, NULL},
+	{"server", "request_timeout_ms", T_INT, C(request_timeout_ms), 100, 60000, NULL},
+	{"server", "max_pending_connections", T_INT, C(max_pending_connections), 16, 65536, NULL},
 	{"server", "base_path", T_STR, C(base_path), 0, 0, NULL},
 	{"server", "site", T_STR, C(site), 0, 0, NULL},
 	{"policy", "version", T_STR, C(policy_version), 0, 0, NULL},
@@ -58,6 +60,10 @@ static const struct directive directives[] = {
 	{"forwarder", "retry_cap_seconds", T_INT, C(retry_cap_seconds), 1, 86400, NULL},
 	{"forwarder", "timeout_ms", T_INT, C(forward_timeout_ms), 100, 120000, NULL},
 	{"forwarder", "concurrency", T_INT, C(forward_concurrency), 1, 256, NULL},
+	{"limits", "visitor_bytes_per_hour", T_INT, C(visitor_bytes_per_hour), 1024, 1 << 30, NULL},
+	{"limits", "prefix_bytes_per_hour", T_INT, C(prefix_bytes_per_hour), 1024, 1 << 30, NULL},
+	{"limits", "outbox_max_rows", T_INT, C(outbox_max_rows), 100, 100000000, NULL},
+	{"limits", "outbox_max_mib", T_INT, C(outbox_max_mib), 1, 1 << 20, NULL},
 	{"destination", "type", T_ENUM, D(type), 0, 0, type_names},
 	{"destination", "url", T_STR, D(url), 0, 0, NULL},
 	{"destination", "measurement_id", T_STR, D(measurement_id), 0, 0, NULL},
@@ -103,8 +109,11 @@ static void fail(struct parse_ctx *c, const char *section, const char *key,
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof why, fmt, ap);
 	va_end(ap);
-	snprintf(c->err, c->errlen, "%s:%d: [%s] %s: %s", c->filename, c->line,
-	         section, key, why);
+	if (c->line > 0)
+		snprintf(c->err, c->errlen, "%s:%d: [%s] %s: %s", c->filename, c->line,
+		         section, key, why);
+	else /* about a section or the file as a whole: no line to name */
+		snprintf(c->err, c->errlen, "%s: [%s] %s: %s", c->filename, section, key, why);
 }
 
 /* fgets-style reader that counts lines and refuses lines inih would split */
@@ -154,6 +163,12 @@ void cg_config_defaults(struct cg_config *cfg)
 	cfg->retry_cap_seconds = 300;
 	cfg->forward_timeout_ms = 10000;
 	cfg->forward_concurrency = 16;
+	cfg->request_timeout_ms = 5000;
+	cfg->max_pending_connections = 1024;
+	cfg->visitor_bytes_per_hour = 256 * 1024;
+	cfg->prefix_bytes_per_hour = 4 * 1024 * 1024;
+	cfg->outbox_max_rows = 200000;
+	cfg->outbox_max_mib = 256;
 }
 
 static int valid_origin(const char *o)

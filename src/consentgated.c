@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcgiapp.h>
+#include <getopt.h>
 #include <grp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -26,7 +27,9 @@
 #include "consentgate/err.h"
 #include "consentgate/geo.h"
 #include "consentgate/handler.h"
+#include "consentgate/intake.h"
 #include "consentgate/log.h"
+#include "consentgate/startup.h"
 #include "consentgate/store.h"
 
 /* requests_total{route,status}: fixed tables, lock-free counters */
@@ -57,7 +60,9 @@ struct daemon {
 	struct reader_pool readers;
 	struct cg_store *store;
 	struct cg_geo *geo;
-	int listen_fd;
+	struct cg_listener listener;
+	struct cg_intake *intake;
+	int no_accept_fd;   /* what libfcgi may "accept" on: never a connection */
 	struct cg_forwarder *forwarder;
 	atomic_int stopping;
 	atomic_uint_fast64_t requests[NROUTES][NSTATUSES];
@@ -263,6 +268,27 @@ static int op_metrics(void *ctx, struct cg_buf *out)
 			(unsigned long long)fs.retried, (unsigned long long)fs.dead,
 			(unsigned long long)fs.dropped, fs.latency_seconds);
 	}
+	{
+		struct cg_intake_stats is;
+		cg_intake_stats(d->intake, &is);
+		rc |= cg_buf_printf(out,
+			"# HELP consentgate_connections_total FastCGI connections by what became of them.\n"
+			"# TYPE consentgate_connections_total counter\n"
+			"consentgate_connections_total{outcome=\"accepted\"} %llu\n"
+			"consentgate_connections_total{outcome=\"timed_out\"} %llu\n"
+			"consentgate_connections_total{outcome=\"oversize\"} %llu\n"
+			"consentgate_connections_total{outcome=\"invalid\"} %llu\n"
+			"consentgate_connections_total{outcome=\"evicted\"} %llu\n"
+			"# HELP consentgate_requests_received_total Requests that arrived whole and went to a worker.\n"
+			"# TYPE consentgate_requests_received_total counter\n"
+			"consentgate_requests_received_total %llu\n"
+			"# HELP consentgate_connections_pending Connections whose request is still arriving.\n"
+			"# TYPE consentgate_connections_pending gauge\n"
+			"consentgate_connections_pending %d\n",
+			(unsigned long long)is.accepted, (unsigned long long)is.timed_out,
+			(unsigned long long)is.oversize, (unsigned long long)is.invalid,
+			(unsigned long long)is.evicted, (unsigned long long)is.handed, is.pending);
+	}
 	cg_store_stats(d->store, &st);
 	rc |= cg_buf_printf(out,
 		"# HELP consentgate_writer_commits_total Group commits (transactions) by the writer.\n"
@@ -403,80 +429,70 @@ static void serve(struct worker *w, FCGX_Request *rq)
 	cg_response_free(&res);
 }
 
+/* A worker serves connections the intake hands it, each with its whole
+ * request already in the socket buffer, so libfcgi's reads never wait on a
+ * slow peer. The request object is given the open connection (ipcFd,
+ * keepConnection = 1) and, as its listening socket, one that can never
+ * have a connection: libfcgi goes on to accept() when a read fails, and must
+ * not serve a connection the intake did not vet. */
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct daemon *d = w->d;
 	FCGX_Request rq;
+	int fd;
 
-	if (FCGX_InitRequest(&rq, d->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
-		return NULL;
-	while (!atomic_load(&d->stopping)) {
-		if (FCGX_Accept_r(&rq) < 0) {
-			if (atomic_load(&d->stopping))
-				break;
-			usleep(10000); /* e.g. EMFILE: do not spin */
+	while ((fd = cg_intake_next(d->intake)) >= 0) {
+		FCGX_InitRequest(&rq, d->no_accept_fd, 0);
+		rq.ipcFd = fd;
+		rq.keepConnection = 1;
+		if (FCGX_Accept_r(&rq) < 0) { /* libfcgi has closed the connection */
+			FCGX_Free(&rq, 1);
 			continue;
 		}
 		serve(w, &rq);
-		FCGX_Finish_r(&rq);
+		FCGX_Finish_r(&rq); /* closes unless nginx keeps the connection */
+		if (rq.ipcFd >= 0) {
+			cg_intake_keep(d->intake, rq.ipcFd);
+			rq.ipcFd = -1;
+		}
+		FCGX_Free(&rq, 0);
 	}
-	FCGX_Free(&rq, 0);
 	return NULL;
 }
 
 /* ---- start-up ------------------------------------------------------------- */
 
-static int open_listener(struct daemon *d)
-{
-	const char *l = d->cfg.listen;
-	mode_t old;
-	int fd;
-
-	if (l[0] != '/')
-		return FCGX_OpenSocket(l, 1024);
-	unlink(l); /* a stale socket from a crash */
-	old = umask(0117);
-	fd = FCGX_OpenSocket(l, 1024);
-	umask(old);
-	if (fd < 0)
-		return -1;
-	if (chmod(l, 0660) != 0) {
-		cg_error("chmod %s: %s", l, strerror(errno));
-		return -1;
-	}
-	if (d->cfg.socket_group[0]) {
-		struct group *g = getgrnam(d->cfg.socket_group);
-		if (!g || chown(l, (uid_t)-1, g->gr_gid) != 0) {
-			cg_error("socket group %s: %s", d->cfg.socket_group,
-			         g ? strerror(errno) : "no such group");
-			return -1;
-		}
-	}
-	return fd;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: consentgated -c FILE [-t]\n"
-	           "  -c FILE  configuration file (INI)\n"
-	           "  -t       check the configuration and exit\n");
+	           "  -c FILE      configuration file (INI)\n"
+	           "  -t           check the configuration and what start-up needs, then exit\n"
+	           "  -h, --help   this text\n"
+	           "  --version    the version\n"
+	           "exit status: 0 ok, 1 configuration or start-up error, 2 usage\n");
 }
 
 int main(int argc, char **argv)
 {
 	static struct daemon d; /* large: keep it off the stack */
+	static const struct option longopts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
 	const char *cfg_path = NULL;
 	struct worker *workers = NULL;
 	char err[512];
 	sigset_t sigs;
 	int opt, test_only = 0, rc = 1, started = 0;
 
-	while ((opt = getopt(argc, argv, "c:th")) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:th", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': cfg_path = optarg; break;
 		case 't': test_only = 1; break;
 		case 'h': usage(stdout); return 0;
+		case 'V': printf("consentgated %s\n", CONSENTGATE_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -484,7 +500,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (cg_config_load(cfg_path, &d.cfg, err, sizeof err) != CG_OK) {
+	if (cg_config_load(cfg_path, &d.cfg, err, sizeof err) != CG_OK ||
+	    cg_startup_check(&d.cfg, cfg_path, err, sizeof err) != CG_OK) {
 		fprintf(stderr, "consentgated: %s\n", err);
 		return 1;
 	}
@@ -492,6 +509,7 @@ int main(int argc, char **argv)
 		printf("consentgated: %s: configuration OK\n", cfg_path);
 		return 0;
 	}
+	d.listener.fd = d.no_accept_fd = -1;
 	if (sodium_init() < 0) {
 		cg_error("libsodium cannot start");
 		return 1;
@@ -505,13 +523,19 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* the socket first: a second instance stops here, before it touches
+	 * the database or anything else of the first one's */
+	if (cg_startup_listen(&d.cfg, cfg_path, &d.listener, err, sizeof err) != CG_OK) {
+		cg_error("%s", err);
+		goto out;
+	}
 	if (d.cfg.geo_database[0] &&
 	    cg_geo_open(d.cfg.geo_database, d.cfg.country_path, &d.geo) != CG_OK) {
-		cg_error("cannot open the country database %s", d.cfg.geo_database);
+		cg_error("%s: [geoip] database: cannot open %s", cfg_path, d.cfg.geo_database);
 		goto out;
 	}
 	if (cg_store_open(&d.cfg, CG_STORE_DAEMON, &d.store, err, sizeof err) != CG_OK) {
-		cg_error("storage: %s", err);
+		cg_error("%s: [storage] database: %s", cfg_path, err);
 		goto out;
 	}
 	if (cg_store_client_key(d.store, d.client_key) != CG_OK) {
@@ -525,13 +549,9 @@ int main(int argc, char **argv)
 		cg_error("cannot start the forwarder");
 		goto out;
 	}
-	if (FCGX_Init() != 0) {
+	d.no_accept_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0); /* never listens */
+	if (FCGX_Init() != 0 || d.no_accept_fd < 0) {
 		cg_error("FCGX_Init failed");
-		goto out;
-	}
-	d.listen_fd = open_listener(&d);
-	if (d.listen_fd < 0) {
-		cg_error("cannot listen on %s", d.cfg.listen);
 		goto out;
 	}
 	workers = calloc((size_t)d.cfg.workers, sizeof *workers);
@@ -541,12 +561,26 @@ int main(int argc, char **argv)
 		cg_error("cannot open read connections to %s", d.cfg.database);
 		goto out;
 	}
+	{
+		struct cg_intake_opts io = {
+			.listen_fd = d.listener.fd,
+			.deadline_ms = d.cfg.request_timeout_ms,
+			.max_pending = d.cfg.max_pending_connections,
+			.max_idle = d.cfg.max_pending_connections,
+			/* params (nginx sends a few kB) + the largest body + record framing */
+			.max_request = CG_COLLECT_BODY_MAX + 64 * 1024,
+		};
+		if (cg_intake_start(&io, &d.intake) != CG_OK) {
+			cg_error("cannot start the intake thread");
+			goto out;
+		}
+		d.listener.fd = -1; /* the intake owns it now */
+	}
 	for (int i = 0; i < d.cfg.workers; i++) {
 		workers[i].d = &d;
 		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
 			cg_error("cannot start worker %d", i);
-			atomic_store(&d.stopping, 1);
-			shutdown(d.listen_fd, SHUT_RDWR);
+			cg_intake_stop(d.intake);
 			goto out_join;
 		}
 		started++;
@@ -566,20 +600,18 @@ int main(int argc, char **argv)
 		cg_info("signal %d: draining", sig);
 		break;
 	}
-	/* Stop accepting: shutdown() wakes every thread blocked in accept();
-	 * requests already accepted run to the end, then the writer drains. */
-	atomic_store(&d.stopping, 1);
-	shutdown(d.listen_fd, SHUT_RDWR);
+	/* Stop accepting; requests that have arrived are still served, then
+	 * the workers end and the writer drains. */
+	cg_intake_stop(d.intake);
 	rc = 0;
 out_join:
 	for (int i = 0; i < started; i++)
 		pthread_join(workers[i].thread, NULL);
 out:
-	if (d.listen_fd > 0) {
-		close(d.listen_fd);
-		if (d.cfg.listen[0] == '/')
-			unlink(d.cfg.listen);
-	}
+	cg_intake_free(d.intake);
+	cg_startup_unlisten(&d.cfg, &d.listener);
+	if (d.no_accept_fd >= 0)
+		close(d.no_accept_fd);
 	free(workers);
 	pool_close(&d);
 	cg_forwarder_stop(d.forwarder);

@@ -62,6 +62,14 @@ struct cg_config {
 	int retry_cap_seconds;
 	int forward_timeout_ms;
 	int forward_concurrency;
+	/* [server], cont. */
+	int request_timeout_ms;       /* a connection's whole request must arrive within this */
+	int max_pending_connections;  /* connections whose request is still arriving */
+	/* [limits]: what /collect may queue */
+	int visitor_bytes_per_hour;   /* payload bytes per visitor (subject) per hour */
+	int prefix_bytes_per_hour;    /* payload bytes per client prefix (/24, /48) per hour */
+	int outbox_max_rows;          /* pending rows in the whole outbox */
+	int outbox_max_mib;           /* pending payload MiB in the whole outbox */
 	/* [destination.NAME] */
 	struct cg_destination dest[CG_MAX_DESTINATIONS];
 	int n_dest;

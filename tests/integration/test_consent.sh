@@ -189,11 +189,47 @@ expect_match "Secure state cookie" 'Set-Cookie: cg_state=[^;]*; Max-Age=31536000
 
 echo "# configuration check"
 out=$("$CG_BUILD/consentgated" -t -c "$CG_INI"); expect_eq "-t on a good file" 0 $?
-out=$("$CG_BUILD/consentgated" -t -c "$CG_SRC/conf/consentgate.ini"); expect_eq "-t on the shipped conf/consentgate.ini" 0 $?
+# the shipped file, its paths moved into this test's directory
+mkdir -p "$CG_DIR/ship/run" "$CG_DIR/ship/lib"
+cp "$CG_DIR/country.mmdb" "$CG_DIR/ship/lib/country.mmdb"
+sed -e "s#/run/consentgate/#$CG_DIR/ship/run/#" -e "s#/var/lib/consentgate/#$CG_DIR/ship/lib/#" \
+	"$CG_SRC/conf/consentgate.ini" >"$CG_DIR/ship.ini"
+out=$("$CG_BUILD/consentgated" -t -c "$CG_DIR/ship.ini" 2>&1); expect_eq "-t on the shipped conf/consentgate.ini (paths moved): exit 0 [$out]" 0 $?
 printf '[server]\nsite = x\nworkers = lots\n' >"$CG_DIR/bad.ini"
 out=$("$CG_BUILD/consentgated" -t -c "$CG_DIR/bad.ini" 2>&1); rc=$?
 expect_eq "-t on a bad file exits 1" 1 "$rc"
 expect_match "-t names file, line and key" 'bad.ini:3: \[server\] workers' "$out"
+printf '[server]\nsite = x\n' >"$CG_DIR/nover.ini"
+out=$("$CG_BUILD/consentgated" -t -c "$CG_DIR/nover.ini" 2>&1)
+expect_match "a missing required key names the section, not line 0" '^consentgated: [^ ]*nover.ini: \[policy\] version: is required' "$out"
+# what start-up needs, checked by -t too: each names file, [section] key and path
+tcheck() { # NAME REGEX SED-EXPRESSION
+	sed -e "$3" "$CG_DIR/ship.ini" >"$CG_DIR/t.ini"
+	out=$("$CG_BUILD/consentgated" -t -c "$CG_DIR/t.ini" 2>&1); rc=$?
+	expect_eq "-t: $1: exit 1" 1 "$rc"
+	expect_match "-t: $1: names file, key and path" "t.ini: $2" "$out"
+}
+tcheck "database in a missing directory" "\\[storage\\] database: directory $CG_DIR/nowhere: No such file" "s#^database = $CG_DIR/ship/lib/consent.db#database = $CG_DIR/nowhere/c.db#"
+tcheck "missing country database" "\\[geoip\\] database: $CG_DIR/ship/lib/none.mmdb: No such file" "s#^database = $CG_DIR/ship/lib/country.mmdb#database = $CG_DIR/ship/lib/none.mmdb#"
+printf 'not a database' >"$CG_DIR/ship/lib/junk.mmdb"
+tcheck "unreadable country database" "\\[geoip\\] database: $CG_DIR/ship/lib/junk.mmdb is not a MaxMind DB" "s#^database = $CG_DIR/ship/lib/country.mmdb#database = $CG_DIR/ship/lib/junk.mmdb#"
+tcheck "missing socket directory" "\\[server\\] listen: directory $CG_DIR/gone: No such file" "s#^listen = .*#listen = $CG_DIR/gone/fcgi.sock#"
+tcheck "unknown socket group" "\\[server\\] socket_group: no group named nosuchgroup" "s#^socket_group = .*#socket_group = nosuchgroup#"
+# the same failures stop a real start with exit 1, naming the path
+sed -e "s#^listen = .*#listen = $CG_DIR/gone/fcgi.sock#" "$CG_DIR/ship.ini" >"$CG_DIR/t.ini"
+out=$("$CG_BUILD/consentgated" -c "$CG_DIR/t.ini" 2>&1); rc=$?
+expect_eq "start with a missing socket directory: exit 1" 1 "$rc"
+expect_match "start names the socket directory" "listen: directory $CG_DIR/gone" "$out"
+out=$("$CG_BUILD/consentgated" --version); expect_match "--version" '^consentgated [0-9]+\.[0-9]+' "$out"
+out=$("$CG_BUILD/consentgated" --help); expect_match "--help names the exit codes" 'exit status: 0 ok, 1 ' "$out"
+"$CG_BUILD/consentgated" >/dev/null 2>&1; expect_eq "no -c: usage, exit 2" 2 $?
+
+echo "# a second daemon on the same socket is refused and leaves the first serving"
+out=$("$CG_BUILD/consentgated" -c "$CG_INI" 2>&1); rc=$?
+expect_eq "second instance: exit 1" 1 "$rc"
+expect_match "second instance: says why" 'another process is serving .*fcgi.sock' "$out"
+expect_eq "the socket file is still there" 1 "$([ -S "$CG_SOCKET" ] && echo 1 || echo 0)"
+expect_eq "the first daemon still answers" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$CG_URL/consent/healthz")"
 
 echo "# privacy: no full address anywhere"
 cg_stop_daemon

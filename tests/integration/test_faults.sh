@@ -21,11 +21,33 @@ cleanup() {
 stack_stop_keep() { CG_KEEP=1 stack_stop; }
 trap cleanup EXIT
 export CG_DIR CG_DB_PATH="$CG_DIR/dbfs/consent.db" CG_RATE_KEY='$http_x_no_limit' CG_WORKERS=16
+# a whole request must arrive within 2 s of accept (the stalled-peer case below)
+export CG_INI_EXTRA="
+[server]
+request_timeout_ms = 2000
+"
 stack_start || exit 1
 
 BODY='{"choices":{"preferences":true,"statistics":true,"marketing":false},"policy_version":"2023-12","lang":"nb","page":"https://shop.example/a-rather-long-path/to/fill/pages/faster"}'
 post() { curl -s -D "$CG_DIR/h" -o "$CG_DIR/b" -w '%{http_code}' -H 'Content-Type: application/json' \
 	-H "X-Forwarded-For: ${1:-192.0.2.7}" --data "$BODY" "$CG_URL/consent"; }
+
+echo "# local peers that stall or trickle cannot pin the workers"
+# 100 send one byte and stall, 100 send one byte every T/2 (T = 2 s): more
+# than the 16 workers. Meanwhile GET /consent through nginx (a worker and a
+# read; POSTs would fill this test's small disk) must keep answering; the
+# daemon closes every such peer once its deadline passes.
+python3 "$here/../lib/stall_peers.py" "$CG_SOCKET" 100 100 1.0 30 >"$CG_DIR/stall.txt" &
+stall=$!
+cg_wait_for 10 grep -q 'peers connected' "$CG_DIR/stall.txt"
+cg_burst 400 16 '%{http_code} %{time_total}\n' "$CG_DIR/under.txt" -m 10 -H 'X-Forwarded-For: 192.0.2.70'
+wait "$stall"; stall_rc=$?
+cg_burst 400 16 '%{http_code} %{time_total}\n' "$CG_DIR/calm.txt" -m 10 -H 'X-Forwarded-For: 192.0.2.71'
+p99() { sort -n -k2 "$1" | awk '{t[NR] = $2} END {printf "%.1f ms", t[int(NR * 0.99)] * 1000}'; }
+echo "# p99 of GET /consent: $(p99 "$CG_DIR/under.txt") with the peers, $(p99 "$CG_DIR/calm.txt") without; $(tail -1 "$CG_DIR/stall.txt")"
+expect_eq "every GET /consent answered 200 while 200 peers stalled" "400 200" "$(cut -d' ' -f1 "$CG_DIR/under.txt" | sort | uniq -c | tr -s ' ' | sed 's/^ //')"
+expect_eq "the daemon closed every stalling and trickling peer" 0 "$stall_rc"
+expect_match "deadline closes counted in metrics" 'consentgate_connections_total\{outcome="timed_out"\} ([2-9][0-9][0-9]|1[0-9][0-9][0-9])' "$(curl -s "$CG_URL/consent/metrics")"
 
 echo "# hostile FastCGI records straight to the socket"
 pid=$CG_DAEMON_PID

@@ -50,7 +50,7 @@ CASES = {
     "lying_length": record(BEGIN, struct.pack(">HB5x", 1, 0)) +
         record(PARAMS, params([("REQUEST_METHOD", "POST"), ("DOCUMENT_URI", "/consent"),
                                 ("CONTENT_TYPE", "application/json"), ("CONTENT_LENGTH", "4000")])) +
-        record(PARAMS, b"") + record(STDIN, b'{"choices"'),
+        record(PARAMS, b"") + record(STDIN, b'{"choices"') + record(STDIN, b""),
     "truncated_header": b"\x01\x01\x00",
     "truncated_params": record(BEGIN, struct.pack(">HB5x", 1, 0)) + record(PARAMS, params(BASE))[:-9],
     "dup_cookie": request([("REQUEST_METHOD", "GET"), ("DOCUMENT_URI", "/consent"),
