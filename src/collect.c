@@ -147,49 +147,67 @@ static void format_id(const unsigned char h[crypto_auth_hmacsha256_BYTES], char 
 	snprintf(out, CG_CLIENT_ID_MAX, "%u.%u", a % 2000000000u + 100000000u, b);
 }
 
-void cg_client_id_full(const uint8_t key[CG_KEY_BYTES], const char *subject,
-                       char out[CG_CLIENT_ID_MAX])
+void cg_client_id_full(const uint8_t key[CG_KEY_BYTES], const char *destination,
+                       const char *subject, char out[CG_CLIENT_ID_MAX])
 {
 	unsigned char h[crypto_auth_hmacsha256_BYTES];
 	crypto_auth_hmacsha256_state st;
 
 	crypto_auth_hmacsha256_init(&st, key, CG_KEY_BYTES);
-	crypto_auth_hmacsha256_update(&st, (const unsigned char *)"cid/full:", 9);
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)"cid/full/v2:", 12);
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)destination, strlen(destination) + 1);
 	crypto_auth_hmacsha256_update(&st, (const unsigned char *)subject, strlen(subject));
 	crypto_auth_hmacsha256_final(&st, h);
 	format_id(h, out);
 }
 
-void cg_client_id_minimised(const uint8_t day_salt[CG_KEY_BYTES], const char *site,
-                            const char *ip_prefix, char out[CG_CLIENT_ID_MAX])
+void cg_client_id_minimised(const uint8_t day_salt[CG_KEY_BYTES], const char *destination,
+                            const char *site, const char *ip_prefix, char out[CG_CLIENT_ID_MAX])
 {
 	unsigned char h[crypto_auth_hmacsha256_BYTES];
 	crypto_auth_hmacsha256_state st;
 
 	crypto_auth_hmacsha256_init(&st, day_salt, CG_KEY_BYTES);
-	crypto_auth_hmacsha256_update(&st, (const unsigned char *)"cid/min:", 8);
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)"cid/min/v2:", 11);
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)destination, strlen(destination) + 1);
 	crypto_auth_hmacsha256_update(&st, (const unsigned char *)site, strlen(site) + 1);
 	crypto_auth_hmacsha256_update(&st, (const unsigned char *)ip_prefix, strlen(ip_prefix));
 	crypto_auth_hmacsha256_final(&st, h);
 	format_id(h, out);
 }
 
-/* URL-valued parameters lose query and fragment when minimised; referrers
- * go entirely (CNIL's conditions for an analytics proxy). */
+/* Whether a parameter holds a URL: by its name (any spelling a page may
+ * use) or by its value (scheme://..., //host..., /path...). */
+static int url_valued(const char *key, const char *v)
+{
+	static const char *const url_keys[] = {"url", "link", "location", "uri", "href", "path", "page"};
+	size_t scheme = strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+
+	for (size_t i = 0; i < sizeof url_keys / sizeof url_keys[0]; i++)
+		if (strcasestr(key, url_keys[i]))
+			return 1;
+	return (scheme > 0 && strncmp(v + scheme, "://", 3) == 0) || v[0] == '/';
+}
+
+/* Minimised: referrers go entirely (any spelling: referrer, referer); every
+ * URL-valued parameter loses its query and fragment (CNIL's conditions for
+ * an analytics proxy). */
 static json_t *minimise_params(json_t *params)
 {
 	json_t *out = json_object(), *v;
 	const char *key;
 
 	json_object_foreach(params, key, v) {
-		if (strstr(key, "referrer") || strcmp(key, "page_referrer") == 0)
+		if (strcasestr(key, "referer") || strcasestr(key, "referrer"))
 			continue;
-		if (json_is_string(v) && (strcmp(key, "page_location") == 0 || strstr(key, "_url") ||
-		                          strcmp(key, "link_url") == 0)) {
+		if (json_is_string(v) && url_valued(key, json_string_value(v))) {
+			const char *s = json_string_value(v);
 			char norm[CG_PAGE_MAX + 1];
-			if (cg_page_normalise(json_string_value(v), norm, sizeof norm) == CG_OK)
+			if (cg_page_normalise(s, norm, sizeof norm) == CG_OK)
 				json_object_set_new(out, key, json_string(norm));
-			continue; /* not a URL we understand: leave it out */
+			else /* relative, or another scheme: cut at the query */
+				json_object_set_new(out, key, json_stringn(s, strcspn(s, "?#")));
+			continue;
 		}
 		json_object_set(out, key, v);
 	}

@@ -22,6 +22,7 @@
 #include "consentgate/cfgfile.h"
 #include "consentgate/collect.h"
 #include "consentgate/consent.h"
+#include "consentgate/cookie.h"
 #include "consentgate/decision.h"
 #include "consentgate/forwarder.h"
 #include "consentgate/err.h"
@@ -347,6 +348,8 @@ static const char *param(FCGX_Request *rq, const char *name)
 	return FCGX_GetParam(name, rq->envp);
 }
 
+#define MAX_COOKIE_LINES 16 /* Cookie lines looked at; nginx caps the header size anyway */
+
 static void serve(struct worker *w, FCGX_Request *rq)
 {
 	struct daemon *d = w->d;
@@ -357,6 +360,7 @@ static void serve(struct worker *w, FCGX_Request *rq)
 	struct cg_buf head;
 	const char *cl, *uri;
 	char path[1024];
+	const char *cookie_lines[MAX_COOKIE_LINES];
 	int cookies = 0;
 
 	memset(&req, 0, sizeof req);
@@ -370,12 +374,12 @@ static void serve(struct worker *w, FCGX_Request *rq)
 	req.path = uri;
 	req.query = param(rq, "QUERY_STRING");
 	req.content_type = param(rq, "CONTENT_TYPE");
-	req.cookie = param(rq, "HTTP_COOKIE");
 	/* nginx 1.22 passes each Cookie header line as its own param */
-	for (char **e = rq->envp; e && *e; e++)
+	for (char **e = rq->envp; e && *e && cookies < MAX_COOKIE_LINES; e++)
 		if (strncmp(*e, "HTTP_COOKIE=", 12) == 0)
-			cookies++;
-	req.cookie_dup = cookies > 1;
+			cookie_lines[cookies++] = *e + 12;
+	req.cookie = cg_cookie_pick(cookie_lines, (size_t)cookies, cg_config_id_cookie(&d->cfg),
+	                            &req.cookie_dup);
 	req.remote_addr = param(rq, "REMOTE_ADDR");
 	req.sec_fetch_site = param(rq, "HTTP_SEC_FETCH_SITE");
 	req.origin = param(rq, "HTTP_ORIGIN");
@@ -385,7 +389,9 @@ static void serve(struct worker *w, FCGX_Request *rq)
 
 	/* libfcgi does not enforce CONTENT_LENGTH: read at most our cap */
 	cl = param(rq, "CONTENT_LENGTH");
-	if (cl && *cl) {
+	if (cl && *cl && strspn(cl, "0123456789") != strlen(cl)) {
+		req.body_bad_length = 1; /* "+96", " 96", "-1", "9e3": digits only */
+	} else if (cl && *cl) {
 		char *end = NULL;
 		unsigned long long n;
 		errno = 0;

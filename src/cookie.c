@@ -10,6 +10,24 @@ static int cookie_octet(unsigned char c)
 	       (c >= 0x3C && c <= 0x5B) || (c >= 0x5D && c <= 0x7E);
 }
 
+const char *cg_cookie_pick(const char *const *headers, size_t n, const char *name, int *dup)
+{
+	const char *pick = n ? headers[0] : NULL;
+	int seen = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *v;
+		size_t len;
+		int rc = cg_cookie_find(headers[i], name, &v, &len);
+		if (rc == CG_ERR_NOT_FOUND || rc == CG_ERR_TOO_LONG)
+			continue; /* (a line too long to parse is never used for the id either) */
+		seen += rc == CG_ERR_DUPLICATE ? 2 : 1;
+		pick = headers[i];
+	}
+	*dup = seen > 1;
+	return pick;
+}
+
 int cg_cookie_find(const char *header, const char *name,
                    const char **val, size_t *len)
 {

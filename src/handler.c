@@ -314,6 +314,10 @@ static int need_body(struct ctx *c, size_t max, int text_plain_ok)
 		respond_error(c, 413, "too_large", d, NULL);
 		return 0;
 	}
+	if (c->req->body_bad_length) {
+		respond_error(c, 400, "bad_body", "Content-Length must be a plain decimal number", NULL);
+		return 0;
+	}
 	if (c->req->body_incomplete) {
 		respond_error(c, 400, "bad_body", "the body is shorter than its Content-Length", NULL);
 		return 0;
@@ -568,9 +572,9 @@ static void route_collect(struct ctx *c)
 		if (decision == CG_DROP)
 			continue;
 		if (decision == CG_FORWARD_FULL)
-			cg_client_id_full(key, subject, cid);
+			cg_client_id_full(key, d->name, subject, cid);
 		else
-			cg_client_id_minimised(salt, cfg->site, prefix, cid);
+			cg_client_id_minimised(salt, d->name, cfg->site, prefix, cid);
 		memset(&in, 0, sizeof in);
 		in.cfg = cfg;
 		in.dest = d;

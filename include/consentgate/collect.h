@@ -33,12 +33,14 @@ struct cg_outbox_row {
 int cg_collect_parse(const char *body, size_t len, json_t **events,
                      struct cg_field_error *fe);
 
-/* client_id for a full decision: keyed hash of the subject (never the
- * consent ID); for a minimised one: keyed hash of (daily salt, site, prefix). */
-void cg_client_id_full(const uint8_t key[CG_KEY_BYTES], const char *subject,
-                       char out[CG_CLIENT_ID_MAX]);
-void cg_client_id_minimised(const uint8_t day_salt[CG_KEY_BYTES], const char *site,
-                            const char *ip_prefix, char out[CG_CLIENT_ID_MAX]);
+/* client_id for a full decision: keyed hash of (destination, subject) — never
+ * the consent ID, and never the same value at two destinations, so two
+ * vendors cannot join their data on it; for a minimised one: keyed hash of
+ * (daily salt, destination, site, prefix). */
+void cg_client_id_full(const uint8_t key[CG_KEY_BYTES], const char *destination,
+                       const char *subject, char out[CG_CLIENT_ID_MAX]);
+void cg_client_id_minimised(const uint8_t day_salt[CG_KEY_BYTES], const char *destination,
+                            const char *site, const char *ip_prefix, char out[CG_CLIENT_ID_MAX]);
 
 struct cg_payload_in {
 	const struct cg_config *cfg;

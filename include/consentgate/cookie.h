@@ -13,4 +13,10 @@
 int cg_cookie_find(const char *header, const char *name,
                    const char **val, size_t *len);
 
+/* Of n Cookie header lines (nginx 1.22 passes each as its own param), the
+ * one that holds cookie `name` (else the first; NULL if n is 0), and whether
+ * `name` appears more than once across all of them: only a repeated cookie
+ * of that name is a conflict, other cookies in other lines are not. */
+const char *cg_cookie_pick(const char *const *headers, size_t n, const char *name, int *dup);
+
 #endif

@@ -21,8 +21,9 @@ struct cg_request {
 	size_t body_len;
 	int body_too_large;        /* CONTENT_LENGTH over CG_COLLECT_BODY_MAX: not read */
 	int body_incomplete;       /* fewer bytes than CONTENT_LENGTH arrived */
-	const char *cookie;        /* HTTP_COOKIE */
-	int cookie_dup;            /* more than one Cookie header arrived */
+	int body_bad_length;       /* CONTENT_LENGTH is not plain digits */
+	const char *cookie;        /* the Cookie line holding the consent cookie (cg_cookie_pick) */
+	int cookie_dup;            /* the consent cookie arrived more than once */
 	const char *remote_addr;
 	const char *sec_fetch_site;
 	const char *origin;

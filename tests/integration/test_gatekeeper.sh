@@ -88,6 +88,19 @@ expect_match "GA4 MP query carries the measurement id and secret" 'measurement_i
 expect_match "GA4 country from the lookup" '"user_location":\{"country_id":"DK"\}' "$ga"
 expect_match "GA4 consent signals from the marketing choice" '"consent":\{"ad_user_data":"GRANTED","ad_personalization":"GRANTED"\}' "$ga"
 expect_match "GA4 client_id" '"client_id":"[0-9]+\.[0-9]+"' "$ga"
+cids=$(python3 - "$REC" <<'PY'
+import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if "M-CONSENTED" in r["body"] and r["mode"] == "ok":
+        b = json.loads(r["body"])
+        for p in (b if isinstance(b, list) else b.get("events") and [b] or b.get("batch", [b])):
+            if isinstance(p, dict) and "client_id" in p:
+                print(r["path"].split("?")[0], p["client_id"])
+PY
+)
+echo "# client_ids: $(echo "$cids" | tr '\n' ' ')"
+expect_eq "one pseudonym per vendor: three destinations, three distinct client_ids" 3 "$(echo "$cids" | awk '{print $2}' | sort -u | wc -l)"
 expect_match "GA4 timestamp_micros" '"timestamp_micros":[0-9]{16}' "$ga"
 expect_match "GA4 events as sent (full consent keeps the query)" '"page_location":"https://shop.example/p\?secret=1#f"' "$ga"
 expect_no_match "no ip_override" 'ip_override' "$ga"
@@ -126,6 +139,9 @@ for body in '' 'x' '[]' '{}' '{"events":[]}' '{"events":[{"name":"1x"}]}' '{"eve
 done
 expect_match "400 names the field" '"field":"events\[0\]\.params\.v"' "$(cat "$CG_DIR/b.txt")"
 expect_eq "nothing queued by bad bodies" "$before" "$(sql "SELECT count(*) FROM outbox")"
+head -c 70000 /dev/zero | tr '\0' 'a' >"$CG_DIR/big.txt"
+out=$(curl -s -w ' %{http_code}' -H 'Content-Type: text/plain' --data-binary @"$CG_DIR/big.txt" "$CG_URL/collect")
+expect_eq "nginx's 413 for /collect names its limit" '{"error":"too_large","detail":"the body is larger than 65536 bytes"} 413' "$out"
 expect_eq "cross-site /collect → 403" 403 "$(collect M-X -H 'Sec-Fetch-Site: cross-site')"
 expect_eq "text/html → 415" 415 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: text/html' --data '{}' "$CG_URL/collect")"
 

@@ -83,18 +83,24 @@ static void test_client_ids(void **state)
 	(void)state;
 	memset(k1, 1, 32);
 	memset(k2, 2, 32);
-	cg_client_id_full(k1, "subjectA", a);
-	cg_client_id_full(k1, "subjectA", b);
+	cg_client_id_full(k1, "ga4", "subjectA", a);
+	cg_client_id_full(k1, "ga4", "subjectA", b);
 	assert_string_equal(a, b);                     /* stable per visitor */
-	cg_client_id_full(k1, "subjectB", b);
+	cg_client_id_full(k1, "ga4", "subjectB", b);
 	assert_string_not_equal(a, b);
-	cg_client_id_full(k2, "subjectA", b);
+	cg_client_id_full(k2, "ga4", "subjectA", b);
 	assert_string_not_equal(a, b);                 /* keyed */
+	cg_client_id_full(k1, "hotjar", "subjectA", b);
+	assert_string_not_equal(a, b);                 /* one pseudonym per vendor */
+	cg_client_id_full(k1, "ga", "4subjectA", b);
+	assert_string_not_equal(a, b);                 /* the two parts cannot be shifted */
 	assert_non_null(strchr(a, '.'));
-	cg_client_id_minimised(k1, "shop", "192.0.2.0/24", a);
-	cg_client_id_minimised(k2, "shop", "192.0.2.0/24", b);
+	cg_client_id_minimised(k1, "ga4", "shop", "192.0.2.0/24", a);
+	cg_client_id_minimised(k2, "ga4", "shop", "192.0.2.0/24", b);
 	assert_string_not_equal(a, b);                 /* the salt rotates daily */
-	cg_client_id_minimised(k1, "shop", "192.0.3.0/24", b);
+	cg_client_id_minimised(k1, "ga4", "shop", "192.0.3.0/24", b);
+	assert_string_not_equal(a, b);
+	cg_client_id_minimised(k1, "audience", "shop", "192.0.2.0/24", b);
 	assert_string_not_equal(a, b);
 }
 
@@ -155,6 +161,37 @@ static void test_ga4_payload(void **state)
 	assert_null(strstr(out, "ip_override"));
 }
 
+/* every URL-valued param loses its query when minimised, whatever its name */
+static void test_minimised_urls(void **state)
+{
+	static const char ev[] =
+		"[{\"name\":\"click\",\"params\":{"
+		"\"url\":\"https://shop.example/a?u=1\",\"link\":\"https://x.example/b?l=2#f\","
+		"\"outbound\":\"https://y.example/c?o=3\",\"next_page\":\"/d?n=4\","
+		"\"href\":\"mailto:a@b.example?subject=5\",\"referer\":\"https://r.example/\","
+		"\"Referrer_Host\":\"r.example\",\"title\":\"Why? Because.\"}}]";
+	const int mkt[3] = {1, 1, 1};
+	char out[4096];
+
+	(void)state;
+	build(CG_DEST_WEBHOOK, CG_FORWARD_MINIMISED, mkt, ev, out, sizeof out);
+	assert_non_null(strstr(out, "\"url\":\"https://shop.example/a\""));
+	assert_non_null(strstr(out, "\"link\":\"https://x.example/b\""));
+	assert_non_null(strstr(out, "\"outbound\":\"https://y.example/c\""));
+	assert_non_null(strstr(out, "\"next_page\":\"/d\""));
+	assert_non_null(strstr(out, "\"href\":\"mailto:a@b.example\""));
+	for (int i = 1; i <= 5; i++) {
+		char q[8];
+		snprintf(q, sizeof q, "=%d", i);
+		assert_null(strstr(out, q));
+	}
+	assert_null(strstr(out, "r.example"));        /* referrers, any spelling, go */
+	assert_non_null(strstr(out, "\"title\":\"Why? Because.\"")); /* not a URL: kept */
+	/* full consent: sent as the page sent them */
+	build(CG_DEST_WEBHOOK, CG_FORWARD_FULL, mkt, ev, out, sizeof out);
+	assert_non_null(strstr(out, "\"url\":\"https://shop.example/a?u=1\""));
+}
+
 static void test_webhook_payload(void **state)
 {
 	const int none[3] = {-1, -1, -1};
@@ -213,6 +250,7 @@ int main(void)
 		cmocka_unit_test(test_client_ids),
 		cmocka_unit_test(test_ga4_payload),
 		cmocka_unit_test(test_webhook_payload),
+		cmocka_unit_test(test_minimised_urls),
 		cmocka_unit_test(test_size_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

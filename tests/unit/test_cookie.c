@@ -118,11 +118,37 @@ static void test_id(void **state)
 	assert_string_equal(subj, subj2);
 }
 
+static void test_pick(void **state)
+{
+	const char *one[] = {"a=1; cg_id=X"};
+	const char *two[] = {"theme=dark", "cg_id=X; b=2"};
+	const char *rep[] = {"cg_id=X", "cg_id=Y"};
+	const char *rep1[] = {"cg_id=X; cg_id=Y", "a=1"};
+	const char *none[] = {"a=1", "b=2"};
+	int dup = -1;
+
+	(void)state;
+	assert_ptr_equal(cg_cookie_pick(one, 1, "cg_id", &dup), one[0]);
+	assert_int_equal(dup, 0);
+	/* another cookie in another Cookie line is no conflict */
+	assert_ptr_equal(cg_cookie_pick(two, 2, "cg_id", &dup), two[1]);
+	assert_int_equal(dup, 0);
+	cg_cookie_pick(rep, 2, "cg_id", &dup);
+	assert_int_equal(dup, 1);
+	cg_cookie_pick(rep1, 2, "cg_id", &dup);
+	assert_int_equal(dup, 1);
+	assert_ptr_equal(cg_cookie_pick(none, 2, "cg_id", &dup), none[0]);
+	assert_int_equal(dup, 0);
+	assert_null(cg_cookie_pick(NULL, 0, "cg_id", &dup));
+	assert_int_equal(dup, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_basic),
 		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_pick),
 		cmocka_unit_test(test_charset),
 		cmocka_unit_test(test_oversize),
 		cmocka_unit_test(test_id),

@@ -328,6 +328,11 @@ static void test_bad_requests_store_nothing(void **state)
 	r.body_incomplete = 1;
 	run(&r);
 	assert_int_equal(res.status, 400);
+	r.body_incomplete = 0;
+	r.body_bad_length = 1;
+	run(&r);
+	assert_int_equal(res.status, 400);
+	assert_string_equal(jstr("error"), "bad_body");
 
 	r = base("POST", "/consent/objection", "{\"purpose\":\"ads\"}");
 	run(&r);
