@@ -55,6 +55,15 @@ req POST /consent "$NONE" -H "X-Forwarded-For: $IP6_UNKNOWN"
 SU=$(subject_of "$(cookie_id)")
 expect_eq "unknown network: NULL country" "2001:db8:99::/48|1" "$(sql "SELECT ip_prefix, country IS NULL FROM consent_events WHERE subject='$SU'")"
 
+# 6to4 and Teredo carry the client's IPv4 address: stored, looked up and
+# logged as that address's /24, never as an IPv6 prefix that holds it whole
+req POST /consent "$NONE" -H "X-Forwarded-For: 2002:c633:644d:1234::1"
+S64=$(subject_of "$(cookie_id)")
+expect_eq "6to4 treated as its IPv4 address" "198.51.100.0/24|SE" "$(sql "SELECT ip_prefix, country FROM consent_events WHERE subject='$S64'")"
+req POST /consent "$NONE" -H "X-Forwarded-For: 2001:0:4136:e378:8000:63bf:3fff:fdd2"
+STE=$(subject_of "$(cookie_id)")
+expect_eq "Teredo treated as its client's IPv4 address" "192.0.2.0/24|NO" "$(sql "SELECT ip_prefix, country FROM consent_events WHERE subject='$STE'")"
+
 echo "# GET /consent"
 req GET /consent "" -H "Cookie: cg_id=$ID1"
 expect_eq "GET answers 200" 200 "$STATUS"
@@ -122,7 +131,7 @@ echo "# views"
 expect_eq "consent_current: one row per subject" "$(sql "SELECT count(DISTINCT subject) FROM consent_events")" "$(sql "SELECT count(*) FROM consent_current")"
 expect_eq "consent_current: latest state" "withdraw|0|0" "$(sql "SELECT action, expired, stale_policy FROM consent_current WHERE subject='$S1'")"
 expect_match "consent_current: expires_at" '^20[0-9-]+T[0-9:.]+Z$' "$(sql "SELECT expires_at FROM consent_current WHERE subject='$S6'")"
-expect_eq "consent_daily outcomes" "accept_all:2 custom:1 reject_all:2 withdraw:1" \
+expect_eq "consent_daily outcomes" "accept_all:2 custom:1 reject_all:4 withdraw:1" \
 	"$(sql "SELECT group_concat(outcome || ':' || n, ' ') FROM (SELECT outcome, sum(n) AS n FROM consent_daily GROUP BY outcome ORDER BY outcome)")"
 expect_eq "consent_daily by country" "DK:2" "$(sql "SELECT country || ':' || sum(n) FROM consent_daily WHERE country='DK' GROUP BY country")"
 sql "UPDATE meta SET value='2030-01' WHERE key='policy_version'"
@@ -164,6 +173,22 @@ expect_match "metrics count commits" 'consentgate_writer_rows_total [1-9]' "$(cu
 urls=(); for i in $(seq 1 60); do urls+=("$CG_URL/consent"); done
 codes=$(curl -s -Z --parallel-max 60 -H 'X-Forwarded-For: 198.51.100.99' -o /dev/null -w '%{http_code}\n' "${urls[@]}" | sort | uniq -c | tr -s ' ' | tr '\n' ' ')
 expect_match "a burst beyond the limit gets 429" ' 429' "$codes"
+# IPv6: one /64 is one client, however it varies the low 64 bits
+burst_from() { # burst_from ADDRESS... : one GET /consent from each, all at once; the status counts
+	local args=() first=1
+	for a in "$@"; do
+		[ "$first" = 1 ] || args+=(--next)
+		first=0
+		args+=(-s -o /dev/null -w '%{http_code}\n' -H "X-Forwarded-For: $a" "$CG_URL/consent")
+	done
+	curl -Z --parallel-max 60 "${args[@]}" | sort | uniq -c | tr -s ' ' | tr '\n' ' '
+}
+codes=$(burst_from $(for i in $(seq 1 60); do printf '2001:db8:77:1:%x::%x ' $((i * 7919)) "$i"; done))
+expect_match "a burst from one IPv6 /64 (60 addresses) gets 429 [$codes]" ' 429' "$codes"
+codes=$(burst_from $(for i in $(seq 1 60); do echo "198.51.100.$((100 + i))"; done))
+expect_eq "60 IPv4 addresses of one /24 (one request each) are not throttled together" " 60 200 " "$codes"
+codes=$(burst_from $(for i in $(seq 1 60); do echo "2001:db8:78:$i::1"; done))
+expect_eq "60 IPv6 /64s (one request each) are not throttled together" " 60 200 " "$codes"
 out=$(curl -s -Z --parallel-max 60 -i -H 'X-Forwarded-For: 198.51.100.98' "${urls[@]}" | tr -d '\r')
 expect_match "429 answer is JSON" '"error":"rate_limited"' "$out"
 expect_match "429 answer has Retry-After" 'Retry-After: 1' "$out"
@@ -237,13 +262,15 @@ expect_eq "the first daemon still answers" 200 "$(curl -s -o /dev/null -w '%{htt
 echo "# privacy: no full address anywhere"
 cg_stop_daemon
 sync
-for ip in "$IP4" "$IP6" "2001:db8:1:2:3:4:5:6" "192.0.2.9" "198.51.100.99" "$IP6_UNKNOWN" "2001:db8:99:1::42"; do
+for ip in "$IP4" "$IP6" "2001:db8:1:2:3:4:5:6" "192.0.2.9" "198.51.100.99" "$IP6_UNKNOWN" "2001:db8:99:1::42" \
+	2002:c633:644d 198.51.100.77 192.0.2.45; do
 	hits=$(grep -aFl -- "$ip" "$CG_DB"* "$CG_DIR"/*.log 2>/dev/null | tr '\n' ' ')
 	expect_eq "full address $ip stored or logged nowhere" "" "$hits"
 done
 expect_match "access log keeps only prefixes" '^203\.0\.113\.0/24 ' "$(grep -m1 '^203' "$CG_DIR/nginx-access.log")"
 expect_match "access log IPv6 prefix" '^2001:db8:1::/48 ' "$(grep -m1 '^2001:db8:1:' "$CG_DIR/nginx-access.log")"
 expect_match "access log mapped IPv4 prefix" '^192\.0\.2\.0/24 ' "$(grep -m1 '^192' "$CG_DIR/nginx-access.log")"
+expect_match "access log 6to4: the /24 of its IPv4 address (/40)" '^2002:c633:6400::/40 ' "$(grep -m1 '^2002:' "$CG_DIR/nginx-access.log")"
 expect_no_match "access log has no query strings" '\?' "$(cat "$CG_DIR/nginx-access.log")"
 expect_eq "integrity_check" ok "$(sql "PRAGMA integrity_check")"
 

@@ -114,7 +114,7 @@ stack_start() {
 	    -e "s#@SOCKET@#$CG_SOCKET#g" -e "s#@PORT@#$CG_PORT#g" \
 	    -e "s#@GA_UPSTREAM@#${CG_GA_UPSTREAM:-http://127.0.0.1:$CG_PORT/_standin/ga/}#g" \
 	    -e "s#@HOTJAR_UPSTREAM@#${CG_HOTJAR_UPSTREAM:-http://127.0.0.1:$CG_PORT/_standin/hotjar/}#g" \
-	    -e "s#@RATE@#${CG_RATE:-50r/s}#g" -e "s#@RATE_KEY@#${CG_RATE_KEY:-\$binary_remote_addr}#g" -e "s#@NGINX_WORKERS@#${CG_NGINX_WORKERS:-1}#g" \
+	    -e "s#@RATE@#${CG_RATE:-50r/s}#g" -e "s#@RATE_KEY@#${CG_RATE_KEY:-\$cg_rate_key}#g" -e "s#@NGINX_WORKERS@#${CG_NGINX_WORKERS:-1}#g" \
 	    "$CG_SRC/conf/nginx/standalone.conf.in" >"$CG_DIR/nginx.conf"
 	python3 - "$CG_DIR/nginx.conf" "${CG_NGINX_EXTRA:-}" "${CG_NGINX_HTTP_EXTRA:-}" <<'PY'
 import sys
