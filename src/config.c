@@ -63,7 +63,6 @@ static const struct directive directives[] = {
 	{"limits", "visitor_bytes_per_hour", T_INT, C(visitor_bytes_per_hour), 1024, 1 << 30, NULL},
 	{"limits", "prefix_bytes_per_hour", T_INT, C(prefix_bytes_per_hour), 1024, 1 << 30, NULL},
 	{"limits", "outbox_max_rows", T_INT, C(outbox_max_rows), 100, 100000000, NULL},
-	{"limits", "outbox_max_mib", T_INT, C(outbox_max_mib), 1, 1 << 20, NULL},
 	{"destination", "type", T_ENUM, D(type), 0, 0, type_names},
 	{"destination", "url", T_STR, D(url), 0, 0, NULL},
 	{"destination", "measurement_id", T_STR, D(measurement_id), 0, 0, NULL},
@@ -167,8 +166,7 @@ void cg_config_defaults(struct cg_config *cfg)
 	cfg->max_pending_connections = 1024;
 	cfg->visitor_bytes_per_hour = 256 * 1024;
 	cfg->prefix_bytes_per_hour = 4 * 1024 * 1024;
-	cfg->outbox_max_rows = 200000;
-	cfg->outbox_max_mib = 256;
+	cfg->outbox_max_rows = 100000;
 }
 
 static int valid_origin(const char *o)

@@ -30,6 +30,7 @@
 #include "consentgate/handler.h"
 #include "consentgate/intake.h"
 #include "consentgate/log.h"
+#include "consentgate/quota.h"
 #include "consentgate/startup.h"
 #include "consentgate/store.h"
 
@@ -38,8 +39,8 @@ static const char *const metric_routes[] = {
 	"state", "choice", "withdraw", "objection", "collect", "check", "export", "erase",
 	"healthz", "metrics", "report", "other",
 };
-static const int metric_statuses[] = {200, 204, 400, 403, 404, 405, 409, 413, 415, 500, 503};
-#define STATUS_500_INDEX 9
+static const int metric_statuses[] = {200, 204, 400, 403, 404, 405, 409, 413, 415, 429, 500, 503};
+#define STATUS_500_INDEX 10
 #define NROUTES (sizeof metric_routes / sizeof metric_routes[0])
 #define NSTATUSES (sizeof metric_statuses / sizeof metric_statuses[0])
 
@@ -74,6 +75,15 @@ struct daemon {
 	uint8_t client_key[CG_KEY_BYTES];
 	uint8_t day_salt[CG_KEY_BYTES];
 	int64_t salt_day;
+	/* [limits] for /collect: byte budgets per visitor and per client
+	 * prefix, and the number of pending outbox rows (counted at most once a
+	 * second, plus what was admitted since) */
+	pthread_mutex_t admit_mu;
+	struct cg_quota visitors, prefixes;
+	uint8_t quota_key[crypto_shorthash_KEYBYTES];
+	int64_t pending_at_ms;
+	long long pending_rows;
+	atomic_uint_fast64_t refused[CG_NADMIT];
 };
 
 struct worker {
@@ -174,6 +184,53 @@ static int op_keys(void *ctx, int64_t now_ms, uint8_t key[32], uint8_t day_salt[
 	return CG_OK;
 }
 
+static int op_admit(void *ctx, const char *subject, const char *prefix, size_t bytes, size_t rows,
+                    int64_t now_ms, int *retry_s)
+{
+	struct daemon *d = ((struct worker *)ctx)->d;
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t vkey = 0, pkey;
+	int why = CG_ADMIT_OK, rv = 0, rp = 0;
+
+	pthread_mutex_lock(&d->admit_mu);
+	if (now_ms - d->pending_at_ms >= 1000) {
+		long long n;
+		struct cg_store_reader *r = borrow(d);
+		if (cg_store_outbox_pending(r, &n) == CG_OK) {
+			d->pending_rows = n;
+			d->pending_at_ms = now_ms;
+		}
+		give_back(d, r);
+	}
+	if (subject[0]) {
+		crypto_shorthash(h, (const unsigned char *)subject, strlen(subject), d->quota_key);
+		memcpy(&vkey, h, sizeof vkey);
+	}
+	crypto_shorthash(h, (const unsigned char *)prefix, strlen(prefix), d->quota_key);
+	memcpy(&pkey, h, sizeof pkey);
+	if (d->pending_rows + (long long)rows > d->cfg.outbox_max_rows) {
+		why = CG_ADMIT_OUTBOX;
+		*retry_s = 60;
+	} else if (subject[0] && !cg_quota_fits(&d->visitors, vkey, now_ms, bytes,
+	                                        (uint64_t)d->cfg.visitor_bytes_per_hour, 0, &rv)) {
+		why = CG_ADMIT_VISITOR;
+		*retry_s = rv;
+	} else if (!cg_quota_fits(&d->prefixes, pkey, now_ms, bytes,
+	                          (uint64_t)d->cfg.prefix_bytes_per_hour, 0, &rp)) {
+		why = CG_ADMIT_PREFIX;
+		*retry_s = rp;
+	} else { /* both fit: count them in both */
+		if (subject[0])
+			cg_quota_fits(&d->visitors, vkey, now_ms, bytes, (uint64_t)d->cfg.visitor_bytes_per_hour, 1, NULL);
+		cg_quota_fits(&d->prefixes, pkey, now_ms, bytes, (uint64_t)d->cfg.prefix_bytes_per_hour, 1, NULL);
+		d->pending_rows += (long long)rows;
+	}
+	pthread_mutex_unlock(&d->admit_mu);
+	if (why != CG_ADMIT_OK)
+		atomic_fetch_add(&d->refused[why], 1);
+	return why;
+}
+
 static void op_decided(void *ctx, int dest, int decision)
 {
 	struct daemon *d = ((struct worker *)ctx)->d;
@@ -269,6 +326,15 @@ static int op_metrics(void *ctx, struct cg_buf *out)
 			(unsigned long long)fs.retried, (unsigned long long)fs.dead,
 			(unsigned long long)fs.dropped, fs.latency_seconds);
 	}
+	rc |= cg_buf_printf(out,
+		"# HELP consentgate_collect_refused_total /collect requests refused by a [limits] bound.\n"
+		"# TYPE consentgate_collect_refused_total counter\n"
+		"consentgate_collect_refused_total{bound=\"visitor\"} %llu\n"
+		"consentgate_collect_refused_total{bound=\"prefix\"} %llu\n"
+		"consentgate_collect_refused_total{bound=\"outbox\"} %llu\n",
+		(unsigned long long)atomic_load(&d->refused[CG_ADMIT_VISITOR]),
+		(unsigned long long)atomic_load(&d->refused[CG_ADMIT_PREFIX]),
+		(unsigned long long)atomic_load(&d->refused[CG_ADMIT_OUTBOX]));
 	{
 		struct cg_intake_stats is;
 		cg_intake_stats(d->intake, &is);
@@ -354,7 +420,7 @@ static void serve(struct worker *w, FCGX_Request *rq)
 {
 	struct daemon *d = w->d;
 	struct cg_ops ops = {w, op_country, op_load_state, op_commit, op_random, op_outbox,
-	                     op_keys, op_decided, op_subject_events, op_report, op_metrics};
+	                     op_keys, op_decided, op_subject_events, op_report, op_metrics, op_admit};
 	struct cg_request req;
 	struct cg_response res;
 	struct cg_buf head;
@@ -550,6 +616,11 @@ int main(int argc, char **argv)
 	}
 	pthread_mutex_init(&d.salt_mu, NULL);
 	d.salt_day = -1;
+	pthread_mutex_init(&d.admit_mu, NULL);
+	cg_quota_init(&d.visitors);
+	cg_quota_init(&d.prefixes);
+	randombytes_buf(d.quota_key, sizeof d.quota_key);
+	d.pending_at_ms = -1000000;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
 	    cg_forwarder_start(&d.cfg, d.store, &d.forwarder) != CG_OK) {
 		cg_error("cannot start the forwarder");

@@ -48,6 +48,7 @@ const char *cg_status_line(int status)
 	case 409: return "409 Conflict";
 	case 413: return "413 Content Too Large";
 	case 415: return "415 Unsupported Media Type";
+	case 429: return "429 Too Many Requests";
 	case 503: return "503 Service Unavailable";
 	default: return "500 Internal Server Error";
 	}
@@ -601,6 +602,27 @@ static void route_collect(struct ctx *c)
 	if (rc != CG_OK) {
 		respond_error(c, 400, "bad_field", "the events cannot be encoded within the destination's limits", "events");
 		goto out;
+	}
+	if (nbufs && c->ops->admit) {
+		size_t bytes = 0;
+		int retry = 1, why;
+		for (size_t k = 0; k < nbufs; k++)
+			bytes += bufs[k].len;
+		why = c->ops->admit(c->ops->ctx, subject, prefix, bytes, nbufs, c->req->now_ms, &retry);
+		if (why == CG_ADMIT_VISITOR || why == CG_ADMIT_PREFIX) {
+			respond_error(c, 429, "rate_limited",
+			              why == CG_ADMIT_VISITOR
+			                      ? "this visitor has sent more events this hour than the site accepts"
+			                      : "this network has sent more events this hour than the site accepts",
+			              NULL);
+			c->res->retry_after = retry;
+			goto out;
+		}
+		if (why == CG_ADMIT_OUTBOX) {
+			respond_error(c, 503, "outbox_full", "too many events are waiting for delivery; try again later", NULL);
+			c->res->retry_after = retry;
+			goto out;
+		}
 	}
 	if (nbufs && c->ops->outbox(c->ops->ctx, rows, nbufs) != CG_OK) {
 		respond_error(c, 503, "storage", "the events could not be queued; try again", NULL);

@@ -1074,6 +1074,21 @@ void cg_store_outbox_items_free(struct cg_outbox_item *items, size_t n)
 	free(items);
 }
 
+int cg_store_outbox_pending(struct cg_store_reader *r, long long *n)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = CG_ERR_STORAGE;
+
+	*n = 0;
+	if (sqlite3_prepare_v2(r->db, "SELECT count(*) FROM outbox WHERE state = 'pending'", -1, &st,
+	                       NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+		*n = sqlite3_column_int64(st, 0);
+		rc = CG_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int cg_store_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NSTATES])
 {
 	sqlite3_stmt *st = NULL;

@@ -69,7 +69,6 @@ struct cg_config {
 	int visitor_bytes_per_hour;   /* payload bytes per visitor (subject) per hour */
 	int prefix_bytes_per_hour;    /* payload bytes per client prefix (/24, /48) per hour */
 	int outbox_max_rows;          /* pending rows in the whole outbox */
-	int outbox_max_mib;           /* pending payload MiB in the whole outbox */
 	/* [destination.NAME] */
 	struct cg_destination dest[CG_MAX_DESTINATIONS];
 	int n_dest;

@@ -69,7 +69,15 @@ struct cg_ops {
 	int (*report)(void *ctx, int period, const char *since_day, struct cg_report *out);
 	/* Prometheus text for /metrics (may be NULL) */
 	int (*metrics)(void *ctx, struct cg_buf *out);
+	/* may /collect queue `rows` rows of `bytes` payload bytes for this
+	 * visitor (subject "" when none) from this client prefix? Returns
+	 * CG_ADMIT_OK (and counts them), or which bound refuses, with the
+	 * seconds to wait in *retry_s. May be NULL: everything is admitted. */
+	int (*admit)(void *ctx, const char *subject, const char *prefix, size_t bytes, size_t rows,
+	             int64_t now_ms, int *retry_s);
 };
+
+enum cg_admit { CG_ADMIT_OK = 0, CG_ADMIT_VISITOR, CG_ADMIT_PREFIX, CG_ADMIT_OUTBOX, CG_NADMIT };
 
 void cg_response_init(struct cg_response *res);
 void cg_response_free(struct cg_response *res);

@@ -65,6 +65,8 @@ struct cg_outbox_update {
 	char last_error[160];
 };
 int cg_store_update_outbox(struct cg_store *st, const struct cg_outbox_update *u, size_t n);
+/* the number of pending rows (an index count: cheap) */
+int cg_store_outbox_pending(struct cg_store_reader *r, long long *n);
 /* counts[state] of all rows */
 int cg_store_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NSTATES]);
 
