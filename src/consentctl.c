@@ -92,8 +92,13 @@ static int parse_opts(const struct cmd *self, int argc, char **argv, const char 
 			exit(0);
 		}
 		if (opt == '?' || !strstr(allowed, name)) {
-			fprintf(stderr, "consentctl %s: unknown option %s\n", self->name, argv[optind - 1]);
-			fputs(self->usage, stderr);
+			char given[64];
+			snprintf(given, sizeof given, "%s%s", name ? "--" : "", name ? name : argv[optind - 1]);
+			fprintf(stderr, "consentctl %s: %s is not an option of %s (it takes:", self->name,
+			        given, self->name);
+			for (const char *p = allowed; *p; p += strcspn(p, ","), p += *p == ',')
+				fprintf(stderr, "%s --%.*s", p == allowed ? "" : ",", (int)strcspn(p, ","), p);
+			fputs(")\n", stderr);
 			return 2;
 		}
 		switch (opt) {
@@ -103,14 +108,15 @@ static int parse_opts(const struct cmd *self, int argc, char **argv, const char 
 		case 'r': o->dry_run = 1; break;
 		case 's':
 			if (!valid_day(optarg)) {
-				fprintf(stderr, "consentctl %s: --since wants YYYY-MM-DD\n", self->name);
+				fprintf(stderr, "consentctl %s: --since: '%s' is not a day (YYYY-MM-DD)\n", self->name, optarg);
 				return 2;
 			}
 			o->since = optarg;
 			break;
 		case 'n':
 			if (cg_time_parse(optarg, &o->now_ms) != CG_OK) {
-				fprintf(stderr, "consentctl %s: --now wants 2026-01-31T12:00:00.000Z\n", self->name);
+				fprintf(stderr, "consentctl %s: --now: '%s' is not a time like 2026-01-31T12:00:00.000Z\n",
+				        self->name, optarg);
 				return 2;
 			}
 			o->now = optarg;
@@ -118,14 +124,15 @@ static int parse_opts(const struct cmd *self, int argc, char **argv, const char 
 		case 'f':
 			o->format = cg_format_parse(optarg);
 			if (o->format < 0 || (o->format == CG_FMT_HTML && strcmp(self->name, "report") != 0)) {
-				fprintf(stderr, "consentctl %s: unknown --format %s\n", self->name, optarg);
+				fprintf(stderr, "consentctl %s: --format: '%s' is not one of table, csv, json%s\n",
+				        self->name, optarg, strcmp(self->name, "report") == 0 ? ", html" : "");
 				return 2;
 			}
 			break;
 		case 'b':
 			o->period = cg_period_parse(optarg);
 			if (o->period < 0) {
-				fprintf(stderr, "consentctl %s: --by is day, week or month\n", self->name);
+				fprintf(stderr, "consentctl %s: --by: '%s' is not one of day, week, month\n", self->name, optarg);
 				return 2;
 			}
 			break;
@@ -133,7 +140,8 @@ static int parse_opts(const struct cmd *self, int argc, char **argv, const char 
 			char *end = NULL;
 			long k = strtol(optarg, &end, 10);
 			if (!*optarg || *end || k < 1 || k > 1000000) {
-				fprintf(stderr, "consentctl %s: --k wants a whole number >= 1\n", self->name);
+				fprintf(stderr, "consentctl %s: --k: '%s' is not a whole number from 1 to 1000000\n",
+				        self->name, optarg);
 				return 2;
 			}
 			o->k = (int)k;
@@ -186,8 +194,9 @@ struct rows {
 	int format;
 	const char *const *headers;
 	int ncols;
+	const char *numeric;       /* per column: 'n' = a count or id (a JSON number) */
 	int n;
-	json_t *json;
+	json_t *json;              /* JSON: the array; table: rows kept to align them */
 };
 
 static void csv_field(const char *s)
@@ -205,45 +214,73 @@ static void csv_field(const char *s)
 	}
 }
 
+static void csv_row(int ncols, const char *const *cols)
+{
+	for (int i = 0; i < ncols; i++) {
+		fputs(i ? "," : "", stdout);
+		csv_field(cols[i]);
+	}
+	fputs("\r\n", stdout);
+}
+
 static void rows_begin(struct rows *r)
 {
-	if (r->format == CG_FMT_JSON) {
-		r->json = json_array();
-		return;
-	}
-	for (int i = 0; i < r->ncols; i++) {
-		if (r->format == CG_FMT_CSV) {
-			fputs(i ? "," : "", stdout);
-			csv_field(r->headers[i]);
-		} else {
-			printf(i ? "  %-12s" : "%-12s", r->headers[i]);
-		}
-	}
-	fputs(r->format == CG_FMT_CSV ? "\r\n" : "\n", stdout);
+	r->json = json_array();
+	if (r->format == CG_FMT_CSV)
+		csv_row(r->ncols, r->headers);
 }
 
 static int rows_add(void *arg, int ncols, const char *const *cols)
 {
 	struct rows *r = arg;
+	json_t *row = r->format == CG_FMT_JSON ? json_object() : json_array();
 
 	r->n++;
-	if (r->format == CG_FMT_JSON) {
-		json_t *o = json_object();
-		for (int i = 0; i < ncols && i < r->ncols; i++)
-			json_object_set_new(o, r->headers[i], json_string(cols[i]));
-		json_array_append_new(r->json, o);
+	if (r->format == CG_FMT_CSV) {
+		csv_row(ncols < r->ncols ? ncols : r->ncols, cols);
+		json_decref(row);
 		return 0;
 	}
 	for (int i = 0; i < ncols && i < r->ncols; i++) {
-		if (r->format == CG_FMT_CSV) {
-			fputs(i ? "," : "", stdout);
-			csv_field(cols[i]);
-		} else {
-			printf(i ? "  %-12s" : "%-12s", cols[i]);
-		}
+		char *end = NULL;
+		long long v = strtoll(cols[i], &end, 10);
+		if (r->format == CG_FMT_JSON)
+			json_object_set_new(row, r->headers[i], r->numeric[i] == 'n' && *cols[i] && !*end
+			                                                ? json_integer(v) : json_string(cols[i]));
+		else
+			json_array_append_new(row, json_string(cols[i]));
 	}
-	fputs(r->format == CG_FMT_CSV ? "\r\n" : "\n", stdout);
+	json_array_append_new(r->json, row);
 	return 0;
+}
+
+/* A table: every column as wide as its widest cell (numbers to the right). */
+static void print_table(const struct rows *r)
+{
+	size_t w[16] = {0}, i;
+	json_t *row;
+
+	for (int c = 0; c < r->ncols && c < 16; c++)
+		w[c] = strlen(r->headers[c]);
+	json_array_foreach(r->json, i, row)
+		for (int c = 0; c < r->ncols && c < 16; c++) {
+			size_t l = strlen(json_string_value(json_array_get(row, (size_t)c)));
+			if (l > w[c])
+				w[c] = l;
+		}
+	for (int c = 0; c < r->ncols && c < 16; c++)
+		printf("%s%-*s", c ? "  " : "", c == r->ncols - 1 ? 0 : (int)w[c], r->headers[c]);
+	putchar('\n');
+	json_array_foreach(r->json, i, row) {
+		for (int c = 0; c < r->ncols && c < 16; c++) {
+			const char *v = json_string_value(json_array_get(row, (size_t)c));
+			if (r->numeric[c] == 'n')
+				printf("%s%*s", c ? "  " : "", (int)w[c], v);
+			else
+				printf("%s%-*s", c ? "  " : "", c == r->ncols - 1 ? 0 : (int)w[c], v);
+		}
+		putchar('\n');
+	}
 }
 
 static void rows_end(struct rows *r)
@@ -251,8 +288,10 @@ static void rows_end(struct rows *r)
 	if (r->format == CG_FMT_JSON) {
 		json_dumpf(r->json, stdout, JSON_INDENT(2));
 		putchar('\n');
-		json_decref(r->json);
+	} else if (r->format == CG_FMT_TABLE) {
+		print_table(r);
 	}
+	json_decref(r->json);
 }
 
 static int print_json(json_t *j)
@@ -505,7 +544,8 @@ static int cmd_outbox(const struct cmd *self, const struct cg_config *cfg, int a
 		return rc;
 	action = o.nrest ? o.rest[0] : "summary";
 	if (strcmp(action, "summary") == 0 || strcmp(action, "dead") == 0) {
-		struct rows r = {o.format, strcmp(action, "dead") == 0 ? dead_h : summary_h, 5, 0, NULL};
+		int dead = strcmp(action, "dead") == 0;
+		struct rows r = {o.format, dead ? dead_h : summary_h, 5, dead ? "n  n " : "  n  ", 0, NULL};
 		if (open_store(cfg, &o, CG_STORE_READONLY, &st, &rd))
 			return 1;
 		rows_begin(&r);
@@ -541,7 +581,7 @@ static int cmd_outbox(const struct cmd *self, const struct cg_config *cfg, int a
 		printf("%lld row(s) %s\n", changed, strcmp(action, "retry") == 0 ? "queued again" : "dropped");
 		return changed ? 0 : 3;
 	}
-	fputs(self->usage, stderr);
+	fprintf(stderr, "consentctl outbox: '%s' is not one of summary, dead, retry, drop\n", action);
 	return 2;
 }
 
@@ -561,7 +601,12 @@ static const struct cmd cmds[] = {
 	 "  ID is the value of the visitor's __Host-cg_id cookie. Exit 3: no record.\n",
 	 cmd_export},
 	{"receipt", "a visitor's consent receipt (ISO/IEC TS 27560, Kantara names)",
-	 "usage: consentctl -c FILE receipt --consent-id ID\n", cmd_receipt},
+	 "usage: consentctl -c FILE receipt --consent-id ID\n"
+	 "  The receipt part of the export alone: the visitor's current consent per\n"
+	 "  purpose with its legal basis, recipients, retention and the record's chain\n"
+	 "  hash, under ISO/IEC TS 27560 and Kantara Consent Receipt field names, as\n"
+	 "  JSON. ID is the value of the visitor's consent cookie. Exit 3: no record.\n",
+	 cmd_receipt},
 	{"erase", "erase a visitor's personal data (keeps the chain verifiable)",
 	 "usage: consentctl -c FILE erase --consent-id ID\n"
 	 "  The same as POST /consent/erase: clears the personal fields of every event\n"
@@ -585,7 +630,10 @@ static const struct cmd cmds[] = {
 	{"outbox", "inspect the outbox; retry or drop dead letters",
 	 "usage: consentctl -c FILE outbox [summary|dead] [--format table|csv|json]\n"
 	 "       consentctl -c FILE outbox retry ID|all     dead letters → pending now\n"
-	 "       consentctl -c FILE outbox drop ID|all      dead or pending rows → dropped\n",
+	 "       consentctl -c FILE outbox drop ID|all      dead or pending rows → dropped\n"
+	 "  summary (the default): rows per destination and state, oldest and newest;\n"
+	 "  dead: the dead letters with their last error. retry and drop change rows\n"
+	 "  (safe while the daemon runs); exit 3 when no row matched.\n",
 	 cmd_outbox},
 };
 #define NCMDS (sizeof cmds / sizeof cmds[0])
@@ -603,19 +651,31 @@ int main(int argc, char **argv)
 	struct cg_config cfg;
 	const char *cfg_path = NULL;
 	char err[512];
-	int i = 1;
+	int i, n = 1;
 
-	/* global options come before the subcommand */
-	for (; i < argc && argv[i][0] == '-'; i++) {
-		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+	/* -c FILE (or --config FILE) may stand anywhere: take it out, keep the rest */
+	for (i = 1; i < argc; i++) {
+		if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
 			cfg_path = argv[++i];
-		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			cfg_path = argv[i] + 9;
+		else
+			argv[n++] = argv[i];
+	}
+	argc = n;
+	argv[argc] = NULL;
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return 0;
-		} else {
-			usage(stderr);
-			return 2;
 		}
+		if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
+			printf("consentctl %s\n", CONSENTGATE_VERSION);
+			return 0;
+		}
+		fprintf(stderr, "consentctl: %s is not an option before the subcommand (-c FILE, --help, --version)\n",
+		        argv[i]);
+		return 2;
 	}
 	if (i >= argc) {
 		usage(stderr);
@@ -626,12 +686,12 @@ int main(int argc, char **argv)
 			continue;
 		/* --help works without a configuration */
 		for (int j = i + 1; j < argc; j++)
-			if (strcmp(argv[j], "--help") == 0) {
+			if (strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0) {
 				fputs(cmds[k].usage, stdout);
 				return 0;
 			}
 		if (!cfg_path) {
-			fprintf(stderr, "consentctl: -c FILE is required\n");
+			fprintf(stderr, "consentctl %s: -c FILE is required (the daemon's configuration)\n", argv[i]);
 			return 2;
 		}
 		if (cg_config_load(cfg_path, &cfg, err, sizeof err) != CG_OK) {
@@ -644,7 +704,7 @@ int main(int argc, char **argv)
 		}
 		return cmds[k].fn(&cmds[k], &cfg, argc - i, argv + i);
 	}
-	fprintf(stderr, "consentctl: unknown subcommand '%s'\n", argv[i]);
+	fprintf(stderr, "consentctl: '%s' is not a subcommand\n", argv[i]);
 	usage(stderr);
 	return 2;
 }

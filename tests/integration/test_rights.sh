@@ -100,6 +100,20 @@ echo "# consentctl"
 for c in report export receipt erase verify purge outbox; do
 	CTL "$c" --help >/dev/null; expect_eq "consentctl $c --help" 0 $?
 done
+CTL receipt --help | grep -q 'Kantara'; expect_eq "receipt --help explains itself" 0 $?
+out=$("$CG_BUILD/consentctl" --version); expect_match "consentctl --version" '^consentctl [0-9]+\.[0-9]+' "$out"
+out=$("$CG_BUILD/consentctl" verify -c "$CG_INI"); expect_eq "-c FILE after the subcommand" 0 $?
+out=$(CTL outbox --format xml 2>&1); rc=$?
+expect_eq "--format xml: exit 2" 2 "$rc"
+expect_eq "--format names the allowed values" "consentctl outbox: --format: 'xml' is not one of table, csv, json" "$out"
+out=$(CTL outbox frobnicate 2>&1); rc=$?
+expect_eq "outbox frobnicate: exit 2 and says why" "2 consentctl outbox: 'frobnicate' is not one of summary, dead, retry, drop" "$rc $out"
+out=$(CTL verify --format json 2>&1); expect_match "an option the subcommand does not take is named" '--format is not an option of verify \(it takes: --database\)' "$out"
+out=$(CTL frob 2>&1); expect_match "unknown subcommand named" "'frob' is not a subcommand" "$out"
+out=$(CTL outbox --format json); expect_match "JSON counts are numbers" '"rows": [0-9]+' "$out"
+out=$(CTL outbox)
+expect_eq "table columns line up (the state column starts at the same place in every line)" 1 \
+	"$(awk '{print index($0, $2)}' <<<"$out" | sort -u | wc -l)"
 out=$(CTL export --consent-id "$B"); expect_match "export --consent-id" '"subject": "'"$SB"'"' "$out"
 out=$(CTL receipt --consent-id "$B"); expect_match "receipt --consent-id" '"version": "KI-CR-v1.1.0"' "$out"
 CTL export --consent-id AAAAAAAAAAAAAAAAAAAAAA >/dev/null 2>&1; expect_eq "export of an unknown id exits 3" 3 $?
