@@ -332,10 +332,19 @@ static int cmd_report(const struct cmd *self, const struct cg_config *cfg, int a
 		goto out;
 	}
 	cg_report_suppress(&rep, o.k > 0 ? o.k : cfg->report_min_visitors);
-	if (cg_report_render(&rep, o.format, "Consent report", &out) != CG_OK) {
+	{
+		char title[CG_CFG_STR + 96], today[CG_TIME_LEN + 1];
+		cg_time_format(o.now_ms, today);
+		today[10] = '\0';
+		snprintf(title, sizeof title, "Consent report: %s, %s to %s", cfg->site, since, today);
+		rc = cg_report_render(&rep, o.format, title, &out);
+	}
+	if (rc != CG_OK) {
 		fprintf(stderr, "consentctl: the report is too large\n");
+		rc = 1;
 		goto out;
 	}
+	rc = 1;
 	if (o.output) {
 		FILE *f = fopen(o.output, "we");
 		if (!f || fwrite(out.p, 1, out.len, f) != out.len || fclose(f) != 0) {

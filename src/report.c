@@ -204,6 +204,14 @@ static int svg_lines(const struct cg_report *by_period, struct cg_buf *out)
 			pen = 1;
 		}
 		rc |= cg_buf_adds(out, "\"/>");
+		/* points too: a single period (or one between gaps) is no line */
+		for (size_t i = 0; i < n; i++) {
+			const struct cg_report_row *w = &by_period->rows[i];
+			double x = L + (n > 1 ? (double)(W - L - R) * (double)i / (double)(n - 1) : (W - L - R) / 2.0);
+			if (!w->suppressed && w->choices)
+				rc |= cg_buf_printf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/>", x,
+				                    T + (H - T - B) * (1 - rate(w, c)), colours[c]);
+		}
 		rc |= cg_buf_printf(out, "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>"
 		                         "<text x=\"%d\" y=\"%d\" font-size=\"12\">%s</text>",
 		                    L + 10 + c * 120, H - 14, colours[c], L + 26 + c * 120, H - 4, cat_names[c]);
@@ -213,7 +221,8 @@ static int svg_lines(const struct cg_report *by_period, struct cg_buf *out)
 
 static int svg_bars(const struct cg_report *by_country, struct cg_buf *out)
 {
-	const int row = 22, L = 60, W = 720, T = 8;
+	/* bars leave room for their labels ("100% preferences") on the right */
+	const int row = 22, L = 60, W = 720, T = 8, LABEL = 130;
 	int shown = 0, rc = CG_OK;
 
 	for (size_t i = 0; i < by_country->n; i++)
@@ -231,7 +240,7 @@ static int svg_bars(const struct cg_report *by_country, struct cg_buf *out)
 		rc |= cg_buf_printf(out, "<text x=\"0\" y=\"%d\" font-size=\"13\">%s</text>", y + row + 4,
 		                    w->country[0] ? w->country : "?");
 		for (int c = 0; c < 3; c++) {
-			double len = (W - L - 60) * rate(w, c);
+			double len = (W - L - LABEL) * rate(w, c);
 			rc |= cg_buf_printf(out, "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>"
 			                         "<text x=\"%.1f\" y=\"%d\" font-size=\"11\">%.0f%% %s</text>",
 			                    L, y + c * (row - 2), len, row - 6, colours[c], L + len + 4,
@@ -256,17 +265,28 @@ static int render_html(const struct cg_report *r, const char *title, struct cg_b
 		"<title>%s</title><style>"
 		"body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#1b1b1b}"
 		"table{border-collapse:collapse;width:100%%;font-variant-numeric:tabular-nums}"
-		"th,td{padding:.2rem .5rem;border-bottom:1px solid #ddd;text-align:right}"
+		"th,td{padding:.2rem .5rem;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}"
+		".wrap{overflow-x:auto}"
 		"th:nth-child(-n+4),td:nth-child(-n+4){text-align:left}.s{color:#6a6a6a}"
-		"figure{margin:1.5rem 0}</style></head><body><h1>%s</h1>"
-		"<p>Cells with fewer than %d distinct visitors are suppressed (shown as *). Grant rates are the "
-		"share of choices that granted the category.</p>"
-		"<figure><figcaption>Grant rate per category, by %s</figcaption>",
-		title, title, r->k, cg_period_name(r->period));
+		"figure{margin:1.5rem 0}h1 span{white-space:nowrap}</style></head><body><h1>",
+		title);
+	/* each word unbroken: dates and versions never wrap at their hyphens */
+	for (const char *p = title; *p;) {
+		size_t n = strcspn(p, " ");
+		rc |= cg_buf_printf(out, "<span>%.*s</span>%s", (int)n, p, p[n] ? " " : "");
+		p += n + (p[n] == ' ');
+	}
+	rc |= cg_buf_adds(out, "</h1>");
+	rc |= r->k > 1 ? cg_buf_printf(out, "<p>Cells with fewer than %d distinct visitors are suppressed "
+	                                    "(shown as *).", r->k)
+	               : cg_buf_adds(out, "<p>No cell is suppressed (k = 1).");
+	rc |= cg_buf_printf(out, " Grant rates are the share of choices that granted the category.</p>"
+	                         "<figure><figcaption>Grant rate per category, by %s</figcaption>",
+	                    cg_period_name(r->period));
 	rc |= svg_lines(&by_period, out);
 	rc |= cg_buf_adds(out, "</figure><figure><figcaption>Grant rate per category, by country</figcaption>");
 	rc |= svg_bars(&by_country, out);
-	rc |= cg_buf_printf(out, "</figure><table><thead><tr><th>%s</th><th>country</th><th>policy</th><th>lang</th>"
+	rc |= cg_buf_printf(out, "</figure><div class=\"wrap\"><table><thead><tr><th>%s</th><th>country</th><th>policy</th><th>lang</th>"
 	                         "<th>visitors</th><th>accept all</th><th>reject all</th><th>custom</th>"
 	                         "<th>withdraw</th><th>preferences</th><th>statistics</th><th>marketing</th>"
 	                         "</tr></thead><tbody>", cg_period_name(r->period));
@@ -282,7 +302,7 @@ static int render_html(const struct cg_report *r, const char *title, struct cg_b
 			                    w->visitors, w->n[0], w->n[1], w->n[2], w->n[3], 100 * rate(w, 0),
 			                    100 * rate(w, 1), 100 * rate(w, 2));
 	}
-	rc |= cg_buf_adds(out, "</tbody></table></body></html>\n");
+	rc |= cg_buf_adds(out, "</tbody></table></div></body></html>\n");
 	cg_report_free(&by_period);
 	cg_report_free(&by_country);
 	return rc;

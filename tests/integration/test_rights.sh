@@ -129,6 +129,11 @@ out=$(CTL report --by week --k 1); expect_match "report by week, table" '^week +
 CTL report --format html --k 1 --output "$CG_DIR/report.html"; expect_eq "report html written" 0 $?
 expect_match "report html: charts, offline" '<svg role="img".*Grant rate per category' "$(cat "$CG_DIR/report.html")"
 expect_eq "report html loads nothing" "" "$(grep -oE '(src|href)="http' "$CG_DIR/report.html")"
+html=$(cat "$CG_DIR/report.html")
+expect_match "report html: a single day is drawn as points" '<circle cx="[0-9.]+" cy="[0-9.]+" r="4"' "$html"
+expect_match "report html: the heading names the site and the period" "<h1>.*test\.example.*$(date -u -d '-30 days' +%F).*$(date -u +%F).*</h1>" "$html"
+expect_no_match "report html: no 'fewer than 1 distinct visitors'" 'fewer than 1 distinct' "$html"
+expect_match "report html: cells do not wrap" 'white-space:nowrap' "$html"
 cp "$CG_DIR/report.html" "$CG_BUILD/consent-report.html" 2>/dev/null
 
 echo "# consentctl erase while the daemon writes"
