@@ -54,6 +54,10 @@ cat <<TXT
 consentgate demo is running.
   Open:        http://127.0.0.1:$CG_PORT/     (the demo shop: record a choice, see the table)
   Your state:  curl -s http://127.0.0.1:$CG_PORT/consent
+  Your data:   curl -s -b 'cg_id=<the cg_id cookie of your browser>' http://127.0.0.1:$CG_PORT/consent/export
+  Export:      $CG_BUILD/consentctl -c $CG_INI export --consent-id <the cg_id cookie>
+  Receipt:     $CG_BUILD/consentctl -c $CG_INI receipt --consent-id <the cg_id cookie>
+  Erase:       $CG_BUILD/consentctl -c $CG_INI erase --consent-id <the cg_id cookie>
   Report:      $CG_BUILD/consentctl -c $CG_INI report
   Chain check: $CG_BUILD/consentctl -c $CG_INI verify
   Database:    sqlite3 -readonly $CG_DB 'SELECT * FROM consent_daily'

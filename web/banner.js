@@ -21,7 +21,8 @@
   var over = w.ConsentGateTexts || {};
   for (var k in over) T[k] = Object.assign(T[k] ? T[k].slice() : T.en.slice(), over[k]);
   function pick() {
-    var c = [cfg.lang].concat(navigator.languages || [navigator.language]);
+    /* the embed's data-lang, then the page's own language, then the browser's */
+    var c = [cfg.lang, d.documentElement.lang].concat(navigator.languages || [navigator.language]);
     for (var i = 0; i < c.length; i++) {
       var l = String(c[i] || "").toLowerCase().split("-")[0];
       if (l === "no") l = "nb";
@@ -29,7 +30,17 @@
     }
     return "en";
   }
-  var lang = pick(), t = T[lang], el, layer2, opener, subs = [];
+  var lang = pick(), t = T[lang], el, layer2, opener, subs = [], waiting;
+  /* one tag is the whole embed: the stylesheet comes along unless the page
+     links it, and the banner waits for it, so it never shows unstyled */
+  var css = d.querySelector('link[rel~="stylesheet"][href*="banner.css"]'), styled = !!css;
+  if (!css && me && me.src) {
+    css = d.createElement("link");
+    css.rel = "stylesheet";
+    css.href = me.src.replace(/banner\.js(\?|$)/, "banner.css$1");
+    css.onload = css.onerror = function () { styled = true; if (waiting) { waiting(); waiting = null; } };
+    d.head.appendChild(css);
+  }
   var st = read();
 
   function read() {
@@ -59,7 +70,8 @@
     return e;
   }
   function build() {
-    el = h("div", { "class": "cg", role: "dialog", "aria-modal": "false", "aria-labelledby": "cg-t", "aria-describedby": "cg-d", lang: lang });
+    el = h("div", { "class": "cg", role: "dialog", "aria-modal": "false", "aria-labelledby": "cg-t", "aria-describedby": "cg-d", lang: lang,
+      style: "position:fixed;left:0;right:0;bottom:0" }); /* out of the flow even without the stylesheet */
     var b = el.appendChild(h("div", { "class": "cg-b" }));
     b.appendChild(h("h2", { id: "cg-t" }, t[0]));
     var p = b.appendChild(h("p", { id: "cg-d" }, t[1] + " "));
@@ -102,11 +114,13 @@
     if (on && gpc && !st.decided) $('[data-cg-category="marketing"]').checked = false;
     if (!quiet) $(on ? "[data-cg-category]" : '[data-cg-action="settings"]').focus();
   }
-  function show() {
+  function show(then) {
+    if (!styled) { waiting = function () { show(then); }; return; }
     if (!el) build();
     CATS.forEach(function (c) { $('[data-cg-category="' + c + '"]').checked = st.decided && st[c]; });
     settings(false, true);
     el.hidden = false;
+    if (then) then();
   }
   function hide() {
     el.hidden = true;
@@ -133,8 +147,7 @@
   w.ConsentGate = {
     open: function () {
       opener = d.activeElement;
-      show();
-      $("[data-cg-action]").focus();
+      show(function () { $("[data-cg-action]").focus(); });
     },
     state: copy,
     on: function (ev, fn) {

@@ -77,12 +77,14 @@ try {
       (await page.locator("[data-cg-category]").count()) === 3 &&
       (await page.locator("[data-cg-category]:checked").count()) === 0);
     check("settings: necessary shown as always on", await page.locator(".cg-c input[disabled]:checked").count() === 1);
-    check("settings: link to the policy", (await page.locator('.cg a[href="/personvern.html"]').count()) === 1);
+    check("settings: link to the policy", (await page.locator('.cg a[href="/personvern"]').count()) === 1);
+    const policy = await page.request.get(URL_ + "/personvern");
+    check("the policy link is no 404", policy.status() === 200, `status ${policy.status()}`);
     await axe(page, "settings layer");
     await page.keyboard.press("Escape");
     check("Escape closes the settings without choosing",
       (await page.locator(".cg-s").isHidden()) && (await banner(page).isVisible()) && rows() === 0);
-    check("first visit: the gated scripts are refused", (await gateStatus(page, "ga")) === "refused by the consent gate");
+    check("first visit: the gated scripts are refused", (await gateStatus(page, "ga")) === "stoppet av samtykkeporten");
     await page.click('[data-cg-action="reject-all"]');
     await banner(page).waitFor({ state: "hidden" });
     check("reject all: the stored row is all zeros", lastRow() === "choice:000", lastRow());
@@ -90,8 +92,8 @@ try {
     await page.waitForTimeout(300);
     check("reject all: the banner stays gone after reload", await banner(page).count() === 0 || await banner(page).isHidden());
     check("reject all: the statistics stand-ins are refused",
-      (await gateStatus(page, "ga")) === "refused by the consent gate" &&
-      (await gateStatus(page, "hotjar")) === "refused by the consent gate");
+      (await gateStatus(page, "ga")) === "stoppet av samtykkeporten" &&
+      (await gateStatus(page, "hotjar")) === "stoppet av samtykkeporten");
     // ---- reopen, grant statistics, save ---------------------------------------
     await page.click("#cookie-settings");
     await banner(page).waitFor({ state: "visible" });
@@ -102,8 +104,8 @@ try {
     await page.click('[data-cg-action="save"]');
     await banner(page).waitFor({ state: "hidden" });
     check("save: the row grants statistics only", lastRow() === "choice:010", lastRow());
-    await page.waitForFunction(() => document.getElementById("st-ga").textContent === "loaded");
-    check("save: the statistics stand-in loads", (await gateStatus(page, "ga")) === "loaded");
+    await page.waitForFunction(() => document.getElementById("st-ga").textContent === "lastet");
+    check("save: the statistics stand-in loads", (await gateStatus(page, "ga")) === "lastet");
     check("state() reports the choice", JSON.stringify(await page.evaluate(() => {
       const s = ConsentGate.state(); return [s.decided, s.preferences, s.statistics, s.marketing];
     })) === "[true,false,true,false]");
@@ -156,7 +158,7 @@ try {
   {
     const { ctx, page } = await newPage({ locale: "en-GB" });
     await page.addInitScript(() => Object.defineProperty(Navigator.prototype, "globalPrivacyControl", { get: () => true }));
-    await page.goto(URL_ + "/");
+    await page.goto(URL_ + "/nolang.html");
     await page.click('[data-cg-action="settings"]');
     check("GPC: the settings say why marketing is off",
       (await page.locator(".cg-g").textContent()).includes("Global Privacy Control") &&
@@ -188,7 +190,7 @@ try {
                    da: "Cookies på hjemmesiden", fi: "Evästeet", en: "Cookies on this site" };
   for (const [lang, title] of Object.entries(titles)) {
     const { ctx, page } = await newPage({ locale: lang === "en" ? "en-US" : `${lang}-XX` });
-    await page.goto(URL_ + "/");
+    await page.goto(URL_ + "/nolang.html");
     await banner(page).waitFor({ state: "visible" });
     await page.click('[data-cg-action="settings"]');
     const got = await page.locator("#cg-t").textContent();
@@ -200,8 +202,39 @@ try {
   }
   {
     const { ctx, page } = await newPage({ locale: "de-DE" });
-    await page.goto(URL_ + "/");
+    await page.goto(URL_ + "/nolang.html");
     check("an unknown language falls back to English", (await page.locator("#cg-t").textContent()) === titles.en);
+    await ctx.close();
+  }
+  {
+    const { ctx, page } = await newPage({ locale: "en-US" });
+    await page.goto(URL_ + "/");
+    check("the page's language comes before the browser's (lang=nb page, en-US browser)",
+      (await page.locator("#cg-t").textContent()) === titles.nb);
+    await ctx.close();
+  }
+
+  // ---- the one-tag embed: styled, fixed, no layout shift --------------------------
+  for (const path of ["/", "/linked.html"]) {
+    const { ctx, page } = await newPage({ viewport: { width: 390, height: 844 } });
+    await page.addInitScript(() => {
+      window.__cls = 0;
+      new PerformanceObserver((l) => { for (const e of l.getEntries()) if (!e.hadRecentInput) window.__cls += e.value; })
+        .observe({ type: "layout-shift", buffered: true });
+    });
+    await page.goto(URL_ + path);
+    await banner(page).waitFor({ state: "visible" });
+    await page.waitForLoadState("load");
+    const r = await page.evaluate(() => new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(() => {
+      const cg = document.querySelector(".cg"), box = document.querySelector(".cg-b");
+      res({ cls: window.__cls, position: getComputedStyle(cg).position, border: getComputedStyle(box).borderTopWidth,
+            sheets: document.querySelectorAll('link[href*="banner.css"]').length,
+            header: Math.round(document.querySelector("header").getBoundingClientRect().top) });
+    }))));
+    check(`${path}: the banner is styled and fixed`, r.position === "fixed" && r.border === "2px", JSON.stringify(r));
+    check(`${path}: zero layout shift (CLS ${r.cls})`, r.cls === 0, JSON.stringify(r));
+    check(`${path}: the page content stays where it is`, r.header === 0, JSON.stringify(r));
+    check(`${path}: the stylesheet once`, r.sheets === 1, JSON.stringify(r));
     await ctx.close();
   }
   {

@@ -21,7 +21,12 @@ purpose = statistics
 basis = consent
 "
 stack_start || exit 1
-cp "$CG_DIR/web/demo/index.html" "$CG_DIR/web/demo/old.html"
+# the demo page (lang="nb", the one-tag embed) and variants of it: without a
+# page language (the browser's decides), and with the site's own stylesheet link
+sed 's/<html lang="nb">/<html>/' "$CG_DIR/web/demo/index.html" >"$CG_DIR/web/demo/nolang.html"
+sed 's#<script src="/consent/banner.js"#<link rel="stylesheet" href="/consent/banner.css">\n&#' \
+	"$CG_DIR/web/demo/nolang.html" >"$CG_DIR/web/demo/linked.html"
+cp "$CG_DIR/web/demo/nolang.html" "$CG_DIR/web/demo/old.html"
 
 # what an operator does on a material policy change: new version in the
 # daemon's configuration and in the banner embed
