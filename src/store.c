@@ -438,33 +438,33 @@ static void write_batch(struct cg_store *s, struct job *batch)
 	if (n > s->stats.batch_max)
 		s->stats.batch_max = n;
 	s->stats.commit_seconds_total += now_seconds() - t0;
-	if (erased && rc == CG_OK && s->ckpt_want < SQLITE_CHECKPOINT_TRUNCATE) {
-		/* the erased values still sit in old WAL frames: empty the WAL now */
+	pthread_mutex_unlock(&s->mu);
+	/* the erased values still sit in old WAL frames: empty the WAL now, from
+	 * this thread, which no commit can outpace (the checkpointer would wait
+	 * for a gap between commits under load); if readers are in the way past
+	 * busy_timeout, the checkpointer tries again */
+	if (erased && rc == CG_OK &&
+	    sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) != SQLITE_OK) {
+		pthread_mutex_lock(&s->mu);
 		s->ckpt_want = SQLITE_CHECKPOINT_TRUNCATE;
 		pthread_cond_signal(&s->ckpt_wake);
+		pthread_mutex_unlock(&s->mu);
 	}
-	pthread_mutex_unlock(&s->mu);
 }
 
-/* After each commit: once the WAL holds WAL_RESTART_FRAMES frames, ask the
- * checkpointer for a RESTART, which makes the next commit write from the
- * start of the file again. Passive checkpoints alone never get there under
- * steady load: a writer is always appending when they finish. */
+/* After each commit, on the writer's thread: once the WAL holds
+ * WAL_RESTART_FRAMES frames, a RESTART checkpoint, so the next commit writes
+ * from the start of the file again and the WAL stays bounded whatever the
+ * load. Passive checkpoints alone never get there under steady load (a
+ * commit is always appending when they finish), and one on another thread
+ * can starve waiting for a gap between commits. The passive ones have
+ * copied most frames by then: what is left is mostly one fsync. */
 #define WAL_RESTART_FRAMES 2048
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
-	struct cg_store *s = arg;
-
-	(void)db;
-	(void)name;
-	if (frames >= WAL_RESTART_FRAMES) {
-		pthread_mutex_lock(&s->mu);
-		if (s->ckpt_want < SQLITE_CHECKPOINT_RESTART) {
-			s->ckpt_want = SQLITE_CHECKPOINT_RESTART;
-			pthread_cond_signal(&s->ckpt_wake);
-		}
-		pthread_mutex_unlock(&s->mu);
-	}
+	(void)arg;
+	if (frames >= WAL_RESTART_FRAMES)
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
 	return SQLITE_OK;
 }
 
@@ -571,12 +571,12 @@ static int load_client_key(struct cg_store *s)
 }
 
 /* The checkpointer has its own connection, so copying WAL frames back into
- * the database never adds to a commit. Every second a PASSIVE checkpoint
- * (never waits); a RESTART when the writer finds the WAL long (wal_hook); a
- * TRUNCATE after an erasure and once when writes have stopped, so that old
- * frames holding erased or superseded values do not linger in the -wal
- * file. RESTART and TRUNCATE wait (busy_timeout) for readers, whose read
- * transactions are kept short for this reason. */
+ * the database seldom adds to a commit. Every second a PASSIVE checkpoint
+ * (never waits); once writes have stopped (and when the writer's own
+ * TRUNCATE after an erasure was refused), a TRUNCATE, so that old frames
+ * holding erased or superseded values do not linger in the -wal file. The
+ * writer bounds the WAL itself (wal_hook). TRUNCATE waits (busy_timeout)
+ * for readers, whose read transactions are kept short for this reason. */
 static void *checkpoint_main(void *arg)
 {
 	struct cg_store *s = arg;
@@ -714,7 +714,7 @@ int cg_store_open(const struct cg_config *cfg, int mode, struct cg_store **out,
 		goto out_fail;
 	}
 	s->running = 1;
-	sqlite3_wal_hook(s->db, wal_hook, s);
+	sqlite3_wal_hook(s->db, wal_hook, NULL);
 	if (pthread_create(&s->ckpt_thread, NULL, checkpoint_main, s) == 0)
 		s->ckpt_running = 1;
 	*out = s;
