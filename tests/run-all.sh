@@ -15,7 +15,7 @@ status=0
 # fuzz: every libFuzzer target for CG_FUZZ_SECONDS (default 60 s) each
 for variant in werror asan fuzz; do
 	dir="$src/build-test-$variant"
-	opts=(-DCG_WERROR=ON)
+	opts=(-DCG_WERROR=ON -DCMAKE_INSTALL_PREFIX=/usr)
 	[ "$variant" = asan ] && opts+=(-DCG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
 	[ "$variant" = fuzz ] && opts+=(-DCMAKE_C_COMPILER=clang -DCG_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug
 	                               "-DCG_FUZZ_SECONDS=${CG_FUZZ_SECONDS:-60}")
