@@ -1,0 +1,369 @@
+/* Read connections (one thread at a time each) and every query. */
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consentgate/err.h"
+#include "consentgate/decision.h"
+#include "consentgate/store.h"
+#include "internal.h"
+
+static const char *const ob_state_names[CG_OB_NSTATES] = {"pending", "delivered", "dropped", "dead"};
+
+const char *cg_outbox_state_name(int st)
+{
+	return st >= 0 && st < CG_OB_NSTATES ? ob_state_names[st] : "unknown";
+}
+
+
+int cg_store_reader_open(struct cg_store *s, struct cg_store_reader **out)
+{
+	struct cg_store_reader *r = calloc(1, sizeof *r);
+
+	*out = NULL;
+	if (!r)
+		return CG_ERR_NOMEM;
+	/* one reader per worker thread: a small page cache (64 kB) each keeps the daemon
+	 * small (the OS page cache holds the hot pages anyway) */
+	if (cgs_open_conn(s->path, SQLITE_OPEN_READONLY, &r->db) ||
+	    sqlite3_exec(r->db, "PRAGMA cache_size=-64", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(r->db,
+	                       "SELECT action, policy_version, preferences, statistics, marketing,"
+	                       " objections, recorded_at, choice_at FROM consent_events"
+	                       " WHERE subject = ? ORDER BY id DESC LIMIT 1",
+	                       -1, SQLITE_PREPARE_PERSISTENT, &r->state, NULL) != SQLITE_OK) {
+		cg_store_reader_free(r);
+		return CG_ERR_STORAGE;
+	}
+	*out = r;
+	return CG_OK;
+}
+
+void cg_store_reader_free(struct cg_store_reader *r)
+{
+	if (!r)
+		return;
+	sqlite3_finalize(r->state);
+	sqlite3_close(r->db);
+	free(r);
+}
+
+static void col_copy(sqlite3_stmt *st, int i, char *out, size_t size)
+{
+	const char *v = (const char *)sqlite3_column_text(st, i);
+
+	snprintf(out, size, "%s", v ? v : "");
+}
+
+static int col_tri(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? CG_TRI_NULL : sqlite3_column_int(st, i) != 0;
+}
+
+int cg_store_load_state(struct cg_store_reader *r, const char *subject, struct cg_state *out)
+{
+	sqlite3_stmt *st = r->state;
+	const char *s;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->present = 1;
+		out->action = cg_action_parse((const char *)sqlite3_column_text(st, 0));
+		s = (const char *)sqlite3_column_text(st, 1);
+		snprintf(out->policy_version, sizeof out->policy_version, "%s", s ? s : "");
+		for (int p = 0; p < CG_NPURPOSES; p++)
+			out->choice[p] = col_tri(st, 2 + p);
+		if (cg_objections_parse((const char *)sqlite3_column_text(st, 5), &out->objections) ||
+		    cg_time_parse((const char *)sqlite3_column_text(st, 6), &out->recorded_at_ms))
+			rc = SQLITE_CORRUPT;
+		s = (const char *)sqlite3_column_text(st, 7);
+		if (s && cg_time_parse(s, &out->choice_at_ms))
+			rc = SQLITE_CORRUPT;
+		if (rc == SQLITE_ROW)
+			rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
+}
+
+
+int cg_store_report(struct cg_store_reader *r, int period, const char *since_day,
+                    struct cg_report *out)
+{
+	static const char *const period_sql[] = {
+		"substr(recorded_at, 1, 10)", "strftime('%Y-W%W', recorded_at)", "substr(recorded_at, 1, 7)",
+	};
+	char sql[1400];
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (period < 0 || period > 2)
+		return CG_ERR_INVALID;
+	out->period = period;
+	snprintf(sql, sizeof sql,
+		"SELECT period, coalesce(country, ''), coalesce(policy_version, ''), coalesce(lang, ''),"
+		" count(DISTINCT subject),"
+		" sum(action = 'choice' AND preferences = 1 AND statistics = 1 AND marketing = 1),"
+		" sum(action = 'choice' AND preferences = 0 AND statistics = 0 AND marketing = 0),"
+		" sum(action = 'choice' AND NOT (preferences = statistics AND statistics = marketing)),"
+		" sum(action = 'withdraw'), sum(action = 'choice'),"
+		" sum(action = 'choice' AND preferences = 1), sum(action = 'choice' AND statistics = 1),"
+		" sum(action = 'choice' AND marketing = 1)"
+		" FROM (SELECT %s AS period, * FROM consent_events"
+		"       WHERE action IN ('choice', 'withdraw') AND recorded_at >= ?)"
+		" GROUP BY 1, 2, 3, 4 ORDER BY 1, 2 = '', 2, 3, 4", period_sql[period]);
+	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return CG_ERR_STORAGE;
+	sqlite3_bind_text(st, 1, since_day, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct cg_report_row row;
+		memset(&row, 0, sizeof row);
+		col_copy(st, 0, row.period, sizeof row.period);
+		col_copy(st, 1, row.country, sizeof row.country);
+		col_copy(st, 2, row.version, sizeof row.version);
+		col_copy(st, 3, row.lang, sizeof row.lang);
+		row.visitors = sqlite3_column_int64(st, 4);
+		for (int o = 0; o < CG_NOUTCOMES; o++)
+			row.n[o] = sqlite3_column_int64(st, 5 + o);
+		row.choices = sqlite3_column_int64(st, 9);
+		for (int c = 0; c < 3; c++)
+			row.granted[c] = sqlite3_column_int64(st, 10 + c);
+		if (cg_report_add(out, &row) != CG_OK) {
+			rc = SQLITE_CORRUPT;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
+}
+
+
+int cg_store_each_event(struct cg_store_reader *r, const char *subject,
+                        int (*fn)(void *ctx, const struct cg_event *ev), void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	struct cg_event ev;
+	int rc, stop = 0;
+	/* without a subject: the whole chain, pruned rows as links only
+	 * (subject ''; verification checks their hash, not their fields) */
+	const char *sql = subject
+		? "SELECT id, subject, recorded_at, action, policy_version, preferences,"
+		  " statistics, marketing, objection_purpose, objections, choice_at,"
+		  " gpc, dnt, lang, banner, page, ip_prefix, country, salt,"
+		  " core_digest, personal_digest, prev_hash, hash"
+		  " FROM consent_events WHERE subject = ?1 ORDER BY id"
+		: "SELECT id, subject, recorded_at, action, policy_version, preferences,"
+		  " statistics, marketing, objection_purpose, objections, choice_at,"
+		  " gpc, dnt, lang, banner, page, ip_prefix, country, salt,"
+		  " core_digest, personal_digest, prev_hash, hash FROM consent_events"
+		  " UNION ALL SELECT id, '', '', 'pruned', NULL, NULL, NULL, NULL, NULL, '', NULL,"
+		  " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+		  " core_digest, personal_digest, prev_hash, hash FROM consent_pruned ORDER BY 1";
+
+	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return CG_ERR_STORAGE;
+	if (subject)
+		sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *t;
+		memset(&ev, 0, sizeof ev);
+		ev.id = sqlite3_column_int64(st, 0);
+		col_copy(st, 1, ev.subject, sizeof ev.subject);
+		col_copy(st, 2, ev.recorded_at, sizeof ev.recorded_at);
+		ev.action = cg_action_parse((const char *)sqlite3_column_text(st, 3));
+		col_copy(st, 4, ev.policy_version, sizeof ev.policy_version);
+		for (int p = 0; p < CG_NPURPOSES; p++)
+			ev.choice[p] = col_tri(st, 5 + p);
+		t = (const char *)sqlite3_column_text(st, 8);
+		ev.objection_purpose = t ? cg_purpose_parse(t) : -1;
+		if (cg_objections_parse((const char *)sqlite3_column_text(st, 9), &ev.objections))
+			ev.objections = ~0u; /* unparsable: the core digest will not match */
+		col_copy(st, 10, ev.choice_at, sizeof ev.choice_at);
+		ev.gpc = col_tri(st, 11);
+		ev.dnt = col_tri(st, 12);
+		col_copy(st, 13, ev.lang, sizeof ev.lang);
+		col_copy(st, 14, ev.banner, sizeof ev.banner);
+		col_copy(st, 15, ev.page, sizeof ev.page);
+		col_copy(st, 16, ev.ip_prefix, sizeof ev.ip_prefix);
+		col_copy(st, 17, ev.country, sizeof ev.country);
+		col_copy(st, 18, ev.salt, sizeof ev.salt);
+		col_copy(st, 19, ev.core_digest, sizeof ev.core_digest);
+		col_copy(st, 20, ev.personal_digest, sizeof ev.personal_digest);
+		col_copy(st, 21, ev.prev_hash, sizeof ev.prev_hash);
+		col_copy(st, 22, ev.hash, sizeof ev.hash);
+		stop = fn(ctx, &ev);
+	}
+	sqlite3_finalize(st);
+	if (stop)
+		return stop;
+	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
+}
+
+int cg_store_due_outbox(struct cg_store_reader *r, int64_t now_ms, size_t max,
+                        struct cg_outbox_item **items, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	struct cg_outbox_item *it = NULL;
+	char now[CG_TIME_LEN + 1];
+	int rc;
+
+	*items = NULL;
+	*n = 0;
+	cg_time_format(now_ms, now);
+	if (sqlite3_prepare_v2(r->db,
+	                       "SELECT id, subject, destination, purpose, mode, attempts, created_at, payload"
+	                       " FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?"
+	                       " ORDER BY next_attempt_at, id LIMIT ?", -1, &st, NULL) != SQLITE_OK)
+		return CG_ERR_STORAGE;
+	sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	it = calloc(max ? max : 1, sizeof *it);
+	if (!it) {
+		sqlite3_finalize(st);
+		return CG_ERR_NOMEM;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+		struct cg_outbox_item *x = &it[*n];
+		const char *pl = (const char *)sqlite3_column_text(st, 7);
+		x->id = sqlite3_column_int64(st, 0);
+		col_copy(st, 1, x->subject, sizeof x->subject);
+		col_copy(st, 2, x->destination, sizeof x->destination);
+		x->purpose = cg_purpose_parse((const char *)sqlite3_column_text(st, 3));
+		x->mode = strcmp((const char *)sqlite3_column_text(st, 4), "full") == 0
+		                  ? CG_FORWARD_FULL : CG_FORWARD_MINIMISED;
+		x->attempts = sqlite3_column_int(st, 5);
+		if (cg_time_parse((const char *)sqlite3_column_text(st, 6), &x->created_ms))
+			x->created_ms = 0;
+		x->payload = strdup(pl ? pl : "");
+		(*n)++;
+		if (!x->payload) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		cg_store_outbox_items_free(it, *n);
+		*n = 0;
+		return CG_ERR_STORAGE;
+	}
+	*items = it;
+	return CG_OK;
+}
+
+void cg_store_outbox_items_free(struct cg_outbox_item *items, size_t n)
+{
+	for (size_t i = 0; items && i < n; i++)
+		free(items[i].payload);
+	free(items);
+}
+
+int cg_store_outbox_pending(struct cg_store_reader *r, long long *n)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = CG_ERR_STORAGE;
+
+	*n = 0;
+	if (sqlite3_prepare_v2(r->db, "SELECT count(*) FROM outbox WHERE state = 'pending'", -1, &st,
+	                       NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+		*n = sqlite3_column_int64(st, 0);
+		rc = CG_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int cg_store_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NSTATES])
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	memset(counts, 0, sizeof(long long) * CG_OB_NSTATES);
+	if (sqlite3_prepare_v2(r->db, "SELECT state, count(*) FROM outbox GROUP BY state", -1, &st,
+	                       NULL) != SQLITE_OK)
+		return CG_ERR_STORAGE;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		for (int i = 0; i < CG_OB_NSTATES; i++)
+			if (strcmp(ob_state_names[i], (const char *)sqlite3_column_text(st, 0)) == 0)
+				counts[i] = sqlite3_column_int64(st, 1);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
+}
+
+struct event_list {
+	struct cg_event *evs;
+	size_t n, cap;
+};
+
+static int collect_event(void *arg, const struct cg_event *ev)
+{
+	struct event_list *l = arg;
+
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 16;
+		struct cg_event *nv;
+		if (ncap > 100000)
+			return CG_ERR_TOO_LONG;
+		nv = realloc(l->evs, ncap * sizeof *nv);
+		if (!nv)
+			return CG_ERR_NOMEM;
+		l->evs = nv;
+		l->cap = ncap;
+	}
+	l->evs[l->n++] = *ev;
+	return 0;
+}
+
+int cg_store_subject_events(struct cg_store_reader *r, const char *subject,
+                            struct cg_event **evs, size_t *n)
+{
+	struct event_list l = {0};
+	int rc = cg_store_each_event(r, subject, collect_event, &l);
+
+	*evs = NULL;
+	*n = 0;
+	if (rc != CG_OK) {
+		free(l.evs);
+		return rc == CG_ERR_TOO_LONG || rc == CG_ERR_NOMEM ? rc : CG_ERR_STORAGE;
+	}
+	*evs = l.evs;
+	*n = l.n;
+	return CG_OK;
+}
+
+/* ---- outbox administration (consentctl outbox) ------------------------------ */
+
+int cg_store_outbox_rows(struct cg_store_reader *r, const char *sql_kind,
+                         int (*fn)(void *ctx, int ncols, const char *const *cols), void *ctx)
+{
+	static const char summary[] =
+		"SELECT destination, state, count(*), min(created_at), max(created_at) FROM outbox"
+		" GROUP BY destination, state ORDER BY destination, state";
+	static const char dead[] =
+		"SELECT id, destination, created_at, attempts, last_error FROM outbox"
+		" WHERE state = 'dead' ORDER BY id";
+	sqlite3_stmt *st = NULL;
+	int rc, stop = 0;
+
+	if (sqlite3_prepare_v2(r->db, strcmp(sql_kind, "dead") == 0 ? dead : summary, -1, &st,
+	                       NULL) != SQLITE_OK)
+		return CG_ERR_STORAGE;
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *cols[5];
+		for (int i = 0; i < 5; i++) {
+			cols[i] = (const char *)sqlite3_column_text(st, i);
+			if (!cols[i])
+				cols[i] = "";
+		}
+		stop = fn(ctx, 5, cols);
+	}
+	sqlite3_finalize(st);
+	return stop || rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
+}
+

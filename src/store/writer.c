@@ -1,0 +1,486 @@
+/* The writer thread: group commit of events and outbox rows, outbox
+ * updates, jobs on the writer's connection, and the WAL checkpoints. */
+#include <inttypes.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "consentgate/chain.h"
+#include "consentgate/decision.h"
+#include "consentgate/err.h"
+#include "consentgate/log.h"
+#include "consentgate/store.h"
+#include "internal.h"
+
+static const char insert_sql[] =
+	"INSERT INTO consent_events(id, subject, recorded_at, action, policy_version,"
+	" preferences, statistics, marketing, objection_purpose, objections, choice_at,"
+	" gpc, dnt, lang, banner, page, ip_prefix, country, salt,"
+	" core_digest, personal_digest, prev_hash, hash)"
+	" VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+static int map_sqlite(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK: case SQLITE_DONE: case SQLITE_ROW: return CG_OK;
+	case SQLITE_NOMEM: return CG_ERR_NOMEM;
+	case SQLITE_CONSTRAINT: return CG_ERR_INVALID;
+	default: return CG_ERR_STORAGE;
+	}
+}
+
+
+static int load_tip(struct cg_store *s)
+{
+	int rc = SQLITE_DONE;
+
+	s->last_id = 0;
+	strcpy(s->last_hash, CG_CHAIN_GENESIS);
+	for (int i = 0; i < 2 && rc == SQLITE_DONE; i++) {
+		sqlite3_stmt *st = s->tip[i];
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			if (sqlite3_column_int64(st, 0) > s->last_id) {
+				s->last_id = sqlite3_column_int64(st, 0);
+				snprintf(s->last_hash, sizeof s->last_hash, "%s",
+				         (const char *)sqlite3_column_text(st, 1));
+			}
+			rc = SQLITE_DONE;
+		}
+		sqlite3_reset(st);
+	}
+	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
+}
+
+static void bind_opt(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s && *s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_tri(sqlite3_stmt *st, int i, int v)
+{
+	if (v == CG_TRI_NULL)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int(st, i, v);
+}
+
+static int insert_event(struct cg_store *s, const struct cg_event *ev)
+{
+	sqlite3_stmt *st = s->ins;
+	char obj[CG_OBJECTIONS_MAX + 1];
+	int rc;
+
+	cg_objections_format(ev->objections, obj);
+	sqlite3_bind_int64(st, 1, ev->id);
+	sqlite3_bind_text(st, 2, ev->subject, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, ev->recorded_at, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, cg_action_name(ev->action), -1, SQLITE_STATIC);
+	bind_opt(st, 5, ev->policy_version);
+	bind_tri(st, 6, ev->choice[CG_PREFERENCES]);
+	bind_tri(st, 7, ev->choice[CG_STATISTICS]);
+	bind_tri(st, 8, ev->choice[CG_MARKETING]);
+	bind_opt(st, 9, ev->objection_purpose >= 0 ? cg_purpose_name(ev->objection_purpose) : NULL);
+	sqlite3_bind_text(st, 10, obj, -1, SQLITE_TRANSIENT);
+	bind_opt(st, 11, ev->choice_at);
+	bind_tri(st, 12, ev->gpc);
+	bind_tri(st, 13, ev->dnt);
+	bind_opt(st, 14, ev->lang);
+	bind_opt(st, 15, ev->banner);
+	bind_opt(st, 16, ev->page);
+	bind_opt(st, 17, ev->ip_prefix);
+	bind_opt(st, 18, ev->country);
+	bind_opt(st, 19, ev->salt);
+	sqlite3_bind_text(st, 20, ev->core_digest, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 21, ev->personal_digest, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 22, ev->prev_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 23, ev->hash, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? CG_OK : map_sqlite(rc);
+}
+
+
+static const char ob_insert_sql[] =
+	"INSERT INTO outbox(subject, destination, purpose, mode, payload, created_at,"
+	" attempts, next_attempt_at, state) VALUES(?,?,?,?,?,?,0,?,'pending')";
+static const char ob_drop_sql[] =
+	"UPDATE outbox SET state = 'dropped', last_error = ?2"
+	" WHERE subject = ?1 AND state = 'pending'";
+static const char ob_drop_purpose_sql[] =
+	"UPDATE outbox SET state = 'dropped', last_error = ?2"
+	" WHERE subject = ?1 AND state = 'pending' AND purpose = ?3";
+/* Erasure reaches the outbox too: every row of the visitor (queued, sent,
+ * dead) loses the subject key and its payload (event params, page URLs);
+ * what stays is the row's accounting (destination, purpose, times, state).
+ * (A scan of the outbox: its subject index covers pending rows only, and
+ * erasures are rare.) */
+static const char ob_erase_sql[] =
+	"UPDATE outbox SET subject = NULL, payload = '',"
+	" last_error = CASE state WHEN 'pending' THEN 'erased before delivery' ELSE 'erased' END,"
+	" state = CASE state WHEN 'pending' THEN 'dropped' ELSE state END"
+	" WHERE subject = ?1";
+static const char ob_update_sql[] =
+	"UPDATE outbox SET state = ?2, attempts = ?3, next_attempt_at = ?4, last_error = ?5"
+	" WHERE id = ?1 AND state = 'pending'";
+
+static int step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? CG_OK : map_sqlite(rc);
+}
+
+/* A withdrawal or erasure drops the visitor's undelivered events in the same
+ * transaction; an objection those of that purpose. (The forwarder re-checks
+ * before sending as well: this keeps the outbox telling the truth.) */
+static int drop_queued(struct cg_store *s, const struct cg_event *ev)
+{
+	if (ev->action == CG_ACT_ERASE) {
+		sqlite3_bind_text(s->ob_erase, 1, ev->subject, -1, SQLITE_STATIC);
+		return step_done(s->ob_erase);
+	}
+	if (ev->action == CG_ACT_WITHDRAW) {
+		sqlite3_bind_text(s->ob_drop, 1, ev->subject, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s->ob_drop, 2, "withdrawn before delivery", -1, SQLITE_STATIC);
+		return step_done(s->ob_drop);
+	}
+	if (ev->action == CG_ACT_OBJECTION && ev->objection_purpose >= 0) {
+		sqlite3_bind_text(s->ob_drop_purpose, 1, ev->subject, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s->ob_drop_purpose, 2, "objection before delivery", -1, SQLITE_STATIC);
+		sqlite3_bind_text(s->ob_drop_purpose, 3, cg_purpose_name(ev->objection_purpose), -1,
+		                  SQLITE_STATIC);
+		return step_done(s->ob_drop_purpose);
+	}
+	return CG_OK;
+}
+
+/* Erasure: every personal column of the subject's rows, and the salt that
+ * would let anyone confirm a guess of them, goes. The proof columns stay. */
+static const char redact_sql[] =
+	"UPDATE consent_events SET salt = NULL, gpc = NULL, dnt = NULL, lang = NULL, banner = NULL,"
+	" page = NULL, ip_prefix = NULL, country = NULL WHERE subject = ?";
+
+static int redact_subject(struct cg_store *s, const char *subject)
+{
+	sqlite3_bind_text(s->redact, 1, subject, -1, SQLITE_STATIC);
+	return step_done(s->redact);
+}
+
+static int insert_outbox(struct cg_store *s, const struct cg_outbox_row *rows, size_t n)
+{
+	sqlite3_stmt *st = s->ob_ins;
+	int rc = CG_OK;
+
+	for (size_t i = 0; i < n && rc == CG_OK; i++) {
+		bind_opt(st, 1, rows[i].subject);
+		sqlite3_bind_text(st, 2, rows[i].destination, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, cg_purpose_name(rows[i].purpose), -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, rows[i].mode == CG_FORWARD_FULL ? "full" : "minimised", -1,
+		                  SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, rows[i].payload, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 6, rows[i].created_at, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 7, rows[i].created_at, -1, SQLITE_STATIC);
+		rc = step_done(st);
+	}
+	return rc;
+}
+
+static int update_outbox(struct cg_store *s, const struct cg_outbox_update *u, size_t n)
+{
+	sqlite3_stmt *st = s->ob_upd;
+	char when[CG_TIME_LEN + 1];
+	int rc = CG_OK;
+
+	for (size_t i = 0; i < n && rc == CG_OK; i++) {
+		cg_time_format(u[i].next_attempt_ms, when);
+		sqlite3_bind_int64(st, 1, u[i].id);
+		sqlite3_bind_text(st, 2, cg_outbox_state_name(u[i].state), -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, u[i].attempts);
+		sqlite3_bind_text(st, 4, when, -1, SQLITE_TRANSIENT);
+		bind_opt(st, 5, u[i].last_error);
+		rc = step_done(st);
+	}
+	return rc;
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One group commit: every queued row in one transaction, one fsync. */
+static void write_batch(struct cg_store *s, struct job *batch)
+{
+	double t0 = now_seconds();
+	uint64_t n = 0, ok = 0;
+	int rc = CG_OK, erased = 0;
+
+	/* the tip is read inside the transaction: other writers may have added rows */
+	if (cgs_exec(s->db, "BEGIN IMMEDIATE") != SQLITE_OK || load_tip(s) != CG_OK)
+		rc = CG_ERR_STORAGE;
+	for (struct job *j = batch; j; j = j->next, n++) {
+		if (rc) {
+			j->rc = rc;
+			continue;
+		}
+		if (j->kind == JOB_OUTBOX) {
+			j->rc = insert_outbox(s, j->rows, j->n);
+		} else if (j->kind == JOB_UPDATE) {
+			j->rc = update_outbox(s, j->ups, j->n);
+		} else if (j->kind == JOB_FN) {
+			j->rc = j->fn(s->db, j->arg);
+		} else {
+			j->rc = j->ev->action == CG_ACT_ERASE ? redact_subject(s, j->ev->subject) : CG_OK;
+			j->ev->id = s->last_id + 1;
+			cg_chain_seal(j->ev, s->last_hash);
+			if (j->rc == CG_OK)
+				j->rc = insert_event(s, j->ev);
+			if (j->rc == CG_OK)
+				j->rc = drop_queued(s, j->ev);
+			if (j->rc == CG_OK) {
+				s->last_id = j->ev->id;
+				strcpy(s->last_hash, j->ev->hash);
+				erased |= j->ev->action == CG_ACT_ERASE;
+			}
+		}
+		if (j->rc == CG_OK)
+			ok++;
+		else if (j->rc != CG_ERR_INVALID) {
+			rc = j->rc; /* disk full, I/O error: the transaction is lost */
+			cg_error("sqlite write: %s", sqlite3_errmsg(s->db));
+		}
+	}
+	if (rc == CG_OK && cgs_exec(s->db, "COMMIT") != SQLITE_OK)
+		rc = CG_ERR_STORAGE;
+	if (rc != CG_OK) {
+		if (!sqlite3_get_autocommit(s->db))
+			cgs_exec(s->db, "ROLLBACK");
+		for (struct job *j = batch; j; j = j->next)
+			j->rc = rc;
+		ok = 0;
+	}
+	pthread_mutex_lock(&s->mu);
+	s->stats.commits++;
+	s->stats.rows += ok;
+	if (rc)
+		s->stats.failures++;
+	if (n > s->stats.batch_max)
+		s->stats.batch_max = n;
+	s->stats.commit_seconds_total += now_seconds() - t0;
+	pthread_mutex_unlock(&s->mu);
+	/* the erased values still sit in old WAL frames: empty the WAL now, from
+	 * this thread, which no commit can outpace (the checkpointer would wait
+	 * for a gap between commits under load); if readers are in the way past
+	 * busy_timeout, the checkpointer tries again */
+	if (erased && rc == CG_OK &&
+	    sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) != SQLITE_OK) {
+		pthread_mutex_lock(&s->mu);
+		s->ckpt_want = SQLITE_CHECKPOINT_TRUNCATE;
+		pthread_cond_signal(&s->ckpt_wake);
+		pthread_mutex_unlock(&s->mu);
+	}
+}
+
+/* After each commit, on the writer's thread: once the WAL holds
+ * WAL_RESTART_FRAMES frames, a RESTART checkpoint, so the next commit writes
+ * from the start of the file again and the WAL stays bounded whatever the
+ * load. Passive checkpoints alone never get there under steady load (a
+ * commit is always appending when they finish), and one on another thread
+ * can starve waiting for a gap between commits. The passive ones have
+ * copied most frames by then: what is left is mostly one fsync. */
+#define WAL_RESTART_FRAMES 2048
+int cgs_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	(void)arg;
+	if (frames >= WAL_RESTART_FRAMES)
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+	return SQLITE_OK;
+}
+
+/* fn decides: CG_OK commits, anything else rolls back (CG_ERR_DRY_RUN is
+ * a successful dry run) */
+static int run_alone(struct cg_store *s, struct job *j)
+{
+	int rc;
+
+	if (cgs_exec(s->db, "BEGIN IMMEDIATE") != SQLITE_OK)
+		return CG_ERR_STORAGE;
+	rc = j->fn(s->db, j->arg);
+	if (rc == CG_OK && cgs_exec(s->db, "COMMIT") != SQLITE_OK)
+		rc = CG_ERR_STORAGE;
+	if (rc != CG_OK && !sqlite3_get_autocommit(s->db))
+		cgs_exec(s->db, "ROLLBACK");
+	return rc == CG_ERR_DRY_RUN ? CG_OK : rc;
+}
+
+void *cgs_writer_main(void *arg)
+{
+	struct cg_store *s = arg;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		struct job *batch;
+		while (!s->head && !s->stopping)
+			pthread_cond_wait(&s->work, &s->mu);
+		if (!s->head)
+			break; /* stopping and drained */
+		batch = s->head;
+		s->head = s->tail = NULL;
+		pthread_mutex_unlock(&s->mu);
+
+		/* JOB_ALONE jobs leave the batch and run one by one after it */
+		{
+			struct job *alone = NULL, **pp = &batch;
+			while (*pp) {
+				struct job *j = *pp;
+				if (j->kind == JOB_ALONE) {
+					*pp = j->next;
+					j->next = alone;
+					alone = j;
+				} else {
+					pp = &j->next;
+				}
+			}
+			if (batch)
+				write_batch(s, batch);
+			for (struct job *j = alone, *next; j; j = next) {
+				next = j->next;
+				j->rc = run_alone(s, j);
+				sem_post(&j->done);
+			}
+		}
+
+		for (struct job *j = batch, *next; j; j = next) {
+			next = j->next; /* j lives on a worker's stack: gone once posted */
+			sem_post(&j->done);
+		}
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+	return sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK
+	               ? CG_OK : CG_ERR_STORAGE;
+}
+
+/* The key of full client_ids: random at first start, then stable, so a
+ * visitor keeps one pseudonymous id at the destination across restarts. */
+
+int cgs_writer_prepare(struct cg_store *s)
+{
+	int rc = CG_OK;
+
+	if (rc == CG_OK && (prepare(s->db, insert_sql, &s->ins) ||
+	                    prepare(s->db, ob_insert_sql, &s->ob_ins) ||
+	                    prepare(s->db, ob_drop_sql, &s->ob_drop) ||
+	                    prepare(s->db, ob_drop_purpose_sql, &s->ob_drop_purpose) ||
+	                    prepare(s->db, ob_erase_sql, &s->ob_erase) ||
+	                    prepare(s->db, ob_update_sql, &s->ob_upd) ||
+	                    prepare(s->db, redact_sql, &s->redact) ||
+	                    prepare(s->db, "SELECT id, hash FROM consent_events ORDER BY id DESC LIMIT 1", &s->tip[0]) ||
+	                    prepare(s->db, "SELECT id, hash FROM consent_pruned ORDER BY id DESC LIMIT 1", &s->tip[1])))
+		rc = CG_ERR_STORAGE;
+	return rc;
+}
+
+void cgs_writer_finalize(struct cg_store *s)
+{
+	sqlite3_finalize(s->ins);
+	sqlite3_finalize(s->ob_ins);
+	sqlite3_finalize(s->ob_drop);
+	sqlite3_finalize(s->ob_drop_purpose);
+	sqlite3_finalize(s->ob_erase);
+	sqlite3_finalize(s->ob_upd);
+	sqlite3_finalize(s->redact);
+	sqlite3_finalize(s->tip[0]);
+	sqlite3_finalize(s->tip[1]);
+}
+
+
+/* The checkpointer has its own connection, so copying WAL frames back into
+ * the database seldom adds to a commit. Every second a PASSIVE checkpoint
+ * (never waits); once writes have stopped (and when the writer's own
+ * TRUNCATE after an erasure was refused), a TRUNCATE, so that old frames
+ * holding erased or superseded values do not linger in the -wal file. The
+ * writer bounds the WAL itself (cgs_wal_hook). TRUNCATE waits (busy_timeout)
+ * for readers, whose read transactions are kept short for this reason. */
+void *cgs_checkpoint_main(void *arg)
+{
+	struct cg_store *s = arg;
+	sqlite3 *db = NULL;
+	struct timespec until;
+	uint64_t seen_commits = 0;
+	int idle_truncated = 0;
+
+	time_t next_purge = time(NULL) + 60; /* a minute after start, then daily */
+
+	/* the first read opens the WAL index: before it, a checkpoint on this
+	 * connection returns OK and copies nothing */
+	if (cgs_open_conn(s->path, SQLITE_OPEN_READWRITE, &db) != CG_OK ||
+	    cgs_exec(db, "SELECT count(*) FROM sqlite_master") != SQLITE_OK) {
+		cg_error("checkpointer: cannot open %s", s->path);
+		sqlite3_close(db);
+		return NULL;
+	}
+	pthread_mutex_lock(&s->mu);
+	while (!s->stopping) {
+		int mode, log = 0, done = 0, rc;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		if (!s->ckpt_want)
+			pthread_cond_timedwait(&s->ckpt_wake, &s->mu, &until);
+		if (s->stopping)
+			break;
+		mode = s->ckpt_want;
+		s->ckpt_want = SQLITE_CHECKPOINT_PASSIVE;
+		if (s->stats.commits != seen_commits) {
+			seen_commits = s->stats.commits;
+			idle_truncated = 0;
+		} else if (!idle_truncated) {
+			mode = SQLITE_CHECKPOINT_TRUNCATE; /* a second without commits */
+			idle_truncated = 1;
+		}
+		pthread_mutex_unlock(&s->mu);
+		rc = sqlite3_wal_checkpoint_v2(db, NULL, mode, &log, &done);
+		pthread_mutex_lock(&s->mu);
+		s->stats.checkpoints++;
+		s->stats.wal_frames = log > 0 ? (uint64_t)log : 0;
+		if (rc != SQLITE_OK && mode > SQLITE_CHECKPOINT_PASSIVE && s->ckpt_want < mode)
+			s->ckpt_want = mode; /* readers in the way: again next round */
+		if (s->cfg && time(NULL) >= next_purge) {
+			struct cg_purge_counts c;
+			struct timespec now;
+			pthread_mutex_unlock(&s->mu);
+			clock_gettime(CLOCK_REALTIME, &now);
+			next_purge = time(NULL) + 86400;
+			if (cg_store_purge(s, s->cfg, (int64_t)now.tv_sec * 1000, 0, &c) == CG_OK)
+				cg_info("retention: %lld ip prefixes cleared, %lld subjects (%lld events) pruned, "
+				        "%lld outbox rows deleted, %lld expired", c.ip_prefixes_cleared,
+				        c.subjects_pruned, c.events_pruned, c.outbox_deleted, c.outbox_expired);
+			else
+				cg_warn("retention: the daily purge failed; it runs again tomorrow");
+			pthread_mutex_lock(&s->mu);
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	sqlite3_close(db);
+	return NULL;
+}
+
