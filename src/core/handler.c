@@ -14,15 +14,7 @@
 #include "consentgate/err.h"
 #include "consentgate/handler.h"
 #include "consentgate/id.h"
-
-#define RESPONSE_MAX (256 * 1024)
-
-struct ctx {
-	const struct cg_config *cfg;
-	const struct cg_ops *ops;
-	const struct cg_request *req;
-	struct cg_response *res;
-};
+#include "handler_internal.h"
 
 void cg_response_init(struct cg_response *res)
 {
@@ -56,7 +48,7 @@ const char *cg_status_line(int status)
 
 /* ---- response helpers ---------------------------------------------------- */
 
-static void respond_json(struct ctx *c, int status, json_t *obj)
+void cgh_respond_json(struct ctx *c, int status, json_t *obj)
 {
 	struct cg_response *res = c->res;
 	char *s;
@@ -75,31 +67,29 @@ static void respond_json(struct ctx *c, int status, json_t *obj)
 	json_decref(obj);
 }
 
-static void respond_error(struct ctx *c, int status, const char *code,
+void cgh_respond_error(struct ctx *c, int status, const char *code,
                           const char *detail, const char *field)
 {
 	json_t *o = json_pack("{s:s, s:s}", "error", code, "detail", detail);
 
 	if (o && field && *field)
 		json_object_set_new(o, "field", json_string(field));
-	respond_json(c, status, o);
+	cgh_respond_json(c, status, o);
 	if (status == 503)
 		c->res->retry_after = 5;
 }
 
-static void respond_dup_cookie(struct ctx *c)
+void cgh_respond_dup_cookie(struct ctx *c)
 {
-	respond_error(c, 400, "bad_cookie", "the consent cookie was sent more than once", NULL);
+	cgh_respond_error(c, 400, "bad_cookie", "the consent cookie was sent more than once", NULL);
 }
 
-static void respond_store_down(struct ctx *c)
+void cgh_respond_store_down(struct ctx *c)
 {
-	respond_error(c, 503, "storage", "the consent store is unavailable; try again", NULL);
+	cgh_respond_error(c, 503, "storage", "the consent store is unavailable; try again", NULL);
 }
 
-static void add_cookie(struct ctx *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void add_cookie(struct ctx *c, const char *fmt, ...)
+void cgh_add_cookie(struct ctx *c, const char *fmt, ...)
 {
 	struct cg_response *res = c->res;
 	va_list ap;
@@ -184,17 +174,16 @@ static int media_type_is(const char *ct, const char *want)
 	return n == strlen(want) && strncasecmp(ct, want, n) == 0;
 }
 
-static int header_is_one(const char *h)
+int cgh_header_is_one(const char *h)
 {
 	return h && h[0] == '1' && h[1] == '\0';
 }
 
-enum id_status { ID_NONE, ID_VALID, ID_DUPLICATE };
 
 /* Reads the consent ID cookie. A malformed value counts as none (a fresh ID
  * is issued on the next state change); two cookies of that name are refused,
  * since we cannot know which one the visitor's choice belongs to. */
-static int read_id(struct ctx *c, char id[CG_ID_LEN + 1])
+int cgh_read_id(struct ctx *c, char id[CG_ID_LEN + 1])
 {
 	const char *v;
 	size_t n;
@@ -235,8 +224,8 @@ static int fill_evidence(struct ctx *c, struct cg_event *ev)
 	if (c->ops->random(c->ops->ctx, salt, sizeof salt))
 		return CG_ERR_IO;
 	sodium_bin2hex(ev->salt, sizeof ev->salt, salt, sizeof salt);
-	ev->gpc = header_is_one(req->sec_gpc);
-	ev->dnt = header_is_one(req->dnt);
+	ev->gpc = cgh_header_is_one(req->sec_gpc);
+	ev->dnt = cgh_header_is_one(req->dnt);
 	if (cg_ip_parse(req->remote_addr, &ip) == CG_OK) {
 		cg_ip_prefix(&ip, (unsigned)c->cfg->ipv4_prefix, (unsigned)c->cfg->ipv6_prefix,
 		             ev->ip_prefix);
@@ -257,25 +246,25 @@ static void commit_and_answer(struct ctx *c, struct cg_event *ev, const char *id
 	const char *secure = cfg->cookie_secure ? "; Secure" : "";
 
 	if (fill_evidence(c, ev)) {
-		respond_error(c, 503, "unavailable", "no randomness available", NULL);
+		cgh_respond_error(c, 503, "unavailable", "no randomness available", NULL);
 		return;
 	}
 	if (c->ops->commit(c->ops->ctx, ev) != CG_OK) {
-		respond_error(c, 503, "storage", "the choice could not be stored; try again", NULL);
+		cgh_respond_error(c, 503, "storage", "the choice could not be stored; try again", NULL);
 		return;
 	}
 	cg_state_from_event(ev, &st);
 	max_age = (cg_state_expires_ms(cfg, &st) - c->req->now_ms) / 1000;
 	if (max_age < 0)
 		max_age = 0;
-	add_cookie(c, "%s=%s; Max-Age=%lld; Path=/; HttpOnly; SameSite=Lax%s",
+	cgh_add_cookie(c, "%s=%s; Max-Age=%lld; Path=/; HttpOnly; SameSite=Lax%s",
 	           cg_config_id_cookie(cfg), id, (long long)max_age, secure);
 	if (st.choice_at_ms)
-		add_cookie(c, "cg_state=v=%s&p=%d&s=%d&m=%d&t=%lld; Max-Age=%lld; Path=/; SameSite=Lax%s",
+		cgh_add_cookie(c, "cg_state=v=%s&p=%d&s=%d&m=%d&t=%lld; Max-Age=%lld; Path=/; SameSite=Lax%s",
 		           st.policy_version, st.choice[CG_PREFERENCES] == 1,
 		           st.choice[CG_STATISTICS] == 1, st.choice[CG_MARKETING] == 1,
 		           (long long)(st.choice_at_ms / 1000), (long long)max_age, secure);
-	respond_json(c, 200, state_json(c, &st, 1));
+	cgh_respond_json(c, 200, state_json(c, &st, 1));
 }
 
 /* Common start of every state-changing route: identity and previous state.
@@ -283,20 +272,20 @@ static void commit_and_answer(struct ctx *c, struct cg_event *ev, const char *id
 static int begin_change(struct ctx *c, char id[CG_ID_LEN + 1], struct cg_event *ev,
                         struct cg_state *prev)
 {
-	int ids = read_id(c, id);
+	int ids = cgh_read_id(c, id);
 
 	memset(prev, 0, sizeof *prev);
 	if (ids == ID_DUPLICATE) {
-		respond_dup_cookie(c);
+		cgh_respond_dup_cookie(c);
 		return 0;
 	}
 	if (ids == ID_NONE && new_id(c, id)) {
-		respond_error(c, 503, "unavailable", "no randomness available", NULL);
+		cgh_respond_error(c, 503, "unavailable", "no randomness available", NULL);
 		return 0;
 	}
 	cg_id_subject(id, ev->subject);
 	if (ids == ID_VALID && c->ops->load_state(c->ops->ctx, ev->subject, prev) != CG_OK) {
-		respond_store_down(c);
+		cgh_respond_store_down(c);
 		return 0;
 	}
 	if (prev->action == CG_ACT_ERASE)
@@ -307,25 +296,25 @@ static int begin_change(struct ctx *c, char id[CG_ID_LEN + 1], struct cg_event *
 	return 1;
 }
 
-static int need_body(struct ctx *c, size_t max, int text_plain_ok)
+int cgh_need_body(struct ctx *c, size_t max, int text_plain_ok)
 {
 	if (c->req->body_too_large || c->req->body_len > max) {
 		char d[64];
 		snprintf(d, sizeof d, "the body is larger than %zu bytes", max);
-		respond_error(c, 413, "too_large", d, NULL);
+		cgh_respond_error(c, 413, "too_large", d, NULL);
 		return 0;
 	}
 	if (c->req->body_bad_length) {
-		respond_error(c, 400, "bad_body", "Content-Length must be a plain decimal number", NULL);
+		cgh_respond_error(c, 400, "bad_body", "Content-Length must be a plain decimal number", NULL);
 		return 0;
 	}
 	if (c->req->body_incomplete) {
-		respond_error(c, 400, "bad_body", "the body is shorter than its Content-Length", NULL);
+		cgh_respond_error(c, 400, "bad_body", "the body is shorter than its Content-Length", NULL);
 		return 0;
 	}
 	if (!media_type_is(c->req->content_type, "application/json") &&
 	    !(text_plain_ok && media_type_is(c->req->content_type, "text/plain"))) {
-		respond_error(c, 415, "unsupported_media_type",
+		cgh_respond_error(c, 415, "unsupported_media_type",
 		              text_plain_ok ? "send application/json or text/plain"
 		                            : "send application/json", NULL);
 		return 0;
@@ -335,17 +324,17 @@ static int need_body(struct ctx *c, size_t max, int text_plain_ok)
 
 static int need_json_body(struct ctx *c)
 {
-	return need_body(c, CG_BODY_MAX, 0);
+	return cgh_need_body(c, CG_BODY_MAX, 0);
 }
 
-static void bad_body(struct ctx *c, const struct cg_field_error *fe)
+void cgh_bad_body(struct ctx *c, const struct cg_field_error *fe)
 {
 	if (!fe->field[0])
-		respond_error(c, 400, "bad_json", fe->detail, NULL);
+		cgh_respond_error(c, 400, "bad_json", fe->detail, NULL);
 	else {
 		char d[256];
 		snprintf(d, sizeof d, "%s %s", fe->field, fe->detail);
-		respond_error(c, 400, "bad_field", d, fe->field);
+		cgh_respond_error(c, 400, "bad_field", d, fe->field);
 	}
 }
 
@@ -360,14 +349,14 @@ static void route_choice(struct ctx *c)
 	if (!need_json_body(c))
 		return;
 	if (cg_consent_parse_choice(c->req->body, c->req->body_len, &body, &fe)) {
-		bad_body(c, &fe);
+		cgh_bad_body(c, &fe);
 		return;
 	}
 	if (strcmp(body.policy_version, c->cfg->policy_version) != 0) {
 		json_t *o = json_pack("{s:s, s:s, s:s}", "error", "stale_policy",
 		                      "detail", "the banner shows another policy version; reload it",
 		                      "current", c->cfg->policy_version);
-		respond_json(c, 409, o);
+		cgh_respond_json(c, 409, o);
 		return;
 	}
 	memset(&ev, 0, sizeof ev);
@@ -418,7 +407,7 @@ static void route_objection(struct ctx *c)
 	if (!need_json_body(c))
 		return;
 	if (cg_consent_parse_objection(c->req->body, c->req->body_len, &purpose, &fe)) {
-		bad_body(c, &fe);
+		cgh_bad_body(c, &fe);
 		return;
 	}
 	memset(&ev, 0, sizeof ev);
@@ -446,28 +435,28 @@ static void route_state(struct ctx *c)
 {
 	struct cg_state st;
 	char id[CG_ID_LEN + 1], subject[CG_SUBJECT_LEN + 1];
-	int ids = read_id(c, id);
+	int ids = cgh_read_id(c, id);
 
 	memset(&st, 0, sizeof st);
 	if (ids == ID_DUPLICATE) {
-		respond_dup_cookie(c);
+		cgh_respond_dup_cookie(c);
 		return;
 	}
 	if (ids == ID_VALID) {
 		cg_id_subject(id, subject);
 		if (c->ops->load_state(c->ops->ctx, subject, &st) != CG_OK) {
-			respond_store_down(c);
+			cgh_respond_store_down(c);
 			return;
 		}
 		if (st.action == CG_ACT_ERASE)
 			memset(&st, 0, sizeof st);
 	}
-	respond_json(c, 200, state_json(c, &st, ids == ID_VALID));
+	cgh_respond_json(c, 200, state_json(c, &st, ids == ID_VALID));
 }
 
 static void route_healthz(struct ctx *c)
 {
-	respond_json(c, 200, json_pack("{s:s}", "status", "ok"));
+	cgh_respond_json(c, 200, json_pack("{s:s}", "status", "ok"));
 }
 
 static void route_metrics(struct ctx *c)
@@ -476,7 +465,7 @@ static void route_metrics(struct ctx *c)
 
 	cg_buf_reset(&res->body);
 	if (!c->ops->metrics || c->ops->metrics(c->ops->ctx, &res->body) != CG_OK) {
-		respond_error(c, 503, "unavailable", "metrics are not available", NULL);
+		cgh_respond_error(c, 503, "unavailable", "metrics are not available", NULL);
 		return;
 	}
 	res->status = 200;
@@ -486,296 +475,6 @@ static void route_metrics(struct ctx *c)
 
 /* Builds the payloads of events[from, to) for one destination, halving the
  * range while a payload is over the destination's size limit. */
-static int build_payloads(struct cg_payload_in *in, json_t *events, size_t from, size_t to,
-                          struct cg_buf *bufs, size_t *nbufs, size_t maxbufs)
-{
-	json_t *slice = json_array();
-	int rc;
-
-	for (size_t i = from; i < to; i++)
-		json_array_append(slice, json_array_get(events, i));
-	if (*nbufs == maxbufs) {
-		json_decref(slice);
-		return CG_ERR_TOO_LONG;
-	}
-	cg_buf_init(&bufs[*nbufs], CG_PAYLOAD_MAX);
-	rc = cg_payload_build(in, slice, &bufs[*nbufs]);
-	json_decref(slice);
-	if (rc == CG_OK) {
-		(*nbufs)++;
-		return CG_OK;
-	}
-	cg_buf_free(&bufs[*nbufs]);
-	if (rc != CG_ERR_TOO_LONG || to - from < 2)
-		return rc;
-	rc = build_payloads(in, events, from, from + (to - from) / 2, bufs, nbufs, maxbufs);
-	return rc ? rc : build_payloads(in, events, from + (to - from) / 2, to, bufs, nbufs, maxbufs);
-}
-
-#define MAX_PAYLOADS (CG_MAX_DESTINATIONS * 4)
-
-/* POST /collect: decide per destination, queue what is allowed, answer 204
- * once it is durable (DESIGN.md §3, §5). */
-static void route_collect(struct ctx *c)
-{
-	const struct cg_config *cfg = c->cfg;
-	struct cg_field_error fe;
-	struct cg_state st;
-	struct cg_outbox_row rows[MAX_PAYLOADS];
-	struct cg_buf bufs[MAX_PAYLOADS];
-	size_t nbufs = 0;
-	uint8_t key[CG_KEY_BYTES], salt[CG_KEY_BYTES];
-	char id[CG_ID_LEN + 1], subject[CG_SUBJECT_LEN + 1] = "", prefix[CG_IP_PREFIX_MAX] = "";
-	char country[3] = "", now[CG_TIME_LEN + 1];
-	json_t *events = NULL;
-	struct cg_ip ip;
-	int ids, rc = CG_OK, gpc = header_is_one(c->req->sec_gpc);
-
-	memset(&st, 0, sizeof st);
-	if (!need_body(c, CG_COLLECT_BODY_MAX, 1))
-		return;
-	if (cg_collect_parse(c->req->body, c->req->body_len, &events, &fe)) {
-		bad_body(c, &fe);
-		return;
-	}
-	ids = read_id(c, id);
-	if (ids == ID_DUPLICATE) {
-		respond_dup_cookie(c);
-		goto out;
-	}
-	if (ids == ID_VALID) {
-		cg_id_subject(id, subject);
-		if (c->ops->load_state(c->ops->ctx, subject, &st) != CG_OK) {
-			respond_store_down(c);
-			goto out;
-		}
-	}
-	if (cg_ip_parse(c->req->remote_addr, &ip) == CG_OK) {
-		cg_ip_prefix(&ip, (unsigned)cfg->ipv4_prefix, (unsigned)cfg->ipv6_prefix, prefix);
-		if (c->ops->country(c->ops->ctx, &ip, country) != CG_OK)
-			country[0] = '\0';
-		sodium_memzero(&ip, sizeof ip);
-	}
-	if (cfg->n_dest && (!c->ops->keys || c->ops->keys(c->ops->ctx, c->req->now_ms, key, salt))) {
-		respond_error(c, 503, "unavailable", "keys are not available", NULL);
-		goto out;
-	}
-	cg_time_format(c->req->now_ms, now);
-	for (int i = 0; i < cfg->n_dest && rc == CG_OK; i++) {
-		const struct cg_destination *d = &cfg->dest[i];
-		struct cg_payload_in in;
-		char cid[CG_CLIENT_ID_MAX];
-		size_t first = nbufs;
-		int decision = cg_decide(cfg, d, &st, gpc, c->req->now_ms);
-
-		if (c->ops->decided)
-			c->ops->decided(c->ops->ctx, i, decision);
-		if (decision == CG_DROP)
-			continue;
-		if (decision == CG_FORWARD_FULL)
-			cg_client_id_full(key, d->name, subject, cid);
-		else
-			cg_client_id_minimised(salt, d->name, cfg->site, prefix, cid);
-		memset(&in, 0, sizeof in);
-		in.cfg = cfg;
-		in.dest = d;
-		in.mode = decision;
-		in.client_id = cid;
-		in.country = country;
-		memcpy(in.choice, st.choice, sizeof in.choice);
-		if (!st.present)
-			in.choice[0] = in.choice[1] = in.choice[2] = CG_TRI_NULL;
-		in.timestamp_micros = c->req->now_ms * 1000;
-		rc = build_payloads(&in, events, 0, json_array_size(events), bufs, &nbufs, MAX_PAYLOADS);
-		for (size_t k = first; rc == CG_OK && k < nbufs; k++) {
-			memset(&rows[k], 0, sizeof rows[k]);
-			strcpy(rows[k].subject, subject);
-			rows[k].destination = d->name;
-			rows[k].purpose = d->purpose;
-			rows[k].mode = decision;
-			rows[k].payload = bufs[k].p;
-			strcpy(rows[k].created_at, now);
-		}
-	}
-	sodium_memzero(key, sizeof key);
-	sodium_memzero(salt, sizeof salt);
-	if (rc != CG_OK) {
-		respond_error(c, 400, "bad_field", "the events cannot be encoded within the destination's limits", "events");
-		goto out;
-	}
-	if (nbufs && c->ops->admit) {
-		size_t bytes = 0;
-		int retry = 1, why;
-		for (size_t k = 0; k < nbufs; k++)
-			bytes += bufs[k].len;
-		why = c->ops->admit(c->ops->ctx, subject, prefix, bytes, nbufs, c->req->now_ms, &retry);
-		if (why == CG_ADMIT_VISITOR || why == CG_ADMIT_PREFIX) {
-			respond_error(c, 429, "rate_limited",
-			              why == CG_ADMIT_VISITOR
-			                      ? "this visitor has sent more events this hour than the site accepts"
-			                      : "this network has sent more events this hour than the site accepts",
-			              NULL);
-			c->res->retry_after = retry;
-			goto out;
-		}
-		if (why == CG_ADMIT_OUTBOX) {
-			respond_error(c, 503, "outbox_full", "too many events are waiting for delivery; try again later", NULL);
-			c->res->retry_after = retry;
-			goto out;
-		}
-	}
-	if (nbufs && c->ops->outbox(c->ops->ctx, rows, nbufs) != CG_OK) {
-		respond_error(c, 503, "storage", "the events could not be queued; try again", NULL);
-		goto out;
-	}
-	c->res->status = 204;
-	c->res->no_store = 1;
-	cg_buf_reset(&c->res->body);
-out:
-	for (size_t k = 0; k < nbufs; k++)
-		cg_buf_free(&bufs[k]);
-	json_decref(events);
-}
-
-/* "purpose=statistics" (other parameters are ignored) */
-static int query_purpose(const char *q)
-{
-	char tmp[128];
-	char *save = NULL, *tok;
-
-	if (!q || strlen(q) >= sizeof tmp)
-		return -1;
-	strcpy(tmp, q);
-	for (tok = strtok_r(tmp, "&", &save); tok; tok = strtok_r(NULL, "&", &save))
-		if (strncmp(tok, "purpose=", 8) == 0)
-			return cg_purpose_parse(tok + 8);
-	return -1;
-}
-
-/* GET /consent/check?purpose=P: the nginx auth_request target. Loading a
- * tool that stores data on the device needs consent whatever the GDPR basis
- * (ePrivacy Art. 5(3), ekomloven § 3-15), so only a valid consent allows.
- * Anything wrong with the visitor's cookie or the store denies: never 5xx. */
-static void route_check(struct ctx *c)
-{
-	struct cg_state st;
-	char id[CG_ID_LEN + 1], subject[CG_SUBJECT_LEN + 1];
-	int p = query_purpose(c->req->query);
-
-	memset(&st, 0, sizeof st);
-	if (p < 0) {
-		respond_error(c, 400, "bad_field", "purpose must be preferences, statistics or marketing",
-		              "purpose");
-		return;
-	}
-	if (read_id(c, id) == ID_VALID) {
-		cg_id_subject(id, subject);
-		if (c->ops->load_state(c->ops->ctx, subject, &st) != CG_OK)
-			memset(&st, 0, sizeof st);
-	}
-	cg_buf_reset(&c->res->body);
-	c->res->no_store = 1;
-	c->res->status = cg_consent_valid(c->cfg, &st, p, c->req->now_ms) ? 204 : 403;
-}
-
-/* GET /consent/export: the register copy and receipt. One uniform 404 for
- * every case without a record, so the answer tells nothing else. */
-static void route_export(struct ctx *c)
-{
-	struct cg_export_in in;
-	struct cg_event *evs = NULL;
-	char id[CG_ID_LEN + 1], subject[CG_SUBJECT_LEN + 1];
-	size_t n = 0;
-	int ids = read_id(c, id);
-
-	if (ids == ID_DUPLICATE) {
-		respond_dup_cookie(c);
-		return;
-	}
-	if (ids == ID_VALID) {
-		cg_id_subject(id, subject);
-		if (c->ops->subject_events(c->ops->ctx, subject, &evs, &n) != CG_OK) {
-			respond_store_down(c);
-			return;
-		}
-	}
-	if (!n) {
-		free(evs);
-		respond_error(c, 404, "no_record", "there is no consent record for this browser", NULL);
-		return;
-	}
-	in.cfg = c->cfg;
-	in.subject = subject;
-	in.events = evs;
-	in.n = n;
-	in.now_ms = c->req->now_ms;
-	respond_json(c, 200, cg_export_build(&in));
-	free(evs);
-}
-
-/* POST /consent/erase: redacts every personal field of the visitor's rows,
- * drops their queued analytics, appends a non-personal tombstone (the chain
- * keeps verifying) and clears both cookies. */
-static void route_erase(struct ctx *c)
-{
-	struct cg_event ev;
-	struct cg_state st;
-	char id[CG_ID_LEN + 1], subject[CG_SUBJECT_LEN + 1];
-	const char *secure = c->cfg->cookie_secure ? "; Secure" : "";
-	int ids = read_id(c, id);
-
-	if (ids == ID_DUPLICATE) {
-		respond_dup_cookie(c);
-		return;
-	}
-	memset(&st, 0, sizeof st);
-	if (ids == ID_VALID) {
-		cg_id_subject(id, subject);
-		if (c->ops->load_state(c->ops->ctx, subject, &st) != CG_OK) {
-			respond_store_down(c);
-			return;
-		}
-	}
-	if (st.present && st.action != CG_ACT_ERASE) {
-		cg_event_tombstone(subject, c->req->now_ms, &ev);
-		if (c->ops->commit(c->ops->ctx, &ev) != CG_OK) {
-			respond_error(c, 503, "storage", "the erasure could not be stored; try again", NULL);
-			return;
-		}
-	}
-	add_cookie(c, "%s=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax%s", cg_config_id_cookie(c->cfg), secure);
-	add_cookie(c, "cg_state=; Max-Age=0; Path=/; SameSite=Lax%s", secure);
-	respond_json(c, 200, json_pack("{s:b, s:s}", "erased", st.present,
-	                               "detail", st.present ? "your personal data was erased"
-	                                                    : "there was nothing to erase"));
-}
-
-/* Loopback-only (nginx): the last 31 days by day, suppressed like the CLI's. */
-static void route_report(struct ctx *c)
-{
-	struct cg_response *res = c->res;
-	struct cg_report rep = {0};
-	char since[CG_TIME_LEN + 1];
-
-	cg_time_format(c->req->now_ms - 30 * CG_MS_PER_DAY, since);
-	since[10] = '\0';
-	if (!c->ops->report || c->ops->report(c->ops->ctx, CG_BY_DAY, since, &rep) != CG_OK) {
-		cg_report_free(&rep);
-		respond_store_down(c);
-		return;
-	}
-	cg_report_suppress(&rep, c->cfg->report_min_visitors);
-	cg_buf_reset(&res->body);
-	if (cg_report_render(&rep, CG_FMT_JSON, NULL, &res->body) != CG_OK)
-		respond_error(c, 503, "unavailable", "the report is too large", NULL);
-	else {
-		res->status = 200;
-		res->content_type = "application/json";
-		res->no_store = 1;
-	}
-	cg_report_free(&rep);
-}
-
 /* ---- routing table ------------------------------------------------------- */
 
 struct route {
@@ -793,11 +492,11 @@ static const struct route routes[] = {
 	{"objection", "/objection", "POST", 1, route_objection},
 	{"healthz", "/healthz", "GET", 0, route_healthz},
 	{"metrics", "/metrics", "GET", 0, route_metrics},
-	{"report", "/report", "GET", 0, route_report},
-	{"check", "/check", "GET", 0, route_check},
-	{"export", "/export", "GET", 0, route_export},
-	{"erase", "/erase", "POST", 1, route_erase},
-	{"collect", "!/collect", "POST", 1, route_collect},
+	{"report", "/report", "GET", 0, cgh_route_report},
+	{"check", "/check", "GET", 0, cgh_route_check},
+	{"export", "/export", "GET", 0, cgh_route_export},
+	{"erase", "/erase", "POST", 1, cgh_route_erase},
+	{"collect", "!/collect", "POST", 1, cgh_route_collect},
 };
 
 void cg_handle(const struct cg_config *cfg, const struct cg_ops *ops,
@@ -828,7 +527,7 @@ void cg_handle(const struct cg_config *cfg, const struct cg_ops *ops,
 			continue;
 		}
 		if (r->changes_state && !cross_site_ok(cfg, req)) {
-			respond_error(&c, 403, "cross_site", "cross-site requests are refused", NULL);
+			cgh_respond_error(&c, 403, "cross_site", "cross-site requests are refused", NULL);
 			return;
 		}
 		res->route = r->name;
@@ -836,9 +535,9 @@ void cg_handle(const struct cg_config *cfg, const struct cg_ops *ops,
 		return;
 	}
 	if (!path_known) {
-		respond_error(&c, 404, "not_found", "no such resource", NULL);
+		cgh_respond_error(&c, 404, "not_found", "no such resource", NULL);
 		return;
 	}
-	respond_error(&c, 405, "method_not_allowed", "this method is not allowed here", NULL);
+	cgh_respond_error(&c, 405, "method_not_allowed", "this method is not allowed here", NULL);
 	snprintf(res->allow, sizeof res->allow, "%s", allow);
 }

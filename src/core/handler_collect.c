@@ -1,0 +1,213 @@
+/* POST /collect and GET /consent/check: the gatekeeper's routes. */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "consentgate/collect.h"
+#include "consentgate/consent.h"
+#include "consentgate/decision.h"
+#include "consentgate/export.h"
+#include "consentgate/cookie.h"
+#include "consentgate/err.h"
+#include "consentgate/handler.h"
+#include "consentgate/id.h"
+#include "handler_internal.h"
+
+static int build_payloads(struct cg_payload_in *in, json_t *events, size_t from, size_t to,
+                          struct cg_buf *bufs, size_t *nbufs, size_t maxbufs)
+{
+	json_t *slice = json_array();
+	int rc;
+
+	for (size_t i = from; i < to; i++)
+		json_array_append(slice, json_array_get(events, i));
+	if (*nbufs == maxbufs) {
+		json_decref(slice);
+		return CG_ERR_TOO_LONG;
+	}
+	cg_buf_init(&bufs[*nbufs], CG_PAYLOAD_MAX);
+	rc = cg_payload_build(in, slice, &bufs[*nbufs]);
+	json_decref(slice);
+	if (rc == CG_OK) {
+		(*nbufs)++;
+		return CG_OK;
+	}
+	cg_buf_free(&bufs[*nbufs]);
+	if (rc != CG_ERR_TOO_LONG || to - from < 2)
+		return rc;
+	rc = build_payloads(in, events, from, from + (to - from) / 2, bufs, nbufs, maxbufs);
+	return rc ? rc : build_payloads(in, events, from + (to - from) / 2, to, bufs, nbufs, maxbufs);
+}
+
+#define MAX_PAYLOADS (CG_MAX_DESTINATIONS * 4)
+
+/* POST /collect: decide per destination, queue what is allowed, answer 204
+ * once it is durable (DESIGN.md §3, §5). */
+void cgh_route_collect(struct ctx *c)
+{
+	const struct cg_config *cfg = c->cfg;
+	struct cg_field_error fe;
+	struct cg_state st;
+	struct cg_outbox_row rows[MAX_PAYLOADS];
+	struct cg_buf bufs[MAX_PAYLOADS];
+	size_t nbufs = 0;
+	uint8_t key[CG_KEY_BYTES], salt[CG_KEY_BYTES];
+	char id[CG_ID_LEN + 1], subject[CG_SUBJECT_LEN + 1] = "", prefix[CG_IP_PREFIX_MAX] = "";
+	char country[3] = "", now[CG_TIME_LEN + 1];
+	json_t *events = NULL;
+	struct cg_ip ip;
+	int ids, rc = CG_OK, gpc = cgh_header_is_one(c->req->sec_gpc);
+
+	memset(&st, 0, sizeof st);
+	if (!cgh_need_body(c, CG_COLLECT_BODY_MAX, 1))
+		return;
+	if (cg_collect_parse(c->req->body, c->req->body_len, &events, &fe)) {
+		cgh_bad_body(c, &fe);
+		return;
+	}
+	ids = cgh_read_id(c, id);
+	if (ids == ID_DUPLICATE) {
+		cgh_respond_dup_cookie(c);
+		goto out;
+	}
+	if (ids == ID_VALID) {
+		cg_id_subject(id, subject);
+		if (c->ops->load_state(c->ops->ctx, subject, &st) != CG_OK) {
+			cgh_respond_store_down(c);
+			goto out;
+		}
+	}
+	if (cg_ip_parse(c->req->remote_addr, &ip) == CG_OK) {
+		cg_ip_prefix(&ip, (unsigned)cfg->ipv4_prefix, (unsigned)cfg->ipv6_prefix, prefix);
+		if (c->ops->country(c->ops->ctx, &ip, country) != CG_OK)
+			country[0] = '\0';
+		sodium_memzero(&ip, sizeof ip);
+	}
+	if (cfg->n_dest && (!c->ops->keys || c->ops->keys(c->ops->ctx, c->req->now_ms, key, salt))) {
+		cgh_respond_error(c, 503, "unavailable", "keys are not available", NULL);
+		goto out;
+	}
+	cg_time_format(c->req->now_ms, now);
+	for (int i = 0; i < cfg->n_dest && rc == CG_OK; i++) {
+		const struct cg_destination *d = &cfg->dest[i];
+		struct cg_payload_in in;
+		char cid[CG_CLIENT_ID_MAX];
+		size_t first = nbufs;
+		int decision = cg_decide(cfg, d, &st, gpc, c->req->now_ms);
+
+		if (c->ops->decided)
+			c->ops->decided(c->ops->ctx, i, decision);
+		if (decision == CG_DROP)
+			continue;
+		if (decision == CG_FORWARD_FULL)
+			cg_client_id_full(key, d->name, subject, cid);
+		else
+			cg_client_id_minimised(salt, d->name, cfg->site, prefix, cid);
+		memset(&in, 0, sizeof in);
+		in.cfg = cfg;
+		in.dest = d;
+		in.mode = decision;
+		in.client_id = cid;
+		in.country = country;
+		memcpy(in.choice, st.choice, sizeof in.choice);
+		if (!st.present)
+			in.choice[0] = in.choice[1] = in.choice[2] = CG_TRI_NULL;
+		in.timestamp_micros = c->req->now_ms * 1000;
+		rc = build_payloads(&in, events, 0, json_array_size(events), bufs, &nbufs, MAX_PAYLOADS);
+		for (size_t k = first; rc == CG_OK && k < nbufs; k++) {
+			memset(&rows[k], 0, sizeof rows[k]);
+			strcpy(rows[k].subject, subject);
+			rows[k].destination = d->name;
+			rows[k].purpose = d->purpose;
+			rows[k].mode = decision;
+			rows[k].payload = bufs[k].p;
+			strcpy(rows[k].created_at, now);
+		}
+	}
+	sodium_memzero(key, sizeof key);
+	sodium_memzero(salt, sizeof salt);
+	if (rc != CG_OK) {
+		cgh_respond_error(c, 400, "bad_field", "the events cannot be encoded within the destination's limits", "events");
+		goto out;
+	}
+	if (nbufs && c->ops->admit) {
+		size_t bytes = 0;
+		int retry = 1, why;
+		for (size_t k = 0; k < nbufs; k++)
+			bytes += bufs[k].len;
+		why = c->ops->admit(c->ops->ctx, subject, prefix, bytes, nbufs, c->req->now_ms, &retry);
+		if (why == CG_ADMIT_VISITOR || why == CG_ADMIT_PREFIX) {
+			cgh_respond_error(c, 429, "rate_limited",
+			              why == CG_ADMIT_VISITOR
+			                      ? "this visitor has sent more events this hour than the site accepts"
+			                      : "this network has sent more events this hour than the site accepts",
+			              NULL);
+			c->res->retry_after = retry;
+			goto out;
+		}
+		if (why == CG_ADMIT_OUTBOX) {
+			cgh_respond_error(c, 503, "outbox_full", "too many events are waiting for delivery; try again later", NULL);
+			c->res->retry_after = retry;
+			goto out;
+		}
+	}
+	if (nbufs && c->ops->outbox(c->ops->ctx, rows, nbufs) != CG_OK) {
+		cgh_respond_error(c, 503, "storage", "the events could not be queued; try again", NULL);
+		goto out;
+	}
+	c->res->status = 204;
+	c->res->no_store = 1;
+	cg_buf_reset(&c->res->body);
+out:
+	for (size_t k = 0; k < nbufs; k++)
+		cg_buf_free(&bufs[k]);
+	json_decref(events);
+}
+
+/* "purpose=statistics" (other parameters are ignored) */
+static int query_purpose(const char *q)
+{
+	char tmp[128];
+	char *save = NULL, *tok;
+
+	if (!q || strlen(q) >= sizeof tmp)
+		return -1;
+	strcpy(tmp, q);
+	for (tok = strtok_r(tmp, "&", &save); tok; tok = strtok_r(NULL, "&", &save))
+		if (strncmp(tok, "purpose=", 8) == 0)
+			return cg_purpose_parse(tok + 8);
+	return -1;
+}
+
+/* GET /consent/check?purpose=P: the nginx auth_request target. Loading a
+ * tool that stores data on the device needs consent whatever the GDPR basis
+ * (ePrivacy Art. 5(3), ekomloven § 3-15), so only a valid consent allows.
+ * Anything wrong with the visitor's cookie or the store denies: never 5xx. */
+void cgh_route_check(struct ctx *c)
+{
+	struct cg_state st;
+	char id[CG_ID_LEN + 1], subject[CG_SUBJECT_LEN + 1];
+	int p = query_purpose(c->req->query);
+
+	memset(&st, 0, sizeof st);
+	if (p < 0) {
+		cgh_respond_error(c, 400, "bad_field", "purpose must be preferences, statistics or marketing",
+		              "purpose");
+		return;
+	}
+	if (cgh_read_id(c, id) == ID_VALID) {
+		cg_id_subject(id, subject);
+		if (c->ops->load_state(c->ops->ctx, subject, &st) != CG_OK)
+			memset(&st, 0, sizeof st);
+	}
+	cg_buf_reset(&c->res->body);
+	c->res->no_store = 1;
+	c->res->status = cg_consent_valid(c->cfg, &st, p, c->req->now_ms) ? 204 : 403;
+}
+
+/* GET /consent/export: the register copy and receipt. One uniform 404 for
+ * every case without a record, so the answer tells nothing else. */

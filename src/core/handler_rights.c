@@ -1,0 +1,115 @@
+/* The visitor's rights (export, erase) and the operator's report. */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "consentgate/collect.h"
+#include "consentgate/consent.h"
+#include "consentgate/decision.h"
+#include "consentgate/export.h"
+#include "consentgate/cookie.h"
+#include "consentgate/err.h"
+#include "consentgate/handler.h"
+#include "consentgate/id.h"
+#include "handler_internal.h"
+
+void cgh_route_export(struct ctx *c)
+{
+	struct cg_export_in in;
+	struct cg_event *evs = NULL;
+	char id[CG_ID_LEN + 1], subject[CG_SUBJECT_LEN + 1];
+	size_t n = 0;
+	int ids = cgh_read_id(c, id);
+
+	if (ids == ID_DUPLICATE) {
+		cgh_respond_dup_cookie(c);
+		return;
+	}
+	if (ids == ID_VALID) {
+		cg_id_subject(id, subject);
+		if (c->ops->subject_events(c->ops->ctx, subject, &evs, &n) != CG_OK) {
+			cgh_respond_store_down(c);
+			return;
+		}
+	}
+	if (!n) {
+		free(evs);
+		cgh_respond_error(c, 404, "no_record", "there is no consent record for this browser", NULL);
+		return;
+	}
+	in.cfg = c->cfg;
+	in.subject = subject;
+	in.events = evs;
+	in.n = n;
+	in.now_ms = c->req->now_ms;
+	cgh_respond_json(c, 200, cg_export_build(&in));
+	free(evs);
+}
+
+/* POST /consent/erase: redacts every personal field of the visitor's rows,
+ * drops their queued analytics, appends a non-personal tombstone (the chain
+ * keeps verifying) and clears both cookies. */
+void cgh_route_erase(struct ctx *c)
+{
+	struct cg_event ev;
+	struct cg_state st;
+	char id[CG_ID_LEN + 1], subject[CG_SUBJECT_LEN + 1];
+	const char *secure = c->cfg->cookie_secure ? "; Secure" : "";
+	int ids = cgh_read_id(c, id);
+
+	if (ids == ID_DUPLICATE) {
+		cgh_respond_dup_cookie(c);
+		return;
+	}
+	memset(&st, 0, sizeof st);
+	if (ids == ID_VALID) {
+		cg_id_subject(id, subject);
+		if (c->ops->load_state(c->ops->ctx, subject, &st) != CG_OK) {
+			cgh_respond_store_down(c);
+			return;
+		}
+	}
+	if (st.present && st.action != CG_ACT_ERASE) {
+		cg_event_tombstone(subject, c->req->now_ms, &ev);
+		if (c->ops->commit(c->ops->ctx, &ev) != CG_OK) {
+			cgh_respond_error(c, 503, "storage", "the erasure could not be stored; try again", NULL);
+			return;
+		}
+	}
+	cgh_add_cookie(c, "%s=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax%s", cg_config_id_cookie(c->cfg), secure);
+	cgh_add_cookie(c, "cg_state=; Max-Age=0; Path=/; SameSite=Lax%s", secure);
+	cgh_respond_json(c, 200, json_pack("{s:b, s:s}", "erased", st.present,
+	                               "detail", st.present ? "your personal data was erased"
+	                                                    : "there was nothing to erase"));
+}
+
+/* Loopback-only (nginx): the last 31 days by day, suppressed like the CLI's. */
+void cgh_route_report(struct ctx *c)
+{
+	struct cg_response *res = c->res;
+	struct cg_report rep = {0};
+	char since[CG_TIME_LEN + 1];
+
+	cg_time_format(c->req->now_ms - 30 * CG_MS_PER_DAY, since);
+	since[10] = '\0';
+	if (!c->ops->report || c->ops->report(c->ops->ctx, CG_BY_DAY, since, &rep) != CG_OK) {
+		cg_report_free(&rep);
+		cgh_respond_store_down(c);
+		return;
+	}
+	cg_report_suppress(&rep, c->cfg->report_min_visitors);
+	cg_buf_reset(&res->body);
+	if (cg_report_render(&rep, CG_FMT_JSON, NULL, &res->body) != CG_OK)
+		cgh_respond_error(c, 503, "unavailable", "the report is too large", NULL);
+	else {
+		res->status = 200;
+		res->content_type = "application/json";
+		res->no_store = 1;
+	}
+	cg_report_free(&rep);
+}
+
