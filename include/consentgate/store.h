@@ -1,5 +1,6 @@
 /* SQLite storage (DESIGN.md §4): schema + migrations, one writer thread with
- * group commit, and per-thread readers. The only module that talks SQL. */
+ * group commit, and per-thread readers. The only module that talks SQL; this
+ * header names no SQLite type (src/store/internal.h holds those). */
 #ifndef CONSENTGATE_STORE_H
 #define CONSENTGATE_STORE_H
 
@@ -10,7 +11,6 @@
 #include "consentgate/event.h"
 #include "consentgate/report.h"
 
-struct sqlite3;
 struct cg_store;         /* opaque: writer connection + thread + queue */
 struct cg_store_reader;  /* opaque: one read connection, one thread at a time */
 
@@ -106,11 +106,6 @@ int cg_store_each_event(struct cg_store_reader *r, const char *subject,
 int cg_store_subject_events(struct cg_store_reader *r, const char *subject,
                             struct cg_event **evs, size_t *n);
 
-/* Runs fn on the writer's connection: inside the next group commit's
- * transaction (alone = 0), or in a transaction of its own (alone = 1), where
- * fn returning CG_ERR_DRY_RUN rolls back and still counts as success. */
-typedef int (*cg_store_fn)(struct sqlite3 *db, void *arg);
-int cg_store_run(struct cg_store *st, int alone, cg_store_fn fn, void *arg);
 
 /* Writer statistics for metrics. */
 struct cg_store_stats {
@@ -121,8 +116,5 @@ struct cg_store_stats {
 	uint64_t wal_frames;     /* frames in the WAL at the last checkpoint */
 };
 void cg_store_stats(struct cg_store *st, struct cg_store_stats *out);
-
-/* The raw connection for consentctl's read-only queries. */
-struct sqlite3 *cg_store_db(struct cg_store *st);
 
 #endif

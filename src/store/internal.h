@@ -11,6 +11,12 @@
 #include <sqlite3.h>
 #include "consentgate/store.h"
 
+/* Runs fn on the writer's connection: inside the next group commit's
+ * transaction (alone = 0), or in a transaction of its own (alone = 1), where
+ * fn returning CG_ERR_DRY_RUN rolls back and still counts as success. */
+typedef int (*cg_store_fn)(sqlite3 *db, void *arg);
+int cg_store_run(struct cg_store *st, int alone, cg_store_fn fn, void *arg);
+
 /* A request to the writer: one event (an erasure also redacts the subject's
  * earlier rows), outbox rows, outbox updates, or a function run on the
  * writer's connection inside the batch's transaction (JOB_FN) or in a

@@ -314,8 +314,3 @@ void cg_store_stats(struct cg_store *s, struct cg_store_stats *out)
 	pthread_mutex_unlock(&s->mu);
 }
 
-struct sqlite3 *cg_store_db(struct cg_store *s)
-{
-	return s->db;
-}
-
