@@ -33,105 +33,14 @@
 #include "consentgate/quota.h"
 #include "consentgate/startup.h"
 #include "consentgate/store.h"
-
-/* requests_total{route,status}: fixed tables, lock-free counters */
-static const char *const metric_routes[] = {
-	"state", "choice", "withdraw", "objection", "collect", "check", "export", "erase",
-	"healthz", "metrics", "report", "other",
-};
-static const int metric_statuses[] = {200, 204, 400, 403, 404, 405, 409, 413, 415, 429, 500, 503};
-#define STATUS_500_INDEX 10
-#define NROUTES (sizeof metric_routes / sizeof metric_routes[0])
-#define NSTATUSES (sizeof metric_statuses / sizeof metric_statuses[0])
-
-/* Read connections shared by the workers: a query borrows one for its
- * duration. Far fewer than workers are needed (a read takes microseconds,
- * a worker mostly waits on the network or the writer), and each connection
- * costs memory. */
-#define READERS_MAX 8
-
-struct reader_pool {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct cg_store_reader *free[READERS_MAX];
-	int nfree, n;
-};
-
-struct daemon {
-	struct cg_config cfg;
-	struct reader_pool readers;
-	struct cg_store *store;
-	struct cg_geo *geo;
-	struct cg_listener listener;
-	struct cg_intake *intake;
-	int no_accept_fd;   /* what libfcgi may "accept" on: never a connection */
-	struct cg_forwarder *forwarder;
-	atomic_int stopping;
-	atomic_uint_fast64_t requests[NROUTES][NSTATUSES];
-	atomic_uint_fast64_t decisions[CG_MAX_DESTINATIONS][CG_NDECISIONS];
-	/* full client_ids: a stable key from the database; minimised ones: a
-	 * salt that lives in memory only and is replaced every UTC day */
-	pthread_mutex_t salt_mu;
-	uint8_t client_key[CG_KEY_BYTES];
-	uint8_t day_salt[CG_KEY_BYTES];
-	int64_t salt_day;
-	/* [limits] for /collect: byte budgets per visitor and per client
-	 * prefix, and the number of pending outbox rows (counted at most once a
-	 * second, plus what was admitted since) */
-	pthread_mutex_t admit_mu;
-	struct cg_quota visitors, prefixes;
-	uint8_t quota_key[crypto_shorthash_KEYBYTES];
-	int64_t pending_at_ms;
-	long long pending_rows;
-	atomic_uint_fast64_t refused[CG_NADMIT];
-};
-
-struct worker {
-	struct daemon *d;
-	pthread_t thread;
-	char body[CG_COLLECT_BODY_MAX + 1];
-};
-
-static struct cg_store_reader *borrow(struct daemon *d)
-{
-	struct cg_store_reader *r;
-
-	pthread_mutex_lock(&d->readers.mu);
-	while (!d->readers.nfree)
-		pthread_cond_wait(&d->readers.cv, &d->readers.mu);
-	r = d->readers.free[--d->readers.nfree];
-	pthread_mutex_unlock(&d->readers.mu);
-	return r;
-}
-
-static void give_back(struct daemon *d, struct cg_store_reader *r)
-{
-	pthread_mutex_lock(&d->readers.mu);
-	d->readers.free[d->readers.nfree++] = r;
-	pthread_cond_signal(&d->readers.cv);
-	pthread_mutex_unlock(&d->readers.mu);
-}
-
-static int pool_open(struct daemon *d, int n)
-{
-	pthread_mutex_init(&d->readers.mu, NULL);
-	pthread_cond_init(&d->readers.cv, NULL);
-	for (d->readers.n = 0; d->readers.n < n && d->readers.n < READERS_MAX; d->readers.n++) {
-		if (cg_store_reader_open(d->store, &d->readers.free[d->readers.n]) != CG_OK)
-			return CG_ERR_STORAGE;
-		d->readers.nfree = d->readers.n + 1;
-	}
-	return CG_OK;
-}
-
-static void pool_close(struct daemon *d)
-{
-	for (int i = 0; i < d->readers.nfree; i++)
-		cg_store_reader_free(d->readers.free[i]);
-	d->readers.nfree = 0;
-}
+#include "daemon.h"
 
 /* ---- cg_ops over the real handles ---------------------------------------- */
+
+static int op_metrics(void *ctx, struct cg_buf *out)
+{
+	return cgd_metrics(((struct worker *)ctx)->d, out);
+}
 
 static int op_country(void *ctx, const struct cg_ip *ip, char cc[3])
 {
@@ -144,10 +53,10 @@ static int op_country(void *ctx, const struct cg_ip *ip, char cc[3])
 static int op_load_state(void *ctx, const char *subject, struct cg_state *st)
 {
 	struct daemon *d = ((struct worker *)ctx)->d;
-	struct cg_store_reader *r = borrow(d);
+	struct cg_store_reader *r = cgd_borrow(d);
 	int rc = cg_store_load_state(r, subject, st);
 
-	give_back(d, r);
+	cgd_give_back(d, r);
 	return rc;
 }
 
@@ -195,12 +104,12 @@ static int op_admit(void *ctx, const char *subject, const char *prefix, size_t b
 	pthread_mutex_lock(&d->admit_mu);
 	if (now_ms - d->pending_at_ms >= 1000) {
 		long long n;
-		struct cg_store_reader *r = borrow(d);
+		struct cg_store_reader *r = cgd_borrow(d);
 		if (cg_store_outbox_pending(r, &n) == CG_OK) {
 			d->pending_rows = n;
 			d->pending_at_ms = now_ms;
 		}
-		give_back(d, r);
+		cgd_give_back(d, r);
 	}
 	if (subject[0]) {
 		crypto_shorthash(h, (const unsigned char *)subject, strlen(subject), d->quota_key);
@@ -242,20 +151,20 @@ static void op_decided(void *ctx, int dest, int decision)
 static int op_subject_events(void *ctx, const char *subject, struct cg_event **evs, size_t *n)
 {
 	struct daemon *d = ((struct worker *)ctx)->d;
-	struct cg_store_reader *r = borrow(d);
+	struct cg_store_reader *r = cgd_borrow(d);
 	int rc = cg_store_subject_events(r, subject, evs, n);
 
-	give_back(d, r);
+	cgd_give_back(d, r);
 	return rc;
 }
 
 static int op_report(void *ctx, int period, const char *since_day, struct cg_report *out)
 {
 	struct daemon *d = ((struct worker *)ctx)->d;
-	struct cg_store_reader *r = borrow(d);
+	struct cg_store_reader *r = cgd_borrow(d);
 	int rc = cg_store_report(r, period, since_day, out);
 
-	give_back(d, r);
+	cgd_give_back(d, r);
 	return rc;
 }
 
@@ -270,133 +179,6 @@ static int op_random(void *ctx, void *buf, size_t n)
 			got += (size_t)r;
 	}
 	return CG_OK;
-}
-
-static int op_metrics(void *ctx, struct cg_buf *out)
-{
-	struct worker *w = ctx;
-	struct daemon *d = w->d;
-	struct cg_store_stats st;
-	int rc = 0;
-
-	rc |= cg_buf_adds(out, "# HELP consentgate_requests_total Requests by route and status.\n"
-	                       "# TYPE consentgate_requests_total counter\n");
-	for (size_t r = 0; r < NROUTES; r++)
-		for (size_t s = 0; s < NSTATUSES; s++) {
-			uint64_t v = atomic_load(&d->requests[r][s]);
-			if (v)
-				rc |= cg_buf_printf(out, "consentgate_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
-				                    metric_routes[r], metric_statuses[s], (unsigned long long)v);
-		}
-	rc |= cg_buf_adds(out, "# HELP consentgate_decisions_total Gatekeeper decisions by destination and result.\n"
-	                       "# TYPE consentgate_decisions_total counter\n");
-	for (int i = 0; i < d->cfg.n_dest; i++)
-		for (int k = 0; k < CG_NDECISIONS; k++)
-			rc |= cg_buf_printf(out, "consentgate_decisions_total{destination=\"%s\",result=\"%s\"} %llu\n",
-			                    d->cfg.dest[i].name, cg_decision_name(k),
-			                    (unsigned long long)atomic_load(&d->decisions[i][k]));
-	{
-		long long counts[CG_OB_NSTATES];
-		struct cg_forwarder_stats fs;
-		struct cg_store_reader *r = borrow(d);
-		int orc = cg_store_outbox_counts(r, counts);
-		give_back(d, r);
-		if (orc == CG_OK) {
-			rc |= cg_buf_adds(out, "# HELP consentgate_outbox_rows Outbox rows by state.\n"
-			                       "# TYPE consentgate_outbox_rows gauge\n");
-			for (int k = 0; k < CG_OB_NSTATES; k++)
-				rc |= cg_buf_printf(out, "consentgate_outbox_rows{state=\"%s\"} %lld\n",
-				                    cg_outbox_state_name(k), counts[k]);
-		}
-		cg_forwarder_stats(d->forwarder, &fs);
-		rc |= cg_buf_printf(out,
-			"# HELP consentgate_delivery_attempts_total HTTP requests to destinations.\n"
-			"# TYPE consentgate_delivery_attempts_total counter\n"
-			"consentgate_delivery_attempts_total %llu\n"
-			"# HELP consentgate_delivery_rows_total Outbox rows by delivery outcome.\n"
-			"# TYPE consentgate_delivery_rows_total counter\n"
-			"consentgate_delivery_rows_total{outcome=\"delivered\"} %llu\n"
-			"consentgate_delivery_rows_total{outcome=\"retried\"} %llu\n"
-			"consentgate_delivery_rows_total{outcome=\"dead\"} %llu\n"
-			"consentgate_delivery_rows_total{outcome=\"dropped\"} %llu\n"
-			"# HELP consentgate_delivery_seconds_total Time spent in requests to destinations.\n"
-			"# TYPE consentgate_delivery_seconds_total counter\n"
-			"consentgate_delivery_seconds_total %.6f\n",
-			(unsigned long long)fs.attempts, (unsigned long long)fs.delivered,
-			(unsigned long long)fs.retried, (unsigned long long)fs.dead,
-			(unsigned long long)fs.dropped, fs.latency_seconds);
-	}
-	rc |= cg_buf_printf(out,
-		"# HELP consentgate_collect_refused_total /collect requests refused by a [limits] bound.\n"
-		"# TYPE consentgate_collect_refused_total counter\n"
-		"consentgate_collect_refused_total{bound=\"visitor\"} %llu\n"
-		"consentgate_collect_refused_total{bound=\"prefix\"} %llu\n"
-		"consentgate_collect_refused_total{bound=\"outbox\"} %llu\n",
-		(unsigned long long)atomic_load(&d->refused[CG_ADMIT_VISITOR]),
-		(unsigned long long)atomic_load(&d->refused[CG_ADMIT_PREFIX]),
-		(unsigned long long)atomic_load(&d->refused[CG_ADMIT_OUTBOX]));
-	{
-		struct cg_intake_stats is;
-		cg_intake_stats(d->intake, &is);
-		rc |= cg_buf_printf(out,
-			"# HELP consentgate_connections_total FastCGI connections by what became of them.\n"
-			"# TYPE consentgate_connections_total counter\n"
-			"consentgate_connections_total{outcome=\"accepted\"} %llu\n"
-			"consentgate_connections_total{outcome=\"timed_out\"} %llu\n"
-			"consentgate_connections_total{outcome=\"oversize\"} %llu\n"
-			"consentgate_connections_total{outcome=\"invalid\"} %llu\n"
-			"consentgate_connections_total{outcome=\"evicted\"} %llu\n"
-			"# HELP consentgate_requests_received_total Requests that arrived whole and went to a worker.\n"
-			"# TYPE consentgate_requests_received_total counter\n"
-			"consentgate_requests_received_total %llu\n"
-			"# HELP consentgate_connections_pending Connections whose request is still arriving.\n"
-			"# TYPE consentgate_connections_pending gauge\n"
-			"consentgate_connections_pending %d\n",
-			(unsigned long long)is.accepted, (unsigned long long)is.timed_out,
-			(unsigned long long)is.oversize, (unsigned long long)is.invalid,
-			(unsigned long long)is.evicted, (unsigned long long)is.handed, is.pending);
-	}
-	cg_store_stats(d->store, &st);
-	rc |= cg_buf_printf(out,
-		"# HELP consentgate_writer_commits_total Group commits (transactions) by the writer.\n"
-		"# TYPE consentgate_writer_commits_total counter\n"
-		"consentgate_writer_commits_total %llu\n"
-		"# HELP consentgate_writer_rows_total Rows committed.\n"
-		"# TYPE consentgate_writer_rows_total counter\n"
-		"consentgate_writer_rows_total %llu\n"
-		"# HELP consentgate_writer_failures_total Failed group commits.\n"
-		"# TYPE consentgate_writer_failures_total counter\n"
-		"consentgate_writer_failures_total %llu\n"
-		"# HELP consentgate_writer_batch_max Largest batch committed at once.\n"
-		"# TYPE consentgate_writer_batch_max gauge\n"
-		"consentgate_writer_batch_max %llu\n"
-		"# HELP consentgate_writer_commit_seconds_total Time spent in group commits.\n"
-		"# TYPE consentgate_writer_commit_seconds_total counter\n"
-		"consentgate_writer_commit_seconds_total %.6f\n"
-		"# HELP consentgate_checkpoints_total WAL checkpoints run.\n"
-		"# TYPE consentgate_checkpoints_total counter\n"
-		"consentgate_checkpoints_total %llu\n"
-		"# HELP consentgate_wal_frames Frames in the WAL at the last checkpoint.\n"
-		"# TYPE consentgate_wal_frames gauge\n"
-		"consentgate_wal_frames %llu\n",
-		(unsigned long long)st.commits, (unsigned long long)st.rows,
-		(unsigned long long)st.failures, (unsigned long long)st.batch_max,
-		st.commit_seconds_total, (unsigned long long)st.checkpoints,
-		(unsigned long long)st.wal_frames);
-	return rc ? CG_ERR_TOO_LONG : CG_OK;
-}
-
-static void count_request(struct daemon *d, const char *route, int status)
-{
-	size_t r, s;
-
-	for (r = 0; r < NROUTES - 1 && strcmp(metric_routes[r], route) != 0; r++)
-		;
-	for (s = 0; s < NSTATUSES && metric_statuses[s] != status; s++)
-		;
-	if (s == NSTATUSES)
-		s = STATUS_500_INDEX;
-	atomic_fetch_add(&d->requests[r][s], 1);
 }
 
 /* ---- one request ---------------------------------------------------------- */
@@ -478,7 +260,7 @@ static void serve(struct worker *w, FCGX_Request *rq)
 
 	cg_response_init(&res);
 	cg_handle(&d->cfg, &ops, &req, &res);
-	count_request(d, res.route ? res.route : "other", res.status);
+	cgd_count_request(d, res.route ? res.route : "other", res.status);
 
 	/* libfcgi's FCGX_FPrintF has its own, older printf: format here instead */
 	cg_buf_init(&head, 4096);
@@ -634,7 +416,7 @@ int main(int argc, char **argv)
 	workers = calloc((size_t)d.cfg.workers, sizeof *workers);
 	if (!workers)
 		goto out;
-	if (pool_open(&d, d.cfg.workers) != CG_OK) {
+	if (cgd_pool_open(&d, d.cfg.workers) != CG_OK) {
 		cg_error("cannot open read connections to %s", d.cfg.database);
 		goto out;
 	}
@@ -690,7 +472,7 @@ out:
 	if (d.no_accept_fd >= 0)
 		close(d.no_accept_fd);
 	free(workers);
-	pool_close(&d);
+	cgd_pool_close(&d);
 	cg_forwarder_stop(d.forwarder);
 	cg_store_close(d.store);
 	sodium_memzero(d.client_key, sizeof d.client_key);

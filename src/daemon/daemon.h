@@ -1,0 +1,86 @@
+/* consentgated's private parts: the daemon's state, shared by
+ * consentgated.c (FastCGI glue, threads, signals, cg_ops), pool.c (the read
+ * connections) and metrics.c (Prometheus text). */
+#ifndef CONSENTGATE_DAEMON_H
+#define CONSENTGATE_DAEMON_H
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "consentgate/buf.h"
+#include "consentgate/collect.h"
+#include "consentgate/config.h"
+#include "consentgate/decision.h"
+#include "consentgate/forwarder.h"
+#include "consentgate/geo.h"
+#include "consentgate/handler.h"
+#include "consentgate/intake.h"
+#include "consentgate/quota.h"
+#include "consentgate/startup.h"
+#include "consentgate/store.h"
+
+/* requests_total{route,status}: fixed tables (metrics.c), lock-free counters */
+#define CGD_NROUTES 12
+#define CGD_NSTATUSES 12
+
+/* Read connections shared by the workers: a query borrows one for its
+ * duration. Far fewer than workers are needed (a read takes microseconds,
+ * a worker mostly waits on the network or the writer), and each connection
+ * costs memory. */
+#define READERS_MAX 8
+
+struct reader_pool {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct cg_store_reader *free[READERS_MAX];
+	int nfree, n;
+};
+
+struct daemon {
+	struct cg_config cfg;
+	struct reader_pool readers;
+	struct cg_store *store;
+	struct cg_geo *geo;
+	struct cg_listener listener;
+	struct cg_intake *intake;
+	int no_accept_fd;   /* what libfcgi may "accept" on: never a connection */
+	struct cg_forwarder *forwarder;
+	atomic_int stopping;
+	atomic_uint_fast64_t requests[CGD_NROUTES][CGD_NSTATUSES];
+	atomic_uint_fast64_t decisions[CG_MAX_DESTINATIONS][CG_NDECISIONS];
+	/* full client_ids: a stable key from the database; minimised ones: a
+	 * salt that lives in memory only and is replaced every UTC day */
+	pthread_mutex_t salt_mu;
+	uint8_t client_key[CG_KEY_BYTES];
+	uint8_t day_salt[CG_KEY_BYTES];
+	int64_t salt_day;
+	/* [limits] for /collect: byte budgets per visitor and per client
+	 * prefix, and the number of pending outbox rows (counted at most once a
+	 * second, plus what was admitted since) */
+	pthread_mutex_t admit_mu;
+	struct cg_quota visitors, prefixes;
+	uint8_t quota_key[crypto_shorthash_KEYBYTES];
+	int64_t pending_at_ms;
+	long long pending_rows;
+	atomic_uint_fast64_t refused[CG_NADMIT];
+};
+
+struct worker {
+	struct daemon *d;
+	pthread_t thread;
+	char body[CG_COLLECT_BODY_MAX + 1];
+};
+
+/* pool.c: a read connection for the duration of one query */
+int cgd_pool_open(struct daemon *d, int n);
+void cgd_pool_close(struct daemon *d);
+struct cg_store_reader *cgd_borrow(struct daemon *d);
+void cgd_give_back(struct daemon *d, struct cg_store_reader *r);
+
+/* metrics.c */
+void cgd_count_request(struct daemon *d, const char *route, int status);
+int cgd_metrics(struct daemon *d, struct cg_buf *out);
+
+#endif

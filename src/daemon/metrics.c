@@ -1,0 +1,149 @@
+/* /consent/metrics: Prometheus text from the daemon's counters and its
+ * components' statistics. */
+#include <stdio.h>
+#include <string.h>
+
+#include "consentgate/err.h"
+#include "daemon.h"
+
+static const char *const metric_routes[CGD_NROUTES] = {
+	"state", "choice", "withdraw", "objection", "collect", "check", "export", "erase",
+	"healthz", "metrics", "report", "other",
+};
+static const int metric_statuses[CGD_NSTATUSES] = {200, 204, 400, 403, 404, 405, 409, 413, 415, 429, 500, 503};
+#define STATUS_500_INDEX 10
+
+void cgd_count_request(struct daemon *d, const char *route, int status)
+{
+	size_t r, s;
+
+	for (r = 0; r < CGD_NROUTES - 1 && strcmp(metric_routes[r], route) != 0; r++)
+		;
+	for (s = 0; s < CGD_NSTATUSES && metric_statuses[s] != status; s++)
+		;
+	if (s == CGD_NSTATUSES)
+		s = STATUS_500_INDEX;
+	atomic_fetch_add(&d->requests[r][s], 1);
+}
+
+static int family(struct cg_buf *out, const char *name, const char *type, const char *help)
+{
+	return cg_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static unsigned long long ull(uint64_t v)
+{
+	return (unsigned long long)v;
+}
+
+static int requests_and_decisions(struct daemon *d, struct cg_buf *out)
+{
+	int rc = family(out, "consentgate_requests_total", "counter", "Requests by route and status.");
+
+	for (size_t r = 0; r < CGD_NROUTES; r++)
+		for (size_t s = 0; s < CGD_NSTATUSES; s++) {
+			uint64_t v = atomic_load(&d->requests[r][s]);
+			if (v)
+				rc |= cg_buf_printf(out, "consentgate_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+				                    metric_routes[r], metric_statuses[s], ull(v));
+		}
+	rc |= family(out, "consentgate_decisions_total", "counter",
+	             "Gatekeeper decisions by destination and result.");
+	for (int i = 0; i < d->cfg.n_dest; i++)
+		for (int k = 0; k < CG_NDECISIONS; k++)
+			rc |= cg_buf_printf(out, "consentgate_decisions_total{destination=\"%s\",result=\"%s\"} %llu\n",
+			                    d->cfg.dest[i].name, cg_decision_name(k),
+			                    ull(atomic_load(&d->decisions[i][k])));
+	return rc;
+}
+
+static int outbox_and_delivery(struct daemon *d, struct cg_buf *out)
+{
+	long long counts[CG_OB_NSTATES];
+	struct cg_forwarder_stats fs;
+	struct cg_store_reader *r = cgd_borrow(d);
+	int orc = cg_store_outbox_counts(r, counts), rc = 0;
+
+	cgd_give_back(d, r);
+	if (orc == CG_OK) {
+		rc |= family(out, "consentgate_outbox_rows", "gauge", "Outbox rows by state.");
+		for (int k = 0; k < CG_OB_NSTATES; k++)
+			rc |= cg_buf_printf(out, "consentgate_outbox_rows{state=\"%s\"} %lld\n",
+			                    cg_outbox_state_name(k), counts[k]);
+	}
+	cg_forwarder_stats(d->forwarder, &fs);
+	rc |= family(out, "consentgate_delivery_attempts_total", "counter", "HTTP requests to destinations.");
+	rc |= cg_buf_printf(out, "consentgate_delivery_attempts_total %llu\n", ull(fs.attempts));
+	rc |= family(out, "consentgate_delivery_rows_total", "counter", "Outbox rows by delivery outcome.");
+	rc |= cg_buf_printf(out,
+		"consentgate_delivery_rows_total{outcome=\"delivered\"} %llu\n"
+		"consentgate_delivery_rows_total{outcome=\"retried\"} %llu\n"
+		"consentgate_delivery_rows_total{outcome=\"dead\"} %llu\n"
+		"consentgate_delivery_rows_total{outcome=\"dropped\"} %llu\n",
+		ull(fs.delivered), ull(fs.retried), ull(fs.dead), ull(fs.dropped));
+	rc |= family(out, "consentgate_delivery_seconds_total", "counter", "Time spent in requests to destinations.");
+	rc |= cg_buf_printf(out, "consentgate_delivery_seconds_total %.6f\n", fs.latency_seconds);
+	return rc;
+}
+
+static int limits_and_connections(struct daemon *d, struct cg_buf *out)
+{
+	struct cg_intake_stats is;
+	int rc = family(out, "consentgate_collect_refused_total", "counter",
+	                "/collect requests refused by a [limits] bound.");
+
+	rc |= cg_buf_printf(out,
+		"consentgate_collect_refused_total{bound=\"visitor\"} %llu\n"
+		"consentgate_collect_refused_total{bound=\"prefix\"} %llu\n"
+		"consentgate_collect_refused_total{bound=\"outbox\"} %llu\n",
+		ull(atomic_load(&d->refused[CG_ADMIT_VISITOR])), ull(atomic_load(&d->refused[CG_ADMIT_PREFIX])),
+		ull(atomic_load(&d->refused[CG_ADMIT_OUTBOX])));
+	cg_intake_stats(d->intake, &is);
+	rc |= family(out, "consentgate_connections_total", "counter", "FastCGI connections by what became of them.");
+	rc |= cg_buf_printf(out,
+		"consentgate_connections_total{outcome=\"accepted\"} %llu\n"
+		"consentgate_connections_total{outcome=\"timed_out\"} %llu\n"
+		"consentgate_connections_total{outcome=\"oversize\"} %llu\n"
+		"consentgate_connections_total{outcome=\"invalid\"} %llu\n"
+		"consentgate_connections_total{outcome=\"evicted\"} %llu\n",
+		ull(is.accepted), ull(is.timed_out), ull(is.oversize), ull(is.invalid), ull(is.evicted));
+	rc |= family(out, "consentgate_requests_received_total", "counter",
+	             "Requests that arrived whole and went to a worker.");
+	rc |= cg_buf_printf(out, "consentgate_requests_received_total %llu\n", ull(is.handed));
+	rc |= family(out, "consentgate_connections_pending", "gauge", "Connections whose request is still arriving.");
+	rc |= cg_buf_printf(out, "consentgate_connections_pending %d\n", is.pending);
+	return rc;
+}
+
+static int writer(struct daemon *d, struct cg_buf *out)
+{
+	struct cg_store_stats st;
+	int rc = 0;
+
+	cg_store_stats(d->store, &st);
+	rc |= family(out, "consentgate_writer_commits_total", "counter", "Group commits (transactions) by the writer.");
+	rc |= cg_buf_printf(out, "consentgate_writer_commits_total %llu\n", ull(st.commits));
+	rc |= family(out, "consentgate_writer_rows_total", "counter", "Rows committed.");
+	rc |= cg_buf_printf(out, "consentgate_writer_rows_total %llu\n", ull(st.rows));
+	rc |= family(out, "consentgate_writer_failures_total", "counter", "Failed group commits.");
+	rc |= cg_buf_printf(out, "consentgate_writer_failures_total %llu\n", ull(st.failures));
+	rc |= family(out, "consentgate_writer_batch_max", "gauge", "Largest batch committed at once.");
+	rc |= cg_buf_printf(out, "consentgate_writer_batch_max %llu\n", ull(st.batch_max));
+	rc |= family(out, "consentgate_writer_commit_seconds_total", "counter", "Time spent in group commits.");
+	rc |= cg_buf_printf(out, "consentgate_writer_commit_seconds_total %.6f\n", st.commit_seconds_total);
+	rc |= family(out, "consentgate_checkpoints_total", "counter", "WAL checkpoints run.");
+	rc |= cg_buf_printf(out, "consentgate_checkpoints_total %llu\n", ull(st.checkpoints));
+	rc |= family(out, "consentgate_wal_frames", "gauge", "Frames in the WAL at the last checkpoint.");
+	rc |= cg_buf_printf(out, "consentgate_wal_frames %llu\n", ull(st.wal_frames));
+	return rc;
+}
+
+int cgd_metrics(struct daemon *d, struct cg_buf *out)
+{
+	int rc = requests_and_decisions(d, out);
+
+	rc |= outbox_and_delivery(d, out);
+	rc |= limits_and_connections(d, out);
+	rc |= writer(d, out);
+	return rc ? CG_ERR_TOO_LONG : CG_OK;
+}
