@@ -17,6 +17,7 @@
 #include "consentgate/report.h"
 #include "consentgate/store.h"
 #include "consentgate/timefmt.h"
+#include "rows.h"
 
 struct cmd;
 typedef int (*cmd_fn)(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv);
@@ -188,121 +189,6 @@ static int subject_of(const struct cmd *self, const struct opts *o, char subject
 	return 0;
 }
 
-/* ---- generic row printing: table, CSV or JSON ------------------------------ */
-
-struct rows {
-	int format;
-	const char *const *headers;
-	int ncols;
-	const char *numeric;       /* per column: 'n' = a count or id (a JSON number) */
-	int n;
-	json_t *json;              /* JSON: the array; table: rows kept to align them */
-};
-
-static void csv_field(const char *s)
-{
-	if (strpbrk(s, ",\"\r\n")) {
-		putchar('"');
-		for (; *s; s++) {
-			if (*s == '"')
-				putchar('"');
-			putchar(*s);
-		}
-		putchar('"');
-	} else {
-		fputs(s, stdout);
-	}
-}
-
-static void csv_row(int ncols, const char *const *cols)
-{
-	for (int i = 0; i < ncols; i++) {
-		fputs(i ? "," : "", stdout);
-		csv_field(cols[i]);
-	}
-	fputs("\r\n", stdout);
-}
-
-static void rows_begin(struct rows *r)
-{
-	r->json = json_array();
-	if (r->format == CG_FMT_CSV)
-		csv_row(r->ncols, r->headers);
-}
-
-static int rows_add(void *arg, int ncols, const char *const *cols)
-{
-	struct rows *r = arg;
-	json_t *row = r->format == CG_FMT_JSON ? json_object() : json_array();
-
-	r->n++;
-	if (r->format == CG_FMT_CSV) {
-		csv_row(ncols < r->ncols ? ncols : r->ncols, cols);
-		json_decref(row);
-		return 0;
-	}
-	for (int i = 0; i < ncols && i < r->ncols; i++) {
-		char *end = NULL;
-		long long v = strtoll(cols[i], &end, 10);
-		if (r->format == CG_FMT_JSON)
-			json_object_set_new(row, r->headers[i], r->numeric[i] == 'n' && *cols[i] && !*end
-			                                                ? json_integer(v) : json_string(cols[i]));
-		else
-			json_array_append_new(row, json_string(cols[i]));
-	}
-	json_array_append_new(r->json, row);
-	return 0;
-}
-
-/* A table: every column as wide as its widest cell (numbers to the right). */
-static void print_table(const struct rows *r)
-{
-	size_t w[16] = {0}, i;
-	json_t *row;
-
-	for (int c = 0; c < r->ncols && c < 16; c++)
-		w[c] = strlen(r->headers[c]);
-	json_array_foreach(r->json, i, row)
-		for (int c = 0; c < r->ncols && c < 16; c++) {
-			size_t l = strlen(json_string_value(json_array_get(row, (size_t)c)));
-			if (l > w[c])
-				w[c] = l;
-		}
-	for (int c = 0; c < r->ncols && c < 16; c++)
-		printf("%s%-*s", c ? "  " : "", c == r->ncols - 1 ? 0 : (int)w[c], r->headers[c]);
-	putchar('\n');
-	json_array_foreach(r->json, i, row) {
-		for (int c = 0; c < r->ncols && c < 16; c++) {
-			const char *v = json_string_value(json_array_get(row, (size_t)c));
-			if (r->numeric[c] == 'n')
-				printf("%s%*s", c ? "  " : "", (int)w[c], v);
-			else
-				printf("%s%-*s", c ? "  " : "", c == r->ncols - 1 ? 0 : (int)w[c], v);
-		}
-		putchar('\n');
-	}
-}
-
-static void rows_end(struct rows *r)
-{
-	if (r->format == CG_FMT_JSON) {
-		json_dumpf(r->json, stdout, JSON_INDENT(2));
-		putchar('\n');
-	} else if (r->format == CG_FMT_TABLE) {
-		print_table(r);
-	}
-	json_decref(r->json);
-}
-
-static int print_json(json_t *j)
-{
-	int rc = json_dumpf(j, stdout, JSON_INDENT(2));
-
-	putchar('\n');
-	json_decref(j);
-	return rc ? 1 : 0;
-}
-
 /* ---- report ---------------------------------------------------------------- */
 
 static int cmd_report(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv)
@@ -399,7 +285,7 @@ static int export_like(const struct cmd *self, const struct cg_config *cfg, int 
 	in.events = evs;
 	in.n = n;
 	in.now_ms = o.now_ms;
-	rc = print_json(receipt ? cg_receipt_build(&in) : cg_export_build(&in));
+	rc = cg_print_json(receipt ? cg_receipt_build(&in) : cg_export_build(&in));
 	free(evs);
 	return rc;
 }
@@ -557,9 +443,9 @@ static int cmd_outbox(const struct cmd *self, const struct cg_config *cfg, int a
 		struct rows r = {o.format, dead ? dead_h : summary_h, 5, dead ? "n  n " : "  n  ", 0, NULL};
 		if (open_store(cfg, &o, CG_STORE_READONLY, &st, &rd))
 			return 1;
-		rows_begin(&r);
-		rc = cg_store_outbox_rows(rd, action, rows_add, &r);
-		rows_end(&r);
+		cg_rows_begin(&r);
+		rc = cg_store_outbox_rows(rd, action, cg_rows_add, &r);
+		cg_rows_end(&r);
 		cg_store_reader_free(rd);
 		cg_store_close(st);
 		return rc == CG_OK ? 0 : 1;
