@@ -198,88 +198,110 @@ static const char *param(FCGX_Request *rq, const char *name)
 
 #define MAX_COOKIE_LINES 16 /* Cookie lines looked at; nginx caps the header size anyway */
 
+/* The params that matter to the handler; the body is read separately. */
+static void read_params(struct daemon *d, FCGX_Request *rq, struct cg_request *req,
+                        char path[1024], const char *cookie_lines[MAX_COOKIE_LINES])
+{
+	const char *uri = param(rq, "DOCUMENT_URI");
+	int cookies = 0;
+
+	memset(req, 0, sizeof *req);
+	req->method = param(rq, "REQUEST_METHOD");
+	if (!uri) {
+		uri = param(rq, "REQUEST_URI");
+		snprintf(path, 1024, "%.*s", uri ? (int)strcspn(uri, "?") : 0, uri ? uri : "");
+		uri = path;
+	}
+	req->path = uri;
+	req->query = param(rq, "QUERY_STRING");
+	req->content_type = param(rq, "CONTENT_TYPE");
+	/* nginx 1.22 passes each Cookie header line as its own param */
+	for (char **e = rq->envp; e && *e && cookies < MAX_COOKIE_LINES; e++)
+		if (strncmp(*e, "HTTP_COOKIE=", 12) == 0)
+			cookie_lines[cookies++] = *e + 12;
+	req->cookie = cg_cookie_pick(cookie_lines, (size_t)cookies, cg_config_id_cookie(&d->cfg),
+	                             &req->cookie_dup);
+	req->remote_addr = param(rq, "REMOTE_ADDR");
+	req->sec_fetch_site = param(rq, "HTTP_SEC_FETCH_SITE");
+	req->origin = param(rq, "HTTP_ORIGIN");
+	req->sec_gpc = param(rq, "HTTP_SEC_GPC");
+	req->dnt = param(rq, "HTTP_DNT");
+	req->now_ms = wall_ms();
+}
+
+/* libfcgi does not enforce CONTENT_LENGTH: read at most our cap, and only
+ * a length of plain digits ("+96", " 96", "-1", "9e3" are refused). */
+static void read_body(struct worker *w, FCGX_Request *rq, struct cg_request *req)
+{
+	const char *cl = param(rq, "CONTENT_LENGTH");
+	unsigned long long n;
+	char *end = NULL;
+	int got;
+
+	if (!cl || !*cl)
+		return;
+	if (strspn(cl, "0123456789") != strlen(cl)) {
+		req->body_bad_length = 1;
+		return;
+	}
+	errno = 0;
+	n = strtoull(cl, &end, 10);
+	if (errno || *end || n > CG_COLLECT_BODY_MAX) {
+		req->body_too_large = 1;
+		return;
+	}
+	if (n == 0)
+		return;
+	got = FCGX_GetStr(w->body, (int)n, rq->in);
+	if (got < 0 || (unsigned long long)got != n) {
+		req->body_incomplete = 1;
+		return;
+	}
+	w->body[n] = '\0';
+	req->body = w->body;
+	req->body_len = (size_t)n;
+}
+
+/* libfcgi's FCGX_FPrintF has its own, older printf: format here instead */
+static void write_response(FCGX_Request *rq, const struct cg_request *req, const struct cg_response *res)
+{
+	struct cg_buf head;
+
+	cg_buf_init(&head, 4096);
+	cg_buf_printf(&head, "Status: %s\r\n", cg_status_line(res->status));
+	if (res->content_type)
+		cg_buf_printf(&head, "Content-Type: %s\r\n", res->content_type);
+	if (res->no_store)
+		cg_buf_adds(&head, "Cache-Control: no-store\r\n");
+	if (res->retry_after)
+		cg_buf_printf(&head, "Retry-After: %d\r\n", res->retry_after);
+	if (res->allow[0])
+		cg_buf_printf(&head, "Allow: %s\r\n", res->allow);
+	for (int i = 0; i < res->n_cookies; i++)
+		cg_buf_printf(&head, "Set-Cookie: %s\r\n", res->set_cookie[i]);
+	cg_buf_printf(&head, "Content-Length: %zu\r\n\r\n", res->body.len);
+	FCGX_PutStr(head.p, (int)head.len, rq->out);
+	cg_buf_free(&head);
+	if (res->body.len && !(req->method && strcmp(req->method, "HEAD") == 0))
+		FCGX_PutStr(res->body.p, (int)res->body.len, rq->out);
+}
+
 static void serve(struct worker *w, FCGX_Request *rq)
 {
 	struct daemon *d = w->d;
 	struct cg_ops ops = {w, op_country, op_load_state, op_commit, op_random, op_outbox,
 	                     op_keys, op_decided, op_subject_events, op_report, op_metrics, op_admit};
+	const char *cookie_lines[MAX_COOKIE_LINES];
 	struct cg_request req;
 	struct cg_response res;
-	struct cg_buf head;
-	const char *cl, *uri;
 	char path[1024];
-	const char *cookie_lines[MAX_COOKIE_LINES];
-	int cookies = 0;
 
-	memset(&req, 0, sizeof req);
-	req.method = param(rq, "REQUEST_METHOD");
-	uri = param(rq, "DOCUMENT_URI");
-	if (!uri) {
-		uri = param(rq, "REQUEST_URI");
-		snprintf(path, sizeof path, "%.*s", uri ? (int)strcspn(uri, "?") : 0, uri ? uri : "");
-		uri = path;
-	}
-	req.path = uri;
-	req.query = param(rq, "QUERY_STRING");
-	req.content_type = param(rq, "CONTENT_TYPE");
-	/* nginx 1.22 passes each Cookie header line as its own param */
-	for (char **e = rq->envp; e && *e && cookies < MAX_COOKIE_LINES; e++)
-		if (strncmp(*e, "HTTP_COOKIE=", 12) == 0)
-			cookie_lines[cookies++] = *e + 12;
-	req.cookie = cg_cookie_pick(cookie_lines, (size_t)cookies, cg_config_id_cookie(&d->cfg),
-	                            &req.cookie_dup);
-	req.remote_addr = param(rq, "REMOTE_ADDR");
-	req.sec_fetch_site = param(rq, "HTTP_SEC_FETCH_SITE");
-	req.origin = param(rq, "HTTP_ORIGIN");
-	req.sec_gpc = param(rq, "HTTP_SEC_GPC");
-	req.dnt = param(rq, "HTTP_DNT");
-	req.now_ms = wall_ms();
-
-	/* libfcgi does not enforce CONTENT_LENGTH: read at most our cap */
-	cl = param(rq, "CONTENT_LENGTH");
-	if (cl && *cl && strspn(cl, "0123456789") != strlen(cl)) {
-		req.body_bad_length = 1; /* "+96", " 96", "-1", "9e3": digits only */
-	} else if (cl && *cl) {
-		char *end = NULL;
-		unsigned long long n;
-		errno = 0;
-		n = strtoull(cl, &end, 10);
-		if (errno || *end || n > CG_COLLECT_BODY_MAX) {
-			req.body_too_large = 1;
-		} else if (n > 0) {
-			int got = FCGX_GetStr(w->body, (int)n, rq->in);
-			if (got < 0 || (unsigned long long)got != n)
-				req.body_incomplete = 1;
-			else {
-				w->body[n] = '\0';
-				req.body = w->body;
-				req.body_len = (size_t)n;
-			}
-		}
-	}
-
+	read_params(d, rq, &req, path, cookie_lines);
+	read_body(w, rq, &req);
 	cg_response_init(&res);
 	cg_handle(&d->cfg, &ops, &req, &res);
 	cgd_count_request(d, res.route ? res.route : "other", res.status);
-
-	/* libfcgi's FCGX_FPrintF has its own, older printf: format here instead */
-	cg_buf_init(&head, 4096);
-	cg_buf_printf(&head, "Status: %s\r\n", cg_status_line(res.status));
-	if (res.content_type)
-		cg_buf_printf(&head, "Content-Type: %s\r\n", res.content_type);
-	if (res.no_store)
-		cg_buf_adds(&head, "Cache-Control: no-store\r\n");
-	if (res.retry_after)
-		cg_buf_printf(&head, "Retry-After: %d\r\n", res.retry_after);
-	if (res.allow[0])
-		cg_buf_printf(&head, "Allow: %s\r\n", res.allow);
-	for (int i = 0; i < res.n_cookies; i++)
-		cg_buf_printf(&head, "Set-Cookie: %s\r\n", res.set_cookie[i]);
-	cg_buf_printf(&head, "Content-Length: %zu\r\n\r\n", res.body.len);
-	FCGX_PutStr(head.p, (int)head.len, rq->out);
-	cg_buf_free(&head);
-	if (res.body.len && !(req.method && strcmp(req.method, "HEAD") == 0))
-		FCGX_PutStr(res.body.p, (int)res.body.len, rq->out);
+	write_response(rq, &req, &res);
 	cg_response_free(&res);
 }
 
@@ -327,33 +349,151 @@ static void usage(FILE *f)
 	           "exit status: 0 ok, 1 configuration or start-up error, 2 usage\n");
 }
 
-int main(int argc, char **argv)
+/* -c FILE [-t]: 0 to go on, else the exit status (done, or a usage error) */
+static int parse_args(int argc, char **argv, const char **cfg_path, int *test_only, int *exit_rc)
 {
-	static struct daemon d; /* large: keep it off the stack */
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "c:th", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': *cfg_path = optarg; break;
+		case 't': *test_only = 1; break;
+		case 'h': usage(stdout); *exit_rc = 0; return 1;
+		case 'V': printf("consentgated %s\n", CONSENTGATE_VERSION); *exit_rc = 0; return 1;
+		default: usage(stderr); *exit_rc = 2; return 1;
+		}
+	}
+	if (!*cfg_path || optind != argc) {
+		usage(stderr);
+		*exit_rc = 2;
+		return 1;
+	}
+	return 0;
+}
+
+/* The socket first: a second instance stops there, before it touches the
+ * database or anything else of the first one's. Then the country data, the
+ * store, the keys and limits, the forwarder, the read pool. */
+static int open_handles(struct daemon *d, const char *cfg_path)
+{
+	char err[512];
+
+	if (cg_startup_listen(&d->cfg, cfg_path, &d->listener, err, sizeof err) != CG_OK) {
+		cg_error("%s", err);
+		return -1;
+	}
+	if (d->cfg.geo_database[0] &&
+	    cg_geo_open(d->cfg.geo_database, d->cfg.country_path, &d->geo) != CG_OK) {
+		cg_error("%s: [geoip] database: cannot open %s", cfg_path, d->cfg.geo_database);
+		return -1;
+	}
+	if (cg_store_open(&d->cfg, CG_STORE_DAEMON, &d->store, err, sizeof err) != CG_OK) {
+		cg_error("%s: [storage] database: %s", cfg_path, err);
+		return -1;
+	}
+	if (cg_store_client_key(d->store, d->client_key) != CG_OK) {
+		cg_error("storage: no client_id key");
+		return -1;
+	}
+	pthread_mutex_init(&d->salt_mu, NULL);
+	d->salt_day = -1;
+	pthread_mutex_init(&d->admit_mu, NULL);
+	cg_quota_init(&d->visitors);
+	cg_quota_init(&d->prefixes);
+	randombytes_buf(d->quota_key, sizeof d->quota_key);
+	d->pending_at_ms = -1000000;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
+	    cg_forwarder_start(&d->cfg, d->store, &d->forwarder) != CG_OK) {
+		cg_error("cannot start the forwarder");
+		return -1;
+	}
+	d->no_accept_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0); /* never listens */
+	if (FCGX_Init() != 0 || d->no_accept_fd < 0) {
+		cg_error("FCGX_Init failed");
+		return -1;
+	}
+	if (cgd_pool_open(d, d->cfg.workers) != CG_OK) {
+		cg_error("cannot open read connections to %s", d->cfg.database);
+		return -1;
+	}
+	return 0;
+}
+
+/* The intake and the workers; *started: how many workers run (to join). */
+static int start_threads(struct daemon *d, struct worker *workers, int *started)
+{
+	struct cg_intake_opts io = {
+		.listen_fd = d->listener.fd,
+		.deadline_ms = d->cfg.request_timeout_ms,
+		.max_pending = d->cfg.max_pending_connections,
+		.max_idle = d->cfg.max_pending_connections,
+		/* params (nginx sends a few kB) + the largest body + record framing */
+		.max_request = CG_COLLECT_BODY_MAX + 64 * 1024,
+	};
+
+	if (cg_intake_start(&io, &d->intake) != CG_OK) {
+		cg_error("cannot start the intake thread");
+		return -1;
+	}
+	d->listener.fd = -1; /* the intake owns it now */
+	for (int i = 0; i < d->cfg.workers; i++, (*started)++) {
+		workers[i].d = d;
+		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
+			cg_error("cannot start worker %d", i);
+			cg_intake_stop(d->intake);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Until SIGTERM or SIGINT; SIGHUP reopens the country database. */
+static void wait_for_signals(struct daemon *d, sigset_t *sigs)
+{
+	for (;;) {
+		int sig = 0;
+		if (sigwait(sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			if (d->geo && cg_geo_reopen(d->geo) == CG_OK)
+				cg_info("country database reopened");
+			continue;
+		}
+		cg_info("signal %d: draining", sig);
+		return;
+	}
+}
+
+static void close_handles(struct daemon *d)
+{
+	cg_intake_free(d->intake);
+	cg_startup_unlisten(&d->cfg, &d->listener);
+	if (d->no_accept_fd >= 0)
+		close(d->no_accept_fd);
+	cgd_pool_close(d);
+	cg_forwarder_stop(d->forwarder);
+	cg_store_close(d->store);
+	sodium_memzero(d->client_key, sizeof d->client_key);
+	sodium_memzero(d->day_salt, sizeof d->day_salt);
+	cg_geo_free(d->geo);
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon d; /* large: keep it off the stack */
 	const char *cfg_path = NULL;
 	struct worker *workers = NULL;
 	char err[512];
 	sigset_t sigs;
-	int opt, test_only = 0, rc = 1, started = 0;
+	int test_only = 0, rc = 1, started = 0;
 
-	while ((opt = getopt_long(argc, argv, "c:th", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'c': cfg_path = optarg; break;
-		case 't': test_only = 1; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("consentgated %s\n", CONSENTGATE_VERSION); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (!cfg_path || optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (parse_args(argc, argv, &cfg_path, &test_only, &rc))
+		return rc;
 	if (cg_config_load(cfg_path, &d.cfg, err, sizeof err) != CG_OK ||
 	    cg_startup_check(&d.cfg, cfg_path, err, sizeof err) != CG_OK) {
 		fprintf(stderr, "consentgated: %s\n", err);
@@ -377,88 +517,14 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	/* the socket first: a second instance stops here, before it touches
-	 * the database or anything else of the first one's */
-	if (cg_startup_listen(&d.cfg, cfg_path, &d.listener, err, sizeof err) != CG_OK) {
-		cg_error("%s", err);
-		goto out;
-	}
-	if (d.cfg.geo_database[0] &&
-	    cg_geo_open(d.cfg.geo_database, d.cfg.country_path, &d.geo) != CG_OK) {
-		cg_error("%s: [geoip] database: cannot open %s", cfg_path, d.cfg.geo_database);
-		goto out;
-	}
-	if (cg_store_open(&d.cfg, CG_STORE_DAEMON, &d.store, err, sizeof err) != CG_OK) {
-		cg_error("%s: [storage] database: %s", cfg_path, err);
-		goto out;
-	}
-	if (cg_store_client_key(d.store, d.client_key) != CG_OK) {
-		cg_error("storage: no client_id key");
-		goto out;
-	}
-	pthread_mutex_init(&d.salt_mu, NULL);
-	d.salt_day = -1;
-	pthread_mutex_init(&d.admit_mu, NULL);
-	cg_quota_init(&d.visitors);
-	cg_quota_init(&d.prefixes);
-	randombytes_buf(d.quota_key, sizeof d.quota_key);
-	d.pending_at_ms = -1000000;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
-	    cg_forwarder_start(&d.cfg, d.store, &d.forwarder) != CG_OK) {
-		cg_error("cannot start the forwarder");
-		goto out;
-	}
-	d.no_accept_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0); /* never listens */
-	if (FCGX_Init() != 0 || d.no_accept_fd < 0) {
-		cg_error("FCGX_Init failed");
-		goto out;
-	}
 	workers = calloc((size_t)d.cfg.workers, sizeof *workers);
-	if (!workers)
+	if (!workers || open_handles(&d, cfg_path) != 0)
 		goto out;
-	if (cgd_pool_open(&d, d.cfg.workers) != CG_OK) {
-		cg_error("cannot open read connections to %s", d.cfg.database);
-		goto out;
-	}
-	{
-		struct cg_intake_opts io = {
-			.listen_fd = d.listener.fd,
-			.deadline_ms = d.cfg.request_timeout_ms,
-			.max_pending = d.cfg.max_pending_connections,
-			.max_idle = d.cfg.max_pending_connections,
-			/* params (nginx sends a few kB) + the largest body + record framing */
-			.max_request = CG_COLLECT_BODY_MAX + 64 * 1024,
-		};
-		if (cg_intake_start(&io, &d.intake) != CG_OK) {
-			cg_error("cannot start the intake thread");
-			goto out;
-		}
-		d.listener.fd = -1; /* the intake owns it now */
-	}
-	for (int i = 0; i < d.cfg.workers; i++) {
-		workers[i].d = &d;
-		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
-			cg_error("cannot start worker %d", i);
-			cg_intake_stop(d.intake);
-			goto out_join;
-		}
-		started++;
-	}
+	if (start_threads(&d, workers, &started) != 0)
+		goto out_join;
 	cg_info("listening on %s with %d workers, policy %s", d.cfg.listen, d.cfg.workers,
 	        d.cfg.policy_version);
-
-	for (;;) {
-		int sig = 0;
-		if (sigwait(&sigs, &sig) != 0)
-			continue;
-		if (sig == SIGHUP) {
-			if (d.geo && cg_geo_reopen(d.geo) == CG_OK)
-				cg_info("country database reopened");
-			continue;
-		}
-		cg_info("signal %d: draining", sig);
-		break;
-	}
+	wait_for_signals(&d, &sigs);
 	/* Stop accepting; requests that have arrived are still served, then
 	 * the workers end and the writer drains. */
 	cg_intake_stop(d.intake);
@@ -467,17 +533,8 @@ out_join:
 	for (int i = 0; i < started; i++)
 		pthread_join(workers[i].thread, NULL);
 out:
-	cg_intake_free(d.intake);
-	cg_startup_unlisten(&d.cfg, &d.listener);
-	if (d.no_accept_fd >= 0)
-		close(d.no_accept_fd);
+	close_handles(&d);
 	free(workers);
-	cgd_pool_close(&d);
-	cg_forwarder_stop(d.forwarder);
-	cg_store_close(d.store);
-	sodium_memzero(d.client_key, sizeof d.client_key);
-	sodium_memzero(d.day_salt, sizeof d.day_salt);
-	cg_geo_free(d.geo);
 	if (rc == 0)
 		cg_info("stopped");
 	return rc;
