@@ -47,80 +47,84 @@ static int build_payloads(struct cg_payload_in *in, json_t *events, size_t from,
 
 /* POST /collect: decide per destination, queue what is allowed, answer 204
  * once it is durable (DESIGN.md §3, §5). */
-void cgh_route_collect(struct ctx *c)
-{
-	const struct cg_config *cfg = c->cfg;
-	struct cg_field_error fe;
+/* What /collect knows of the visitor and the request. */
+struct visitor {
 	struct cg_state st;
-	struct cg_outbox_row rows[MAX_PAYLOADS];
-	struct cg_buf bufs[MAX_PAYLOADS];
-	size_t nbufs = 0;
-	uint8_t key[CG_KEY_BYTES], salt[CG_KEY_BYTES];
-	char id[CG_ID_LEN + 1], subject[CG_SUBJECT_LEN + 1] = "", prefix[CG_IP_PREFIX_MAX] = "";
-	char country[3] = "", now[CG_TIME_LEN + 1];
-	json_t *events = NULL;
-	struct cg_ip ip;
-	int ids, rc = CG_OK, gpc = cgh_header_is_one(c->req->sec_gpc);
+	char subject[CG_SUBJECT_LEN + 1];   /* "" without a valid consent cookie */
+	char prefix[CG_IP_PREFIX_MAX];
+	char country[3];
+	int gpc;
+};
 
-	memset(&st, 0, sizeof st);
-	if (!cgh_need_body(c, CG_COLLECT_BODY_MAX, 1))
-		return;
-	if (cg_collect_parse(c->req->body, c->req->body_len, &events, &fe)) {
-		cgh_bad_body(c, &fe);
-		return;
-	}
-	ids = cgh_read_id(c, id);
+/* The visitor's state, prefix and country; 0, or an answer was given. */
+static int know_visitor(struct ctx *c, struct visitor *v)
+{
+	char id[CG_ID_LEN + 1];
+	struct cg_ip ip;
+	int ids = cgh_read_id(c, id);
+
+	memset(v, 0, sizeof *v);
+	v->gpc = cgh_header_is_one(c->req->sec_gpc);
 	if (ids == ID_DUPLICATE) {
 		cgh_respond_dup_cookie(c);
-		goto out;
+		return -1;
 	}
 	if (ids == ID_VALID) {
-		cg_id_subject(id, subject);
-		if (c->ops->load_state(c->ops->ctx, subject, &st) != CG_OK) {
+		cg_id_subject(id, v->subject);
+		if (c->ops->load_state(c->ops->ctx, v->subject, &v->st) != CG_OK) {
 			cgh_respond_store_down(c);
-			goto out;
+			return -1;
 		}
 	}
 	if (cg_ip_parse(c->req->remote_addr, &ip) == CG_OK) {
-		cg_ip_prefix(&ip, (unsigned)cfg->ipv4_prefix, (unsigned)cfg->ipv6_prefix, prefix);
-		if (c->ops->country(c->ops->ctx, &ip, country) != CG_OK)
-			country[0] = '\0';
+		cg_ip_prefix(&ip, (unsigned)c->cfg->ipv4_prefix, (unsigned)c->cfg->ipv6_prefix, v->prefix);
+		if (c->ops->country(c->ops->ctx, &ip, v->country) != CG_OK)
+			v->country[0] = '\0';
 		sodium_memzero(&ip, sizeof ip);
 	}
-	if (cfg->n_dest && (!c->ops->keys || c->ops->keys(c->ops->ctx, c->req->now_ms, key, salt))) {
-		cgh_respond_error(c, 503, "unavailable", "keys are not available", NULL);
-		goto out;
-	}
+	return 0;
+}
+
+/* Outbox rows for every destination the decision allows; CG_OK or
+ * CG_ERR_TOO_LONG (the events do not fit a destination's limits). */
+static int plan_rows(struct ctx *c, const struct visitor *v, json_t *events,
+                     const uint8_t key[CG_KEY_BYTES], const uint8_t salt[CG_KEY_BYTES],
+                     struct cg_outbox_row *rows, struct cg_buf *bufs, size_t *nbufs)
+{
+	const struct cg_config *cfg = c->cfg;
+	char now[CG_TIME_LEN + 1];
+	int rc = CG_OK;
+
 	cg_time_format(c->req->now_ms, now);
 	for (int i = 0; i < cfg->n_dest && rc == CG_OK; i++) {
 		const struct cg_destination *d = &cfg->dest[i];
 		struct cg_payload_in in;
 		char cid[CG_CLIENT_ID_MAX];
-		size_t first = nbufs;
-		int decision = cg_decide(cfg, d, &st, gpc, c->req->now_ms);
+		size_t first = *nbufs;
+		int decision = cg_decide(cfg, d, &v->st, v->gpc, c->req->now_ms);
 
 		if (c->ops->decided)
 			c->ops->decided(c->ops->ctx, i, decision);
 		if (decision == CG_DROP)
 			continue;
 		if (decision == CG_FORWARD_FULL)
-			cg_client_id_full(key, d->name, subject, cid);
+			cg_client_id_full(key, d->name, v->subject, cid);
 		else
-			cg_client_id_minimised(salt, d->name, cfg->site, prefix, cid);
+			cg_client_id_minimised(salt, d->name, cfg->site, v->prefix, cid);
 		memset(&in, 0, sizeof in);
 		in.cfg = cfg;
 		in.dest = d;
 		in.mode = decision;
 		in.client_id = cid;
-		in.country = country;
-		memcpy(in.choice, st.choice, sizeof in.choice);
-		if (!st.present)
+		in.country = v->country;
+		memcpy(in.choice, v->st.choice, sizeof in.choice);
+		if (!v->st.present)
 			in.choice[0] = in.choice[1] = in.choice[2] = CG_TRI_NULL;
 		in.timestamp_micros = c->req->now_ms * 1000;
-		rc = build_payloads(&in, events, 0, json_array_size(events), bufs, &nbufs, MAX_PAYLOADS);
-		for (size_t k = first; rc == CG_OK && k < nbufs; k++) {
+		rc = build_payloads(&in, events, 0, json_array_size(events), bufs, nbufs, MAX_PAYLOADS);
+		for (size_t k = first; rc == CG_OK && k < *nbufs; k++) {
 			memset(&rows[k], 0, sizeof rows[k]);
-			strcpy(rows[k].subject, subject);
+			strcpy(rows[k].subject, v->subject);
 			rows[k].destination = d->name;
 			rows[k].purpose = d->purpose;
 			rows[k].mode = decision;
@@ -128,33 +132,66 @@ void cgh_route_collect(struct ctx *c)
 			strcpy(rows[k].created_at, now);
 		}
 	}
+	return rc;
+}
+
+/* The [limits] bounds; 0, or the 429/503 was answered. */
+static int admitted(struct ctx *c, const struct visitor *v, const struct cg_buf *bufs, size_t nbufs)
+{
+	size_t bytes = 0;
+	int retry = 1, why;
+
+	if (!c->ops->admit)
+		return 0;
+	for (size_t k = 0; k < nbufs; k++)
+		bytes += bufs[k].len;
+	why = c->ops->admit(c->ops->ctx, v->subject, v->prefix, bytes, nbufs, c->req->now_ms, &retry);
+	if (why == CG_ADMIT_VISITOR || why == CG_ADMIT_PREFIX)
+		cgh_respond_error(c, 429, "rate_limited",
+		                  why == CG_ADMIT_VISITOR
+		                          ? "this visitor has sent more events this hour than the site accepts"
+		                          : "this network has sent more events this hour than the site accepts",
+		                  NULL);
+	else if (why == CG_ADMIT_OUTBOX)
+		cgh_respond_error(c, 503, "outbox_full", "too many events are waiting for delivery; try again later", NULL);
+	else
+		return 0;
+	c->res->retry_after = retry;
+	return -1;
+}
+
+void cgh_route_collect(struct ctx *c)
+{
+	struct cg_field_error fe;
+	struct visitor v;
+	struct cg_outbox_row rows[MAX_PAYLOADS];
+	struct cg_buf bufs[MAX_PAYLOADS];
+	uint8_t key[CG_KEY_BYTES], salt[CG_KEY_BYTES];
+	size_t nbufs = 0;
+	json_t *events = NULL;
+	int rc;
+
+	if (!cgh_need_body(c, CG_COLLECT_BODY_MAX, 1))
+		return;
+	if (cg_collect_parse(c->req->body, c->req->body_len, &events, &fe)) {
+		cgh_bad_body(c, &fe);
+		return;
+	}
+	if (know_visitor(c, &v) != 0)
+		goto out;
+	if (c->cfg->n_dest && (!c->ops->keys || c->ops->keys(c->ops->ctx, c->req->now_ms, key, salt))) {
+		cgh_respond_error(c, 503, "unavailable", "keys are not available", NULL);
+		goto out;
+	}
+	rc = plan_rows(c, &v, events, key, salt, rows, bufs, &nbufs);
 	sodium_memzero(key, sizeof key);
 	sodium_memzero(salt, sizeof salt);
 	if (rc != CG_OK) {
 		cgh_respond_error(c, 400, "bad_field", "the events cannot be encoded within the destination's limits", "events");
 		goto out;
 	}
-	if (nbufs && c->ops->admit) {
-		size_t bytes = 0;
-		int retry = 1, why;
-		for (size_t k = 0; k < nbufs; k++)
-			bytes += bufs[k].len;
-		why = c->ops->admit(c->ops->ctx, subject, prefix, bytes, nbufs, c->req->now_ms, &retry);
-		if (why == CG_ADMIT_VISITOR || why == CG_ADMIT_PREFIX) {
-			cgh_respond_error(c, 429, "rate_limited",
-			              why == CG_ADMIT_VISITOR
-			                      ? "this visitor has sent more events this hour than the site accepts"
-			                      : "this network has sent more events this hour than the site accepts",
-			              NULL);
-			c->res->retry_after = retry;
-			goto out;
-		}
-		if (why == CG_ADMIT_OUTBOX) {
-			cgh_respond_error(c, 503, "outbox_full", "too many events are waiting for delivery; try again later", NULL);
-			c->res->retry_after = retry;
-			goto out;
-		}
-	}
+	if (nbufs && admitted(c, &v, bufs, nbufs) != 0)
+		goto out;
 	if (nbufs && c->ops->outbox(c->ops->ctx, rows, nbufs) != CG_OK) {
 		cgh_respond_error(c, 503, "storage", "the events could not be queued; try again", NULL);
 		goto out;
