@@ -42,81 +42,100 @@ static int purge_step(sqlite3 *db, const char *sql, const char *const *binds, in
 	return CG_OK;
 }
 
-static int purge_fn(sqlite3 *db, void *arg)
+/* The time ms_before before the purge's clock, as stored */
+static void cutoff(const struct purge_job *p, int64_t ms_before, char out[CG_TIME_LEN + 1])
 {
-	struct purge_job *p = arg;
-	const struct cg_config *cfg = p->cfg;
-	char now[CG_TIME_LEN + 1], ip_cut[CG_TIME_LEN + 1], ev_cut[CG_TIME_LEN + 1];
-	char ob_cut[CG_TIME_LEN + 1], dead_cut[CG_TIME_LEN + 1], old_cut[CG_TIME_LEN + 1];
-	char cdays[16], rdays[16];
+	cg_time_format(p->now_ms - ms_before, out);
+}
+
+/* 1. IP prefixes: cleared with the salt (the row is then "redacted") */
+static int purge_ip(sqlite3 *db, struct purge_job *p)
+{
+	char ip_cut[CG_TIME_LEN + 1];
+	const char *b[] = {ip_cut};
+
+	cutoff(p, (int64_t)p->cfg->ip_prefix_days * CG_MS_PER_DAY, ip_cut);
+	return purge_step(db, "UPDATE consent_events SET ip_prefix = NULL, salt = NULL"
+	                      " WHERE ip_prefix IS NOT NULL AND recorded_at < ?1",
+	                  b, 1, &p->out->ip_prefixes_cleared);
+}
+
+/* 2. subjects whose consent ended before the cutoff: their rows go, their
+ *    links stay in consent_pruned */
+static int purge_subjects(sqlite3 *db, struct purge_job *p)
+{
+	char now[CG_TIME_LEN + 1], ev_cut[CG_TIME_LEN + 1], cdays[16], rdays[16];
+	const char *b[] = {ev_cut, cdays, rdays}, *bn[] = {now};
+	sqlite3_stmt *st = NULL;
 	int rc;
 
 	cg_time_format(p->now_ms, now);
-	cg_time_format(p->now_ms - (int64_t)cfg->ip_prefix_days * CG_MS_PER_DAY, ip_cut);
-	cg_time_format(p->now_ms - (int64_t)cfg->events_days_after_end * CG_MS_PER_DAY, ev_cut);
-	cg_time_format(p->now_ms - (int64_t)cfg->outbox_delivered_days * CG_MS_PER_DAY, ob_cut);
-	cg_time_format(p->now_ms - 30 * CG_MS_PER_DAY, dead_cut);
-	cg_time_format(p->now_ms - 72 * 3600 * INT64_C(1000), old_cut);
-	snprintf(cdays, sizeof cdays, "%d", cfg->consent_max_age_days);
-	snprintf(rdays, sizeof rdays, "%d", cfg->refusal_max_age_days);
-	memset(p->out, 0, sizeof *p->out);
-
-	/* 1. IP prefixes: cleared with the salt (the row is then "redacted") */
-	{
-		const char *b[] = {ip_cut};
-		rc = purge_step(db, "UPDATE consent_events SET ip_prefix = NULL, salt = NULL"
-		                    " WHERE ip_prefix IS NOT NULL AND recorded_at < ?1",
-		                b, 1, &p->out->ip_prefixes_cleared);
-	}
-	/* 2. subjects whose consent ended before the cutoff: their rows go, their
-	 *    links stay in consent_pruned */
-	if (rc == CG_OK) {
-		const char *b[] = {ev_cut, cdays, rdays};
-		rc = purge_step(db, "DROP TABLE IF EXISTS temp.purge_subjects", NULL, 0, NULL);
-		if (rc == CG_OK)
-			rc = purge_step(db,
-				"CREATE TEMP TABLE purge_subjects AS"
-				" SELECT subject FROM (SELECT e.subject,"
-				"  CASE WHEN e.action IN ('withdraw', 'erase') THEN e.recorded_at"
-				"       ELSE strftime('%Y-%m-%dT%H:%M:%fZ', coalesce(e.choice_at, e.recorded_at), '+' ||"
-				"            CASE WHEN coalesce(e.preferences,0) + coalesce(e.statistics,0) +"
-				"                      coalesce(e.marketing,0) > 0 THEN ?2 ELSE ?3 END || ' days')"
-				"  END AS ended_at"
-				"  FROM consent_events e"
-				"  JOIN (SELECT subject, max(id) AS id FROM consent_events GROUP BY subject) l"
-				"    ON e.id = l.id)"
-				" WHERE ended_at < ?1", b, 3, NULL);
-	}
-	if (rc == CG_OK) {
-		const char *b[] = {now};
-		sqlite3_stmt *st = NULL;
-		if (sqlite3_prepare_v2(db, "SELECT count(*) FROM temp.purge_subjects", -1, &st, NULL) == SQLITE_OK &&
-		    sqlite3_step(st) == SQLITE_ROW)
-			p->out->subjects_pruned = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
+	cutoff(p, (int64_t)p->cfg->events_days_after_end * CG_MS_PER_DAY, ev_cut);
+	snprintf(cdays, sizeof cdays, "%d", p->cfg->consent_max_age_days);
+	snprintf(rdays, sizeof rdays, "%d", p->cfg->refusal_max_age_days);
+	rc = purge_step(db, "DROP TABLE IF EXISTS temp.purge_subjects", NULL, 0, NULL);
+	if (rc == CG_OK)
 		rc = purge_step(db,
-			"INSERT INTO consent_pruned(id, prev_hash, hash, core_digest, personal_digest, pruned_at)"
-			" SELECT id, prev_hash, hash, core_digest, personal_digest, ?1 FROM consent_events"
-			" WHERE subject IN (SELECT subject FROM temp.purge_subjects)", b, 1, NULL);
-	}
+			"CREATE TEMP TABLE purge_subjects AS"
+			" SELECT subject FROM (SELECT e.subject,"
+			"  CASE WHEN e.action IN ('withdraw', 'erase') THEN e.recorded_at"
+			"       ELSE strftime('%Y-%m-%dT%H:%M:%fZ', coalesce(e.choice_at, e.recorded_at), '+' ||"
+			"            CASE WHEN coalesce(e.preferences,0) + coalesce(e.statistics,0) +"
+			"                      coalesce(e.marketing,0) > 0 THEN ?2 ELSE ?3 END || ' days')"
+			"  END AS ended_at"
+			"  FROM consent_events e"
+			"  JOIN (SELECT subject, max(id) AS id FROM consent_events GROUP BY subject) l"
+			"    ON e.id = l.id)"
+			" WHERE ended_at < ?1", b, 3, NULL);
+	if (rc != CG_OK)
+		return rc;
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM temp.purge_subjects", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		p->out->subjects_pruned = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	rc = purge_step(db,
+		"INSERT INTO consent_pruned(id, prev_hash, hash, core_digest, personal_digest, pruned_at)"
+		" SELECT id, prev_hash, hash, core_digest, personal_digest, ?1 FROM consent_events"
+		" WHERE subject IN (SELECT subject FROM temp.purge_subjects)", bn, 1, NULL);
 	if (rc == CG_OK)
 		rc = purge_step(db, "DELETE FROM consent_events WHERE subject IN (SELECT subject FROM temp.purge_subjects)",
 		                NULL, 0, &p->out->events_pruned);
 	if (rc == CG_OK)
 		rc = purge_step(db, "DELETE FROM outbox WHERE subject IN (SELECT subject FROM temp.purge_subjects)",
 		                NULL, 0, NULL);
-	/* 3. the outbox: delivered and dropped rows after outbox_delivered_days,
-	 *    dead letters after 30 days; pending rows past 72 h are dropped */
-	if (rc == CG_OK) {
-		const char *b[] = {ob_cut, dead_cut};
-		rc = purge_step(db, "DELETE FROM outbox WHERE (state IN ('delivered', 'dropped') AND created_at < ?1)"
-		                    " OR (state = 'dead' AND created_at < ?2)", b, 2, &p->out->outbox_deleted);
-	}
-	if (rc == CG_OK) {
-		const char *b[] = {old_cut};
+	return rc;
+}
+
+/* 3. the outbox: delivered and dropped rows after outbox_delivered_days,
+ *    dead letters after 30 days; pending rows past 72 h are dropped */
+static int purge_outbox(sqlite3 *db, struct purge_job *p)
+{
+	char ob_cut[CG_TIME_LEN + 1], dead_cut[CG_TIME_LEN + 1], old_cut[CG_TIME_LEN + 1];
+	const char *b[] = {ob_cut, dead_cut}, *bo[] = {old_cut};
+	int rc;
+
+	cutoff(p, (int64_t)p->cfg->outbox_delivered_days * CG_MS_PER_DAY, ob_cut);
+	cutoff(p, 30 * CG_MS_PER_DAY, dead_cut);
+	cutoff(p, 72 * 3600 * INT64_C(1000), old_cut);
+	rc = purge_step(db, "DELETE FROM outbox WHERE (state IN ('delivered', 'dropped') AND created_at < ?1)"
+	                    " OR (state = 'dead' AND created_at < ?2)", b, 2, &p->out->outbox_deleted);
+	if (rc == CG_OK)
 		rc = purge_step(db, "UPDATE outbox SET state = 'dropped', last_error = 'older than 72 h'"
-		                    " WHERE state = 'pending' AND created_at < ?1", b, 1, &p->out->outbox_expired);
-	}
+		                    " WHERE state = 'pending' AND created_at < ?1", bo, 1, &p->out->outbox_expired);
+	return rc;
+}
+
+static int purge_fn(sqlite3 *db, void *arg)
+{
+	struct purge_job *p = arg;
+	int rc;
+
+	memset(p->out, 0, sizeof *p->out);
+	rc = purge_ip(db, p);
+	if (rc == CG_OK)
+		rc = purge_subjects(db, p);
+	if (rc == CG_OK)
+		rc = purge_outbox(db, p);
 	purge_step(db, "DROP TABLE IF EXISTS temp.purge_subjects", NULL, 0, NULL);
 	if (rc != CG_OK)
 		return rc;

@@ -145,6 +145,45 @@ static int load_client_key(struct cg_store *s)
 	sodium_memzero(fresh, sizeof fresh);
 	return rc;
 }
+/* The writer's connection: WAL + FULL (a commit is on disk when COMMIT
+ * returns, even on power loss), schema, meta, statements, keys, threads. */
+static int open_writer(struct cg_store *s, const struct cg_config *cfg, char *err, size_t errlen)
+{
+	int rc;
+
+	if (cgs_exec(s->db, "PRAGMA journal_mode=WAL") != SQLITE_OK ||
+	    cgs_exec(s->db, "PRAGMA synchronous=FULL") != SQLITE_OK ||
+	    cgs_exec(s->db, "PRAGMA journal_size_limit=16777216") != SQLITE_OK ||
+	    /* freed space is zeroed, so an erased value is not left in a free page */
+	    cgs_exec(s->db, "PRAGMA secure_delete=ON") != SQLITE_OK ||
+	    cgs_exec(s->db, "PRAGMA wal_autocheckpoint=0") != SQLITE_OK ||
+	    cgs_exec(s->db, "PRAGMA foreign_keys=ON") != SQLITE_OK) {
+		snprintf(err, errlen, "%s: cannot set WAL mode: %s", s->path, sqlite3_errmsg(s->db));
+		return CG_ERR_STORAGE;
+	}
+	rc = migrate(s->db, err, errlen);
+	if (rc)
+		return rc;
+	rc = write_meta(s->db, cfg);
+	if (rc == CG_OK)
+		rc = cgs_writer_prepare(s);
+	if (rc == CG_OK)
+		rc = load_client_key(s);
+	if (rc) {
+		snprintf(err, errlen, "%s: %s", s->path, sqlite3_errmsg(s->db));
+		return rc;
+	}
+	if (pthread_create(&s->thread, NULL, cgs_writer_main, s) != 0) {
+		snprintf(err, errlen, "cannot start the writer thread");
+		return CG_ERR_IO;
+	}
+	s->running = 1;
+	sqlite3_wal_hook(s->db, cgs_wal_hook, NULL);
+	if (pthread_create(&s->ckpt_thread, NULL, cgs_checkpoint_main, s) == 0)
+		s->ckpt_running = 1;
+	return CG_OK;
+}
+
 int cg_store_open(const struct cg_config *cfg, int mode, struct cg_store **out,
                   char *err, size_t errlen)
 {
@@ -171,49 +210,13 @@ int cg_store_open(const struct cg_config *cfg, int mode, struct cg_store **out,
 		snprintf(err, errlen, "cannot open database %s", s->path);
 		goto out_fail;
 	}
-	if (s->mode == CG_STORE_READONLY) {
-		if (user_version(s->db, &v) || v != CG_SCHEMA_VERSION) {
-			snprintf(err, errlen, "%s: not a consentgate database of schema %d",
-			         s->path, CG_SCHEMA_VERSION);
-			rc = CG_ERR_STORAGE;
-			goto out_fail;
-		}
-		*out = s;
-		return CG_OK;
-	}
-	/* WAL + FULL: a commit is on disk when COMMIT returns, even on power loss */
-	if (cgs_exec(s->db, "PRAGMA journal_mode=WAL") != SQLITE_OK ||
-	    cgs_exec(s->db, "PRAGMA synchronous=FULL") != SQLITE_OK ||
-	    cgs_exec(s->db, "PRAGMA journal_size_limit=16777216") != SQLITE_OK ||
-	    /* freed space is zeroed, so an erased value is not left in a free page */
-	    cgs_exec(s->db, "PRAGMA secure_delete=ON") != SQLITE_OK ||
-	    cgs_exec(s->db, "PRAGMA wal_autocheckpoint=0") != SQLITE_OK ||
-	    cgs_exec(s->db, "PRAGMA foreign_keys=ON") != SQLITE_OK) {
-		snprintf(err, errlen, "%s: cannot set WAL mode: %s", s->path, sqlite3_errmsg(s->db));
+	if (s->mode == CG_STORE_READONLY && (user_version(s->db, &v) || v != CG_SCHEMA_VERSION)) {
+		snprintf(err, errlen, "%s: not a consentgate database of schema %d", s->path, CG_SCHEMA_VERSION);
 		rc = CG_ERR_STORAGE;
 		goto out_fail;
 	}
-	rc = migrate(s->db, err, errlen);
-	if (rc)
+	if (s->mode != CG_STORE_READONLY && (rc = open_writer(s, cfg, err, errlen)) != CG_OK)
 		goto out_fail;
-	rc = write_meta(s->db, cfg);
-	if (rc == CG_OK)
-		rc = cgs_writer_prepare(s);
-	if (rc == CG_OK)
-		rc = load_client_key(s);
-	if (rc) {
-		snprintf(err, errlen, "%s: %s", s->path, sqlite3_errmsg(s->db));
-		goto out_fail;
-	}
-	if (pthread_create(&s->thread, NULL, cgs_writer_main, s) != 0) {
-		snprintf(err, errlen, "cannot start the writer thread");
-		rc = CG_ERR_IO;
-		goto out_fail;
-	}
-	s->running = 1;
-	sqlite3_wal_hook(s->db, cgs_wal_hook, NULL);
-	if (pthread_create(&s->ckpt_thread, NULL, cgs_checkpoint_main, s) == 0)
-		s->ckpt_running = 1;
 	*out = s;
 	return CG_OK;
 out_fail:

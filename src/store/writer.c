@@ -222,6 +222,49 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* One event of a batch: an erasure redacts the subject's earlier rows
+ * first; the row is sealed onto the chain tip; what it forbids in the outbox
+ * goes in the same transaction. */
+static int write_event(struct cg_store *s, struct cg_event *ev)
+{
+	int rc = ev->action == CG_ACT_ERASE ? redact_subject(s, ev->subject) : CG_OK;
+
+	ev->id = s->last_id + 1;
+	cg_chain_seal(ev, s->last_hash);
+	if (rc == CG_OK)
+		rc = insert_event(s, ev);
+	if (rc == CG_OK)
+		rc = drop_queued(s, ev);
+	if (rc == CG_OK) {
+		s->last_id = ev->id;
+		strcpy(s->last_hash, ev->hash);
+	}
+	return rc;
+}
+
+static int write_job(struct cg_store *s, struct job *j)
+{
+	switch (j->kind) {
+	case JOB_OUTBOX: return insert_outbox(s, j->rows, j->n);
+	case JOB_UPDATE: return update_outbox(s, j->ups, j->n);
+	case JOB_FN: return j->fn(s->db, j->arg);
+	default: return write_event(s, j->ev);
+	}
+}
+
+static void count_batch(struct cg_store *s, int rc, uint64_t n, uint64_t ok, double t0)
+{
+	pthread_mutex_lock(&s->mu);
+	s->stats.commits++;
+	s->stats.rows += ok;
+	if (rc)
+		s->stats.failures++;
+	if (n > s->stats.batch_max)
+		s->stats.batch_max = n;
+	s->stats.commit_seconds_total += now_seconds() - t0;
+	pthread_mutex_unlock(&s->mu);
+}
+
 /* One group commit: every queued row in one transaction, one fsync. */
 static void write_batch(struct cg_store *s, struct job *batch)
 {
@@ -233,33 +276,11 @@ static void write_batch(struct cg_store *s, struct job *batch)
 	if (cgs_exec(s->db, "BEGIN IMMEDIATE") != SQLITE_OK || load_tip(s) != CG_OK)
 		rc = CG_ERR_STORAGE;
 	for (struct job *j = batch; j; j = j->next, n++) {
-		if (rc) {
-			j->rc = rc;
-			continue;
-		}
-		if (j->kind == JOB_OUTBOX) {
-			j->rc = insert_outbox(s, j->rows, j->n);
-		} else if (j->kind == JOB_UPDATE) {
-			j->rc = update_outbox(s, j->ups, j->n);
-		} else if (j->kind == JOB_FN) {
-			j->rc = j->fn(s->db, j->arg);
-		} else {
-			j->rc = j->ev->action == CG_ACT_ERASE ? redact_subject(s, j->ev->subject) : CG_OK;
-			j->ev->id = s->last_id + 1;
-			cg_chain_seal(j->ev, s->last_hash);
-			if (j->rc == CG_OK)
-				j->rc = insert_event(s, j->ev);
-			if (j->rc == CG_OK)
-				j->rc = drop_queued(s, j->ev);
-			if (j->rc == CG_OK) {
-				s->last_id = j->ev->id;
-				strcpy(s->last_hash, j->ev->hash);
-				erased |= j->ev->action == CG_ACT_ERASE;
-			}
-		}
-		if (j->rc == CG_OK)
+		j->rc = rc ? rc : write_job(s, j);
+		if (j->rc == CG_OK) {
 			ok++;
-		else if (j->rc != CG_ERR_INVALID) {
+			erased |= j->kind == JOB_EVENT && j->ev->action == CG_ACT_ERASE;
+		} else if (!rc && j->rc != CG_ERR_INVALID) {
 			rc = j->rc; /* disk full, I/O error: the transaction is lost */
 			cg_error("sqlite write: %s", sqlite3_errmsg(s->db));
 		}
@@ -273,15 +294,7 @@ static void write_batch(struct cg_store *s, struct job *batch)
 			j->rc = rc;
 		ok = 0;
 	}
-	pthread_mutex_lock(&s->mu);
-	s->stats.commits++;
-	s->stats.rows += ok;
-	if (rc)
-		s->stats.failures++;
-	if (n > s->stats.batch_max)
-		s->stats.batch_max = n;
-	s->stats.commit_seconds_total += now_seconds() - t0;
-	pthread_mutex_unlock(&s->mu);
+	count_batch(s, rc, n, ok, t0);
 	/* the erased values still sit in old WAL frames: empty the WAL now, from
 	 * this thread, which no commit can outpace (the checkpointer would wait
 	 * for a gap between commits under load); if readers are in the way past
@@ -421,6 +434,37 @@ void cgs_writer_finalize(struct cg_store *s)
  * holding erased or superseded values do not linger in the -wal file. The
  * writer bounds the WAL itself (cgs_wal_hook). TRUNCATE waits (busy_timeout)
  * for readers, whose read transactions are kept short for this reason. */
+static void daily_purge(struct cg_store *s)
+{
+	struct cg_purge_counts c;
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (cg_store_purge(s, s->cfg, (int64_t)now.tv_sec * 1000, 0, &c) == CG_OK)
+		cg_info("retention: %lld ip prefixes cleared, %lld subjects (%lld events) pruned, "
+		        "%lld outbox rows deleted, %lld expired", c.ip_prefixes_cleared,
+		        c.subjects_pruned, c.events_pruned, c.outbox_deleted, c.outbox_expired);
+	else
+		cg_warn("retention: the daily purge failed; it runs again tomorrow");
+}
+
+/* Which checkpoint this round (under s->mu): what was asked for, or a
+ * TRUNCATE once a second has passed without commits. */
+static int checkpoint_mode(struct cg_store *s, uint64_t *seen_commits, int *idle_truncated)
+{
+	int mode = s->ckpt_want;
+
+	s->ckpt_want = SQLITE_CHECKPOINT_PASSIVE;
+	if (s->stats.commits != *seen_commits) {
+		*seen_commits = s->stats.commits;
+		*idle_truncated = 0;
+	} else if (!*idle_truncated) {
+		mode = SQLITE_CHECKPOINT_TRUNCATE;
+		*idle_truncated = 1;
+	}
+	return mode;
+}
+
 void *cgs_checkpoint_main(void *arg)
 {
 	struct cg_store *s = arg;
@@ -428,7 +472,6 @@ void *cgs_checkpoint_main(void *arg)
 	struct timespec until;
 	uint64_t seen_commits = 0;
 	int idle_truncated = 0;
-
 	time_t next_purge = time(NULL) + 60; /* a minute after start, then daily */
 
 	/* the first read opens the WAL index: before it, a checkpoint on this
@@ -448,36 +491,18 @@ void *cgs_checkpoint_main(void *arg)
 			pthread_cond_timedwait(&s->ckpt_wake, &s->mu, &until);
 		if (s->stopping)
 			break;
-		mode = s->ckpt_want;
-		s->ckpt_want = SQLITE_CHECKPOINT_PASSIVE;
-		if (s->stats.commits != seen_commits) {
-			seen_commits = s->stats.commits;
-			idle_truncated = 0;
-		} else if (!idle_truncated) {
-			mode = SQLITE_CHECKPOINT_TRUNCATE; /* a second without commits */
-			idle_truncated = 1;
-		}
+		mode = checkpoint_mode(s, &seen_commits, &idle_truncated);
 		pthread_mutex_unlock(&s->mu);
 		rc = sqlite3_wal_checkpoint_v2(db, NULL, mode, &log, &done);
+		if (s->cfg && time(NULL) >= next_purge) {
+			next_purge = time(NULL) + 86400;
+			daily_purge(s);
+		}
 		pthread_mutex_lock(&s->mu);
 		s->stats.checkpoints++;
 		s->stats.wal_frames = log > 0 ? (uint64_t)log : 0;
 		if (rc != SQLITE_OK && mode > SQLITE_CHECKPOINT_PASSIVE && s->ckpt_want < mode)
 			s->ckpt_want = mode; /* readers in the way: again next round */
-		if (s->cfg && time(NULL) >= next_purge) {
-			struct cg_purge_counts c;
-			struct timespec now;
-			pthread_mutex_unlock(&s->mu);
-			clock_gettime(CLOCK_REALTIME, &now);
-			next_purge = time(NULL) + 86400;
-			if (cg_store_purge(s, s->cfg, (int64_t)now.tv_sec * 1000, 0, &c) == CG_OK)
-				cg_info("retention: %lld ip prefixes cleared, %lld subjects (%lld events) pruned, "
-				        "%lld outbox rows deleted, %lld expired", c.ip_prefixes_cleared,
-				        c.subjects_pruned, c.events_pruned, c.outbox_deleted, c.outbox_expired);
-			else
-				cg_warn("retention: the daily purge failed; it runs again tomorrow");
-			pthread_mutex_lock(&s->mu);
-		}
 	}
 	pthread_mutex_unlock(&s->mu);
 	sqlite3_close(db);
