@@ -254,11 +254,79 @@ static void run_transfers(struct cg_forwarder *f, struct transfer **ts, size_t n
 			curl_multi_remove_handle(f->multi, ts[i]->easy);
 }
 
+/* The re-check at delivery: what may no longer be sent becomes an update
+ * (dropped, dead) instead; send[i] marks the rows that go. */
+static void recheck(struct cg_forwarder *f, const struct cg_outbox_item *items, size_t n, int64_t now,
+                    char *send, struct cg_outbox_update *ups, size_t *nups)
+{
+	const struct cg_config *cfg = f->cfg;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct cg_outbox_item *it = &items[i];
+		const struct cg_destination *d = find_dest(cfg, it->destination);
+		struct cg_state st;
+
+		memset(&st, 0, sizeof st);
+		if (now - it->created_ms > CG_OUTBOX_MAX_AGE_MS) {
+			set_update(&ups[(*nups)++], it, CG_OB_DROPPED, it->attempts, now, "older than 72 h");
+			continue;
+		}
+		if (!d) {
+			set_update(&ups[(*nups)++], it, CG_OB_DEAD, it->attempts, now, "destination not configured");
+			continue;
+		}
+		if (it->subject[0] && cg_store_load_state(f->reader, it->subject, &st) != CG_OK)
+			continue; /* the store is busy: next round */
+		if (it->subject[0] &&
+		    !cg_decision_still_allows(it->mode, cg_decide(cfg, d, &st, 0, now))) {
+			set_update(&ups[(*nups)++], it, CG_OB_DROPPED, it->attempts, now,
+			           st.action == CG_ACT_ERASE ? "erased before delivery"
+			           : st.action == CG_ACT_WITHDRAW ? "withdrawn before delivery"
+			           : "consent no longer valid at delivery");
+			continue;
+		}
+		send[i] = 1;
+	}
+	pthread_mutex_lock(&f->mu);
+	for (size_t i = 0; i < *nups; i++)
+		if (ups[i].state == CG_OB_DROPPED)
+			f->stats.dropped++;
+		else if (ups[i].state == CG_OB_DEAD)
+			f->stats.dead++;
+	pthread_mutex_unlock(&f->mu);
+}
+
+/* GA4: one request per row (one client per request); webhooks: batches of
+ * consecutive rows for the same destination. Returns how many transfers. */
+static size_t make_transfers(struct cg_forwarder *f, const struct cg_outbox_item *items, size_t n,
+                             const char *send, struct transfer **ts)
+{
+	size_t nts = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct cg_destination *d;
+		size_t k = 1;
+		if (!send[i])
+			continue;
+		d = find_dest(f->cfg, items[i].destination);
+		if (!d)
+			continue; /* checked by recheck; keeps the compiler sure */
+		if (d->type == CG_DEST_WEBHOOK)
+			while (i + k < n && k < WEBHOOK_BATCH && send[i + k] &&
+			       strcmp(items[i + k].destination, items[i].destination) == 0)
+				k++;
+		ts[nts] = new_transfer(f, d, items, i, k);
+		if (ts[nts])
+			nts++;
+		i += k - 1;
+	}
+	return nts;
+}
+
 /* One round: due rows → re-check → send → record the outcomes. Returns the
  * number of rows looked at. */
 static size_t round_once(struct cg_forwarder *f)
 {
-	const struct cg_config *cfg = f->cfg;
 	struct cg_outbox_item *items = NULL;
 	struct cg_outbox_update *ups = NULL;
 	struct transfer **ts = NULL;
@@ -273,60 +341,8 @@ static size_t round_once(struct cg_forwarder *f)
 	send = calloc(n, 1);
 	if (!ups || !ts || !send)
 		goto out;
-
-	for (size_t i = 0; i < n; i++) {
-		const struct cg_outbox_item *it = &items[i];
-		const struct cg_destination *d = find_dest(cfg, it->destination);
-		struct cg_state st;
-
-		memset(&st, 0, sizeof st);
-		if (now - it->created_ms > CG_OUTBOX_MAX_AGE_MS) {
-			set_update(&ups[nups++], it, CG_OB_DROPPED, it->attempts, now, "older than 72 h");
-			continue;
-		}
-		if (!d) {
-			set_update(&ups[nups++], it, CG_OB_DEAD, it->attempts, now, "destination not configured");
-			continue;
-		}
-		if (it->subject[0] && cg_store_load_state(f->reader, it->subject, &st) != CG_OK)
-			continue; /* the store is busy: next round */
-		if (it->subject[0] &&
-		    !cg_decision_still_allows(it->mode, cg_decide(cfg, d, &st, 0, now))) {
-			set_update(&ups[nups++], it, CG_OB_DROPPED, it->attempts, now,
-			           st.action == CG_ACT_ERASE ? "erased before delivery"
-			           : st.action == CG_ACT_WITHDRAW ? "withdrawn before delivery"
-			           : "consent no longer valid at delivery");
-			continue;
-		}
-		send[i] = 1;
-	}
-	pthread_mutex_lock(&f->mu);
-	for (size_t i = 0; i < nups; i++)
-		if (ups[i].state == CG_OB_DROPPED)
-			f->stats.dropped++;
-		else if (ups[i].state == CG_OB_DEAD)
-			f->stats.dead++;
-	pthread_mutex_unlock(&f->mu);
-
-	/* GA4: one request per row (one client per request); webhooks: batches of
-	 * consecutive rows for the same destination */
-	for (size_t i = 0; i < n; i++) {
-		const struct cg_destination *d;
-		size_t k = 1;
-		if (!send[i])
-			continue;
-		d = find_dest(cfg, items[i].destination);
-		if (!d)
-			continue; /* checked above; keeps the compiler sure */
-		if (d->type == CG_DEST_WEBHOOK)
-			while (i + k < n && k < WEBHOOK_BATCH && send[i + k] &&
-			       strcmp(items[i + k].destination, items[i].destination) == 0)
-				k++;
-		ts[nts] = new_transfer(f, d, items, i, k);
-		if (ts[nts])
-			nts++;
-		i += k - 1;
-	}
+	recheck(f, items, n, now, send, ups, &nups);
+	nts = make_transfers(f, items, n, send, ts);
 	run_transfers(f, ts, nts, items, ups, &nups);
 	if (cg_store_update_outbox(f->store, ups, nups) != CG_OK)
 		cg_warn("forwarder: could not record %zu delivery outcomes; they will be retried", nups);
