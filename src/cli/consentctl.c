@@ -61,23 +61,82 @@ static int valid_day(const char *s)
 	return cg_time_parse(t, &ms) == CG_OK;
 }
 
+static const struct option all_options[] = {
+	{"consent-id", required_argument, NULL, 'i'},
+	{"database", required_argument, NULL, 'd'},
+	{"since", required_argument, NULL, 's'},
+	{"now", required_argument, NULL, 'n'},
+	{"format", required_argument, NULL, 'f'},
+	{"by", required_argument, NULL, 'b'},
+	{"k", required_argument, NULL, 'k'},
+	{"output", required_argument, NULL, 'o'},
+	{"dry-run", no_argument, NULL, 'r'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* "--since is not an option of verify (it takes: --database)" */
+static int not_an_option(const struct cmd *self, const char *name, const char *given, const char *allowed)
+{
+	char shown[64];
+
+	snprintf(shown, sizeof shown, "%s%s", name ? "--" : "", name ? name : given);
+	fprintf(stderr, "consentctl %s: %s is not an option of %s (it takes:", self->name, shown, self->name);
+	for (const char *p = allowed; *p; p += strcspn(p, ","), p += *p == ',')
+		fprintf(stderr, "%s --%.*s", p == allowed ? "" : ",", (int)strcspn(p, ","), p);
+	fputs(")\n", stderr);
+	return 2;
+}
+
+/* One option's value; 0, or 2 (usage) with the reason printed. */
+static int set_opt(const struct cmd *self, struct opts *o, int opt, const char *arg)
+{
+	const char *me = self->name;
+	char *end = NULL;
+	long k;
+
+	switch (opt) {
+	case 'i': o->consent_id = arg; return 0;
+	case 'd': o->database = arg; return 0;
+	case 'o': o->output = arg; return 0;
+	case 'r': o->dry_run = 1; return 0;
+	case 's':
+		if (!valid_day(arg))
+			return fprintf(stderr, "consentctl %s: --since: '%s' is not a day (YYYY-MM-DD)\n", me, arg), 2;
+		o->since = arg;
+		return 0;
+	case 'n':
+		if (cg_time_parse(arg, &o->now_ms) != CG_OK)
+			return fprintf(stderr, "consentctl %s: --now: '%s' is not a time like 2026-01-31T12:00:00.000Z\n",
+			               me, arg), 2;
+		o->now = arg;
+		return 0;
+	case 'f':
+		o->format = cg_format_parse(arg);
+		if (o->format < 0 || (o->format == CG_FMT_HTML && strcmp(me, "report") != 0))
+			return fprintf(stderr, "consentctl %s: --format: '%s' is not one of table, csv, json%s\n",
+			               me, arg, strcmp(me, "report") == 0 ? ", html" : ""), 2;
+		return 0;
+	case 'b':
+		o->period = cg_period_parse(arg);
+		if (o->period < 0)
+			return fprintf(stderr, "consentctl %s: --by: '%s' is not one of day, week, month\n", me, arg), 2;
+		return 0;
+	case 'k':
+		k = strtol(arg, &end, 10);
+		if (!*arg || *end || k < 1 || k > 1000000)
+			return fprintf(stderr, "consentctl %s: --k: '%s' is not a whole number from 1 to 1000000\n",
+			               me, arg), 2;
+		o->k = (int)k;
+		return 0;
+	}
+	return 2;
+}
+
 /* Parses the options named in `allowed` (long names, comma-separated). */
 static int parse_opts(const struct cmd *self, int argc, char **argv, const char *allowed,
                       struct opts *o, int default_format)
 {
-	static const struct option all[] = {
-		{"consent-id", required_argument, NULL, 'i'},
-		{"database", required_argument, NULL, 'd'},
-		{"since", required_argument, NULL, 's'},
-		{"now", required_argument, NULL, 'n'},
-		{"format", required_argument, NULL, 'f'},
-		{"by", required_argument, NULL, 'b'},
-		{"k", required_argument, NULL, 'k'},
-		{"output", required_argument, NULL, 'o'},
-		{"dry-run", no_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	int opt, idx = 0;
 
 	memset(o, 0, sizeof *o);
@@ -86,69 +145,16 @@ static int parse_opts(const struct cmd *self, int argc, char **argv, const char 
 	o->k = -1;
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", all, &idx)) != -1) {
-		const char *name = opt == '?' ? NULL : all[idx].name;
+	while ((opt = getopt_long(argc, argv, "", all_options, &idx)) != -1) {
+		const char *name = opt == '?' ? NULL : all_options[idx].name;
 		if (opt == 'h') {
 			fputs(self->usage, stdout);
 			exit(0);
 		}
-		if (opt == '?' || !strstr(allowed, name)) {
-			char given[64];
-			snprintf(given, sizeof given, "%s%s", name ? "--" : "", name ? name : argv[optind - 1]);
-			fprintf(stderr, "consentctl %s: %s is not an option of %s (it takes:", self->name,
-			        given, self->name);
-			for (const char *p = allowed; *p; p += strcspn(p, ","), p += *p == ',')
-				fprintf(stderr, "%s --%.*s", p == allowed ? "" : ",", (int)strcspn(p, ","), p);
-			fputs(")\n", stderr);
+		if (opt == '?' || !strstr(allowed, name))
+			return not_an_option(self, name, argv[optind - 1], allowed);
+		if (set_opt(self, o, opt, optarg) != 0)
 			return 2;
-		}
-		switch (opt) {
-		case 'i': o->consent_id = optarg; break;
-		case 'd': o->database = optarg; break;
-		case 'o': o->output = optarg; break;
-		case 'r': o->dry_run = 1; break;
-		case 's':
-			if (!valid_day(optarg)) {
-				fprintf(stderr, "consentctl %s: --since: '%s' is not a day (YYYY-MM-DD)\n", self->name, optarg);
-				return 2;
-			}
-			o->since = optarg;
-			break;
-		case 'n':
-			if (cg_time_parse(optarg, &o->now_ms) != CG_OK) {
-				fprintf(stderr, "consentctl %s: --now: '%s' is not a time like 2026-01-31T12:00:00.000Z\n",
-				        self->name, optarg);
-				return 2;
-			}
-			o->now = optarg;
-			break;
-		case 'f':
-			o->format = cg_format_parse(optarg);
-			if (o->format < 0 || (o->format == CG_FMT_HTML && strcmp(self->name, "report") != 0)) {
-				fprintf(stderr, "consentctl %s: --format: '%s' is not one of table, csv, json%s\n",
-				        self->name, optarg, strcmp(self->name, "report") == 0 ? ", html" : "");
-				return 2;
-			}
-			break;
-		case 'b':
-			o->period = cg_period_parse(optarg);
-			if (o->period < 0) {
-				fprintf(stderr, "consentctl %s: --by: '%s' is not one of day, week, month\n", self->name, optarg);
-				return 2;
-			}
-			break;
-		case 'k': {
-			char *end = NULL;
-			long k = strtol(optarg, &end, 10);
-			if (!*optarg || *end || k < 1 || k > 1000000) {
-				fprintf(stderr, "consentctl %s: --k: '%s' is not a whole number from 1 to 1000000\n",
-				        self->name, optarg);
-				return 2;
-			}
-			o->k = (int)k;
-			break;
-		}
-		}
 	}
 	o->rest = argv + optind;
 	o->nrest = argc - optind;
@@ -541,24 +547,32 @@ static void usage(FILE *f)
 	fprintf(f, "\n'consentctl <subcommand> --help' describes one.\n");
 }
 
+/* -c FILE (or --config FILE) may stand anywhere: takes it out of argv and
+ * returns the new argc */
+static int take_config(int argc, char **argv, const char **cfg_path)
+{
+	int n = 1;
+
+	for (int i = 1; i < argc; i++) {
+		if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+			*cfg_path = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			*cfg_path = argv[i] + 9;
+		else
+			argv[n++] = argv[i];
+	}
+	argv[n] = NULL;
+	return n;
+}
+
 int main(int argc, char **argv)
 {
 	struct cg_config cfg;
 	const char *cfg_path = NULL;
 	char err[512];
-	int i, n = 1;
+	int i;
 
-	/* -c FILE (or --config FILE) may stand anywhere: take it out, keep the rest */
-	for (i = 1; i < argc; i++) {
-		if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
-			cfg_path = argv[++i];
-		else if (strncmp(argv[i], "--config=", 9) == 0)
-			cfg_path = argv[i] + 9;
-		else
-			argv[n++] = argv[i];
-	}
-	argc = n;
-	argv[argc] = NULL;
+	argc = take_config(argc, argv, &cfg_path);
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
