@@ -188,6 +188,63 @@ static int valid_origin(const char *o)
 	return 1;
 }
 
+static int set_int(struct parse_ctx *c, const struct directive *d, int *field,
+                   const char *section, const char *key, const char *value)
+{
+	char *end = NULL;
+	long v;
+
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (errno || end == value || *end || v < d->min || v > d->max) {
+		fail(c, section, key, "must be a whole number from %ld to %ld", d->min, d->max);
+		return 0;
+	}
+	*field = (int)v;
+	return 1;
+}
+
+static int set_bool(struct parse_ctx *c, int *field, const char *section, const char *key,
+                    const char *value)
+{
+	if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 ||
+	    strcmp(value, "on") == 0 || strcmp(value, "1") == 0)
+		*field = 1;
+	else if (strcmp(value, "false") == 0 || strcmp(value, "no") == 0 ||
+	         strcmp(value, "off") == 0 || strcmp(value, "0") == 0)
+		*field = 0;
+	else {
+		fail(c, section, key, "%s", "must be true or false");
+		return 0;
+	}
+	return 1;
+}
+
+static int set_origins(struct parse_ctx *c, struct cg_config *cfg, const char *section,
+                       const char *key, const char *value)
+{
+	char tmp[1024], *save = NULL, *tok;
+
+	if (strlen(value) >= sizeof tmp) {
+		fail(c, section, key, "%s", "value too long");
+		return 0;
+	}
+	strcpy(tmp, value);
+	cfg->n_origins = 0;
+	for (tok = strtok_r(tmp, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+		if (cfg->n_origins == CG_MAX_ORIGINS) {
+			fail(c, section, key, "%s", "too many origins");
+			return 0;
+		}
+		if (!valid_origin(tok) || strlen(tok) >= CG_CFG_STR) {
+			fail(c, section, key, "'%s' is not an origin (scheme://host[:port], lower case)", tok);
+			return 0;
+		}
+		strcpy(cfg->allowed_origins[cfg->n_origins++], tok);
+	}
+	return 1;
+}
+
 static int set_value(struct parse_ctx *c, const struct directive *d, void *base,
                      const char *section, const char *key, const char *value)
 {
@@ -201,33 +258,10 @@ static int set_value(struct parse_ctx *c, const struct directive *d, void *base,
 		}
 		strcpy(field, value);
 		return 1;
-	case T_INT: {
-		char *end = NULL;
-		long v;
-		errno = 0;
-		v = strtol(value, &end, 10);
-		if (errno || end == value || *end || v < d->min || v > d->max) {
-			char why[80];
-			snprintf(why, sizeof why, "must be a whole number from %ld to %ld",
-			         d->min, d->max);
-			fail(c, section, key, "%s", why);
-			return 0;
-		}
-		*(int *)(void *)field = (int)v;
-		return 1;
-	}
+	case T_INT:
+		return set_int(c, d, (int *)(void *)field, section, key, value);
 	case T_BOOL:
-		if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 ||
-		    strcmp(value, "on") == 0 || strcmp(value, "1") == 0)
-			*(int *)(void *)field = 1;
-		else if (strcmp(value, "false") == 0 || strcmp(value, "no") == 0 ||
-		         strcmp(value, "off") == 0 || strcmp(value, "0") == 0)
-			*(int *)(void *)field = 0;
-		else {
-			fail(c, section, key, "%s", "must be true or false");
-			return 0;
-		}
-		return 1;
+		return set_bool(c, (int *)(void *)field, section, key, value);
 	case T_ENUM:
 		for (int i = 0; d->names[i]; i++)
 			if (strcmp(d->names[i], value) == 0) {
@@ -236,30 +270,39 @@ static int set_value(struct parse_ctx *c, const struct directive *d, void *base,
 			}
 		fail(c, section, key, "unknown value '%s'", value);
 		return 0;
-	case T_ORIGINS: {
-		char tmp[1024], *save = NULL, *tok;
-		struct cg_config *cfg = base;
-		if (strlen(value) >= sizeof tmp) {
-			fail(c, section, key, "%s", "value too long");
-			return 0;
-		}
-		strcpy(tmp, value);
-		cfg->n_origins = 0;
-		for (tok = strtok_r(tmp, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
-			if (cfg->n_origins == CG_MAX_ORIGINS) {
-				fail(c, section, key, "%s", "too many origins");
-				return 0;
-			}
-			if (!valid_origin(tok) || strlen(tok) >= CG_CFG_STR) {
-				fail(c, section, key, "'%s' is not an origin (scheme://host[:port], lower case)", tok);
-				return 0;
-			}
-			strcpy(cfg->allowed_origins[cfg->n_origins++], tok);
-		}
-		return 1;
-	}
+	case T_ORIGINS:
+		return set_origins(c, base, section, key, value);
 	}
 	return 0;
+}
+
+/* [destination.NAME]: the one of that name, created at its first key */
+static struct cg_destination *destination(struct parse_ctx *c, const char *dname,
+                                          const char *section, const char *key)
+{
+	struct cg_config *cfg = c->cfg;
+	size_t n = strlen(dname);
+	int i;
+
+	for (i = 0; i < cfg->n_dest; i++)
+		if (strcmp(cfg->dest[i].name, dname) == 0)
+			return &cfg->dest[i];
+	if (i == CG_MAX_DESTINATIONS) {
+		fail(c, section, key, "%s", "too many destinations");
+		return NULL;
+	}
+	if (n == 0 || n >= sizeof cfg->dest[i].name ||
+	    strspn(dname, "abcdefghijklmnopqrstuvwxyz0123456789_-") != n) {
+		fail(c, section, key, "%s", "destination names use a-z, 0-9, _ and -");
+		return NULL;
+	}
+	strcpy(cfg->dest[i].name, dname);
+	cfg->dest[i].basis = CG_BASIS_CONSENT;
+	cfg->dest[i].purpose = -1;
+	cfg->dest[i].type = -1;
+	c->section_line[i] = c->section_start;
+	cfg->n_dest++;
+	return &cfg->dest[i];
 }
 
 static int handler(void *user, const char *section, const char *key, const char *value)
@@ -273,29 +316,9 @@ static int handler(void *user, const char *section, const char *key, const char 
 		return 0;
 	if (strncmp(section, "destination.", 12) == 0) {
 		dname = section + 12;
-		int i;
-		for (i = 0; i < cfg->n_dest; i++)
-			if (strcmp(cfg->dest[i].name, dname) == 0)
-				break;
-		if (i == cfg->n_dest) {
-			size_t n = strlen(dname);
-			if (i == CG_MAX_DESTINATIONS) {
-				fail(c, section, key, "%s", "too many destinations");
-				return 0;
-			}
-			if (n == 0 || n >= sizeof cfg->dest[i].name ||
-			    strspn(dname, "abcdefghijklmnopqrstuvwxyz0123456789_-") != n) {
-				fail(c, section, key, "%s", "destination names use a-z, 0-9, _ and -");
-				return 0;
-			}
-			strcpy(cfg->dest[i].name, dname);
-			cfg->dest[i].basis = CG_BASIS_CONSENT;
-			cfg->dest[i].purpose = -1;
-			cfg->dest[i].type = -1;
-			c->section_line[i] = c->section_start;
-			cfg->n_dest++;
-		}
-		base = &cfg->dest[i];
+		base = destination(c, dname, section, key);
+		if (!base)
+			return 0;
 	}
 	for (size_t i = 0; i < NDIRECTIVES; i++) {
 		const struct directive *d = &directives[i];

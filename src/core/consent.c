@@ -59,59 +59,45 @@ static const char lang_chars[] =
 static const char banner_chars[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
 
-int cg_consent_parse_choice(const char *body, size_t len,
-                            struct cg_choice_req *out, struct cg_field_error *fe)
+/* One top-level field other than "choices"; CG_OK or CG_ERR_INVALID (fe set). */
+static int choice_field(const char *key, json_t *v, struct cg_choice_req *out, struct cg_field_error *fe)
 {
-	json_t *root, *choices = NULL, *v;
-	const char *key;
-	int rc = CG_ERR_INVALID;
-	int seen[CG_NPURPOSES] = {0};
+	char f[48];
 
-	memset(out, 0, sizeof *out);
-	root = load_object(body, len, fe);
-	if (!root)
-		return CG_ERR_INVALID;
-
-	json_object_foreach(root, key, v) {
-		if (strcmp(key, "choices") == 0) {
-			choices = v;
-		} else if (strcmp(key, "policy_version") == 0) {
-			if (get_token(v, "policy_version", version_chars, out->policy_version,
-			              sizeof out->policy_version, fe))
-				goto out_root;
-		} else if (strcmp(key, "lang") == 0) {
-			if (get_token(v, "lang", lang_chars, out->lang, sizeof out->lang, fe))
-				goto out_root;
-		} else if (strcmp(key, "banner") == 0) {
-			if (get_token(v, "banner", banner_chars, out->banner, sizeof out->banner, fe))
-				goto out_root;
-		} else if (strcmp(key, "page") == 0) {
-			if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
-				field_error(fe, "page", "must be a string");
-				goto out_root;
-			}
-			if (cg_page_normalise(json_string_value(v), out->page, sizeof out->page)) {
-				field_error(fe, "page", "must be an http(s) URL of at most 1024 characters");
-				goto out_root;
-			}
-		} else {
-			char f[48];
-			snprintf(f, sizeof f, "%.47s", key);
-			field_error(fe, f, "unknown field");
-			goto out_root;
+	if (strcmp(key, "policy_version") == 0)
+		return get_token(v, "policy_version", version_chars, out->policy_version,
+		                 sizeof out->policy_version, fe) ? CG_ERR_INVALID : CG_OK;
+	if (strcmp(key, "lang") == 0)
+		return get_token(v, "lang", lang_chars, out->lang, sizeof out->lang, fe) ? CG_ERR_INVALID : CG_OK;
+	if (strcmp(key, "banner") == 0)
+		return get_token(v, "banner", banner_chars, out->banner, sizeof out->banner, fe)
+		               ? CG_ERR_INVALID : CG_OK;
+	if (strcmp(key, "page") == 0) {
+		if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
+			field_error(fe, "page", "must be a string");
+			return CG_ERR_INVALID;
 		}
+		if (cg_page_normalise(json_string_value(v), out->page, sizeof out->page)) {
+			field_error(fe, "page", "must be an http(s) URL of at most 1024 characters");
+			return CG_ERR_INVALID;
+		}
+		return CG_OK;
 	}
-	if (!choices) {
-		field_error(fe, "choices", "is required");
-		goto out_root;
-	}
-	if (!out->policy_version[0]) {
-		field_error(fe, "policy_version", "is required");
-		goto out_root;
-	}
+	snprintf(f, sizeof f, "%.47s", key);
+	field_error(fe, f, "unknown field");
+	return CG_ERR_INVALID;
+}
+
+/* "choices": every category, each a boolean; necessary only as true. */
+static int parse_choices(json_t *choices, struct cg_choice_req *out, struct cg_field_error *fe)
+{
+	int seen[CG_NPURPOSES] = {0};
+	const char *key;
+	json_t *v;
+
 	if (!json_is_object(choices)) {
 		field_error(fe, "choices", "must be an object");
-		goto out_root;
+		return CG_ERR_INVALID;
 	}
 	json_object_foreach(choices, key, v) {
 		char f[48];
@@ -120,18 +106,18 @@ int cg_consent_parse_choice(const char *body, size_t len,
 		if (strcmp(key, "necessary") == 0) {
 			if (!json_is_true(v)) {
 				field_error(fe, f, "necessary cookies are always on; send true or leave it out");
-				goto out_root;
+				return CG_ERR_INVALID;
 			}
 			continue;
 		}
 		p = cg_purpose_parse(key);
 		if (p < 0) {
 			field_error(fe, f, "unknown category");
-			goto out_root;
+			return CG_ERR_INVALID;
 		}
 		if (!json_is_boolean(v)) {
 			field_error(fe, f, "must be true or false");
-			goto out_root;
+			return CG_ERR_INVALID;
 		}
 		out->choice[p] = json_is_true(v);
 		seen[p] = 1;
@@ -141,9 +127,37 @@ int cg_consent_parse_choice(const char *body, size_t len,
 			char f[48];
 			snprintf(f, sizeof f, "choices.%s", cg_purpose_name(p));
 			field_error(fe, f, "is required");
-			goto out_root;
+			return CG_ERR_INVALID;
 		}
-	rc = CG_OK;
+	return CG_OK;
+}
+
+int cg_consent_parse_choice(const char *body, size_t len,
+                            struct cg_choice_req *out, struct cg_field_error *fe)
+{
+	json_t *root, *choices = NULL, *v;
+	const char *key;
+	int rc = CG_ERR_INVALID;
+
+	memset(out, 0, sizeof *out);
+	root = load_object(body, len, fe);
+	if (!root)
+		return CG_ERR_INVALID;
+	json_object_foreach(root, key, v) {
+		if (strcmp(key, "choices") == 0)
+			choices = v;
+		else if (choice_field(key, v, out, fe) != CG_OK)
+			goto out_root;
+	}
+	if (!choices) {
+		field_error(fe, "choices", "is required");
+		goto out_root;
+	}
+	if (!out->policy_version[0]) {
+		field_error(fe, "policy_version", "is required");
+		goto out_root;
+	}
+	rc = parse_choices(choices, out, fe);
 out_root:
 	json_decref(root);
 	return rc;
