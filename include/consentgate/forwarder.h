@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 #include "consentgate/config.h"
-#include "consentgate/store.h"
+#include "consentgate/storage.h"
 
 #define CG_OUTBOX_MAX_AGE_MS (72LL * 3600 * 1000) /* GA4 MP: events older than 72 h are refused */
 
@@ -22,7 +22,8 @@ struct cg_forwarder_stats {
 	double latency_seconds; /* sum over requests */
 };
 
-int cg_forwarder_start(const struct cg_config *cfg, struct cg_store *st, struct cg_forwarder **out);
+/* st must outlive the forwarder */
+int cg_forwarder_start(const struct cg_config *cfg, const struct cg_store_port *st, struct cg_forwarder **out);
 /* New rows were committed: look now rather than at the next poll. */
 void cg_forwarder_wake(struct cg_forwarder *f);
 /* Stops after the current round; undelivered rows stay pending. NULL is harmless. */

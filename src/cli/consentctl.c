@@ -15,7 +15,7 @@
 #include "consentgate/export.h"
 #include "consentgate/id.h"
 #include "consentgate/report.h"
-#include "consentgate/store.h"
+#include "consentgate/storage.h"
 #include "consentgate/timefmt.h"
 #include "rows.h"
 
@@ -161,24 +161,32 @@ static int parse_opts(const struct cmd *self, int argc, char **argv, const char 
 	return 0;
 }
 
+/* The store through its port; with rd, a reader on it too. */
 static int open_store(const struct cg_config *cfg, const struct opts *o, int mode,
-                      struct cg_store **st, struct cg_store_reader **rd)
+                      struct cg_store_port *st, struct cg_store_reader **rd)
 {
 	struct cg_config c = *cfg;
 	char err[512];
 
 	if (o->database)
 		snprintf(c.database, sizeof c.database, "%s", o->database);
-	if (cg_store_open(&c, mode, st, err, sizeof err) != CG_OK) {
+	if (cg_store_port_open(&c, mode, st, err, sizeof err) != CG_OK) {
 		fprintf(stderr, "consentctl: %s\n", err);
 		return 1;
 	}
-	if (rd && cg_store_reader_open(*st, rd) != CG_OK) {
+	if (rd && st->reader_open(st->ctx, rd) != CG_OK) {
 		fprintf(stderr, "consentctl: cannot read %s\n", c.database);
-		cg_store_close(*st);
+		cg_store_port_close(st);
 		return 1;
 	}
 	return 0;
+}
+
+static void close_store(struct cg_store_port *st, struct cg_store_reader *rd)
+{
+	if (st->reader_free)
+		st->reader_free(rd);
+	cg_store_port_close(st);
 }
 
 static int subject_of(const struct cmd *self, const struct opts *o, char subject[CG_SUBJECT_LEN + 1])
@@ -199,7 +207,7 @@ static int subject_of(const struct cmd *self, const struct opts *o, char subject
 
 static int cmd_report(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv)
 {
-	struct cg_store *st = NULL;
+	struct cg_store_port st = {0};
 	struct cg_store_reader *rd = NULL;
 	struct cg_report rep = {0};
 	struct cg_buf out;
@@ -219,7 +227,7 @@ static int cmd_report(const struct cmd *self, const struct cg_config *cfg, int a
 		return 1;
 	cg_buf_init(&out, (size_t)256 << 20);
 	rc = 1;
-	if (cg_store_report(rd, o.period, since, &rep) != CG_OK) {
+	if (st.report(rd, o.period, since, &rep) != CG_OK) {
 		fprintf(stderr, "consentctl: cannot read the report\n");
 		goto out;
 	}
@@ -250,8 +258,7 @@ static int cmd_report(const struct cmd *self, const struct cg_config *cfg, int a
 out:
 	cg_buf_free(&out);
 	cg_report_free(&rep);
-	cg_store_reader_free(rd);
-	cg_store_close(st);
+	close_store(&st, rd);
 	return rc;
 }
 
@@ -260,7 +267,7 @@ out:
 static int export_like(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv,
                        int receipt)
 {
-	struct cg_store *st = NULL;
+	struct cg_store_port st = {0};
 	struct cg_store_reader *rd = NULL;
 	struct cg_event *evs = NULL;
 	struct cg_export_in in;
@@ -274,9 +281,8 @@ static int export_like(const struct cmd *self, const struct cg_config *cfg, int 
 		return rc;
 	if (open_store(cfg, &o, CG_STORE_READONLY, &st, &rd))
 		return 1;
-	rc = cg_store_subject_events(rd, subject, &evs, &n);
-	cg_store_reader_free(rd);
-	cg_store_close(st);
+	rc = st.subject_events(rd, subject, &evs, &n);
+	close_store(&st, rd);
 	if (rc != CG_OK) {
 		fprintf(stderr, "consentctl: cannot read the events\n");
 		return 1;
@@ -310,7 +316,7 @@ static int cmd_receipt(const struct cmd *self, const struct cg_config *cfg, int 
 
 static int cmd_erase(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv)
 {
-	struct cg_store *st = NULL;
+	struct cg_store_port st = {0};
 	struct cg_store_reader *rd = NULL;
 	struct cg_state state;
 	struct cg_event ev;
@@ -323,18 +329,17 @@ static int cmd_erase(const struct cmd *self, const struct cg_config *cfg, int ar
 		return rc;
 	if (open_store(cfg, &o, CG_STORE_WRITER, &st, &rd))
 		return 1;
-	rc = cg_store_load_state(rd, subject, &state);
+	rc = st.load_state(rd, subject, &state);
 	if (rc == CG_OK && state.present && state.action != CG_ACT_ERASE) {
 		cg_event_tombstone(subject, wall_ms(), &ev);
-		rc = cg_store_commit(st, &ev);
+		rc = cg_store_submit_wait(&st, &(struct cg_store_batch){.event = &ev});
 		if (rc == CG_OK)
 			printf("erased: personal fields of the subject's events cleared, queued analytics dropped, "
 			       "tombstone consent_events.id = %lld\n", (long long)ev.id);
 	} else if (rc == CG_OK) {
 		printf("nothing to erase: %s\n", state.present ? "already erased" : "no record for that consent ID");
 	}
-	cg_store_reader_free(rd);
-	cg_store_close(st);
+	close_store(&st, rd);
 	if (rc != CG_OK)
 		fprintf(stderr, "consentctl: the erasure failed: %s\n", cg_strerror(rc));
 	return rc == CG_OK ? 0 : 1;
@@ -370,7 +375,7 @@ static int verify_row(void *arg, const struct cg_event *ev)
 
 static int cmd_verify(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv)
 {
-	struct cg_store *st = NULL;
+	struct cg_store_port st = {0};
 	struct cg_store_reader *rd = NULL;
 	struct verify_ctx v;
 	struct opts o;
@@ -382,9 +387,8 @@ static int cmd_verify(const struct cmd *self, const struct cg_config *cfg, int a
 	strcpy(v.prev, CG_CHAIN_GENESIS);
 	if (open_store(cfg, &o, CG_STORE_READONLY, &st, &rd))
 		return 1;
-	rc = cg_store_each_event(rd, NULL, verify_row, &v);
-	cg_store_reader_free(rd);
-	cg_store_close(st);
+	rc = st.each_event(rd, NULL, verify_row, &v);
+	close_store(&st, rd);
 	if (rc == 1) {
 		printf("BROKEN at consent_events.id = %lld: %s (%lld rows before it verified)\n",
 		       (long long)v.bad_id, cg_chain_fault_name(v.fault), v.rows);
@@ -403,7 +407,7 @@ static int cmd_verify(const struct cmd *self, const struct cg_config *cfg, int a
 
 static int cmd_purge(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv)
 {
-	struct cg_store *st = NULL;
+	struct cg_store_port st = {0};
 	struct cg_purge_counts c;
 	struct opts o;
 	int rc;
@@ -412,8 +416,8 @@ static int cmd_purge(const struct cmd *self, const struct cg_config *cfg, int ar
 		return rc;
 	if (open_store(cfg, &o, CG_STORE_WRITER, &st, NULL))
 		return 1;
-	rc = cg_store_purge(st, cfg, o.now_ms, o.dry_run, &c);
-	cg_store_close(st);
+	rc = st.purge(st.ctx, cfg, o.now_ms, o.dry_run, &c);
+	cg_store_port_close(&st);
 	if (rc != CG_OK) {
 		fprintf(stderr, "consentctl: the purge failed: %s\n", cg_strerror(rc));
 		return 1;
@@ -435,7 +439,7 @@ static int cmd_outbox(const struct cmd *self, const struct cg_config *cfg, int a
 {
 	static const char *const summary_h[] = {"destination", "state", "rows", "oldest", "newest"};
 	static const char *const dead_h[] = {"id", "destination", "created_at", "attempts", "last_error"};
-	struct cg_store *st = NULL;
+	struct cg_store_port st = {0};
 	struct cg_store_reader *rd = NULL;
 	struct opts o;
 	const char *action;
@@ -450,10 +454,9 @@ static int cmd_outbox(const struct cmd *self, const struct cg_config *cfg, int a
 		if (open_store(cfg, &o, CG_STORE_READONLY, &st, &rd))
 			return 1;
 		cg_rows_begin(&r);
-		rc = cg_store_outbox_rows(rd, action, cg_rows_add, &r);
+		rc = st.outbox_rows(rd, action, cg_rows_add, &r);
 		cg_rows_end(&r);
-		cg_store_reader_free(rd);
-		cg_store_close(st);
+		close_store(&st, rd);
 		return rc == CG_OK ? 0 : 1;
 	}
 	if (strcmp(action, "retry") == 0 || strcmp(action, "drop") == 0) {
@@ -473,8 +476,8 @@ static int cmd_outbox(const struct cmd *self, const struct cg_config *cfg, int a
 		}
 		if (open_store(cfg, &o, CG_STORE_WRITER, &st, NULL))
 			return 1;
-		rc = cg_store_outbox_set(st, id, strcmp(action, "retry") == 0, wall_ms(), &changed);
-		cg_store_close(st);
+		rc = st.outbox_set(st.ctx, id, strcmp(action, "retry") == 0, wall_ms(), &changed);
+		cg_store_port_close(&st);
 		if (rc != CG_OK) {
 			fprintf(stderr, "consentctl: %s\n", cg_strerror(rc));
 			return 1;

@@ -32,7 +32,7 @@
 #include "consentgate/log.h"
 #include "consentgate/quota.h"
 #include "consentgate/startup.h"
-#include "consentgate/store.h"
+#include "consentgate/storage.h"
 #include "daemon.h"
 
 /* ---- cg_ops over the real handles ---------------------------------------- */
@@ -54,23 +54,27 @@ static int op_load_state(void *ctx, const char *subject, struct cg_state *st)
 {
 	struct daemon *d = ((struct worker *)ctx)->d;
 	struct cg_store_reader *r = cgd_borrow(d);
-	int rc = cg_store_load_state(r, subject, st);
+	int rc = d->store.load_state(r, subject, st);
 
 	cgd_give_back(d, r);
 	return rc;
 }
 
+/* Both wait for their group commit: the answer must not go before the row
+ * is durable. (The port's submit is asynchronous; these workers block.) */
 static int op_commit(void *ctx, struct cg_event *ev)
 {
 	struct worker *w = ctx;
+	struct cg_store_batch b = {.event = ev};
 
-	return cg_store_commit(w->d->store, ev);
+	return cg_store_submit_wait(&w->d->store, &b);
 }
 
 static int op_outbox(void *ctx, const struct cg_outbox_row *rows, size_t n)
 {
 	struct worker *w = ctx;
-	int rc = cg_store_add_outbox(w->d->store, rows, n);
+	struct cg_store_batch b = {.rows = rows, .nrows = n};
+	int rc = cg_store_submit_wait(&w->d->store, &b);
 
 	if (rc == CG_OK)
 		cg_forwarder_wake(w->d->forwarder);
@@ -105,7 +109,7 @@ static int op_admit(void *ctx, const char *subject, const char *prefix, size_t b
 	if (now_ms - d->pending_at_ms >= 1000) {
 		long long n;
 		struct cg_store_reader *r = cgd_borrow(d);
-		if (cg_store_outbox_pending(r, &n) == CG_OK) {
+		if (d->store.outbox_pending(r, &n) == CG_OK) {
 			d->pending_rows = n;
 			d->pending_at_ms = now_ms;
 		}
@@ -152,7 +156,7 @@ static int op_subject_events(void *ctx, const char *subject, struct cg_event **e
 {
 	struct daemon *d = ((struct worker *)ctx)->d;
 	struct cg_store_reader *r = cgd_borrow(d);
-	int rc = cg_store_subject_events(r, subject, evs, n);
+	int rc = d->store.subject_events(r, subject, evs, n);
 
 	cgd_give_back(d, r);
 	return rc;
@@ -162,7 +166,7 @@ static int op_report(void *ctx, int period, const char *since_day, struct cg_rep
 {
 	struct daemon *d = ((struct worker *)ctx)->d;
 	struct cg_store_reader *r = cgd_borrow(d);
-	int rc = cg_store_report(r, period, since_day, out);
+	int rc = d->store.report(r, period, since_day, out);
 
 	cgd_give_back(d, r);
 	return rc;
@@ -392,11 +396,11 @@ static int open_handles(struct daemon *d, const char *cfg_path)
 		cg_error("%s: [geoip] database: cannot open %s", cfg_path, d->cfg.geo_database);
 		return -1;
 	}
-	if (cg_store_open(&d->cfg, CG_STORE_DAEMON, &d->store, err, sizeof err) != CG_OK) {
+	if (cg_store_port_open(&d->cfg, CG_STORE_DAEMON, &d->store, err, sizeof err) != CG_OK) {
 		cg_error("%s: [storage] database: %s", cfg_path, err);
 		return -1;
 	}
-	if (cg_store_client_key(d->store, d->client_key) != CG_OK) {
+	if (d->store.client_key(d->store.ctx, d->client_key) != CG_OK) {
 		cg_error("storage: no client_id key");
 		return -1;
 	}
@@ -408,7 +412,7 @@ static int open_handles(struct daemon *d, const char *cfg_path)
 	randombytes_buf(d->quota_key, sizeof d->quota_key);
 	d->pending_at_ms = -1000000;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
-	    cg_forwarder_start(&d->cfg, d->store, &d->forwarder) != CG_OK) {
+	    cg_forwarder_start(&d->cfg, &d->store, &d->forwarder) != CG_OK) {
 		cg_error("cannot start the forwarder");
 		return -1;
 	}
@@ -477,7 +481,7 @@ static void close_handles(struct daemon *d)
 		close(d->no_accept_fd);
 	cgd_pool_close(d);
 	cg_forwarder_stop(d->forwarder);
-	cg_store_close(d->store);
+	cg_store_port_close(&d->store);
 	sodium_memzero(d->client_key, sizeof d->client_key);
 	sodium_memzero(d->day_salt, sizeof d->day_salt);
 	cg_geo_free(d->geo);

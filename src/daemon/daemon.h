@@ -19,7 +19,7 @@
 #include "consentgate/intake.h"
 #include "consentgate/quota.h"
 #include "consentgate/startup.h"
-#include "consentgate/store.h"
+#include "consentgate/storage.h"
 
 /* requests_total{route,status}: fixed tables (metrics.c), lock-free counters */
 #define CGD_NROUTES 12
@@ -41,7 +41,7 @@ struct reader_pool {
 struct daemon {
 	struct cg_config cfg;
 	struct reader_pool readers;
-	struct cg_store *store;
+	struct cg_store_port store;
 	struct cg_geo *geo;
 	struct cg_listener listener;
 	struct cg_intake *intake;

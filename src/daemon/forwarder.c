@@ -29,7 +29,7 @@ struct transfer {
 
 struct cg_forwarder {
 	const struct cg_config *cfg;
-	struct cg_store *store;
+	const struct cg_store_port *store;
 	struct cg_store_reader *reader;
 	CURLM *multi;
 	pthread_t thread;
@@ -275,7 +275,7 @@ static void recheck(struct cg_forwarder *f, const struct cg_outbox_item *items, 
 			set_update(&ups[(*nups)++], it, CG_OB_DEAD, it->attempts, now, "destination not configured");
 			continue;
 		}
-		if (it->subject[0] && cg_store_load_state(f->reader, it->subject, &st) != CG_OK)
+		if (it->subject[0] && f->store->load_state(f->reader, it->subject, &st) != CG_OK)
 			continue; /* the store is busy: next round */
 		if (it->subject[0] &&
 		    !cg_decision_still_allows(it->mode, cg_decide(cfg, d, &st, 0, now))) {
@@ -323,6 +323,14 @@ static size_t make_transfers(struct cg_forwarder *f, const struct cg_outbox_item
 	return nts;
 }
 
+/* The outcomes of a round, in one durable batch. */
+static int record_outcomes(struct cg_forwarder *f, const struct cg_outbox_update *ups, size_t n)
+{
+	struct cg_store_batch b = {.updates = ups, .nupdates = n};
+
+	return cg_store_submit_wait(f->store, &b);
+}
+
 /* One round: due rows → re-check → send → record the outcomes. Returns the
  * number of rows looked at. */
 static size_t round_once(struct cg_forwarder *f)
@@ -334,7 +342,7 @@ static size_t round_once(struct cg_forwarder *f)
 	int64_t now = wall_ms();
 	char *send = NULL;
 
-	if (cg_store_due_outbox(f->reader, now, ROUND_MAX, &items, &n) != CG_OK || n == 0)
+	if (f->store->due_outbox(f->reader, now, ROUND_MAX, &items, &n) != CG_OK || n == 0)
 		goto out;
 	ups = calloc(n, sizeof *ups);
 	ts = calloc(n, sizeof *ts);
@@ -344,7 +352,7 @@ static size_t round_once(struct cg_forwarder *f)
 	recheck(f, items, n, now, send, ups, &nups);
 	nts = make_transfers(f, items, n, send, ts);
 	run_transfers(f, ts, nts, items, ups, &nups);
-	if (cg_store_update_outbox(f->store, ups, nups) != CG_OK)
+	if (nups && record_outcomes(f, ups, nups) != CG_OK)
 		cg_warn("forwarder: could not record %zu delivery outcomes; they will be retried", nups);
 out:
 	for (size_t i = 0; ts && i < nts; i++)
@@ -386,7 +394,7 @@ static void *forwarder_main(void *arg)
 	return NULL;
 }
 
-int cg_forwarder_start(const struct cg_config *cfg, struct cg_store *st, struct cg_forwarder **out)
+int cg_forwarder_start(const struct cg_config *cfg, const struct cg_store_port *st, struct cg_forwarder **out)
 {
 	struct cg_forwarder *f = calloc(1, sizeof *f);
 
@@ -398,7 +406,7 @@ int cg_forwarder_start(const struct cg_config *cfg, struct cg_store *st, struct 
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->cv, NULL);
 	f->multi = curl_multi_init();
-	if (!f->multi || cg_store_reader_open(st, &f->reader) != CG_OK)
+	if (!f->multi || st->reader_open(st->ctx, &f->reader) != CG_OK)
 		goto out_fail;
 	curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)cfg->forward_concurrency);
 	if (pthread_create(&f->thread, NULL, forwarder_main, f) != 0)
@@ -406,7 +414,7 @@ int cg_forwarder_start(const struct cg_config *cfg, struct cg_store *st, struct 
 	*out = f;
 	return CG_OK;
 out_fail:
-	cg_store_reader_free(f->reader);
+	f->store->reader_free(f->reader);
 	if (f->multi)
 		curl_multi_cleanup(f->multi);
 	pthread_cond_destroy(&f->cv);
@@ -434,7 +442,7 @@ void cg_forwarder_stop(struct cg_forwarder *f)
 	pthread_cond_signal(&f->cv);
 	pthread_mutex_unlock(&f->mu);
 	pthread_join(f->thread, NULL);
-	cg_store_reader_free(f->reader);
+	f->store->reader_free(f->reader);
 	curl_multi_cleanup(f->multi);
 	pthread_cond_destroy(&f->cv);
 	pthread_mutex_destroy(&f->mu);

@@ -62,7 +62,7 @@ static int outbox_and_delivery(struct daemon *d, struct cg_buf *out)
 	long long counts[CG_OB_NSTATES];
 	struct cg_forwarder_stats fs;
 	struct cg_store_reader *r = cgd_borrow(d);
-	int orc = cg_store_outbox_counts(r, counts), rc = 0;
+	int orc = d->store.outbox_counts(r, counts), rc = 0;
 
 	cgd_give_back(d, r);
 	if (orc == CG_OK) {
@@ -120,7 +120,7 @@ static int writer(struct daemon *d, struct cg_buf *out)
 	struct cg_store_stats st;
 	int rc = 0;
 
-	cg_store_stats(d->store, &st);
+	d->store.stats(d->store.ctx, &st);
 	rc |= family(out, "consentgate_writer_commits_total", "counter", "Group commits (transactions) by the writer.");
 	rc |= cg_buf_printf(out, "consentgate_writer_commits_total %llu\n", ull(st.commits));
 	rc |= family(out, "consentgate_writer_rows_total", "counter", "Rows committed.");

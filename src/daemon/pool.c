@@ -28,7 +28,7 @@ int cgd_pool_open(struct daemon *d, int n)
 	pthread_mutex_init(&d->readers.mu, NULL);
 	pthread_cond_init(&d->readers.cv, NULL);
 	for (d->readers.n = 0; d->readers.n < n && d->readers.n < READERS_MAX; d->readers.n++) {
-		if (cg_store_reader_open(d->store, &d->readers.free[d->readers.n]) != CG_OK)
+		if (d->store.reader_open(d->store.ctx, &d->readers.free[d->readers.n]) != CG_OK)
 			return CG_ERR_STORAGE;
 		d->readers.nfree = d->readers.n + 1;
 	}
@@ -38,7 +38,7 @@ int cgd_pool_open(struct daemon *d, int n)
 void cgd_pool_close(struct daemon *d)
 {
 	for (int i = 0; i < d->readers.nfree; i++)
-		cg_store_reader_free(d->readers.free[i]);
+		d->store.reader_free(d->readers.free[i]);
 	d->readers.nfree = 0;
 }
 

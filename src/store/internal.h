@@ -11,31 +11,55 @@
 #include <sqlite3.h>
 #include "consentgate/store.h"
 
+struct cg_store; /* the writer connection + thread + queue; defined below */
+
 /* Runs fn on the writer's connection: inside the next group commit's
  * transaction (alone = 0), or in a transaction of its own (alone = 1), where
  * fn returning CG_ERR_DRY_RUN rolls back and still counts as success. */
 typedef int (*cg_store_fn)(sqlite3 *db, void *arg);
 int cg_store_run(struct cg_store *st, int alone, cg_store_fn fn, void *arg);
 
-/* A request to the writer: one event (an erasure also redacts the subject's
- * earlier rows), outbox rows, outbox updates, or a function run on the
- * writer's connection inside the batch's transaction (JOB_FN) or in a
- * transaction of its own (JOB_ALONE, e.g. the retention purge). */
-enum job_kind { JOB_EVENT, JOB_OUTBOX, JOB_UPDATE, JOB_FN, JOB_ALONE };
+/* A request to the writer: a batch (an event — an erasure also redacts the
+ * subject's earlier rows —, outbox rows, outbox updates), or a function run
+ * on the writer's connection inside the batch's transaction (JOB_FN) or in a
+ * transaction of its own (JOB_ALONE, e.g. the retention purge). Allocated by
+ * submit; the writer calls done(done_arg, rc) outside its lock once the
+ * transaction has committed (or failed), then frees it. */
+enum job_kind { JOB_BATCH, JOB_FN, JOB_ALONE };
 
 struct job {
 	int kind;
 	cg_store_fn fn;
 	void *arg;
-	struct cg_event *ev;
-	const struct cg_outbox_row *rows;
-	const struct cg_outbox_update *ups;
-	size_t n;
+	struct cg_store_batch *b;
 	int rc;
-	sem_t done;               /* posted by the writer outside its lock: the woken
-	                           * worker neither joins a herd nor hits a held mutex */
+	cg_store_done done;
+	void *done_arg;
 	struct job *next;
 };
+
+/* store.c: queue a job (copied); done is called exactly once when this
+ * returns CG_OK */
+int cgs_submit(struct cg_store *s, const struct job *j);
+/* the port's operations (store.c, read.c, maintain.c) */
+int cg_store_open(const struct cg_config *cfg, int mode, struct cg_store **out, char *err, size_t errlen);
+void cg_store_close(struct cg_store *st);
+int cg_store_client_key(struct cg_store *st, uint8_t key[32]);
+void cg_store_stats(struct cg_store *st, struct cg_store_stats *out);
+int cg_store_purge(struct cg_store *st, const struct cg_config *cfg, int64_t now_ms, int dry_run,
+                   struct cg_purge_counts *out);
+int cg_store_outbox_set(struct cg_store *st, int64_t id, int retry, int64_t now_ms, long long *changed);
+int cg_store_reader_open(struct cg_store *st, struct cg_store_reader **out);
+void cg_store_reader_free(struct cg_store_reader *r);
+int cg_store_load_state(struct cg_store_reader *r, const char *subject, struct cg_state *out);
+int cg_store_subject_events(struct cg_store_reader *r, const char *subject, struct cg_event **evs, size_t *n);
+int cg_store_each_event(struct cg_store_reader *r, const char *subject, cg_store_event_fn fn, void *ctx);
+int cg_store_report(struct cg_store_reader *r, int period, const char *since_day, struct cg_report *out);
+int cg_store_due_outbox(struct cg_store_reader *r, int64_t now_ms, size_t max,
+                        struct cg_outbox_item **items, size_t *n);
+int cg_store_outbox_pending(struct cg_store_reader *r, long long *n);
+int cg_store_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NSTATES]);
+int cg_store_outbox_rows(struct cg_store_reader *r, const char *kind, cg_store_row_fn fn, void *ctx);
 
 struct cg_store {
 	int mode;

@@ -1,4 +1,5 @@
 #include <pthread.h>
+#include <semaphore.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -249,58 +250,54 @@ void cg_store_close(struct cg_store *s)
 	free(s);
 }
 
-static int submit(struct cg_store *s, struct job *jp)
+int cgs_submit(struct cg_store *s, const struct job *jp)
 {
-	struct job j = *jp;
+	struct job *j;
 
 	if (s->mode != CG_STORE_WRITER)
 		return CG_ERR_STORAGE;
-	sem_init(&j.done, 0, 0);
+	j = malloc(sizeof *j);
+	if (!j)
+		return CG_ERR_NOMEM;
+	*j = *jp;
+	j->next = NULL;
 	pthread_mutex_lock(&s->mu);
 	if (s->stopping) {
 		pthread_mutex_unlock(&s->mu);
-		sem_destroy(&j.done);
+		free(j);
 		return CG_ERR_STOPPING;
 	}
 	if (s->tail)
-		s->tail->next = &j;
+		s->tail->next = j;
 	else
-		s->head = &j;
-	s->tail = &j;
+		s->head = j;
+	s->tail = j;
 	pthread_cond_signal(&s->work);
 	pthread_mutex_unlock(&s->mu);
-	while (sem_wait(&j.done) != 0)
-		; /* EINTR */
-	sem_destroy(&j.done);
-	return j.rc;
-}
-
-int cg_store_commit(struct cg_store *s, struct cg_event *ev)
-{
-	struct job j = {.kind = JOB_EVENT, .ev = ev};
-
-	return submit(s, &j);
-}
-
-int cg_store_add_outbox(struct cg_store *s, const struct cg_outbox_row *rows, size_t n)
-{
-	struct job j = {.kind = JOB_OUTBOX, .rows = rows, .n = n};
-
-	return n ? submit(s, &j) : CG_OK;
+	return CG_OK;
 }
 
 int cg_store_run(struct cg_store *s, int alone, cg_store_fn fn, void *arg)
 {
-	struct job j = {.kind = alone ? JOB_ALONE : JOB_FN, .fn = fn, .arg = arg};
+	struct cg_store_waiter w;
+	struct job j = {.kind = alone ? JOB_ALONE : JOB_FN, .fn = fn, .arg = arg,
+	                .done = cg_store_waiter_done, .done_arg = &w};
+	int rc;
 
-	return submit(s, &j);
+	cg_store_waiter_init(&w);
+	rc = cgs_submit(s, &j);
+	if (rc != CG_OK) {
+		sem_destroy(&w.sem);
+		return rc;
+	}
+	return cg_store_waiter_wait(&w);
 }
 
-int cg_store_update_outbox(struct cg_store *s, const struct cg_outbox_update *u, size_t n)
+static int port_submit(void *ctx, struct cg_store_batch *b, cg_store_done done, void *arg)
 {
-	struct job j = {.kind = JOB_UPDATE, .ups = u, .n = n};
+	struct job j = {.kind = JOB_BATCH, .b = b, .done = done, .done_arg = arg};
 
-	return n ? submit(s, &j) : CG_OK;
+	return cgs_submit(ctx, &j);
 }
 
 int cg_store_client_key(struct cg_store *s, uint8_t key[32])
@@ -317,3 +314,70 @@ void cg_store_stats(struct cg_store *s, struct cg_store_stats *out)
 	pthread_mutex_unlock(&s->mu);
 }
 
+
+/* ---- the port -------------------------------------------------------------- */
+
+static int port_outbox_set(void *ctx, int64_t id, int retry, int64_t now_ms, long long *changed)
+{
+	return cg_store_outbox_set(ctx, id, retry, now_ms, changed);
+}
+
+static int port_purge(void *ctx, const struct cg_config *cfg, int64_t now_ms, int dry_run,
+                      struct cg_purge_counts *out)
+{
+	return cg_store_purge(ctx, cfg, now_ms, dry_run, out);
+}
+
+static int port_client_key(void *ctx, uint8_t key[32])
+{
+	return cg_store_client_key(ctx, key);
+}
+
+static void port_stats(void *ctx, struct cg_store_stats *out)
+{
+	cg_store_stats(ctx, out);
+}
+
+static void port_close(void *ctx)
+{
+	cg_store_close(ctx);
+}
+
+static int port_reader_open(void *ctx, struct cg_store_reader **out)
+{
+	return cg_store_reader_open(ctx, out);
+}
+
+int cg_sqlite_open(const struct cg_config *cfg, int mode, struct cg_store_port *out,
+                   char *err, size_t errlen)
+{
+	static const struct cg_store_port sqlite_port = {
+		.version = CG_STORE_PORT_VERSION,
+		.name = "sqlite",
+		.submit = port_submit,
+		.outbox_set = port_outbox_set,
+		.purge = port_purge,
+		.client_key = port_client_key,
+		.stats = port_stats,
+		.close = port_close,
+		.reader_open = port_reader_open,
+		.reader_free = cg_store_reader_free,
+		.load_state = cg_store_load_state,
+		.subject_events = cg_store_subject_events,
+		.each_event = cg_store_each_event,
+		.report = cg_store_report,
+		.due_outbox = cg_store_due_outbox,
+		.outbox_pending = cg_store_outbox_pending,
+		.outbox_counts = cg_store_outbox_counts,
+		.outbox_rows = cg_store_outbox_rows,
+	};
+	struct cg_store *s = NULL;
+	int rc = cg_store_open(cfg, mode, &s, err, errlen);
+
+	memset(out, 0, sizeof *out);
+	if (rc != CG_OK)
+		return rc;
+	*out = sqlite_port;
+	out->ctx = s;
+	return CG_OK;
+}

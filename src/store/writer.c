@@ -242,14 +242,21 @@ static int write_event(struct cg_store *s, struct cg_event *ev)
 	return rc;
 }
 
+/* A batch: its event, its outbox rows and its updates, in that order. */
 static int write_job(struct cg_store *s, struct job *j)
 {
-	switch (j->kind) {
-	case JOB_OUTBOX: return insert_outbox(s, j->rows, j->n);
-	case JOB_UPDATE: return update_outbox(s, j->ups, j->n);
-	case JOB_FN: return j->fn(s->db, j->arg);
-	default: return write_event(s, j->ev);
-	}
+	struct cg_store_batch *b = j->b;
+	int rc = CG_OK;
+
+	if (j->kind == JOB_FN)
+		return j->fn(s->db, j->arg);
+	if (b->event)
+		rc = write_event(s, b->event);
+	if (rc == CG_OK && b->nrows)
+		rc = insert_outbox(s, b->rows, b->nrows);
+	if (rc == CG_OK && b->nupdates)
+		rc = update_outbox(s, b->updates, b->nupdates);
+	return rc;
 }
 
 static void count_batch(struct cg_store *s, int rc, uint64_t n, uint64_t ok, double t0)
@@ -279,7 +286,7 @@ static void write_batch(struct cg_store *s, struct job *batch)
 		j->rc = rc ? rc : write_job(s, j);
 		if (j->rc == CG_OK) {
 			ok++;
-			erased |= j->kind == JOB_EVENT && j->ev->action == CG_ACT_ERASE;
+			erased |= j->kind == JOB_BATCH && j->b->event && j->b->event->action == CG_ACT_ERASE;
 		} else if (!rc && j->rc != CG_ERR_INVALID) {
 			rc = j->rc; /* disk full, I/O error: the transaction is lost */
 			cg_error("sqlite write: %s", sqlite3_errmsg(s->db));
@@ -373,13 +380,15 @@ void *cgs_writer_main(void *arg)
 			for (struct job *j = alone, *next; j; j = next) {
 				next = j->next;
 				j->rc = run_alone(s, j);
-				sem_post(&j->done);
+				j->done(j->done_arg, j->rc);
+				free(j);
 			}
 		}
 
 		for (struct job *j = batch, *next; j; j = next) {
-			next = j->next; /* j lives on a worker's stack: gone once posted */
-			sem_post(&j->done);
+			next = j->next;
+			j->done(j->done_arg, j->rc);
+			free(j);
 		}
 		pthread_mutex_lock(&s->mu);
 	}

@@ -1,0 +1,147 @@
+/* The storage port (DESIGN.md §4): everything the daemon, the forwarder and
+ * consentctl need from a store, as plain-data operations behind a table of
+ * function pointers with an opaque context, in the spirit of SQLite's VFS
+ * objects. A backend fills a struct cg_store_port; nothing outside the
+ * backend sees its library's types. Backends: SQLite (store.h).
+ *
+ * Writes are asynchronous: submit() queues a batch and returns; the backend
+ * calls done(arg, status) once the batch is durable (CG_OK) or has failed,
+ * from its own thread and outside its locks. cg_store_submit_wait() is the
+ * blocking form. Reads go through a reader handle that one thread uses at a
+ * time; each read is one call with its results in caller-owned memory, so a
+ * backend over a network can answer it from a pool or asynchronously behind
+ * the same call. */
+#ifndef CONSENTGATE_STORAGE_H
+#define CONSENTGATE_STORAGE_H
+
+#include <semaphore.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "consentgate/collect.h"
+#include "consentgate/config.h"
+#include "consentgate/event.h"
+#include "consentgate/report.h"
+
+#define CG_STORE_PORT_VERSION 1
+
+struct cg_store_reader;  /* opaque, the backend's: one read connection */
+
+/* WRITER: writes and reads; DAEMON: that plus the daily retention purge;
+ * READONLY: reads only (consentctl report, verify, export). */
+enum cg_store_mode { CG_STORE_WRITER = 0, CG_STORE_READONLY, CG_STORE_DAEMON };
+
+/* ---- the outbox (DESIGN.md §4) ---- */
+enum cg_outbox_state { CG_OB_PENDING = 0, CG_OB_DELIVERED, CG_OB_DROPPED, CG_OB_DEAD, CG_OB_NSTATES };
+const char *cg_outbox_state_name(int s);
+
+struct cg_outbox_item {
+	int64_t id;
+	char subject[CG_SUBJECT_LEN + 1];
+	char destination[64];
+	int purpose, mode, attempts;
+	int64_t created_ms;
+	char *payload;                     /* owned by the item list */
+};
+void cg_store_outbox_items_free(struct cg_outbox_item *items, size_t n);
+
+struct cg_outbox_update {
+	int64_t id;
+	int state;
+	int attempts;
+	int64_t next_attempt_ms;
+	char last_error[160];
+};
+
+/* Retention (DESIGN.md §4): what a purge at now_ms changes (or would). */
+struct cg_purge_counts {
+	long long ip_prefixes_cleared;
+	long long subjects_pruned;
+	long long events_pruned;
+	long long outbox_deleted;
+	long long outbox_expired;   /* pending rows older than 72 h: dropped */
+};
+
+/* Writer statistics for metrics. */
+struct cg_store_stats {
+	uint64_t commits, rows, failures;
+	uint64_t batch_max;
+	double commit_seconds_total;
+	uint64_t checkpoints;    /* checkpoint runs */
+	uint64_t wal_frames;     /* frames in the WAL at the last checkpoint */
+};
+
+/* One durable batch: an event (sealed onto the chain: its id and hash are
+ * filled in), outbox rows, outbox updates, or any of them together, all in
+ * one transaction. Owned by the caller until done() is called. */
+struct cg_store_batch {
+	struct cg_event *event;                  /* NULL: none */
+	const struct cg_outbox_row *rows;
+	size_t nrows;
+	const struct cg_outbox_update *updates;
+	size_t nupdates;
+};
+typedef void (*cg_store_done)(void *arg, int status);
+
+typedef int (*cg_store_row_fn)(void *ctx, int ncols, const char *const *cols);
+typedef int (*cg_store_event_fn)(void *ctx, const struct cg_event *ev);
+
+struct cg_store_port {
+	int version;            /* CG_STORE_PORT_VERSION */
+	const char *name;       /* "sqlite" */
+	void *ctx;              /* the backend's; passed to every write and admin call */
+
+	/* writes */
+	int (*submit)(void *ctx, struct cg_store_batch *b, cg_store_done done, void *arg);
+	/* retry: dead rows → pending now; else dead/pending rows → dropped. id 0: all. */
+	int (*outbox_set)(void *ctx, int64_t id, int retry, int64_t now_ms, long long *changed);
+	int (*purge)(void *ctx, const struct cg_config *cfg, int64_t now_ms, int dry_run,
+	             struct cg_purge_counts *out);
+	/* the secret that keys full client_ids; created at first start */
+	int (*client_key)(void *ctx, uint8_t key[32]);
+	void (*stats)(void *ctx, struct cg_store_stats *out);
+	/* drains the queue, stops, closes */
+	void (*close)(void *ctx);
+
+	/* reads, on a reader */
+	int (*reader_open)(void *ctx, struct cg_store_reader **out);
+	void (*reader_free)(struct cg_store_reader *r);
+	int (*load_state)(struct cg_store_reader *r, const char *subject, struct cg_state *out);
+	/* the subject's rows, oldest first; *evs is malloc'd (caller frees) */
+	int (*subject_events)(struct cg_store_reader *r, const char *subject, struct cg_event **evs, size_t *n);
+	/* fn for every row of `subject` (NULL: every row, plus the links of
+	 * pruned rows with action -1) in id order; stops when fn returns non-zero */
+	int (*each_event)(struct cg_store_reader *r, const char *subject, cg_store_event_fn fn, void *ctx);
+	/* outcomes and grants per period x country x version x language from since_day */
+	int (*report)(struct cg_store_reader *r, int period, const char *since_day, struct cg_report *out);
+	/* up to max pending rows due at now_ms, oldest first (cg_store_outbox_items_free) */
+	int (*due_outbox)(struct cg_store_reader *r, int64_t now_ms, size_t max,
+	                  struct cg_outbox_item **items, size_t *n);
+	int (*outbox_pending)(struct cg_store_reader *r, long long *n);
+	int (*outbox_counts)(struct cg_store_reader *r, long long counts[CG_OB_NSTATES]);
+	/* "summary" rows (destination, state, count, oldest, newest) or "dead"
+	 * letters (id, destination, created_at, attempts, error) */
+	int (*outbox_rows)(struct cg_store_reader *r, const char *kind, cg_store_row_fn fn, void *ctx);
+};
+
+/* Opens the backend [storage] names (creating and migrating in the writer
+ * modes). On error *out is zeroed and err says why. */
+int cg_store_port_open(const struct cg_config *cfg, int mode, struct cg_store_port *out,
+                       char *err, size_t errlen);
+/* Closes what cg_store_port_open opened; a zeroed port is harmless. */
+void cg_store_port_close(struct cg_store_port *p);
+/* submit() and wait for done(): CG_OK once the batch is durable. */
+int cg_store_submit_wait(const struct cg_store_port *p, struct cg_store_batch *b);
+
+/* The blocking side of any done() callback: a semaphore each, posted by the
+ * backend outside its locks, so the woken thread neither joins a herd nor
+ * hits a held mutex. cg_store_waiter_init; pass cg_store_waiter_done and the
+ * waiter as done and arg; cg_store_waiter_wait returns the status. */
+struct cg_store_waiter {
+	sem_t sem;
+	int rc;
+};
+void cg_store_waiter_init(struct cg_store_waiter *w);
+void cg_store_waiter_done(void *waiter, int status);
+int cg_store_waiter_wait(struct cg_store_waiter *w);
+
+#endif
