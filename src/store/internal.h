@@ -83,6 +83,11 @@ struct cg_store {
 	int ckpt_running;
 	pthread_cond_t ckpt_wake;
 	int ckpt_want;            /* under mu: the strongest checkpoint asked for */
+	/* held around every checkpoint of this process: SQLite refuses a
+	 * checkpoint at once (SQLITE_BUSY, no busy handler) while another one
+	 * runs, so the writer's RESTART would fail whenever the checkpointer's
+	 * PASSIVE happens to be copying frames */
+	pthread_mutex_t ckpt_mu;
 	const struct cg_config *cfg;  /* DAEMON mode: for the daily purge */
 };
 

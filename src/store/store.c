@@ -179,7 +179,7 @@ static int open_writer(struct cg_store *s, const struct cg_config *cfg, char *er
 		return CG_ERR_IO;
 	}
 	s->running = 1;
-	sqlite3_wal_hook(s->db, cgs_wal_hook, NULL);
+	sqlite3_wal_hook(s->db, cgs_wal_hook, s);
 	if (pthread_create(&s->ckpt_thread, NULL, cgs_checkpoint_main, s) == 0)
 		s->ckpt_running = 1;
 	return CG_OK;
@@ -203,6 +203,7 @@ int cg_store_open(const struct cg_config *cfg, int mode, struct cg_store **out,
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->work, NULL);
 	pthread_cond_init(&s->ckpt_wake, NULL);
+	pthread_mutex_init(&s->ckpt_mu, NULL);
 	snprintf(s->path, sizeof s->path, "%s", cfg->database);
 
 	rc = cgs_open_conn(s->path, s->mode == CG_STORE_READONLY ? SQLITE_OPEN_READONLY
@@ -246,6 +247,7 @@ void cg_store_close(struct cg_store *s)
 	sqlite3_close(s->db);
 	pthread_cond_destroy(&s->work);
 	pthread_cond_destroy(&s->ckpt_wake);
+	pthread_mutex_destroy(&s->ckpt_mu);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }

@@ -272,6 +272,16 @@ static void count_batch(struct cg_store *s, int rc, uint64_t n, uint64_t ok, dou
 	pthread_mutex_unlock(&s->mu);
 }
 
+static int truncate_wal(struct cg_store *s)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->ckpt_mu);
+	rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	pthread_mutex_unlock(&s->ckpt_mu);
+	return rc;
+}
+
 /* One group commit: every queued row in one transaction, one fsync. */
 static void write_batch(struct cg_store *s, struct job *batch)
 {
@@ -306,8 +316,7 @@ static void write_batch(struct cg_store *s, struct job *batch)
 	 * this thread, which no commit can outpace (the checkpointer would wait
 	 * for a gap between commits under load); if readers are in the way past
 	 * busy_timeout, the checkpointer tries again */
-	if (erased && rc == CG_OK &&
-	    sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) != SQLITE_OK) {
+	if (erased && rc == CG_OK && truncate_wal(s) != SQLITE_OK) {
 		pthread_mutex_lock(&s->mu);
 		s->ckpt_want = SQLITE_CHECKPOINT_TRUNCATE;
 		pthread_cond_signal(&s->ckpt_wake);
@@ -325,9 +334,13 @@ static void write_batch(struct cg_store *s, struct job *batch)
 #define WAL_RESTART_FRAMES 2048
 int cgs_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
-	(void)arg;
-	if (frames >= WAL_RESTART_FRAMES)
+	struct cg_store *s = arg;
+
+	if (frames >= WAL_RESTART_FRAMES) {
+		pthread_mutex_lock(&s->ckpt_mu);
 		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+		pthread_mutex_unlock(&s->ckpt_mu);
+	}
 	return SQLITE_OK;
 }
 
@@ -502,7 +515,9 @@ void *cgs_checkpoint_main(void *arg)
 			break;
 		mode = checkpoint_mode(s, &seen_commits, &idle_truncated);
 		pthread_mutex_unlock(&s->mu);
+		pthread_mutex_lock(&s->ckpt_mu);
 		rc = sqlite3_wal_checkpoint_v2(db, NULL, mode, &log, &done);
+		pthread_mutex_unlock(&s->ckpt_mu);
 		if (s->cfg && time(NULL) >= next_purge) {
 			next_purge = time(NULL) + 86400;
 			daily_purge(s);
