@@ -9,7 +9,6 @@
 #include "consentgate/config.h"
 #include "consentgate/storage.h"
 
-#define CG_OUTBOX_MAX_AGE_MS (72LL * 3600 * 1000) /* GA4 MP: events older than 72 h are refused */
 
 struct cg_forwarder;
 

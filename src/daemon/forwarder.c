@@ -10,6 +10,7 @@
 #include "consentgate/decision.h"
 #include "consentgate/err.h"
 #include "consentgate/forwarder.h"
+#include "consentgate/rules.h"
 #include "consentgate/log.h"
 
 #define ROUND_MAX 512          /* outbox rows looked at per round */
@@ -267,7 +268,7 @@ static void recheck(struct cg_forwarder *f, const struct cg_outbox_item *items, 
 		struct cg_state st;
 
 		memset(&st, 0, sizeof st);
-		if (now - it->created_ms > CG_OUTBOX_MAX_AGE_MS) {
+		if (!cg_rules_deliverable(it->created_ms, now)) {
 			set_update(&ups[(*nups)++], it, CG_OB_DROPPED, it->attempts, now, "older than 72 h");
 			continue;
 		}

@@ -8,6 +8,7 @@
 
 #include "consentgate/err.h"
 #include "consentgate/log.h"
+#include "consentgate/rules.h"
 #include "consentgate/store.h"
 #include "consentgate/timefmt.h"
 #include "internal.h"
@@ -19,6 +20,7 @@ struct purge_job {
 	int64_t now_ms;
 	int dry_run;
 	struct cg_purge_counts *out;
+	struct cg_retention_cutoffs cut;   /* the core's rule at now_ms */
 };
 
 static int purge_step(sqlite3 *db, const char *sql, const char *const *binds, int nbinds,
@@ -42,11 +44,6 @@ static int purge_step(sqlite3 *db, const char *sql, const char *const *binds, in
 	return CG_OK;
 }
 
-/* The time ms_before before the purge's clock, as stored */
-static void cutoff(const struct purge_job *p, int64_t ms_before, char out[CG_TIME_LEN + 1])
-{
-	cg_time_format(p->now_ms - ms_before, out);
-}
 
 /* 1. IP prefixes: cleared with the salt (the row is then "redacted") */
 static int purge_ip(sqlite3 *db, struct purge_job *p)
@@ -54,7 +51,7 @@ static int purge_ip(sqlite3 *db, struct purge_job *p)
 	char ip_cut[CG_TIME_LEN + 1];
 	const char *b[] = {ip_cut};
 
-	cutoff(p, (int64_t)p->cfg->ip_prefix_days * CG_MS_PER_DAY, ip_cut);
+	cg_time_format(p->cut.ip_prefix_before_ms, ip_cut);
 	return purge_step(db, "UPDATE consent_events SET ip_prefix = NULL, salt = NULL"
 	                      " WHERE ip_prefix IS NOT NULL AND recorded_at < ?1",
 	                  b, 1, &p->out->ip_prefixes_cleared);
@@ -70,7 +67,7 @@ static int purge_subjects(sqlite3 *db, struct purge_job *p)
 	int rc;
 
 	cg_time_format(p->now_ms, now);
-	cutoff(p, (int64_t)p->cfg->events_days_after_end * CG_MS_PER_DAY, ev_cut);
+	cg_time_format(p->cut.ended_before_ms, ev_cut);
 	snprintf(cdays, sizeof cdays, "%d", p->cfg->consent_max_age_days);
 	snprintf(rdays, sizeof rdays, "%d", p->cfg->refusal_max_age_days);
 	rc = purge_step(db, "DROP TABLE IF EXISTS temp.purge_subjects", NULL, 0, NULL);
@@ -114,9 +111,9 @@ static int purge_outbox(sqlite3 *db, struct purge_job *p)
 	const char *b[] = {ob_cut, dead_cut}, *bo[] = {old_cut};
 	int rc;
 
-	cutoff(p, (int64_t)p->cfg->outbox_delivered_days * CG_MS_PER_DAY, ob_cut);
-	cutoff(p, 30 * CG_MS_PER_DAY, dead_cut);
-	cutoff(p, 72 * 3600 * INT64_C(1000), old_cut);
+	cg_time_format(p->cut.delivered_before_ms, ob_cut);
+	cg_time_format(p->cut.dead_before_ms, dead_cut);
+	cg_time_format(p->cut.pending_before_ms, old_cut);
 	rc = purge_step(db, "DELETE FROM outbox WHERE (state IN ('delivered', 'dropped') AND created_at < ?1)"
 	                    " OR (state = 'dead' AND created_at < ?2)", b, 2, &p->out->outbox_deleted);
 	if (rc == CG_OK)
@@ -131,6 +128,7 @@ static int purge_fn(sqlite3 *db, void *arg)
 	int rc;
 
 	memset(p->out, 0, sizeof *p->out);
+	cg_rules_retention(p->cfg, p->now_ms, &p->cut);
 	rc = purge_ip(db, p);
 	if (rc == CG_OK)
 		rc = purge_subjects(db, p);
@@ -145,7 +143,7 @@ static int purge_fn(sqlite3 *db, void *arg)
 int cg_store_purge(struct cg_store *s, const struct cg_config *cfg, int64_t now_ms, int dry_run,
                    struct cg_purge_counts *out)
 {
-	struct purge_job p = {cfg, now_ms, dry_run, out};
+	struct purge_job p = {.cfg = cfg, .now_ms = now_ms, .dry_run = dry_run, .out = out};
 
 	return cg_store_run(s, 1, purge_fn, &p);
 }

@@ -13,6 +13,7 @@
 #include "consentgate/decision.h"
 #include "consentgate/err.h"
 #include "consentgate/log.h"
+#include "consentgate/rules.h"
 #include "consentgate/store.h"
 #include "internal.h"
 
@@ -125,7 +126,7 @@ static const char ob_drop_purpose_sql[] =
  * erasures are rare.) */
 static const char ob_erase_sql[] =
 	"UPDATE outbox SET subject = NULL, payload = '',"
-	" last_error = CASE state WHEN 'pending' THEN 'erased before delivery' ELSE 'erased' END,"
+	" last_error = CASE state WHEN 'pending' THEN ?2 ELSE 'erased' END,"
 	" state = CASE state WHEN 'pending' THEN 'dropped' ELSE state END"
 	" WHERE subject = ?1";
 static const char ob_update_sql[] =
@@ -141,25 +142,28 @@ static int step_done(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? CG_OK : map_sqlite(rc);
 }
 
-/* A withdrawal or erasure drops the visitor's undelivered events in the same
- * transaction; an objection those of that purpose. (The forwarder re-checks
- * before sending as well: this keeps the outbox telling the truth.) */
+/* What an event does to the visitor's outbox rows is the core's rule
+ * (cg_rules_outbox_effect); these statements carry it out, in the event's
+ * own transaction. (The forwarder re-checks before sending as well: this
+ * keeps the outbox telling the truth.) */
 static int drop_queued(struct cg_store *s, const struct cg_event *ev)
 {
-	if (ev->action == CG_ACT_ERASE) {
+	struct cg_outbox_rule r;
+
+	cg_rules_outbox_effect(ev, &r);
+	switch (r.effect) {
+	case CG_EFFECT_ERASE:
 		sqlite3_bind_text(s->ob_erase, 1, ev->subject, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s->ob_erase, 2, r.reason, -1, SQLITE_STATIC);
 		return step_done(s->ob_erase);
-	}
-	if (ev->action == CG_ACT_WITHDRAW) {
+	case CG_EFFECT_DROP_PENDING:
 		sqlite3_bind_text(s->ob_drop, 1, ev->subject, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s->ob_drop, 2, "withdrawn before delivery", -1, SQLITE_STATIC);
+		sqlite3_bind_text(s->ob_drop, 2, r.reason, -1, SQLITE_STATIC);
 		return step_done(s->ob_drop);
-	}
-	if (ev->action == CG_ACT_OBJECTION && ev->objection_purpose >= 0) {
+	case CG_EFFECT_DROP_PENDING_PURPOSE:
 		sqlite3_bind_text(s->ob_drop_purpose, 1, ev->subject, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s->ob_drop_purpose, 2, "objection before delivery", -1, SQLITE_STATIC);
-		sqlite3_bind_text(s->ob_drop_purpose, 3, cg_purpose_name(ev->objection_purpose), -1,
-		                  SQLITE_STATIC);
+		sqlite3_bind_text(s->ob_drop_purpose, 2, r.reason, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s->ob_drop_purpose, 3, cg_purpose_name(r.purpose), -1, SQLITE_STATIC);
 		return step_done(s->ob_drop_purpose);
 	}
 	return CG_OK;

@@ -1,0 +1,47 @@
+/* The rules the store backends execute, written once (DESIGN.md §4): what an
+ * event does to the visitor's queued analytics, the retention cut-offs, and
+ * the 72 h delivery limit. Pure: no I/O, no clock (times are passed in). A
+ * backend asks these functions and does what they say; it never decides. */
+#ifndef CONSENTGATE_RULES_H
+#define CONSENTGATE_RULES_H
+
+#include <stdint.h>
+#include "consentgate/config.h"
+#include "consentgate/event.h"
+
+/* GA4's Measurement Protocol refuses events older than 72 h: a pending
+ * outbox row past that is dropped, never sent. */
+#define CG_OUTBOX_MAX_AGE_MS (72LL * 3600 * 1000)
+/* Dead letters are kept this long for an operator to look at. */
+#define CG_OUTBOX_DEAD_KEEP_MS (30LL * 86400 * 1000)
+
+/* What a committed event does to the same visitor's outbox rows. */
+enum cg_outbox_effect {
+	CG_EFFECT_NONE = 0,
+	CG_EFFECT_DROP_PENDING,          /* withdrawal: every queued row → dropped */
+	CG_EFFECT_DROP_PENDING_PURPOSE,  /* objection: the queued rows of one purpose → dropped */
+	CG_EFFECT_ERASE,                 /* erasure: every row loses subject and payload,
+	                                  * queued ones → dropped */
+};
+struct cg_outbox_rule {
+	int effect;                      /* enum cg_outbox_effect */
+	int purpose;                     /* CG_EFFECT_DROP_PENDING_PURPOSE: which */
+	const char *reason;              /* last_error of the rows dropped (static text) */
+};
+void cg_rules_outbox_effect(const struct cg_event *ev, struct cg_outbox_rule *out);
+
+/* Retention at now_ms ([retention], [policy] lifetimes), as the times before
+ * which each thing goes. */
+struct cg_retention_cutoffs {
+	int64_t ip_prefix_before_ms;     /* ip_prefix of events recorded before: cleared */
+	int64_t ended_before_ms;         /* events of visitors whose consent ended before: pruned */
+	int64_t delivered_before_ms;     /* delivered / dropped outbox rows created before: deleted */
+	int64_t dead_before_ms;          /* dead letters created before: deleted */
+	int64_t pending_before_ms;       /* pending rows created before: dropped (72 h) */
+};
+void cg_rules_retention(const struct cg_config *cfg, int64_t now_ms, struct cg_retention_cutoffs *out);
+
+/* Whether a pending row created at created_ms may still be sent at now_ms. */
+int cg_rules_deliverable(int64_t created_ms, int64_t now_ms);
+
+#endif

@@ -1,0 +1,43 @@
+#include <string.h>
+
+#include "consentgate/rules.h"
+#include "consentgate/timefmt.h"
+
+void cg_rules_outbox_effect(const struct cg_event *ev, struct cg_outbox_rule *out)
+{
+	memset(out, 0, sizeof *out);
+	out->purpose = -1;
+	switch (ev->action) {
+	case CG_ACT_ERASE:
+		out->effect = CG_EFFECT_ERASE;
+		out->reason = "erased before delivery";
+		break;
+	case CG_ACT_WITHDRAW:
+		out->effect = CG_EFFECT_DROP_PENDING;
+		out->reason = "withdrawn before delivery";
+		break;
+	case CG_ACT_OBJECTION:
+		if (ev->objection_purpose >= 0) {
+			out->effect = CG_EFFECT_DROP_PENDING_PURPOSE;
+			out->purpose = ev->objection_purpose;
+			out->reason = "objection before delivery";
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+void cg_rules_retention(const struct cg_config *cfg, int64_t now_ms, struct cg_retention_cutoffs *out)
+{
+	out->ip_prefix_before_ms = now_ms - (int64_t)cfg->ip_prefix_days * CG_MS_PER_DAY;
+	out->ended_before_ms = now_ms - (int64_t)cfg->events_days_after_end * CG_MS_PER_DAY;
+	out->delivered_before_ms = now_ms - (int64_t)cfg->outbox_delivered_days * CG_MS_PER_DAY;
+	out->dead_before_ms = now_ms - CG_OUTBOX_DEAD_KEEP_MS;
+	out->pending_before_ms = now_ms - CG_OUTBOX_MAX_AGE_MS;
+}
+
+int cg_rules_deliverable(int64_t created_ms, int64_t now_ms)
+{
+	return now_ms - created_ms <= CG_OUTBOX_MAX_AGE_MS;
+}
