@@ -41,6 +41,12 @@ struct cg_retention_cutoffs {
 };
 void cg_rules_retention(const struct cg_config *cfg, int64_t now_ms, struct cg_retention_cutoffs *out);
 
+/* The outcome class of an event for the reports (enum cg_outcome:
+ * accept_all, reject_all, custom, withdraw), or -1 for events that are no
+ * choice (objection, erasure). The view consent_daily computes the same in
+ * SQL; tests/unit/test_sql_rules.c proves they agree. */
+int cg_rules_outcome(int action, const int choice[CG_NPURPOSES]);
+
 /* Whether a pending row created at created_ms may still be sent at now_ms. */
 int cg_rules_deliverable(int64_t created_ms, int64_t now_ms);
 

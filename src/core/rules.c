@@ -1,5 +1,6 @@
 #include <string.h>
 
+#include "consentgate/report.h"
 #include "consentgate/rules.h"
 #include "consentgate/timefmt.h"
 
@@ -35,6 +36,21 @@ void cg_rules_retention(const struct cg_config *cfg, int64_t now_ms, struct cg_r
 	out->delivered_before_ms = now_ms - (int64_t)cfg->outbox_delivered_days * CG_MS_PER_DAY;
 	out->dead_before_ms = now_ms - CG_OUTBOX_DEAD_KEEP_MS;
 	out->pending_before_ms = now_ms - CG_OUTBOX_MAX_AGE_MS;
+}
+
+int cg_rules_outcome(int action, const int choice[CG_NPURPOSES])
+{
+	int all = 1, none = 1;
+
+	if (action == CG_ACT_WITHDRAW)
+		return CG_OUT_WITHDRAW;
+	if (action != CG_ACT_CHOICE)
+		return -1;
+	for (int p = 0; p < CG_NPURPOSES; p++) {
+		all &= choice[p] == 1;
+		none &= choice[p] == 0;
+	}
+	return all ? CG_OUT_ACCEPT_ALL : none ? CG_OUT_REJECT_ALL : CG_OUT_CUSTOM;
 }
 
 int cg_rules_deliverable(int64_t created_ms, int64_t now_ms)
