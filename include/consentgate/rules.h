@@ -41,6 +41,12 @@ struct cg_retention_cutoffs {
 };
 void cg_rules_retention(const struct cg_config *cfg, int64_t now_ms, struct cg_retention_cutoffs *out);
 
+/* When a visitor's consent ended, from their latest event: at once for a
+ * withdrawal or an erasure, else when the choice in force expires
+ * (cg_state_expires_ms). Retention prunes the visitor's events once this
+ * is before ended_before_ms. */
+int64_t cg_rules_consent_ended_ms(const struct cg_config *cfg, const struct cg_state *latest);
+
 /* The outcome class of an event for the reports (enum cg_outcome:
  * accept_all, reject_all, custom, withdraw), or -1 for events that are no
  * choice (objection, erasure). The view consent_daily computes the same in

@@ -204,11 +204,11 @@ int cgh_read_id(struct ctx *c, char id[CG_ID_LEN + 1])
 
 static int new_id(struct ctx *c, char id[CG_ID_LEN + 1])
 {
-	uint8_t raw[CG_ID_BYTES];
+	uint8_t raw[CG_ID_RANDOM_BYTES];
 
 	if (c->ops->random(c->ops->ctx, raw, sizeof raw))
 		return CG_ERR_IO;
-	cg_id_encode(raw, id);
+	cg_id_make(raw, c->req->now_ms, id);
 	sodium_memzero(raw, sizeof raw);
 	return CG_OK;
 }

@@ -1,5 +1,6 @@
 #include <string.h>
 
+#include "consentgate/decision.h"
 #include "consentgate/report.h"
 #include "consentgate/rules.h"
 #include "consentgate/timefmt.h"
@@ -36,6 +37,13 @@ void cg_rules_retention(const struct cg_config *cfg, int64_t now_ms, struct cg_r
 	out->delivered_before_ms = now_ms - (int64_t)cfg->outbox_delivered_days * CG_MS_PER_DAY;
 	out->dead_before_ms = now_ms - CG_OUTBOX_DEAD_KEEP_MS;
 	out->pending_before_ms = now_ms - CG_OUTBOX_MAX_AGE_MS;
+}
+
+int64_t cg_rules_consent_ended_ms(const struct cg_config *cfg, const struct cg_state *latest)
+{
+	if (latest->action == CG_ACT_WITHDRAW || latest->action == CG_ACT_ERASE)
+		return latest->recorded_at_ms;
+	return cg_state_expires_ms(cfg, latest);
 }
 
 int cg_rules_outcome(int action, const int choice[CG_NPURPOSES])

@@ -67,6 +67,7 @@ struct cg_store {
 	sqlite3 *db;              /* the writer's (or consentctl's) connection */
 	sqlite3_stmt *ins;
 	sqlite3_stmt *ob_ins, *ob_drop, *ob_drop_purpose, *ob_erase, *ob_upd, *redact, *tip[2];
+	sqlite3_stmt *sub_find, *sub_ins;
 	uint8_t client_key[32];
 	pthread_t thread;
 	int running;
@@ -93,7 +94,7 @@ struct cg_store {
 
 struct cg_store_reader {
 	sqlite3 *db;
-	sqlite3_stmt *state;
+	sqlite3_stmt *find, *state;
 };
 
 
@@ -101,6 +102,24 @@ struct cg_store_reader {
 int cgs_exec(sqlite3 *db, const char *sql);
 /* opens with busy_timeout and the pragmas every connection needs */
 int cgs_open_conn(const char *path, int flags, sqlite3 **out);
+
+/* ---- schema 2's encodings (store.c) ---- */
+/* step a statement that returns no row, then reset and clear it */
+int cgs_step_done(sqlite3_stmt *st);
+/* 64 hex digits -> the 32-byte subject key (CG_ERR_INVALID if malformed) */
+int cgs_subject_key(const char *hex, uint8_t key[CG_SUBJECT_BYTES]);
+/* A visitor's sid by their subject key, on a statement prepared from
+ * CGS_SUBJECT_FIND_SQL: candidates by the key's first 8 bytes, the whole key
+ * compared in constant time. CG_OK, CG_ERR_NOT_FOUND or CG_ERR_STORAGE. */
+#define CGS_SUBJECT_FIND_SQL "SELECT sid, digest FROM subjects WHERE substr(digest, 1, 8) = ?1"
+int cgs_sid_find(sqlite3_stmt *find, const uint8_t key[CG_SUBJECT_BYTES], int64_t *sid);
+/* hex text <-> blob columns: "" binds NULL; a NULL column reads as "" */
+int cgs_bind_hex(sqlite3_stmt *st, int i, const char *hex, size_t nbytes);
+void cgs_column_hex(sqlite3_stmt *st, int i, char *out, size_t size);
+/* schema.c */
+extern const char cg_schema_v2_tables[], cg_schema_v2_views[];
+/* migrate.c: schema 1 -> 2, inside the caller's transaction */
+int cgs_migrate_v1(sqlite3 *db, char *err, size_t errlen);
 
 /* writer.c: the writer's statements, its thread, the checkpointer */
 int cgs_writer_prepare(struct cg_store *s);

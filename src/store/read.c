@@ -9,6 +9,7 @@
 #include "consentgate/decision.h"
 #include "consentgate/store.h"
 #include "internal.h"
+#include "schema.sql.h"
 
 static const char *const ob_state_names[CG_OB_NSTATES] = {"pending", "delivered", "dropped", "dead"};
 
@@ -29,10 +30,12 @@ int cg_store_reader_open(struct cg_store *s, struct cg_store_reader **out)
 	 * small (the OS page cache holds the hot pages anyway) */
 	if (cgs_open_conn(s->path, SQLITE_OPEN_READONLY, &r->db) ||
 	    sqlite3_exec(r->db, "PRAGMA cache_size=-64", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(r->db, CGS_SUBJECT_FIND_SQL, -1, SQLITE_PREPARE_PERSISTENT, &r->find,
+	                       NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(r->db,
 	                       "SELECT action, policy_version, preferences, statistics, marketing,"
-	                       " objections, recorded_at, choice_at FROM consent_events"
-	                       " WHERE subject = ? ORDER BY id DESC LIMIT 1",
+	                       " objections, recorded_ms, choice_ms FROM events"
+	                       " WHERE sid = ? ORDER BY id DESC LIMIT 1",
 	                       -1, SQLITE_PREPARE_PERSISTENT, &r->state, NULL) != SQLITE_OK) {
 		cg_store_reader_free(r);
 		return CG_ERR_STORAGE;
@@ -45,6 +48,7 @@ void cg_store_reader_free(struct cg_store_reader *r)
 {
 	if (!r)
 		return;
+	sqlite3_finalize(r->find);
 	sqlite3_finalize(r->state);
 	sqlite3_close(r->db);
 	free(r);
@@ -62,30 +66,47 @@ static int col_tri(sqlite3_stmt *st, int i)
 	return sqlite3_column_type(st, i) == SQLITE_NULL ? CG_TRI_NULL : sqlite3_column_int(st, i) != 0;
 }
 
+/* The visitor's sid: CG_OK, CG_ERR_NOT_FOUND (no row yet), or an error. */
+static int reader_sid(struct cg_store_reader *r, const char *subject, int64_t *sid)
+{
+	uint8_t key[CG_SUBJECT_BYTES];
+
+	if (cgs_subject_key(subject, key) != CG_OK)
+		return CG_ERR_NOT_FOUND;
+	return cgs_sid_find(r->find, key, sid);
+}
+
+static void col_time(sqlite3_stmt *st, int i, char out[CG_TIME_LEN + 1])
+{
+	out[0] = '\0';
+	if (sqlite3_column_type(st, i) != SQLITE_NULL)
+		cg_time_format(sqlite3_column_int64(st, i), out);
+}
+
 int cg_store_load_state(struct cg_store_reader *r, const char *subject, struct cg_state *out)
 {
 	sqlite3_stmt *st = r->state;
 	const char *s;
+	int64_t sid = 0;
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
+	rc = reader_sid(r, subject, &sid);
+	if (rc != CG_OK)
+		return rc == CG_ERR_NOT_FOUND ? CG_OK : rc;
+	sqlite3_bind_int64(st, 1, sid);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		out->present = 1;
-		out->action = cg_action_parse((const char *)sqlite3_column_text(st, 0));
+		out->action = sqlite3_column_int(st, 0);
 		s = (const char *)sqlite3_column_text(st, 1);
 		snprintf(out->policy_version, sizeof out->policy_version, "%s", s ? s : "");
 		for (int p = 0; p < CG_NPURPOSES; p++)
 			out->choice[p] = col_tri(st, 2 + p);
-		if (cg_objections_parse((const char *)sqlite3_column_text(st, 5), &out->objections) ||
-		    cg_time_parse((const char *)sqlite3_column_text(st, 6), &out->recorded_at_ms))
-			rc = SQLITE_CORRUPT;
-		s = (const char *)sqlite3_column_text(st, 7);
-		if (s && cg_time_parse(s, &out->choice_at_ms))
-			rc = SQLITE_CORRUPT;
-		if (rc == SQLITE_ROW)
-			rc = SQLITE_DONE;
+		out->objections = (unsigned)sqlite3_column_int(st, 5);
+		out->recorded_at_ms = sqlite3_column_int64(st, 6);
+		out->choice_at_ms = sqlite3_column_int64(st, 7); /* NULL reads as 0: no choice */
+		rc = SQLITE_DONE;
 	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -97,30 +118,35 @@ int cg_store_report(struct cg_store_reader *r, int period, const char *since_day
                     struct cg_report *out)
 {
 	static const char *const period_sql[] = {
-		"substr(recorded_at, 1, 10)", "strftime('%Y-W%W', recorded_at)", "substr(recorded_at, 1, 7)",
+		"strftime('%Y-%m-%d', recorded_ms / 1000, 'unixepoch')",
+		"strftime('%Y-W%W', recorded_ms / 1000, 'unixepoch')",
+		"strftime('%Y-%m', recorded_ms / 1000, 'unixepoch')",
 	};
-	char sql[1400];
+	char sql[1400], since[CG_TIME_LEN + 1];
 	sqlite3_stmt *st = NULL;
+	int64_t since_ms = 0;
 	int rc;
 
-	if (period < 0 || period > 2)
+	/* a day ("2026-11-01") or a time */
+	snprintf(since, sizeof since, "%s%s", since_day, strlen(since_day) == 10 ? "T00:00:00.000Z" : "");
+	if (period < 0 || period > 2 || (since_day[0] && cg_time_parse(since, &since_ms)))
 		return CG_ERR_INVALID;
 	out->period = period;
 	snprintf(sql, sizeof sql,
 		"SELECT period, coalesce(country, ''), coalesce(policy_version, ''), coalesce(lang, ''),"
-		" count(DISTINCT subject),"
-		" sum(action = 'choice' AND preferences = 1 AND statistics = 1 AND marketing = 1),"
-		" sum(action = 'choice' AND preferences = 0 AND statistics = 0 AND marketing = 0),"
-		" sum(action = 'choice' AND NOT (preferences = statistics AND statistics = marketing)),"
-		" sum(action = 'withdraw'), sum(action = 'choice'),"
-		" sum(action = 'choice' AND preferences = 1), sum(action = 'choice' AND statistics = 1),"
-		" sum(action = 'choice' AND marketing = 1)"
-		" FROM (SELECT %s AS period, * FROM consent_events"
-		"       WHERE action IN ('choice', 'withdraw') AND recorded_at >= ?)"
+		" count(DISTINCT sid),"
+		" sum(action = 0 AND preferences = 1 AND statistics = 1 AND marketing = 1),"
+		" sum(action = 0 AND preferences = 0 AND statistics = 0 AND marketing = 0),"
+		" sum(action = 0 AND NOT (preferences = statistics AND statistics = marketing)),"
+		" sum(action = 1), sum(action = 0),"
+		" sum(action = 0 AND preferences = 1), sum(action = 0 AND statistics = 1),"
+		" sum(action = 0 AND marketing = 1)"
+		" FROM (SELECT %s AS period, * FROM events"
+		"       WHERE action IN (0, 1) AND recorded_ms >= ?)"
 		" GROUP BY 1, 2, 3, 4 ORDER BY 1, 2 = '', 2, 3, 4", period_sql[period]);
 	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return CG_ERR_STORAGE;
-	sqlite3_bind_text(st, 1, since_day, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 1, since_ms);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct cg_report_row row;
 		memset(&row, 0, sizeof row);
@@ -144,59 +170,63 @@ int cg_store_report(struct cg_store_reader *r, int period, const char *since_day
 }
 
 
+#define EVENT_COLS(subject) \
+	"SELECT e.id, " subject ", e.recorded_ms, e.action, e.policy_version, e.preferences," \
+	" e.statistics, e.marketing, e.objection_purpose, e.objections, e.choice_ms," \
+	" e.gpc, e.dnt, e.lang, e.banner, e.page, e.ip_prefix, e.country, e.salt," \
+	" e.core_digest, e.personal_digest, " CG_PREV("e.id") ", e.hash FROM events e"
+
+static void read_event(sqlite3_stmt *st, struct cg_event *ev)
+{
+	memset(ev, 0, sizeof *ev);
+	ev->id = sqlite3_column_int64(st, 0);
+	cgs_column_hex(st, 1, ev->subject, sizeof ev->subject);
+	col_time(st, 2, ev->recorded_at);
+	ev->action = sqlite3_column_int(st, 3);
+	col_copy(st, 4, ev->policy_version, sizeof ev->policy_version);
+	for (int p = 0; p < CG_NPURPOSES; p++)
+		ev->choice[p] = col_tri(st, 5 + p);
+	ev->objection_purpose = sqlite3_column_type(st, 8) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 8);
+	ev->objections = (unsigned)sqlite3_column_int(st, 9);
+	col_time(st, 10, ev->choice_at);
+	ev->gpc = col_tri(st, 11);
+	ev->dnt = col_tri(st, 12);
+	col_copy(st, 13, ev->lang, sizeof ev->lang);
+	col_copy(st, 14, ev->banner, sizeof ev->banner);
+	col_copy(st, 15, ev->page, sizeof ev->page);
+	col_copy(st, 16, ev->ip_prefix, sizeof ev->ip_prefix);
+	col_copy(st, 17, ev->country, sizeof ev->country);
+	cgs_column_hex(st, 18, ev->salt, sizeof ev->salt);
+	cgs_column_hex(st, 19, ev->core_digest, sizeof ev->core_digest);
+	cgs_column_hex(st, 20, ev->personal_digest, sizeof ev->personal_digest);
+	cgs_column_hex(st, 21, ev->prev_hash, sizeof ev->prev_hash);
+	cgs_column_hex(st, 22, ev->hash, sizeof ev->hash);
+}
+
 int cg_store_each_event(struct cg_store_reader *r, const char *subject,
                         int (*fn)(void *ctx, const struct cg_event *ev), void *ctx)
 {
 	sqlite3_stmt *st = NULL;
 	struct cg_event ev;
+	int64_t sid = 0;
 	int rc, stop = 0;
 	/* without a subject: the whole chain, pruned rows as links only
-	 * (subject ''; verification checks their hash, not their fields) */
+	 * (action -1; verification checks their hash, not their fields) */
 	const char *sql = subject
-		? "SELECT id, subject, recorded_at, action, policy_version, preferences,"
-		  " statistics, marketing, objection_purpose, objections, choice_at,"
-		  " gpc, dnt, lang, banner, page, ip_prefix, country, salt,"
-		  " core_digest, personal_digest, prev_hash, hash"
-		  " FROM consent_events WHERE subject = ?1 ORDER BY id"
-		: "SELECT id, subject, recorded_at, action, policy_version, preferences,"
-		  " statistics, marketing, objection_purpose, objections, choice_at,"
-		  " gpc, dnt, lang, banner, page, ip_prefix, country, salt,"
-		  " core_digest, personal_digest, prev_hash, hash FROM consent_events"
-		  " UNION ALL SELECT id, '', '', 'pruned', NULL, NULL, NULL, NULL, NULL, '', NULL,"
+		? EVENT_COLS("s.digest") " JOIN subjects s ON s.sid = e.sid WHERE e.sid = ?1 ORDER BY e.id"
+		: EVENT_COLS("s.digest") " JOIN subjects s ON s.sid = e.sid"
+		  " UNION ALL SELECT p.id, NULL, NULL, -1, NULL, NULL, NULL, NULL, NULL, 0, NULL,"
 		  " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
-		  " core_digest, personal_digest, prev_hash, hash FROM consent_pruned ORDER BY 1";
+		  " p.core_digest, p.personal_digest, " CG_PREV("p.id") ", p.hash FROM pruned p ORDER BY 1";
 
+	if (subject && (rc = reader_sid(r, subject, &sid)) != CG_OK)
+		return rc == CG_ERR_NOT_FOUND ? CG_OK : rc;
 	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return CG_ERR_STORAGE;
 	if (subject)
-		sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 1, sid);
 	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *t;
-		memset(&ev, 0, sizeof ev);
-		ev.id = sqlite3_column_int64(st, 0);
-		col_copy(st, 1, ev.subject, sizeof ev.subject);
-		col_copy(st, 2, ev.recorded_at, sizeof ev.recorded_at);
-		ev.action = cg_action_parse((const char *)sqlite3_column_text(st, 3));
-		col_copy(st, 4, ev.policy_version, sizeof ev.policy_version);
-		for (int p = 0; p < CG_NPURPOSES; p++)
-			ev.choice[p] = col_tri(st, 5 + p);
-		t = (const char *)sqlite3_column_text(st, 8);
-		ev.objection_purpose = t ? cg_purpose_parse(t) : -1;
-		if (cg_objections_parse((const char *)sqlite3_column_text(st, 9), &ev.objections))
-			ev.objections = ~0u; /* unparsable: the core digest will not match */
-		col_copy(st, 10, ev.choice_at, sizeof ev.choice_at);
-		ev.gpc = col_tri(st, 11);
-		ev.dnt = col_tri(st, 12);
-		col_copy(st, 13, ev.lang, sizeof ev.lang);
-		col_copy(st, 14, ev.banner, sizeof ev.banner);
-		col_copy(st, 15, ev.page, sizeof ev.page);
-		col_copy(st, 16, ev.ip_prefix, sizeof ev.ip_prefix);
-		col_copy(st, 17, ev.country, sizeof ev.country);
-		col_copy(st, 18, ev.salt, sizeof ev.salt);
-		col_copy(st, 19, ev.core_digest, sizeof ev.core_digest);
-		col_copy(st, 20, ev.personal_digest, sizeof ev.personal_digest);
-		col_copy(st, 21, ev.prev_hash, sizeof ev.prev_hash);
-		col_copy(st, 22, ev.hash, sizeof ev.hash);
+		read_event(st, &ev);
 		stop = fn(ctx, &ev);
 	}
 	sqlite3_finalize(st);
@@ -210,18 +240,17 @@ int cg_store_due_outbox(struct cg_store_reader *r, int64_t now_ms, size_t max,
 {
 	sqlite3_stmt *st = NULL;
 	struct cg_outbox_item *it = NULL;
-	char now[CG_TIME_LEN + 1];
 	int rc;
 
 	*items = NULL;
 	*n = 0;
-	cg_time_format(now_ms, now);
 	if (sqlite3_prepare_v2(r->db,
-	                       "SELECT id, subject, destination, purpose, mode, attempts, created_at, payload"
-	                       " FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?"
-	                       " ORDER BY next_attempt_at, id LIMIT ?", -1, &st, NULL) != SQLITE_OK)
+	                       "SELECT o.id, s.digest, o.destination, o.purpose, o.mode, o.attempts,"
+	                       " o.created_ms, o.payload FROM outbox_rows o LEFT JOIN subjects s ON s.sid = o.sid"
+	                       " WHERE o.state = 0 AND o.next_ms <= ? ORDER BY o.next_ms, o.id LIMIT ?",
+	                       -1, &st, NULL) != SQLITE_OK)
 		return CG_ERR_STORAGE;
-	sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 1, now_ms);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
 	it = calloc(max ? max : 1, sizeof *it);
 	if (!it) {
@@ -232,14 +261,12 @@ int cg_store_due_outbox(struct cg_store_reader *r, int64_t now_ms, size_t max,
 		struct cg_outbox_item *x = &it[*n];
 		const char *pl = (const char *)sqlite3_column_text(st, 7);
 		x->id = sqlite3_column_int64(st, 0);
-		col_copy(st, 1, x->subject, sizeof x->subject);
+		cgs_column_hex(st, 1, x->subject, sizeof x->subject);
 		col_copy(st, 2, x->destination, sizeof x->destination);
-		x->purpose = cg_purpose_parse((const char *)sqlite3_column_text(st, 3));
-		x->mode = strcmp((const char *)sqlite3_column_text(st, 4), "full") == 0
-		                  ? CG_FORWARD_FULL : CG_FORWARD_MINIMISED;
+		x->purpose = sqlite3_column_int(st, 3);
+		x->mode = sqlite3_column_int(st, 4) == 0 ? CG_FORWARD_FULL : CG_FORWARD_MINIMISED;
 		x->attempts = sqlite3_column_int(st, 5);
-		if (cg_time_parse((const char *)sqlite3_column_text(st, 6), &x->created_ms))
-			x->created_ms = 0;
+		x->created_ms = sqlite3_column_int64(st, 6);
 		x->payload = strdup(pl ? pl : "");
 		(*n)++;
 		if (!x->payload) {
@@ -270,7 +297,7 @@ int cg_store_outbox_pending(struct cg_store_reader *r, long long *n)
 	int rc = CG_ERR_STORAGE;
 
 	*n = 0;
-	if (sqlite3_prepare_v2(r->db, "SELECT count(*) FROM outbox WHERE state = 'pending'", -1, &st,
+	if (sqlite3_prepare_v2(r->db, "SELECT count(*) FROM outbox_rows WHERE state = 0", -1, &st,
 	                       NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
 		*n = sqlite3_column_int64(st, 0);
 		rc = CG_OK;
@@ -285,13 +312,14 @@ int cg_store_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NST
 	int rc;
 
 	memset(counts, 0, sizeof(long long) * CG_OB_NSTATES);
-	if (sqlite3_prepare_v2(r->db, "SELECT state, count(*) FROM outbox GROUP BY state", -1, &st,
+	if (sqlite3_prepare_v2(r->db, "SELECT state, count(*) FROM outbox_rows GROUP BY state", -1, &st,
 	                       NULL) != SQLITE_OK)
 		return CG_ERR_STORAGE;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		for (int i = 0; i < CG_OB_NSTATES; i++)
-			if (strcmp(ob_state_names[i], (const char *)sqlite3_column_text(st, 0)) == 0)
-				counts[i] = sqlite3_column_int64(st, 1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int i = sqlite3_column_int(st, 0);
+		if (i >= 0 && i < CG_OB_NSTATES)
+			counts[i] = sqlite3_column_int64(st, 1);
+	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
 }

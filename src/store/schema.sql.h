@@ -1,74 +1,29 @@
-/* Schema version 1. Kept as a C string so the binary needs no data files.
- * Column names of consent_events, outbox and the views are an analyst
- * contract (DESIGN.md §4): add columns, never rename. */
-static const char cg_schema_v1[] =
-"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;\n"
-"CREATE TABLE consent_events(\n"
-"  id INTEGER PRIMARY KEY,\n"
-"  subject TEXT NOT NULL,\n"
-"  recorded_at TEXT NOT NULL,\n"
-"  action TEXT NOT NULL CHECK (action IN ('choice','withdraw','objection','erase')),\n"
-"  policy_version TEXT,\n"
-"  preferences INTEGER CHECK (preferences IN (0,1)),\n"
-"  statistics INTEGER CHECK (statistics IN (0,1)),\n"
-"  marketing INTEGER CHECK (marketing IN (0,1)),\n"
-"  objection_purpose TEXT,\n"
-"  objections TEXT NOT NULL DEFAULT '',\n"
-"  choice_at TEXT,\n"
-"  gpc INTEGER, dnt INTEGER, lang TEXT, banner TEXT, page TEXT,\n"
-"  ip_prefix TEXT, country TEXT,\n"
-"  salt TEXT,\n"
-"  core_digest TEXT NOT NULL, personal_digest TEXT NOT NULL,\n"
-"  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);\n"
-"CREATE INDEX consent_events_subject ON consent_events(subject, id);\n"
-"CREATE INDEX consent_events_recorded ON consent_events(recorded_at);\n"
-/* The proof may be redacted (personal columns) or pruned, never rewritten. */
-"CREATE TRIGGER consent_events_append_only BEFORE UPDATE OF id, subject, recorded_at,\n"
-"  action, policy_version, preferences, statistics, marketing, objection_purpose,\n"
-"  objections, choice_at, core_digest, personal_digest, prev_hash, hash ON consent_events\n"
-"BEGIN SELECT RAISE(ABORT, 'consent_events is append-only'); END;\n"
-/* Links of rows deleted by retention: verification walks consent_events and
- * these together, so pruning never breaks the chain. */
-"CREATE TABLE consent_pruned(\n"
-"  id INTEGER PRIMARY KEY, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,\n"
-"  core_digest TEXT NOT NULL, personal_digest TEXT NOT NULL, pruned_at TEXT NOT NULL);\n"
-"CREATE TABLE outbox(\n"
-"  id INTEGER PRIMARY KEY,\n"
-"  subject TEXT,\n"
-"  destination TEXT NOT NULL,\n"
-"  purpose TEXT NOT NULL,\n"
-"  mode TEXT NOT NULL CHECK (mode IN ('full','minimised')),\n"
-"  payload TEXT NOT NULL,\n"
-"  created_at TEXT NOT NULL,\n"
-"  attempts INTEGER NOT NULL DEFAULT 0,\n"
-"  next_attempt_at TEXT NOT NULL,\n"
-"  state TEXT NOT NULL DEFAULT 'pending'\n"
-"    CHECK (state IN ('pending','delivered','dropped','dead')),\n"
-"  last_error TEXT);\n"
-"CREATE INDEX outbox_due ON outbox(state, next_attempt_at);\n"
-"CREATE INDEX outbox_subject ON outbox(subject) WHERE state = 'pending';\n"
-"CREATE VIEW consent_current AS\n"
-"SELECT c.*,\n"
-"  CASE WHEN c.expires_at IS NULL THEN NULL\n"
-"       WHEN c.expires_at <= strftime('%Y-%m-%dT%H:%M:%fZ','now') THEN 1 ELSE 0 END AS expired,\n"
-"  CASE WHEN c.policy_version IS (SELECT value FROM meta WHERE key = 'policy_version')\n"
-"       THEN 0 ELSE 1 END AS stale_policy\n"
-"FROM (SELECT e.subject, e.id AS last_event_id, e.recorded_at, e.action, e.policy_version,\n"
-"        e.preferences, e.statistics, e.marketing, e.objections, e.choice_at,\n"
-"        e.gpc, e.dnt, e.lang, e.country,\n"
-"        CASE WHEN e.action = 'erase' OR e.choice_at IS NULL THEN NULL\n"
-"        ELSE strftime('%Y-%m-%dT%H:%M:%fZ', e.choice_at, '+' ||\n"
-"          (SELECT value FROM meta WHERE key = CASE\n"
-"             WHEN coalesce(e.preferences,0) + coalesce(e.statistics,0) + coalesce(e.marketing,0) > 0\n"
-"             THEN 'consent_max_age_days' ELSE 'refusal_max_age_days' END) || ' days') END AS expires_at\n"
-"      FROM consent_events e\n"
-"      JOIN (SELECT subject, max(id) AS id FROM consent_events GROUP BY subject) l ON e.id = l.id) c;\n"
-"CREATE VIEW consent_daily AS\n"
-"SELECT substr(recorded_at, 1, 10) AS day, country, policy_version, lang,\n"
-"  CASE WHEN action = 'withdraw' THEN 'withdraw'\n"
-"       WHEN preferences = 1 AND statistics = 1 AND marketing = 1 THEN 'accept_all'\n"
-"       WHEN preferences = 0 AND statistics = 0 AND marketing = 0 THEN 'reject_all'\n"
-"       ELSE 'custom' END AS outcome,\n"
-"  count(*) AS n\n"
-"FROM consent_events WHERE action IN ('choice', 'withdraw')\n"
-"GROUP BY 1, 2, 3, 4, 5;\n";
+#ifndef CONSENTGATE_STORE_SCHEMA_SQL_H
+#define CONSENTGATE_STORE_SCHEMA_SQL_H
+/* Schema version 2 (the SQL is in schema.c, kept as C strings so the
+ * binary needs no data files); the macros its SQL and the readers share.
+ *
+ * Lean base tables (digests as 32-byte blobs, times as integer ms since the
+ * epoch, enumerations as small integers, a visitor's rows keyed by an
+ * increasing integer) under the analyst contract of DESIGN.md §4: the views
+ * consent_events, consent_current, consent_daily, outbox and consent_pruned
+ * keep schema 1's column names and types (hex text digests, ISO-8601 text
+ * times). Add columns, never rename.
+ *
+ *   subjects  one row per visitor: the 32-byte subject key; indexed by its
+ *             first 8 bytes, which for consent IDs of schema 2 are the
+ *             creation time (new visitors append to the index)
+ *   events    the chain; prev_hash is not stored: it is the hash of row
+ *             id - 1 (ids are consecutive: the writer assigns tip + 1)
+ *   pruned    the links of rows deleted by retention
+ *   outbox_rows  the outbox */
+#define CG_ISO(ms) "strftime('%Y-%m-%dT%H:%M:%S', " ms " / 1000, 'unixepoch') || printf('.%03dZ', " ms " % 1000)"
+#define CG_HEX(b) "lower(hex(" b "))"
+#define CG_HEXN(b) "nullif(lower(hex(" b ")), '')"
+#define CG_PURPOSE(p) "CASE " p " WHEN 0 THEN 'preferences' WHEN 1 THEN 'statistics' WHEN 2 THEN 'marketing' END"
+/* the hash of the row before row `id`: a row, a pruned link, or genesis */
+#define CG_PREV(id) \
+	"coalesce((SELECT hash FROM events WHERE id = " id " - 1), (SELECT hash FROM pruned WHERE id = " id " - 1)," \
+	" CASE WHEN " id " = 1 THEN zeroblob(32) END)"
+
+#endif

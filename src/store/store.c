@@ -10,7 +10,7 @@
 #include "consentgate/log.h"
 #include "consentgate/store.h"
 #include "internal.h"
-#include "schema.sql.h"
+
 
 int cgs_exec(sqlite3 *db, const char *sql)
 {
@@ -22,6 +22,77 @@ int cgs_exec(sqlite3 *db, const char *sql)
 		sqlite3_free(msg);
 	}
 	return rc;
+}
+
+static int map_sqlite(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK: case SQLITE_DONE: case SQLITE_ROW: return CG_OK;
+	case SQLITE_NOMEM: return CG_ERR_NOMEM;
+	case SQLITE_CONSTRAINT: return CG_ERR_INVALID;
+	default: return CG_ERR_STORAGE;
+	}
+}
+
+int cgs_step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? CG_OK : map_sqlite(rc);
+}
+
+int cgs_subject_key(const char *hex, uint8_t key[CG_SUBJECT_BYTES])
+{
+	size_t got = 0;
+
+	if (!hex || strlen(hex) != CG_SUBJECT_LEN ||
+	    sodium_hex2bin(key, CG_SUBJECT_BYTES, hex, CG_SUBJECT_LEN, NULL, &got, NULL) != 0 ||
+	    got != CG_SUBJECT_BYTES)
+		return CG_ERR_INVALID;
+	return CG_OK;
+}
+
+int cgs_sid_find(sqlite3_stmt *st, const uint8_t key[CG_SUBJECT_BYTES], int64_t *sid)
+{
+	int rc, found = 0;
+
+	sqlite3_bind_blob(st, 1, key, 8, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (sqlite3_column_bytes(st, 1) == CG_SUBJECT_BYTES &&
+		    sodium_memcmp(sqlite3_column_blob(st, 1), key, CG_SUBJECT_BYTES) == 0) {
+			*sid = sqlite3_column_int64(st, 0);
+			found = 1;
+		}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE)
+		return CG_ERR_STORAGE;
+	return found ? CG_OK : CG_ERR_NOT_FOUND;
+}
+
+int cgs_bind_hex(sqlite3_stmt *st, int i, const char *hex, size_t nbytes)
+{
+	uint8_t b[64];
+	size_t got = 0;
+
+	if (!hex || !*hex)
+		return sqlite3_bind_null(st, i) == SQLITE_OK ? CG_OK : CG_ERR_STORAGE;
+	if (nbytes > sizeof b || strlen(hex) != 2 * nbytes ||
+	    sodium_hex2bin(b, nbytes, hex, 2 * nbytes, NULL, &got, NULL) != 0 || got != nbytes)
+		return CG_ERR_INVALID;
+	return sqlite3_bind_blob(st, i, b, (int)nbytes, SQLITE_TRANSIENT) == SQLITE_OK ? CG_OK : CG_ERR_STORAGE;
+}
+
+void cgs_column_hex(sqlite3_stmt *st, int i, char *out, size_t size)
+{
+	const void *b = sqlite3_column_blob(st, i);
+	size_t n = (size_t)sqlite3_column_bytes(st, i);
+
+	out[0] = '\0';
+	if (b && n && 2 * n < size)
+		sodium_bin2hex(out, size, b, n);
 }
 
 int cgs_open_conn(const char *path, int flags, sqlite3 **out)
@@ -54,9 +125,17 @@ static int user_version(sqlite3 *db, int *v)
 	return rc == SQLITE_OK ? CG_OK : CG_ERR_STORAGE;
 }
 
+/* Fresh: schema 2. Schema 1: rewritten in place (migrate.c), in the same
+ * transaction, then vacuumed so the file shrinks to the lean rows. */
+static int create_v2(sqlite3 *db)
+{
+	return cgs_exec(db, cg_schema_v2_tables) == SQLITE_OK && cgs_exec(db, cg_schema_v2_views) == SQLITE_OK
+	               ? CG_OK : CG_ERR_STORAGE;
+}
+
 static int migrate(sqlite3 *db, char *err, size_t errlen)
 {
-	int v = 0;
+	int v = 0, rc = CG_OK;
 
 	if (cgs_exec(db, "BEGIN IMMEDIATE") != SQLITE_OK || user_version(db, &v)) {
 		snprintf(err, errlen, "cannot read the schema version: %s", sqlite3_errmsg(db));
@@ -69,17 +148,25 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 		cgs_exec(db, "ROLLBACK");
 		return CG_ERR_STORAGE;
 	}
-	if (v < 1 && (cgs_exec(db, cg_schema_v1) != SQLITE_OK || cgs_exec(db, "PRAGMA user_version = 1") != SQLITE_OK)) {
-		snprintf(err, errlen, "migration to schema 1 failed: %s", sqlite3_errmsg(db));
+	if (v == 0)
+		rc = create_v2(db);
+	else if (v == 1 && (rc = cgs_migrate_v1(db, err, errlen)) == CG_OK)
+		cg_info("database migrated from schema 1 to 2");
+	if (rc == CG_OK && v < 2 && cgs_exec(db, "PRAGMA user_version = 2") != SQLITE_OK)
+		rc = CG_ERR_STORAGE;
+	if (rc != CG_OK) {
+		if (!err[0])
+			snprintf(err, errlen, "migration to schema 2 failed: %s", sqlite3_errmsg(db));
 		cgs_exec(db, "ROLLBACK");
-		return CG_ERR_STORAGE;
+		return rc;
 	}
-	/* future migrations: if (v < 2) ... */
 	if (cgs_exec(db, "COMMIT") != SQLITE_OK) {
 		snprintf(err, errlen, "migration commit failed: %s", sqlite3_errmsg(db));
 		cgs_exec(db, "ROLLBACK");
 		return CG_ERR_STORAGE;
 	}
+	if (v == 1 && cgs_exec(db, "VACUUM") != SQLITE_OK)
+		cg_warn("after the migration: VACUUM failed; the file keeps its old size");
 	return CG_OK;
 }
 

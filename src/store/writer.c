@@ -18,21 +18,11 @@
 #include "internal.h"
 
 static const char insert_sql[] =
-	"INSERT INTO consent_events(id, subject, recorded_at, action, policy_version,"
-	" preferences, statistics, marketing, objection_purpose, objections, choice_at,"
+	"INSERT INTO events(id, sid, recorded_ms, action, policy_version,"
+	" preferences, statistics, marketing, objection_purpose, objections, choice_ms,"
 	" gpc, dnt, lang, banner, page, ip_prefix, country, salt,"
-	" core_digest, personal_digest, prev_hash, hash)"
-	" VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
-
-static int map_sqlite(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_OK: case SQLITE_DONE: case SQLITE_ROW: return CG_OK;
-	case SQLITE_NOMEM: return CG_ERR_NOMEM;
-	case SQLITE_CONSTRAINT: return CG_ERR_INVALID;
-	default: return CG_ERR_STORAGE;
-	}
-}
+	" core_digest, personal_digest, hash)"
+	" VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 
 static int load_tip(struct cg_store *s)
@@ -47,8 +37,7 @@ static int load_tip(struct cg_store *s)
 		if (rc == SQLITE_ROW) {
 			if (sqlite3_column_int64(st, 0) > s->last_id) {
 				s->last_id = sqlite3_column_int64(st, 0);
-				snprintf(s->last_hash, sizeof s->last_hash, "%s",
-				         (const char *)sqlite3_column_text(st, 1));
+				cgs_column_hex(st, 1, s->last_hash, sizeof s->last_hash);
 			}
 			rc = SQLITE_DONE;
 		}
@@ -73,24 +62,27 @@ static void bind_tri(sqlite3_stmt *st, int i, int v)
 		sqlite3_bind_int(st, i, v);
 }
 
-static int insert_event(struct cg_store *s, const struct cg_event *ev)
+static int insert_event(struct cg_store *s, int64_t sid, const struct cg_event *ev)
 {
 	sqlite3_stmt *st = s->ins;
-	char obj[CG_OBJECTIONS_MAX + 1];
+	int64_t at = 0, choice_at = 0;
 	int rc;
 
-	cg_objections_format(ev->objections, obj);
+	if (cg_time_parse(ev->recorded_at, &at) || (ev->choice_at[0] && cg_time_parse(ev->choice_at, &choice_at)))
+		return CG_ERR_INVALID;
 	sqlite3_bind_int64(st, 1, ev->id);
-	sqlite3_bind_text(st, 2, ev->subject, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, ev->recorded_at, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, cg_action_name(ev->action), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, sid);
+	sqlite3_bind_int64(st, 3, at);
+	sqlite3_bind_int(st, 4, ev->action);
 	bind_opt(st, 5, ev->policy_version);
 	bind_tri(st, 6, ev->choice[CG_PREFERENCES]);
 	bind_tri(st, 7, ev->choice[CG_STATISTICS]);
 	bind_tri(st, 8, ev->choice[CG_MARKETING]);
-	bind_opt(st, 9, ev->objection_purpose >= 0 ? cg_purpose_name(ev->objection_purpose) : NULL);
-	sqlite3_bind_text(st, 10, obj, -1, SQLITE_TRANSIENT);
-	bind_opt(st, 11, ev->choice_at);
+	if (ev->objection_purpose >= 0)
+		sqlite3_bind_int(st, 9, ev->objection_purpose);
+	sqlite3_bind_int(st, 10, (int)ev->objections);
+	if (ev->choice_at[0])
+		sqlite3_bind_int64(st, 11, choice_at);
 	bind_tri(st, 12, ev->gpc);
 	bind_tri(st, 13, ev->dnt);
 	bind_opt(st, 14, ev->lang);
@@ -98,104 +90,108 @@ static int insert_event(struct cg_store *s, const struct cg_event *ev)
 	bind_opt(st, 16, ev->page);
 	bind_opt(st, 17, ev->ip_prefix);
 	bind_opt(st, 18, ev->country);
-	bind_opt(st, 19, ev->salt);
-	sqlite3_bind_text(st, 20, ev->core_digest, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 21, ev->personal_digest, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 22, ev->prev_hash, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 23, ev->hash, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE ? CG_OK : map_sqlite(rc);
+	rc = cgs_bind_hex(st, 19, ev->salt, CG_SALT_LEN / 2);
+	if (rc == CG_OK)
+		rc = cgs_bind_hex(st, 20, ev->core_digest, 32);
+	if (rc == CG_OK)
+		rc = cgs_bind_hex(st, 21, ev->personal_digest, 32);
+	if (rc == CG_OK)
+		rc = cgs_bind_hex(st, 22, ev->hash, 32);
+	return rc == CG_OK ? cgs_step_done(st) : (sqlite3_clear_bindings(st), rc);
 }
 
-
 static const char ob_insert_sql[] =
-	"INSERT INTO outbox(subject, destination, purpose, mode, payload, created_at,"
-	" attempts, next_attempt_at, state) VALUES(?,?,?,?,?,?,0,?,'pending')";
+	"INSERT INTO outbox_rows(sid, destination, purpose, mode, payload, created_ms,"
+	" attempts, next_ms, state) VALUES(?1, ?2, ?3, ?4, ?5, ?6, 0, ?6, 0)";
 static const char ob_drop_sql[] =
-	"UPDATE outbox SET state = 'dropped', last_error = ?2"
-	" WHERE subject = ?1 AND state = 'pending'";
+	"UPDATE outbox_rows SET state = 2, last_error = ?2 WHERE sid = ?1 AND state = 0";
 static const char ob_drop_purpose_sql[] =
-	"UPDATE outbox SET state = 'dropped', last_error = ?2"
-	" WHERE subject = ?1 AND state = 'pending' AND purpose = ?3";
+	"UPDATE outbox_rows SET state = 2, last_error = ?2 WHERE sid = ?1 AND state = 0 AND purpose = ?3";
 /* Erasure reaches the outbox too: every row of the visitor (queued, sent,
  * dead) loses the subject key and its payload (event params, page URLs);
  * what stays is the row's accounting (destination, purpose, times, state).
  * (A scan of the outbox: its subject index covers pending rows only, and
  * erasures are rare.) */
 static const char ob_erase_sql[] =
-	"UPDATE outbox SET subject = NULL, payload = '',"
-	" last_error = CASE state WHEN 'pending' THEN ?2 ELSE 'erased' END,"
-	" state = CASE state WHEN 'pending' THEN 'dropped' ELSE state END"
-	" WHERE subject = ?1";
+	"UPDATE outbox_rows SET sid = NULL, payload = '',"
+	" last_error = CASE state WHEN 0 THEN ?2 ELSE 'erased' END,"
+	" state = CASE state WHEN 0 THEN 2 ELSE state END"
+	" WHERE sid = ?1";
 static const char ob_update_sql[] =
-	"UPDATE outbox SET state = ?2, attempts = ?3, next_attempt_at = ?4, last_error = ?5"
-	" WHERE id = ?1 AND state = 'pending'";
-
-static int step_done(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE ? CG_OK : map_sqlite(rc);
-}
+	"UPDATE outbox_rows SET state = ?2, attempts = ?3, next_ms = ?4, last_error = ?5"
+	" WHERE id = ?1 AND state = 0";
 
 /* What an event does to the visitor's outbox rows is the core's rule
  * (cg_rules_outbox_effect); these statements carry it out, in the event's
  * own transaction. (The forwarder re-checks before sending as well: this
  * keeps the outbox telling the truth.) */
-static int drop_queued(struct cg_store *s, const struct cg_event *ev)
+static int drop_queued(struct cg_store *s, int64_t sid, const struct cg_event *ev)
 {
 	struct cg_outbox_rule r;
+	sqlite3_stmt *st;
 
 	cg_rules_outbox_effect(ev, &r);
 	switch (r.effect) {
-	case CG_EFFECT_ERASE:
-		sqlite3_bind_text(s->ob_erase, 1, ev->subject, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s->ob_erase, 2, r.reason, -1, SQLITE_STATIC);
-		return step_done(s->ob_erase);
-	case CG_EFFECT_DROP_PENDING:
-		sqlite3_bind_text(s->ob_drop, 1, ev->subject, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s->ob_drop, 2, r.reason, -1, SQLITE_STATIC);
-		return step_done(s->ob_drop);
+	case CG_EFFECT_ERASE: st = s->ob_erase; break;
+	case CG_EFFECT_DROP_PENDING: st = s->ob_drop; break;
 	case CG_EFFECT_DROP_PENDING_PURPOSE:
-		sqlite3_bind_text(s->ob_drop_purpose, 1, ev->subject, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s->ob_drop_purpose, 2, r.reason, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s->ob_drop_purpose, 3, cg_purpose_name(r.purpose), -1, SQLITE_STATIC);
-		return step_done(s->ob_drop_purpose);
+		st = s->ob_drop_purpose;
+		sqlite3_bind_int(st, 3, r.purpose);
+		break;
+	default: return CG_OK;
 	}
-	return CG_OK;
+	sqlite3_bind_int64(st, 1, sid);
+	sqlite3_bind_text(st, 2, r.reason, -1, SQLITE_STATIC);
+	return cgs_step_done(st);
 }
 
 /* Erasure: every personal column of the subject's rows, and the salt that
  * would let anyone confirm a guess of them, goes. The proof columns stay. */
 static const char redact_sql[] =
-	"UPDATE consent_events SET salt = NULL, gpc = NULL, dnt = NULL, lang = NULL, banner = NULL,"
-	" page = NULL, ip_prefix = NULL, country = NULL WHERE subject = ?";
+	"UPDATE events SET salt = NULL, gpc = NULL, dnt = NULL, lang = NULL, banner = NULL,"
+	" page = NULL, ip_prefix = NULL, country = NULL WHERE sid = ?";
 
-static int redact_subject(struct cg_store *s, const char *subject)
+static int redact_subject(struct cg_store *s, int64_t sid)
 {
-	sqlite3_bind_text(s->redact, 1, subject, -1, SQLITE_STATIC);
-	return step_done(s->redact);
+	sqlite3_bind_int64(s->redact, 1, sid);
+	return cgs_step_done(s->redact);
+}
+
+/* The visitor's row in subjects, made on their first event (or queued row). */
+static int sid_for(struct cg_store *s, const char *subject, int64_t *sid)
+{
+	uint8_t key[CG_SUBJECT_BYTES];
+	int rc = cgs_subject_key(subject, key);
+
+	if (rc == CG_OK)
+		rc = cgs_sid_find(s->sub_find, key, sid);
+	if (rc != CG_ERR_NOT_FOUND)
+		return rc;
+	sqlite3_bind_blob(s->sub_ins, 1, key, sizeof key, SQLITE_TRANSIENT);
+	rc = cgs_step_done(s->sub_ins);
+	*sid = sqlite3_last_insert_rowid(s->db);
+	return rc;
 }
 
 static int insert_outbox(struct cg_store *s, const struct cg_outbox_row *rows, size_t n)
 {
 	sqlite3_stmt *st = s->ob_ins;
+	int64_t sid, at;
 	int rc = CG_OK;
 
 	for (size_t i = 0; i < n && rc == CG_OK; i++) {
-		bind_opt(st, 1, rows[i].subject);
+		if (cg_time_parse(rows[i].created_at, &at))
+			return CG_ERR_INVALID;
+		if (rows[i].subject[0] && (rc = sid_for(s, rows[i].subject, &sid)) != CG_OK)
+			return rc;
+		if (rows[i].subject[0])
+			sqlite3_bind_int64(st, 1, sid);
 		sqlite3_bind_text(st, 2, rows[i].destination, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, cg_purpose_name(rows[i].purpose), -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, rows[i].mode == CG_FORWARD_FULL ? "full" : "minimised", -1,
-		                  SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, rows[i].purpose);
+		sqlite3_bind_int(st, 4, rows[i].mode == CG_FORWARD_FULL ? 0 : 1);
 		sqlite3_bind_text(st, 5, rows[i].payload, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 6, rows[i].created_at, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 7, rows[i].created_at, -1, SQLITE_STATIC);
-		rc = step_done(st);
+		sqlite3_bind_int64(st, 6, at);
+		rc = cgs_step_done(st);
 	}
 	return rc;
 }
@@ -203,17 +199,15 @@ static int insert_outbox(struct cg_store *s, const struct cg_outbox_row *rows, s
 static int update_outbox(struct cg_store *s, const struct cg_outbox_update *u, size_t n)
 {
 	sqlite3_stmt *st = s->ob_upd;
-	char when[CG_TIME_LEN + 1];
 	int rc = CG_OK;
 
 	for (size_t i = 0; i < n && rc == CG_OK; i++) {
-		cg_time_format(u[i].next_attempt_ms, when);
 		sqlite3_bind_int64(st, 1, u[i].id);
-		sqlite3_bind_text(st, 2, cg_outbox_state_name(u[i].state), -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, u[i].state);
 		sqlite3_bind_int(st, 3, u[i].attempts);
-		sqlite3_bind_text(st, 4, when, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 4, u[i].next_attempt_ms);
 		bind_opt(st, 5, u[i].last_error);
-		rc = step_done(st);
+		rc = cgs_step_done(st);
 	}
 	return rc;
 }
@@ -231,14 +225,17 @@ static double now_seconds(void)
  * goes in the same transaction. */
 static int write_event(struct cg_store *s, struct cg_event *ev)
 {
-	int rc = ev->action == CG_ACT_ERASE ? redact_subject(s, ev->subject) : CG_OK;
+	int64_t sid = 0;
+	int rc = sid_for(s, ev->subject, &sid);
 
+	if (rc == CG_OK && ev->action == CG_ACT_ERASE)
+		rc = redact_subject(s, sid);
 	ev->id = s->last_id + 1;
 	cg_chain_seal(ev, s->last_hash);
 	if (rc == CG_OK)
-		rc = insert_event(s, ev);
+		rc = insert_event(s, sid, ev);
 	if (rc == CG_OK)
-		rc = drop_queued(s, ev);
+		rc = drop_queued(s, sid, ev);
 	if (rc == CG_OK) {
 		s->last_id = ev->id;
 		strcpy(s->last_hash, ev->hash);
@@ -433,8 +430,10 @@ int cgs_writer_prepare(struct cg_store *s)
 	                    prepare(s->db, ob_erase_sql, &s->ob_erase) ||
 	                    prepare(s->db, ob_update_sql, &s->ob_upd) ||
 	                    prepare(s->db, redact_sql, &s->redact) ||
-	                    prepare(s->db, "SELECT id, hash FROM consent_events ORDER BY id DESC LIMIT 1", &s->tip[0]) ||
-	                    prepare(s->db, "SELECT id, hash FROM consent_pruned ORDER BY id DESC LIMIT 1", &s->tip[1])))
+	                    prepare(s->db, CGS_SUBJECT_FIND_SQL, &s->sub_find) ||
+	                    prepare(s->db, "INSERT INTO subjects(digest) VALUES(?)", &s->sub_ins) ||
+	                    prepare(s->db, "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1", &s->tip[0]) ||
+	                    prepare(s->db, "SELECT id, hash FROM pruned ORDER BY id DESC LIMIT 1", &s->tip[1])))
 		rc = CG_ERR_STORAGE;
 	return rc;
 }
@@ -448,6 +447,8 @@ void cgs_writer_finalize(struct cg_store *s)
 	sqlite3_finalize(s->ob_erase);
 	sqlite3_finalize(s->ob_upd);
 	sqlite3_finalize(s->redact);
+	sqlite3_finalize(s->sub_find);
+	sqlite3_finalize(s->sub_ins);
 	sqlite3_finalize(s->tip[0]);
 	sqlite3_finalize(s->tip[1]);
 }

@@ -27,12 +27,12 @@ req() {
 	HEADERS=$(tr -d '\r' <"$CG_DIR/h.txt")
 	RBODY=$(cat "$CG_DIR/b.txt")
 }
-cookie_id() { sed -n 's/^Set-Cookie: cg_id=\([A-Za-z0-9_-]*\);.*/\1/p' <<<"$HEADERS"; }
+cookie_id() { sed -n 's/^Set-Cookie: cg_id=\([A-Za-z0-9_.-]*\);.*/\1/p' <<<"$HEADERS"; }
 
 echo "# record a choice (IPv4)"
 req POST /consent "$BODY" -H "X-Forwarded-For: $IP4" -H 'Sec-GPC: 1' -H 'Sec-Fetch-Site: same-origin'
 expect_eq "POST /consent answers 200" 200 "$STATUS"
-expect_match "id cookie attributes" 'Set-Cookie: cg_id=[A-Za-z0-9_-]{22}; Max-Age=31536000; Path=/; HttpOnly; SameSite=Lax' "$HEADERS"
+expect_match "id cookie attributes" 'Set-Cookie: cg_id=[A-Za-z0-9_-]{11}\.[A-Za-z0-9_-]{22}; Max-Age=31536000; Path=/; HttpOnly; SameSite=Lax' "$HEADERS"
 expect_match "state cookie" 'Set-Cookie: cg_state=v=2023-12&p=1&s=0&m=0&t=[0-9]+; Max-Age=31536000; Path=/; SameSite=Lax' "$HEADERS"
 expect_match "no-store" 'Cache-Control: no-store' "$HEADERS"
 expect_match "state JSON" '"choices":\{"necessary":true,"preferences":true,"statistics":false,"marketing":false\}' "$RBODY"
@@ -154,7 +154,7 @@ expect_match "report table, small cells suppressed by default" 'day +country +po
 out=$(curl -s "$CG_URL/consent/report")
 expect_match "loopback report route" '"rows":\[' "$out"
 cp "$CG_DB" "$CG_DIR/tampered.db"; cp "$CG_DB-wal" "$CG_DIR/tampered.db-wal" 2>/dev/null
-sqlite3 "$CG_DIR/tampered.db" "DROP TRIGGER consent_events_append_only; UPDATE consent_events SET marketing = 0 WHERE id = 2"
+sqlite3 "$CG_DIR/tampered.db" "DROP TRIGGER events_append_only; UPDATE events SET marketing = 0 WHERE id = 2"
 out=$("$CG_BUILD/consentctl" -c "$CG_INI" verify --database "$CG_DIR/tampered.db"); rc=$?
 expect_eq "verify fails on a tampered copy" 1 "$rc"; expect_match "names the first bad row" 'id = 2: core fields' "$out"
 
@@ -212,7 +212,7 @@ echo "# production cookies (Secure, __Host-)"
 CG_COOKIE_SECURE=true cg_write_ini
 cg_start_daemon
 req POST /consent "$ALL"
-expect_match "__Host- id cookie" 'Set-Cookie: __Host-cg_id=[A-Za-z0-9_-]{22}; Max-Age=31536000; Path=/; HttpOnly; SameSite=Lax; Secure' "$HEADERS"
+expect_match "__Host- id cookie" 'Set-Cookie: __Host-cg_id=[A-Za-z0-9_-]{11}\.[A-Za-z0-9_-]{22}; Max-Age=31536000; Path=/; HttpOnly; SameSite=Lax; Secure' "$HEADERS"
 expect_match "Secure state cookie" 'Set-Cookie: cg_state=[^;]*; Max-Age=31536000; Path=/; SameSite=Lax; Secure' "$HEADERS"
 
 echo "# configuration check"

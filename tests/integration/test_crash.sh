@@ -74,12 +74,14 @@ expect_eq "every queued event reached the sink" 20 "$(grep -o 'crash_[0-9]*' "$S
 
 cg_stop_daemon
 missing=$(python3 - "$CG_DIR/answers.txt" "$CG_DB" <<'PY'
-import hashlib, re, sqlite3, sys
+import base64, hashlib, re, sqlite3, sys
 ids = [m.group(1) for line in open(sys.argv[1])
-       if line.startswith("200 ") and (m := re.search(r"cg_id=([A-Za-z0-9_-]{22})", line))]
+       if line.startswith("200 ") and (m := re.search(r"cg_id=([A-Za-z0-9_-]{11}\.[A-Za-z0-9_-]{22})", line))]
 db = sqlite3.connect(sys.argv[2])
 stored = {r[0] for r in db.execute("SELECT subject FROM consent_events")}
-subj = lambda i: hashlib.sha256(("consentgate/subject/v1:" + i).encode()).hexdigest()
+# the selector's 8 bytes, then 24 bytes of SHA-256 over a fixed prefix and the id
+subj = lambda i: (base64.urlsafe_b64decode(i[:11] + "=").hex() +
+                  hashlib.sha256(("consentgate/subject/v2:" + i).encode()).hexdigest()[:48])
 print(sum(1 for i in ids if subj(i) not in stored), len(ids))
 PY
 )

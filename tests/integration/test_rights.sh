@@ -49,7 +49,7 @@ SA=$(subject_of "$A"); SB=$(subject_of "$B")
 for id in "$A" "$B"; do
 	# A's events carry a marker that must be gone from every file after A's erasure
 	curl -s -o /dev/null -H 'Content-Type: text/plain' -H "Cookie: cg_id=$id" \
-		--data "{\"events\":[{\"name\":\"page_view\",\"params\":{\"page_title\":\"T-${id:0:4}\",\"page_location\":\"https://shop.example/p?erasemark=$([ "$id" = "$A" ] && echo A7Qz || echo B)\"}}]}" "$CG_URL/collect"
+		--data "{\"events\":[{\"name\":\"page_view\",\"params\":{\"page_title\":\"T-${id: -6}\",\"page_location\":\"https://shop.example/p?erasemark=$([ "$id" = "$A" ] && echo A7Qz || echo B)\"}}]}" "$CG_URL/collect"
 done
 cg_wait_for 10 sh -c "[ \$(sqlite3 '$CG_DB' \"SELECT count(*) FROM outbox WHERE destination = 'down' AND attempts >= 1\") -ge 2 ]"
 cg_wait_for 10 sh -c "[ \$(sqlite3 '$CG_DB' \"SELECT count(*) FROM outbox WHERE destination = 'hook' AND state = 'delivered'\") -ge 2 ]"
@@ -85,10 +85,10 @@ expect_eq "erase: no outbox row keeps the subject or a payload" "0|0" "$(sql "SE
 expect_eq "erase: no outbox row of A is left with its subject" 0 "$(sql "SELECT count(*) FROM outbox WHERE subject = '$SA'")"
 # within one checkpoint interval (1 s) the WAL is emptied: old frames held
 # the erased values; free pages are zeroed (secure_delete)
-gone() { ! grep -aqF -e erasemark=A7Qz -e "T-${A:0:4}" "$CG_DB" "$CG_DB-wal" 2>/dev/null; }
+gone() { ! grep -aqF -e erasemark=A7Qz -e "T-${A: -6}" "$CG_DB" "$CG_DB-wal" 2>/dev/null; }
 cg_wait_for 3 gone
 expect_eq "erase: A's marker is in neither the database nor the WAL" "" \
-	"$(grep -aloF -e erasemark=A7Qz -e "T-${A:0:4}" "$CG_DB" "$CG_DB-wal" 2>/dev/null | sort -u | tr '\n' ' ')"
+	"$(grep -aloF -e erasemark=A7Qz -e "T-${A: -6}" "$CG_DB" "$CG_DB-wal" 2>/dev/null | sort -u | tr '\n' ' ')"
 expect_ge "erase: B's marker is still stored (the search would find one)" 1 "$(grep -acF erasemark=B "$CG_DB" "$CG_DB-wal" 2>/dev/null | awk -F: '{s += $NF} END {print s + 0}')"
 expect_eq "another visitor's queue untouched" 1 "$(sql "SELECT count(*) FROM outbox WHERE subject = '$SB' AND destination = 'down' AND state = 'pending'")"
 out=$(CTL verify); expect_eq "chain verifies after erasure" 0 $?
@@ -139,7 +139,7 @@ cp "$CG_DIR/report.html" "$CG_BUILD/consent-report.html" 2>/dev/null
 echo "# consentctl erase while the daemon writes"
 out=$(CTL erase --consent-id "$B"); expect_match "erase --consent-id" 'erased: .*tombstone' "$out"
 E=$(choose 192.0.2.50 en true false false)
-expect_match "the daemon keeps recording after a CLI write" '^[A-Za-z0-9_-]{22}$' "$E"
+expect_match "the daemon keeps recording after a CLI write" '^[A-Za-z0-9_-]{11}\.[A-Za-z0-9_-]{22}$' "$E"
 out=$(CTL verify); expect_eq "chain verifies with CLI and daemon rows interleaved" 0 $?
 
 echo "# consentctl outbox"

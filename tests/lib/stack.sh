@@ -24,8 +24,16 @@ cg_free_port() {
 # sql QUERY: one query against the stack's database
 sql() { sqlite3 -batch -noheader "$CG_DB" "$1"; }
 # subject_of CONSENT_ID: the subject key the daemon stores for a consent ID
-# (written out here on purpose: the tests check the C code against it)
-subject_of() { printf 'consentgate/subject/v1:%s' "$1" | sha256sum | cut -d' ' -f1; }
+# (written out here on purpose: the tests check the C code against it):
+# "<selector>.<secret>" -> the selector's 8 bytes, then 24 bytes of
+# SHA-256("consentgate/subject/v2:" ID); a schema-1 ID -> SHA-256 of v1:ID
+subject_of() {
+	case "$1" in
+	*.*) printf '%s%s' "$(printf '%s=' "${1%%.*}" | tr '_-' '/+' | base64 -d | od -An -tx1 | tr -d ' \n')" \
+		"$(printf 'consentgate/subject/v2:%s' "$1" | sha256sum | cut -c1-48)" ;;
+	*) printf 'consentgate/subject/v1:%s' "$1" | sha256sum | cut -d' ' -f1 ;;
+	esac
+}
 
 cg_wait_for() { # cg_wait_for SECONDS CMD...: poll until CMD succeeds
 	local deadline=$((SECONDS + $1)); shift

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "consentgate/cookie.h"
@@ -92,7 +93,7 @@ static void test_oversize(void **state)
 	free(h);
 }
 
-static void test_id(void **state)
+static void test_id_v1(void **state)
 {
 	uint8_t raw[CG_ID_BYTES];
 	char id[CG_ID_LEN + 1], subj[CG_SUBJECT_LEN + 1], subj2[CG_SUBJECT_LEN + 1];
@@ -101,12 +102,12 @@ static void test_id(void **state)
 	for (int i = 0; i < CG_ID_BYTES; i++)
 		raw[i] = (uint8_t)(i * 37 + 1);
 	cg_id_encode(raw, id);
-	assert_int_equal(strlen(id), CG_ID_LEN);
-	assert_true(cg_id_valid(id, CG_ID_LEN));
-	assert_false(cg_id_valid(id, CG_ID_LEN - 1));
-	assert_false(cg_id_valid("AAAAAAAAAAAAAAAAAAAAA+", CG_ID_LEN));
-	assert_false(cg_id_valid("AAAAAAAAAAAAAAAAAAAAAB", CG_ID_LEN)); /* non-canonical tail */
-	assert_true(cg_id_valid("AAAAAAAAAAAAAAAAAAAAAA", CG_ID_LEN));
+	assert_int_equal(strlen(id), CG_ID_V1_LEN);
+	assert_true(cg_id_valid(id, CG_ID_V1_LEN));
+	assert_false(cg_id_valid(id, CG_ID_V1_LEN - 1));
+	assert_false(cg_id_valid("AAAAAAAAAAAAAAAAAAAAA+", CG_ID_V1_LEN));
+	assert_false(cg_id_valid("AAAAAAAAAAAAAAAAAAAAAB", CG_ID_V1_LEN)); /* non-canonical tail */
+	assert_true(cg_id_valid("AAAAAAAAAAAAAAAAAAAAAA", CG_ID_V1_LEN));
 	cg_id_subject(id, subj);
 	assert_int_equal(strlen(subj), CG_SUBJECT_LEN);
 	assert_null(strstr(subj, id));
@@ -116,6 +117,48 @@ static void test_id(void **state)
 	 * scripts can derive it (echo -n "consentgate/subject/v1:$id" | sha256sum) */
 	cg_sha256_hex("consentgate/subject/v1:AAAAAAAAAAAAAAAAAAAAAA", 45, subj);
 	assert_string_equal(subj, subj2);
+}
+
+static void test_id_v2(void **state)
+{
+	uint8_t rnd[CG_ID_RANDOM_BYTES];
+	char a[CG_ID_LEN + 1], b[CG_ID_LEN + 1], sa[CG_SUBJECT_LEN + 1], sb[CG_SUBJECT_LEN + 1];
+	char h[CG_HEX_HASH_LEN + 1], msg[80];
+	const int64_t t = 1767225600123LL;
+
+	(void)state;
+	memset(rnd, 0xab, sizeof rnd);
+	cg_id_make(rnd, t, a);
+	assert_int_equal(strlen(a), CG_ID_LEN);
+	assert_int_equal(a[CG_ID_SELECTOR_LEN], '.');
+	assert_true(cg_id_valid(a, CG_ID_LEN));
+	/* the selector is the time << 20 | 20 random bits, big-endian */
+	cg_id_subject(a, sa);
+	snprintf(msg, sizeof msg, "%016llx", (unsigned long long)(((uint64_t)t << 20) | 0xbabab));
+	assert_memory_equal(sa, msg, 16);
+	/* ... followed by 24 bytes of SHA-256 over a fixed prefix and the id */
+	snprintf(msg, sizeof msg, "consentgate/subject/v2:%s", a);
+	cg_sha256_hex(msg, strlen(msg), h);
+	assert_memory_equal(sa + 16, h, 48);
+	/* a later visitor sorts after, whatever its random bits */
+	memset(rnd, 0, sizeof rnd);
+	cg_id_make(rnd, t + 1, b);
+	cg_id_subject(b, sb);
+	assert_true(strcmp(sb, sa) > 0);
+	/* the secret is what makes the key: another secret, another key */
+	b[CG_ID_LEN - 2] = b[CG_ID_LEN - 2] == 'A' ? 'B' : 'A';
+	memcpy(b, a, CG_ID_SELECTOR_LEN);
+	cg_id_subject(b, sb);
+	assert_memory_equal(sa, sb, 16);
+	assert_string_not_equal(sa, sb);
+	/* malformed */
+	memcpy(b, a, sizeof b);
+	b[CG_ID_SELECTOR_LEN] = '-';
+	assert_false(cg_id_valid(b, CG_ID_LEN));
+	assert_false(cg_id_valid(a, CG_ID_LEN - 1));
+	memcpy(b, a, sizeof b);
+	b[3] = '.';
+	assert_false(cg_id_valid(b, CG_ID_LEN));
 }
 
 static void test_pick(void **state)
@@ -151,7 +194,8 @@ int main(void)
 		cmocka_unit_test(test_pick),
 		cmocka_unit_test(test_charset),
 		cmocka_unit_test(test_oversize),
-		cmocka_unit_test(test_id),
+		cmocka_unit_test(test_id_v1),
+		cmocka_unit_test(test_id_v2),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,169 @@
+/* Fills a fresh store with N generated events through the storage port and
+ * reports what they cost: bytes per event on disk (tables and indexes) and
+ * the writer's time per row. The same generator for every schema, so two
+ * builds compare row for row (tests/bench/store-size runs both):
+ *
+ *   bench_store DB N     e.g. bench_store /tmp/x.db 1000000
+ *
+ * The visitors: 80 % of events come from a new visitor, 20 % from one seen
+ * before (a changed choice, 1 in 10 of them a withdrawal), over 30 days;
+ * realistic pages, languages, prefixes. Up to 256 batches are in flight, so
+ * the writer group-commits as it does under load. Not a test. */
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "consentgate/err.h"
+#include "consentgate/id.h"
+#include "consentgate/storage.h"
+#include "consentgate/timefmt.h"
+
+#define INFLIGHT 256
+
+#ifndef CG_ID_RANDOM_BYTES /* a schema-1 build: the ID is 16 random bytes */
+#define CG_ID_RANDOM_BYTES CG_ID_BYTES
+#define cg_id_make(raw, now_ms, id) ((void)(now_ms), cg_id_encode(raw, id))
+#endif
+
+struct slot {
+	struct cg_event ev;
+	struct cg_store_batch b;
+};
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static struct slot *free_slots[INFLIGHT];
+static int nfree, failures;
+
+static void done(void *arg, int status)
+{
+	pthread_mutex_lock(&mu);
+	free_slots[nfree++] = arg;
+	failures += status != CG_OK;
+	pthread_cond_signal(&cv);
+	pthread_mutex_unlock(&mu);
+}
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+/* A new visitor's consent ID, as the handler of this build makes it. */
+static void new_id(int64_t now_ms, char id[CG_ID_LEN + 1])
+{
+	uint8_t raw[CG_ID_RANDOM_BYTES];
+
+	for (size_t i = 0; i < sizeof raw; i++)
+		raw[i] = (uint8_t)next_rand();
+	cg_id_make(raw, now_ms, id);
+}
+
+static void fill(struct cg_event *ev, const char *id, int64_t at, int withdraw)
+{
+	static const char *const langs[] = {"nb", "nb", "nb", "sv", "en", "da"};
+	static const char *const countries[] = {"NO", "NO", "SE", "DK", "FI", "DE"};
+	uint64_t r = next_rand();
+
+	memset(ev, 0, sizeof *ev);
+	cg_id_subject(id, ev->subject);
+	cg_time_format(at, ev->recorded_at);
+	ev->action = withdraw ? CG_ACT_WITHDRAW : CG_ACT_CHOICE;
+	strcpy(ev->policy_version, "2026-01");
+	for (int p = 0; p < CG_NPURPOSES; p++)
+		ev->choice[p] = withdraw ? 0 : (int)((r >> p) & 1);
+	ev->objection_purpose = -1;
+	strcpy(ev->choice_at, ev->recorded_at);
+	for (int i = 0; i < CG_SALT_LEN; i++)
+		ev->salt[i] = "0123456789abcdef"[(r >> (i % 60)) & 15];
+	ev->gpc = (r >> 8) % 20 == 0;
+	ev->dnt = (r >> 9) % 10 == 0;
+	strcpy(ev->lang, langs[(r >> 12) % 6]);
+	strcpy(ev->banner, "nb-2026-01");
+	snprintf(ev->page, sizeof ev->page, "https://www.example.no/artikler/%u-%s",
+	         (unsigned)((r >> 16) % 5000), "nyheter-fra-byen");
+	snprintf(ev->ip_prefix, sizeof ev->ip_prefix, "%u.%u.%u.0/24", (unsigned)((r >> 32) % 200 + 20),
+	         (unsigned)((r >> 40) % 256), (unsigned)((r >> 48) % 256));
+	strcpy(ev->country, countries[(r >> 56) % 6]);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	struct cg_config cfg;
+	struct cg_store_port port;
+	struct cg_store_stats st;
+	struct stat sb;
+	char err[256], (*ids)[CG_ID_LEN + 1];
+	long n = argc > 2 ? atol(argv[2]) : 0, nids = 0;
+	const int64_t t0 = 1767225600000LL; /* 2026-01-01 */
+	double w0, w1;
+	off_t bytes;
+
+	if (argc != 3 || n <= 0 || sodium_init() < 0) {
+		fprintf(stderr, "usage: bench_store DB N\n");
+		return 2;
+	}
+	ids = malloc((size_t)n * sizeof *ids);
+	cg_config_defaults(&cfg);
+	strcpy(cfg.site, "bench");
+	strcpy(cfg.policy_version, "2026-01");
+	snprintf(cfg.database, sizeof cfg.database, "%s", argv[1]);
+	if (!ids || cg_store_port_open(&cfg, CG_STORE_WRITER, &port, err, sizeof err) != CG_OK) {
+		fprintf(stderr, "bench_store: %s\n", err);
+		return 1;
+	}
+	for (int i = 0; i < INFLIGHT; i++)
+		free_slots[nfree++] = calloc(1, sizeof(struct slot));
+	w0 = now_s();
+	for (long i = 0; i < n; i++) {
+		int64_t at = t0 + i * (30LL * 86400 * 1000 / n);
+		uint64_t r = next_rand();
+		const char *id;
+		struct slot *s;
+		if (nids == 0 || r % 100 < 80) {
+			new_id(at, ids[nids]);
+			id = ids[nids++];
+		} else {
+			id = ids[(r >> 8) % (uint64_t)nids];
+		}
+		pthread_mutex_lock(&mu);
+		while (nfree == 0)
+			pthread_cond_wait(&cv, &mu);
+		s = free_slots[--nfree];
+		pthread_mutex_unlock(&mu);
+		fill(&s->ev, id, at, r % 100 >= 98);
+		s->b = (struct cg_store_batch){.event = &s->ev};
+		if (port.submit(port.ctx, &s->b, done, s) != CG_OK)
+			return 1;
+	}
+	pthread_mutex_lock(&mu);
+	while (nfree < INFLIGHT)
+		pthread_cond_wait(&cv, &mu);
+	pthread_mutex_unlock(&mu);
+	w1 = now_s();
+	port.stats(port.ctx, &st);
+	cg_store_port_close(&port);   /* checkpoints and truncates the WAL */
+	bytes = stat(argv[1], &sb) == 0 ? sb.st_size : 0;
+	printf("events %ld visitors %ld failures %d\n", n, nids, failures);
+	printf("bytes %lld bytes_per_event %.1f\n", (long long)bytes, (double)bytes / (double)n);
+	printf("commits %llu writer_us_per_row %.2f wall_us_per_row %.2f\n",
+	       (unsigned long long)st.commits, st.commit_seconds_total * 1e6 / (double)st.rows,
+	       (w1 - w0) * 1e6 / (double)n);
+	return failures != 0;
+}
