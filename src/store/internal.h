@@ -67,7 +67,7 @@ struct cg_store {
 	sqlite3 *db;              /* the writer's (or consentctl's) connection */
 	sqlite3_stmt *ins;
 	sqlite3_stmt *ob_ins, *ob_drop, *ob_drop_purpose, *ob_erase, *ob_upd, *redact, *tip[2];
-	sqlite3_stmt *sub_find, *sub_ins;
+	sqlite3_stmt *sub_find, *sub_ins, *ctx_ins, *ctx_find, *day_ins;
 	uint8_t client_key[32];
 	pthread_t thread;
 	int running;
@@ -116,6 +116,12 @@ int cgs_sid_find(sqlite3_stmt *find, const uint8_t key[CG_SUBJECT_BYTES], int64_
 /* hex text <-> blob columns: "" binds NULL; a NULL column reads as "" */
 int cgs_bind_hex(sqlite3_stmt *st, int i, const char *hex, size_t nbytes);
 void cgs_column_hex(sqlite3_stmt *st, int i, char *out, size_t size);
+/* Time ranges as id ranges (event_days), a day wider on each side, since
+ * rows commit in about, not exactly, the order of their times: every id
+ * recorded at or after ms is >= cgs_first_id(ms); every id recorded before
+ * ms is < cgs_after_id(ms). */
+int64_t cgs_first_id(sqlite3 *db, int64_t ms);
+int64_t cgs_after_id(sqlite3 *db, int64_t ms);
 /* schema.c */
 extern const char cg_schema_v2_tables[], cg_schema_v2_views[];
 /* migrate.c: schema 1 -> 2, inside the caller's transaction */

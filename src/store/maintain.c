@@ -46,12 +46,27 @@ static int purge_step(sqlite3 *db, const char *sql, const int64_t *binds, int nb
 	return CG_OK;
 }
 
-/* 1. IP prefixes: cleared with the salt (the row is then "redacted") */
+/* 1. IP prefixes: cleared with the salt (the row is then "redacted"). Only
+ *    the ids recorded since the last purge's cut-off are looked at (meta
+ *    ip_cleared_before_ms): the rows before it were cleared then. */
 static int purge_ip(sqlite3 *db, struct purge_job *p)
 {
-	return purge_step(db, "UPDATE events SET ip_prefix = NULL, salt = NULL"
-	                      " WHERE ip_prefix IS NOT NULL AND recorded_ms < ?1",
-	                  &p->cut.ip_prefix_before_ms, 1, &p->out->ip_prefixes_cleared);
+	int64_t b[] = {p->cut.ip_prefix_before_ms, 0, 0};
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'ip_cleared_before_ms'",
+	                       -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		b[1] = cgs_first_id(db, sqlite3_column_int64(st, 0));
+	sqlite3_finalize(st);
+	b[2] = cgs_after_id(db, b[0]);
+	rc = purge_step(db, "UPDATE events SET ip_prefix = NULL, salt = NULL"
+	                    " WHERE id >= ?2 AND id < ?3 AND ip_prefix IS NOT NULL AND recorded_ms < ?1",
+	                b, 3, &p->out->ip_prefixes_cleared);
+	if (rc == CG_OK)
+		rc = purge_step(db, "INSERT OR REPLACE INTO meta(key, value) VALUES('ip_cleared_before_ms', ?1)",
+		                b, 1, NULL);
+	return rc;
 }
 
 /* The visitors to prune, into temp.purge_subjects: the core decides from
@@ -62,7 +77,7 @@ static int pick_subjects(sqlite3 *db, struct purge_job *p)
 	int rc = CG_ERR_STORAGE, step;
 
 	if (sqlite3_prepare_v2(db, "SELECT e.sid, e.action, e.preferences, e.statistics, e.marketing,"
-	                           " e.recorded_ms, e.choice_ms FROM events e"
+	                           " e.recorded_ms, e.recorded_ms - e.choice_back_ms FROM events e"
 	                           " JOIN (SELECT sid, max(id) AS id FROM events GROUP BY sid) l ON e.id = l.id",
 	                       -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "INSERT INTO temp.purge_subjects(sid) VALUES(?)", -1, &ins, NULL) != SQLITE_OK)

@@ -34,7 +34,7 @@ int cg_store_reader_open(struct cg_store *s, struct cg_store_reader **out)
 	                       NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(r->db,
 	                       "SELECT action, policy_version, preferences, statistics, marketing,"
-	                       " objections, recorded_ms, choice_ms FROM events"
+	                       " objections, recorded_ms, recorded_ms - choice_back_ms FROM events"
 	                       " WHERE sid = ? ORDER BY id DESC LIMIT 1",
 	                       -1, SQLITE_PREPARE_PERSISTENT, &r->state, NULL) != SQLITE_OK) {
 		cg_store_reader_free(r);
@@ -141,12 +141,14 @@ int cg_store_report(struct cg_store_reader *r, int period, const char *since_day
 		" sum(action = 1), sum(action = 0),"
 		" sum(action = 0 AND preferences = 1), sum(action = 0 AND statistics = 1),"
 		" sum(action = 0 AND marketing = 1)"
-		" FROM (SELECT %s AS period, * FROM events"
-		"       WHERE action IN (0, 1) AND recorded_ms >= ?)"
+		" FROM (SELECT %s AS period, e.*, x.country, x.lang FROM events e"
+		"       LEFT JOIN contexts x ON x.cid = e.cid"
+		"       WHERE e.action IN (0, 1) AND e.id >= ?2 AND e.recorded_ms >= ?1)"
 		" GROUP BY 1, 2, 3, 4 ORDER BY 1, 2 = '', 2, 3, 4", period_sql[period]);
 	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return CG_ERR_STORAGE;
 	sqlite3_bind_int64(st, 1, since_ms);
+	sqlite3_bind_int64(st, 2, cgs_first_id(r->db, since_ms));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct cg_report_row row;
 		memset(&row, 0, sizeof row);
@@ -172,9 +174,10 @@ int cg_store_report(struct cg_store_reader *r, int period, const char *since_day
 
 #define EVENT_COLS(subject) \
 	"SELECT e.id, " subject ", e.recorded_ms, e.action, e.policy_version, e.preferences," \
-	" e.statistics, e.marketing, e.objection_purpose, e.objections, e.choice_ms," \
-	" e.gpc, e.dnt, e.lang, e.banner, e.page, e.ip_prefix, e.country, e.salt," \
-	" e.core_digest, e.personal_digest, " CG_PREV("e.id") ", e.hash FROM events e"
+	" e.statistics, e.marketing, e.objection_purpose, e.objections," \
+	" e.recorded_ms - e.choice_back_ms, e.gpc, e.dnt, c.lang, c.banner, e.page, e.ip_prefix," \
+	" c.country, e.salt, e.core_digest, e.personal_digest, " CG_PREV("e.id") ", e.hash" \
+	" FROM events e LEFT JOIN contexts c ON c.cid = e.cid"
 
 static void read_event(sqlite3_stmt *st, struct cg_event *ev)
 {

@@ -4,11 +4,13 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "consentgate/err.h"
 #include "consentgate/log.h"
 #include "consentgate/store.h"
+#include "consentgate/timefmt.h"
 #include "internal.h"
 
 
@@ -93,6 +95,32 @@ void cgs_column_hex(sqlite3_stmt *st, int i, char *out, size_t size)
 	out[0] = '\0';
 	if (b && n && 2 * n < size)
 		sodium_bin2hex(out, size, b, n);
+}
+
+static int64_t day_bound(sqlite3 *db, const char *sql, int64_t day, int64_t none)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t id = none;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, day);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			id = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	return id;
+}
+
+int64_t cgs_first_id(sqlite3 *db, int64_t ms)
+{
+	return day_bound(db, "SELECT first_id FROM event_days WHERE day <= ?1 ORDER BY day DESC LIMIT 1",
+	                 ms / CG_MS_PER_DAY - 1, 0);
+}
+
+int64_t cgs_after_id(sqlite3 *db, int64_t ms)
+{
+	return day_bound(db, "SELECT first_id FROM event_days WHERE day >= ?1 ORDER BY day LIMIT 1",
+	                 ms / CG_MS_PER_DAY + 2, INT64_MAX);
 }
 
 int cgs_open_conn(const char *path, int flags, sqlite3 **out)

@@ -19,10 +19,9 @@
 
 static const char insert_sql[] =
 	"INSERT INTO events(id, sid, recorded_ms, action, policy_version,"
-	" preferences, statistics, marketing, objection_purpose, objections, choice_ms,"
-	" gpc, dnt, lang, banner, page, ip_prefix, country, salt,"
-	" core_digest, personal_digest, hash)"
-	" VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	" preferences, statistics, marketing, objection_purpose, objections, choice_back_ms,"
+	" gpc, dnt, cid, page, ip_prefix, salt, core_digest, personal_digest, hash)"
+	" VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 
 static int load_tip(struct cg_store *s)
@@ -62,14 +61,46 @@ static void bind_tri(sqlite3_stmt *st, int i, int v)
 		sqlite3_bind_int(st, i, v);
 }
 
+/* The event's personal context (language, banner, country) as a row of
+ * contexts, made the first time the combination is seen; 0: none. */
+static int cid_for(struct cg_store *s, const struct cg_event *ev, int64_t *cid)
+{
+	const char *v[] = {ev->lang, ev->banner, ev->country};
+	int rc;
+
+	*cid = 0;
+	if (!ev->lang[0] && !ev->banner[0] && !ev->country[0])
+		return CG_OK;
+	for (int i = 0; i < 3; i++) {
+		sqlite3_bind_text(s->ctx_ins, i + 1, v[i], -1, SQLITE_STATIC);
+		sqlite3_bind_text(s->ctx_find, i + 1, v[i], -1, SQLITE_STATIC);
+	}
+	rc = cgs_step_done(s->ctx_ins);
+	if (rc == CG_OK && sqlite3_step(s->ctx_find) == SQLITE_ROW)
+		*cid = sqlite3_column_int64(s->ctx_find, 0);
+	sqlite3_reset(s->ctx_find);
+	sqlite3_clear_bindings(s->ctx_find);
+	return rc == CG_OK && *cid ? CG_OK : CG_ERR_STORAGE;
+}
+
+/* event_days: the first id of each day */
+static int note_day(struct cg_store *s, int64_t at, int64_t id)
+{
+	sqlite3_bind_int64(s->day_ins, 1, at / CG_MS_PER_DAY);
+	sqlite3_bind_int64(s->day_ins, 2, id);
+	return cgs_step_done(s->day_ins);
+}
+
 static int insert_event(struct cg_store *s, int64_t sid, const struct cg_event *ev)
 {
 	sqlite3_stmt *st = s->ins;
-	int64_t at = 0, choice_at = 0;
+	int64_t at = 0, choice_at = 0, cid = 0;
 	int rc;
 
 	if (cg_time_parse(ev->recorded_at, &at) || (ev->choice_at[0] && cg_time_parse(ev->choice_at, &choice_at)))
 		return CG_ERR_INVALID;
+	if ((rc = cid_for(s, ev, &cid)) != CG_OK || (rc = note_day(s, at, ev->id)) != CG_OK)
+		return rc;
 	sqlite3_bind_int64(st, 1, ev->id);
 	sqlite3_bind_int64(st, 2, sid);
 	sqlite3_bind_int64(st, 3, at);
@@ -82,21 +113,20 @@ static int insert_event(struct cg_store *s, int64_t sid, const struct cg_event *
 		sqlite3_bind_int(st, 9, ev->objection_purpose);
 	sqlite3_bind_int(st, 10, (int)ev->objections);
 	if (ev->choice_at[0])
-		sqlite3_bind_int64(st, 11, choice_at);
+		sqlite3_bind_int64(st, 11, at - choice_at); /* 0 for a choice: a byte less */
 	bind_tri(st, 12, ev->gpc);
 	bind_tri(st, 13, ev->dnt);
-	bind_opt(st, 14, ev->lang);
-	bind_opt(st, 15, ev->banner);
-	bind_opt(st, 16, ev->page);
-	bind_opt(st, 17, ev->ip_prefix);
-	bind_opt(st, 18, ev->country);
-	rc = cgs_bind_hex(st, 19, ev->salt, CG_SALT_LEN / 2);
+	if (cid)
+		sqlite3_bind_int64(st, 14, cid);
+	bind_opt(st, 15, ev->page);
+	bind_opt(st, 16, ev->ip_prefix);
+	rc = cgs_bind_hex(st, 17, ev->salt, CG_SALT_LEN / 2);
 	if (rc == CG_OK)
-		rc = cgs_bind_hex(st, 20, ev->core_digest, 32);
+		rc = cgs_bind_hex(st, 18, ev->core_digest, 32);
 	if (rc == CG_OK)
-		rc = cgs_bind_hex(st, 21, ev->personal_digest, 32);
+		rc = cgs_bind_hex(st, 19, ev->personal_digest, 32);
 	if (rc == CG_OK)
-		rc = cgs_bind_hex(st, 22, ev->hash, 32);
+		rc = cgs_bind_hex(st, 20, ev->hash, 32);
 	return rc == CG_OK ? cgs_step_done(st) : (sqlite3_clear_bindings(st), rc);
 }
 
@@ -148,8 +178,8 @@ static int drop_queued(struct cg_store *s, int64_t sid, const struct cg_event *e
 /* Erasure: every personal column of the subject's rows, and the salt that
  * would let anyone confirm a guess of them, goes. The proof columns stay. */
 static const char redact_sql[] =
-	"UPDATE events SET salt = NULL, gpc = NULL, dnt = NULL, lang = NULL, banner = NULL,"
-	" page = NULL, ip_prefix = NULL, country = NULL WHERE sid = ?";
+	"UPDATE events SET salt = NULL, gpc = NULL, dnt = NULL, cid = NULL,"
+	" page = NULL, ip_prefix = NULL WHERE sid = ?";
 
 static int redact_subject(struct cg_store *s, int64_t sid)
 {
@@ -432,6 +462,11 @@ int cgs_writer_prepare(struct cg_store *s)
 	                    prepare(s->db, redact_sql, &s->redact) ||
 	                    prepare(s->db, CGS_SUBJECT_FIND_SQL, &s->sub_find) ||
 	                    prepare(s->db, "INSERT INTO subjects(digest) VALUES(?)", &s->sub_ins) ||
+	                    prepare(s->db, "INSERT OR IGNORE INTO contexts(lang, banner, country) VALUES(?, ?, ?)",
+	                            &s->ctx_ins) ||
+	                    prepare(s->db, "SELECT cid FROM contexts WHERE lang = ? AND banner = ? AND country = ?",
+	                            &s->ctx_find) ||
+	                    prepare(s->db, "INSERT OR IGNORE INTO event_days(day, first_id) VALUES(?, ?)", &s->day_ins) ||
 	                    prepare(s->db, "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1", &s->tip[0]) ||
 	                    prepare(s->db, "SELECT id, hash FROM pruned ORDER BY id DESC LIMIT 1", &s->tip[1])))
 		rc = CG_ERR_STORAGE;
@@ -449,6 +484,9 @@ void cgs_writer_finalize(struct cg_store *s)
 	sqlite3_finalize(s->redact);
 	sqlite3_finalize(s->sub_find);
 	sqlite3_finalize(s->sub_ins);
+	sqlite3_finalize(s->ctx_ins);
+	sqlite3_finalize(s->ctx_find);
+	sqlite3_finalize(s->day_ins);
 	sqlite3_finalize(s->tip[0]);
 	sqlite3_finalize(s->tip[1]);
 }
