@@ -69,12 +69,41 @@ static void test_deliverable_72h(void **state)
 	assert_false(cg_rules_deliverable(t, t + CG_OUTBOX_MAX_AGE_MS + 1)); /* a millisecond past: never */
 }
 
+static void test_consent_ended(void **state)
+{
+	struct cg_config cfg;
+	const int64_t t = 1800000000000LL, d = CG_MS_PER_DAY;
+	struct cg_state st = {.present = 1, .action = CG_ACT_CHOICE, .choice = {1, 0, 0},
+	                      .recorded_at_ms = t + 5 * d, .choice_at_ms = t};
+
+	(void)state;
+	cg_config_defaults(&cfg);
+	/* a grant ends when it expires, counted from when it was made */
+	assert_int_equal(cg_rules_consent_ended_ms(&cfg, &st), t + cfg.consent_max_age_days * d);
+	/* a refusal lives as long as refusals do */
+	st.choice[0] = 0;
+	assert_int_equal(cg_rules_consent_ended_ms(&cfg, &st), t + cfg.refusal_max_age_days * d);
+	/* an objection keeps the choice in force: the same */
+	st.action = CG_ACT_OBJECTION;
+	assert_int_equal(cg_rules_consent_ended_ms(&cfg, &st), t + cfg.refusal_max_age_days * d);
+	/* a withdrawal or an erasure ends it when recorded */
+	st.action = CG_ACT_WITHDRAW;
+	assert_int_equal(cg_rules_consent_ended_ms(&cfg, &st), t + 5 * d);
+	st.action = CG_ACT_ERASE;
+	st.choice_at_ms = 0;
+	assert_int_equal(cg_rules_consent_ended_ms(&cfg, &st), t + 5 * d);
+	/* no choice ever made (an objection first): from when it was recorded */
+	st.action = CG_ACT_OBJECTION;
+	assert_int_equal(cg_rules_consent_ended_ms(&cfg, &st), t + 5 * d + cfg.refusal_max_age_days * d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_outbox_effect_per_action),
 		cmocka_unit_test(test_retention_cutoffs),
 		cmocka_unit_test(test_deliverable_72h),
+		cmocka_unit_test(test_consent_ended),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* The views compute in SQL what the core decides in C; this proves they
  * agree on the same rows, generated around every boundary: a choice's
  * expiry (consent_current.expires_at / expired against cg_state_expires_ms)
- * and the outcome class (consent_daily.outcome against cg_rules_outcome).
+ * and the outcome class (consent_daily.outcome against cg_rules_outcome);
+ * and the purge carries out the retention rules at their boundaries.
  * Real SQLite through the store's port, in a temporary directory. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -142,10 +143,136 @@ static void test_views_agree_with_the_core(void **state)
 	}
 }
 
+/* The purge carries out the core's retention rules exactly, on rows around
+ * each cut-off: a visitor is pruned iff cg_rules_consent_ended_ms is before
+ * ended_before_ms; an ip_prefix is cleared iff recorded before
+ * ip_prefix_before_ms (also by a later purge, for rows that crossed the line
+ * since); a pending outbox row is dropped iff !cg_rules_deliverable. */
+static void test_purge_executes_the_core(void **state)
+{
+	char dir[] = "/tmp/cg-sqlrules.XXXXXX", err[256], q[256];
+	struct cg_config cfg;
+	struct cg_store_port port;
+	struct cg_retention_cutoffs cut, cut2;
+	struct cg_purge_counts pc;
+	struct cg_outbox_row ob[8];
+	const int64_t day = CG_MS_PER_DAY, now = now_ms(), min = 60 * 1000, hour = 3600 * 1000;
+	int64_t at[NEV];
+	sqlite3 *db = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	cg_config_defaults(&cfg);
+	strcpy(cfg.site, "test");
+	strcpy(cfg.policy_version, "2023-12");
+	snprintf(cfg.database, sizeof cfg.database, "%s/p.db", dir);
+	cg_rules_retention(&cfg, now, &cut);
+	cg_rules_retention(&cfg, now + day, &cut2);
+	nev = 0;
+	/* oldest first, as they commit: visitors whose consent ended a minute
+	 * either side of the cut-off (a grant, a refusal, a withdrawal)... */
+	for (int side = -1; side <= 1; side += 2) {
+		int64_t end = cut.ended_before_ms + side * min;
+		at[nev] = end - (int64_t)cfg.consent_max_age_days * day;
+		add(CG_ACT_CHOICE, 1, 1, 1, at[nev]);
+		at[nev] = end - (int64_t)cfg.refusal_max_age_days * day;
+		add(CG_ACT_CHOICE, 0, 0, 0, at[nev]);
+	}
+	/* ...ip prefixes recorded either side of their cut-off, and half a day
+	 * after it (the next day's purge clears that one) */
+	for (int k = 0; k < 3; k++) {
+		at[nev] = cut.ip_prefix_before_ms + (k == 0 ? -min : k == 1 ? min : 12 * hour);
+		add(CG_ACT_CHOICE, 1, 0, 1, at[nev]);
+	}
+	for (int side = -1; side <= 1; side += 2) {
+		at[nev] = cut.ended_before_ms + side * min;
+		add(CG_ACT_WITHDRAW, 0, 0, 0, at[nev]);
+	}
+	/* withdrawals are younger than the refusals above: sort by time */
+	for (int i = 1; i < nev; i++)
+		for (int j = i; j > 0 && at[j - 1] > at[j]; j--) {
+			struct cg_event t = evs[j];
+			int64_t ta = at[j];
+			evs[j] = evs[j - 1], at[j] = at[j - 1];
+			evs[j - 1] = t, at[j - 1] = ta;
+		}
+	for (int i = 0; i < nev; i++)
+		strcpy(evs[i].ip_prefix, "203.0.113.0/24");
+	/* pending rows a minute either side of 72 h */
+	for (int i = 0; i < 2; i++) {
+		memset(&ob[i], 0, sizeof ob[i]);
+		ob[i].destination = "d";
+		ob[i].purpose = CG_STATISTICS;
+		ob[i].mode = CG_FORWARD_MINIMISED;
+		ob[i].payload = "{}";
+		cg_time_format(cut.pending_before_ms + (i ? min : -min), ob[i].created_at);
+	}
+	assert_int_equal(cg_store_port_open(&cfg, CG_STORE_WRITER, &port, err, sizeof err), CG_OK);
+	for (int i = 0; i < nev; i++) {
+		struct cg_store_batch b = {.event = &evs[i]};
+		assert_int_equal(cg_store_submit_wait(&port, &b), CG_OK);
+	}
+	{
+		struct cg_store_batch b = {.rows = ob, .nrows = 2};
+		assert_int_equal(cg_store_submit_wait(&port, &b), CG_OK);
+	}
+	assert_int_equal(port.purge(port.ctx, &cfg, now, 0, &pc), CG_OK);
+	assert_int_equal(sqlite3_open_v2(cfg.database, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	for (int i = 0; i < nev; i++) {
+		struct cg_state s;
+		int64_t rec;
+		sqlite3_stmt *st = NULL;
+		int present, ip;
+		cg_state_from_event(&evs[i], &s);
+		assert_int_equal(cg_time_parse(evs[i].recorded_at, &rec), CG_OK);
+		snprintf(q, sizeof q, "SELECT count(*), count(ip_prefix) FROM consent_events WHERE subject = '%s'",
+		         evs[i].subject);
+		assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		present = sqlite3_column_int(st, 0);
+		ip = sqlite3_column_int(st, 1);
+		sqlite3_finalize(st);
+		assert_int_equal(present, cg_rules_consent_ended_ms(&cfg, &s) >= cut.ended_before_ms);
+		if (present)
+			assert_int_equal(ip, rec >= cut.ip_prefix_before_ms);
+	}
+	{
+		sqlite3_stmt *st = NULL;
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT created_at, state FROM outbox", -1, &st, NULL), SQLITE_OK);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			int64_t created;
+			assert_int_equal(cg_time_parse((const char *)sqlite3_column_text(st, 0), &created), CG_OK);
+			assert_string_equal((const char *)sqlite3_column_text(st, 1),
+			                    cg_rules_deliverable(created, now) ? "pending" : "dropped");
+		}
+		sqlite3_finalize(st);
+	}
+	assert_int_equal(pc.outbox_expired, 1);
+	/* a day later: the rows recorded a minute and half a day after the first
+	 * cut-off have crossed it */
+	assert_int_equal(port.purge(port.ctx, &cfg, now + day, 0, &pc), CG_OK);
+	assert_int_equal(pc.ip_prefixes_cleared, 2);
+	{
+		sqlite3_stmt *st = NULL;
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM consent_events WHERE ip_prefix IS NOT NULL"
+		                                        " AND recorded_at < ?", -1, &st, NULL), SQLITE_OK);
+		cg_time_format(cut2.ip_prefix_before_ms, q);
+		sqlite3_bind_text(st, 1, q, -1, SQLITE_TRANSIENT);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(st, 0), 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	cg_store_port_close(&port);
+	snprintf(q, sizeof q, "rm -rf '%s'", dir);
+	assert_int_equal(system(q), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_views_agree_with_the_core),
+		cmocka_unit_test(test_purge_executes_the_core),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
