@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "consentgate/chain.h"
 #include "consentgate/err.h"
 #include "consentgate/log.h"
 #include "consentgate/timefmt.h"
@@ -92,7 +93,7 @@ static const char first_bad_link[] =
 	"  SELECT id, prev_hash FROM v1_pruned) a"
 	" WHERE a.prev_hash IS NOT coalesce((SELECT hash FROM v1_events WHERE id = a.id - 1),"
 	"  (SELECT hash FROM v1_pruned WHERE id = a.id - 1),"
-	"  CASE WHEN a.id = 1 THEN '" "0000000000000000000000000000000000000000000000000000000000000000" "' END)";
+	"  CASE WHEN a.id = 1 THEN '" CG_CHAIN_GENESIS "' END)";
 
 static const char drop_v1[] =
 	"DROP TABLE temp.v1_sid; DROP TABLE v1_events; DROP TABLE v1_pruned; DROP TABLE v1_outbox;";

@@ -56,6 +56,24 @@ static void add(int action, int p, int s, int m, int64_t at_ms)
 	nev++;
 }
 
+/* defaults, the test policy, a database in a fresh temporary directory */
+static void test_config(struct cg_config *cfg, char *dir, const char *file)
+{
+	assert_non_null(mkdtemp(dir));
+	cg_config_defaults(cfg);
+	strcpy(cfg->site, "test");
+	strcpy(cfg->policy_version, "2023-12");
+	snprintf(cfg->database, sizeof cfg->database, "%s/%s", dir, file);
+}
+
+static void remove_dir(const char *dir)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_views_agree_with_the_core(void **state)
 {
 	char dir[] = "/tmp/cg-sqlrules.XXXXXX", err[256], expires[CG_TIME_LEN + 1];
@@ -68,11 +86,7 @@ static void test_views_agree_with_the_core(void **state)
 	int rows = 0;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	cg_config_defaults(&cfg);
-	strcpy(cfg.site, "test");
-	strcpy(cfg.policy_version, "2023-12");
-	snprintf(cfg.database, sizeof cfg.database, "%s/c.db", dir);
+	test_config(&cfg, dir, "c.db");
 	/* around both lifetimes, a minute either side, for every outcome class */
 	for (int k = 0; k < 2; k++) {
 		int64_t life = (int64_t)(k ? cfg.consent_max_age_days : cfg.refusal_max_age_days) * day;
@@ -136,11 +150,7 @@ static void test_views_agree_with_the_core(void **state)
 		assert_int_equal(sql_counts[k], c_counts[k]);
 	assert_true(c_counts[CG_OUT_CUSTOM] > 0 && c_counts[CG_OUT_WITHDRAW] > 0);
 	sqlite3_close(db);
-	{
-		char cmd[128];
-		snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-		assert_int_equal(system(cmd), 0);
-	}
+	remove_dir(dir);
 }
 
 /* The purge carries out the core's retention rules exactly, on rows around
@@ -155,17 +165,13 @@ static void test_purge_executes_the_core(void **state)
 	struct cg_store_port port;
 	struct cg_retention_cutoffs cut, cut2;
 	struct cg_purge_counts pc;
-	struct cg_outbox_row ob[8];
+	struct cg_outbox_row ob[2];
 	const int64_t day = CG_MS_PER_DAY, now = now_ms(), min = 60 * 1000, hour = 3600 * 1000;
 	int64_t at[NEV];
 	sqlite3 *db = NULL;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	cg_config_defaults(&cfg);
-	strcpy(cfg.site, "test");
-	strcpy(cfg.policy_version, "2023-12");
-	snprintf(cfg.database, sizeof cfg.database, "%s/p.db", dir);
+	test_config(&cfg, dir, "p.db");
 	cg_rules_retention(&cfg, now, &cut);
 	cg_rules_retention(&cfg, now + day, &cut2);
 	nev = 0;
@@ -264,8 +270,7 @@ static void test_purge_executes_the_core(void **state)
 	}
 	sqlite3_close(db);
 	cg_store_port_close(&port);
-	snprintf(q, sizeof q, "rm -rf '%s'", dir);
-	assert_int_equal(system(q), 0);
+	remove_dir(dir);
 }
 
 int main(void)
