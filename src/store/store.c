@@ -227,10 +227,8 @@ static int write_meta(sqlite3 *db, const struct cg_config *cfg)
 	return rc;
 }
 
-/* The chain tip: the highest id among the rows and the pruned rows' links.
- * Read inside every write transaction, so consentctl (erase, purge) can
- * write beside a running daemon: BEGIN IMMEDIATE orders them. */
-
+/* The key of full client_ids: random at first start, then stable, so a
+ * visitor keeps one pseudonymous id at the destination across restarts. */
 static int load_client_key(struct cg_store *s)
 {
 	sqlite3_stmt *st = NULL;

@@ -23,7 +23,9 @@ static const char insert_sql[] =
 	" gpc, dnt, cid, page, ip_prefix, salt, core_digest, personal_digest, hash)"
 	" VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
-
+/* The chain tip: the highest id among the rows and the pruned rows' links.
+ * Read inside every write transaction, so consentctl (erase, purge) can
+ * write beside a running daemon: BEGIN IMMEDIATE orders them. */
 static int load_tip(struct cg_store *s)
 {
 	int rc = SQLITE_DONE;
@@ -71,16 +73,23 @@ static int cid_for(struct cg_store *s, const struct cg_event *ev, int64_t *cid)
 	*cid = 0;
 	if (!ev->lang[0] && !ev->banner[0] && !ev->country[0])
 		return CG_OK;
-	for (int i = 0; i < 3; i++) {
-		sqlite3_bind_text(s->ctx_ins, i + 1, v[i], -1, SQLITE_STATIC);
+	for (int i = 0; i < 3; i++)
 		sqlite3_bind_text(s->ctx_find, i + 1, v[i], -1, SQLITE_STATIC);
-	}
-	rc = cgs_step_done(s->ctx_ins);
-	if (rc == CG_OK && sqlite3_step(s->ctx_find) == SQLITE_ROW)
+	rc = sqlite3_step(s->ctx_find);
+	if (rc == SQLITE_ROW)
 		*cid = sqlite3_column_int64(s->ctx_find, 0);
 	sqlite3_reset(s->ctx_find);
 	sqlite3_clear_bindings(s->ctx_find);
-	return rc == CG_OK && *cid ? CG_OK : CG_ERR_STORAGE;
+	if (rc == SQLITE_ROW)
+		return CG_OK;
+	if (rc != SQLITE_DONE)
+		return CG_ERR_STORAGE;
+	/* a combination not seen before */
+	for (int i = 0; i < 3; i++)
+		sqlite3_bind_text(s->ctx_ins, i + 1, v[i], -1, SQLITE_STATIC);
+	rc = cgs_step_done(s->ctx_ins);
+	*cid = sqlite3_last_insert_rowid(s->db);
+	return rc;
 }
 
 /* event_days: the first id of each day */
@@ -127,7 +136,11 @@ static int insert_event(struct cg_store *s, int64_t sid, const struct cg_event *
 		rc = cgs_bind_hex(st, 19, ev->personal_digest, 32);
 	if (rc == CG_OK)
 		rc = cgs_bind_hex(st, 20, ev->hash, 32);
-	return rc == CG_OK ? cgs_step_done(st) : (sqlite3_clear_bindings(st), rc);
+	if (rc != CG_OK) {
+		sqlite3_clear_bindings(st);
+		return rc;
+	}
+	return cgs_step_done(st);
 }
 
 static const char ob_insert_sql[] =
@@ -446,9 +459,6 @@ static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
 	               ? CG_OK : CG_ERR_STORAGE;
 }
 
-/* The key of full client_ids: random at first start, then stable, so a
- * visitor keeps one pseudonymous id at the destination across restarts. */
-
 int cgs_writer_prepare(struct cg_store *s)
 {
 	int rc = CG_OK;
@@ -462,7 +472,7 @@ int cgs_writer_prepare(struct cg_store *s)
 	                    prepare(s->db, redact_sql, &s->redact) ||
 	                    prepare(s->db, CGS_SUBJECT_FIND_SQL, &s->sub_find) ||
 	                    prepare(s->db, "INSERT INTO subjects(digest) VALUES(?)", &s->sub_ins) ||
-	                    prepare(s->db, "INSERT OR IGNORE INTO contexts(lang, banner, country) VALUES(?, ?, ?)",
+	                    prepare(s->db, "INSERT INTO contexts(lang, banner, country) VALUES(?, ?, ?)",
 	                            &s->ctx_ins) ||
 	                    prepare(s->db, "SELECT cid FROM contexts WHERE lang = ? AND banner = ? AND country = ?",
 	                            &s->ctx_find) ||
@@ -492,13 +502,7 @@ void cgs_writer_finalize(struct cg_store *s)
 }
 
 
-/* The checkpointer has its own connection, so copying WAL frames back into
- * the database seldom adds to a commit. Every second a PASSIVE checkpoint
- * (never waits); once writes have stopped (and when the writer's own
- * TRUNCATE after an erasure was refused), a TRUNCATE, so that old frames
- * holding erased or superseded values do not linger in the -wal file. The
- * writer bounds the WAL itself (cgs_wal_hook). TRUNCATE waits (busy_timeout)
- * for readers, whose read transactions are kept short for this reason. */
+/* the daily retention purge, on the checkpointer's thread */
 static void daily_purge(struct cg_store *s)
 {
 	struct cg_purge_counts c;
@@ -530,6 +534,13 @@ static int checkpoint_mode(struct cg_store *s, uint64_t *seen_commits, int *idle
 	return mode;
 }
 
+/* The checkpointer has its own connection, so copying WAL frames back into
+ * the database seldom adds to a commit. Every second a PASSIVE checkpoint
+ * (never waits); once writes have stopped (and when the writer's own
+ * TRUNCATE after an erasure was refused), a TRUNCATE, so that old frames
+ * holding erased or superseded values do not linger in the -wal file. The
+ * writer bounds the WAL itself (cgs_wal_hook). TRUNCATE waits (busy_timeout)
+ * for readers, whose read transactions are kept short for this reason. */
 void *cgs_checkpoint_main(void *arg)
 {
 	struct cg_store *s = arg;
