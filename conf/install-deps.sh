@@ -6,19 +6,20 @@ set -euo pipefail
 # build + runtime
 PKGS=(build-essential cmake pkg-config
       libfcgi-dev libsqlite3-dev libmaxminddb-dev libcmocka-dev libcurl4-openssl-dev
-      libjansson-dev libinih-dev libsodium-dev
+      libjansson-dev libinih-dev libsodium-dev libpq-dev
       nginx sqlite3 curl
       libmaxmind-db-writer-perl   # builds the test country database
       python3)                     # test helpers (free ports, sinks)
 # tests (--test) and benchmarks (--bench: also the PHP-FPM and c15t peers)
 if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
-	PKGS+=(wrk clang libclang-rt-14-dev chromium fonts-dejavu-core procps e2fsprogs util-linux)
+	PKGS+=(wrk clang libclang-rt-14-dev chromium fonts-dejavu-core procps e2fsprogs util-linux
+	       postgresql)   # the tests' private cluster (tests/lib/pg.sh), never the packaged one
 	# the browser tests run on Node (playwright-core): Debian's nodejs + npm,
 	# unless a node is already installed some other way
 	command -v npm >/dev/null || PKGS+=(nodejs npm)
 fi
 if [ "${1:-}" = "--bench" ]; then
-	PKGS+=(php-fpm php-sqlite3 postgresql)
+	PKGS+=(php-fpm php-sqlite3)
 fi
 
 missing=()
@@ -42,5 +43,10 @@ if command -v systemctl >/dev/null; then
 	for unit in nginx php8.2-fpm postgresql; do
 		systemctl is-active --quiet "$unit" 2>/dev/null && systemctl disable --now "$unit" >/dev/null 2>&1
 	done
+fi
+# without systemd the package may have started its cluster itself
+if command -v pg_lsclusters >/dev/null; then
+	pg_lsclusters --no-header 2>/dev/null | awk '$4 == "online" {print $1, $2}' |
+		while read -r ver name; do pg_ctlcluster "$ver" "$name" stop >/dev/null 2>&1; done
 fi
 true

@@ -7,6 +7,15 @@ cd "$src"
 
 bash conf/install-deps.sh --test || exit 1
 
+# One private PostgreSQL cluster for the whole run (initdb in a temporary
+# directory as the user postgres, a unix socket there only); every test that
+# runs on PostgreSQL makes its own database in it. Stopped at the end.
+export CG_SRC=$src
+# shellcheck source=lib/pg.sh
+source "$src/tests/lib/pg.sh"
+cg_pg_start || { echo "cannot start the tests' PostgreSQL cluster"; echo "0 passed, 1 failed"; exit 1; }
+trap cg_pg_stop EXIT
+
 jobs=$(nproc)
 total_pass=0
 total_fail=0

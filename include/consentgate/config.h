@@ -13,6 +13,8 @@
 enum cg_gpc_scope { CG_GPC_NONE = 0, CG_GPC_MARKETING, CG_GPC_ALL };
 enum cg_basis { CG_BASIS_CONSENT = 0, CG_BASIS_LEGITIMATE_INTEREST };
 enum cg_dest_type { CG_DEST_GA4 = 0, CG_DEST_WEBHOOK };
+enum cg_backend { CG_BACKEND_SQLITE = 0, CG_BACKEND_POSTGRESQL };
+#define CG_URL_MAX 1024
 
 struct cg_destination {
 	char name[64];
@@ -42,7 +44,12 @@ struct cg_config {
 	int refusal_is_objection;
 	int gpc;                  /* enum cg_gpc_scope */
 	/* [storage] */
-	char database[CG_CFG_STR];
+	int backend;              /* enum cg_backend */
+	char database[CG_CFG_STR];    /* sqlite: the file */
+	char url[CG_URL_MAX];         /* postgresql: a libpq URI or key=value string */
+	int read_timeout_ms;          /* a request's read (state lookup) must finish within this */
+	int write_timeout_ms;         /* a batch must commit within this, else 503 */
+	int connect_timeout_ms;       /* one connection attempt (postgresql) */
 	/* [geoip] */
 	char geo_database[CG_CFG_STR];
 	char country_path[64];
@@ -62,6 +69,7 @@ struct cg_config {
 	int retry_cap_seconds;
 	int forward_timeout_ms;
 	int forward_concurrency;
+	int lease_seconds;        /* outbox rows claimed by one instance for this long */
 	/* [server], cont. */
 	int request_timeout_ms;       /* a connection's whole request must arrive within this */
 	int max_pending_connections;  /* connections whose request is still arriving */
@@ -79,6 +87,14 @@ struct cg_config {
 int cg_config_parse(const char *text, const char *filename,
                     struct cg_config *cfg, char *err, size_t errlen);
 void cg_config_defaults(struct cg_config *cfg);
+
+/* SHA-256 (hex) over every setting that decides what happens to a visitor
+ * or an event: [policy], site, base_path, [geoip] prefixes, [retention],
+ * [controller] and the destinations (api_secret excepted). Instances that
+ * share a database must agree on it; listen, workers, timeouts, limits and
+ * paths may differ. */
+#define CG_FINGERPRINT_LEN 64
+void cg_config_fingerprint(const struct cg_config *cfg, char out[CG_FINGERPRINT_LEN + 1]);
 
 /* Cookie names depend on cookie_secure (the __Host- prefix needs Secure). */
 const char *cg_config_id_cookie(const struct cg_config *cfg);

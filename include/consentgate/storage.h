@@ -2,7 +2,8 @@
  * consentctl need from a store, as plain-data operations behind a table of
  * function pointers with an opaque context, in the spirit of SQLite's VFS
  * objects. A backend fills a struct cg_store_port; nothing outside the
- * backend sees its library's types. Backends: SQLite (store.h).
+ * backend sees its library's types. Backends: SQLite (store_sqlite.h) and
+ * PostgreSQL (store_pg.h).
  *
  * Writes are asynchronous: submit() queues a batch and returns; the backend
  * calls done(arg, status) once the batch is durable (CG_OK) or has failed,
@@ -41,6 +42,10 @@ struct cg_outbox_item {
 	int purpose, mode, attempts;
 	int64_t created_ms;
 	char *payload;                     /* owned by the item list */
+	/* each_outbox only (moving a log between backends) */
+	int state;
+	int64_t next_ms;
+	char last_error[160];
 };
 void cg_store_outbox_items_free(struct cg_outbox_item *items, size_t n);
 
@@ -66,8 +71,16 @@ struct cg_store_stats {
 	uint64_t commits, rows, failures;
 	uint64_t batch_max;
 	double commit_seconds_total;
-	uint64_t checkpoints;    /* checkpoint runs */
-	uint64_t wal_frames;     /* frames in the WAL at the last checkpoint */
+	uint64_t checkpoints;    /* checkpoint runs (SQLite) */
+	uint64_t wal_frames;     /* frames in the WAL at the last checkpoint (SQLite) */
+	uint64_t reconnects;     /* connections re-established (PostgreSQL) */
+	uint64_t unknown_commits; /* COMMITs whose connection dropped, resolved afterwards */
+	int connected;           /* the writer's connection is up (PostgreSQL; SQLite: 1) */
+};
+
+/* What moving a log to another backend copied (import). */
+struct cg_import_counts {
+	long long events, pruned, outbox, subjects;
 };
 
 /* One durable batch: an event (sealed onto the chain: its id and hash are
@@ -84,6 +97,7 @@ typedef void (*cg_store_done)(void *arg, int status);
 
 typedef int (*cg_store_row_fn)(void *ctx, int ncols, const char *const *cols);
 typedef int (*cg_store_event_fn)(void *ctx, const struct cg_event *ev);
+typedef int (*cg_store_outbox_fn)(void *ctx, const struct cg_outbox_item *it);
 
 struct cg_store_port {
 	int version;            /* CG_STORE_PORT_VERSION */
@@ -101,26 +115,42 @@ struct cg_store_port {
 	void (*stats)(void *ctx, struct cg_store_stats *out);
 	/* drains the queue, stops, closes */
 	void (*close)(void *ctx);
+	/* Moving a log between backends (consentctl migrate --to). NULL where a
+	 * backend cannot do its side. import: copies everything `src` holds
+	 * (events, pruned links, outbox rows, the client_id key) into this
+	 * empty store in one transaction; CG_ERR_DUPLICATE when it already holds
+	 * exactly that log (a finished copy), CG_ERR_INVALID when it holds
+	 * anything else. retire: runs copy(arg) while this store refuses every
+	 * other writer, then marks it moved to `to` (it then refuses writers
+	 * and start-up for good) and its pending outbox rows dropped. */
+	int (*import)(void *ctx, const struct cg_store_port *src, struct cg_store_reader *src_reader,
+	              struct cg_import_counts *out, char *err, size_t errlen);
+	int (*retire)(void *ctx, const char *to, int (*copy)(void *arg), void *arg);
 
 	/* reads, on a reader */
 	int (*reader_open)(void *ctx, struct cg_store_reader **out);
 	void (*reader_free)(struct cg_store_reader *r);
 	int (*load_state)(struct cg_store_reader *r, const char *subject, struct cg_state *out);
-	/* the subject's rows, oldest first; *evs is malloc'd (caller frees) */
-	int (*subject_events)(struct cg_store_reader *r, const char *subject, struct cg_event **evs, size_t *n);
 	/* fn for every row of `subject` (NULL: every row, plus the links of
-	 * pruned rows with action -1) in id order; stops when fn returns non-zero */
+	 * pruned rows with action -1 and recorded_at = when they were pruned) in
+	 * id order; stops when fn returns non-zero */
 	int (*each_event)(struct cg_store_reader *r, const char *subject, cg_store_event_fn fn, void *ctx);
 	/* outcomes and grants per period x country x version x language from since_day */
 	int (*report)(struct cg_store_reader *r, int period, const char *since_day, struct cg_report *out);
-	/* up to max pending rows due at now_ms, oldest first (cg_store_outbox_items_free) */
-	int (*due_outbox)(struct cg_store_reader *r, int64_t now_ms, size_t max,
-	                  struct cg_outbox_item **items, size_t *n);
+	/* Claims up to max pending rows due at now_ms, oldest first, for
+	 * lease_ms (cg_store_outbox_items_free): rows claimed by another
+	 * instance whose lease has not ended are skipped, and only the holder's
+	 * outcome updates take effect. A backend with one instance per store
+	 * (SQLite) may simply read them. */
+	int (*claim_outbox)(struct cg_store_reader *r, int64_t now_ms, size_t max, int64_t lease_ms,
+	                    struct cg_outbox_item **items, size_t *n);
 	int (*outbox_pending)(struct cg_store_reader *r, long long *n);
 	int (*outbox_counts)(struct cg_store_reader *r, long long counts[CG_OB_NSTATES]);
 	/* "summary" rows (destination, state, count, oldest, newest) or "dead"
 	 * letters (id, destination, created_at, attempts, error) */
 	int (*outbox_rows)(struct cg_store_reader *r, const char *kind, cg_store_row_fn fn, void *ctx);
+	/* every outbox row, whatever its state, in id order, payload included */
+	int (*each_outbox)(struct cg_store_reader *r, cg_store_outbox_fn fn, void *ctx);
 };
 
 /* Opens the backend [storage] names (creating and migrating in the writer
@@ -129,6 +159,10 @@ int cg_store_port_open(const struct cg_config *cfg, int mode, struct cg_store_po
                        char *err, size_t errlen);
 /* Closes what cg_store_port_open opened; a zeroed port is harmless. */
 void cg_store_port_close(struct cg_store_port *p);
+/* The subject's rows, oldest first, through each_event; *evs is malloc'd
+ * (caller frees). */
+int cg_store_subject_events(const struct cg_store_port *p, struct cg_store_reader *r, const char *subject,
+                            struct cg_event **evs, size_t *n);
 /* submit() and wait for done(): CG_OK once the batch is durable. */
 int cg_store_submit_wait(const struct cg_store_port *p, struct cg_store_batch *b);
 

@@ -281,7 +281,7 @@ static int export_like(const struct cmd *self, const struct cg_config *cfg, int 
 		return rc;
 	if (open_store(cfg, &o, CG_STORE_READONLY, &st, &rd))
 		return 1;
-	rc = st.subject_events(rd, subject, &evs, &n);
+	rc = cg_store_subject_events(&st, rd, subject, &evs, &n);
 	close_store(&st, rd);
 	if (rc != CG_OK) {
 		fprintf(stderr, "consentctl: cannot read the events\n");

@@ -26,6 +26,7 @@ static const char *const gpc_names[] = {"none", "marketing", "all", NULL};
 static const char *const purpose_names[] = {"preferences", "statistics", "marketing", NULL};
 static const char *const basis_names[] = {"consent", "legitimate_interest", NULL};
 static const char *const type_names[] = {"ga4", "webhook", NULL};
+static const char *const backend_names[] = {"sqlite", "postgresql", NULL};
 
 #define C(f) offsetof(struct cg_config, f), sizeof(((struct cg_config *)0)->f)
 #define D(f) offsetof(struct cg_destination, f), sizeof(((struct cg_destination *)0)->f)
@@ -46,7 +47,12 @@ static const struct directive directives[] = {
 	{"policy", "refusal_is_objection", T_BOOL, C(refusal_is_objection), 0, 0, NULL},
 	{"policy", "gpc", T_ENUM, C(gpc), 0, 0, gpc_names},
 	{"policy", "url", T_STR, C(policy_url), 0, 0, NULL},
+	{"storage", "backend", T_ENUM, C(backend), 0, 0, backend_names},
 	{"storage", "database", T_STR, C(database), 0, 0, NULL},
+	{"storage", "url", T_STR, C(url), 0, 0, NULL},
+	{"storage", "read_timeout_ms", T_INT, C(read_timeout_ms), 5, 60000, NULL},
+	{"storage", "write_timeout_ms", T_INT, C(write_timeout_ms), 100, 600000, NULL},
+	{"storage", "connect_timeout_ms", T_INT, C(connect_timeout_ms), 100, 600000, NULL},
 	{"geoip", "database", T_STR, C(geo_database), 0, 0, NULL},
 	{"geoip", "country_path", T_STR, C(country_path), 0, 0, NULL},
 	{"geoip", "ipv4_prefix", T_INT, C(ipv4_prefix), 8, 32, NULL},
@@ -60,6 +66,7 @@ static const struct directive directives[] = {
 	{"forwarder", "retry_cap_seconds", T_INT, C(retry_cap_seconds), 1, 86400, NULL},
 	{"forwarder", "timeout_ms", T_INT, C(forward_timeout_ms), 100, 120000, NULL},
 	{"forwarder", "concurrency", T_INT, C(forward_concurrency), 1, 256, NULL},
+	{"forwarder", "lease_seconds", T_INT, C(lease_seconds), 1, 86400, NULL},
 	{"limits", "visitor_bytes_per_hour", T_INT, C(visitor_bytes_per_hour), 1024, 1 << 30, NULL},
 	{"limits", "prefix_bytes_per_hour", T_INT, C(prefix_bytes_per_hour), 1024, 1 << 30, NULL},
 	{"limits", "outbox_max_rows", T_INT, C(outbox_max_rows), 100, 100000000, NULL},
@@ -162,6 +169,10 @@ void cg_config_defaults(struct cg_config *cfg)
 	cfg->retry_cap_seconds = 300;
 	cfg->forward_timeout_ms = 10000;
 	cfg->forward_concurrency = 16;
+	cfg->lease_seconds = 300;
+	cfg->read_timeout_ms = 50;
+	cfg->write_timeout_ms = 5000;
+	cfg->connect_timeout_ms = 2000;
 	cfg->request_timeout_ms = 5000;
 	cfg->max_pending_connections = 1024;
 	cfg->visitor_bytes_per_hour = 256 * 1024;
@@ -376,8 +387,15 @@ static int validate(struct parse_ctx *c)
 	if (!n || n > CG_VERSION_MAX ||
 	    strspn(cfg->policy_version, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n)
 		fail(c, "policy", "version", "%s", "is required: 1-32 of A-Z a-z 0-9 . _ -");
-	if (!cfg->database[0])
+	if (cfg->backend == CG_BACKEND_SQLITE && !cfg->database[0])
 		fail(c, "storage", "database", "%s", "must not be empty");
+	if (cfg->backend == CG_BACKEND_POSTGRESQL && !cfg->url[0])
+		fail(c, "storage", "url", "%s",
+		     "is required for backend = postgresql (a libpq URI or conninfo; passwords belong in ~/.pgpass)");
+	/* a claimed row must be sent (or given up) well inside its lease */
+	if ((long)cfg->lease_seconds * 1000 < 3L * cfg->forward_timeout_ms)
+		fail(c, "forwarder", "lease_seconds", "must be at least 3 x timeout_ms (%d s)",
+		     (3 * cfg->forward_timeout_ms + 999) / 1000);
 	for (int i = 0; i < cfg->n_dest && !c->failed; i++) {
 		struct cg_destination *d = &cfg->dest[i];
 		char sec[80];

@@ -54,7 +54,7 @@ static int op_load_state(void *ctx, const char *subject, struct cg_state *st)
 {
 	struct daemon *d = ((struct worker *)ctx)->d;
 	struct cg_store_reader *r = cgd_borrow(d);
-	int rc = d->store.load_state(r, subject, st);
+	int rc = r ? d->store.load_state(r, subject, st) : CG_ERR_STORAGE;
 
 	cgd_give_back(d, r);
 	return rc;
@@ -107,13 +107,19 @@ static int op_admit(void *ctx, const char *subject, const char *prefix, size_t b
 
 	pthread_mutex_lock(&d->admit_mu);
 	if (now_ms - d->pending_at_ms >= 1000) {
+		/* counted outside the lock (a database round trip); one request
+		 * a second does it, the others use the last count */
 		long long n;
-		struct cg_store_reader *r = cgd_borrow(d);
-		if (d->store.outbox_pending(r, &n) == CG_OK) {
-			d->pending_rows = n;
-			d->pending_at_ms = now_ms;
-		}
+		struct cg_store_reader *r;
+		d->pending_at_ms = now_ms;
+		pthread_mutex_unlock(&d->admit_mu);
+		r = cgd_borrow(d);
+		rv = r && d->store.outbox_pending(r, &n) == CG_OK;
 		cgd_give_back(d, r);
+		pthread_mutex_lock(&d->admit_mu);
+		if (rv)
+			d->pending_rows = n;
+		rv = 0;
 	}
 	if (subject[0]) {
 		crypto_shorthash(h, (const unsigned char *)subject, strlen(subject), d->quota_key);
@@ -156,7 +162,7 @@ static int op_subject_events(void *ctx, const char *subject, struct cg_event **e
 {
 	struct daemon *d = ((struct worker *)ctx)->d;
 	struct cg_store_reader *r = cgd_borrow(d);
-	int rc = d->store.subject_events(r, subject, evs, n);
+	int rc = r ? cg_store_subject_events(&d->store, r, subject, evs, n) : CG_ERR_STORAGE;
 
 	cgd_give_back(d, r);
 	return rc;
@@ -166,7 +172,7 @@ static int op_report(void *ctx, int period, const char *since_day, struct cg_rep
 {
 	struct daemon *d = ((struct worker *)ctx)->d;
 	struct cg_store_reader *r = cgd_borrow(d);
-	int rc = d->store.report(r, period, since_day, out);
+	int rc = r ? d->store.report(r, period, since_day, out) : CG_ERR_STORAGE;
 
 	cgd_give_back(d, r);
 	return rc;
@@ -397,7 +403,7 @@ static int open_handles(struct daemon *d, const char *cfg_path)
 		return -1;
 	}
 	if (cg_store_port_open(&d->cfg, CG_STORE_DAEMON, &d->store, err, sizeof err) != CG_OK) {
-		cg_error("%s: [storage] database: %s", cfg_path, err);
+		cg_error("%s: [storage] %s: %s", cfg_path, d->cfg.backend == CG_BACKEND_SQLITE ? "database" : "url", err);
 		return -1;
 	}
 	if (d->store.client_key(d->store.ctx, d->client_key) != CG_OK) {

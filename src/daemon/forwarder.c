@@ -37,6 +37,7 @@ struct cg_forwarder {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int stopping, woken;
+	size_t claim_max;                   /* rows the last round could claim */
 	struct cg_forwarder_stats stats;    /* under mu */
 };
 
@@ -92,6 +93,29 @@ static int dest_url(CURL *easy, const struct cg_destination *d, char *out, size_
 	return n < (int)outlen ? CG_OK : CG_ERR_TOO_LONG;
 }
 
+/* Every delivery names its outbox rows' ids, which never change (not on a
+ * retry, not when another instance takes over a lease, not when the log
+ * moves to PostgreSQL), so a receiver can drop a repeat: a row is sent twice
+ * only if its sender died between sending and recording the outcome.
+ * "X-Consentgate-Event-Ids: 17,18,19", in the order of the body's array. */
+static int event_ids_header(struct transfer *t, const struct cg_outbox_item *items, size_t first, size_t n)
+{
+	struct cg_buf h;
+	struct curl_slist *l;
+	int rc = CG_OK;
+
+	cg_buf_init(&h, 64 + 21 * n);
+	rc = cg_buf_adds(&h, "X-Consentgate-Event-Ids: ");
+	for (size_t i = first; i < first + n && rc == CG_OK; i++)
+		rc = cg_buf_printf(&h, "%s%lld", i > first ? "," : "", (long long)items[i].id);
+	l = rc == CG_OK ? curl_slist_append(t->headers, h.p) : NULL;
+	cg_buf_free(&h);
+	if (!l)
+		return CG_ERR_NOMEM;
+	t->headers = l;
+	return CG_OK;
+}
+
 static struct transfer *new_transfer(struct cg_forwarder *f, const struct cg_destination *d,
                                      const struct cg_outbox_item *items, size_t first, size_t n)
 {
@@ -121,6 +145,8 @@ static struct transfer *new_transfer(struct cg_forwarder *f, const struct cg_des
 		         (long long)items[first].id, (long long)items[first + n - 1].id);
 		t->headers = curl_slist_append(t->headers, hdr);
 	}
+	if (event_ids_header(t, items, first, n) != CG_OK)
+		goto out_fail;
 	t->headers = curl_slist_append(t->headers, "Content-Type: application/json");
 	t->headers = curl_slist_append(t->headers, "Expect:");
 	if (dest_url(t->easy, d, url, sizeof url))
@@ -222,7 +248,7 @@ static void finish(struct cg_forwarder *f, struct transfer *t, CURLcode cc,
 /* Runs the requests with at most `concurrency` in flight. */
 static void run_transfers(struct cg_forwarder *f, struct transfer **ts, size_t nts,
                           const struct cg_outbox_item *items, struct cg_outbox_update *ups,
-                          size_t *nups)
+                          size_t *nups, double last_start)
 {
 	size_t next = 0, active = 0;
 	int running = 0;
@@ -232,6 +258,10 @@ static void run_transfers(struct cg_forwarder *f, struct transfer **ts, size_t n
 		int left;
 		if (__atomic_load_n(&f->stopping, __ATOMIC_RELAXED))
 			break; /* shutting down: unfinished rows stay pending */
+		/* a request started later could outlive the lease: those rows
+		 * stay claimed until it ends, then any instance takes them */
+		if (mono() > last_start)
+			nts = next;
 		while (next < nts && active < (size_t)f->cfg->forward_concurrency) {
 			curl_multi_add_handle(f->multi, ts[next++]->easy);
 			active++;
@@ -340,10 +370,17 @@ static size_t round_once(struct cg_forwarder *f)
 	struct cg_outbox_update *ups = NULL;
 	struct transfer **ts = NULL;
 	size_t n = 0, nups = 0, nts = 0;
-	int64_t now = wall_ms();
+	int64_t now = wall_ms(), lease_ms = (int64_t)f->cfg->lease_seconds * 1000;
+	/* the claimed rows must be sent within the lease: as many as the
+	 * concurrency can carry in (lease - 2 timeouts), each row its own
+	 * request at worst, and no request starts later than that */
+	int64_t waves = lease_ms / f->cfg->forward_timeout_ms - 2;
+	size_t max = (size_t)(waves > 0 ? waves : 1) * (size_t)f->cfg->forward_concurrency;
+	double last_start = mono() + (double)(lease_ms - 2 * (int64_t)f->cfg->forward_timeout_ms) / 1000.0;
 	char *send = NULL;
 
-	if (f->store->due_outbox(f->reader, now, ROUND_MAX, &items, &n) != CG_OK || n == 0)
+	f->claim_max = max < ROUND_MAX ? max : ROUND_MAX;
+	if (f->store->claim_outbox(f->reader, now, f->claim_max, lease_ms, &items, &n) != CG_OK || n == 0)
 		goto out;
 	ups = calloc(n, sizeof *ups);
 	ts = calloc(n, sizeof *ts);
@@ -352,7 +389,7 @@ static size_t round_once(struct cg_forwarder *f)
 		goto out;
 	recheck(f, items, n, now, send, ups, &nups);
 	nts = make_transfers(f, items, n, send, ts);
-	run_transfers(f, ts, nts, items, ups, &nups);
+	run_transfers(f, ts, nts, items, ups, &nups, last_start);
 	if (nups && record_outcomes(f, ups, nups) != CG_OK)
 		cg_warn("forwarder: could not record %zu delivery outcomes; they will be retried", nups);
 out:
@@ -382,7 +419,7 @@ static void *forwarder_main(void *arg)
 		n = round_once(f);
 
 		pthread_mutex_lock(&f->mu);
-		if (n < ROUND_MAX && !f->woken && !f->stopping) {
+		if (n < f->claim_max && !f->woken && !f->stopping) {
 			struct timespec until;
 			clock_gettime(CLOCK_REALTIME, &until);
 			until.tv_nsec += (long)IDLE_POLL_MS * 1000000L;

@@ -62,7 +62,7 @@ static int outbox_and_delivery(struct daemon *d, struct cg_buf *out)
 	long long counts[CG_OB_NSTATES];
 	struct cg_forwarder_stats fs;
 	struct cg_store_reader *r = cgd_borrow(d);
-	int orc = d->store.outbox_counts(r, counts), rc = 0;
+	int orc = r ? d->store.outbox_counts(r, counts) : CG_ERR_STORAGE, rc = 0;
 
 	cgd_give_back(d, r);
 	if (orc == CG_OK) {
@@ -138,6 +138,25 @@ static int writer(struct daemon *d, struct cg_buf *out)
 	return rc;
 }
 
+static int storage(struct daemon *d, struct cg_buf *out)
+{
+	struct cg_store_stats st;
+	int rc = 0;
+
+	d->store.stats(d->store.ctx, &st);
+	rc |= family(out, "consentgate_storage_info", "gauge", "The storage backend in use.");
+	rc |= cg_buf_printf(out, "consentgate_storage_info{backend=\"%s\"} 1\n", d->store.name);
+	rc |= family(out, "consentgate_storage_connected", "gauge", "Whether the writer holds a database connection.");
+	rc |= cg_buf_printf(out, "consentgate_storage_connected %d\n", st.connected);
+	rc |= family(out, "consentgate_storage_reconnects_total", "counter",
+	             "Database connections made again after one was lost (PostgreSQL).");
+	rc |= cg_buf_printf(out, "consentgate_storage_reconnects_total %llu\n", ull(st.reconnects));
+	rc |= family(out, "consentgate_storage_unknown_commits_total", "counter",
+	             "COMMITs whose connection dropped in flight, resolved afterwards (PostgreSQL).");
+	rc |= cg_buf_printf(out, "consentgate_storage_unknown_commits_total %llu\n", ull(st.unknown_commits));
+	return rc;
+}
+
 int cgd_metrics(struct daemon *d, struct cg_buf *out)
 {
 	int rc = requests_and_decisions(d, out);
@@ -145,5 +164,6 @@ int cgd_metrics(struct daemon *d, struct cg_buf *out)
 	rc |= outbox_and_delivery(d, out);
 	rc |= limits_and_connections(d, out);
 	rc |= writer(d, out);
+	rc |= storage(d, out);
 	return rc ? CG_ERR_TOO_LONG : CG_OK;
 }

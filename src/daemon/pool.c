@@ -1,22 +1,36 @@
 /* The read connections the workers share: a query borrows one for its
  * duration. */
+#include <time.h>
+
 #include "consentgate/err.h"
 #include "daemon.h"
 
+/* Waits at most [storage] read_timeout_ms for a free connection: when the
+ * database stalls, every connection may be busy waiting out its own
+ * deadline, and a request must not queue behind them (NULL: fail it). */
 struct cg_store_reader *cgd_borrow(struct daemon *d)
 {
-	struct cg_store_reader *r;
+	struct cg_store_reader *r = NULL;
+	struct timespec until;
 
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += (long)d->cfg.read_timeout_ms * 1000000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
 	pthread_mutex_lock(&d->readers.mu);
 	while (!d->readers.nfree)
-		pthread_cond_wait(&d->readers.cv, &d->readers.mu);
-	r = d->readers.free[--d->readers.nfree];
+		if (pthread_cond_timedwait(&d->readers.cv, &d->readers.mu, &until) != 0)
+			break;
+	if (d->readers.nfree)
+		r = d->readers.free[--d->readers.nfree];
 	pthread_mutex_unlock(&d->readers.mu);
 	return r;
 }
 
 void cgd_give_back(struct daemon *d, struct cg_store_reader *r)
 {
+	if (!r)
+		return;
 	pthread_mutex_lock(&d->readers.mu);
 	d->readers.free[d->readers.nfree++] = r;
 	pthread_cond_signal(&d->readers.cv);

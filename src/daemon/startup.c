@@ -76,13 +76,15 @@ int cg_startup_check(const struct cg_config *cfg, const char *file, char *err, s
 	}
 	if (cfg->socket_group[0] && !getgrnam(cfg->socket_group))
 		FAIL("%s: [server] socket_group: no group named %s", file, cfg->socket_group);
-	if (access(cfg->database, F_OK) == 0) {
+	/* (PostgreSQL: the daemon connects at start and names what failed) */
+	if (cfg->backend == CG_BACKEND_SQLITE && access(cfg->database, F_OK) == 0) {
 		if (access(cfg->database, R_OK | W_OK) != 0)
 			FAIL("%s: [storage] database: %s: %s", file, cfg->database, strerror(errno));
 		/* SQLite writes its -wal and -shm files beside the database */
 		if ((rc = dir_ok(cfg->database, file, "[storage] database", err, errlen)) != CG_OK)
 			return rc;
-	} else if ((rc = dir_ok(cfg->database, file, "[storage] database", err, errlen)) != CG_OK) {
+	} else if (cfg->backend == CG_BACKEND_SQLITE &&
+	           (rc = dir_ok(cfg->database, file, "[storage] database", err, errlen)) != CG_OK) {
 		return rc;
 	}
 	if (cfg->geo_database[0]) {

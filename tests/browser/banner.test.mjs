@@ -18,8 +18,11 @@ function check(name, cond, detail = "") {
   if (cond) { passed++; console.log(`ok   - ${name}`); }
   else { failed++; console.log(`FAIL - ${name}${detail ? `\n       ${detail}` : ""}`); }
 }
-const sql = (q) => execFileSync("sqlite3", ["-batch", "-noheader", DB, q]).toString().trim();
-const lastRow = () => sql("SELECT action || ':' || preferences || statistics || marketing FROM consent_events ORDER BY id DESC LIMIT 1");
+// the stack's database, whichever backend (CG_PG_URL: PostgreSQL)
+const sql = (q) => (process.env.CG_PG_URL
+  ? execFileSync("psql", ["-X", "-q", "-At", "-F", "|", "-v", "ON_ERROR_STOP=1", process.env.CG_PG_URL, "-c", q])
+  : execFileSync("sqlite3", ["-batch", "-noheader", DB, q])).toString().trim();
+const lastRow = () => sql("SELECT action || ':' || CAST(preferences AS TEXT) || CAST(statistics AS TEXT) || CAST(marketing AS TEXT) FROM consent_events ORDER BY id DESC LIMIT 1");
 const rows = () => Number(sql("SELECT count(*) FROM consent_events"));
 
 const browser = await chromium.launch({

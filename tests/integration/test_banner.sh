@@ -38,6 +38,7 @@ for i in \$(seq 100); do [ -S '$CG_SOCKET' ] && break; sleep 0.05; done
 sed -i 's/data-policy-version=\"2023-12\"/data-policy-version=\"2024-06\"/' '$CG_DIR/web/demo/index.html'
 "
 export CG_SHOTS="$CG_BUILD/screenshots" CG_URL CG_DB CG_SRC
+[ "$CG_BACKEND" = postgresql ] && export CG_PG_URL
 node "$CG_SRC/tests/browser/banner.test.mjs"
 rc=$?
 CG_DAEMON_PID=$(cat "$CG_DIR/daemon.pid")

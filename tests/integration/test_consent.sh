@@ -2,6 +2,7 @@
 # The /consent routes through the real nginx and consentgated: stored prefix
 # and country, cookies, every error status, nothing stored for bad input,
 # withdraw and objection rows, the views, the chain, and no full IP anywhere.
+# CG_BACKEND=postgresql runs it all against a PostgreSQL database.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/stack.sh"
@@ -53,7 +54,7 @@ expect_eq "IPv4-mapped treated as IPv4" "192.0.2.0/24|NO" "$(sql "SELECT ip_pref
 expect_match "refusal cookie lives 180 days" 'cg_id=[^;]*; Max-Age=15552000' "$HEADERS"
 req POST /consent "$NONE" -H "X-Forwarded-For: $IP6_UNKNOWN"
 SU=$(subject_of "$(cookie_id)")
-expect_eq "unknown network: NULL country" "2001:db8:99::/48|1" "$(sql "SELECT ip_prefix, country IS NULL FROM consent_events WHERE subject='$SU'")"
+expect_eq "unknown network: NULL country" "2001:db8:99::/48|1" "$(sql "SELECT ip_prefix, CASE WHEN country IS NULL THEN 1 ELSE 0 END FROM consent_events WHERE subject='$SU'")"
 
 # 6to4 and Teredo carry the client's IPv4 address: stored, looked up and
 # logged as that address's /24, never as an IPv6 prefix that holds it whole
@@ -124,7 +125,7 @@ req DELETE /consent "" -H "Cookie: cg_id=$ID1" -H "X-Forwarded-For: $IP4"
 expect_eq "DELETE → 200" 200 "$STATUS"
 expect_match "all false after withdrawal" '"preferences":false,"statistics":false,"marketing":false' "$RBODY"
 expect_eq "event rows of the visitor" "choice||,objection|statistics|statistics,withdraw||statistics" \
-	"$(sql "SELECT group_concat(action || '|' || coalesce(objection_purpose,'') || '|' || objections, ',') FROM (SELECT * FROM consent_events WHERE subject='$S1' ORDER BY id)")"
+	"$(sql "SELECT group_concat(action || '|' || coalesce(objection_purpose,'') || '|' || objections, ',') FROM (SELECT * FROM consent_events WHERE subject='$S1' ORDER BY id) x")"
 expect_eq "withdraw row is all zeros" "0|0|0" "$(sql "SELECT preferences, statistics, marketing FROM consent_events WHERE subject='$S1' AND action='withdraw'")"
 
 echo "# views"
@@ -132,13 +133,15 @@ expect_eq "consent_current: one row per subject" "$(sql "SELECT count(DISTINCT s
 expect_eq "consent_current: latest state" "withdraw|0|0" "$(sql "SELECT action, expired, stale_policy FROM consent_current WHERE subject='$S1'")"
 expect_match "consent_current: expires_at" '^20[0-9-]+T[0-9:.]+Z$' "$(sql "SELECT expires_at FROM consent_current WHERE subject='$S6'")"
 expect_eq "consent_daily outcomes" "accept_all:2 custom:1 reject_all:4 withdraw:1" \
-	"$(sql "SELECT group_concat(outcome || ':' || n, ' ') FROM (SELECT outcome, sum(n) AS n FROM consent_daily GROUP BY outcome ORDER BY outcome)")"
+	"$(sql "SELECT group_concat(outcome || ':' || n, ' ') FROM (SELECT outcome, sum(n) AS n FROM consent_daily GROUP BY outcome ORDER BY outcome) x")"
 expect_eq "consent_daily by country" "DK:2" "$(sql "SELECT country || ':' || sum(n) FROM consent_daily WHERE country='DK' GROUP BY country")"
 sql "UPDATE meta SET value='2030-01' WHERE key='policy_version'"
 expect_eq "stale_policy follows the configured version" 0 "$(sql "SELECT count(*) FROM consent_current WHERE stale_policy = 0")"
 sql "UPDATE meta SET value='2023-12' WHERE key='policy_version'"
-out=$(sqlite3 "$CG_DB" "UPDATE consent_events SET preferences = 0 WHERE id = 1" 2>&1)
+out=$(sql "UPDATE consent_events SET preferences = 0 WHERE id = 1" 2>&1)
 expect_match "consent_events is append-only" 'append-only' "$out"
+out=$(sql "UPDATE events SET marketing = 0 WHERE id = 1" 2>&1)
+expect_match "its base table is append-only too" 'append-only' "$out"
 
 echo "# chain, report and CLI"
 out=$("$CG_BUILD/consentctl" -c "$CG_INI" verify); rc=$?
@@ -153,14 +156,28 @@ out=$("$CG_BUILD/consentctl" -c "$CG_INI" report)
 expect_match "report table, small cells suppressed by default" 'day +country +policy +lang +visitors.*<k' "$out"
 out=$(curl -s "$CG_URL/consent/report")
 expect_match "loopback report route" '"rows":\[' "$out"
-cp "$CG_DB" "$CG_DIR/tampered.db"; cp "$CG_DB-wal" "$CG_DIR/tampered.db-wal" 2>/dev/null
-sqlite3 "$CG_DIR/tampered.db" "DROP TRIGGER events_append_only; UPDATE events SET marketing = 0 WHERE id = 2"
-out=$("$CG_BUILD/consentctl" -c "$CG_INI" verify --database "$CG_DIR/tampered.db"); rc=$?
-expect_eq "verify fails on a tampered copy" 1 "$rc"; expect_match "names the first bad row" 'id = 2: core fields' "$out"
+if [ "$CG_BACKEND" = sqlite ]; then
+	cp "$CG_DB" "$CG_DIR/tampered.db"; cp "$CG_DB-wal" "$CG_DIR/tampered.db-wal" 2>/dev/null
+	sqlite3 "$CG_DIR/tampered.db" "DROP TRIGGER events_append_only; UPDATE events SET marketing = 0 WHERE id = 2"
+	out=$("$CG_BUILD/consentctl" -c "$CG_INI" verify --database "$CG_DIR/tampered.db"); rc=$?
+else # tampered in place (by a superuser who disables the trigger), then put back
+	was=$(sql "SELECT marketing FROM events WHERE id = 2")
+	sql "ALTER TABLE events DISABLE TRIGGER events_append_only; UPDATE events SET marketing = 1 - marketing WHERE id = 2"
+	out=$("$CG_BUILD/consentctl" -c "$CG_INI" verify); rc=$?
+	sql "UPDATE events SET marketing = $was WHERE id = 2; ALTER TABLE events ENABLE TRIGGER events_append_only"
+	expect_eq "verify passes again once the row is put back" 0 "$("$CG_BUILD/consentctl" -c "$CG_INI" verify >/dev/null; echo $?)"
+fi
+expect_eq "verify fails on a tampered log" 1 "$rc"; expect_match "names the first bad row" 'id = 2: core fields' "$out"
 
-# the README's example queries run against a real database
-queries=$(sed -n '/^-- 1. Consent rate per week/,/^```/p' "$CG_SRC/README.md" | grep -v '^```')
-out=$(sqlite3 -readonly "$CG_DB" 2>&1 <<<"$queries"); rc=$?
+# the README's example queries (its SQLite or its PostgreSQL set) run against a real database
+if [ "$CG_BACKEND" = sqlite ]; then
+	queries=$(sed -n '/^-- 1. Consent rate per week/,/^```/p' "$CG_SRC/README.md" | grep -v '^```')
+	out=$(sqlite3 -readonly "$CG_DB" 2>&1 <<<"$queries"); rc=$?
+else
+	queries=$(sed -n '/^-- 1. (PostgreSQL) Consent rate per week/,/^```/p' "$CG_SRC/README.md" | grep -v '^```')
+	expect_match "the README has the PostgreSQL queries" 'consent_daily' "$queries"
+	out=$(psql -X -q -v ON_ERROR_STOP=1 "$CG_PG_URL" 2>&1 <<<"$queries"); rc=$?
+fi
 expect_eq "README example queries run" 0 "$rc"
 expect_no_match "README example queries: no SQL error" 'Error|error' "$out"
 
@@ -262,9 +279,12 @@ expect_eq "the first daemon still answers" 200 "$(curl -s -o /dev/null -w '%{htt
 echo "# privacy: no full address anywhere"
 cg_stop_daemon
 sync
+# (PostgreSQL: every file of the cluster, its WAL and its log included)
+[ "$CG_BACKEND" = postgresql ] && pgsql "$CG_PG_DB" "CHECKPOINT" >/dev/null
+stored=("$CG_DB"*); [ "$CG_BACKEND" = postgresql ] && stored=("$CG_PG_HOST/data" "$CG_PG_HOST/log")
 for ip in "$IP4" "$IP6" "2001:db8:1:2:3:4:5:6" "192.0.2.9" "198.51.100.99" "$IP6_UNKNOWN" "2001:db8:99:1::42" \
 	2002:c633:644d 198.51.100.77 192.0.2.45; do
-	hits=$(grep -aFl -- "$ip" "$CG_DB"* "$CG_DIR"/*.log 2>/dev/null | tr '\n' ' ')
+	hits=$(grep -raFl -- "$ip" "${stored[@]}" "$CG_DIR"/*.log 2>/dev/null | tr '\n' ' ')
 	expect_eq "full address $ip stored or logged nowhere" "" "$hits"
 done
 expect_match "access log keeps only prefixes" '^203\.0\.113\.0/24 ' "$(grep -m1 '^203' "$CG_DIR/nginx-access.log")"
@@ -272,7 +292,7 @@ expect_match "access log IPv6 prefix" '^2001:db8:1::/48 ' "$(grep -m1 '^2001:db8
 expect_match "access log mapped IPv4 prefix" '^192\.0\.2\.0/24 ' "$(grep -m1 '^192' "$CG_DIR/nginx-access.log")"
 expect_match "access log 6to4: the /24 of its IPv4 address (/40)" '^2002:c633:6400::/40 ' "$(grep -m1 '^2002:' "$CG_DIR/nginx-access.log")"
 expect_no_match "access log has no query strings" '\?' "$(cat "$CG_DIR/nginx-access.log")"
-expect_eq "integrity_check" ok "$(sql "PRAGMA integrity_check")"
+expect_eq "integrity_check" ok "$(db_integrity)"
 
 expect_clean_daemon_log "$CG_DIR/daemon.log"
 cg_summary

@@ -25,7 +25,7 @@ for i in $(seq 1 20); do
 	curl -s -o /dev/null -H 'Content-Type: text/plain' -H "X-Forwarded-For: 192.0.2.$i" \
 		--data "{\"events\":[{\"name\":\"crash_$i\"}]}" "$CG_URL/collect"
 done
-queued=$(sqlite3 "$CG_DB" "SELECT count(*) FROM outbox WHERE state = 'pending'")
+queued=$(sql "SELECT count(*) FROM outbox WHERE state = 'pending'")
 
 BODY='{"choices":{"preferences":true,"statistics":false,"marketing":true},"policy_version":"2023-12","lang":"nn"}'
 # Load runs until the kills are done, however fast the machine is: bursts of
@@ -67,27 +67,16 @@ expect_ge "some requests failed while it was down" 1 "$failed"
 
 # the outbox resumes: the sink comes up, every queued event arrives
 cg_start_sink "$SINK_PORT" || exit 1
-cg_wait_for 20 sh -c "[ \$(sqlite3 '$CG_DB' \"SELECT count(*) FROM outbox WHERE state = 'delivered'\") -ge 20 ]"
+cg_wait_for 20 sql_ge 20 "SELECT count(*) FROM outbox WHERE state = 'delivered'"
 expect_eq "20 events were queued before the crashes" 20 "$queued"
-expect_eq "the outbox resumes after the crashes: all delivered" 20 "$(sqlite3 "$CG_DB" "SELECT count(*) FROM outbox WHERE state = 'delivered'")"
+expect_eq "the outbox resumes after the crashes: all delivered" 20 "$(sql "SELECT count(*) FROM outbox WHERE state = 'delivered'")"
 expect_eq "every queued event reached the sink" 20 "$(grep -o 'crash_[0-9]*' "$SINK_REC" | sort -u | wc -l)"
 
 cg_stop_daemon
-missing=$(python3 - "$CG_DIR/answers.txt" "$CG_DB" <<'PY'
-import base64, hashlib, re, sqlite3, sys
-ids = [m.group(1) for line in open(sys.argv[1])
-       if line.startswith("200 ") and (m := re.search(r"cg_id=([A-Za-z0-9_-]{11}\.[A-Za-z0-9_-]{22})", line))]
-db = sqlite3.connect(sys.argv[2])
-stored = {r[0] for r in db.execute("SELECT subject FROM consent_events")}
-# the selector's 8 bytes, then 24 bytes of SHA-256 over a fixed prefix and the id
-subj = lambda i: (base64.urlsafe_b64decode(i[:11] + "=").hex() +
-                  hashlib.sha256(("consentgate/subject/v2:" + i).encode()).hexdigest()[:48])
-print(sum(1 for i in ids if subj(i) not in stored), len(ids))
-PY
-)
+missing=$(cg_unstored_acks "$CG_DIR/answers.txt")
 expect_match "every 200 carried an id" "^[0-9]+ $acked\$" "$missing"
 expect_eq "no acknowledged choice lost" 0 "${missing%% *}"
-expect_eq "integrity_check" ok "$(sqlite3 "$CG_DB" 'PRAGMA integrity_check')"
+expect_eq "integrity_check" ok "$(db_integrity)"
 out=$("$CG_BUILD/consentctl" -c "$CG_INI" verify); rc=$?
 expect_eq "hash chain verifies after the crashes" 0 "$rc"
 echo "# $out"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Fault injection, loopback only and bounded: hostile FastCGI records on the
-# socket, a full disk, a read-only disk, the country database replaced under
-# load, and SIGTERM under load.
+# socket, stalled peers, the storage failing (SQLite: a full disk, a
+# read-only disk; PostgreSQL: the server stopped mid-burst, and a database
+# host that goes silent behind a TCP proxy), the country database replaced
+# under load, and SIGTERM under load. CG_BACKEND chooses the backend.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/stack.sh"
@@ -9,23 +11,38 @@ source "$here/../lib/assert.sh"
 
 CG_DIR=$(mktemp -d /tmp/cg-test.XXXXXX)
 chmod 755 "$CG_DIR"
-mkdir -p "$CG_DIR/dbfs"
-# the database lives on its own small tmpfs, so the test can fill it up
-mount -t tmpfs -o size=2m,mode=0755 tmpfs "$CG_DIR/dbfs" || { echo "cannot mount a tmpfs (needs root)"; exit 1; }
+proxy=
 cleanup() {
+	[ -n "$proxy" ] && kill "$proxy" 2>/dev/null
 	chattr -i "$CG_DIR"/ro/* 2>/dev/null
 	stack_stop_keep
 	umount "$CG_DIR/dbfs" 2>/dev/null
 	rm -rf "$CG_DIR"
 }
-stack_stop_keep() { CG_KEEP=1 stack_stop; }
+stack_stop_keep() { CG_KEEP=1 stack_stop; [ "$CG_BACKEND" = postgresql ] && cg_pg_dropdb "$CG_PG_DB"; }
 trap cleanup EXIT
-export CG_DIR CG_DB_PATH="$CG_DIR/dbfs/consent.db" CG_RATE_KEY='$http_x_no_limit' CG_WORKERS=16
+export CG_DIR CG_RATE_KEY='$http_x_no_limit' CG_WORKERS=16
 # a whole request must arrive within 2 s of accept (the stalled-peer case below)
 export CG_INI_EXTRA="
 [server]
 request_timeout_ms = 2000
 "
+if [ "$CG_BACKEND" = sqlite ]; then
+	# the database lives on its own small tmpfs, so the test can fill it up
+	mkdir -p "$CG_DIR/dbfs"
+	mount -t tmpfs -o size=2m,mode=0755 tmpfs "$CG_DIR/dbfs" || { echo "cannot mount a tmpfs (needs root)"; exit 1; }
+	export CG_DB_PATH="$CG_DIR/dbfs/consent.db"
+else
+	# the daemon reaches PostgreSQL through a proxy the test can silence
+	cg_pg_start || exit 1
+	PROXY_PORT=$(cg_free_port)
+	python3 "$here/../lib/pg_proxy.py" "$PROXY_PORT" "$CG_PG_HOST/.s.PGSQL.$CG_PG_PORT" >"$CG_DIR/proxy.log" 2>&1 &
+	proxy=$!
+	cg_wait_for 10 grep -q ready "$CG_DIR/proxy.log" || { echo "the proxy did not start"; exit 1; }
+	# (read_timeout_ms keeps its default, 50 ms)
+	export CG_PG_VIA="127.0.0.1:$PROXY_PORT" CG_STORAGE_EXTRA="write_timeout_ms = 1000
+connect_timeout_ms = 1000"
+fi
 stack_start || exit 1
 
 BODY='{"choices":{"preferences":true,"statistics":true,"marketing":false},"policy_version":"2023-12","lang":"nb","page":"https://shop.example/a-rather-long-path/to/fill/pages/faster"}'
@@ -62,46 +79,112 @@ for c in oversized_param lying_length plus_length space_length negative_length t
 done
 expect_eq "the daemon survived every record (same process)" "$pid" "$(pgrep -f "consentgated -c $CG_INI" | head -1)"
 
-echo "# a full disk"
-ok=0; full=0
-for i in $(seq 1 4000); do
-	code=$(post)
-	if [ "$code" = 200 ]; then ok=$((ok + 1)); else full=1; break; fi
-done
-echo "# $ok choices stored before the disk filled up"
-expect_eq "a full disk answers 503" 503 "$code"
-hdr=$(tr -d '\r' <"$CG_DIR/h")
-expect_match "503 carries Retry-After" 'Retry-After: 5' "$hdr"
-expect_match "503 names the storage" '"error":"storage"' "$(cat "$CG_DIR/b")"
-expect_no_match "no success cookie for an unstored choice" 'Set-Cookie' "$hdr"
-expect_eq "still alive" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$CG_URL/consent/healthz")"
-# (a nearly full disk may still take a small write now and then: count them)
-for i in 1 2 3; do [ "$(post)" = 200 ] && ok=$((ok + 1)); done
-mount -o remount,size=64m "$CG_DIR/dbfs"
-expect_eq "recovers once space is freed" 200 "$(post)"
-expect_eq "every 200 has its row" "$((ok + 1))" "$(sql "SELECT count(*) FROM consent_events")"
+if [ "$CG_BACKEND" = sqlite ]; then
+	echo "# a full disk"
+	ok=0; full=0
+	for i in $(seq 1 4000); do
+		code=$(post)
+		if [ "$code" = 200 ]; then ok=$((ok + 1)); else full=1; break; fi
+	done
+	echo "# $ok choices stored before the disk filled up"
+	expect_eq "a full disk answers 503" 503 "$code"
+	hdr=$(tr -d '\r' <"$CG_DIR/h")
+	expect_match "503 carries Retry-After" 'Retry-After: 5' "$hdr"
+	expect_match "503 names the storage" '"error":"storage"' "$(cat "$CG_DIR/b")"
+	expect_no_match "no success cookie for an unstored choice" 'Set-Cookie' "$hdr"
+	expect_eq "still alive" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$CG_URL/consent/healthz")"
+	# (a nearly full disk may still take a small write now and then: count them)
+	for i in 1 2 3; do [ "$(post)" = 200 ] && ok=$((ok + 1)); done
+	mount -o remount,size=64m "$CG_DIR/dbfs"
+	expect_eq "recovers once space is freed" 200 "$(post)"
+	expect_eq "every 200 has its row" "$((ok + 1))" "$(sql "SELECT count(*) FROM consent_events")"
 
-echo "# a read-only database"
-# A mounted filesystem with open files cannot be remounted read-only, so the
-# database moves to the ordinary disk and its files are made immutable
-# (chattr +i): writes then fail even through descriptors already open.
-cg_stop_daemon
-mkdir -p "$CG_DIR/ro"
-sqlite3 "$CG_DB" ".backup '$CG_DIR/ro/consent.db'"
-sed -i "s#^database = $CG_DB\$#database = $CG_DIR/ro/consent.db#" "$CG_INI"
-CG_DB="$CG_DIR/ro/consent.db"
-cg_start_daemon || exit 1
-pid=$CG_DAEMON_PID
-expect_eq "a fresh start on the copy" 200 "$(post)"
-chattr +i "$CG_DB" "$CG_DB-wal" # not -shm: SQLite maps it into memory
-expect_eq "a read-only database answers 503" 503 "$(post)"
-expect_match "503 carries Retry-After (read-only)" 'Retry-After: 5' "$(tr -d '\r' <"$CG_DIR/h")"
-expect_no_match "no success cookie (read-only)" 'Set-Cookie' "$(tr -d '\r' <"$CG_DIR/h")"
-expect_eq "/consent/check still answers on a read-only database" 403 "$(curl -s -o /dev/null -w '%{http_code}' "$CG_URL/consent/check?purpose=statistics")"
-chattr -i "$CG_DB" "$CG_DB-wal"
-expect_eq "recovers once writable" 200 "$(post)"
-expect_eq "integrity_check after the faults" ok "$(sql 'PRAGMA integrity_check')"
-out=$("$CG_BUILD/consentctl" -c "$CG_INI" verify); expect_eq "chain verifies after the faults" 0 $?
+	echo "# a read-only database"
+	# A mounted filesystem with open files cannot be remounted read-only, so the
+	# database moves to the ordinary disk and its files are made immutable
+	# (chattr +i): writes then fail even through descriptors already open.
+	cg_stop_daemon
+	mkdir -p "$CG_DIR/ro"
+	sql ".backup '$CG_DIR/ro/consent.db'"
+	sed -i "s#^database = $CG_DB\$#database = $CG_DIR/ro/consent.db#" "$CG_INI"
+	CG_DB="$CG_DIR/ro/consent.db"
+	cg_start_daemon || exit 1
+	pid=$CG_DAEMON_PID
+	expect_eq "a fresh start on the copy" 200 "$(post)"
+	chattr +i "$CG_DB" "$CG_DB-wal" # not -shm: SQLite maps it into memory
+	expect_eq "a read-only database answers 503" 503 "$(post)"
+	expect_match "503 carries Retry-After (read-only)" 'Retry-After: 5' "$(tr -d '\r' <"$CG_DIR/h")"
+	expect_no_match "no success cookie (read-only)" 'Set-Cookie' "$(tr -d '\r' <"$CG_DIR/h")"
+	expect_eq "/consent/check still answers on a read-only database" 403 "$(curl -s -o /dev/null -w '%{http_code}' "$CG_URL/consent/check?purpose=statistics")"
+	chattr -i "$CG_DB" "$CG_DB-wal"
+	expect_eq "recovers once writable" 200 "$(post)"
+	expect_eq "integrity_check after the faults" ok "$(sql 'PRAGMA integrity_check')"
+	out=$("$CG_BUILD/consentctl" -c "$CG_INI" verify); expect_eq "chain verifies after the faults" 0 $?
+
+else
+	# a visitor whose check allows: a deny during the outage is the outage's
+	V=$(curl -s -D - -o /dev/null -H 'Content-Type: application/json' -H 'X-Forwarded-For: 192.0.2.80' \
+		--data '{"choices":{"preferences":true,"statistics":true,"marketing":true},"policy_version":"2023-12"}' \
+		"$CG_URL/consent" | sed -n 's/^Set-Cookie: cg_id=\([^;]*\);.*/\1/p')
+	check() { curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -H "Cookie: cg_id=$V" "$CG_URL/consent/check?purpose=statistics"; }
+	expect_eq "the visitor's check allows while the database answers" 204 "$(check | cut -d' ' -f1)"
+	post_is() { [ "$(post)" = "$1" ]; }
+	# twenty checks while the database is away: every one a deny within 100 ms
+	checks_deny_fast() {
+		for _ in $(seq 1 20); do check; done >"$CG_DIR/checks.txt"
+		echo "# checks while $1: $(sort -k2 -n "$CG_DIR/checks.txt" | tail -1 | cut -d' ' -f2) s the slowest"
+		expect_eq "$1: every check denies (403, never 5xx)" "20 403" "$(cut -d' ' -f1 "$CG_DIR/checks.txt" | sort | uniq -c | tr -s ' ' | sed 's/^ //')"
+		expect_eq "$1: every check answered within 100 ms" "" "$(awk '$2 >= 0.1' "$CG_DIR/checks.txt")"
+	}
+	outage_answers() { # NAME: a POST while it lasts is a 503 with Retry-After and no cookie
+		local code
+		code=$(post)
+		expect_eq "$1: POST /consent answers 503" 503 "$code"
+		expect_match "$1: 503 carries Retry-After" 'Retry-After: 5' "$(tr -d '\r' <"$CG_DIR/h")"
+		expect_no_match "$1: no success cookie" 'Set-Cookie' "$(tr -d '\r' <"$CG_DIR/h")"
+		expect_match "$1: 503 names the storage" '"error":"storage"' "$(cat "$CG_DIR/b")"
+	}
+
+	echo "# PostgreSQL stopped (pg_ctl stop -m fast) in the middle of a burst, then started again"
+	before=$(sql "SELECT count(*) FROM consent_events")
+	cg_burst 3000 8 '%{http_code} %header{set-cookie}\n' "$CG_DIR/stopped.txt" -m 20 \
+		-H 'X-Forwarded-For: 198.51.100.30' --data "$BODY" &
+	load=$!
+	cg_wait_for 60 sql_ge $((before + 100)) 'SELECT count(*) FROM consent_events'
+	cg_pg_ctl stop -m fast >/dev/null
+	outage_answers "server stopped"
+	checks_deny_fast "the server is stopped"
+	cg_pg_ctl start >/dev/null
+	cg_wait_for 30 post_is 200
+	expect_eq "back by itself once the server is up" 200 "$(post)"
+	wait "$load"
+	acked=$(grep -c '^200 ' "$CG_DIR/stopped.txt")
+	echo "# $acked of 3000 acknowledged, $(grep -c '^503 ' "$CG_DIR/stopped.txt") answered 503, around the stop"
+	expect_match "every acknowledged choice across the stop is stored" "^0 $acked\$" "$(cg_unstored_acks "$CG_DIR/stopped.txt")"
+
+	echo "# the database host goes silent (a proxy that forwards nothing and closes nothing)"
+	before=$(sql "SELECT count(*) FROM consent_events")
+	cg_burst 3000 8 '%{http_code} %header{set-cookie}\n' "$CG_DIR/silent.txt" -m 20 \
+		-H 'X-Forwarded-For: 198.51.100.31' --data "$BODY" &
+	load=$!
+	cg_wait_for 60 sql_ge $((before + 100)) 'SELECT count(*) FROM consent_events'
+	kill -USR1 "$proxy"
+	# the batch in flight waits out write_timeout_ms (1 s); after it, no wait
+	cg_wait_for 10 post_is 503
+	outage_answers "silent database"
+	checks_deny_fast "the database is silent"
+	kill -USR2 "$proxy"
+	cg_wait_for 30 post_is 200
+	expect_eq "back by itself once the host answers" 200 "$(post)"
+	wait "$load"
+	acked=$(grep -c '^200 ' "$CG_DIR/silent.txt")
+	echo "# $acked of 3000 acknowledged, $(grep -c '^503 ' "$CG_DIR/silent.txt") answered 503, around the silence"
+	expect_match "every acknowledged choice across the silence is stored" "^0 $acked\$" "$(cg_unstored_acks "$CG_DIR/silent.txt")"
+	expect_match "reconnections counted in metrics" 'consentgate_storage_reconnects_total [1-9]' "$(curl -s "$CG_URL/consent/metrics")"
+	expect_eq "the check allows again" 204 "$(check | cut -d' ' -f1)"
+	out=$("$CG_BUILD/consentctl" -c "$CG_INI" verify); expect_eq "chain verifies after the outages [$out]" 0 $?
+	pid=$CG_DAEMON_PID
+fi
 
 echo "# country database replaced by rename under load, with SIGHUP"
 cg_burst 1500 16 '%{http_code}\n' "$CG_DIR/codes" -H 'X-Forwarded-For: 203.0.113.40' --data "$BODY" &
@@ -123,7 +206,7 @@ before=$(sql "SELECT count(*) FROM consent_events")
 cg_burst 3000 32 '%{http_code}\n' "$CG_DIR/codes" -H 'X-Forwarded-For: 198.51.100.40' --data "$BODY" &
 load=$!
 # stop once the load is being served (rows committed), however fast the machine
-cg_wait_for 60 sh -c "[ \$(sqlite3 '$CG_DB' 'SELECT count(*) FROM consent_events') -ge $((before + 100)) ]"
+cg_wait_for 60 sql_ge $((before + 100)) 'SELECT count(*) FROM consent_events'
 t0=$(date +%s.%N)
 kill -TERM "$CG_DAEMON_PID"
 wait "$CG_DAEMON_PID"; rc=$?

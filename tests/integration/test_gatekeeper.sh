@@ -151,8 +151,8 @@ A=$(choose 192.0.2.10 true true true)
 B=$(choose 192.0.2.11 true true true)
 collect M-WITHDRAWN -H "Cookie: cg_id=$A" >/dev/null
 collect M-KEPT -H "Cookie: cg_id=$B" >/dev/null
-cg_wait_for 10 sh -c "[ \$(sqlite3 '$CG_DB' \"SELECT count(*) FROM outbox WHERE payload LIKE '%M-KEPT%' AND attempts >= 1\") -ge 2 ]"
-expect_eq "queued events are retried while the sink fails" 1 "$(sql "SELECT count(*) > 0 FROM outbox WHERE payload LIKE '%M-KEPT%' AND attempts >= 1 AND state = 'pending' AND last_error = 'HTTP 500'")"
+cg_wait_for 10 sql_ge 2 "SELECT count(*) FROM outbox WHERE payload LIKE '%M-KEPT%' AND attempts >= 1"
+expect_eq "queued events are retried while the sink fails" 1 "$(sql "SELECT CASE WHEN count(*) > 0 THEN 1 ELSE 0 END FROM outbox WHERE payload LIKE '%M-KEPT%' AND attempts >= 1 AND state = 'pending' AND last_error = 'HTTP 500'")"
 curl -s -o /dev/null -X DELETE -H "Cookie: cg_id=$A" -H "X-Forwarded-For: 192.0.2.10" "$CG_URL/consent"
 expect_eq "withdrawal drops the visitor's queued events" "dropped|withdrawn before delivery" "$(sql "SELECT DISTINCT state || '|' || last_error FROM outbox WHERE payload LIKE '%M-WITHDRAWN%'")"
 sink_mode ok
@@ -167,11 +167,11 @@ echo "# re-check at delivery: an objection recorded while queued"
 sink_mode 500
 C=$(choose 192.0.2.12 false true false)
 collect M-OBJECTED -H "Cookie: cg_id=$C" >/dev/null
-cg_wait_for 10 sh -c "[ \$(sqlite3 '$CG_DB' \"SELECT count(*) FROM outbox WHERE payload LIKE '%M-OBJECTED%' AND attempts >= 1\") -ge 1 ]"
+cg_wait_for 10 sql_ge 1 "SELECT count(*) FROM outbox WHERE payload LIKE '%M-OBJECTED%' AND attempts >= 1"
 curl -s -o /dev/null -H 'Content-Type: application/json' -H "Cookie: cg_id=$C" --data '{"purpose":"statistics"}' "$CG_URL/consent/objection"
 sink_mode ok
-pending_of() { sqlite3 "$CG_DB" "SELECT count(*) FROM outbox WHERE payload LIKE '%$1%' AND state = 'pending'"; }
-cg_wait_for 15 sh -c "[ \$(sqlite3 '$CG_DB' \"SELECT count(*) FROM outbox WHERE payload LIKE '%M-OBJECTED%' AND state = 'pending'\") -eq 0 ]"
+pending_of() { sql "SELECT count(*) FROM outbox WHERE payload LIKE '%$1%' AND state = 'pending'"; }
+cg_wait_for 15 sql_eq 0 "SELECT count(*) FROM outbox WHERE payload LIKE '%M-OBJECTED%' AND state = 'pending'"
 expect_eq "objected visitor's rows have left the queue" 0 "$(pending_of M-OBJECTED)"
 expect_eq "objected visitor's events dropped" "" "$(arrived M-OBJECTED)"
 expect_eq "objection rows dropped" "dropped" "$(sql "SELECT DISTINCT state FROM outbox WHERE payload LIKE '%M-OBJECTED%'")"
@@ -180,7 +180,7 @@ echo "# 429, hang and reset are retried; 4xx is a dead letter"
 for mode in 429 hang reset; do
 	sink_mode "$mode"
 	collect "M-$mode" -H "Cookie: cg_id=$CONSENTED" >/dev/null
-	cg_wait_for 10 sh -c "[ \$(sqlite3 '$CG_DB' \"SELECT count(*) FROM outbox WHERE payload LIKE '%M-$mode%' AND attempts >= 1\") -ge 3 ]"
+	cg_wait_for 10 sql_ge 3 "SELECT count(*) FROM outbox WHERE payload LIKE '%M-$mode%' AND attempts >= 1"
 	expect_eq "$mode: rows still pending after failed attempts" 3 "$(sql "SELECT count(*) FROM outbox WHERE payload LIKE '%M-$mode%' AND state = 'pending' AND attempts >= 1")"
 	sink_mode ok
 	wait_arrived "M-$mode" 3 15
@@ -189,14 +189,14 @@ done
 expect_match "retries visible in metrics" 'consentgate_delivery_rows_total\{outcome="retried"\} [1-9]' "$(curl -s "$CG_URL/consent/metrics")"
 sink_mode 400
 collect M-DEAD -H "Cookie: cg_id=$CONSENTED" >/dev/null
-cg_wait_for 10 sh -c "[ \$(sqlite3 '$CG_DB' \"SELECT count(*) FROM outbox WHERE payload LIKE '%M-DEAD%' AND state = 'dead'\") -ge 3 ]"
+cg_wait_for 10 sql_ge 3 "SELECT count(*) FROM outbox WHERE payload LIKE '%M-DEAD%' AND state = 'dead'"
 expect_match "4xx: dead letter keeps the error" '^HTTP 400: \{"error":"sink says no"\}$' "$(sql "SELECT DISTINCT last_error FROM outbox WHERE payload LIKE '%M-DEAD%'")"
 sink_mode ok
 
 echo "# the 72 h limit"
 old=$(date -u -d '-73 hours' +%Y-%m-%dT%H:%M:%S.000Z)
 sql "INSERT INTO outbox(subject, destination, purpose, mode, payload, created_at, next_attempt_at) VALUES(NULL, 'audience', 'statistics', 'minimised', '{\"M-OLD\":1}', '$old', '$old')"
-cg_wait_for 5 sh -c "[ \"\$(sqlite3 '$CG_DB' \"SELECT state FROM outbox WHERE payload LIKE '%M-OLD%'\")\" = dropped ]"
+cg_wait_for 5 sql_eq dropped "SELECT state FROM outbox WHERE payload LIKE '%M-OLD%'"
 expect_eq "older than 72 h: dropped, never sent" "dropped|older than 72 h|" "$(sql "SELECT state || '|' || last_error || '|' FROM outbox WHERE payload LIKE '%M-OLD%'")$(arrived M-OLD)"
 
 echo "# auth_request on the first-party proxies"
@@ -220,13 +220,13 @@ echo "# re-check at delivery: the policy version changes while events are queued
 sink_mode 500
 D=$(choose 192.0.2.13 true true true)
 collect M-STALE -H "Cookie: cg_id=$D" >/dev/null
-cg_wait_for 10 sh -c "[ \$(sqlite3 '$CG_DB' \"SELECT count(*) FROM outbox WHERE payload LIKE '%M-STALE%' AND attempts >= 1\") -ge 3 ]"
+cg_wait_for 10 sql_ge 3 "SELECT count(*) FROM outbox WHERE payload LIKE '%M-STALE%' AND attempts >= 1"
 expect_eq "stale-policy rows queued and retried" 3 "$(sql "SELECT count(*) FROM outbox WHERE payload LIKE '%M-STALE%' AND state = 'pending' AND attempts >= 1")"
 cg_stop_daemon
 sed -i 's/^version = 2023-12$/version = 2024-06/' "$CG_INI"
 cg_start_daemon || exit 1
 sink_mode ok
-cg_wait_for 20 sh -c "[ \$(sqlite3 '$CG_DB' \"SELECT count(*) FROM outbox WHERE payload LIKE '%M-STALE%' AND state = 'pending'\") -eq 0 ]"
+cg_wait_for 20 sql_eq 0 "SELECT count(*) FROM outbox WHERE payload LIKE '%M-STALE%' AND state = 'pending'"
 expect_eq "queued under the old policy: dropped at delivery" \
 	"dropped|consent no longer valid at delivery" \
 	"$(sql "SELECT DISTINCT state || '|' || last_error FROM outbox WHERE payload LIKE '%M-STALE%'")"

@@ -11,18 +11,49 @@
 #      CG_GA_UPSTREAM / CG_HOTJAR_UPSTREAM (where /_ga/ and /_hotjar/ proxy to;
 #      default: the demo's stand-in scripts),
 #      CG_NGINX_EXTRA (lines inside the server block),
-#      CG_NGINX_HTTP_EXTRA (lines inside the http block)
-# Out: CG_DIR, CG_PORT, CG_URL, CG_DB, CG_INI, CG_SOCKET, CG_DAEMON_PID
-# Helpers: sql QUERY, subject_of CONSENT_ID, cg_wait_for, cg_free_port, ...
+#      CG_NGINX_HTTP_EXTRA (lines inside the http block),
+#      CG_NGINX_UPSTREAM_EXTRA (more "server ...;" lines in the daemon's upstream),
+#      CG_STORAGE_EXTRA (lines in [storage]), CG_PG_VIA (HOST:PORT of a proxy
+#      to PostgreSQL the daemon connects through),
+#      CG_BACKEND (sqlite, the default, or postgresql: a fresh database in the
+#      private cluster of tests/lib/pg.sh, started here unless CG_PG_HOST
+#      names a running one)
+# Out: CG_DIR, CG_PORT, CG_URL, CG_DB, CG_INI, CG_SOCKET, CG_DAEMON_PID,
+#      CG_PG_DB and CG_PG_URL (postgresql)
+# Helpers: sql QUERY (on either backend: same output as sqlite3), sql_ge N
+# QUERY, sql_eq V QUERY, subject_of CONSENT_ID, cg_wait_for, cg_free_port, ...
 
 : "${CG_SRC:?}" "${CG_BUILD:?}"
+CG_BACKEND=${CG_BACKEND:-sqlite}
+# shellcheck source=pg.sh
+source "$CG_SRC/tests/lib/pg.sh"
 
 cg_free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# sql QUERY: one query against the stack's database
-sql() { sqlite3 -batch -noheader "$CG_DB" "$1"; }
+# sql QUERY: one query against the stack's database, whichever backend:
+# columns joined by '|', NULL as '' (sqlite3's and psql -At's output agree).
+# Queries the tests share are written in the SQL both speak; group_concat
+# exists on PostgreSQL too (test databases only: see cg_pg_test_helpers).
+sql() {
+	if [ "$CG_BACKEND" = postgresql ]; then pgsql "$CG_PG_DB" "$1"; else sqlite3 -batch -noheader "$CG_DB" "$1"; fi
+}
+sql_ge() { local v; v=$(sql "$2") && [ "$v" -ge "$1" ]; }   # sql_ge N QUERY: the count reached N
+sql_eq() { [ "$(sql "$2")" = "$1" ]; }                       # sql_eq VALUE QUERY
+# SQLite's structural check (PostgreSQL has no cheap equivalent: "ok")
+db_integrity() { if [ "$CG_BACKEND" = postgresql ]; then echo ok; else sql 'PRAGMA integrity_check'; fi; }
+
+# SQLite's group_concat for the tests' queries (in the test database only)
+cg_pg_test_helpers() {
+	pgsql "$CG_PG_DB" "
+	CREATE FUNCTION cg_test_gc(acc text, v anyelement, sep text) RETURNS text LANGUAGE sql IMMUTABLE AS
+	  \$\$SELECT CASE WHEN v IS NULL THEN acc WHEN acc IS NULL THEN v::text ELSE acc || sep || v::text END\$\$;
+	CREATE FUNCTION cg_test_gc(acc text, v anyelement) RETURNS text LANGUAGE sql IMMUTABLE AS
+	  \$\$SELECT cg_test_gc(acc, v, ',')\$\$;
+	CREATE AGGREGATE group_concat(anyelement, text) (SFUNC = cg_test_gc, STYPE = text);
+	CREATE AGGREGATE group_concat(anyelement) (SFUNC = cg_test_gc, STYPE = text);" >/dev/null
+}
 # subject_of CONSENT_ID: the subject key the daemon stores for a consent ID
 # (written out here on purpose: the tests check the C code against it):
 # "<selector>.<secret>" -> the selector's 8 bytes, then 24 bytes of
@@ -33,6 +64,23 @@ subject_of() {
 		"$(printf 'consentgate/subject/v2:%s' "$1" | sha256sum | cut -c1-48)" ;;
 	*) printf 'consentgate/subject/v1:%s' "$1" | sha256sum | cut -d' ' -f1 ;;
 	esac
+}
+
+# cg_unstored_acks ANSWERS: "UNSTORED ACKED" for the answers of cg_burst
+# with '%{http_code} %header{set-cookie}' lines: how many consent IDs
+# acknowledged with a 200 have no row in consent_events, of how many
+cg_unstored_acks() {
+	sql "SELECT subject FROM consent_events" >"$CG_DIR/stored.txt"
+	python3 - "$1" "$CG_DIR/stored.txt" <<'PY'
+import base64, hashlib, re, sys
+ids = [m.group(1) for line in open(sys.argv[1])
+       if line.startswith("200 ") and (m := re.search(r"cg_id=([A-Za-z0-9_-]{11}\.[A-Za-z0-9_-]{22})", line))]
+stored = {line.strip() for line in open(sys.argv[2])}
+# the selector's 8 bytes, then 24 bytes of SHA-256 over a fixed prefix and the id
+subj = lambda i: (base64.urlsafe_b64decode(i[:11] + "=").hex() +
+                  hashlib.sha256(("consentgate/subject/v2:" + i).encode()).hexdigest()[:48])
+print(sum(1 for i in ids if subj(i) not in stored), len(ids))
+PY
 }
 
 cg_wait_for() { # cg_wait_for SECONDS CMD...: poll until CMD succeeds
@@ -64,7 +112,8 @@ gpc = marketing
 url = /personvern
 
 [storage]
-database = $CG_DB
+$(if [ "$CG_BACKEND" = postgresql ]; then printf 'backend = postgresql\nurl = %s\n' "$CG_PG_URL"; else printf 'database = %s\n' "$CG_DB"; fi)
+${CG_STORAGE_EXTRA:-}
 
 [geoip]
 database = $CG_DIR/country.mmdb
@@ -112,6 +161,14 @@ stack_start() {
 	CG_DB=${CG_DB_PATH:-$CG_DIR/consent.db}
 	CG_INI="$CG_DIR/consentgate.ini"
 	CG_SOCKET="$CG_DIR/fcgi.sock"
+	if [ "$CG_BACKEND" = postgresql ]; then
+		cg_pg_start || return 1
+		CG_PG_DB=cg_$(basename "$CG_DIR" | tr -c 'a-zA-Z0-9\n' _)
+		CG_PG_URL=$(cg_pg_createdb "$CG_PG_DB") || return 1
+		cg_pg_test_helpers || return 1
+		# CG_PG_VIA=HOST:PORT: the daemon connects through a TCP proxy there
+		[ -n "${CG_PG_VIA:-}" ] && CG_PG_URL="postgresql://cg@${CG_PG_VIA}/$CG_PG_DB"
+	fi
 
 	# nginx workers run as www-data: they read the web files from a copy
 	cp -r "$CG_SRC/web/." "$CG_DIR/web/"
@@ -122,6 +179,7 @@ stack_start() {
 	    -e "s#@SOCKET@#$CG_SOCKET#g" -e "s#@PORT@#$CG_PORT#g" \
 	    -e "s#@GA_UPSTREAM@#${CG_GA_UPSTREAM:-http://127.0.0.1:$CG_PORT/_standin/ga/}#g" \
 	    -e "s#@HOTJAR_UPSTREAM@#${CG_HOTJAR_UPSTREAM:-http://127.0.0.1:$CG_PORT/_standin/hotjar/}#g" \
+	    -e "s#@UPSTREAM_EXTRA@#${CG_NGINX_UPSTREAM_EXTRA:-}#g" \
 	    -e "s#@RATE@#${CG_RATE:-50r/s}#g" -e "s#@RATE_KEY@#${CG_RATE_KEY:-\$cg_rate_key}#g" -e "s#@NGINX_WORKERS@#${CG_NGINX_WORKERS:-1}#g" \
 	    "$CG_SRC/conf/nginx/standalone.conf.in" >"$CG_DIR/nginx.conf"
 	python3 - "$CG_DIR/nginx.conf" "${CG_NGINX_EXTRA:-}" "${CG_NGINX_HTTP_EXTRA:-}" <<'PY'
@@ -150,6 +208,10 @@ stack_stop() {
 	cg_stop_daemon
 	if [ -z "${CG_KEEP:-}" ] && [ -n "${CG_DIR:-}" ] && [[ $CG_DIR == /tmp/cg-test.* ]]; then
 		rm -rf "$CG_DIR"
+	fi
+	if [ "$CG_BACKEND" = postgresql ]; then
+		[ -z "${CG_KEEP:-}" ] && cg_pg_dropdb "$CG_PG_DB"
+		cg_pg_stop
 	fi
 }
 

@@ -4,7 +4,8 @@
 # 0 to its closing brace in column 0). Prints every offender.
 src=${1:?usage: sizes.sh SRC_DIR}
 bad=0
-for f in "$src"/src/*/*.c "$src"/src/*/*.h "$src"/include/consentgate/*.h; do
+for f in "$src"/src/*/*.c "$src"/src/*/*.h "$src"/src/*/*/*.c "$src"/src/*/*/*.h "$src"/include/consentgate/*.h; do
+	[ -f "$f" ] || continue
 	n=$(wc -l <"$f")
 	if [ "$n" -gt 700 ]; then echo "$f: $n lines (> 700)"; bad=1; fi
 	awk -v F="$f" '/^[a-z][^;]*\(/ && !/;$/ { name = $0; start = NR }

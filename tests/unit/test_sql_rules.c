@@ -21,7 +21,7 @@
 #include "consentgate/export.h"
 #include "consentgate/report.h"
 #include "consentgate/rules.h"
-#include "consentgate/store.h"
+#include "consentgate/store_sqlite.h"
 #include "consentgate/timefmt.h"
 
 #define NEV 48

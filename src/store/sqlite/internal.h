@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <sqlite3.h>
-#include "consentgate/store.h"
+#include "consentgate/store_sqlite.h"
 
 struct cg_store; /* the writer connection + thread + queue; defined below */
 
@@ -52,11 +52,12 @@ int cg_store_outbox_set(struct cg_store *st, int64_t id, int retry, int64_t now_
 int cg_store_reader_open(struct cg_store *st, struct cg_store_reader **out);
 void cg_store_reader_free(struct cg_store_reader *r);
 int cg_store_load_state(struct cg_store_reader *r, const char *subject, struct cg_state *out);
-int cg_store_subject_events(struct cg_store_reader *r, const char *subject, struct cg_event **evs, size_t *n);
 int cg_store_each_event(struct cg_store_reader *r, const char *subject, cg_store_event_fn fn, void *ctx);
 int cg_store_report(struct cg_store_reader *r, int period, const char *since_day, struct cg_report *out);
-int cg_store_due_outbox(struct cg_store_reader *r, int64_t now_ms, size_t max,
-                        struct cg_outbox_item **items, size_t *n);
+int cg_store_claim_outbox(struct cg_store_reader *r, int64_t now_ms, size_t max, int64_t lease_ms,
+                          struct cg_outbox_item **items, size_t *n);
+int cg_store_each_outbox(struct cg_store_reader *r, cg_store_outbox_fn fn, void *ctx);
+int cg_store_retire(struct cg_store *st, const char *to, int (*copy)(void *arg), void *arg);
 int cg_store_outbox_pending(struct cg_store_reader *r, long long *n);
 int cg_store_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NSTATES]);
 int cg_store_outbox_rows(struct cg_store_reader *r, const char *kind, cg_store_row_fn fn, void *ctx);

@@ -14,7 +14,7 @@
 #include "consentgate/err.h"
 #include "consentgate/log.h"
 #include "consentgate/rules.h"
-#include "consentgate/store.h"
+#include "consentgate/store_sqlite.h"
 #include "internal.h"
 
 static const char insert_sql[] =

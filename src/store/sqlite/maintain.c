@@ -10,7 +10,7 @@
 #include "consentgate/err.h"
 #include "consentgate/log.h"
 #include "consentgate/rules.h"
-#include "consentgate/store.h"
+#include "consentgate/store_sqlite.h"
 #include "consentgate/timefmt.h"
 #include "internal.h"
 
@@ -199,4 +199,50 @@ int cg_store_outbox_set(struct cg_store *s, int64_t id, int retry, int64_t now_m
 
 	*changed = j.changed;
 	return rc;
+}
+
+/* ---- moving the log to another backend (consentctl migrate --to) ------------ */
+
+struct retire_job {
+	const char *to;
+	int (*copy)(void *arg);
+	void *arg;
+};
+
+/* Runs inside BEGIN IMMEDIATE on the writer's connection, so no other
+ * writer (a daemon left running, consentctl) can add a row while the copy
+ * reads. Afterwards the file refuses writes for good: its pending rows now
+ * belong to the new store, and a daemon started on it by mistake must not
+ * record choices nobody will find. */
+static int retire_fn(sqlite3 *db, void *arg)
+{
+	struct retire_job *j = arg;
+	sqlite3_stmt *st = NULL;
+	int rc = j->copy(j->arg);
+
+	if (rc != CG_OK)
+		return rc;
+	if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta(key, value) VALUES('moved_to', ?1)", -1, &st,
+	                       NULL) != SQLITE_OK)
+		return CG_ERR_STORAGE;
+	sqlite3_bind_text(st, 1, j->to, -1, SQLITE_STATIC);
+	rc = cgs_step_done(st);
+	sqlite3_finalize(st);
+	if (rc == CG_OK &&
+	    cgs_exec(db, "UPDATE outbox_rows SET state = 2, last_error = 'moved to another store' WHERE state = 0;"
+	                 "CREATE TRIGGER moved_events BEFORE INSERT ON events"
+	                 " BEGIN SELECT RAISE(ABORT, 'this database was moved (meta moved_to)'); END;"
+	                 "CREATE TRIGGER moved_outbox_insert BEFORE INSERT ON outbox_rows"
+	                 " BEGIN SELECT RAISE(ABORT, 'this database was moved (meta moved_to)'); END;"
+	                 "CREATE TRIGGER moved_outbox_update BEFORE UPDATE ON outbox_rows"
+	                 " BEGIN SELECT RAISE(ABORT, 'this database was moved (meta moved_to)'); END;") != SQLITE_OK)
+		rc = CG_ERR_STORAGE;
+	return rc;
+}
+
+int cg_store_retire(struct cg_store *s, const char *to, int (*copy)(void *arg), void *arg)
+{
+	struct retire_job j = {to, copy, arg};
+
+	return cg_store_run(s, 1, retire_fn, &j);
 }

@@ -7,7 +7,7 @@
 
 #include "consentgate/err.h"
 #include "consentgate/decision.h"
-#include "consentgate/store.h"
+#include "consentgate/store_sqlite.h"
 #include "internal.h"
 #include "schema.sql.h"
 
@@ -218,7 +218,7 @@ int cg_store_each_event(struct cg_store_reader *r, const char *subject,
 	const char *sql = subject
 		? EVENT_COLS("s.digest") " JOIN subjects s ON s.sid = e.sid WHERE e.sid = ?1 ORDER BY e.id"
 		: EVENT_COLS("s.digest") " JOIN subjects s ON s.sid = e.sid"
-		  " UNION ALL SELECT p.id, NULL, NULL, -1, NULL, NULL, NULL, NULL, NULL, 0, NULL,"
+		  " UNION ALL SELECT p.id, NULL, p.pruned_ms, -1, NULL, NULL, NULL, NULL, NULL, 0, NULL,"
 		  " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
 		  " p.core_digest, p.personal_digest, " CG_PREV("p.id") ", p.hash FROM pruned p ORDER BY 1";
 
@@ -238,13 +238,15 @@ int cg_store_each_event(struct cg_store_reader *r, const char *subject,
 	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
 }
 
-int cg_store_due_outbox(struct cg_store_reader *r, int64_t now_ms, size_t max,
-                        struct cg_outbox_item **items, size_t *n)
+/* One daemon per SQLite file: claiming is reading (the lease is moot). */
+int cg_store_claim_outbox(struct cg_store_reader *r, int64_t now_ms, size_t max, int64_t lease_ms,
+                          struct cg_outbox_item **items, size_t *n)
 {
 	sqlite3_stmt *st = NULL;
 	struct cg_outbox_item *it = NULL;
 	int rc;
 
+	(void)lease_ms;
 	*items = NULL;
 	*n = 0;
 	if (sqlite3_prepare_v2(r->db,
@@ -327,47 +329,6 @@ int cg_store_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NST
 	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
 }
 
-struct event_list {
-	struct cg_event *evs;
-	size_t n, cap;
-};
-
-static int collect_event(void *arg, const struct cg_event *ev)
-{
-	struct event_list *l = arg;
-
-	if (l->n == l->cap) {
-		size_t ncap = l->cap ? l->cap * 2 : 16;
-		struct cg_event *nv;
-		if (ncap > 100000)
-			return CG_ERR_TOO_LONG;
-		nv = realloc(l->evs, ncap * sizeof *nv);
-		if (!nv)
-			return CG_ERR_NOMEM;
-		l->evs = nv;
-		l->cap = ncap;
-	}
-	l->evs[l->n++] = *ev;
-	return 0;
-}
-
-int cg_store_subject_events(struct cg_store_reader *r, const char *subject,
-                            struct cg_event **evs, size_t *n)
-{
-	struct event_list l = {0};
-	int rc = cg_store_each_event(r, subject, collect_event, &l);
-
-	*evs = NULL;
-	*n = 0;
-	if (rc != CG_OK) {
-		free(l.evs);
-		return rc == CG_ERR_TOO_LONG || rc == CG_ERR_NOMEM ? rc : CG_ERR_STORAGE;
-	}
-	*evs = l.evs;
-	*n = l.n;
-	return CG_OK;
-}
-
 /* ---- outbox administration (consentctl outbox) ------------------------------ */
 
 int cg_store_outbox_rows(struct cg_store_reader *r, const char *sql_kind,
@@ -398,3 +359,38 @@ int cg_store_outbox_rows(struct cg_store_reader *r, const char *sql_kind,
 	return stop || rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
 }
 
+
+/* every outbox row (consentctl migrate --to) */
+int cg_store_each_outbox(struct cg_store_reader *r, cg_store_outbox_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, stop = 0;
+
+	if (sqlite3_prepare_v2(r->db,
+	                       "SELECT o.id, s.digest, o.destination, o.purpose, o.mode, o.attempts, o.created_ms,"
+	                       " o.payload, o.state, o.next_ms, o.last_error"
+	                       " FROM outbox_rows o LEFT JOIN subjects s ON s.sid = o.sid ORDER BY o.id",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return CG_ERR_STORAGE;
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct cg_outbox_item it;
+		memset(&it, 0, sizeof it);
+		it.id = sqlite3_column_int64(st, 0);
+		cgs_column_hex(st, 1, it.subject, sizeof it.subject);
+		col_copy(st, 2, it.destination, sizeof it.destination);
+		it.purpose = sqlite3_column_int(st, 3);
+		it.mode = sqlite3_column_int(st, 4) == 0 ? CG_FORWARD_FULL : CG_FORWARD_MINIMISED;
+		it.attempts = sqlite3_column_int(st, 5);
+		it.created_ms = sqlite3_column_int64(st, 6);
+		it.payload = strdup(sqlite3_column_text(st, 7) ? (const char *)sqlite3_column_text(st, 7) : "");
+		it.state = sqlite3_column_int(st, 8);
+		it.next_ms = sqlite3_column_int64(st, 9);
+		col_copy(st, 10, it.last_error, sizeof it.last_error);
+		stop = it.payload ? fn(ctx, &it) : CG_ERR_NOMEM;
+		free(it.payload);
+	}
+	sqlite3_finalize(st);
+	if (stop)
+		return stop;
+	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
+}

@@ -9,7 +9,7 @@
 
 #include "consentgate/err.h"
 #include "consentgate/log.h"
-#include "consentgate/store.h"
+#include "consentgate/store_sqlite.h"
 #include "consentgate/timefmt.h"
 #include "internal.h"
 
@@ -259,6 +259,26 @@ static int load_client_key(struct cg_store *s)
 	sodium_memzero(fresh, sizeof fresh);
 	return rc;
 }
+/* A file whose log was moved to another store (consentctl migrate --to)
+ * takes no writer: its visitors' records live on elsewhere. */
+static int check_moved(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int moved = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'moved_to'", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		const char *to = (const char *)sqlite3_column_text(st, 0);
+		/* the target's URL may hold a user name: name only its kind */
+		snprintf(err, errlen, "%s: this database was moved to %s by consentctl migrate --to and takes no "
+		         "more writes; set [storage] backend and url to the new store", path,
+		         to && strncmp(to, "postgres", 8) == 0 ? "PostgreSQL" : "another store");
+		moved = 1;
+	}
+	sqlite3_finalize(st);
+	return moved ? CG_ERR_STORAGE : CG_OK;
+}
+
 /* The writer's connection: WAL + FULL (a commit is on disk when COMMIT
  * returns, even on power loss), schema, meta, statements, keys, threads. */
 static int open_writer(struct cg_store *s, const struct cg_config *cfg, char *err, size_t errlen)
@@ -276,6 +296,8 @@ static int open_writer(struct cg_store *s, const struct cg_config *cfg, char *er
 		return CG_ERR_STORAGE;
 	}
 	rc = migrate(s->db, err, errlen);
+	if (rc == CG_OK)
+		rc = check_moved(s->db, s->path, err, errlen);
 	if (rc)
 		return rc;
 	rc = write_meta(s->db, cfg);
@@ -427,6 +449,7 @@ void cg_store_stats(struct cg_store *s, struct cg_store_stats *out)
 	pthread_mutex_lock(&s->mu);
 	*out = s->stats;
 	pthread_mutex_unlock(&s->mu);
+	out->connected = 1;
 }
 
 
@@ -458,6 +481,11 @@ static void port_close(void *ctx)
 	cg_store_close(ctx);
 }
 
+static int port_retire(void *ctx, const char *to, int (*copy)(void *arg), void *arg)
+{
+	return cg_store_retire(ctx, to, copy, arg);
+}
+
 static int port_reader_open(void *ctx, struct cg_store_reader **out)
 {
 	return cg_store_reader_open(ctx, out);
@@ -475,13 +503,14 @@ int cg_sqlite_open(const struct cg_config *cfg, int mode, struct cg_store_port *
 		.client_key = port_client_key,
 		.stats = port_stats,
 		.close = port_close,
+		.retire = port_retire,
 		.reader_open = port_reader_open,
 		.reader_free = cg_store_reader_free,
 		.load_state = cg_store_load_state,
-		.subject_events = cg_store_subject_events,
 		.each_event = cg_store_each_event,
 		.report = cg_store_report,
-		.due_outbox = cg_store_due_outbox,
+		.claim_outbox = cg_store_claim_outbox,
+		.each_outbox = cg_store_each_outbox,
 		.outbox_pending = cg_store_outbox_pending,
 		.outbox_counts = cg_store_outbox_counts,
 		.outbox_rows = cg_store_outbox_rows,

@@ -1,0 +1,331 @@
+/* Moving a log to PostgreSQL (consentctl migrate --to): everything another
+ * backend holds — every event with its stored digests and hashes, the links
+ * of pruned rows, every outbox row with its id and state, the client_id key
+ * — copied in one transaction with COPY, into a database that holds no log
+ * yet. Ids and hashes are kept as they are, so the chain verifies on the
+ * copy exactly as on the source, and a receiver can still drop a repeated
+ * delivery by its id. An interrupted copy leaves nothing (one transaction);
+ * a finished one is recognised by its head and never copied twice. */
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consentgate/err.h"
+#include "consentgate/log.h"
+#include "consentgate/timefmt.h"
+#include "internal.h"
+
+static const char stage_sql[] =
+	"CREATE TEMP TABLE cg_imp(id bigint, subject bytea, recorded_ms bigint, choice_back_ms bigint,"
+	" action smallint, preferences smallint, statistics smallint, marketing smallint,"
+	" objection_purpose smallint, objections smallint, gpc smallint, dnt smallint, policy_version text,"
+	" lang text, banner text, country text, page text, ip_prefix text, salt bytea, core_digest bytea,"
+	" personal_digest bytea, hash bytea) ON COMMIT DROP;"
+	"CREATE TEMP TABLE cg_imp_outbox(id bigint, subject bytea, destination text, purpose smallint,"
+	" mode smallint, payload text, created_ms bigint, attempts integer, next_ms bigint, state smallint,"
+	" last_error text) ON COMMIT DROP";
+
+static const char move_sql[] =
+	"INSERT INTO subjects(digest) SELECT DISTINCT subject FROM (SELECT subject FROM cg_imp UNION ALL"
+	" SELECT subject FROM cg_imp_outbox) x WHERE subject IS NOT NULL ORDER BY 1 ON CONFLICT (digest) DO NOTHING;"
+	"INSERT INTO events(id, sid, recorded_ms, choice_back_ms, action, preferences, statistics, marketing,"
+	" objection_purpose, objections, gpc, dnt, policy_version, lang, banner, country, page, ip_prefix, salt,"
+	" core_digest, personal_digest, hash) SELECT i.id, s.sid, i.recorded_ms, i.choice_back_ms, i.action,"
+	" i.preferences, i.statistics, i.marketing, i.objection_purpose, i.objections, i.gpc, i.dnt,"
+	" i.policy_version, i.lang, i.banner, i.country, i.page, i.ip_prefix, i.salt, i.core_digest,"
+	" i.personal_digest, i.hash FROM cg_imp i JOIN subjects s ON s.digest = i.subject WHERE i.action >= 0;"
+	"INSERT INTO pruned(id, pruned_ms, core_digest, personal_digest, hash)"
+	" SELECT id, coalesce(recorded_ms, 0), core_digest, personal_digest, hash FROM cg_imp WHERE action < 0;"
+	"INSERT INTO outbox_rows(id, sid, destination, purpose, mode, payload, created_ms, attempts, next_ms, state,"
+	" last_error) SELECT o.id, s.sid, o.destination, o.purpose, o.mode, o.payload, o.created_ms, o.attempts,"
+	" o.next_ms, o.state, o.last_error FROM cg_imp_outbox o LEFT JOIN subjects s ON s.digest = o.subject;"
+	"SELECT setval(pg_get_serial_sequence('outbox_rows', 'id'), coalesce((SELECT max(id) FROM outbox_rows), 0) + 1,"
+	" false)";
+
+struct copy {
+	PGconn *c;
+	struct cg_buf line;
+	long long rows, pruned;
+	int failed;
+};
+
+/* COPY's text format: \N is NULL; backslash, tab, newline, CR escaped */
+static void field(struct copy *k, const char *v, int last)
+{
+	if (!v)
+		k->failed |= cg_buf_adds(&k->line, "\\N") != CG_OK;
+	for (; v && *v; v++) {
+		const char *esc = *v == '\\' ? "\\\\" : *v == '\t' ? "\\t" : *v == '\n' ? "\\n" : *v == '\r' ? "\\r" : NULL;
+		k->failed |= (esc ? cg_buf_adds(&k->line, esc) : cg_buf_add(&k->line, v, 1)) != CG_OK;
+	}
+	k->failed |= cg_buf_adds(&k->line, last ? "\n" : "\t") != CG_OK;
+}
+
+static void field_i64(struct copy *k, int64_t v, int is_null)
+{
+	char b[24];
+
+	snprintf(b, sizeof b, "%" PRId64, v);
+	field(k, is_null ? NULL : b, 0);
+}
+
+static void field_tri(struct copy *k, int v)
+{
+	field_i64(k, v, v == -1);
+}
+
+static void field_hex(struct copy *k, const char *hex, int last)
+{
+	char b[2 * 64 + 8];
+
+	snprintf(b, sizeof b, "\\x%s", hex);
+	field(k, hex && *hex ? b : NULL, last); /* field() doubles the backslash */
+}
+
+static int put_line(struct copy *k)
+{
+	int rc = !k->failed && PQputCopyData(k->c, k->line.p, (int)k->line.len) == 1 ? 0 : CG_ERR_STORAGE;
+
+	cg_buf_reset(&k->line);
+	return rc;
+}
+
+static int copy_event(void *arg, const struct cg_event *ev)
+{
+	struct copy *k = arg;
+	int64_t at = 0, choice = 0;
+	int has_at = ev->recorded_at[0] && cg_time_parse(ev->recorded_at, &at) == CG_OK;
+	int has_choice = ev->choice_at[0] && cg_time_parse(ev->choice_at, &choice) == CG_OK;
+
+	field_i64(k, ev->id, 0);
+	field_hex(k, ev->action < 0 ? "" : ev->subject, 0);
+	field_i64(k, at, !has_at);
+	field_i64(k, at - choice, !(has_at && has_choice));
+	field_i64(k, ev->action, 0);
+	for (int i = 0; i < CG_NPURPOSES; i++)
+		field_tri(k, ev->choice[i]);
+	field_i64(k, ev->objection_purpose, ev->objection_purpose < 0);
+	field_i64(k, ev->objections, 0);
+	field_tri(k, ev->gpc);
+	field_tri(k, ev->dnt);
+	field(k, PGS_OPT(ev->policy_version), 0);
+	field(k, PGS_OPT(ev->lang), 0);
+	field(k, PGS_OPT(ev->banner), 0);
+	field(k, PGS_OPT(ev->country), 0);
+	field(k, PGS_OPT(ev->page), 0);
+	field(k, PGS_OPT(ev->ip_prefix), 0);
+	field_hex(k, ev->salt, 0);
+	field_hex(k, ev->core_digest, 0);
+	field_hex(k, ev->personal_digest, 0);
+	field_hex(k, ev->hash, 1);
+	if (ev->action < 0)
+		k->pruned++;
+	else
+		k->rows++;
+	return put_line(k);
+}
+
+static int copy_outbox(void *arg, const struct cg_outbox_item *it)
+{
+	struct copy *k = arg;
+
+	field_i64(k, it->id, 0);
+	field_hex(k, it->subject, 0);
+	field(k, it->destination, 0);
+	field_i64(k, it->purpose, 0);
+	field_i64(k, it->mode == 0 ? 0 : 1, 0);
+	field(k, it->payload ? it->payload : "", 0);
+	field_i64(k, it->created_ms, 0);
+	field_i64(k, it->attempts, 0);
+	field_i64(k, it->next_ms, 0);
+	field_i64(k, it->state, 0);
+	field(k, PGS_OPT(it->last_error), 1);
+	k->rows++;
+	return put_line(k);
+}
+
+/* COPY table FROM STDIN, fed by the source's iteration. */
+static int copy_in(struct copy *k, const char *sql, int (*feed)(struct copy *k, void *arg), void *arg,
+                   long long *count)
+{
+	PGresult *r = PQexec(k->c, sql);
+	int rc = PQresultStatus(r) == PGRES_COPY_IN ? CG_OK : CG_ERR_STORAGE;
+
+	PQclear(r);
+	if (rc != CG_OK)
+		return rc;
+	k->rows = 0;
+	rc = feed(k, arg);
+	if (PQputCopyEnd(k->c, rc == CG_OK ? NULL : "the source could not be read") != 1)
+		rc = CG_ERR_STORAGE;
+	while ((r = PQgetResult(k->c))) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == CG_OK) {
+			cg_error("postgresql: COPY: %s", PQresultErrorMessage(r));
+			rc = CG_ERR_STORAGE;
+		}
+		PQclear(r);
+	}
+	*count = k->rows;
+	return rc;
+}
+
+struct source {
+	const struct cg_store_port *p;
+	struct cg_store_reader *r;
+};
+
+static int feed_events(struct copy *k, void *arg)
+{
+	struct source *src = arg;
+
+	return src->p->each_event(src->r, NULL, copy_event, k) == CG_OK ? CG_OK : CG_ERR_STORAGE;
+}
+
+static int feed_outbox(struct copy *k, void *arg)
+{
+	struct source *src = arg;
+
+	return src->p->each_outbox(src->r, copy_outbox, k) == CG_OK ? CG_OK : CG_ERR_STORAGE;
+}
+
+static int exec_ok(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+
+	if (!ok)
+		cg_error("postgresql: import: %s", PQresultErrorMessage(r));
+	PQclear(r);
+	return ok;
+}
+
+/* the source's key replaces the one this store made at its first start:
+ * the visitors keep their pseudonyms at the destinations */
+static int copy_key(PGconn *c, const struct cg_store_port *src)
+{
+	uint8_t key[32];
+	char hex[80];
+	const char *v[] = {hex};
+	PGresult *r;
+	int ok;
+
+	if (src->client_key(src->ctx, key) != CG_OK)
+		return CG_ERR_STORAGE;
+	memcpy(hex, "\\x", 2);
+	sodium_bin2hex(hex + 2, sizeof hex - 2, key, sizeof key);
+	r = PQexecParams(c, "INSERT INTO secrets(name, value) VALUES('client_id_key', $1)"
+	                    " ON CONFLICT (name) DO UPDATE SET value = excluded.value", 1, NULL, v, NULL, NULL, 0);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	sodium_memzero(key, sizeof key);
+	sodium_memzero(hex, sizeof hex);
+	return ok ? CG_OK : CG_ERR_STORAGE;
+}
+
+struct head {
+	int64_t id;
+	long long rows;
+	char hash[CG_HEX_HASH_LEN + 1];
+};
+
+static int last_of(void *arg, const struct cg_event *ev)
+{
+	struct head *h = arg;
+
+	h->id = ev->id;
+	h->rows++;
+	snprintf(h->hash, sizeof h->hash, "%s", ev->hash);
+	return 0;
+}
+
+/* A target that already holds a log: the finished copy of this source
+ * (same head, same number of rows: CG_ERR_DUPLICATE), or something else. */
+static int compare_heads(PGconn *c, struct source *src, char *err, size_t errlen)
+{
+	struct head mine = {0}, theirs = {0};
+	PGresult *r = PQexec(c, "SELECT id, encode(hash, 'hex'), (SELECT count(*) FROM events) +"
+	                        " (SELECT count(*) FROM pruned) FROM (SELECT id, hash FROM events UNION ALL"
+	                        " SELECT id, hash FROM pruned) x ORDER BY id DESC LIMIT 1");
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+		theirs.id = pgs_col_i64(r, 0, 0);
+		pgs_col(r, 0, 1, theirs.hash, sizeof theirs.hash);
+		theirs.rows = pgs_col_i64(r, 0, 2);
+	}
+	PQclear(r);
+	if (src->p->each_event(src->r, NULL, last_of, &mine) != CG_OK)
+		return CG_ERR_STORAGE;
+	if (theirs.rows == mine.rows && theirs.id == mine.id && strcmp(theirs.hash, mine.hash) == 0)
+		return CG_ERR_DUPLICATE;
+	snprintf(err, errlen, "the target database already holds a log (%lld rows, head id %" PRId64 ") that is not "
+	         "this source's (%lld rows, head id %" PRId64 "): copy only into an empty database",
+	         theirs.rows, theirs.id, mine.rows, mine.id);
+	return CG_ERR_INVALID;
+}
+
+static long long held(PGconn *c)
+{
+	PGresult *r = PQexec(c, "SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM pruned)"
+	                        " + (SELECT count(*) FROM outbox_rows)");
+	long long n = PQresultStatus(r) == PGRES_TUPLES_OK ? pgs_col_i64(r, 0, 0) : -1;
+
+	PQclear(r);
+	return n;
+}
+
+static int import_txn(PGconn *c, struct source *src, struct cg_import_counts *out, char *err, size_t errlen)
+{
+	struct copy k = {.c = c};
+	char lock[64];
+	long long n;
+	int rc;
+
+	snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%d)", PGS_LOCK_CHAIN);
+	if (!exec_ok(c, "BEGIN") || !exec_ok(c, lock) || (n = held(c)) < 0)
+		return CG_ERR_STORAGE;
+	if (n > 0)
+		return compare_heads(c, src, err, errlen);
+	cg_buf_init(&k.line, (size_t)64 << 20);
+	rc = exec_ok(c, stage_sql) ? CG_OK : CG_ERR_STORAGE;
+	if (rc == CG_OK)
+		rc = copy_in(&k, "COPY cg_imp FROM STDIN", feed_events, src, &out->events);
+	out->pruned = k.pruned;
+	out->events -= k.pruned;
+	if (rc == CG_OK)
+		rc = copy_in(&k, "COPY cg_imp_outbox FROM STDIN", feed_outbox, src, &out->outbox);
+	cg_buf_free(&k.line);
+	if (rc == CG_OK && !exec_ok(c, move_sql))
+		rc = CG_ERR_STORAGE;
+	if (rc == CG_OK)
+		rc = copy_key(c, src->p);
+	if (rc == CG_OK && !exec_ok(c, "COMMIT"))
+		rc = CG_ERR_STORAGE;
+	if (rc != CG_OK && !err[0])
+		snprintf(err, errlen, "the copy failed and was rolled back: %s", PQerrorMessage(c));
+	return rc;
+}
+
+int pgs_import(void *ctx, const struct cg_store_port *src, struct cg_store_reader *src_reader,
+               struct cg_import_counts *out, char *err, size_t errlen)
+{
+	struct pgs *s = ctx;
+	struct source from = {src, src_reader};
+	PGconn *c = NULL;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	err[0] = '\0';
+	rc = pgs_connect(&s->cfg, "consentctl", pgs_mono_ms() + s->cfg.connect_timeout_ms, &c, err, errlen);
+	/* no deadline: a large log takes what it takes */
+	if (rc == CG_OK && (PQsetnonblocking(c, 0) != 0 || !exec_ok(c, "SET statement_timeout = 0") ||
+	                    !exec_ok(c, "SET idle_in_transaction_session_timeout = 0")))
+		rc = CG_ERR_STORAGE;
+	if (rc == CG_OK)
+		rc = import_txn(c, &from, out, err, errlen);
+	if (rc != CG_OK && c && PQtransactionStatus(c) != PQTRANS_IDLE)
+		PQclear(PQexec(c, "ROLLBACK"));
+	PQfinish(c);
+	return rc;
+}

@@ -1,0 +1,189 @@
+/* The PostgreSQL backend's private parts, shared by its files:
+ *   conn.c     libpq with deadlines: connect, one statement, a pipeline,
+ *              array literals, result columns
+ *   schema.c   tables, views, the schema version, meta, keys
+ *   writer.c   the writer thread: group commit, the chain, unknown COMMITs
+ *   read.c     reader connections and every query
+ *   doctor.c   background work: connections, this instance's heartbeat and
+ *              fingerprint, the daily purge on one instance, VACUUM
+ *   maintain.c retention and outbox administration
+ *   import.c   copying a log from another backend (consentctl migrate --to)
+ *   pg.c       open, close, the port table
+ * Nothing outside src/store/pg/ includes this or libpq-fe.h. */
+#ifndef CONSENTGATE_PG_INTERNAL_H
+#define CONSENTGATE_PG_INTERNAL_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "consentgate/buf.h"
+#include "consentgate/config.h"
+#include "consentgate/storage.h"
+#include "consentgate/store_pg.h"
+
+/* Advisory lock keys (one database holds one consentgate log). */
+#define PGS_LOCK_SCHEMA 0x63670001   /* creating or migrating the schema */
+#define PGS_LOCK_CHAIN 0x63670002    /* appending to the hash chain */
+#define PGS_LOCK_PURGE 0x63670003    /* the retention purge */
+#define PGS_LOCK_INSTANCES 0x63670004 /* registering an instance */
+#define PGS_LOCK_BATCH 0x63670005    /* class of the per-batch locks (two-key form) */
+
+/* An instance counts as alive while its heartbeat is younger than this. */
+#define PGS_HEARTBEAT_MS 5000
+#define PGS_ALIVE_MS 30000
+
+/* ---- conn.c ---------------------------------------------------------------- */
+
+/* Errors: CG_ERR_STORAGE = the server refused a statement (the connection
+ * is fine); CG_ERR_IO = the connection broke or the deadline passed (the
+ * connection must be dropped: a statement may still be running). */
+int64_t pgs_mono_ms(void);
+int64_t pgs_wall_ms(void);
+/* A new connection to cfg->url within deadline (monotonic ms), with the
+ * session settings every connection needs. */
+int pgs_connect(const struct cg_config *cfg, const char *app, int64_t deadline, PGconn **out,
+                char *err, size_t errlen);
+/* One statement with text parameters (NULL = SQL NULL). *res: the result
+ * (PQclear) when res is not NULL. */
+int pgs_query(PGconn *c, const char *sql, int n, const char *const *vals, int64_t deadline, PGresult **res);
+int pgs_exec(PGconn *c, const char *sql, int64_t deadline);
+/* several statements in one simple-protocol query (no parameters) */
+int pgs_exec_script(PGconn *c, const char *sql, int64_t deadline);
+/* The same for a statement prepared with PREPARE on this connection. */
+int pgs_query_prepared(PGconn *c, const char *name, int n, const char *const *vals, int64_t deadline,
+                       PGresult **res);
+
+#define PGS_MAX_PARAMS 24
+struct pgs_stmt {
+	const char *sql;
+	int n;
+	const char *vals[PGS_MAX_PARAMS];
+};
+/* Sends the statements in one pipeline (one round trip) and reads their
+ * results into res[i] (may be NULL). CG_OK when all succeeded; else the
+ * first failure's code, its index in *failed_at (n when the connection
+ * broke before any statement failed). */
+int pgs_pipeline(PGconn *c, const struct pgs_stmt *st, int n, int64_t deadline, PGresult **res,
+                 int *failed_at);
+
+/* Text-format array literals for unnest(): {"a",NULL,"\\x00ff"} */
+struct pgs_arr {
+	struct cg_buf b;
+	int n;
+	int failed;
+};
+void pgs_arr_init(struct pgs_arr *a);
+void pgs_arr_text(struct pgs_arr *a, const char *s);   /* NULL -> NULL */
+#define PGS_OPT(s) ((s)[0] ? (s) : NULL)              /* "" -> NULL */
+void pgs_arr_int(struct pgs_arr *a, long long v);
+void pgs_arr_null(struct pgs_arr *a);
+void pgs_arr_hex(struct pgs_arr *a, const char *hex);  /* bytea from hex; "" -> NULL */
+/* the literal (owned by the array), or NULL if it could not be built */
+const char *pgs_arr_end(struct pgs_arr *a);
+void pgs_arr_free(struct pgs_arr *a);
+
+/* Columns of a text-format result; NULL reads as "", 0 or CG_TRI_NULL. */
+void pgs_col(const PGresult *r, int row, int col, char *out, size_t size);
+int64_t pgs_col_i64(const PGresult *r, int row, int col);
+int pgs_col_tri(const PGresult *r, int row, int col);
+int pgs_col_null(const PGresult *r, int row, int col);
+/* a bytea column as hex, without its "\x" */
+void pgs_col_hex(const PGresult *r, int row, int col, char *out, size_t size);
+/* "\\x" + hex of 32 bytes, for a bytea parameter */
+void pgs_bytea_param(const char *hex, char *out, size_t size);
+
+/* ---- the store ---------------------------------------------------------------- */
+
+struct pgs_job {
+	struct cg_store_batch *b;
+	int rc;
+	cg_store_done done;
+	void *done_arg;
+	struct pgs_job *next;
+};
+
+struct pgs {
+	int mode;                        /* CG_STORE_WRITER, _READONLY, _DAEMON */
+	struct cg_config cfg;            /* a copy: the url, timeouts, retention */
+	char instance[33];               /* random, per start: who claims, who writes */
+	char fingerprint[CG_FINGERPRINT_LEN + 1];
+	uint8_t client_key[32];
+
+	pthread_mutex_t mu;
+	/* the writer (thread + its connection; a replacement made by the doctor) */
+	pthread_t thread;
+	int running;
+	pthread_cond_t work;
+	struct pgs_job *head, *tail;
+	int stopping;
+	PGconn *wconn;                   /* the writer thread's own */
+	PGconn *wspare;                  /* under mu: a fresh connection for the writer */
+	int want_wconn;                  /* under mu: the writer has none */
+	struct cg_store_stats stats;     /* under mu */
+	atomic_int fenced;               /* another configuration owns the database */
+	/* the doctor: connections, heartbeat, purge, vacuum */
+	pthread_t doctor;
+	int doctor_running;
+	pthread_cond_t doctor_wake;
+	int vacuum_wanted;               /* under mu: an erasure or purge committed */
+	/* every open reader; held by the doctor while it reconnects them, so a
+	 * reader is never freed under it */
+	pthread_mutex_t readers_mu;
+	struct cg_store_reader *readers;
+};
+
+struct cg_store_reader {
+	struct pgs *s;
+	pthread_mutex_t mu;              /* the reader's user, or the doctor swapping conn */
+	PGconn *conn;                    /* NULL: broken, the doctor reconnects it */
+	struct cg_store_reader *next;    /* under s->readers_mu */
+};
+
+/* schema.c */
+int pgs_schema(PGconn *c, const struct cg_config *cfg, int64_t deadline, char *err, size_t errlen);
+int pgs_schema_check(PGconn *c, int64_t deadline, char *err, size_t errlen);
+int pgs_load_client_key(PGconn *c, int64_t deadline, uint8_t key[32]);
+int pgs_write_meta(PGconn *c, const struct cg_config *cfg, int64_t deadline);
+/* reader.c's connection set-up (prepared statements) */
+int pgs_reader_prepare(PGconn *c, int64_t deadline);
+
+/* writer.c */
+void *pgs_writer_main(void *arg);
+int pgs_submit(void *ctx, struct cg_store_batch *b, cg_store_done done, void *arg);
+
+/* doctor.c */
+int pgs_register(struct pgs *s, PGconn *c, char *err, size_t errlen);
+void pgs_unregister(struct pgs *s);
+void *pgs_doctor_main(void *arg);
+void pgs_want_vacuum(struct pgs *s);
+
+/* read.c: the port's reads */
+int pgs_reader_open(void *ctx, struct cg_store_reader **out);
+void pgs_reader_free(struct cg_store_reader *r);
+int pgs_load_state(struct cg_store_reader *r, const char *subject, struct cg_state *out);
+int pgs_each_event(struct cg_store_reader *r, const char *subject, cg_store_event_fn fn, void *ctx);
+int pgs_report(struct cg_store_reader *r, int period, const char *since_day, struct cg_report *out);
+int pgs_claim_outbox(struct cg_store_reader *r, int64_t now_ms, size_t max, int64_t lease_ms,
+                     struct cg_outbox_item **items, size_t *n);
+int pgs_outbox_pending(struct cg_store_reader *r, long long *n);
+int pgs_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NSTATES]);
+int pgs_outbox_rows(struct cg_store_reader *r, const char *kind, cg_store_row_fn fn, void *ctx);
+int pgs_each_outbox(struct cg_store_reader *r, cg_store_outbox_fn fn, void *ctx);
+/* a reader's connection for one call (NULL: broken), and its release; a
+ * call that ended in CG_ERR_IO drops the connection for the doctor */
+PGconn *pgs_reader_conn(struct cg_store_reader *r);
+void pgs_reader_done(struct cg_store_reader *r, int rc);
+
+/* maintain.c */
+int pgs_purge(void *ctx, const struct cg_config *cfg, int64_t now_ms, int dry_run, struct cg_purge_counts *out);
+/* the daemon's daily purge: runs only if no instance purged in the last day */
+void pgs_daily_purge(struct pgs *s, PGconn *c);
+int pgs_outbox_set(void *ctx, int64_t id, int retry, int64_t now_ms, long long *changed);
+
+/* import.c */
+int pgs_import(void *ctx, const struct cg_store_port *src, struct cg_store_reader *src_reader,
+               struct cg_import_counts *out, char *err, size_t errlen);
+
+#endif

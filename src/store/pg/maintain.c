@@ -1,0 +1,273 @@
+/* Retention and outbox administration on PostgreSQL. What goes is the
+ * core's rule (cg_rules_retention, cg_rules_consent_ended_ms), as on
+ * SQLite; this file carries it out in one transaction. The purge runs on
+ * one instance at a time (PGS_LOCK_PURGE) and the daemons' daily purge only
+ * when no instance purged in the last day. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consentgate/err.h"
+#include "consentgate/log.h"
+#include "consentgate/rules.h"
+#include "internal.h"
+
+struct purge {
+	PGconn *c;
+	const struct cg_config *cfg;
+	int64_t now_ms, deadline, max_id;
+	int daily;                          /* the daemons' daily run: skip if done today */
+	struct cg_purge_counts *out;
+	struct cg_retention_cutoffs cut;
+	struct pgs_arr sids;                /* visitors to prune */
+	int nsids;
+};
+
+#define I64(buf, v) (snprintf(buf, sizeof buf, "%" PRId64, (int64_t)(v)), buf)
+
+/* a statement with integer parameters; *changed: rows it touched */
+static int step(struct purge *p, const char *sql, int n, const char *const *v, long long *changed)
+{
+	PGresult *r = NULL;
+	int rc = pgs_query(p->c, sql, n, v, p->deadline, &r);
+
+	if (rc == CG_OK && changed)
+		*changed = atoll(PQcmdTuples(r));
+	PQclear(r);
+	return rc;
+}
+
+static int64_t meta_ms(struct purge *p, const char *key)
+{
+	const char *v[] = {key};
+	PGresult *r = NULL;
+	int64_t ms = 0;
+
+	if (pgs_query(p->c, "SELECT value::bigint FROM meta WHERE key = $1", 1, v, p->deadline, &r) == CG_OK &&
+	    PQntuples(r) == 1)
+		ms = pgs_col_i64(r, 0, 0);
+	PQclear(r);
+	return ms;
+}
+
+static int set_meta_ms(struct purge *p, const char *key, int64_t ms)
+{
+	char b[24];
+	const char *v[] = {key, I64(b, ms)};
+
+	return step(p, "INSERT INTO meta(key, value) VALUES($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	            2, v, NULL);
+}
+
+/* 1. IP prefixes: cleared with the salt. Only rows recorded since the last
+ *    cut-off (less two days: rows commit in about, not exactly, time order)
+ *    are looked at, through the BRIN index on the time. */
+static int purge_ip(struct purge *p)
+{
+	char a[24], b[24];
+	int64_t since = meta_ms(p, "ip_cleared_before_ms");
+	const char *v[] = {I64(a, p->cut.ip_prefix_before_ms), I64(b, since ? since - 2 * CG_MS_PER_DAY : 0)};
+	int rc = step(p, "UPDATE events SET ip_prefix = NULL, salt = NULL WHERE recorded_ms < $1::bigint"
+	                 " AND recorded_ms >= $2::bigint AND ip_prefix IS NOT NULL",
+	              2, v, &p->out->ip_prefixes_cleared);
+
+	return rc == CG_OK ? set_meta_ms(p, "ip_cleared_before_ms", p->cut.ip_prefix_before_ms) : rc;
+}
+
+/* The visitors whose consent ended before the cut-off: the core decides
+ * from each one's latest event, read through a cursor. */
+static int pick_subjects(struct purge *p)
+{
+	char m[24];
+	const char *v[] = {I64(m, p->max_id)};
+	int rc = pgs_query(p->c, "DECLARE cg_latest NO SCROLL CURSOR FOR SELECT DISTINCT ON (sid) sid, action,"
+	                         " preferences, statistics, marketing, recorded_ms, recorded_ms - choice_back_ms"
+	                         " FROM events WHERE id <= $1::bigint ORDER BY sid, id DESC",
+	                   1, v, p->deadline, NULL);
+
+	while (rc == CG_OK) {
+		PGresult *r = NULL;
+		rc = pgs_query(p->c, "FETCH 5000 FROM cg_latest", 0, NULL, p->deadline, &r);
+		for (int i = 0; rc == CG_OK && i < PQntuples(r); i++) {
+			struct cg_state latest = {.present = 1};
+			latest.action = (int)pgs_col_i64(r, i, 1);
+			for (int k = 0; k < CG_NPURPOSES; k++)
+				latest.choice[k] = pgs_col_tri(r, i, 2 + k);
+			latest.recorded_at_ms = pgs_col_i64(r, i, 5);
+			latest.choice_at_ms = pgs_col_i64(r, i, 6);
+			if (cg_rules_consent_ended_ms(p->cfg, &latest) >= p->cut.ended_before_ms)
+				continue;
+			pgs_arr_int(&p->sids, pgs_col_i64(r, i, 0));
+			p->nsids++;
+		}
+		if (rc == CG_OK && PQntuples(r) == 0) {
+			PQclear(r);
+			break;
+		}
+		PQclear(r);
+	}
+	return rc == CG_OK ? pgs_exec(p->c, "CLOSE cg_latest", p->deadline) : rc;
+}
+
+/* 2. Their rows, queued analytics and keys go; their links stay in pruned.
+ *    The chain lock keeps new events out meanwhile, and a visitor with an
+ *    event newer than the snapshot the choice was made on is spared. */
+static int purge_subjects(struct purge *p)
+{
+	char lock[64], m[24], now[24];
+	const char *arr = NULL;
+	const char *v[] = {NULL, I64(m, p->max_id)}, *t[] = {I64(now, p->now_ms)};
+	PGresult *r = NULL;
+	int rc;
+
+	if ((rc = pick_subjects(p)) != CG_OK || !p->nsids)
+		return rc;
+	if (!(arr = pgs_arr_end(&p->sids)))
+		return CG_ERR_NOMEM;
+	v[0] = arr;
+	snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%d)", PGS_LOCK_CHAIN);
+	if ((rc = pgs_exec(p->c, lock, p->deadline)) ||
+	    (rc = pgs_exec(p->c, "CREATE TEMP TABLE cg_purge(sid bigint PRIMARY KEY) ON COMMIT DROP", p->deadline)) ||
+	    (rc = pgs_query(p->c, "INSERT INTO cg_purge SELECT DISTINCT unnest($1::bigint[]) EXCEPT"
+	                          " SELECT sid FROM events WHERE id > $2::bigint", 2, v, p->deadline, NULL)) ||
+	    (rc = pgs_query(p->c, "SELECT count(*) FROM cg_purge", 0, NULL, p->deadline, &r)))
+		return rc;
+	p->out->subjects_pruned = pgs_col_i64(r, 0, 0);
+	PQclear(r);
+	if ((rc = step(p, "INSERT INTO pruned(id, pruned_ms, core_digest, personal_digest, hash) SELECT id, $1::bigint,"
+	                  " core_digest, personal_digest, hash FROM events WHERE sid IN (SELECT sid FROM cg_purge)",
+	               1, t, NULL)) ||
+	    (rc = step(p, "DELETE FROM events WHERE sid IN (SELECT sid FROM cg_purge)", 0, NULL,
+	               &p->out->events_pruned)) ||
+	    (rc = step(p, "DELETE FROM outbox_rows WHERE sid IN (SELECT sid FROM cg_purge)", 0, NULL, NULL)))
+		return rc;
+	return step(p, "DELETE FROM subjects WHERE sid IN (SELECT sid FROM cg_purge)", 0, NULL, NULL);
+}
+
+/* 3. The outbox: delivered and dropped rows after outbox_delivered_days,
+ *    dead letters after 30 days; pending rows past 72 h are dropped. Old
+ *    batch keys (kept to resolve lost COMMITs) go after two days. */
+static int purge_outbox(struct purge *p)
+{
+	char a[24], b[24], c[24];
+	const char *v[] = {I64(a, p->cut.delivered_before_ms), I64(b, p->cut.dead_before_ms)};
+	const char *w[] = {I64(c, p->cut.pending_before_ms)};
+	int rc = step(p, "DELETE FROM outbox_rows WHERE (state IN (1, 2) AND created_ms < $1::bigint)"
+	                 " OR (state = 3 AND created_ms < $2::bigint)", 2, v, &p->out->outbox_deleted);
+
+	if (rc == CG_OK)
+		rc = step(p, "UPDATE outbox_rows SET state = 2, last_error = 'older than 72 h', claimed_by = NULL,"
+		             " claimed_until_ms = NULL WHERE state = 0 AND created_ms < $1::bigint", 1, w,
+		          &p->out->outbox_expired);
+	if (rc == CG_OK)
+		rc = step(p, "DELETE FROM batches WHERE committed_ms < cg_now_ms() - 2 * 86400000", 0, NULL, NULL);
+	return rc;
+}
+
+/* CG_OK, CG_ERR_DUPLICATE (the daily run found it done or running
+ * elsewhere), or an error. */
+static int purge_txn(struct purge *p)
+{
+	char lock[64];
+	PGresult *r = NULL;
+	int rc;
+
+	snprintf(lock, sizeof lock, "SELECT pg_%sadvisory_xact_lock(%d)", p->daily ? "try_" : "", PGS_LOCK_PURGE);
+	if ((rc = pgs_exec(p->c, "BEGIN", p->deadline)) || (rc = pgs_query(p->c, lock, 0, NULL, p->deadline, &r)))
+		return rc;
+	rc = p->daily && strcmp(PQgetvalue(r, 0, 0), "f") == 0 ? CG_ERR_DUPLICATE : CG_OK;
+	PQclear(r);
+	if (rc == CG_OK && p->daily && meta_ms(p, "last_purge_ms") > p->now_ms - CG_MS_PER_DAY + 3600 * 1000)
+		rc = CG_ERR_DUPLICATE;
+	if (rc == CG_OK && (rc = pgs_query(p->c, "SELECT coalesce(max(id), 0) FROM events", 0, NULL, p->deadline, &r)) ==
+	                           CG_OK) {
+		p->max_id = pgs_col_i64(r, 0, 0);
+		PQclear(r);
+	}
+	if (rc == CG_OK)
+		rc = purge_ip(p);
+	if (rc == CG_OK)
+		rc = purge_subjects(p);
+	if (rc == CG_OK)
+		rc = purge_outbox(p);
+	if (rc == CG_OK)
+		rc = set_meta_ms(p, "last_purge_ms", p->now_ms);
+	return rc;
+}
+
+static int run_purge(PGconn *c, const struct cg_config *cfg, int64_t now_ms, int dry_run, int daily,
+                     struct cg_purge_counts *out)
+{
+	struct purge p = {.c = c, .cfg = cfg, .now_ms = now_ms, .daily = daily, .out = out,
+	                  .deadline = pgs_mono_ms() + 3600 * 1000};
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	cg_rules_retention(cfg, now_ms, &p.cut);
+	pgs_arr_init(&p.sids);
+	rc = pgs_exec(c, "SET statement_timeout = 0", p.deadline);
+	if (rc == CG_OK)
+		rc = purge_txn(&p);
+	pgs_arr_free(&p.sids);
+	if (rc != CG_ERR_IO)
+		pgs_exec(c, rc == CG_OK && !dry_run ? "COMMIT" : "ROLLBACK", p.deadline);
+	pgs_exec(c, "RESET statement_timeout", p.deadline);
+	return rc;
+}
+
+int pgs_purge(void *ctx, const struct cg_config *cfg, int64_t now_ms, int dry_run, struct cg_purge_counts *out)
+{
+	struct pgs *s = ctx;
+	PGconn *c = NULL;
+	char err[256];
+	int rc = pgs_connect(&s->cfg, "consentctl", pgs_mono_ms() + s->cfg.connect_timeout_ms, &c, err, sizeof err);
+
+	if (rc == CG_OK)
+		rc = run_purge(c, cfg, now_ms, dry_run, 0, out);
+	else
+		cg_error("%s", err);
+	PQfinish(c);
+	if (rc == CG_OK && !dry_run)
+		pgs_want_vacuum(s);
+	return rc == CG_OK ? CG_OK : CG_ERR_STORAGE;
+}
+
+void pgs_daily_purge(struct pgs *s, PGconn *c)
+{
+	struct cg_purge_counts n;
+	int rc = run_purge(c, &s->cfg, pgs_wall_ms(), 0, 1, &n);
+
+	if (rc == CG_ERR_DUPLICATE)
+		return; /* another instance did it today, or is doing it */
+	if (rc != CG_OK) {
+		cg_warn("retention: the daily purge failed; it is tried again within the hour");
+		return;
+	}
+	cg_info("retention: %lld ip prefixes cleared, %lld subjects (%lld events) pruned, "
+	        "%lld outbox rows deleted, %lld expired", n.ip_prefixes_cleared, n.subjects_pruned,
+	        n.events_pruned, n.outbox_deleted, n.outbox_expired);
+	pgs_want_vacuum(s);
+}
+
+int pgs_outbox_set(void *ctx, int64_t id, int retry, int64_t now_ms, long long *changed)
+{
+	struct pgs *s = ctx;
+	char a[24], b[24], err[256];
+	const char *v[] = {I64(a, id), I64(b, now_ms)};
+	struct purge p = {.deadline = pgs_mono_ms() + s->cfg.write_timeout_ms};
+	int rc = pgs_connect(&s->cfg, "consentctl", pgs_mono_ms() + s->cfg.connect_timeout_ms, &p.c, err, sizeof err);
+
+	*changed = 0;
+	if (rc == CG_OK)
+		rc = step(&p, retry ? "UPDATE outbox_rows SET state = 0, next_ms = $2::bigint, last_error = NULL,"
+		                      " claimed_by = NULL, claimed_until_ms = NULL"
+		                      " WHERE state = 3 AND ($1::bigint = 0 OR id = $1::bigint)"
+		                    : "UPDATE outbox_rows SET state = 2, last_error = 'dropped by the operator'"
+		                      " WHERE state IN (3, 0) AND ($1::bigint = 0 OR id = $1::bigint)",
+		          retry ? 2 : 1, v, changed);
+	else
+		cg_error("%s", err);
+	PQfinish(p.c);
+	return rc == CG_OK ? CG_OK : CG_ERR_STORAGE;
+}
