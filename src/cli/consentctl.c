@@ -17,6 +17,7 @@
 #include "consentgate/report.h"
 #include "consentgate/storage.h"
 #include "consentgate/timefmt.h"
+#include "cli.h"
 #include "rows.h"
 
 struct cmd;
@@ -36,6 +37,7 @@ struct opts {
 	const char *since;
 	const char *now;
 	const char *output;
+	const char *to;
 	int format, period, k, dry_run;
 	int64_t now_ms;
 	char **rest;
@@ -71,6 +73,7 @@ static const struct option all_options[] = {
 	{"k", required_argument, NULL, 'k'},
 	{"output", required_argument, NULL, 'o'},
 	{"dry-run", no_argument, NULL, 'r'},
+	{"to", required_argument, NULL, 't'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -99,6 +102,7 @@ static int set_opt(const struct cmd *self, struct opts *o, int opt, const char *
 	case 'i': o->consent_id = arg; return 0;
 	case 'd': o->database = arg; return 0;
 	case 'o': o->output = arg; return 0;
+	case 't': o->to = arg; return 0;
 	case 'r': o->dry_run = 1; return 0;
 	case 's':
 		if (!valid_day(arg))
@@ -347,60 +351,25 @@ static int cmd_erase(const struct cmd *self, const struct cg_config *cfg, int ar
 
 /* ---- verify ----------------------------------------------------------------------- */
 
-struct verify_ctx {
-	char prev[CG_HEX_HASH_LEN + 1];
-	long long rows, redacted, pruned;
-	int64_t bad_id;
-	int fault;
-};
-
-static int verify_row(void *arg, const struct cg_event *ev)
-{
-	struct verify_ctx *v = arg;
-	int fault = ev->action < 0 ? cg_chain_check_link(ev, v->prev) : cg_chain_check(ev, v->prev);
-
-	if (fault != CG_CHAIN_OK) {
-		v->bad_id = ev->id;
-		v->fault = fault;
-		return 1;
-	}
-	v->rows++;
-	if (ev->action < 0)
-		v->pruned++;
-	else if (!ev->salt[0])
-		v->redacted++;
-	memcpy(v->prev, ev->hash, sizeof v->prev);
-	return 0;
-}
-
 static int cmd_verify(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv)
 {
 	struct cg_store_port st = {0};
 	struct cg_store_reader *rd = NULL;
-	struct verify_ctx v;
+	struct cg_verify v;
 	struct opts o;
 	int rc;
 
 	if ((rc = parse_opts(self, argc, argv, "database", &o, CG_FMT_TABLE)))
 		return rc;
-	memset(&v, 0, sizeof v);
-	strcpy(v.prev, CG_CHAIN_GENESIS);
 	if (open_store(cfg, &o, CG_STORE_READONLY, &st, &rd))
 		return 1;
-	rc = st.each_event(rd, NULL, verify_row, &v);
+	rc = cg_cli_verify(&st, rd, &v);
 	close_store(&st, rd);
-	if (rc == 1) {
-		printf("BROKEN at consent_events.id = %lld: %s (%lld rows before it verified)\n",
-		       (long long)v.bad_id, cg_chain_fault_name(v.fault), v.rows);
-		return 1;
-	}
 	if (rc != CG_OK) {
 		fprintf(stderr, "consentctl: cannot read the database\n");
 		return 1;
 	}
-	printf("OK: %lld rows verified (%lld redacted, %lld pruned by retention), chain head %s\n",
-	       v.rows, v.redacted, v.pruned, v.prev);
-	return 0;
+	return cg_cli_verify_print("", &v);
 }
 
 /* ---- purge ------------------------------------------------------------------------- */
@@ -444,12 +413,15 @@ static int cmd_migrate(const struct cmd *self, const struct cg_config *cfg, int 
 	struct opts o;
 	int rc;
 
-	if ((rc = parse_opts(self, argc, argv, "database", &o, CG_FMT_TABLE)))
+	if ((rc = parse_opts(self, argc, argv, "database,to", &o, CG_FMT_TABLE)))
 		return rc;
+	if (o.to)
+		return cg_cli_move(cfg, o.database, o.to);
 	if (open_store(cfg, &o, CG_STORE_WRITER, &st, NULL))
 		return 1;
 	cg_store_port_close(&st);
-	printf("%s: the schema is this build's\n", o.database ? o.database : cfg->database);
+	printf("%s: the schema is this build's\n", o.database ? o.database
+	       : cfg->backend == CG_BACKEND_SQLITE ? cfg->database : "[storage] url");
 	return 0;
 }
 
@@ -551,12 +523,19 @@ static const struct cmd cmds[] = {
 	 "  dead ones after 30 days, drops pending rows older than 72 h. --dry-run prints\n"
 	 "  what would change; --now sets the clock (tests, back-fills).\n",
 	 cmd_purge},
-	{"migrate", "create the database or bring it to this build's schema",
+	{"migrate", "bring the database to this build's schema, or move it to PostgreSQL",
 	 "usage: consentctl -c FILE migrate [--database PATH]\n"
-	 "  The daemon does this at start-up; run it first to migrate ahead of a\n"
+	 "       consentctl -c FILE migrate --to URL\n"
+	 "  The daemon does the first at start-up; run it first to migrate ahead of a\n"
 	 "  restart. Schema 1 -> 2 rewrites every row in one transaction (the chain\n"
 	 "  and consent IDs of schema 1 keep working), then vacuums. Stop the daemon\n"
-	 "  of the older version first.\n",
+	 "  of the older version first.\n"
+	 "  --to URL copies the SQLite log into an empty PostgreSQL database (a libpq\n"
+	 "  URI or conninfo): every event, pruned link, outbox row and the client_id\n"
+	 "  key, in one transaction, then verifies both chains. Stop the daemon first;\n"
+	 "  the SQLite file takes no writes afterwards. Run again after an\n"
+	 "  interruption: a finished copy is recognised, a partial one never exists.\n"
+	 "  Then set [storage] backend = postgresql and url = URL.\n",
 	 cmd_migrate},
 	{"outbox", "inspect the outbox; retry or drop dead letters",
 	 "usage: consentctl -c FILE outbox [summary|dead] [--format table|csv|json]\n"

@@ -197,8 +197,13 @@ static void vacuum(PGconn *c)
 
 /* ---- the thread ------------------------------------------------------------------- */
 
+struct schedule {
+	int64_t next_beat, next_purge;
+	int said_skip;
+};
+
 /* One round; returns the ms until the next. */
-static int64_t round_once(struct pgs *s, PGconn **own, int64_t *next_beat, int64_t *next_purge)
+static int64_t round_once(struct pgs *s, PGconn **own, struct schedule *t)
 {
 	int64_t now = pgs_mono_ms();
 	int missing = heal(s), want_vacuum;
@@ -215,13 +220,13 @@ static int64_t round_once(struct pgs *s, PGconn **own, int64_t *next_beat, int64
 	pthread_mutex_unlock(&s->mu);
 	if (want_vacuum)
 		vacuum(*own);
-	if (s->mode == CG_STORE_DAEMON && *own && now >= *next_beat) {
+	if (s->mode == CG_STORE_DAEMON && *own && now >= t->next_beat) {
 		heartbeat(s, *own);
-		*next_beat = now + PGS_HEARTBEAT_MS;
+		t->next_beat = now + PGS_HEARTBEAT_MS;
 	}
-	if (s->mode == CG_STORE_DAEMON && *own && now >= *next_purge) {
-		pgs_daily_purge(s, *own);
-		*next_purge = now + 3600 * 1000; /* every hour: has anyone purged today? */
+	if (s->mode == CG_STORE_DAEMON && *own && now >= t->next_purge) {
+		pgs_daily_purge(s, *own, &t->said_skip);
+		t->next_purge = now + 3600 * 1000; /* every hour: has anyone purged today? */
 	}
 	return missing || !*own ? 200 : 1000;
 }
@@ -230,14 +235,15 @@ void *pgs_doctor_main(void *arg)
 {
 	struct pgs *s = arg;
 	PGconn *own = NULL;
-	int64_t next_beat = pgs_mono_ms() + PGS_HEARTBEAT_MS, next_purge = pgs_mono_ms() + 60000;
+	/* the purge at once when it is due (no instance purged in the last day) */
+	struct schedule t = {.next_beat = pgs_mono_ms() + PGS_HEARTBEAT_MS, .next_purge = pgs_mono_ms()};
 
 	pthread_mutex_lock(&s->mu);
 	while (!s->stopping) {
 		int64_t wait_ms;
 		struct timespec until;
 		pthread_mutex_unlock(&s->mu);
-		wait_ms = round_once(s, &own, &next_beat, &next_purge);
+		wait_ms = round_once(s, &own, &t);
 		pthread_mutex_lock(&s->mu);
 		if (s->stopping)
 			break;

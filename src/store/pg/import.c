@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "consentgate/decision.h"
 #include "consentgate/err.h"
 #include "consentgate/log.h"
 #include "consentgate/timefmt.h"
@@ -135,7 +136,7 @@ static int copy_outbox(void *arg, const struct cg_outbox_item *it)
 	field_hex(k, it->subject, 0);
 	field(k, it->destination, 0);
 	field_i64(k, it->purpose, 0);
-	field_i64(k, it->mode == 0 ? 0 : 1, 0);
+	field_i64(k, it->mode == CG_FORWARD_FULL ? 0 : 1, 0);
 	field(k, it->payload ? it->payload : "", 0);
 	field_i64(k, it->created_ms, 0);
 	field_i64(k, it->attempts, 0);
@@ -292,7 +293,6 @@ static int import_txn(PGconn *c, struct source *src, struct cg_import_counts *ou
 	if (rc == CG_OK)
 		rc = copy_in(&k, "COPY cg_imp FROM STDIN", feed_events, src, &out->events);
 	out->pruned = k.pruned;
-	out->events -= k.pruned;
 	if (rc == CG_OK)
 		rc = copy_in(&k, "COPY cg_imp_outbox FROM STDIN", feed_outbox, src, &out->outbox);
 	cg_buf_free(&k.line);

@@ -178,8 +178,9 @@ void pgs_reader_done(struct cg_store_reader *r, int rc);
 
 /* maintain.c */
 int pgs_purge(void *ctx, const struct cg_config *cfg, int64_t now_ms, int dry_run, struct cg_purge_counts *out);
-/* the daemon's daily purge: runs only if no instance purged in the last day */
-void pgs_daily_purge(struct pgs *s, PGconn *c);
+/* the daemon's daily purge: runs only if no instance purged in the last day
+ * (*said_skip: the skip was logged once already) */
+void pgs_daily_purge(struct pgs *s, PGconn *c, int *said_skip);
 int pgs_outbox_set(void *ctx, int64_t id, int retry, int64_t now_ms, long long *changed);
 
 /* import.c */

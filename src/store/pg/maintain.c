@@ -233,13 +233,17 @@ int pgs_purge(void *ctx, const struct cg_config *cfg, int64_t now_ms, int dry_ru
 	return rc == CG_OK ? CG_OK : CG_ERR_STORAGE;
 }
 
-void pgs_daily_purge(struct pgs *s, PGconn *c)
+void pgs_daily_purge(struct pgs *s, PGconn *c, int *said_skip)
 {
 	struct cg_purge_counts n;
 	int rc = run_purge(c, &s->cfg, pgs_wall_ms(), 0, 1, &n);
 
-	if (rc == CG_ERR_DUPLICATE)
-		return; /* another instance did it today, or is doing it */
+	if (rc == CG_ERR_DUPLICATE) { /* another instance did it today, or is doing it */
+		if (!*said_skip)
+			cg_info("retention: done today by another instance (or running there); checked again hourly");
+		*said_skip = 1;
+		return;
+	}
 	if (rc != CG_OK) {
 		cg_warn("retention: the daily purge failed; it is tried again within the hour");
 		return;

@@ -1,0 +1,27 @@
+/* consentctl's pieces shared between its files: chain verification
+ * (verify.c) and moving a log to PostgreSQL (move.c). */
+#ifndef CONSENTGATE_CLI_H
+#define CONSENTGATE_CLI_H
+
+#include <stdint.h>
+#include "consentgate/config.h"
+#include "consentgate/id.h"
+#include "consentgate/storage.h"
+
+struct cg_verify {
+	char head[CG_HEX_HASH_LEN + 1];    /* the last hash verified */
+	long long rows, redacted, pruned;
+	int64_t bad_id;                    /* the first row that failed, or 0 */
+	int fault;                         /* enum cg_chain_fault */
+};
+
+/* Walks the whole chain through the port: CG_OK with v->bad_id = 0 when
+ * it verifies, CG_OK with bad_id set when it does not, else a read error. */
+int cg_cli_verify(const struct cg_store_port *p, struct cg_store_reader *r, struct cg_verify *v);
+/* "OK: ... rows verified ..." or "BROKEN at ..."; returns the exit status */
+int cg_cli_verify_print(const char *label, const struct cg_verify *v);
+
+/* consentctl migrate --to URL: the exit status */
+int cg_cli_move(const struct cg_config *cfg, const char *database, const char *url);
+
+#endif
