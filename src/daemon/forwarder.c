@@ -116,11 +116,31 @@ static int event_ids_header(struct transfer *t, const struct cg_outbox_item *ite
 	return CG_OK;
 }
 
+/* GA4: one row's payload; webhook: a JSON array of payloads, one per
+ * outbox row, and the range of their ids. Every kind: the ids. */
+static int body_and_ids(struct transfer *t, const struct cg_destination *d, const struct cg_outbox_item *items,
+                        size_t first, size_t n)
+{
+	char hdr[96];
+
+	if (d->type == CG_DEST_GA4)
+		return cg_buf_adds(&t->body, items[first].payload) ? CG_ERR_TOO_LONG : event_ids_header(t, items, first, n);
+	if (cg_buf_adds(&t->body, "["))
+		return CG_ERR_TOO_LONG;
+	for (size_t i = first; i < first + n; i++)
+		if (cg_buf_adds(&t->body, items[i].payload) || cg_buf_adds(&t->body, i + 1 < first + n ? "," : "]"))
+			return CG_ERR_TOO_LONG;
+	snprintf(hdr, sizeof hdr, "X-Consentgate-Delivery: %lld-%lld", (long long)items[first].id,
+	         (long long)items[first + n - 1].id);
+	t->headers = curl_slist_append(t->headers, hdr);
+	return event_ids_header(t, items, first, n);
+}
+
 static struct transfer *new_transfer(struct cg_forwarder *f, const struct cg_destination *d,
                                      const struct cg_outbox_item *items, size_t first, size_t n)
 {
 	struct transfer *t = calloc(1, sizeof *t);
-	char url[1024], hdr[96];
+	char url[1024];
 
 	if (!t)
 		return NULL;
@@ -131,21 +151,7 @@ static struct transfer *new_transfer(struct cg_forwarder *f, const struct cg_des
 	t->easy = curl_easy_init();
 	if (!t->easy)
 		goto out_fail;
-	if (d->type == CG_DEST_GA4) {
-		if (cg_buf_adds(&t->body, items[first].payload))
-			goto out_fail;
-	} else {
-		/* webhook: a JSON array of payloads, one per outbox row */
-		cg_buf_adds(&t->body, "[");
-		for (size_t i = first; i < first + n; i++)
-			if (cg_buf_adds(&t->body, items[i].payload) ||
-			    cg_buf_adds(&t->body, i + 1 < first + n ? "," : "]"))
-				goto out_fail;
-		snprintf(hdr, sizeof hdr, "X-Consentgate-Delivery: %lld-%lld",
-		         (long long)items[first].id, (long long)items[first + n - 1].id);
-		t->headers = curl_slist_append(t->headers, hdr);
-	}
-	if (event_ids_header(t, items, first, n) != CG_OK)
+	if (body_and_ids(t, d, items, first, n) != CG_OK)
 		goto out_fail;
 	t->headers = curl_slist_append(t->headers, "Content-Type: application/json");
 	t->headers = curl_slist_append(t->headers, "Expect:");

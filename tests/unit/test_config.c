@@ -158,6 +158,78 @@ static void test_destinations(void **state)
 	expect_error(MIN "\n[destination.g]\ntype = webhook\nurl = http://x/\n", "test.ini:6:");
 }
 
+static void test_storage(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(MIN), CG_OK);
+	assert_int_equal(cfg.backend, CG_BACKEND_SQLITE);
+	assert_int_equal(cfg.read_timeout_ms, 50);
+	assert_int_equal(cfg.write_timeout_ms, 5000);
+	assert_int_equal(cfg.connect_timeout_ms, 2000);
+	assert_int_equal(cfg.lease_seconds, 300);
+	assert_int_equal(parse(MIN "[storage]\nbackend = postgresql\n"
+	                           "url = postgresql://cg@db1,db2/consent?target_session_attrs=read-write\n"
+	                           "read_timeout_ms = 80\n"), CG_OK);
+	assert_int_equal(cfg.backend, CG_BACKEND_POSTGRESQL);
+	assert_string_equal(cfg.url, "postgresql://cg@db1,db2/consent?target_session_attrs=read-write");
+	assert_int_equal(cfg.read_timeout_ms, 80);
+	expect_error(MIN "[storage]\nbackend = postgresql\n", "[storage] url: is required for backend = postgresql");
+	expect_error(MIN "[storage]\nbackend = mysql\n", "[storage] backend: unknown value 'mysql'");
+	expect_error(MIN "[storage]\nread_timeout_ms = 1\n", "read_timeout_ms: must be a whole number from 5");
+	/* a claimed row must be sent well inside its lease */
+	expect_error(MIN "[forwarder]\ntimeout_ms = 10000\nlease_seconds = 20\n",
+	             "[forwarder] lease_seconds: must be at least 3 x timeout_ms (30 s)");
+}
+
+/* Instances sharing a database must agree on what decides; listen,
+ * workers, timeouts, limits and paths may differ. */
+static void test_fingerprint(void **state)
+{
+	char a[CG_FINGERPRINT_LEN + 1], b[CG_FINGERPRINT_LEN + 1];
+	const char *same[] = {
+		"[server]\nlisten = /run/b.sock\nworkers = 4\n",
+		"[storage]\ndatabase = /tmp/other.db\n",
+		"[storage]\nbackend = postgresql\nurl = host=x\nwrite_timeout_ms = 900\n",
+		"[limits]\noutbox_max_rows = 500\n",
+		"[forwarder]\nconcurrency = 2\n",
+	};
+	const char *differ[] = {
+		"[policy]\nconsent_max_age_days = 200\n",
+		"[policy]\ngpc = all\n",
+		"[retention]\nip_prefix_days = 30\n",
+		"[geoip]\nipv4_prefix = 16\n",
+		"[destination.h]\ntype = webhook\nurl = http://x/\npurpose = statistics\n",
+		"[destination.h]\ntype = webhook\nurl = http://x/\npurpose = statistics\nbasis = legitimate_interest\n",
+	};
+	char text[512];
+
+	(void)state;
+	assert_int_equal(parse(MIN), CG_OK);
+	cg_config_fingerprint(&cfg, a);
+	assert_int_equal(strlen(a), CG_FINGERPRINT_LEN);
+	for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+		snprintf(text, sizeof text, "%s%s", MIN, same[i]);
+		if (parse(text) != CG_OK)
+			fail_msg("%s", err);
+		cg_config_fingerprint(&cfg, b);
+		if (strcmp(a, b) != 0)
+			fail_msg("[%s] changed the fingerprint", same[i]);
+	}
+	assert_int_equal(parse("[server]\nsite = example.no\n[policy]\nversion = 2024-06\n"), CG_OK);
+	cg_config_fingerprint(&cfg, b);
+	assert_string_not_equal(a, b); /* the policy version */
+	for (size_t i = 0; i < sizeof differ / sizeof differ[0]; i++) {
+		snprintf(text, sizeof text, "%s%s", MIN, differ[i]);
+		if (parse(text) != CG_OK)
+			fail_msg("%s", err);
+		cg_config_fingerprint(&cfg, b);
+		if (strcmp(a, b) == 0)
+			fail_msg("[%s] left the fingerprint as it was", differ[i]);
+		if (i == 4) /* the basis of an otherwise equal destination counts too */
+			strcpy(a, b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -166,6 +238,8 @@ int main(void)
 		cmocka_unit_test(test_errors_name_line_and_key),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_destinations),
+		cmocka_unit_test(test_storage),
+		cmocka_unit_test(test_fingerprint),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,12 +3,15 @@
  * expiry (consent_current.expires_at / expired against cg_state_expires_ms)
  * and the outcome class (consent_daily.outcome against cg_rules_outcome);
  * and the purge carries out the retention rules at their boundaries.
- * Real SQLite through the store's port, in a temporary directory. */
+ * Real SQLite through the store's port, in a temporary directory; with
+ * CG_BACKEND=postgresql, real PostgreSQL (a fresh database in the cluster at
+ * CG_PG_HOST, tests/lib/pg.sh): both backends execute the same rules. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,14 +59,95 @@ static void add(int action, int p, int s, int m, int64_t at_ms)
 	nev++;
 }
 
-/* defaults, the test policy, a database in a fresh temporary directory */
+static int on_pg(void)
+{
+	const char *b = getenv("CG_BACKEND");
+
+	return b && strcmp(b, "postgresql") == 0;
+}
+
+/* defaults, the test policy, a database in a fresh temporary directory (or
+ * a fresh PostgreSQL database) */
 static void test_config(struct cg_config *cfg, char *dir, const char *file)
 {
+	static int n;
+
 	assert_non_null(mkdtemp(dir));
 	cg_config_defaults(cfg);
 	strcpy(cfg->site, "test");
 	strcpy(cfg->policy_version, "2023-12");
 	snprintf(cfg->database, sizeof cfg->database, "%s/%s", dir, file);
+	if (on_pg()) {
+		char admin[512], sql[128];
+		PGconn *c;
+		PGresult *r;
+		assert_non_null(getenv("CG_PG_HOST"));
+		snprintf(admin, sizeof admin, "host=%s port=%s user=cg dbname=postgres", getenv("CG_PG_HOST"),
+		         getenv("CG_PG_PORT") ? getenv("CG_PG_PORT") : "5432");
+		c = PQconnectdb(admin);
+		assert_int_equal(PQstatus(c), CONNECTION_OK);
+		snprintf(sql, sizeof sql, "CREATE DATABASE cg_sqlrules_%d_%d", (int)getpid(), ++n);
+		r = PQexec(c, sql);
+		assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+		PQclear(r);
+		PQfinish(c);
+		cfg->backend = CG_BACKEND_POSTGRESQL;
+		snprintf(cfg->url, sizeof cfg->url, "host=%s port=%s user=cg dbname=cg_sqlrules_%d_%d",
+		         getenv("CG_PG_HOST"), getenv("CG_PG_PORT") ? getenv("CG_PG_PORT") : "5432", (int)getpid(), n);
+	}
+}
+
+/* The analyst views, read as text the same way on either backend. */
+struct q {
+	sqlite3 *db;
+	PGconn *pg;
+};
+
+static void q_open(struct q *q, const struct cg_config *cfg)
+{
+	memset(q, 0, sizeof *q);
+	if (cfg->backend == CG_BACKEND_POSTGRESQL) {
+		q->pg = PQconnectdb(cfg->url);
+		assert_int_equal(PQstatus(q->pg), CONNECTION_OK);
+	} else {
+		assert_int_equal(sqlite3_open_v2(cfg->database, &q->db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	}
+}
+
+static void q_close(struct q *q)
+{
+	sqlite3_close(q->db);
+	PQfinish(q->pg);
+}
+
+/* fn(ctx, cols) for every row; a NULL column is NULL; returns the row count */
+static int q_rows(struct q *q, const char *sql, void (*fn)(void *ctx, const char *const *cols), void *ctx)
+{
+	const char *cols[8];
+	int rows = 0;
+
+	if (q->pg) {
+		PGresult *r = PQexec(q->pg, sql);
+		assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+		for (int i = 0; i < PQntuples(r); i++, rows++) {
+			for (int k = 0; k < PQnfields(r) && k < 8; k++)
+				cols[k] = PQgetisnull(r, i, k) ? NULL : PQgetvalue(r, i, k);
+			fn(ctx, cols);
+		}
+		PQclear(r);
+		return rows;
+	}
+	{
+		sqlite3_stmt *st = NULL;
+		assert_int_equal(sqlite3_prepare_v2(q->db, sql, -1, &st, NULL), SQLITE_OK);
+		for (; sqlite3_step(st) == SQLITE_ROW; rows++) {
+			for (int k = 0; k < sqlite3_column_count(st) && k < 8; k++)
+				cols[k] = (const char *)sqlite3_column_text(st, k);
+			fn(ctx, cols);
+		}
+		sqlite3_finalize(st);
+	}
+	return rows;
 }
 
 static void remove_dir(const char *dir)
@@ -74,19 +158,55 @@ static void remove_dir(const char *dir)
 	assert_int_equal(system(cmd), 0);
 }
 
+struct views {
+	const struct cg_config *cfg;
+	int rows;
+	long long counts[CG_NOUTCOMES];
+};
+
+/* consent_current: the same expiry instant as the core, and the same verdict now */
+static void expiry_row(void *arg, const char *const *c)
+{
+	struct views *v = arg;
+	int i = atoi(c[0]) - 1;
+	char expires[CG_TIME_LEN + 1];
+	struct cg_state s;
+
+	cg_state_from_event(&evs[i], &s);
+	v->rows++;
+	if (evs[i].action == CG_ACT_ERASE) {
+		assert_null(c[1]);
+		assert_false(cg_choice_current(v->cfg, &s, now_ms()));
+		return;
+	}
+	cg_time_format(cg_state_expires_ms(v->cfg, &s), expires);
+	assert_string_equal(c[1], expires);
+	assert_int_equal(atoi(c[2]), now_ms() >= cg_state_expires_ms(v->cfg, &s));
+	assert_int_equal(atoi(c[2]), !cg_choice_current(v->cfg, &s, now_ms()));
+}
+
+static void outcome_row(void *arg, const char *const *c)
+{
+	struct views *v = arg;
+	int k = strcmp(c[0], "accept_all") == 0 ? CG_OUT_ACCEPT_ALL : strcmp(c[0], "reject_all") == 0 ? CG_OUT_REJECT_ALL
+	      : strcmp(c[0], "custom") == 0 ? CG_OUT_CUSTOM : CG_OUT_WITHDRAW;
+
+	v->counts[k] = atoll(c[1]);
+}
+
 static void test_views_agree_with_the_core(void **state)
 {
-	char dir[] = "/tmp/cg-sqlrules.XXXXXX", err[256], expires[CG_TIME_LEN + 1];
+	char dir[] = "/tmp/cg-sqlrules.XXXXXX", err[256];
 	struct cg_config cfg;
 	struct cg_store_port port;
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
+	struct views v = {.cfg = &cfg};
+	struct q q;
 	const int64_t day = CG_MS_PER_DAY, now = now_ms(), slack = 60 * 1000;
-	long long c_counts[CG_NOUTCOMES] = {0}, sql_counts[CG_NOUTCOMES] = {0};
-	int rows = 0;
+	long long c_counts[CG_NOUTCOMES] = {0};
 
 	(void)state;
 	test_config(&cfg, dir, "c.db");
+	nev = 0;
 	/* around both lifetimes, a minute either side, for every outcome class */
 	for (int k = 0; k < 2; k++) {
 		int64_t life = (int64_t)(k ? cfg.consent_max_age_days : cfg.refusal_max_age_days) * day;
@@ -107,91 +227,68 @@ static void test_views_agree_with_the_core(void **state)
 		assert_int_equal(cg_store_submit_wait(&port, &b), CG_OK);
 	}
 	cg_store_port_close(&port);
-	assert_int_equal(sqlite3_open_v2(cfg.database, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-
-	/* expiry: the same instant, and the same verdict now */
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT subject, expires_at, expired FROM consent_current",
-	                                    -1, &st, NULL), SQLITE_OK);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *subject = (const char *)sqlite3_column_text(st, 0);
-		int i = atoi(subject) - 1;
-		struct cg_state s;
-		cg_state_from_event(&evs[i], &s);
-		rows++;
-		if (evs[i].action == CG_ACT_ERASE) {
-			assert_int_equal(sqlite3_column_type(st, 1), SQLITE_NULL);
-			assert_false(cg_choice_current(&cfg, &s, now));
-			continue;
-		}
-		cg_time_format(cg_state_expires_ms(&cfg, &s), expires);
-		assert_string_equal((const char *)sqlite3_column_text(st, 1), expires);
-		assert_int_equal(sqlite3_column_int(st, 2), now_ms() >= cg_state_expires_ms(&cfg, &s));
-		assert_int_equal(sqlite3_column_int(st, 2), !cg_choice_current(&cfg, &s, now_ms()));
-	}
-	sqlite3_finalize(st);
-	assert_int_equal(rows, nev);
-
+	q_open(&q, &cfg);
+	q_rows(&q, "SELECT subject, expires_at, expired FROM consent_current", expiry_row, &v);
+	assert_int_equal(v.rows, nev);
 	/* outcome classes: the view's counts are the core's */
 	for (int i = 0; i < nev; i++) {
 		int o = cg_rules_outcome(evs[i].action, evs[i].choice);
 		if (o >= 0)
 			c_counts[o]++;
 	}
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT outcome, sum(n) FROM consent_daily GROUP BY outcome",
-	                                    -1, &st, NULL), SQLITE_OK);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *o = (const char *)sqlite3_column_text(st, 0);
-		int k = strcmp(o, "accept_all") == 0 ? CG_OUT_ACCEPT_ALL : strcmp(o, "reject_all") == 0 ? CG_OUT_REJECT_ALL
-		      : strcmp(o, "custom") == 0 ? CG_OUT_CUSTOM : CG_OUT_WITHDRAW;
-		sql_counts[k] = sqlite3_column_int64(st, 1);
-	}
-	sqlite3_finalize(st);
+	q_rows(&q, "SELECT outcome, sum(n) FROM consent_daily GROUP BY outcome", outcome_row, &v);
 	for (int k = 0; k < CG_NOUTCOMES; k++)
-		assert_int_equal(sql_counts[k], c_counts[k]);
+		assert_int_equal(v.counts[k], c_counts[k]);
 	assert_true(c_counts[CG_OUT_CUSTOM] > 0 && c_counts[CG_OUT_WITHDRAW] > 0);
-	sqlite3_close(db);
+	q_close(&q);
 	remove_dir(dir);
 }
 
-/* The purge carries out the core's retention rules exactly, on rows around
- * each cut-off: a visitor is pruned iff cg_rules_consent_ended_ms is before
- * ended_before_ms; an ip_prefix is cleared iff recorded before
- * ip_prefix_before_ms (also by a later purge, for rows that crossed the line
- * since); a pending outbox row is dropped iff !cg_rules_deliverable. */
-static void test_purge_executes_the_core(void **state)
+static void ints_row(void *arg, const char *const *c)
 {
-	char dir[] = "/tmp/cg-sqlrules.XXXXXX", err[256], q[256];
-	struct cg_config cfg;
-	struct cg_store_port port;
-	struct cg_retention_cutoffs cut, cut2;
-	struct cg_purge_counts pc;
-	struct cg_outbox_row ob[2];
-	const int64_t day = CG_MS_PER_DAY, now = now_ms(), min = 60 * 1000, hour = 3600 * 1000;
-	int64_t at[NEV];
-	sqlite3 *db = NULL;
+	int *out = arg;
 
-	(void)state;
-	test_config(&cfg, dir, "p.db");
-	cg_rules_retention(&cfg, now, &cut);
-	cg_rules_retention(&cfg, now + day, &cut2);
+	out[0] = atoi(c[0]);
+	out[1] = c[1] ? atoi(c[1]) : 0;
+}
+
+struct outbox_check {
+	int64_t now;
+	int rows;
+};
+
+static void outbox_row(void *arg, const char *const *c)
+{
+	struct outbox_check *o = arg;
+	int64_t created;
+
+	assert_int_equal(cg_time_parse(c[0], &created), CG_OK);
+	assert_string_equal(c[1], cg_rules_deliverable(created, o->now) ? "pending" : "dropped");
+	o->rows++;
+}
+
+/* The visitors around each cut-off, oldest first as they commit: whose
+ * consent ended a minute either side (a grant, a refusal, a withdrawal),
+ * and ip prefixes recorded either side of their cut-off and half a day
+ * after it (the next day's purge clears that one). */
+static void purge_rows(const struct cg_config *cfg, const struct cg_retention_cutoffs *cut, int64_t *at)
+{
+	const int64_t day = CG_MS_PER_DAY, min = 60 * 1000, hour = 3600 * 1000;
+
 	nev = 0;
-	/* oldest first, as they commit: visitors whose consent ended a minute
-	 * either side of the cut-off (a grant, a refusal, a withdrawal)... */
 	for (int side = -1; side <= 1; side += 2) {
-		int64_t end = cut.ended_before_ms + side * min;
-		at[nev] = end - (int64_t)cfg.consent_max_age_days * day;
+		int64_t end = cut->ended_before_ms + side * min;
+		at[nev] = end - (int64_t)cfg->consent_max_age_days * day;
 		add(CG_ACT_CHOICE, 1, 1, 1, at[nev]);
-		at[nev] = end - (int64_t)cfg.refusal_max_age_days * day;
+		at[nev] = end - (int64_t)cfg->refusal_max_age_days * day;
 		add(CG_ACT_CHOICE, 0, 0, 0, at[nev]);
 	}
-	/* ...ip prefixes recorded either side of their cut-off, and half a day
-	 * after it (the next day's purge clears that one) */
 	for (int k = 0; k < 3; k++) {
-		at[nev] = cut.ip_prefix_before_ms + (k == 0 ? -min : k == 1 ? min : 12 * hour);
+		at[nev] = cut->ip_prefix_before_ms + (k == 0 ? -min : k == 1 ? min : 12 * hour);
 		add(CG_ACT_CHOICE, 1, 0, 1, at[nev]);
 	}
 	for (int side = -1; side <= 1; side += 2) {
-		at[nev] = cut.ended_before_ms + side * min;
+		at[nev] = cut->ended_before_ms + side * min;
 		add(CG_ACT_WITHDRAW, 0, 0, 0, at[nev]);
 	}
 	/* withdrawals are younger than the refusals above: sort by time */
@@ -204,6 +301,32 @@ static void test_purge_executes_the_core(void **state)
 		}
 	for (int i = 0; i < nev; i++)
 		strcpy(evs[i].ip_prefix, "203.0.113.0/24");
+}
+
+/* The purge carries out the core's retention rules exactly, on rows around
+ * each cut-off: a visitor is pruned iff cg_rules_consent_ended_ms is before
+ * ended_before_ms; an ip_prefix is cleared iff recorded before
+ * ip_prefix_before_ms (also by a later purge, for rows that crossed the line
+ * since); a pending outbox row is dropped iff !cg_rules_deliverable. */
+static void test_purge_executes_the_core(void **state)
+{
+	char dir[] = "/tmp/cg-sqlrules.XXXXXX", err[256], sql[256], t[CG_TIME_LEN + 1];
+	struct cg_config cfg;
+	struct cg_store_port port;
+	struct cg_retention_cutoffs cut, cut2;
+	struct cg_purge_counts pc;
+	struct cg_outbox_row ob[2];
+	const int64_t day = CG_MS_PER_DAY, now = now_ms(), min = 60 * 1000;
+	struct outbox_check oc = {.now = now};
+	int64_t at[NEV];
+	int n[2];
+	struct q q;
+
+	(void)state;
+	test_config(&cfg, dir, "p.db");
+	cg_rules_retention(&cfg, now, &cut);
+	cg_rules_retention(&cfg, now + day, &cut2);
+	purge_rows(&cfg, &cut, at);
 	/* pending rows a minute either side of 72 h */
 	for (int i = 0; i < 2; i++) {
 		memset(&ob[i], 0, sizeof ob[i]);
@@ -223,52 +346,31 @@ static void test_purge_executes_the_core(void **state)
 		assert_int_equal(cg_store_submit_wait(&port, &b), CG_OK);
 	}
 	assert_int_equal(port.purge(port.ctx, &cfg, now, 0, &pc), CG_OK);
-	assert_int_equal(sqlite3_open_v2(cfg.database, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	q_open(&q, &cfg);
 	for (int i = 0; i < nev; i++) {
 		struct cg_state s;
 		int64_t rec;
-		sqlite3_stmt *st = NULL;
-		int present, ip;
 		cg_state_from_event(&evs[i], &s);
 		assert_int_equal(cg_time_parse(evs[i].recorded_at, &rec), CG_OK);
-		snprintf(q, sizeof q, "SELECT count(*), count(ip_prefix) FROM consent_events WHERE subject = '%s'",
+		snprintf(sql, sizeof sql, "SELECT count(*), count(ip_prefix) FROM consent_events WHERE subject = '%s'",
 		         evs[i].subject);
-		assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
-		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-		present = sqlite3_column_int(st, 0);
-		ip = sqlite3_column_int(st, 1);
-		sqlite3_finalize(st);
-		assert_int_equal(present, cg_rules_consent_ended_ms(&cfg, &s) >= cut.ended_before_ms);
-		if (present)
-			assert_int_equal(ip, rec >= cut.ip_prefix_before_ms);
+		q_rows(&q, sql, ints_row, n);
+		assert_int_equal(n[0], cg_rules_consent_ended_ms(&cfg, &s) >= cut.ended_before_ms);
+		if (n[0])
+			assert_int_equal(n[1], rec >= cut.ip_prefix_before_ms);
 	}
-	{
-		sqlite3_stmt *st = NULL;
-		assert_int_equal(sqlite3_prepare_v2(db, "SELECT created_at, state FROM outbox", -1, &st, NULL), SQLITE_OK);
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			int64_t created;
-			assert_int_equal(cg_time_parse((const char *)sqlite3_column_text(st, 0), &created), CG_OK);
-			assert_string_equal((const char *)sqlite3_column_text(st, 1),
-			                    cg_rules_deliverable(created, now) ? "pending" : "dropped");
-		}
-		sqlite3_finalize(st);
-	}
+	assert_int_equal(q_rows(&q, "SELECT created_at, state FROM outbox", outbox_row, &oc), 2);
 	assert_int_equal(pc.outbox_expired, 1);
 	/* a day later: the rows recorded a minute and half a day after the first
 	 * cut-off have crossed it */
 	assert_int_equal(port.purge(port.ctx, &cfg, now + day, 0, &pc), CG_OK);
 	assert_int_equal(pc.ip_prefixes_cleared, 2);
-	{
-		sqlite3_stmt *st = NULL;
-		assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM consent_events WHERE ip_prefix IS NOT NULL"
-		                                        " AND recorded_at < ?", -1, &st, NULL), SQLITE_OK);
-		cg_time_format(cut2.ip_prefix_before_ms, q);
-		sqlite3_bind_text(st, 1, q, -1, SQLITE_TRANSIENT);
-		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-		assert_int_equal(sqlite3_column_int(st, 0), 0);
-		sqlite3_finalize(st);
-	}
-	sqlite3_close(db);
+	cg_time_format(cut2.ip_prefix_before_ms, t);
+	snprintf(sql, sizeof sql, "SELECT count(*), 0 FROM consent_events WHERE ip_prefix IS NOT NULL AND recorded_at < '%s'",
+	         t);
+	q_rows(&q, sql, ints_row, n);
+	assert_int_equal(n[0], 0);
+	q_close(&q);
 	cg_store_port_close(&port);
 	remove_dir(dir);
 }
