@@ -38,6 +38,7 @@ struct opts {
 	const char *now;
 	const char *output;
 	const char *to;
+	const char *subject;
 	int format, period, k, dry_run;
 	int64_t now_ms;
 	char **rest;
@@ -74,6 +75,7 @@ static const struct option all_options[] = {
 	{"output", required_argument, NULL, 'o'},
 	{"dry-run", no_argument, NULL, 'r'},
 	{"to", required_argument, NULL, 't'},
+	{"subject", required_argument, NULL, 'S'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -103,6 +105,11 @@ static int set_opt(const struct cmd *self, struct opts *o, int opt, const char *
 	case 'd': o->database = arg; return 0;
 	case 'o': o->output = arg; return 0;
 	case 't': o->to = arg; return 0;
+	case 'S':
+		if (strlen(arg) != CG_SUBJECT_LEN || strspn(arg, "0123456789abcdef") != CG_SUBJECT_LEN)
+			return fprintf(stderr, "consentctl %s: --subject: 64 lower-case hex digits, as in consent_events\n", me), 2;
+		o->subject = arg;
+		return 0;
 	case 'r': o->dry_run = 1; return 0;
 	case 's':
 		if (!valid_day(arg))
@@ -195,6 +202,14 @@ static void close_store(struct cg_store_port *st, struct cg_store_reader *rd)
 
 static int subject_of(const struct cmd *self, const struct opts *o, char subject[CG_SUBJECT_LEN + 1])
 {
+	if (o->subject && o->consent_id) {
+		fprintf(stderr, "consentctl %s: --consent-id or --subject, not both\n", self->name);
+		return 2;
+	}
+	if (o->subject) { /* erase --subject: the key itself */
+		memcpy(subject, o->subject, CG_SUBJECT_LEN + 1);
+		return 0;
+	}
 	if (!o->consent_id) {
 		fprintf(stderr, "consentctl %s: --consent-id is required\n", self->name);
 		return 2;
@@ -328,7 +343,7 @@ static int cmd_erase(const struct cmd *self, const struct cg_config *cfg, int ar
 	char subject[CG_SUBJECT_LEN + 1];
 	int rc;
 
-	if ((rc = parse_opts(self, argc, argv, "consent-id,database", &o, CG_FMT_TABLE)) ||
+	if ((rc = parse_opts(self, argc, argv, "consent-id,subject,database", &o, CG_FMT_TABLE)) ||
 	    (rc = subject_of(self, &o, subject)))
 		return rc;
 	if (open_store(cfg, &o, CG_STORE_WRITER, &st, &rd))
@@ -505,9 +520,12 @@ static const struct cmd cmds[] = {
 	 cmd_receipt},
 	{"erase", "erase a visitor's personal data (keeps the chain verifiable)",
 	 "usage: consentctl -c FILE erase --consent-id ID\n"
+	 "       consentctl -c FILE erase --subject HEX\n"
 	 "  The same as POST /consent/erase: clears the personal fields of every event\n"
 	 "  of the visitor, drops their queued analytics and appends a tombstone. Safe\n"
-	 "  while the daemon runs.\n",
+	 "  while the daemon runs. --subject names the visitor by the subject key of\n"
+	 "  consent_events: how erasures are applied again to a database restored from\n"
+	 "  a backup older than them (README: \"Erasure and backups\").\n",
 	 cmd_erase},
 	{"verify", "check the hash chain of consent_events",
 	 "usage: consentctl -c FILE verify [--database PATH]\n"

@@ -181,6 +181,24 @@ fi
 expect_eq "README example queries run" 0 "$rc"
 expect_no_match "README example queries: no SQL error" 'Error|error' "$out"
 
+if [ "$CG_BACKEND" = postgresql ]; then
+	echo "# a read-only analyst role (conf/postgresql/analyst-role.sql)"
+	psql -X -q -v ON_ERROR_STOP=1 "$CG_PG_URL" -f "$CG_SRC/conf/postgresql/analyst-role.sql" >/dev/null
+	expect_eq "the role script runs (twice: it is idempotent)" 0 \
+		"$(psql -X -q -v ON_ERROR_STOP=1 "$CG_PG_URL" -f "$CG_SRC/conf/postgresql/analyst-role.sql" >/dev/null; echo $?)"
+	ANALYST=$(tr A-Z a-z <<<"${CG_PG_DB}_alice")
+	sql "CREATE ROLE $ANALYST LOGIN; GRANT consentgate_analyst TO $ANALYST"
+	as_analyst() { psql -X -q -At -F '|' "postgresql:///$CG_PG_DB?host=$CG_PG_HOST&port=$CG_PG_PORT&user=$ANALYST" -c "$1" 2>&1; }
+	expect_eq "the analyst reads consent_events" "$(rows)" "$(as_analyst "SELECT count(*) FROM consent_events")"
+	expect_match "and the other views" '^[0-9]+\|[0-9]+\|[0-9]+\|[0-9]+\|[0-9]+$' \
+		"$(as_analyst "SELECT (SELECT count(*) FROM consent_current), (SELECT count(*) FROM consent_daily),
+		  (SELECT count(*) FROM consent_pruned), (SELECT count(*) FROM outbox), (SELECT count(*) FROM consent_events WHERE subject = '$S1')")"
+	expect_match "the analyst cannot read the client_id key" 'permission denied for table secrets' "$(as_analyst "SELECT * FROM secrets")"
+	expect_match "nor the base tables" 'permission denied for table events' "$(as_analyst "SELECT count(*) FROM events")"
+	expect_match "nor write through a view" 'permission denied' "$(as_analyst "DELETE FROM consent_pruned")"
+	sql "DROP OWNED BY $ANALYST; DROP ROLE $ANALYST" >/dev/null
+fi
+
 echo "# loopback-only routes and rate limit"
 expect_eq "healthz from loopback" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$CG_URL/consent/healthz")"
 expect_eq "healthz from outside → 403" 403 "$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Forwarded-For: 198.51.100.3' "$CG_URL/consent/healthz")"

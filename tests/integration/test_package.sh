@@ -17,7 +17,7 @@ expect_match "cpack -G DEB builds a package" '/consentgate_[0-9.]+_[a-z0-9]+\.de
 [ -n "$deb" ] || { cat "$T/cpack.log"; cg_summary; exit 1; }
 
 deps=$(dpkg-deb -f "$deb" Depends)
-for p in libfcgi0ldbl libsqlite3-0 libmaxminddb0 libcurl4 libjansson4 libinih1 libsodium23 adduser; do
+for p in libfcgi0ldbl libsqlite3-0 libpq5 libmaxminddb0 libcurl4 libjansson4 libinih1 libsodium23 adduser; do
 	expect_match "Depends: $p" "(^|, )$p( |,|$)" "$deps"
 done
 expect_eq "Recommends: nginx" nginx "$(dpkg-deb -f "$deb" Recommends)"
@@ -25,6 +25,7 @@ files=$(dpkg-deb -c "$deb" | awk '{print $6}')
 for f in ./usr/sbin/consentgated ./usr/bin/consentctl ./lib/systemd/system/consentgated.service \
 	./etc/consentgate/consentgate.ini ./etc/consentgate/nginx/consentgate-locations.conf \
 	./usr/share/consentgate/web/banner.js ./usr/share/consentgate/web/banner.css \
+	./usr/share/consentgate/analyst-role.sql \
 	./usr/share/doc/consentgate/examples/nginx-site.conf; do
 	expect_match "ships $f" "(^|$(printf '\n'))$f($(printf '\n')|$)" "$files"
 done

@@ -156,6 +156,15 @@ cp "$CG_DIR/report.html" "$CG_BUILD/consent-report.html" 2>/dev/null
 
 echo "# consentctl erase while the daemon writes"
 out=$(CTL erase --consent-id "$B"); expect_match "erase --consent-id" 'erased: .*tombstone' "$out"
+# re-applying an erasure by subject key (after a restore from an older backup)
+R=$(choose 192.0.2.49 nb true true false)
+SR=$(subject_of "$R")
+out=$(CTL erase --subject "$SR"); expect_match "erase --subject" 'erased: .*tombstone' "$out"
+expect_eq "erase --subject: the visitor's rows redacted, a tombstone" "erase|0" \
+	"$(sql "SELECT max(action), count(ip_prefix) FROM consent_events WHERE subject = '$SR'")"
+out=$(CTL erase --subject "$SR"); expect_match "erase --subject again: nothing to erase" 'already erased' "$out"
+out=$(CTL erase --subject nothex 2>&1); expect_eq "erase --subject checks the key" 2 $?
+out=$(CTL erase --subject "$SR" --consent-id "$R" 2>&1); expect_match "one or the other" 'not both' "$out"
 E=$(choose 192.0.2.50 en true false false)
 expect_match "the daemon keeps recording after a CLI write" '^[A-Za-z0-9_-]{11}\.[A-Za-z0-9_-]{22}$' "$E"
 out=$(CTL verify); expect_eq "chain verifies with CLI and daemon rows interleaved" 0 $?
