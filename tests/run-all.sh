@@ -21,13 +21,13 @@ total_pass=0
 total_fail=0
 status=0
 # werror: the tests; asan: the same tests under ASan+UBSan (+LeakSanitizer);
-# fuzz: every libFuzzer target for CG_FUZZ_SECONDS (default 60 s) each
+# fuzz: every libFuzzer target for CG_FUZZ_SECONDS (default 30 s) each
 for variant in werror asan fuzz; do
 	dir="$src/build-test-$variant"
 	opts=(-DCG_WERROR=ON -DCMAKE_INSTALL_PREFIX=/usr)
 	[ "$variant" = asan ] && opts+=(-DCG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
 	[ "$variant" = fuzz ] && opts+=(-DCMAKE_C_COMPILER=clang -DCG_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug
-	                               "-DCG_FUZZ_SECONDS=${CG_FUZZ_SECONDS:-60}")
+	                               "-DCG_FUZZ_SECONDS=${CG_FUZZ_SECONDS:-30}")
 	echo "=== build: $variant"
 	if ! cmake -S "$src" -B "$dir" "${opts[@]}" >"$dir.cmake.log" 2>&1 ||
 	   ! cmake --build "$dir" -j "$jobs" >"$dir.build.log" 2>&1; then

@@ -165,6 +165,9 @@ int main(int argc, char **argv)
 	w1 = now_s();
 	port.stats(port.ctx, &st);
 	cg_store_port_close(&port);   /* checkpoints and truncates the WAL */
+	for (int i = 0; i < INFLIGHT; i++)
+		free(free_slots[i]);
+	free(ids);
 	bytes = stat(argv[1], &sb) == 0 ? sb.st_size : 0;
 	printf("events %ld visitors %ld failures %d\n", n, nids, failures);
 	printf("bytes %lld bytes_per_event %.1f\n", (long long)bytes, (double)bytes / (double)n);

@@ -81,7 +81,12 @@ expect_eq "the daemon survived every record (same process)" "$pid" "$(pgrep -f "
 
 if [ "$CG_BACKEND" = sqlite ]; then
 	echo "# a full disk"
+	# the rest of the tmpfs taken by another file but 64 kB, so the database
+	# meets the full disk within a few hundred writes however fast the
+	# checkpoints keep its WAL small (how many depends on the machine)
 	ok=0; full=0
+	for i in $(seq 1 20); do [ "$(post)" = 200 ] && ok=$((ok + 1)); done
+	dd if=/dev/zero of="$CG_DIR/dbfs/filler" bs=4k count=$(( ($(df --output=avail -k "$CG_DIR/dbfs" | tail -1) - 64) / 4 )) 2>/dev/null
 	for i in $(seq 1 4000); do
 		code=$(post)
 		if [ "$code" = 200 ]; then ok=$((ok + 1)); else full=1; break; fi

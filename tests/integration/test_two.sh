@@ -109,10 +109,19 @@ for i in $(seq 1 40); do
 	curl -s -o /dev/null -H 'Content-Type: text/plain' --data "{\"events\":[{\"name\":\"lease_$i\"}]}" \
 		"$CG_URL/_$([ $((i % 2)) = 0 ] && echo a || echo b)/collect"
 done
-# both forwarders claim rows (SKIP LOCKED splits them); B is killed while it holds some
-cg_wait_for 20 sql_ge 1 "SELECT count(*) FROM outbox_rows WHERE claimed_by = '$IB' AND state = 0 AND payload LIKE '%lease_%'"
+# both forwarders claim rows (SKIP LOCKED splits them); B is killed while it
+# holds some: frozen (SIGSTOP) once it holds claims, so they cannot end
+# between looking and killing, then killed
+held_by_b() { sql "SELECT group_concat(id) FROM outbox_rows WHERE claimed_by = '$IB' AND state = 0 AND payload LIKE '%lease_%'"; }
+held=
+for _ in $(seq 1 20); do
+	cg_wait_for 20 sql_ge 1 "SELECT count(*) FROM outbox_rows WHERE claimed_by = '$IB' AND state = 0 AND payload LIKE '%lease_%'"
+	kill -STOP "$B_PID"
+	held=$(held_by_b)
+	[ -n "$held" ] && break
+	kill -CONT "$B_PID" # its claims ended in between: again
+done
 kill -KILL "$B_PID"; wait "$B_PID" 2>/dev/null; B_PID=
-held=$(sql "SELECT group_concat(id) FROM outbox_rows WHERE claimed_by = '$IB' AND state = 0 AND payload LIKE '%lease_%'")
 echo "# B held rows $held when it died"
 expect_match "B held claims when it died" '^[0-9]+(,[0-9]+)*$' "$held"
 expect_ge "A claimed rows too" 1 "$(sql "SELECT count(*) FROM outbox_rows WHERE payload LIKE '%lease_%' AND (claimed_by = '$IA' OR attempts > 0)")"
