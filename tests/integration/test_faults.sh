@@ -187,6 +187,25 @@ else
 	expect_match "every acknowledged choice across the silence is stored" "^0 $acked\$" "$(cg_unstored_acks "$CG_DIR/silent.txt")"
 	expect_match "reconnections counted in metrics" 'consentgate_storage_reconnects_total [1-9]' "$(curl -s "$CG_URL/consent/metrics")"
 	expect_eq "the check allows again" 204 "$(check | cut -d' ' -f1)"
+
+	echo "# a COMMIT whose answer is lost (the connection cut once the server has committed)"
+	before=$(sql "SELECT count(*) FROM consent_events")
+	kill -HUP "$proxy"
+	code=$(post 192.0.2.90)
+	expect_eq "resolved as committed before answering: 200" 200 "$code"
+	C=$(tr -d '\r' <"$CG_DIR/h" | sed -n 's/^Set-Cookie: cg_id=\([^;]*\);.*/\1/p')
+	expect_eq "its row is stored once" 1 "$(sql "SELECT count(*) FROM consent_events WHERE subject = '$(subject_of "$C")'")"
+	expect_match "the daemon says how it resolved it" 'dropped during COMMIT of batch [0-9]+: resolved as committed' "$(cat "$CG_DIR/daemon.log")"
+	echo "# a COMMIT that never reaches the server (the connection cut instead)"
+	before=$(sql "SELECT count(*) FROM consent_events")
+	kill -WINCH "$proxy"
+	code=$(post 192.0.2.91)
+	expect_eq "resolved as not committed before answering: 503" 503 "$code"
+	expect_no_match "no success cookie" 'Set-Cookie' "$(tr -d '\r' <"$CG_DIR/h")"
+	expect_eq "nothing stored" "$before" "$(sql "SELECT count(*) FROM consent_events")"
+	expect_match "the daemon says so" 'resolved as not committed' "$(cat "$CG_DIR/daemon.log")"
+	expect_match "both counted in metrics" 'consentgate_storage_unknown_commits_total [2-9]' "$(curl -s "$CG_URL/consent/metrics")"
+	expect_eq "the next request is served as usual" 200 "$(post)"
 	out=$("$CG_BUILD/consentctl" -c "$CG_INI" verify); expect_eq "chain verifies after the outages [$out]" 0 $?
 	pid=$CG_DAEMON_PID
 fi

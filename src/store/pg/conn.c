@@ -216,7 +216,9 @@ static int pipeline_results(PGconn *c, const struct pgs_stmt *st, int n, int64_t
 		if (!status_ok(r) && rc == CG_OK) {
 			rc = PQstatus(c) == CONNECTION_BAD ? CG_ERR_IO : CG_ERR_STORAGE;
 			*failed_at = i;
-			if (PQresultStatus(r) != PGRES_PIPELINE_ABORTED)
+			/* CG001: the writer's expected tip moved, which it handles */
+			if (PQresultStatus(r) != PGRES_PIPELINE_ABORTED &&
+			    strcmp(PQresultErrorField(r, PG_DIAG_SQLSTATE) ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : "", "CG001"))
 				log_result(st[i].sql, r);
 		}
 		if (res && status_ok(r))

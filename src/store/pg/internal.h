@@ -20,6 +20,7 @@
 
 #include "consentgate/buf.h"
 #include "consentgate/config.h"
+#include "consentgate/id.h"
 #include "consentgate/storage.h"
 #include "consentgate/store_pg.h"
 
@@ -119,6 +120,9 @@ struct pgs {
 	struct pgs_job *head, *tail;
 	int stopping;
 	PGconn *wconn;                   /* the writer thread's own */
+	int tip_known;                   /* the writer's: the chain's tip as of its last commit */
+	int64_t tip_id;
+	char tip_hash[CG_HEX_HASH_LEN + 1];
 	PGconn *wspare;                  /* under mu: a fresh connection for the writer */
 	int want_wconn;                  /* under mu: the writer has none */
 	struct cg_store_stats stats;     /* under mu */

@@ -56,6 +56,19 @@ static const char tables_sql[] =
 "CREATE TABLE batches(id bigint PRIMARY KEY, instance text NOT NULL, committed_ms bigint NOT NULL);\n"
 "CREATE TABLE instances(id text PRIMARY KEY, host text, pid integer, listen text,\n"
 "  fingerprint text NOT NULL, policy_version text, started_ms bigint NOT NULL, heartbeat_ms bigint NOT NULL);\n"
+/* The writer's one-round-trip append: the tip it sealed its rows onto must
+ * still be the tip, checked under the chain lock (writer.c); else the
+ * transaction fails with CG001 and the writer reads the tip instead. */
+"CREATE FUNCTION cg_expect_tip(want_id bigint, want_hash bytea) RETURNS void LANGUAGE plpgsql AS $$\n"
+"DECLARE t_id bigint := 0; t_hash bytea;\n"
+"BEGIN\n"
+"  SELECT x.id, x.hash INTO t_id, t_hash FROM (\n"
+"    (SELECT id, hash FROM events ORDER BY id DESC LIMIT 1) UNION ALL\n"
+"    (SELECT id, hash FROM pruned ORDER BY id DESC LIMIT 1)) x ORDER BY x.id DESC LIMIT 1;\n"
+"  IF coalesce(t_id, 0) <> want_id OR t_hash IS DISTINCT FROM want_hash THEN\n"
+"    RAISE EXCEPTION 'the chain tip moved' USING ERRCODE = 'CG001';\n"
+"  END IF;\n"
+"END$$;\n"
 /* the database's clock: leases and heartbeats compare times of several hosts */
 "CREATE FUNCTION cg_now_ms() RETURNS bigint LANGUAGE sql VOLATILE AS\n"
 "  $$SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint$$;\n";
@@ -138,7 +151,7 @@ static const char views_sql[] =
 /* operators (and the tests) may queue a row by hand, in the view's terms */
 "CREATE FUNCTION cg_outbox_insert() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN\n"
 "  INSERT INTO outbox_rows(sid, destination, purpose, mode, payload, created_ms, attempts, next_ms, state, last_error)\n"
-"  VALUES((SELECT sid FROM subjects WHERE encode(digest, 'hex') = NEW.subject), NEW.destination,\n"
+"  VALUES((SELECT sid FROM subjects WHERE digest = decode(NEW.subject, 'hex')), NEW.destination,\n"
 "    CASE NEW.purpose WHEN 'preferences' THEN 0 WHEN 'statistics' THEN 1 ELSE 2 END,\n"
 "    CASE WHEN NEW.mode = 'full' THEN 0 ELSE 1 END, NEW.payload, cg_ms(NEW.created_at),\n"
 "    coalesce(NEW.attempts, 0), cg_ms(coalesce(NEW.next_attempt_at, NEW.created_at)),\n"

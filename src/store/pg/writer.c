@@ -408,37 +408,64 @@ static const char tip_sql[] =
 struct txn {
 	int64_t key;                 /* the batch key */
 	char key_s[24], lock_s[96], chain_s[64], inst[40];
+	char tip_id[24], tip_hash[CG_HEX_HASH_LEN + 3];  /* the tip expected */
 	int64_t deadline;
 	int events;                  /* the batch appends to the chain */
+	int64_t last_id;             /* the tip once it commits */
+	char last_hash[CG_HEX_HASH_LEN + 1];
 };
 
-static void begin_stmts(struct plan *p, struct txn *t)
+/* BEGIN and the locks; with events, what the chain's tip is: read (the
+ * second statement after the locks is then the tip query), or assumed and
+ * checked (cg_expect_tip fails the transaction if it moved). */
+#define EXPECT_AT 3  /* the index of the tip's statement */
+static void begin_stmts(struct plan *p, struct txn *t, const struct pgs *s)
 {
+	struct pgs_stmt *st;
+
 	add_stmt(p, "BEGIN");
 	add_stmt(p, t->lock_s);
-	if (t->events) {
-		add_stmt(p, t->chain_s);
+	if (!t->events)
+		return;
+	add_stmt(p, t->chain_s);
+	if (!s->tip_known) {
 		add_stmt(p, tip_sql);
+		return;
+	}
+	st = add_stmt(p, "SELECT cg_expect_tip($1, $2)");
+	snprintf(t->tip_id, sizeof t->tip_id, "%" PRId64, s->tip_id);
+	pgs_bytea_param(s->tip_hash, t->tip_hash, sizeof t->tip_hash);
+	st->vals[0] = t->tip_id;
+	st->vals[1] = s->tip_id ? t->tip_hash : NULL;
+	st->n = 2;
+}
+
+/* The tip read in this transaction (no row: the chain is empty). */
+static void read_tip(struct pgs *s, const PGresult *tip)
+{
+	s->tip_id = 0;
+	strcpy(s->tip_hash, CG_CHAIN_GENESIS);
+	if (tip && PQntuples(tip) == 1) {
+		s->tip_id = pgs_col_i64(tip, 0, 0);
+		pgs_col_hex(tip, 0, 1, s->tip_hash, sizeof s->tip_hash);
 	}
 }
 
-/* Seals the batch's events onto the tip read in this transaction. */
-static void seal(struct pgs_job *jobs, const PGresult *tip)
+/* Seals the batch's events onto the tip (read, or assumed and checked). */
+static void seal(const struct pgs *s, struct pgs_job *jobs, struct txn *t)
 {
 	char hash[CG_HEX_HASH_LEN + 1];
-	int64_t id = 0;
+	int64_t id = s->tip_id;
 
-	strcpy(hash, CG_CHAIN_GENESIS);
-	if (tip && PQntuples(tip) == 1) {
-		id = pgs_col_i64(tip, 0, 0);
-		pgs_col_hex(tip, 0, 1, hash, sizeof hash);
-	}
+	strcpy(hash, s->tip_hash);
 	for (struct pgs_job *j = jobs; j; j = j->next)
 		if (j->rc == CG_OK && j->b->event) {
 			j->b->event->id = ++id;
 			cg_chain_seal(j->b->event, hash);
 			strcpy(hash, j->b->event->hash);
 		}
+	t->last_id = id;
+	strcpy(t->last_hash, hash);
 }
 
 static void body_stmts(struct plan *p, struct pgs_job *jobs, struct txn *t)
@@ -516,32 +543,59 @@ static int after_failure(struct pgs *s, struct txn *t, int rc, int commit_sent)
 	return rc == CG_OK ? CG_OK : CG_ERR_STORAGE;
 }
 
-static int run_txn(struct pgs *s, struct pgs_job *jobs, struct txn *t, struct plan *p)
+/* Round trip 1 of the slow path: the locks and the tip. */
+static int read_tip_locked(struct pgs *s, struct txn *t, struct plan *p)
 {
 	PGresult *res[4] = {0};
 	int failed, rc;
 
-	begin_stmts(p, t);
-	if (t->events) {
-		/* round trip 1: the locks and the tip */
-		rc = pgs_pipeline(s->wconn, p->st, p->n, t->deadline, res, &failed);
-		if (rc != CG_OK)
-			return after_failure(s, t, rc, 0);
-		seal(jobs, res[3]);
-		for (int i = 0; i < 4; i++)
-			PQclear(res[i]);
-		p->n = 0;
-	}
+	begin_stmts(p, t, s);
+	rc = pgs_pipeline(s->wconn, p->st, p->n, t->deadline, res, &failed);
+	if (rc != CG_OK)
+		return after_failure(s, t, rc, 0);
+	read_tip(s, res[EXPECT_AT]);
+	for (int i = 0; i < 4; i++)
+		PQclear(res[i]);
+	p->n = 0;
+	return CG_OK;
+}
+
+static int run_txn(struct pgs *s, struct pgs_job *jobs, struct txn *t, struct plan *p)
+{
+	int failed = 0, rc, fast = t->events && s->tip_known;
+
+	if (t->events && !s->tip_known && (rc = read_tip_locked(s, t, p)) != CG_OK)
+		return rc;
+	if (t->events)
+		seal(s, jobs, t);
+	if (fast || !t->events)
+		begin_stmts(p, t, s);
 	body_stmts(p, jobs, t);
 	if (p->failed) {
-		if (t->events && pgs_exec(s->wconn, "ROLLBACK", t->deadline) != CG_OK)
+		if (!fast && t->events && pgs_exec(s->wconn, "ROLLBACK", t->deadline) != CG_OK)
 			writer_drop(s);
 		return CG_ERR_NOMEM;
 	}
-	/* round trip 2 (the only one without events): rows and COMMIT */
 	rc = pgs_pipeline(s->wconn, p->st, p->n, t->deadline, NULL, &failed);
-	if (rc != CG_OK)
+	if (rc == CG_ERR_STORAGE && fast && failed == EXPECT_AT) {
+		/* another writer appended since our last commit: read the tip */
+		if (pgs_exec(s->wconn, "ROLLBACK", t->deadline) != CG_OK) {
+			writer_drop(s);
+			return CG_ERR_STORAGE;
+		}
+		s->tip_known = 0;
+		plan_reset(p);
+		return run_txn(s, jobs, t, p);
+	}
+	if (rc != CG_OK) {
+		s->tip_known = 0;
 		return after_failure(s, t, rc, rc == CG_ERR_IO);
+	}
+	if (t->events) {
+		s->tip_id = t->last_id;
+		strcpy(s->tip_hash, t->last_hash);
+		s->tip_known = 1;
+	}
 	return CG_OK;
 }
 
