@@ -4,6 +4,8 @@
  * builds compare row for row (tests/bench/store-size runs both):
  *
  *   bench_store DB N     e.g. bench_store /tmp/x.db 1000000
+ *   bench_store URL N    PostgreSQL: a libpq URI (postgresql://...) of an
+ *                        empty database; the caller measures its size
  *
  * The visitors: 80 % of events come from a new visitor, 20 % from one seen
  * before (a changed choice, 1 in 10 of them a withdrawal), over 30 days;
@@ -130,6 +132,12 @@ int main(int argc, char **argv)
 	strcpy(cfg.site, "bench");
 	strcpy(cfg.policy_version, "2026-01");
 	snprintf(cfg.database, sizeof cfg.database, "%s", argv[1]);
+#ifdef CG_URL_MAX /* a build with the PostgreSQL backend */
+	if (strncmp(argv[1], "postgres", 8) == 0) {
+		cfg.backend = CG_BACKEND_POSTGRESQL;
+		snprintf(cfg.url, sizeof cfg.url, "%s", argv[1]);
+	}
+#endif
 	if (!ids || cg_store_port_open(&cfg, CG_STORE_WRITER, &port, err, sizeof err) != CG_OK) {
 		fprintf(stderr, "bench_store: %s\n", err);
 		return 1;
