@@ -150,41 +150,32 @@ else
 		expect_match "$1: 503 names the storage" '"error":"storage"' "$(cat "$CG_DIR/b")"
 	}
 
+	# outage NAME FILE IP BEGIN END: a burst of POSTs through an outage that
+	# BEGIN starts once rows are being committed, and END ends
+	outage() {
+		local before load acked
+		before=$(sql "SELECT count(*) FROM consent_events")
+		cg_burst 3000 8 '%{http_code} %header{set-cookie}\n' "$CG_DIR/$2" -m 20 -H "X-Forwarded-For: $3" \
+			--data "$BODY" &
+		load=$!
+		cg_wait_for 60 sql_ge $((before + 100)) 'SELECT count(*) FROM consent_events'
+		$4 >/dev/null
+		# (a batch in flight may wait out write_timeout_ms, 1 s; after it, no wait)
+		cg_wait_for 10 post_is 503
+		outage_answers "$1"
+		checks_deny_fast "$1"
+		$5 >/dev/null
+		cg_wait_for 30 post_is 200
+		expect_eq "$1: back by itself once it is over" 200 "$(post)"
+		wait "$load"
+		acked=$(grep -c '^200 ' "$CG_DIR/$2")
+		echo "# $acked of 3000 acknowledged, $(grep -c '^503 ' "$CG_DIR/$2") answered 503, around the outage"
+		expect_match "$1: every acknowledged choice is stored" "^0 $acked\$" "$(cg_unstored_acks "$CG_DIR/$2")"
+	}
 	echo "# PostgreSQL stopped (pg_ctl stop -m fast) in the middle of a burst, then started again"
-	before=$(sql "SELECT count(*) FROM consent_events")
-	cg_burst 3000 8 '%{http_code} %header{set-cookie}\n' "$CG_DIR/stopped.txt" -m 20 \
-		-H 'X-Forwarded-For: 198.51.100.30' --data "$BODY" &
-	load=$!
-	cg_wait_for 60 sql_ge $((before + 100)) 'SELECT count(*) FROM consent_events'
-	cg_pg_ctl stop -m fast >/dev/null
-	outage_answers "server stopped"
-	checks_deny_fast "the server is stopped"
-	cg_pg_ctl start >/dev/null
-	cg_wait_for 30 post_is 200
-	expect_eq "back by itself once the server is up" 200 "$(post)"
-	wait "$load"
-	acked=$(grep -c '^200 ' "$CG_DIR/stopped.txt")
-	echo "# $acked of 3000 acknowledged, $(grep -c '^503 ' "$CG_DIR/stopped.txt") answered 503, around the stop"
-	expect_match "every acknowledged choice across the stop is stored" "^0 $acked\$" "$(cg_unstored_acks "$CG_DIR/stopped.txt")"
-
+	outage "server stopped" stopped.txt 198.51.100.30 "cg_pg_ctl stop -m fast" "cg_pg_ctl start"
 	echo "# the database host goes silent (a proxy that forwards nothing and closes nothing)"
-	before=$(sql "SELECT count(*) FROM consent_events")
-	cg_burst 3000 8 '%{http_code} %header{set-cookie}\n' "$CG_DIR/silent.txt" -m 20 \
-		-H 'X-Forwarded-For: 198.51.100.31' --data "$BODY" &
-	load=$!
-	cg_wait_for 60 sql_ge $((before + 100)) 'SELECT count(*) FROM consent_events'
-	kill -USR1 "$proxy"
-	# the batch in flight waits out write_timeout_ms (1 s); after it, no wait
-	cg_wait_for 10 post_is 503
-	outage_answers "silent database"
-	checks_deny_fast "the database is silent"
-	kill -USR2 "$proxy"
-	cg_wait_for 30 post_is 200
-	expect_eq "back by itself once the host answers" 200 "$(post)"
-	wait "$load"
-	acked=$(grep -c '^200 ' "$CG_DIR/silent.txt")
-	echo "# $acked of 3000 acknowledged, $(grep -c '^503 ' "$CG_DIR/silent.txt") answered 503, around the silence"
-	expect_match "every acknowledged choice across the silence is stored" "^0 $acked\$" "$(cg_unstored_acks "$CG_DIR/silent.txt")"
+	outage "silent database" silent.txt 198.51.100.31 "kill -USR1 $proxy" "kill -USR2 $proxy"
 	expect_match "reconnections counted in metrics" 'consentgate_storage_reconnects_total [1-9]' "$(curl -s "$CG_URL/consent/metrics")"
 	expect_eq "the check allows again" 204 "$(check | cut -d' ' -f1)"
 
