@@ -90,7 +90,11 @@ echo "# killed the second instance after $(acked) acknowledged"
 wait "$load"
 acked=$(acked)
 echo "# $acked of 3000 answered 200; the rest: $(grep -v '^200 ' "$CG_DIR/answers.txt" | cut -d' ' -f1 | sort | uniq -c | tr -s ' ' | tr '\n' ' ')"
-expect_ge "most requests were acknowledged" 2000 "$acked"
+# the only failures: requests the killed instance held (nginx's 502); the
+# instances never refuse each other (a 503 would be a lost race for the chain)
+expect_eq "every request not acknowledged was in flight at the killed instance (502)" "" \
+	"$(grep -v '^200 ' "$CG_DIR/answers.txt" | grep -v '^502 ' | cut -c1-3 | sort | uniq -c)"
+expect_ge "requests acknowledged" $((3000 - 64)) "$acked"
 expect_match "every acknowledged choice is stored" "^0 $acked\$" "$(cg_unstored_acks "$CG_DIR/answers.txt")"
 switches=$(sql "SELECT count(*) FROM (SELECT instance, lag(instance) OVER (ORDER BY committed_ms, id) AS prev FROM batches) x
                WHERE prev IS NOT NULL AND prev <> instance")

@@ -375,11 +375,95 @@ static void test_purge_executes_the_core(void **state)
 	remove_dir(dir);
 }
 
+static int outcome(const struct cg_store_port *p, int64_t id, int state)
+{
+	struct cg_outbox_update u = {.id = id, .state = state, .attempts = 1};
+	struct cg_store_batch b = {.updates = &u, .nupdates = 1};
+
+	return cg_store_submit_wait(p, &b);
+}
+
+/* PostgreSQL, two instances on one database (two ports): a claimed row is
+ * the claimer's until its lease ends, SKIP LOCKED and the lease keep the
+ * other's hands off it, then the other takes it over, and from then on only
+ * the new holder's outcome counts. */
+static void test_outbox_leases(void **state)
+{
+	char dir[] = "/tmp/cg-sqlrules.XXXXXX", err[256], sql[160];
+	struct cg_config cfg;
+	struct cg_store_port a, b;
+	struct cg_store_reader *ra = NULL, *rb = NULL;
+	struct cg_outbox_item *items = NULL;
+	struct cg_outbox_row row;
+	const int64_t now = now_ms();
+	size_t n = 0;
+	int64_t id;
+	int st[2];
+	struct q q;
+
+	(void)state;
+	test_config(&cfg, dir, "l.db");
+	memset(&row, 0, sizeof row);
+	row.destination = "d";
+	row.purpose = CG_STATISTICS;
+	row.mode = CG_FORWARD_MINIMISED;
+	row.payload = "{}";
+	cg_time_format(now, row.created_at);
+	assert_int_equal(cg_store_port_open(&cfg, CG_STORE_WRITER, &a, err, sizeof err), CG_OK);
+	assert_int_equal(cg_store_port_open(&cfg, CG_STORE_WRITER, &b, err, sizeof err), CG_OK);
+	assert_int_equal(a.reader_open(a.ctx, &ra), CG_OK);
+	assert_int_equal(b.reader_open(b.ctx, &rb), CG_OK);
+	assert_int_equal(cg_store_submit_wait(&a, &(struct cg_store_batch){.rows = &row, .nrows = 1}), CG_OK);
+	/* A claims it for a minute: B finds nothing */
+	assert_int_equal(a.claim_outbox(ra, now, 10, 60000, &items, &n), CG_OK);
+	assert_int_equal(n, 1);
+	id = items[0].id;
+	cg_store_outbox_items_free(items, n);
+	assert_int_equal(b.claim_outbox(rb, now, 10, 60000, &items, &n), CG_OK);
+	assert_int_equal(n, 0);
+	cg_store_outbox_items_free(items, n);
+	/* B may not record an outcome for A's row */
+	assert_int_equal(outcome(&b, id, CG_OB_DELIVERED), CG_OK);
+	q_open(&q, &cfg);
+	snprintf(sql, sizeof sql, "SELECT CASE state WHEN 'pending' THEN 0 ELSE 1 END, 0 FROM outbox WHERE id = %lld",
+	         (long long)id);
+	q_rows(&q, sql, ints_row, st);
+	assert_int_equal(st[0], 0);
+	/* A's lease ends (as if A died or hung a minute): B takes the row over... */
+	snprintf(sql, sizeof sql, "UPDATE outbox_rows SET claimed_until_ms = cg_now_ms() - 1 WHERE id = %lld",
+	         (long long)id);
+	PQclear(PQexec(q.pg, sql));
+	assert_int_equal(b.claim_outbox(rb, now, 10, 60000, &items, &n), CG_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(items[0].id, id);
+	cg_store_outbox_items_free(items, n);
+	/* ...and now A's late outcome is the one that does not count */
+	assert_int_equal(outcome(&a, id, CG_OB_DEAD), CG_OK);
+	snprintf(sql, sizeof sql, "SELECT CASE state WHEN 'pending' THEN 0 ELSE 1 END, 0 FROM outbox WHERE id = %lld",
+	         (long long)id);
+	q_rows(&q, sql, ints_row, st);
+	assert_int_equal(st[0], 0);
+	assert_int_equal(outcome(&b, id, CG_OB_DELIVERED), CG_OK);
+	snprintf(sql, sizeof sql, "SELECT count(*), 0 FROM outbox WHERE id = %lld AND state = 'delivered'"
+	         " AND claimed_by IS NULL", (long long)id);
+	q_rows(&q, sql, ints_row, st);
+	assert_int_equal(st[0], 1);
+	q_close(&q);
+	a.reader_free(ra);
+	b.reader_free(rb);
+	cg_store_port_close(&a);
+	cg_store_port_close(&b);
+	remove_dir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_views_agree_with_the_core),
 		cmocka_unit_test(test_purge_executes_the_core),
+		cmocka_unit_test(test_outbox_leases),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* the lease is PostgreSQL's: one SQLite file has one daemon, whose
+	 * claim is a read */
+	return _cmocka_run_group_tests("sql_rules", tests, on_pg() ? 3 : 2, NULL, NULL);
 }

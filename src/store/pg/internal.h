@@ -153,6 +153,36 @@ int pgs_write_meta(PGconn *c, const struct cg_config *cfg, int64_t deadline);
 /* reader.c's connection set-up (prepared statements) */
 int pgs_reader_prepare(PGconn *c, int64_t deadline);
 
+/* plan.c: the statements of one writer transaction */
+#define MAX_JOBS 4096       /* jobs per transaction; the rest wait for the next */
+/* statements per pipeline: at most 3 per job (redact, insert, effect) */
+#define MAX_STMTS (3 * MAX_JOBS + 16)
+#define EV_COLS 22
+#define OB_COLS 6
+#define UP_COLS 5
+/* A transaction under construction: statements, and the memory their
+ * parameters point into (freed by plan_free). */
+struct plan {
+	struct pgs_stmt st[MAX_STMTS];
+	int n;
+	struct pgs_arr ev[EV_COLS], ob[OB_COLS], up[UP_COLS];
+	int nev, nob, nup;
+	char **owned;               /* strings the statements point to */
+	size_t nowned, capowned;
+	int failed;
+};
+
+struct plan *pgs_plan_new(void);
+void pgs_plan_free(struct plan *p);
+/* empties it for the next transaction (its memory stays) */
+void pgs_plan_reset(struct plan *p);
+/* a statement appended (NULL-free: on overflow p->failed is set) */
+struct pgs_stmt *pgs_plan_stmt(struct plan *p, const char *sql);
+/* every valid job's rows, in job order */
+void pgs_plan_rows(struct plan *p, struct pgs_job *jobs, const char *instance);
+/* what the SQLite writer refuses row by row is refused before the transaction */
+int pgs_job_valid(const struct pgs_job *j);
+
 /* writer.c */
 void *pgs_writer_main(void *arg);
 int pgs_submit(void *ctx, struct cg_store_batch *b, cg_store_done done, void *arg);
