@@ -182,19 +182,6 @@ void pgs_want_vacuum(struct pgs *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* Plain VACUUM: the dead versions of erased or purged rows become free
- * space that later writes overwrite (VACUUM FULL would rewrite the files
- * but locks the tables; see the README). */
-static void vacuum(PGconn *c)
-{
-	int64_t deadline = pgs_mono_ms() + 600000;
-
-	if (pgs_exec(c, "SET statement_timeout = 0", deadline) != CG_OK ||
-	    pgs_exec(c, "VACUUM events, outbox_rows, subjects", deadline) != CG_OK)
-		cg_warn("postgresql: VACUUM after an erasure failed; autovacuum will do it later");
-	pgs_exec(c, "RESET statement_timeout", deadline);
-}
-
 /* ---- the thread ------------------------------------------------------------------- */
 
 struct schedule {
@@ -219,7 +206,7 @@ static int64_t round_once(struct pgs *s, PGconn **own, struct schedule *t)
 	s->vacuum_wanted &= !want_vacuum;
 	pthread_mutex_unlock(&s->mu);
 	if (want_vacuum)
-		vacuum(*own);
+		pgs_vacuum(*own);
 	if (s->mode == CG_STORE_DAEMON && *own && now >= t->next_beat) {
 		heartbeat(s, *own);
 		t->next_beat = now + PGS_HEARTBEAT_MS;
@@ -239,13 +226,13 @@ void *pgs_doctor_main(void *arg)
 	struct schedule t = {.next_beat = pgs_mono_ms() + PGS_HEARTBEAT_MS, .next_purge = pgs_mono_ms()};
 
 	pthread_mutex_lock(&s->mu);
-	while (!s->stopping) {
+	while (!s->doctor_stop) {
 		int64_t wait_ms;
 		struct timespec until;
 		pthread_mutex_unlock(&s->mu);
 		wait_ms = round_once(s, &own, &t);
 		pthread_mutex_lock(&s->mu);
-		if (s->stopping)
+		if (s->doctor_stop)
 			break;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
@@ -254,6 +241,8 @@ void *pgs_doctor_main(void *arg)
 		pthread_cond_timedwait(&s->doctor_wake, &s->mu, &until);
 	}
 	pthread_mutex_unlock(&s->mu);
+	if (s->vacuum_wanted && own) /* an erasure just before the end (consentctl erase) */
+		pgs_vacuum(own);
 	PQfinish(own);
 	return NULL;
 }

@@ -129,7 +129,7 @@ struct pgs {
 	atomic_int fenced;               /* another configuration owns the database */
 	/* the doctor: connections, heartbeat, purge, vacuum */
 	pthread_t doctor;
-	int doctor_running;
+	int doctor_running, doctor_stop;
 	pthread_cond_t doctor_wake;
 	int vacuum_wanted;               /* under mu: an erasure or purge committed */
 	/* every open reader; held by the doctor while it reconnects them, so a
@@ -215,6 +215,8 @@ int pgs_purge(void *ctx, const struct cg_config *cfg, int64_t now_ms, int dry_ru
 /* the daemon's daily purge: runs only if no instance purged in the last day
  * (*said_skip: the skip was logged once already) */
 void pgs_daily_purge(struct pgs *s, PGconn *c, int *said_skip);
+/* VACUUM of the tables erasures and purges rewrite */
+void pgs_vacuum(PGconn *c);
 int pgs_outbox_set(void *ctx, int64_t id, int retry, int64_t now_ms, long long *changed);
 
 /* import.c */

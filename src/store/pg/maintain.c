@@ -216,6 +216,25 @@ static int run_purge(PGconn *c, const struct cg_config *cfg, int64_t now_ms, int
 	return rc;
 }
 
+/* Plain VACUUM: the dead versions of erased or purged rows become free
+ * space that later writes overwrite (VACUUM FULL would rewrite the files
+ * but locks the tables; see the README). */
+void pgs_vacuum(PGconn *c)
+{
+	int64_t deadline = pgs_mono_ms() + 600000;
+
+	if (pgs_exec(c, "SET statement_timeout = 0", deadline) != CG_OK ||
+	    pgs_exec(c, "VACUUM events, outbox_rows, subjects", deadline) != CG_OK)
+		cg_warn("postgresql: VACUUM after an erasure failed; autovacuum will do it later");
+	pgs_exec(c, "RESET statement_timeout", deadline);
+}
+
+/* what the purge removed or cleared left old row versions to vacuum */
+static int purged_any(const struct cg_purge_counts *n)
+{
+	return n->ip_prefixes_cleared || n->events_pruned || n->outbox_deleted || n->outbox_expired;
+}
+
 int pgs_purge(void *ctx, const struct cg_config *cfg, int64_t now_ms, int dry_run, struct cg_purge_counts *out)
 {
 	struct pgs *s = ctx;
@@ -227,9 +246,9 @@ int pgs_purge(void *ctx, const struct cg_config *cfg, int64_t now_ms, int dry_ru
 		rc = run_purge(c, cfg, now_ms, dry_run, 0, out);
 	else
 		cg_error("%s", err);
+	if (rc == CG_OK && !dry_run && purged_any(out))
+		pgs_vacuum(c); /* here: consentctl exits before a doctor would */
 	PQfinish(c);
-	if (rc == CG_OK && !dry_run)
-		pgs_want_vacuum(s);
 	return rc == CG_OK ? CG_OK : CG_ERR_STORAGE;
 }
 
@@ -251,7 +270,8 @@ void pgs_daily_purge(struct pgs *s, PGconn *c, int *said_skip)
 	cg_info("retention: %lld ip prefixes cleared, %lld subjects (%lld events) pruned, "
 	        "%lld outbox rows deleted, %lld expired", n.ip_prefixes_cleared, n.subjects_pruned,
 	        n.events_pruned, n.outbox_deleted, n.outbox_expired);
-	pgs_want_vacuum(s);
+	if (purged_any(&n))
+		pgs_want_vacuum(s);
 }
 
 int pgs_outbox_set(void *ctx, int64_t id, int retry, int64_t now_ms, long long *changed)

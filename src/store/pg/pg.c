@@ -18,10 +18,14 @@ static void pgs_close(void *ctx)
 	pthread_mutex_lock(&s->mu);
 	s->stopping = 1;
 	pthread_cond_broadcast(&s->work);
-	pthread_cond_broadcast(&s->doctor_wake);
 	pthread_mutex_unlock(&s->mu);
 	if (s->running)
 		pthread_join(s->thread, NULL); /* drains the queue first */
+	/* then the doctor, which vacuums after the writer's last erasure */
+	pthread_mutex_lock(&s->mu);
+	s->doctor_stop = 1;
+	pthread_cond_broadcast(&s->doctor_wake);
+	pthread_mutex_unlock(&s->mu);
 	if (s->doctor_running)
 		pthread_join(s->doctor, NULL);
 	if (s->mode == CG_STORE_DAEMON && s->running)
