@@ -11,6 +11,8 @@ export CG_PORT=$(cg_free_port) CG_INI_EXTRA="
 [forwarder]
 retry_cap_seconds = 1
 timeout_ms = 1000
+; (PostgreSQL: rows a killed daemon had claimed wait for their lease)
+lease_seconds = 3
 
 [destination.hook]
 type = webhook
