@@ -50,14 +50,17 @@ basis = consent
 stack_start || exit 1
 # the second instance: the same configuration but for listen
 sed "s#^listen = .*#listen = $SOCK_B#" "$CG_INI" >"$CG_DIR/b.ini"
+instance_of() { sql "SELECT id FROM instances WHERE pid = $1"; }
+registered() { [ -n "$(instance_of "$1")" ]; }
+# (the socket comes up before the database: wait for the registration)
 start_b() {
 	"$CG_BUILD/consentgated" -c "$CG_DIR/b.ini" 2>>"$CG_DIR/daemon-b.log" &
 	B_PID=$!
-	cg_wait_for 10 test -S "$SOCK_B" || { cat "$CG_DIR/daemon-b.log"; exit 1; }
+	cg_wait_for 20 registered "$B_PID" || { cat "$CG_DIR/daemon-b.log"; exit 1; }
 }
+cg_wait_for 20 registered "$CG_DAEMON_PID"
 start_b
 expect_eq "two instances registered" 2 "$(sql "SELECT count(*) FROM instances")"
-instance_of() { sql "SELECT id FROM instances WHERE pid = $1"; }
 IA=$(instance_of "$CG_DAEMON_PID") IB=$(instance_of "$B_PID")
 
 echo "# the daily purge: one instance runs it, the other finds it done"
@@ -118,7 +121,7 @@ done
 # between looking and killing, then killed
 held_by_b() { sql "SELECT group_concat(id) FROM outbox_rows WHERE claimed_by = '$IB' AND state = 0 AND payload LIKE '%lease_%'"; }
 held=
-for _ in $(seq 1 20); do
+for _ in $(seq 1 5); do
 	cg_wait_for 20 sql_ge 1 "SELECT count(*) FROM outbox_rows WHERE claimed_by = '$IB' AND state = 0 AND payload LIKE '%lease_%'"
 	kill -STOP "$B_PID"
 	held=$(held_by_b)
