@@ -1,6 +1,10 @@
 /* The request handler: a FastCGI-free, pure function from a request (and the
- * facts the I/O shell fetches through `ops`) to a response. All HTTP status
- * choices are made here. */
+ * facts the I/O shell fetches through `ops`) to a response and a plan —
+ * what must be durable before that response may go. The shell submits the
+ * plan's batch and sends the response once it is committed, or the storage
+ * error the handler named if it is not. Every error answer's status comes
+ * from one table (enum cg_answer); routes are one table with what each
+ * accepts, checked once before the route runs. */
 #ifndef CONSENTGATE_HANDLER_H
 #define CONSENTGATE_HANDLER_H
 
@@ -34,6 +38,41 @@ struct cg_request {
 
 #define CG_MAX_SET_COOKIES 2
 
+/* Every error answer of the API, with its status and code from one table. */
+enum cg_answer {
+	CG_ANS_BAD_BODY = 0,     /* 400 bad_body: Content-Length wrong or short */
+	CG_ANS_BAD_JSON,         /* 400 bad_json */
+	CG_ANS_BAD_FIELD,        /* 400 bad_field */
+	CG_ANS_BAD_COOKIE,       /* 400 bad_cookie: the consent cookie twice */
+	CG_ANS_CROSS_SITE,       /* 403 cross_site */
+	CG_ANS_NOT_FOUND,        /* 404 not_found */
+	CG_ANS_NO_RECORD,        /* 404 no_record */
+	CG_ANS_METHOD,           /* 405 method_not_allowed */
+	CG_ANS_STALE_POLICY,     /* 409 stale_policy */
+	CG_ANS_TOO_LARGE,        /* 413 too_large */
+	CG_ANS_MEDIA_TYPE,       /* 415 unsupported_media_type */
+	CG_ANS_RATE_LIMITED,     /* 429 rate_limited */
+	CG_ANS_OUTBOX_FULL,      /* 503 outbox_full */
+	CG_ANS_STORAGE,          /* 503 storage */
+	CG_ANS_UNAVAILABLE,      /* 503 unavailable (randomness, keys, metrics) */
+	CG_ANS_BUSY,             /* 503 busy: too much is waiting for the store */
+	CG_NANSWERS
+};
+int cg_answer_status(int answer);
+const char *cg_answer_code(int answer);
+
+/* What must be durable before the answer goes: an event (sealed onto the
+ * chain by the store), outbox rows, or both. */
+#define CG_PLAN_ROWS (CG_MAX_DESTINATIONS * 4)
+struct cg_plan {
+	int has_event;
+	struct cg_event event;
+	size_t nrows;
+	struct cg_outbox_row rows[CG_PLAN_ROWS];
+	struct cg_buf payloads[CG_PLAN_ROWS];  /* owned: rows[i].payload points into */
+	const char *fail_detail;               /* the 503's detail if the batch fails */
+};
+
 struct cg_response {
 	int status;
 	const char *route;         /* route name for metrics, static */
@@ -44,6 +83,7 @@ struct cg_response {
 	char set_cookie[CG_MAX_SET_COOKIES][256];
 	int n_cookies;
 	struct cg_buf body;        /* owned; cg_response_free */
+	struct cg_plan plan;       /* owned; nothing to store unless has_event or nrows */
 };
 
 /* The shell's services. Each returns enum cg_err. Tests pass fakes. */
@@ -53,12 +93,8 @@ struct cg_ops {
 	int (*country)(void *ctx, const struct cg_ip *ip, char cc[3]);
 	/* latest state of subject; st->present = 0 when none */
 	int (*load_state)(void *ctx, const char *subject, struct cg_state *st);
-	/* durably appends the event (blocks until committed); fills id/hash */
-	int (*commit)(void *ctx, struct cg_event *ev);
 	/* cryptographically random bytes */
 	int (*random)(void *ctx, void *buf, size_t n);
-	/* durably appends outbox rows (blocks until committed) */
-	int (*outbox)(void *ctx, const struct cg_outbox_row *rows, size_t n);
 	/* the client_id key and today's in-memory salt (rotated daily) */
 	int (*keys)(void *ctx, int64_t now_ms, uint8_t key[32], uint8_t day_salt[32]);
 	/* counts a decision for metrics (may be NULL) */
@@ -81,6 +117,12 @@ enum cg_admit { CG_ADMIT_OK = 0, CG_ADMIT_VISITOR, CG_ADMIT_PREFIX, CG_ADMIT_OUT
 
 void cg_response_init(struct cg_response *res);
 void cg_response_free(struct cg_response *res);
+/* the error answer {"error": code, "detail": ...}; a 503 carries Retry-After */
+void cg_response_error(struct cg_response *res, int answer, const char *detail);
+/* whether the answer must wait for the plan's batch to be durable */
+int cg_response_needs_store(const struct cg_response *res);
+/* the batch failed: the answer becomes the 503 storage error, no cookies */
+void cg_response_store_failed(struct cg_response *res);
 void cg_handle(const struct cg_config *cfg, const struct cg_ops *ops,
                const struct cg_request *req, struct cg_response *res);
 /* "200 OK" */

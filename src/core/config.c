@@ -37,6 +37,7 @@ static const struct directive directives[] = {
 	{"server", "workers", T_INT, C(workers), 1, 1024, NULL},
 	{"server", "request_timeout_ms", T_INT, C(request_timeout_ms), 100, 60000, NULL},
 	{"server", "max_pending_connections", T_INT, C(max_pending_connections), 16, 65536, NULL},
+	{"server", "max_inflight_bytes", T_INT, C(max_inflight_bytes), 65536, 1 << 30, NULL},
 	{"server", "base_path", T_STR, C(base_path), 0, 0, NULL},
 	{"server", "site", T_STR, C(site), 0, 0, NULL},
 	{"policy", "version", T_STR, C(policy_version), 0, 0, NULL},
@@ -150,7 +151,7 @@ void cg_config_defaults(struct cg_config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
 	strcpy(cfg->listen, "/run/consentgate/fcgi.sock");
-	cfg->workers = 32;
+	cfg->workers = 2;
 	strcpy(cfg->base_path, "/consent");
 	cfg->consent_max_age_days = 365;
 	cfg->refusal_max_age_days = 180;
@@ -175,6 +176,7 @@ void cg_config_defaults(struct cg_config *cfg)
 	cfg->connect_timeout_ms = 2000;
 	cfg->request_timeout_ms = 5000;
 	cfg->max_pending_connections = 1024;
+	cfg->max_inflight_bytes = 8 * 1024 * 1024;
 	cfg->visitor_bytes_per_hour = 256 * 1024;
 	cfg->prefix_bytes_per_hour = 4 * 1024 * 1024;
 	cfg->outbox_max_rows = 100000;

@@ -24,8 +24,57 @@ void cg_response_init(struct cg_response *res)
 
 void cg_response_free(struct cg_response *res)
 {
-	if (res)
-		cg_buf_free(&res->body);
+	if (!res)
+		return;
+	cg_buf_free(&res->body);
+	for (size_t i = 0; i < res->plan.nrows; i++)
+		cg_buf_free(&res->plan.payloads[i]);
+	res->plan.nrows = 0;
+}
+
+int cg_response_needs_store(const struct cg_response *res)
+{
+	return res->plan.has_event || res->plan.nrows > 0;
+}
+
+void cg_response_store_failed(struct cg_response *res)
+{
+	res->n_cookies = 0; /* nothing was stored: no cookie claims otherwise */
+	cg_response_error(res, CG_ANS_STORAGE,
+	                  res->plan.fail_detail ? res->plan.fail_detail : "this could not be stored; try again");
+}
+
+/* The one table from an error answer to its status and code. */
+static const struct {
+	int status;
+	const char *code;
+} answers[CG_NANSWERS] = {
+	[CG_ANS_BAD_BODY] = {400, "bad_body"},
+	[CG_ANS_BAD_JSON] = {400, "bad_json"},
+	[CG_ANS_BAD_FIELD] = {400, "bad_field"},
+	[CG_ANS_BAD_COOKIE] = {400, "bad_cookie"},
+	[CG_ANS_CROSS_SITE] = {403, "cross_site"},
+	[CG_ANS_NOT_FOUND] = {404, "not_found"},
+	[CG_ANS_NO_RECORD] = {404, "no_record"},
+	[CG_ANS_METHOD] = {405, "method_not_allowed"},
+	[CG_ANS_STALE_POLICY] = {409, "stale_policy"},
+	[CG_ANS_TOO_LARGE] = {413, "too_large"},
+	[CG_ANS_MEDIA_TYPE] = {415, "unsupported_media_type"},
+	[CG_ANS_RATE_LIMITED] = {429, "rate_limited"},
+	[CG_ANS_OUTBOX_FULL] = {503, "outbox_full"},
+	[CG_ANS_STORAGE] = {503, "storage"},
+	[CG_ANS_UNAVAILABLE] = {503, "unavailable"},
+	[CG_ANS_BUSY] = {503, "busy"},
+};
+
+int cg_answer_status(int a)
+{
+	return a >= 0 && a < CG_NANSWERS ? answers[a].status : 500;
+}
+
+const char *cg_answer_code(int a)
+{
+	return a >= 0 && a < CG_NANSWERS ? answers[a].code : "internal";
 }
 
 const char *cg_status_line(int status)
@@ -67,26 +116,37 @@ void cgh_respond_json(struct ctx *c, int status, json_t *obj)
 	json_decref(obj);
 }
 
-void cgh_respond_error(struct ctx *c, int status, const char *code,
-                          const char *detail, const char *field)
+/* An error answer: {"error": code, "detail": ..., "field": ...} plus what
+ * an extra object holds (taken); status and code from the table. */
+static void respond_answer(struct ctx *c, int answer, const char *detail, const char *field, json_t *extra)
 {
-	json_t *o = json_pack("{s:s, s:s}", "error", code, "detail", detail);
+	json_t *o = json_pack("{s:s, s:s}", "error", cg_answer_code(answer), "detail", detail);
 
 	if (o && field && *field)
 		json_object_set_new(o, "field", json_string(field));
-	cgh_respond_json(c, status, o);
-	if (status == 503)
-		c->res->retry_after = 5;
+	if (o && extra)
+		json_object_update(o, extra);
+	json_decref(extra);
+	cgh_respond_json(c, cg_answer_status(answer), o);
+	if (cg_answer_status(answer) == 503)
+		c->res->retry_after = answer == CG_ANS_BUSY ? 1 : 5;
 }
 
-void cgh_respond_dup_cookie(struct ctx *c)
+void cgh_respond_error(struct ctx *c, int answer, const char *detail, const char *field)
 {
-	cgh_respond_error(c, 400, "bad_cookie", "the consent cookie was sent more than once", NULL);
+	respond_answer(c, answer, detail, field, NULL);
+}
+
+void cg_response_error(struct cg_response *res, int answer, const char *detail)
+{
+	struct ctx c = {.res = res};
+
+	respond_answer(&c, answer, detail, NULL, NULL);
 }
 
 void cgh_respond_store_down(struct ctx *c)
 {
-	cgh_respond_error(c, 503, "storage", "the consent store is unavailable; try again", NULL);
+	cgh_respond_error(c, CG_ANS_STORAGE, "the consent store is unavailable; try again", NULL);
 }
 
 void cgh_add_cookie(struct ctx *c, const char *fmt, ...)
@@ -238,7 +298,15 @@ static int fill_evidence(struct ctx *c, struct cg_event *ev)
 
 /* ---- routes ------------------------------------------------------------- */
 
-static void commit_and_answer(struct ctx *c, struct cg_event *ev, const char *id)
+void cgh_plan_event(struct ctx *c, const struct cg_event *ev, const char *fail_detail)
+{
+	c->res->plan.has_event = 1;
+	c->res->plan.event = *ev;
+	c->res->plan.fail_detail = fail_detail;
+}
+
+/* The event to store, and the answer once it is: the state and cookies. */
+static void plan_and_answer(struct ctx *c, struct cg_event *ev, const char *id)
 {
 	const struct cg_config *cfg = c->cfg;
 	struct cg_state st;
@@ -246,13 +314,10 @@ static void commit_and_answer(struct ctx *c, struct cg_event *ev, const char *id
 	const char *secure = cfg->cookie_secure ? "; Secure" : "";
 
 	if (fill_evidence(c, ev)) {
-		cgh_respond_error(c, 503, "unavailable", "no randomness available", NULL);
+		cgh_respond_error(c, CG_ANS_UNAVAILABLE, "no randomness available", NULL);
 		return;
 	}
-	if (c->ops->commit(c->ops->ctx, ev) != CG_OK) {
-		cgh_respond_error(c, 503, "storage", "the choice could not be stored; try again", NULL);
-		return;
-	}
+	cgh_plan_event(c, ev, "the choice could not be stored; try again");
 	cg_state_from_event(ev, &st);
 	max_age = (cg_state_expires_ms(cfg, &st) - c->req->now_ms) / 1000;
 	if (max_age < 0)
@@ -275,12 +340,8 @@ static int begin_change(struct ctx *c, char id[CG_ID_LEN + 1], struct cg_event *
 	int ids = cgh_read_id(c, id);
 
 	memset(prev, 0, sizeof *prev);
-	if (ids == ID_DUPLICATE) {
-		cgh_respond_dup_cookie(c);
-		return 0;
-	}
-	if (ids == ID_NONE && new_id(c, id)) {
-		cgh_respond_error(c, 503, "unavailable", "no randomness available", NULL);
+	if (ids != ID_VALID && new_id(c, id)) {
+		cgh_respond_error(c, CG_ANS_UNAVAILABLE, "no randomness available", NULL);
 		return 0;
 	}
 	cg_id_subject(id, ev->subject);
@@ -296,45 +357,45 @@ static int begin_change(struct ctx *c, char id[CG_ID_LEN + 1], struct cg_event *
 	return 1;
 }
 
-int cgh_need_body(struct ctx *c, size_t max, int text_plain_ok)
+enum body_kind { BODY_NONE = 0, BODY_JSON, BODY_JSON_OR_TEXT };
+
+/* A route's body: within its limit, whole, of a media type it accepts. */
+static int body_ok(struct ctx *c, int kind, size_t max)
 {
+	if (kind == BODY_NONE)
+		return 1;
 	if (c->req->body_too_large || c->req->body_len > max) {
 		char d[64];
 		snprintf(d, sizeof d, "the body is larger than %zu bytes", max);
-		cgh_respond_error(c, 413, "too_large", d, NULL);
+		cgh_respond_error(c, CG_ANS_TOO_LARGE, d, NULL);
 		return 0;
 	}
 	if (c->req->body_bad_length) {
-		cgh_respond_error(c, 400, "bad_body", "Content-Length must be a plain decimal number", NULL);
+		cgh_respond_error(c, CG_ANS_BAD_BODY, "Content-Length must be a plain decimal number", NULL);
 		return 0;
 	}
 	if (c->req->body_incomplete) {
-		cgh_respond_error(c, 400, "bad_body", "the body is shorter than its Content-Length", NULL);
+		cgh_respond_error(c, CG_ANS_BAD_BODY, "the body is shorter than its Content-Length", NULL);
 		return 0;
 	}
 	if (!media_type_is(c->req->content_type, "application/json") &&
-	    !(text_plain_ok && media_type_is(c->req->content_type, "text/plain"))) {
-		cgh_respond_error(c, 415, "unsupported_media_type",
-		              text_plain_ok ? "send application/json or text/plain"
-		                            : "send application/json", NULL);
+	    !(kind == BODY_JSON_OR_TEXT && media_type_is(c->req->content_type, "text/plain"))) {
+		cgh_respond_error(c, CG_ANS_MEDIA_TYPE,
+		                  kind == BODY_JSON_OR_TEXT ? "send application/json or text/plain" : "send application/json",
+		                  NULL);
 		return 0;
 	}
 	return 1;
 }
 
-static int need_json_body(struct ctx *c)
-{
-	return cgh_need_body(c, CG_BODY_MAX, 0);
-}
-
 void cgh_bad_body(struct ctx *c, const struct cg_field_error *fe)
 {
 	if (!fe->field[0])
-		cgh_respond_error(c, 400, "bad_json", fe->detail, NULL);
+		cgh_respond_error(c, CG_ANS_BAD_JSON, fe->detail, NULL);
 	else {
 		char d[256];
 		snprintf(d, sizeof d, "%s %s", fe->field, fe->detail);
-		cgh_respond_error(c, 400, "bad_field", d, fe->field);
+		cgh_respond_error(c, CG_ANS_BAD_FIELD, d, fe->field);
 	}
 }
 
@@ -346,17 +407,13 @@ static void route_choice(struct ctx *c)
 	struct cg_state prev;
 	char id[CG_ID_LEN + 1];
 
-	if (!need_json_body(c))
-		return;
 	if (cg_consent_parse_choice(c->req->body, c->req->body_len, &body, &fe)) {
 		cgh_bad_body(c, &fe);
 		return;
 	}
 	if (strcmp(body.policy_version, c->cfg->policy_version) != 0) {
-		json_t *o = json_pack("{s:s, s:s, s:s}", "error", "stale_policy",
-		                      "detail", "the banner shows another policy version; reload it",
-		                      "current", c->cfg->policy_version);
-		cgh_respond_json(c, 409, o);
+		respond_answer(c, CG_ANS_STALE_POLICY, "the banner shows another policy version; reload it", NULL,
+		               json_pack("{s:s}", "current", c->cfg->policy_version));
 		return;
 	}
 	memset(&ev, 0, sizeof ev);
@@ -374,7 +431,7 @@ static void route_choice(struct ctx *c)
 	strcpy(ev.lang, body.lang);
 	strcpy(ev.banner, body.banner);
 	strcpy(ev.page, body.page);
-	commit_and_answer(c, &ev, id);
+	plan_and_answer(c, &ev, id);
 }
 
 static void route_withdraw(struct ctx *c)
@@ -393,7 +450,7 @@ static void route_withdraw(struct ctx *c)
 	ev.objections = prev.objections;
 	/* a withdrawal is a choice (to refuse): the banner need not ask again */
 	strcpy(ev.choice_at, ev.recorded_at);
-	commit_and_answer(c, &ev, id);
+	plan_and_answer(c, &ev, id);
 }
 
 static void route_objection(struct ctx *c)
@@ -404,8 +461,6 @@ static void route_objection(struct ctx *c)
 	char id[CG_ID_LEN + 1];
 	int purpose;
 
-	if (!need_json_body(c))
-		return;
 	if (cg_consent_parse_objection(c->req->body, c->req->body_len, &purpose, &fe)) {
 		cgh_bad_body(c, &fe);
 		return;
@@ -428,7 +483,7 @@ static void route_objection(struct ctx *c)
 	/* objecting to a purpose also ends any consent to it */
 	if (ev.choice[purpose] == 1)
 		ev.choice[purpose] = 0;
-	commit_and_answer(c, &ev, id);
+	plan_and_answer(c, &ev, id);
 }
 
 static void route_state(struct ctx *c)
@@ -438,10 +493,6 @@ static void route_state(struct ctx *c)
 	int ids = cgh_read_id(c, id);
 
 	memset(&st, 0, sizeof st);
-	if (ids == ID_DUPLICATE) {
-		cgh_respond_dup_cookie(c);
-		return;
-	}
 	if (ids == ID_VALID) {
 		cg_id_subject(id, subject);
 		if (c->ops->load_state(c->ops->ctx, subject, &st) != CG_OK) {
@@ -465,7 +516,7 @@ static void route_metrics(struct ctx *c)
 
 	cg_buf_reset(&res->body);
 	if (!c->ops->metrics || c->ops->metrics(c->ops->ctx, &res->body) != CG_OK) {
-		cgh_respond_error(c, 503, "unavailable", "metrics are not available", NULL);
+		cgh_respond_error(c, CG_ANS_UNAVAILABLE, "metrics are not available", NULL);
 		return;
 	}
 	res->status = 200;
@@ -477,67 +528,103 @@ static void route_metrics(struct ctx *c)
  * range while a payload is over the destination's size limit. */
 /* ---- routing table ------------------------------------------------------- */
 
+/* Every route and what it accepts, checked once by prepare() before the
+ * route runs (after OpenBSD bgplgd's cmds[] and prep_request): the routes
+ * never re-check. */
 struct route {
 	const char *name;    /* for metrics */
 	const char *suffix;  /* after base_path; an absolute path when it starts with '!' */
 	const char *method;
-	int changes_state;   /* needs the cross-site check */
+	int changes_state;   /* the cross-site check */
+	int body;            /* enum body_kind */
+	size_t body_max;
+	int cookie;          /* reads the consent cookie: a repeated one is a 400 */
 	void (*fn)(struct ctx *);
 };
 
 static const struct route routes[] = {
-	{"state", "", "GET", 0, route_state},
-	{"choice", "", "POST", 1, route_choice},
-	{"withdraw", "", "DELETE", 1, route_withdraw},
-	{"objection", "/objection", "POST", 1, route_objection},
-	{"healthz", "/healthz", "GET", 0, route_healthz},
-	{"metrics", "/metrics", "GET", 0, route_metrics},
-	{"report", "/report", "GET", 0, cgh_route_report},
-	{"check", "/check", "GET", 0, cgh_route_check},
-	{"export", "/export", "GET", 0, cgh_route_export},
-	{"erase", "/erase", "POST", 1, cgh_route_erase},
-	{"collect", "!/collect", "POST", 1, cgh_route_collect},
+	{"state", "", "GET", 0, BODY_NONE, 0, 1, route_state},
+	{"choice", "", "POST", 1, BODY_JSON, CG_BODY_MAX, 1, route_choice},
+	{"withdraw", "", "DELETE", 1, BODY_NONE, 0, 1, route_withdraw},
+	{"objection", "/objection", "POST", 1, BODY_JSON, CG_BODY_MAX, 1, route_objection},
+	{"healthz", "/healthz", "GET", 0, BODY_NONE, 0, 0, route_healthz},
+	{"metrics", "/metrics", "GET", 0, BODY_NONE, 0, 0, route_metrics},
+	{"report", "/report", "GET", 0, BODY_NONE, 0, 0, cgh_route_report},
+	/* the nginx gate: a repeated cookie denies like a missing one */
+	{"check", "/check", "GET", 0, BODY_NONE, 0, 0, cgh_route_check},
+	{"export", "/export", "GET", 0, BODY_NONE, 0, 1, cgh_route_export},
+	{"erase", "/erase", "POST", 1, BODY_NONE, 0, 1, cgh_route_erase},
+	{"collect", "!/collect", "POST", 1, BODY_JSON_OR_TEXT, CG_COLLECT_BODY_MAX, 1, cgh_route_collect},
 };
+#define NROUTES (sizeof routes / sizeof routes[0])
+
+static int route_matches(const struct cg_config *cfg, const struct route *r, const char *path)
+{
+	size_t blen = strlen(cfg->base_path);
+
+	if (r->suffix[0] == '!')
+		return strcmp(r->suffix + 1, path) == 0;
+	return strncmp(path, cfg->base_path, blen) == 0 && strcmp(r->suffix, path + blen) == 0;
+}
+
+/* The route for the path and method, or NULL with the 404 or 405 answered. */
+static const struct route *find_route(struct ctx *c, const char *path, const char *method)
+{
+	char allow[sizeof c->res->allow] = "";
+	int path_known = 0;
+
+	for (size_t i = 0; i < NROUTES; i++) {
+		const struct route *r = &routes[i];
+		size_t n = strlen(allow);
+		if (!route_matches(c->cfg, r, path))
+			continue;
+		path_known = 1;
+		if (strcmp(r->method, method) == 0)
+			return r;
+		snprintf(allow + n, sizeof allow - n, "%s%s", n ? ", " : "",
+		         strcmp(r->method, "GET") == 0 ? "GET, HEAD" : r->method);
+	}
+	if (!path_known) {
+		cgh_respond_error(c, CG_ANS_NOT_FOUND, "no such resource", NULL);
+		return NULL;
+	}
+	cgh_respond_error(c, CG_ANS_METHOD, "this method is not allowed here", NULL);
+	snprintf(c->res->allow, sizeof c->res->allow, "%s", allow);
+	return NULL;
+}
+
+/* What the route's row says it accepts; 0 with the answer given. */
+static int prepare(struct ctx *c, const struct route *r)
+{
+	char id[CG_ID_LEN + 1];
+
+	if (r->changes_state && !cross_site_ok(c->cfg, c->req)) {
+		cgh_respond_error(c, CG_ANS_CROSS_SITE, "cross-site requests are refused", NULL);
+		return 0;
+	}
+	if (!body_ok(c, r->body, r->body_max))
+		return 0;
+	if (r->cookie && cgh_read_id(c, id) == ID_DUPLICATE) {
+		cgh_respond_error(c, CG_ANS_BAD_COOKIE, "the consent cookie was sent more than once", NULL);
+		return 0;
+	}
+	return 1;
+}
 
 void cg_handle(const struct cg_config *cfg, const struct cg_ops *ops,
                const struct cg_request *req, struct cg_response *res)
 {
 	struct ctx c = {cfg, ops, req, res};
-	size_t blen = strlen(cfg->base_path);
-	const char *path = req->path ? req->path : "";
 	const char *method = req->method ? req->method : "";
-	const char *suffix;
-	char allow[sizeof res->allow] = "";
-	int path_known = 0;
+	const struct route *r;
 
 	res->route = "other";
 	if (strcmp(method, "HEAD") == 0)
 		method = "GET"; /* the shell drops the body */
-	suffix = strncmp(path, cfg->base_path, blen) == 0 ? path + blen : NULL;
-	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-		const struct route *r = &routes[i];
-		if (r->suffix[0] == '!' ? strcmp(r->suffix + 1, path) != 0
-		                        : !suffix || strcmp(r->suffix, suffix) != 0)
-			continue;
-		path_known = 1;
-		if (strcmp(r->method, method) != 0) {
-			size_t n = strlen(allow);
-			snprintf(allow + n, sizeof allow - n, "%s%s", n ? ", " : "",
-			         strcmp(r->method, "GET") == 0 ? "GET, HEAD" : r->method);
-			continue;
-		}
-		if (r->changes_state && !cross_site_ok(cfg, req)) {
-			cgh_respond_error(&c, 403, "cross_site", "cross-site requests are refused", NULL);
-			return;
-		}
-		res->route = r->name;
+	r = find_route(&c, req->path ? req->path : "", method);
+	if (!r)
+		return;
+	res->route = r->name;
+	if (prepare(&c, r))
 		r->fn(&c);
-		return;
-	}
-	if (!path_known) {
-		cgh_respond_error(&c, 404, "not_found", "no such resource", NULL);
-		return;
-	}
-	cgh_respond_error(&c, 405, "method_not_allowed", "this method is not allowed here", NULL);
-	snprintf(res->allow, sizeof res->allow, "%s", allow);
 }

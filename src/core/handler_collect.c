@@ -43,7 +43,7 @@ static int build_payloads(struct cg_payload_in *in, json_t *events, size_t from,
 	return rc ? rc : build_payloads(in, events, from + (to - from) / 2, to, bufs, nbufs, maxbufs);
 }
 
-#define MAX_PAYLOADS (CG_MAX_DESTINATIONS * 4)
+#define MAX_PAYLOADS CG_PLAN_ROWS
 
 /* POST /collect: decide per destination, queue what is allowed, answer 204
  * once it is durable (DESIGN.md §3, §5). */
@@ -65,10 +65,6 @@ static int know_visitor(struct ctx *c, struct visitor *v)
 
 	memset(v, 0, sizeof *v);
 	v->gpc = cgh_header_is_one(c->req->sec_gpc);
-	if (ids == ID_DUPLICATE) {
-		cgh_respond_dup_cookie(c);
-		return -1;
-	}
 	if (ids == ID_VALID) {
 		cg_id_subject(id, v->subject);
 		if (c->ops->load_state(c->ops->ctx, v->subject, &v->st) != CG_OK) {
@@ -147,13 +143,13 @@ static int admitted(struct ctx *c, const struct visitor *v, const struct cg_buf 
 		bytes += bufs[k].len;
 	why = c->ops->admit(c->ops->ctx, v->subject, v->prefix, bytes, nbufs, c->req->now_ms, &retry);
 	if (why == CG_ADMIT_VISITOR || why == CG_ADMIT_PREFIX)
-		cgh_respond_error(c, 429, "rate_limited",
+		cgh_respond_error(c, CG_ANS_RATE_LIMITED,
 		                  why == CG_ADMIT_VISITOR
 		                          ? "this visitor has sent more events this hour than the site accepts"
 		                          : "this network has sent more events this hour than the site accepts",
 		                  NULL);
 	else if (why == CG_ADMIT_OUTBOX)
-		cgh_respond_error(c, 503, "outbox_full", "too many events are waiting for delivery; try again later", NULL);
+		cgh_respond_error(c, CG_ANS_OUTBOX_FULL, "too many events are waiting for delivery; try again later", NULL);
 	else
 		return 0;
 	c->res->retry_after = retry;
@@ -162,17 +158,13 @@ static int admitted(struct ctx *c, const struct visitor *v, const struct cg_buf 
 
 void cgh_route_collect(struct ctx *c)
 {
+	struct cg_plan *plan = &c->res->plan;
 	struct cg_field_error fe;
 	struct visitor v;
-	struct cg_outbox_row rows[MAX_PAYLOADS];
-	struct cg_buf bufs[MAX_PAYLOADS];
 	uint8_t key[CG_KEY_BYTES], salt[CG_KEY_BYTES];
-	size_t nbufs = 0;
 	json_t *events = NULL;
 	int rc;
 
-	if (!cgh_need_body(c, CG_COLLECT_BODY_MAX, 1))
-		return;
 	if (cg_collect_parse(c->req->body, c->req->body_len, &events, &fe)) {
 		cgh_bad_body(c, &fe);
 		return;
@@ -180,28 +172,29 @@ void cgh_route_collect(struct ctx *c)
 	if (know_visitor(c, &v) != 0)
 		goto out;
 	if (c->cfg->n_dest && (!c->ops->keys || c->ops->keys(c->ops->ctx, c->req->now_ms, key, salt))) {
-		cgh_respond_error(c, 503, "unavailable", "keys are not available", NULL);
+		cgh_respond_error(c, CG_ANS_UNAVAILABLE, "keys are not available", NULL);
 		goto out;
 	}
-	rc = plan_rows(c, &v, events, key, salt, rows, bufs, &nbufs);
+	/* the rows go into the plan: the answer waits until they are durable */
+	rc = plan_rows(c, &v, events, key, salt, plan->rows, plan->payloads, &plan->nrows);
 	sodium_memzero(key, sizeof key);
 	sodium_memzero(salt, sizeof salt);
 	if (rc != CG_OK) {
-		cgh_respond_error(c, 400, "bad_field", "the events cannot be encoded within the destination's limits", "events");
+		cgh_respond_error(c, CG_ANS_BAD_FIELD, "the events cannot be encoded within the destination's limits", "events");
 		goto out;
 	}
-	if (nbufs && admitted(c, &v, bufs, nbufs) != 0)
+	if (plan->nrows && admitted(c, &v, plan->payloads, plan->nrows) != 0)
 		goto out;
-	if (nbufs && c->ops->outbox(c->ops->ctx, rows, nbufs) != CG_OK) {
-		cgh_respond_error(c, 503, "storage", "the events could not be queued; try again", NULL);
-		goto out;
-	}
+	plan->fail_detail = "the events could not be queued; try again";
 	c->res->status = 204;
 	c->res->no_store = 1;
 	cg_buf_reset(&c->res->body);
+	json_decref(events);
+	return;
 out:
-	for (size_t k = 0; k < nbufs; k++)
-		cg_buf_free(&bufs[k]);
+	for (size_t k = 0; k < plan->nrows; k++)
+		cg_buf_free(&plan->payloads[k]);
+	plan->nrows = 0; /* an error answer stores nothing */
 	json_decref(events);
 }
 
@@ -232,7 +225,7 @@ void cgh_route_check(struct ctx *c)
 
 	memset(&st, 0, sizeof st);
 	if (p < 0) {
-		cgh_respond_error(c, 400, "bad_field", "purpose must be preferences, statistics or marketing",
+		cgh_respond_error(c, CG_ANS_BAD_FIELD, "purpose must be preferences, statistics or marketing",
 		              "purpose");
 		return;
 	}

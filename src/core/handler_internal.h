@@ -21,13 +21,14 @@ enum id_status { ID_NONE, ID_VALID, ID_DUPLICATE };
 struct cg_field_error;
 
 void cgh_respond_json(struct ctx *c, int status, json_t *obj);
-void cgh_respond_error(struct ctx *c, int status, const char *code, const char *detail, const char *field);
-void cgh_respond_dup_cookie(struct ctx *c);
+/* the error answer `answer` (enum cg_answer) with its detail and field */
+void cgh_respond_error(struct ctx *c, int answer, const char *detail, const char *field);
 void cgh_respond_store_down(struct ctx *c);
+/* the event the answer waits for, and the 503's detail if it fails */
+void cgh_plan_event(struct ctx *c, const struct cg_event *ev, const char *fail_detail);
 void cgh_add_cookie(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cgh_header_is_one(const char *h);
 int cgh_read_id(struct ctx *c, char id[CG_ID_LEN + 1]);
-int cgh_need_body(struct ctx *c, size_t max, int text_plain_ok);
 void cgh_bad_body(struct ctx *c, const struct cg_field_error *fe);
 
 void cgh_route_collect(struct ctx *c);

@@ -25,10 +25,6 @@ void cgh_route_export(struct ctx *c)
 	size_t n = 0;
 	int ids = cgh_read_id(c, id);
 
-	if (ids == ID_DUPLICATE) {
-		cgh_respond_dup_cookie(c);
-		return;
-	}
 	if (ids == ID_VALID) {
 		cg_id_subject(id, subject);
 		if (c->ops->subject_events(c->ops->ctx, subject, &evs, &n) != CG_OK) {
@@ -38,7 +34,7 @@ void cgh_route_export(struct ctx *c)
 	}
 	if (!n) {
 		free(evs);
-		cgh_respond_error(c, 404, "no_record", "there is no consent record for this browser", NULL);
+		cgh_respond_error(c, CG_ANS_NO_RECORD, "there is no consent record for this browser", NULL);
 		return;
 	}
 	in.cfg = c->cfg;
@@ -61,10 +57,6 @@ void cgh_route_erase(struct ctx *c)
 	const char *secure = c->cfg->cookie_secure ? "; Secure" : "";
 	int ids = cgh_read_id(c, id);
 
-	if (ids == ID_DUPLICATE) {
-		cgh_respond_dup_cookie(c);
-		return;
-	}
 	memset(&st, 0, sizeof st);
 	if (ids == ID_VALID) {
 		cg_id_subject(id, subject);
@@ -75,10 +67,7 @@ void cgh_route_erase(struct ctx *c)
 	}
 	if (st.present && st.action != CG_ACT_ERASE) {
 		cg_event_tombstone(subject, c->req->now_ms, &ev);
-		if (c->ops->commit(c->ops->ctx, &ev) != CG_OK) {
-			cgh_respond_error(c, 503, "storage", "the erasure could not be stored; try again", NULL);
-			return;
-		}
+		cgh_plan_event(c, &ev, "the erasure could not be stored; try again");
 	}
 	cgh_add_cookie(c, "%s=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax%s", cg_config_id_cookie(c->cfg), secure);
 	cgh_add_cookie(c, "cg_state=; Max-Age=0; Path=/; SameSite=Lax%s", secure);
@@ -104,7 +93,7 @@ void cgh_route_report(struct ctx *c)
 	cg_report_suppress(&rep, c->cfg->report_min_visitors);
 	cg_buf_reset(&res->body);
 	if (cg_report_render(&rep, CG_FMT_JSON, NULL, &res->body) != CG_OK)
-		cgh_respond_error(c, 503, "unavailable", "the report is too large", NULL);
+		cgh_respond_error(c, CG_ANS_UNAVAILABLE, "the report is too large", NULL);
 	else {
 		res->status = 200;
 		res->content_type = "application/json";

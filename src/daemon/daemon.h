@@ -1,5 +1,6 @@
 /* consentgated's private parts: the daemon's state, shared by
- * consentgated.c (FastCGI glue, threads, signals, cg_ops), pool.c (the read
+ * consentgated.c (start-up, threads, signals), serve.c (FastCGI glue, the
+ * request pipeline), ops.c (the handler's services), pool.c (the read
  * connections) and metrics.c (Prometheus text). */
 #ifndef CONSENTGATE_DAEMON_H
 #define CONSENTGATE_DAEMON_H
@@ -65,6 +66,10 @@ struct daemon {
 	int64_t pending_at_ms;
 	long long pending_rows;
 	atomic_uint_fast64_t refused[CG_NADMIT];
+	/* requests whose answer waits for a commit: their bytes, capped by
+	 * [server] max_inflight_bytes (serve.c), and the refusals past it */
+	atomic_size_t inflight_bytes;
+	atomic_uint_fast64_t busy_refusals;
 };
 
 struct worker {
@@ -72,6 +77,13 @@ struct worker {
 	pthread_t thread;
 	char body[CG_COLLECT_BODY_MAX + 1];
 };
+
+/* ops.c: the handler's services over the real handles */
+void cgd_ops_init(struct worker *w, struct cg_ops *ops);
+
+/* serve.c: a worker's loop; requests whose answer waits for a commit are
+ * answered from the store's completion callback */
+void *cgd_worker_main(void *arg);
 
 /* pool.c: a read connection for the duration of one query */
 int cgd_pool_open(struct daemon *d, int n);

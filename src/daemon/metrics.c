@@ -112,6 +112,15 @@ static int limits_and_connections(struct daemon *d, struct cg_buf *out)
 	rc |= cg_buf_printf(out, "consentgate_requests_received_total %llu\n", ull(is.handed));
 	rc |= family(out, "consentgate_connections_pending", "gauge", "Connections whose request is still arriving.");
 	rc |= cg_buf_printf(out, "consentgate_connections_pending %d\n", is.pending);
+	rc |= family(out, "consentgate_connections_idle", "gauge",
+	             "Kept connections (fastcgi_keep_conn) waiting for their next request: no thread holds them.");
+	rc |= cg_buf_printf(out, "consentgate_connections_idle %d\n", is.idle);
+	rc |= family(out, "consentgate_inflight_bytes", "gauge",
+	             "Bytes held by requests whose answer waits for a commit ([server] max_inflight_bytes).");
+	rc |= cg_buf_printf(out, "consentgate_inflight_bytes %zu\n", atomic_load(&d->inflight_bytes));
+	rc |= family(out, "consentgate_busy_total", "counter",
+	             "Requests answered 503 busy: too much was waiting for the store.");
+	rc |= cg_buf_printf(out, "consentgate_busy_total %llu\n", ull(atomic_load(&d->busy_refusals)));
 	return rc;
 }
 

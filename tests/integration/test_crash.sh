@@ -21,7 +21,7 @@ purpose = statistics
 basis = legitimate_interest
 "
 trap 'cg_stop_sink; stack_stop' EXIT
-CG_RATE_KEY='$http_x_no_limit' CG_WORKERS=32 stack_start || exit 1
+CG_RATE_KEY='$http_x_no_limit' stack_start || exit 1
 # events queued for a destination that is down while the daemon crashes
 for i in $(seq 1 20); do
 	curl -s -o /dev/null -H 'Content-Type: text/plain' -H "X-Forwarded-For: 192.0.2.$i" \

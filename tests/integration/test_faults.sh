@@ -21,7 +21,7 @@ cleanup() {
 }
 stack_stop_keep() { CG_KEEP=1 stack_stop; [ "$CG_BACKEND" = postgresql ] && cg_pg_dropdb "$CG_PG_DB"; }
 trap cleanup EXIT
-export CG_DIR CG_RATE_KEY='$http_x_no_limit' CG_WORKERS=16
+export CG_DIR CG_RATE_KEY='$http_x_no_limit'
 # a whole request must arrive within 2 s of accept (the stalled-peer case below)
 export CG_INI_EXTRA="
 [server]
@@ -51,7 +51,7 @@ post() { curl -s -D "$CG_DIR/h" -o "$CG_DIR/b" -w '%{http_code}' -H 'Content-Typ
 
 echo "# local peers that stall or trickle cannot pin the workers"
 # 100 send one byte and stall, 100 send one byte every T/2 (T = 2 s): more
-# than the 16 workers. Meanwhile GET /consent through nginx (a worker and a
+# than the (2, the default) workers. Meanwhile GET /consent through nginx (a worker and a
 # read; POSTs would fill this test's small disk) must keep answering; the
 # daemon closes every such peer once its deadline passes.
 python3 "$here/../lib/stall_peers.py" "$CG_SOCKET" 100 100 1.0 30 >"$CG_DIR/stall.txt" &

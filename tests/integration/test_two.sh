@@ -24,7 +24,7 @@ direct() { # the API of one instance, bypassing the upstream's choice
 	printf 'location ^~ /_%s/ {\n rewrite ^/_%s(/.*)$ $1 break;\n fastcgi_param DOCUMENT_URI $uri;\n' "$1" "$1"
 	printf ' include /etc/nginx/fastcgi_params;\n fastcgi_pass unix:%s;\n}\n' "$2"
 }
-export CG_PORT=$(cg_free_port) CG_RATE_KEY='$http_x_no_limit' CG_WORKERS=16
+export CG_PORT=$(cg_free_port) CG_RATE_KEY='$http_x_no_limit'
 export CG_NGINX_UPSTREAM_EXTRA="server unix:$SOCK_B;"
 export CG_NGINX_EXTRA="$(direct a "$CG_DIR/fcgi.sock")
 $(direct b "$SOCK_B")"

@@ -5,7 +5,7 @@
 #
 # In:  CG_SRC (repo root), CG_BUILD (build dir), optional:
 #      CG_PORT (default: a free port), CG_DIR (default: mktemp),
-#      CG_RATE (limit_req rate, default 50r/s), CG_RATE_KEY (its key), CG_WORKERS (daemon, default 16),
+#      CG_RATE (limit_req rate, default 50r/s), CG_RATE_KEY (its key), CG_WORKERS (daemon, default 2),
 #      CG_NGINX_WORKERS (default 1), CG_INI_EXTRA (lines appended to the ini),
 #      CG_DB_PATH (the database file; default CG_DIR/consent.db),
 #      CG_GA_UPSTREAM / CG_HOTJAR_UPSTREAM (where /_ga/ and /_hotjar/ proxy to;
@@ -13,6 +13,8 @@
 #      CG_NGINX_EXTRA (lines inside the server block),
 #      CG_NGINX_HTTP_EXTRA (lines inside the http block),
 #      CG_NGINX_UPSTREAM_EXTRA (more "server ...;" lines in the daemon's upstream),
+#      CG_UPSTREAM_KEEPALIVE_TIMEOUT (how long nginx keeps an idle connection to the daemon),
+#      CG_TCP_LISTEN (set: the daemon listens on 127.0.0.1:PORT, not a unix socket),
 #      CG_STORAGE_EXTRA (lines in [storage]), CG_PG_VIA (HOST:PORT of a proxy
 #      to PostgreSQL the daemon connects through),
 #      CG_BACKEND (sqlite, the default, or postgresql: a fresh database in the
@@ -97,7 +99,7 @@ cg_write_ini() {
 [server]
 listen = $CG_SOCKET
 socket_group = www-data
-workers = ${CG_WORKERS:-16}
+workers = ${CG_WORKERS:-2}
 base_path = /consent
 site = test.example
 
@@ -128,6 +130,13 @@ ${CG_INI_EXTRA:-}
 INI
 }
 
+cg_daemon_listens() {
+	case $CG_SOCKET in
+	/*) test -S "$CG_SOCKET" ;;
+	*) (exec 3<>"/dev/tcp/${CG_SOCKET%:*}/${CG_SOCKET#*:}") 2>/dev/null ;;
+	esac
+}
+
 cg_start_daemon() {
 	if [ -n "${CG_DETACH:-}" ]; then # the demo: outlive this shell
 		setsid nohup "$CG_BUILD/consentgated" -c "$CG_INI" </dev/null >/dev/null 2>>"$CG_DIR/daemon.log" &
@@ -136,7 +145,7 @@ cg_start_daemon() {
 	fi
 	CG_DAEMON_PID=$!
 	echo "$CG_DAEMON_PID" >"$CG_DIR/daemon.pid"
-	if ! cg_wait_for 10 test -S "$CG_SOCKET"; then
+	if ! cg_wait_for 10 cg_daemon_listens; then
 		echo "consentgated did not start; its log:" >&2
 		cat "$CG_DIR/daemon.log" >&2
 		return 1
@@ -160,7 +169,9 @@ stack_start() {
 	CG_URL="http://127.0.0.1:$CG_PORT"
 	CG_DB=${CG_DB_PATH:-$CG_DIR/consent.db}
 	CG_INI="$CG_DIR/consentgate.ini"
+	# CG_TCP_LISTEN=1: the daemon listens on 127.0.0.1:PORT instead of a unix socket
 	CG_SOCKET="$CG_DIR/fcgi.sock"
+	[ -n "${CG_TCP_LISTEN:-}" ] && CG_SOCKET="127.0.0.1:$(cg_free_port)"
 	if [ "$CG_BACKEND" = postgresql ]; then
 		cg_pg_start || return 1
 		CG_PG_DB=cg_$(basename "$CG_DIR" | tr -c 'a-zA-Z0-9\n' _)
@@ -180,6 +191,8 @@ stack_start() {
 	    -e "s#@GA_UPSTREAM@#${CG_GA_UPSTREAM:-http://127.0.0.1:$CG_PORT/_standin/ga/}#g" \
 	    -e "s#@HOTJAR_UPSTREAM@#${CG_HOTJAR_UPSTREAM:-http://127.0.0.1:$CG_PORT/_standin/hotjar/}#g" \
 	    -e "s#@UPSTREAM_EXTRA@#${CG_NGINX_UPSTREAM_EXTRA:-}#g" \
+	    -e "s#@UPSTREAM_SERVER@#$(case $CG_SOCKET in /*) echo "unix:$CG_SOCKET" ;; *) echo "$CG_SOCKET" ;; esac)#g" \
+	    -e "s#@KEEPALIVE_TIMEOUT@#${CG_UPSTREAM_KEEPALIVE_TIMEOUT:-60s}#g" \
 	    -e "s#@RATE@#${CG_RATE:-50r/s}#g" -e "s#@RATE_KEY@#${CG_RATE_KEY:-\$cg_rate_key}#g" -e "s#@NGINX_WORKERS@#${CG_NGINX_WORKERS:-1}#g" \
 	    "$CG_SRC/conf/nginx/standalone.conf.in" >"$CG_DIR/nginx.conf"
 	python3 - "$CG_DIR/nginx.conf" "${CG_NGINX_EXTRA:-}" "${CG_NGINX_HTTP_EXTRA:-}" <<'PY'
@@ -221,7 +234,7 @@ cg_burst() {
 	local n=$1 par=$2 fmt=$3 out=$4 args=()
 	shift 4
 	for _ in $(seq 1 "$n"); do args+=(-o /dev/null "$CG_URL/consent"); done
-	curl -s --no-progress-meter -Z --parallel-max "$par" -H 'Content-Type: application/json' \
+	curl -s --no-progress-meter -Z --parallel-immediate --parallel-max "$par" -H 'Content-Type: application/json' \
 		-w "$fmt" "$@" "${args[@]}" >"$out"
 }
 

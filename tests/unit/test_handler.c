@@ -61,13 +61,16 @@ static int f_load(void *ctx, const char *subject, struct cg_state *st)
 	return CG_OK;
 }
 
-static int f_commit(void *ctx, struct cg_event *ev)
+/* The shell's part of a plan, as the daemon does it: the batch (event,
+ * rows) stored, or the answer turned into the storage error. */
+static int f_store(struct cg_plan *p)
 {
-	(void)ctx;
-	if (F.fail_commit)
+	if (p->has_event && F.fail_commit)
 		return CG_ERR_STORAGE;
-	ev->id = F.n + 1;
-	F.events[F.n++] = *ev;
+	if (p->has_event) {
+		p->event.id = F.n + 1;
+		F.events[F.n++] = p->event;
+	}
 	return CG_OK;
 }
 
@@ -86,9 +89,8 @@ struct fake_row {
 static struct fake_row OB[32];
 static int nob, fail_outbox;
 
-static int f_outbox(void *ctx, const struct cg_outbox_row *rows, size_t n)
+static int f_outbox(const struct cg_outbox_row *rows, size_t n)
 {
-	(void)ctx;
 	if (fail_outbox)
 		return CG_ERR_STORAGE;
 	for (size_t i = 0; i < n && nob < 32; i++) {
@@ -108,8 +110,7 @@ static int f_keys(void *ctx, int64_t now, uint8_t key[32], uint8_t salt[32])
 }
 
 static const struct cg_ops ops = {
-	.country = f_country, .load_state = f_load, .commit = f_commit, .random = f_random,
-	.outbox = f_outbox, .keys = f_keys,
+	.country = f_country, .load_state = f_load, .random = f_random, .keys = f_keys,
 };
 
 /* ---- helpers ---- */
@@ -140,6 +141,10 @@ static void run(const struct cg_request *r)
 	json_decref(body);
 	cg_response_init(&res);
 	cg_handle(&cfg, &ops, r, &res);
+	/* the plan carried out: the answer stands only if the batch is stored */
+	if (cg_response_needs_store(&res) &&
+	    (f_store(&res.plan) != CG_OK || (res.plan.nrows && f_outbox(res.plan.rows, res.plan.nrows) != CG_OK)))
+		cg_response_store_failed(&res);
 	body = res.body.len ? json_loadb(res.body.p, res.body.len, 0, &e) : NULL;
 }
 

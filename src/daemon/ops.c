@@ -1,0 +1,161 @@
+/* The shell's services to the pure handler (struct cg_ops) over the real
+ * handles: country lookups, state reads on the shared read connections,
+ * keys, randomness, admission, metrics. Nothing here writes: what must be
+ * stored comes back from the handler as a plan (serve.c). */
+#include <errno.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "consentgate/err.h"
+#include "consentgate/geo.h"
+#include "consentgate/handler.h"
+#include "consentgate/quota.h"
+#include "consentgate/storage.h"
+#include "daemon.h"
+
+static int op_metrics(void *ctx, struct cg_buf *out)
+{
+	return cgd_metrics(((struct worker *)ctx)->d, out);
+}
+
+static int op_country(void *ctx, const struct cg_ip *ip, char cc[3])
+{
+	struct worker *w = ctx;
+
+	cc[0] = '\0';
+	return w->d->geo ? cg_geo_country(w->d->geo, ip, cc) : CG_ERR_NOT_FOUND;
+}
+
+static int op_load_state(void *ctx, const char *subject, struct cg_state *st)
+{
+	struct daemon *d = ((struct worker *)ctx)->d;
+	struct cg_store_reader *r = cgd_borrow(d);
+	int rc = r ? d->store.load_state(r, subject, st) : CG_ERR_STORAGE;
+
+	cgd_give_back(d, r);
+	return rc;
+}
+
+static int op_keys(void *ctx, int64_t now_ms, uint8_t key[32], uint8_t day_salt[32])
+{
+	struct daemon *d = ((struct worker *)ctx)->d;
+	int64_t day = now_ms / CG_MS_PER_DAY;
+
+	pthread_mutex_lock(&d->salt_mu);
+	if (day != d->salt_day) {
+		randombytes_buf(d->day_salt, sizeof d->day_salt);
+		d->salt_day = day;
+	}
+	memcpy(key, d->client_key, CG_KEY_BYTES);
+	memcpy(day_salt, d->day_salt, CG_KEY_BYTES);
+	pthread_mutex_unlock(&d->salt_mu);
+	return CG_OK;
+}
+
+static int op_admit(void *ctx, const char *subject, const char *prefix, size_t bytes, size_t rows,
+                    int64_t now_ms, int *retry_s)
+{
+	struct daemon *d = ((struct worker *)ctx)->d;
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t vkey = 0, pkey;
+	int why = CG_ADMIT_OK, rv = 0, rp = 0;
+
+	pthread_mutex_lock(&d->admit_mu);
+	if (now_ms - d->pending_at_ms >= 1000) {
+		/* counted outside the lock (a database round trip); one request
+		 * a second does it, the others use the last count */
+		long long n;
+		struct cg_store_reader *r;
+		d->pending_at_ms = now_ms;
+		pthread_mutex_unlock(&d->admit_mu);
+		r = cgd_borrow(d);
+		rv = r && d->store.outbox_pending(r, &n) == CG_OK;
+		cgd_give_back(d, r);
+		pthread_mutex_lock(&d->admit_mu);
+		if (rv)
+			d->pending_rows = n;
+		rv = 0;
+	}
+	if (subject[0]) {
+		crypto_shorthash(h, (const unsigned char *)subject, strlen(subject), d->quota_key);
+		memcpy(&vkey, h, sizeof vkey);
+	}
+	crypto_shorthash(h, (const unsigned char *)prefix, strlen(prefix), d->quota_key);
+	memcpy(&pkey, h, sizeof pkey);
+	if (d->pending_rows + (long long)rows > d->cfg.outbox_max_rows) {
+		why = CG_ADMIT_OUTBOX;
+		*retry_s = 60;
+	} else if (subject[0] && !cg_quota_fits(&d->visitors, vkey, now_ms, bytes,
+	                                        (uint64_t)d->cfg.visitor_bytes_per_hour, 0, &rv)) {
+		why = CG_ADMIT_VISITOR;
+		*retry_s = rv;
+	} else if (!cg_quota_fits(&d->prefixes, pkey, now_ms, bytes,
+	                          (uint64_t)d->cfg.prefix_bytes_per_hour, 0, &rp)) {
+		why = CG_ADMIT_PREFIX;
+		*retry_s = rp;
+	} else { /* both fit: count them in both */
+		if (subject[0])
+			cg_quota_fits(&d->visitors, vkey, now_ms, bytes, (uint64_t)d->cfg.visitor_bytes_per_hour, 1, NULL);
+		cg_quota_fits(&d->prefixes, pkey, now_ms, bytes, (uint64_t)d->cfg.prefix_bytes_per_hour, 1, NULL);
+		d->pending_rows += (long long)rows;
+	}
+	pthread_mutex_unlock(&d->admit_mu);
+	if (why != CG_ADMIT_OK)
+		atomic_fetch_add(&d->refused[why], 1);
+	return why;
+}
+
+static void op_decided(void *ctx, int dest, int decision)
+{
+	struct daemon *d = ((struct worker *)ctx)->d;
+
+	if (dest >= 0 && dest < CG_MAX_DESTINATIONS && decision >= 0 && decision < CG_NDECISIONS)
+		atomic_fetch_add(&d->decisions[dest][decision], 1);
+}
+
+static int op_subject_events(void *ctx, const char *subject, struct cg_event **evs, size_t *n)
+{
+	struct daemon *d = ((struct worker *)ctx)->d;
+	struct cg_store_reader *r = cgd_borrow(d);
+	int rc = r ? cg_store_subject_events(&d->store, r, subject, evs, n) : CG_ERR_STORAGE;
+
+	cgd_give_back(d, r);
+	return rc;
+}
+
+static int op_report(void *ctx, int period, const char *since_day, struct cg_report *out)
+{
+	struct daemon *d = ((struct worker *)ctx)->d;
+	struct cg_store_reader *r = cgd_borrow(d);
+	int rc = r ? d->store.report(r, period, since_day, out) : CG_ERR_STORAGE;
+
+	cgd_give_back(d, r);
+	return rc;
+}
+
+static int op_random(void *ctx, void *buf, size_t n)
+{
+	(void)ctx;
+	for (size_t got = 0; got < n;) {
+		ssize_t r = getrandom((char *)buf + got, n - got, 0);
+		if (r < 0 && errno != EINTR)
+			return CG_ERR_IO;
+		if (r > 0)
+			got += (size_t)r;
+	}
+	return CG_OK;
+}
+
+void cgd_ops_init(struct worker *w, struct cg_ops *ops)
+{
+	const struct cg_ops o = {
+		.ctx = w, .country = op_country, .load_state = op_load_state, .random = op_random,
+		.keys = op_keys, .decided = op_decided, .subject_events = op_subject_events,
+		.report = op_report, .metrics = op_metrics, .admit = op_admit,
+	};
+
+	*ops = o;
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# The request pipeline: workers never wait for a commit, kept connections
+# pin no thread, and what waits for the store is bounded.
+#  * the store stalled (SQLite: another process holds the write lock;
+#    PostgreSQL: another session holds the chain lock): reads keep being
+#    answered, state changes wait, and past [server] max_inflight_bytes a
+#    change is answered 503 busy at once; once the store is back the waiting
+#    ones get their 200 and their rows, and the next request is served
+#  * kept connections (the shipped fastcgi_keep_conn on, keepalive 32) with
+#    two workers: a burst with more client connections than nginx keeps
+#    alive, idle kept connections that no thread holds while requests are
+#    served, nginx closing them after its keepalive timeout, another burst:
+#    zero errors
+#  * a TCP listen: bodies the daemon refuses are answered in full, never
+#    reset, and the kept connection serves the next request
+# CG_BACKEND chooses the backend.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/stack.sh"
+source "$here/../lib/assert.sh"
+holder=
+cleanup() { [ -n "$holder" ] && kill "$holder" 2>/dev/null; touch "${CG_DIR:-/nonexistent}/release" 2>/dev/null; stack_stop; }
+trap cleanup EXIT
+export CG_RATE_KEY='$http_x_no_limit' CG_WORKERS=2 CG_UPSTREAM_KEEPALIVE_TIMEOUT=1s
+# the smallest cap: two or three requests' worth of waiting
+export CG_INI_EXTRA="
+[server]
+max_inflight_bytes = 65536
+"
+stack_start || exit 1
+
+BODY='{"choices":{"preferences":true,"statistics":false,"marketing":false},"policy_version":"2023-12"}'
+metric() { curl -s "$CG_URL/consent/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+
+echo "# the store stalls: reads go on, changes wait, past the cap 503 busy at once"
+rm -f "$CG_DIR/held" "$CG_DIR/release"
+if [ "$CG_BACKEND" = sqlite ]; then
+	python3 - "$CG_DB" "$CG_DIR/held" "$CG_DIR/release" <<'PY' &
+import os, sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+c.execute("BEGIN IMMEDIATE")          # the write lock: the daemon's writer waits for it
+open(sys.argv[2], "w").close()
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.02)
+c.execute("ROLLBACK")
+PY
+else
+	# the chain lock (PGS_LOCK_CHAIN) in a session that waits for the release file
+	psql -X -q "$CG_PG_URL" >/dev/null <<SQL &
+SELECT pg_advisory_lock(1667694594);
+\! sh -c 'touch $CG_DIR/held; while [ ! -f $CG_DIR/release ]; do sleep 0.02; done'
+SELECT pg_advisory_unlock(1667694594);
+SQL
+fi
+holder=$!
+cg_wait_for 10 test -f "$CG_DIR/held" || { echo "could not stall the store"; exit 1; }
+before=$(sql "SELECT count(*) FROM consent_events")
+cg_burst 12 12 '%{http_code} %{time_total} %header{set-cookie}\n' "$CG_DIR/stalled.txt" -m 30 \
+	-H 'X-Forwarded-For: 198.51.100.50' --data-binary "$BODY" &
+burst=$!
+# evidence that the changes are waiting: some are in flight, some refused
+cg_wait_for 20 sh -c "[ \"\$(curl -s '$CG_URL/consent/metrics' | awk '\$1 == \"consentgate_busy_total\" {print \$2}')\" -ge 1 ]"
+expect_ge "bytes waiting for the store (gauge)" 1 "$(metric consentgate_inflight_bytes)"
+code_time=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "$CG_URL/consent")
+expect_match "a read is answered at once while changes wait" '^200 0\.[0-4]' "$code_time"
+busy_answer=$(curl -s -D - -H 'Content-Type: application/json' --data-binary "$BODY" "$CG_URL/consent" | tr -d '\r')
+expect_match "a change past the cap: 503 busy" '^HTTP/1.1 503' "$busy_answer"
+expect_match "with Retry-After: 1" 'Retry-After: 1' "$busy_answer"
+expect_match "naming why" '"error":"busy"' "$busy_answer"
+expect_no_match "and no cookie" 'Set-Cookie' "$busy_answer"
+touch "$CG_DIR/release"
+wait "$burst"; wait "$holder"; holder=
+cut -d' ' -f1 "$CG_DIR/stalled.txt" | sort | uniq -c | sed 's/^/# /'
+busy=$(grep -c '^503 ' "$CG_DIR/stalled.txt")
+ok=$(grep -c '^200 ' "$CG_DIR/stalled.txt")
+expect_ge "past the cap: 503 busy" 1 "$busy"
+expect_eq "every 503 came at once (< 0.5 s), not after the stall" "" "$(awk '$1 == 503 && $2 >= 0.5' "$CG_DIR/stalled.txt")"
+expect_ge "the waiting ones got their 200 once the store was back" 1 "$ok"
+expect_eq "only 200 and 503" "" "$(grep -vE '^(200|503) ' "$CG_DIR/stalled.txt")"
+expect_eq "every 200 has its row" "$ok" "$(( $(sql "SELECT count(*) FROM consent_events") - before ))"
+expect_eq "recovered: the next change is stored" 200 \
+	"$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "$BODY" "$CG_URL/consent")"
+expect_eq "nothing waits any more" 0 "$(metric consentgate_inflight_bytes)"
+
+echo "# kept connections: more clients than nginx keeps, idle ones pin no thread"
+cg_stop_daemon
+export CG_INI_EXTRA= # the default cap: a burst of 100 fits
+cg_write_ini
+cg_start_daemon || exit 1
+cg_burst 600 100 '%{http_code}\n' "$CG_DIR/kept1.txt" -H 'X-Forwarded-For: 198.51.100.51' --data-binary "$BODY"
+expect_eq "a burst of 600 over 100 client connections: all 200" "600 200" "$(sort "$CG_DIR/kept1.txt" | uniq -c | tr -s ' ' | sed 's/^ //')"
+idle=$(metric consentgate_connections_idle)
+echo "# $idle kept connections idle after the burst, 2 workers"
+expect_ge "more idle kept connections than workers" 3 "$idle"
+expect_match "still served while they idle" '^200 0\.[0-4]' \
+	"$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "$CG_URL/consent/healthz")"
+# nginx closes idle upstream connections after keepalive_timeout (1 s here)
+cg_wait_for 10 sh -c "[ \"\$(curl -s '$CG_URL/consent/metrics' | awk '\$1 == \"consentgate_connections_idle\" {print \$2}')\" -le 1 ]"
+expect_ge "nginx closed the idle ones after its keepalive timeout (idle now <= 1)" 0 $((1 - $(metric consentgate_connections_idle)))
+cg_burst 600 100 '%{http_code}\n' "$CG_DIR/kept2.txt" -H 'X-Forwarded-For: 198.51.100.52' --data-binary "$BODY"
+expect_eq "the next burst after the idle period: all 200" "600 200" "$(sort "$CG_DIR/kept2.txt" | uniq -c | tr -s ' ' | sed 's/^ //')"
+expect_eq "nginx logged no upstream error" "" "$(grep -E 'upstream|prematurely' "$CG_DIR/nginx-error.log" 2>/dev/null | head -3)"
+
+echo "# a TCP listen: refused bodies are answered in full, never reset"
+stack_stop
+unset CG_DIR CG_PORT
+export CG_TCP_LISTEN=1
+stack_start || exit 1
+big=$(python3 -c 'print("{\"choices\":{},\"pad\":\"" + "x" * 6000 + "\"}")')
+cg_burst 200 20 '%{http_code} %{size_download}\n' "$CG_DIR/big.txt" -H 'X-Forwarded-For: 198.51.100.53' \
+	--data-binary "$big"
+expect_eq "200 bodies over the daemon's 4 kB limit: each a complete 413" "200 413" \
+	"$(awk '$2 > 0 {print $1}' "$CG_DIR/big.txt" | sort | uniq -c | tr -s ' ' | sed 's/^ //')"
+out=$(curl -s -w '\n%{http_code}' -H 'Content-Type: application/json' --data-binary "$big" "$CG_URL/consent" \
+	--next -s -w '\n%{http_code}' -H 'Content-Type: application/json' --data-binary "$BODY" "$CG_URL/consent")
+expect_match "the answer names the limit" '"error":"too_large"' "$out"
+expect_match "and the next request on the connection is served" '200$' "$out"
+expect_eq "no reset, no upstream error in nginx's log" "" "$(grep -E 'reset|prematurely' "$CG_DIR/nginx-error.log" 2>/dev/null | head -3)"
+
+expect_clean_daemon_log "$CG_DIR/daemon.log"
+cg_summary
