@@ -172,8 +172,14 @@ static void wait_for_signals(struct daemon *d, sigset_t *sigs)
  * intake — and only then the intake. */
 static void close_handles(struct daemon *d)
 {
+	struct cg_forwarder *fwd;
+
 	cgd_pool_close(d);
-	cg_forwarder_stop(d->forwarder);
+	pthread_mutex_lock(&d->fwd_mu);
+	fwd = d->forwarder;
+	d->forwarder = NULL; /* the writer's callbacks no longer wake it */
+	pthread_mutex_unlock(&d->fwd_mu);
+	cg_forwarder_stop(fwd);
 	cg_store_port_close(&d->store);
 	cg_intake_free(d->intake);
 	cg_startup_unlisten(&d->cfg, &d->listener);
@@ -205,6 +211,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	d.listener.fd = d.no_accept_fd = -1;
+	pthread_mutex_init(&d.fwd_mu, NULL);
 	if (sodium_init() < 0) {
 		cg_error("libsodium cannot start");
 		return 1;

@@ -47,7 +47,8 @@ struct daemon {
 	struct cg_listener listener;
 	struct cg_intake *intake;
 	int no_accept_fd;   /* what libfcgi may "accept" on: never a connection */
-	struct cg_forwarder *forwarder;
+	struct cg_forwarder *forwarder;  /* under fwd_mu once threads run */
+	pthread_mutex_t fwd_mu;          /* the writer wakes it while shutdown stops it */
 	atomic_int stopping;
 	atomic_uint_fast64_t requests[CGD_NROUTES][CGD_NSTATUSES];
 	atomic_uint_fast64_t decisions[CG_MAX_DESTINATIONS][CG_NDECISIONS];
@@ -77,6 +78,10 @@ struct worker {
 	pthread_t thread;
 	char body[CG_COLLECT_BODY_MAX + 1];
 };
+
+/* wakes the forwarder for rows just committed (from the writer's thread,
+ * safe while the daemon stops it) */
+void cgd_wake_forwarder(struct daemon *d);
 
 /* ops.c: the handler's services over the real handles */
 void cgd_ops_init(struct worker *w, struct cg_ops *ops);

@@ -9,6 +9,7 @@
  * instead of queueing without limit. */
 #include <errno.h>
 #include <fcgiapp.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +182,14 @@ static void finish(struct inflight *f)
 
 /* The storage port's completion, on its writer thread: the plan is durable
  * (or not), the answer goes now. */
+void cgd_wake_forwarder(struct daemon *d)
+{
+	pthread_mutex_lock(&d->fwd_mu);
+	if (d->forwarder)
+		cg_forwarder_wake(d->forwarder);
+	pthread_mutex_unlock(&d->fwd_mu);
+}
+
 static void committed(void *arg, int status)
 {
 	struct inflight *f = arg;
@@ -188,7 +197,7 @@ static void committed(void *arg, int status)
 	if (status != CG_OK)
 		cg_response_store_failed(&f->res);
 	else if (f->res.plan.nrows)
-		cg_forwarder_wake(f->d->forwarder);
+		cgd_wake_forwarder(f->d);
 	finish(f);
 }
 
@@ -211,11 +220,12 @@ static int admit(struct daemon *d, struct inflight *f)
 	size_t cost = cost_of(f);
 
 	if (atomic_fetch_add(&d->inflight_bytes, cost) + cost > (size_t)d->cfg.max_inflight_bytes) {
+		const char *route = f->res.route;
 		atomic_fetch_sub(&d->inflight_bytes, cost);
 		atomic_fetch_add(&d->busy_refusals, 1);
 		cg_response_free(&f->res);
 		cg_response_init(&f->res);
-		f->res.route = "other";
+		f->res.route = route;
 		cg_response_error(&f->res, CG_ANS_BUSY, "too many requests are waiting to be stored; try again");
 		return 0;
 	}

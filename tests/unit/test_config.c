@@ -32,7 +32,8 @@ static void test_defaults(void **state)
 	(void)state;
 	assert_int_equal(parse(MIN), CG_OK);
 	assert_string_equal(cfg.listen, "/run/consentgate/fcgi.sock");
-	assert_int_equal(cfg.workers, 32);
+	assert_int_equal(cfg.workers, 2);
+	assert_int_equal(cfg.max_inflight_bytes, 8 * 1024 * 1024);
 	assert_string_equal(cfg.base_path, "/consent");
 	assert_int_equal(cfg.consent_max_age_days, 365);
 	assert_int_equal(cfg.refusal_max_age_days, 180);
