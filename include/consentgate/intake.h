@@ -1,13 +1,16 @@
-/* The intake: one thread that accepts FastCGI connections and hands a
- * connection to the workers only once its whole request is in the socket
- * buffer (cg_fcgi_scan on MSG_PEEK), within a total deadline counted from
- * accept, whatever the peer's byte rate. libfcgi reads with no timeout, so
- * without this any local peer that sends one byte and stalls holds a worker
- * for as long as it likes. I/O shell; Linux (epoll, eventfd).
+/* The intake: a few event loops (one thread each, `[server] workers`) that
+ * accept FastCGI connections, watch them in an epoll set, and hand a
+ * connection to the serve callback — on the loop's own thread — only once
+ * its whole request is in the socket buffer (cg_fcgi_scan on MSG_PEEK),
+ * within a total deadline counted from accept (on a kept connection, from
+ * the next request's first byte), whatever the peer's byte rate. libfcgi reads with no timeout: without this, any local peer
+ * that sends one byte and stalls would hold a thread for as long as it
+ * likes. I/O shell; Linux (epoll, eventfd).
  *
- * Connections still arriving are capped: past the cap the oldest is closed.
- * Kept connections (fastcgi_keep_conn) handed back with cg_intake_keep wait
- * idle without a deadline; their next request gets one from its first byte. */
+ * No thread is pinned to a connection: between requests a kept connection
+ * (fastcgi_keep_conn) costs a file descriptor in its loop's epoll set.
+ * Connections still arriving are capped per loop (past the cap the oldest
+ * is closed), and so are idle kept ones. */
 #ifndef CONSENTGATE_INTAKE_H
 #define CONSENTGATE_INTAKE_H
 
@@ -15,13 +18,25 @@
 #include <stdint.h>
 
 struct cg_intake; /* opaque */
+struct cg_conn;   /* one connection, the intake's between requests */
+
+/* Runs on loop `loop`'s thread with a connection whose request has fully
+ * arrived: its fd, blocking, with a send timeout. The callee owns the
+ * connection until it calls cg_intake_done — from any thread, at once or
+ * after a commit — and should not block for long: the loop serves nothing
+ * else meanwhile. */
+typedef void cg_intake_serve_fn(void *arg, int loop, struct cg_conn *c, int fd);
 
 struct cg_intake_opts {
 	int listen_fd;            /* listening socket; the intake owns it from here on */
-	int deadline_ms;          /* a whole request must arrive within this of accept */
-	int max_pending;          /* connections whose request is still arriving */
-	int max_idle;             /* kept connections waiting for their next request */
+	int loops;                /* threads */
+	int deadline_ms;          /* a whole request must arrive within this */
+	int send_timeout_ms;      /* SO_SNDTIMEO of every connection */
+	int max_pending;          /* connections whose request is still arriving (all loops) */
+	int max_idle;             /* kept connections waiting for their next request (all loops) */
 	size_t max_request;       /* bytes: a request larger than this is refused */
+	cg_intake_serve_fn *serve;
+	void *arg;
 };
 
 struct cg_intake_stats {
@@ -30,18 +45,14 @@ struct cg_intake_stats {
 };
 
 int cg_intake_start(const struct cg_intake_opts *o, struct cg_intake **out);
-/* The next connection whose request has fully arrived: its fd, which the
- * caller now owns (blocking mode). Blocks; -1 once the intake stopped and
- * every ready connection was taken. Thread-safe. */
-int cg_intake_next(struct cg_intake *in);
-/* Gives a kept connection back after its answer: watched for the next
- * request. Thread-safe. */
-void cg_intake_keep(struct cg_intake *in, int fd);
+/* The answer went out: fd >= 0 is the connection, kept open for its next
+ * request (watched again); -1 when it was closed. Thread-safe. */
+void cg_intake_done(struct cg_conn *c, int fd);
 void cg_intake_stats(struct cg_intake *in, struct cg_intake_stats *out);
-/* Stops accepting and closes connections whose request has not arrived;
- * ready ones are still returned by cg_intake_next. */
+/* Stops accepting, closes the connections between requests and joins the
+ * loops. Connections being served stay valid: cg_intake_done closes them. */
 void cg_intake_stop(struct cg_intake *in);
-/* Joins the thread, closes everything. NULL is harmless. */
+/* Once nothing is being served. NULL is harmless. */
 void cg_intake_free(struct cg_intake *in);
 
 #endif

@@ -121,30 +121,31 @@ static int open_handles(struct daemon *d, const char *cfg_path)
 	return 0;
 }
 
-/* The intake and the workers; *started: how many workers run (to join). */
-static int start_threads(struct daemon *d, struct worker *workers, int *started)
+/* The intake's loops, one per `[server] workers`, each serving with its
+ * own struct worker. */
+static int start_intake(struct daemon *d, struct worker *workers)
 {
 	struct cg_intake_opts io = {
 		.listen_fd = d->listener.fd,
+		.loops = d->cfg.workers,
 		.deadline_ms = d->cfg.request_timeout_ms,
+		/* the answers a commit releases are small; a peer that does not
+		 * read them must not hold the writer longer than this */
+		.send_timeout_ms = 100,
 		.max_pending = d->cfg.max_pending_connections,
 		.max_idle = d->cfg.max_pending_connections,
 		/* params (nginx sends a few kB) + the largest body + record framing */
 		.max_request = CG_COLLECT_BODY_MAX + 64 * 1024,
+		.serve = cgd_serve,
+		.arg = workers,
 	};
 
-	if (cg_intake_start(&io, &d->intake) != CG_OK) {
-		cg_error("cannot start the intake thread");
-		return -1;
-	}
-	d->listener.fd = -1; /* the intake owns it now */
-	for (int i = 0; i < d->cfg.workers; i++, (*started)++) {
+	for (int i = 0; i < d->cfg.workers; i++)
 		workers[i].d = d;
-		if (pthread_create(&workers[i].thread, NULL, cgd_worker_main, &workers[i]) != 0) {
-			cg_error("cannot start worker %d", i);
-			cg_intake_stop(d->intake);
-			return -1;
-		}
+	d->listener.fd = -1; /* the intake owns it now, even if it fails */
+	if (cg_intake_start(&io, &d->intake) != CG_OK) {
+		cg_error("cannot start the intake");
+		return -1;
 	}
 	return 0;
 }
@@ -197,7 +198,7 @@ int main(int argc, char **argv)
 	struct worker *workers = NULL;
 	char err[512];
 	sigset_t sigs;
-	int test_only = 0, rc = 1, started = 0;
+	int test_only = 0, rc = 1;
 
 	if (parse_args(argc, argv, &cfg_path, &test_only, &rc))
 		return rc;
@@ -228,18 +229,15 @@ int main(int argc, char **argv)
 	workers = calloc((size_t)d.cfg.workers, sizeof *workers);
 	if (!workers || open_handles(&d, cfg_path) != 0)
 		goto out;
-	if (start_threads(&d, workers, &started) != 0)
-		goto out_join;
+	if (start_intake(&d, workers) != 0)
+		goto out;
 	cg_info("listening on %s with %d workers, policy %s", d.cfg.listen, d.cfg.workers,
 	        d.cfg.policy_version);
 	wait_for_signals(&d, &sigs);
-	/* Stop accepting; requests that have arrived are still served, then
-	 * the workers end and the writer drains. */
+	/* Stop accepting and serving; what waits for a commit is answered
+	 * when close_handles drains the writer. */
 	cg_intake_stop(d.intake);
 	rc = 0;
-out_join:
-	for (int i = 0; i < started; i++)
-		pthread_join(workers[i].thread, NULL);
 out:
 	close_handles(&d);
 	free(workers);

@@ -73,9 +73,9 @@ struct daemon {
 	atomic_uint_fast64_t busy_refusals;
 };
 
+/* what one intake loop needs to serve a request */
 struct worker {
 	struct daemon *d;
-	pthread_t thread;
 	char body[CG_COLLECT_BODY_MAX + 1];
 };
 
@@ -86,9 +86,10 @@ void cgd_wake_forwarder(struct daemon *d);
 /* ops.c: the handler's services over the real handles */
 void cgd_ops_init(struct worker *w, struct cg_ops *ops);
 
-/* serve.c: a worker's loop; requests whose answer waits for a commit are
- * answered from the store's completion callback */
-void *cgd_worker_main(void *arg);
+/* serve.c: the intake's serve callback (arg: the workers, one per loop);
+ * requests whose answer waits for a commit are answered from the store's
+ * completion callback */
+void cgd_serve(void *arg, int loop, struct cg_conn *conn, int fd);
 
 /* pool.c: a read connection for the duration of one query */
 int cgd_pool_open(struct daemon *d, int n);

@@ -1,6 +1,25 @@
+/* Event loops that vet FastCGI connections (see intake.h).
+ *
+ * Each loop owns an epoll set with the listening socket (EPOLLEXCLUSIVE:
+ * one loop wakes per new connection) and the connections it accepted,
+ * edge-triggered: an event means new bytes (or a hang-up), so a request
+ * that has arrived in part waits for more without spinning, although its
+ * bytes stay in the socket buffer for libfcgi.
+ *
+ * A connection is in one of three states:
+ *   PENDING  its request is arriving; on the loop's deadline-ordered list
+ *   BUSY     being served; out of the epoll set, in no list
+ *   IDLE     kept between requests; on the loop's idle list
+ * Only the loop's thread touches PENDING connections and closes
+ * connections; cg_intake_done (any thread) turns BUSY into IDLE and
+ * adds it back to the set, under the loop's mutex, which also guards the
+ * idle list. A connection out of the set never appears in an epoll_wait
+ * result, so one that cg_intake_done frees cannot be in a batch the loop is
+ * still going through. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -14,35 +33,49 @@
 #include "consentgate/intake.h"
 #include "consentgate/log.h"
 
-struct conn {
+enum state { PENDING, BUSY, IDLE };
+
+struct loop;
+
+struct cg_conn {
 	int fd;
-	int idle;                  /* a kept connection between requests */
-	int64_t deadline;          /* monotonic ms; pending connections only */
-	struct conn *prev, *next;
+	enum state state;
+	int64_t deadline;          /* monotonic ms; PENDING only */
+	struct loop *loop;
+	struct cg_conn *prev, *next;
 };
 
-/* FIFO lists: pending ones in deadline order, since every deadline is
- * accept (or first byte) + the same interval: the head expires first */
+/* FIFO lists. Every pending deadline is (first byte) + the same interval,
+ * so the pending list is in deadline order: its head expires first. */
 struct list {
-	struct conn *head, *tail;
+	struct cg_conn *head, *tail;
 	int n;
+};
+
+struct loop {
+	struct cg_intake *in;
+	int index, ep;
+	pthread_t thread;
+	int started;
+	struct list pending;         /* the loop's thread alone */
+	uint8_t *peek;               /* max_request + 1 bytes */
+	pthread_mutex_t mu;          /* guards idle, stopped, and BUSY -> IDLE */
+	struct list idle;
+	int stopped;
 };
 
 struct cg_intake {
 	struct cg_intake_opts o;
-	int ep, wake;
-	pthread_t thread;
-	int started;
-	struct list pending, idle;   /* the intake thread's alone */
-	uint8_t *peek;               /* o.max_request + 1 bytes */
-	pthread_mutex_t mu;          /* guards what follows */
-	pthread_cond_t ready_cv;
-	struct list ready, returned;
-	int stopping, stopped;
-	struct cg_intake_stats st;
+	int max_pending, max_idle;   /* per loop */
+	int stop_fd;                 /* an eventfd: readable once stopping */
+	struct loop *loops;
+	atomic_uint_fast64_t accepted, handed, timed_out, oversize, invalid, evicted;
+	atomic_int pending, idle;
 };
 
-static char listen_tag, wake_tag; /* epoll data for the two special fds */
+static char listen_tag, stop_tag; /* epoll data of the two shared fds */
+
+#define ARMED (EPOLLIN | EPOLLRDHUP | EPOLLET)
 
 static int64_t mono_ms(void)
 {
@@ -52,7 +85,7 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void push(struct list *l, struct conn *c)
+static void push(struct list *l, struct cg_conn *c)
 {
 	c->next = NULL;
 	c->prev = l->tail;
@@ -64,7 +97,7 @@ static void push(struct list *l, struct conn *c)
 	l->n++;
 }
 
-static void unlink_conn(struct list *l, struct conn *c)
+static void unlink_conn(struct list *l, struct cg_conn *c)
 {
 	if (c->prev)
 		c->prev->next = c->next;
@@ -78,285 +111,271 @@ static void unlink_conn(struct list *l, struct conn *c)
 	l->n--;
 }
 
-static void drop(struct cg_intake *in, struct list *l, struct conn *c, uint64_t *counter)
+static int arm(struct cg_conn *c)
 {
-	unlink_conn(l, c);
+	struct epoll_event ev = {.events = ARMED, .data.ptr = c};
+
+	return epoll_ctl(c->loop->ep, EPOLL_CTL_ADD, c->fd, &ev);
+}
+
+/* Closes a pending connection (the loop's thread). */
+static void drop_pending(struct loop *lp, struct cg_conn *c, atomic_uint_fast64_t *counter)
+{
+	unlink_conn(&lp->pending, c);
+	atomic_fetch_sub(&lp->in->pending, 1);
 	close(c->fd); /* also leaves the epoll set */
 	free(c);
-	if (counter) {
-		pthread_mutex_lock(&in->mu);
-		(*counter)++;
-		pthread_mutex_unlock(&in->mu);
+	if (counter)
+		atomic_fetch_add(counter, 1);
+}
+
+/* Closes idle connections over the loop's cap, oldest first (the loop's
+ * thread; the caller holds mu). */
+static void trim_idle(struct loop *lp, int max)
+{
+	while (lp->idle.n > max) {
+		struct cg_conn *c = lp->idle.head;
+		unlink_conn(&lp->idle, c);
+		atomic_fetch_sub(&lp->in->idle, 1);
+		close(c->fd);
+		free(c);
 	}
 }
 
-static void watch(struct cg_intake *in, struct conn *c, struct list *l)
+static void start_pending(struct loop *lp, struct cg_conn *c)
 {
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = c};
-
-	push(l, c);
-	if (epoll_ctl(in->ep, EPOLL_CTL_ADD, c->fd, &ev) != 0)
-		drop(in, l, c, NULL);
+	c->state = PENDING;
+	c->deadline = mono_ms() + lp->in->o.deadline_ms;
+	push(&lp->pending, c);
+	atomic_fetch_add(&lp->in->pending, 1);
 }
 
-/* New data (or a hang-up) on a connection: is its request whole yet? */
-static void examine(struct cg_intake *in, struct conn *c, uint32_t events)
+/* New bytes (or a hang-up) on a connection: is its request whole yet? */
+static void examine(struct loop *lp, struct cg_conn *c, uint32_t events)
 {
-	struct list *l = c->idle ? &in->idle : &in->pending;
-	ssize_t n = recv(c->fd, in->peek, in->o.max_request + 1, MSG_PEEK | MSG_DONTWAIT);
+	struct cg_intake *in = lp->in;
+	ssize_t n;
 	size_t used;
 	int r;
 
+	pthread_mutex_lock(&lp->mu);
+	if (c->state == IDLE) { /* the next request on a kept connection: its clock starts */
+		unlink_conn(&lp->idle, c);
+		atomic_fetch_sub(&in->idle, 1);
+		start_pending(lp, c);
+	}
+	pthread_mutex_unlock(&lp->mu);
+	n = recv(c->fd, lp->peek, in->o.max_request + 1, MSG_PEEK | MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) { /* EOF: the peer is done (a kept connection nginx closed) */
-		drop(in, l, c, NULL);
+		drop_pending(lp, c, NULL);
 		return;
 	}
-	if (c->idle) { /* the next request on a kept connection: its clock starts */
-		unlink_conn(&in->idle, c);
-		c->idle = 0;
-		c->deadline = mono_ms() + in->o.deadline_ms;
-		push(&in->pending, c);
-		l = &in->pending;
-	}
-	r = cg_fcgi_scan(in->peek, (size_t)n, &used);
+	r = cg_fcgi_scan(lp->peek, (size_t)n, &used);
 	if (r == CG_FCGI_COMPLETE) {
-		epoll_ctl(in->ep, EPOLL_CTL_DEL, c->fd, NULL);
-		unlink_conn(l, c);
-		pthread_mutex_lock(&in->mu);
-		push(&in->ready, c);
-		in->st.handed++;
-		pthread_cond_signal(&in->ready_cv);
-		pthread_mutex_unlock(&in->mu);
+		unlink_conn(&lp->pending, c);
+		atomic_fetch_sub(&in->pending, 1);
+		atomic_fetch_add(&in->handed, 1);
+		c->state = BUSY;
+		/* out of the set, not disarmed: a disarmed fd still reports a
+		 * hang-up once, which could race with cg_intake_done's free */
+		epoll_ctl(lp->ep, EPOLL_CTL_DEL, c->fd, NULL);
+		in->o.serve(in->o.arg, lp->index, c, c->fd);
 	} else if (r == CG_FCGI_INVALID) {
-		drop(in, l, c, &in->st.invalid);
+		drop_pending(lp, c, &in->invalid);
 	} else if ((size_t)n > in->o.max_request) {
-		drop(in, l, c, &in->st.oversize);
+		drop_pending(lp, c, &in->oversize);
 	} else if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-		drop(in, l, c, NULL); /* half a request and the peer stopped writing */
+		drop_pending(lp, c, NULL); /* half a request and the peer stopped writing */
 	}
 }
 
-static void accept_some(struct cg_intake *in)
+static void accept_some(struct loop *lp)
 {
+	struct cg_intake *in = lp->in;
+	const struct timeval send_timeout = {in->o.send_timeout_ms / 1000, (in->o.send_timeout_ms % 1000) * 1000};
+
 	for (int i = 0; i < 64; i++) {
 		int fd = accept4(in->o.listen_fd, NULL, NULL, SOCK_CLOEXEC);
-		struct conn *c;
+		struct cg_conn *c;
 
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE) {
 				cg_warn("intake: out of file descriptors");
-				if (in->pending.head) /* make room: the oldest waits longest */
-					drop(in, &in->pending, in->pending.head, &in->st.evicted);
-				else
-					usleep(10000);
+				if (lp->pending.head) /* make room: the oldest waits longest */
+					drop_pending(lp, lp->pending.head, &in->evicted);
 			}
-			return; /* EAGAIN: all taken */
+			return; /* EAGAIN: all taken (or another loop took it) */
 		}
 		c = calloc(1, sizeof *c);
 		if (!c) {
 			close(fd);
 			return;
 		}
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
 		c->fd = fd;
-		c->deadline = mono_ms() + in->o.deadline_ms;
-		if (in->pending.n >= in->o.max_pending)
-			drop(in, &in->pending, in->pending.head, &in->st.evicted);
-		pthread_mutex_lock(&in->mu);
-		in->st.accepted++;
-		pthread_mutex_unlock(&in->mu);
-		watch(in, c, &in->pending);
+		c->loop = lp;
+		atomic_fetch_add(&in->accepted, 1);
+		if (lp->pending.n >= in->max_pending)
+			drop_pending(lp, lp->pending.head, &in->evicted);
+		start_pending(lp, c);
+		if (arm(c) != 0)
+			drop_pending(lp, c, NULL);
 	}
 }
 
-/* Kept connections the workers gave back. Returns 1 once stopping. */
-static int take_returned(struct cg_intake *in)
+static void *loop_main(void *arg)
 {
-	uint64_t v;
-	struct conn *c, *next;
-	int stopping;
-
-	if (read(in->wake, &v, sizeof v) < 0 && errno != EAGAIN)
-		cg_warn("intake: eventfd: %s", strerror(errno));
-	pthread_mutex_lock(&in->mu);
-	c = in->returned.head;
-	in->returned.head = in->returned.tail = NULL;
-	in->returned.n = 0;
-	stopping = in->stopping;
-	pthread_mutex_unlock(&in->mu);
-	for (; c; c = next) {
-		next = c->next;
-		c->idle = 1;
-		if (in->idle.n >= in->o.max_idle)
-			drop(in, &in->idle, in->idle.head, NULL);
-		watch(in, c, &in->idle);
-	}
-	return stopping;
-}
-
-static void *intake_main(void *arg)
-{
-	struct cg_intake *in = arg;
+	struct loop *lp = arg;
+	struct cg_intake *in = lp->in;
 	struct epoll_event evs[64];
 	int stopping = 0;
 
 	while (!stopping) {
-		int timeout = -1, n, listen_ready = 0, wake_ready = 0;
-		if (in->pending.head) {
-			int64_t left = in->pending.head->deadline - mono_ms();
+		int timeout = -1, n, listen_ready = 0;
+		if (lp->pending.head) {
+			int64_t left = lp->pending.head->deadline - mono_ms();
 			timeout = left < 0 ? 0 : (int)left;
 		}
-		n = epoll_wait(in->ep, evs, 64, timeout);
+		n = epoll_wait(lp->ep, evs, 64, timeout);
 		/* connection events first: accepting may close the oldest pending
 		 * connection, which must not have an event still to come in evs */
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.ptr == &listen_tag)
 				listen_ready = 1;
-			else if (evs[i].data.ptr == &wake_tag)
-				wake_ready = 1;
+			else if (evs[i].data.ptr == &stop_tag)
+				stopping = 1;
 			else
-				examine(in, evs[i].data.ptr, evs[i].events);
+				examine(lp, evs[i].data.ptr, evs[i].events);
 		}
-		if (wake_ready)
-			stopping = take_returned(in);
 		if (listen_ready && !stopping)
-			accept_some(in);
-		for (int64_t now = mono_ms(); in->pending.head && in->pending.head->deadline <= now;)
-			drop(in, &in->pending, in->pending.head, &in->st.timed_out);
-		pthread_mutex_lock(&in->mu);
-		in->st.pending = in->pending.n;
-		in->st.idle = in->idle.n;
-		pthread_mutex_unlock(&in->mu);
+			accept_some(lp);
+		for (int64_t now = mono_ms(); lp->pending.head && lp->pending.head->deadline <= now;)
+			drop_pending(lp, lp->pending.head, &in->timed_out);
+		pthread_mutex_lock(&lp->mu);
+		trim_idle(lp, in->max_idle);
+		pthread_mutex_unlock(&lp->mu);
 	}
-	while (in->pending.head)
-		drop(in, &in->pending, in->pending.head, NULL);
-	while (in->idle.head)
-		drop(in, &in->idle, in->idle.head, NULL);
-	close(in->o.listen_fd);
-	pthread_mutex_lock(&in->mu);
-	in->stopped = 1;
-	pthread_cond_broadcast(&in->ready_cv);
-	pthread_mutex_unlock(&in->mu);
+	while (lp->pending.head)
+		drop_pending(lp, lp->pending.head, NULL);
+	pthread_mutex_lock(&lp->mu);
+	lp->stopped = 1;
+	trim_idle(lp, 0);
+	pthread_mutex_unlock(&lp->mu);
 	return NULL;
+}
+
+void cg_intake_done(struct cg_conn *c, int fd)
+{
+	struct loop *lp = c->loop;
+
+	if (fd < 0) { /* libfcgi closed it, and with it its epoll registration */
+		free(c);
+		return;
+	}
+	pthread_mutex_lock(&lp->mu);
+	if (lp->stopped) {
+		pthread_mutex_unlock(&lp->mu);
+		close(fd);
+		free(c);
+		return;
+	}
+	c->state = IDLE;
+	push(&lp->idle, c);
+	atomic_fetch_add(&lp->in->idle, 1);
+	/* adding reports bytes that are already there (the next request, sent
+	 * as soon as nginx read this answer) */
+	if (arm(c) != 0) {
+		unlink_conn(&lp->idle, c);
+		atomic_fetch_sub(&lp->in->idle, 1);
+		close(fd);
+		free(c);
+	}
+	pthread_mutex_unlock(&lp->mu);
 }
 
 int cg_intake_start(const struct cg_intake_opts *o, struct cg_intake **out)
 {
 	struct cg_intake *in = calloc(1, sizeof *in);
-	struct epoll_event lev = {.events = EPOLLIN, .data.ptr = &listen_tag};
-	struct epoll_event wev = {.events = EPOLLIN, .data.ptr = &wake_tag};
 	int fl;
 
 	*out = NULL;
 	if (!in)
 		return CG_ERR_NOMEM;
 	in->o = *o;
-	in->ep = in->wake = -1;
-	pthread_mutex_init(&in->mu, NULL);
-	pthread_cond_init(&in->ready_cv, NULL);
-	in->peek = malloc(o->max_request + 1);
-	in->ep = epoll_create1(EPOLL_CLOEXEC);
-	in->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	in->max_pending = o->max_pending / o->loops > 0 ? o->max_pending / o->loops : 1;
+	in->max_idle = o->max_idle / o->loops > 0 ? o->max_idle / o->loops : 1;
+	in->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	in->loops = calloc((size_t)o->loops, sizeof *in->loops);
 	fl = fcntl(o->listen_fd, F_GETFL);
-	if (!in->peek || in->ep < 0 || in->wake < 0 || fl < 0 ||
-	    fcntl(o->listen_fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
-	    epoll_ctl(in->ep, EPOLL_CTL_ADD, o->listen_fd, &lev) != 0 ||
-	    epoll_ctl(in->ep, EPOLL_CTL_ADD, in->wake, &wev) != 0 ||
-	    pthread_create(&in->thread, NULL, intake_main, in) != 0) {
-		cg_intake_free(in);
-		return CG_ERR_IO;
+	if (in->stop_fd < 0 || !in->loops || fl < 0 || fcntl(o->listen_fd, F_SETFL, fl | O_NONBLOCK) != 0)
+		goto fail;
+	for (int i = 0; i < o->loops; i++) {
+		struct loop *lp = &in->loops[i];
+		struct epoll_event lev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &listen_tag};
+		struct epoll_event sev = {.events = EPOLLIN, .data.ptr = &stop_tag};
+
+		lp->in = in;
+		lp->index = i;
+		pthread_mutex_init(&lp->mu, NULL);
+		lp->peek = malloc(o->max_request + 1);
+		lp->ep = epoll_create1(EPOLL_CLOEXEC);
+		if (!lp->peek || lp->ep < 0 || epoll_ctl(lp->ep, EPOLL_CTL_ADD, o->listen_fd, &lev) != 0 ||
+		    epoll_ctl(lp->ep, EPOLL_CTL_ADD, in->stop_fd, &sev) != 0 ||
+		    pthread_create(&lp->thread, NULL, loop_main, lp) != 0)
+			goto fail;
+		lp->started = 1;
 	}
-	in->started = 1;
 	*out = in;
 	return CG_OK;
-}
-
-int cg_intake_next(struct cg_intake *in)
-{
-	struct conn *c;
-	int fd;
-
-	pthread_mutex_lock(&in->mu);
-	while (!in->ready.head && !in->stopped)
-		pthread_cond_wait(&in->ready_cv, &in->mu);
-	c = in->ready.head;
-	if (c)
-		unlink_conn(&in->ready, c);
-	pthread_mutex_unlock(&in->mu);
-	if (!c)
-		return -1;
-	fd = c->fd;
-	free(c);
-	return fd;
-}
-
-void cg_intake_keep(struct cg_intake *in, int fd)
-{
-	struct conn *c = calloc(1, sizeof *c);
-	uint64_t one = 1;
-	int gone;
-
-	pthread_mutex_lock(&in->mu);
-	gone = in->stopping || !c;
-	if (!gone) {
-		c->fd = fd;
-		push(&in->returned, c);
-	}
-	pthread_mutex_unlock(&in->mu);
-	if (gone) {
-		close(fd);
-		free(c);
-		return;
-	}
-	if (write(in->wake, &one, sizeof one) < 0)
-		cg_warn("intake: eventfd: %s", strerror(errno));
+fail:
+	cg_intake_stop(in);
+	cg_intake_free(in);
+	return CG_ERR_IO;
 }
 
 void cg_intake_stats(struct cg_intake *in, struct cg_intake_stats *out)
 {
-	pthread_mutex_lock(&in->mu);
-	*out = in->st;
-	pthread_mutex_unlock(&in->mu);
+	*out = (struct cg_intake_stats){
+		.accepted = atomic_load(&in->accepted), .handed = atomic_load(&in->handed),
+		.timed_out = atomic_load(&in->timed_out), .oversize = atomic_load(&in->oversize),
+		.invalid = atomic_load(&in->invalid), .evicted = atomic_load(&in->evicted),
+		.pending = atomic_load(&in->pending), .idle = atomic_load(&in->idle),
+	};
 }
 
 void cg_intake_stop(struct cg_intake *in)
 {
 	uint64_t one = 1;
 
-	if (!in)
+	if (!in || in->o.listen_fd < 0)
 		return;
-	pthread_mutex_lock(&in->mu);
-	in->stopping = 1;
-	pthread_mutex_unlock(&in->mu);
-	if (write(in->wake, &one, sizeof one) < 0)
+	if (in->stop_fd >= 0 && write(in->stop_fd, &one, sizeof one) < 0)
 		cg_warn("intake: eventfd: %s", strerror(errno));
+	for (int i = 0; in->loops && i < in->o.loops; i++) {
+		if (in->loops[i].started)
+			pthread_join(in->loops[i].thread, NULL);
+		in->loops[i].started = 0;
+	}
+	close(in->o.listen_fd);
+	in->o.listen_fd = -1;
 }
 
 void cg_intake_free(struct cg_intake *in)
 {
 	if (!in)
 		return;
-	if (in->started) {
-		cg_intake_stop(in);
-		pthread_join(in->thread, NULL);
+	cg_intake_stop(in);
+	for (int i = 0; in->loops && i < in->o.loops; i++) {
+		struct loop *lp = &in->loops[i];
+		if (lp->ep > 0)
+			close(lp->ep);
+		free(lp->peek);
+		pthread_mutex_destroy(&lp->mu);
 	}
-	for (struct conn *c = in->ready.head, *next; c; c = next) {
-		next = c->next;
-		close(c->fd);
-		free(c);
-	}
-	for (struct conn *c = in->returned.head, *next; c; c = next) {
-		next = c->next;
-		close(c->fd);
-		free(c);
-	}
-	if (in->ep >= 0)
-		close(in->ep);
-	if (in->wake >= 0)
-		close(in->wake);
-	free(in->peek);
-	pthread_cond_destroy(&in->ready_cv);
-	pthread_mutex_destroy(&in->mu);
+	free(in->loops);
+	if (in->stop_fd >= 0)
+		close(in->stop_fd);
 	free(in);
 }

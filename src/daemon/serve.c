@@ -28,13 +28,10 @@
 
 /* libfcgi's input and output buffers of one request */
 #define FCGX_BUFFERS (2 * 8192)
-/* the answers the writer sends after COMMIT are small; a peer that does not
- * read them must not hold the writer longer than this */
-#define SEND_TIMEOUT_MS 100
-
 struct inflight {
 	FCGX_Request rq;
 	struct daemon *d;
+	struct cg_conn *conn;      /* the intake's, given back in finish() */
 	struct cg_response res;
 	struct cg_store_batch batch;
 	int head;                  /* HEAD: the answer has no body */
@@ -169,10 +166,8 @@ static void finish(struct inflight *f)
 	write_response(&f->rq, f->head, &f->res);
 	FCGX_Detach(&f->rq);
 	FCGX_Finish_r(&f->rq);
-	if (f->rq.ipcFd >= 0) {
-		cg_intake_keep(d->intake, f->rq.ipcFd);
-		f->rq.ipcFd = -1;
-	}
+	cg_intake_done(f->conn, f->rq.ipcFd); /* -1 when libfcgi closed it */
+	f->rq.ipcFd = -1;
 	FCGX_Free(&f->rq, 0);
 	if (f->cost)
 		atomic_fetch_sub(&d->inflight_bytes, f->cost);
@@ -266,38 +261,34 @@ static void serve(struct worker *w, struct inflight *f)
 		finish(f);
 }
 
-/* A worker serves connections the intake hands it, each with its whole
- * request already in the socket buffer, so libfcgi's reads never wait on a
- * slow peer. The request object is given the open connection (ipcFd,
- * keepConnection = 1) and, as its listening socket, one that can never
- * have a connection: libfcgi goes on to accept() when a read fails, and must
- * not serve a connection the intake did not vet. */
-void *cgd_worker_main(void *arg)
+/* The intake's serve callback, on loop `loop`'s thread: the connection's
+ * whole request is already in the socket buffer, so libfcgi's reads never
+ * wait on a slow peer. The request object is given the open connection
+ * (ipcFd, keepConnection = 1) and, as its listening socket, one that can
+ * never have a connection: libfcgi goes on to accept() when a read fails,
+ * and must not serve a connection the intake did not vet. */
+void cgd_serve(void *arg, int loop, struct cg_conn *conn, int fd)
 {
-	struct worker *w = arg;
-	struct daemon *d = w->d;
-	const struct timeval send_timeout = {0, SEND_TIMEOUT_MS * 1000};
-	int fd;
+	struct worker *w = (struct worker *)arg + loop;
+	struct inflight *f = calloc(1, sizeof *f);
 
-	while ((fd = cg_intake_next(d->intake)) >= 0) {
-		struct inflight *f = calloc(1, sizeof *f);
-		if (!f) {
-			close(fd);
-			continue;
-		}
-		f->d = d;
-		cg_response_init(&f->res);
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
-		FCGX_InitRequest(&f->rq, d->no_accept_fd, 0);
-		f->rq.ipcFd = fd;
-		f->rq.keepConnection = 1;
-		if (FCGX_Accept_r(&f->rq) < 0) { /* libfcgi has closed the connection */
-			FCGX_Free(&f->rq, 1);
-			cg_response_free(&f->res);
-			free(f);
-			continue;
-		}
-		serve(w, f);
+	if (!f) {
+		close(fd);
+		cg_intake_done(conn, -1);
+		return;
 	}
-	return NULL;
+	f->d = w->d;
+	f->conn = conn;
+	cg_response_init(&f->res);
+	FCGX_InitRequest(&f->rq, w->d->no_accept_fd, 0);
+	f->rq.ipcFd = fd;
+	f->rq.keepConnection = 1;
+	if (FCGX_Accept_r(&f->rq) < 0) { /* libfcgi has closed the connection */
+		FCGX_Free(&f->rq, 1);
+		cg_response_free(&f->res);
+		free(f);
+		cg_intake_done(conn, -1);
+		return;
+	}
+	serve(w, f);
 }

@@ -218,7 +218,7 @@ try {
   }
 
   // ---- the one-tag embed: styled, fixed, no layout shift --------------------------
-  for (const path of ["/", "/linked.html"]) {
+  for (const path of ["/static-index.html", "/static-linked.html"]) {
     const { ctx, page } = await newPage({ viewport: { width: 390, height: 844 } });
     await page.addInitScript(() => {
       window.__cls = 0;

@@ -27,6 +27,12 @@ sed 's/<html lang="nb">/<html>/' "$CG_DIR/web/demo/index.html" >"$CG_DIR/web/dem
 sed 's#<script src="/consent/banner.js"#<link rel="stylesheet" href="/consent/banner.css">\n&#' \
 	"$CG_DIR/web/demo/nolang.html" >"$CG_DIR/web/demo/linked.html"
 cp "$CG_DIR/web/demo/nolang.html" "$CG_DIR/web/demo/old.html"
+# for the layout-shift check, both embeds on pages without the demo's own
+# script: its table and state box fill in after a fetch, a shift of the
+# page's own making that comes or not with the machine's speed
+for f in index linked; do
+	sed '/^<script>$/,/^<\/script>$/d' "$CG_DIR/web/demo/$f.html" >"$CG_DIR/web/demo/static-$f.html"
+done
 
 # what an operator does on a material policy change: new version in the
 # daemon's configuration and in the banner embed
