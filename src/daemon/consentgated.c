@@ -240,6 +240,8 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	close_handles(&d);
+	if (workers) /* unused random bytes */
+		sodium_memzero(workers, (size_t)d.cfg.workers * sizeof *workers);
 	free(workers);
 	if (rc == 0)
 		cg_info("stopped");

@@ -76,6 +76,8 @@ struct daemon {
 /* what one intake loop needs to serve a request */
 struct worker {
 	struct daemon *d;
+	uint8_t random[1024];      /* ops.c: unused random bytes, from the end */
+	size_t random_left;
 	char body[CG_COLLECT_BODY_MAX + 1];
 };
 

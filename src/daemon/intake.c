@@ -8,14 +8,17 @@
  *
  * A connection is in one of three states:
  *   PENDING  its request is arriving; on the loop's deadline-ordered list
- *   BUSY     being served; out of the epoll set, in no list
+ *   BUSY     being served; in no list, its events ignored
  *   IDLE     kept between requests; on the loop's idle list
- * Only the loop's thread touches PENDING connections and closes
- * connections; cg_intake_done (any thread) turns BUSY into IDLE and
- * adds it back to the set, under the loop's mutex, which also guards the
- * idle list. A connection out of the set never appears in an epoll_wait
- * result, so one that cg_intake_done frees cannot be in a batch the loop is
- * still going through. */
+ * A connection stays in its epoll set from accept to close (no system call
+ * to take it out while it is served and put it back). Only the loop's
+ * thread touches PENDING connections and frees connections.
+ * cg_intake_done (any thread) turns BUSY into IDLE under the loop's mutex,
+ * which also guards the idle list, and re-arms it with EPOLL_CTL_MOD, which
+ * reports what arrived while it was BUSY (the next request, sent as soon
+ * as nginx read the answer, or a hang-up). A connection done with goes on
+ * the loop's dead list, freed by the loop after its current batch of
+ * events, which may still name it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -59,8 +62,9 @@ struct loop {
 	int started;
 	struct list pending;         /* the loop's thread alone */
 	uint8_t *peek;               /* max_request + 1 bytes */
-	pthread_mutex_t mu;          /* guards idle, stopped, and BUSY -> IDLE */
+	pthread_mutex_t mu;          /* guards idle, dead, stopped, and BUSY -> IDLE */
 	struct list idle;
+	struct list dead;            /* closed by their server: to free */
 	int stopped;
 };
 
@@ -75,7 +79,7 @@ struct cg_intake {
 
 static char listen_tag, stop_tag; /* epoll data of the two shared fds */
 
-#define ARMED (EPOLLIN | EPOLLRDHUP | EPOLLET)
+#define WATCH (EPOLLIN | EPOLLRDHUP | EPOLLET)
 
 static int64_t mono_ms(void)
 {
@@ -111,11 +115,11 @@ static void unlink_conn(struct list *l, struct cg_conn *c)
 	l->n--;
 }
 
-static int arm(struct cg_conn *c)
+static int watch(struct cg_conn *c, int op)
 {
-	struct epoll_event ev = {.events = ARMED, .data.ptr = c};
+	struct epoll_event ev = {.events = WATCH, .data.ptr = c};
 
-	return epoll_ctl(c->loop->ep, EPOLL_CTL_ADD, c->fd, &ev);
+	return epoll_ctl(c->loop->ep, op, c->fd, &ev);
 }
 
 /* Closes a pending connection (the loop's thread). */
@@ -142,6 +146,16 @@ static void trim_idle(struct loop *lp, int max)
 	}
 }
 
+/* The loop's thread, holding mu, between batches of events. */
+static void free_dead(struct loop *lp)
+{
+	while (lp->dead.head) {
+		struct cg_conn *c = lp->dead.head;
+		unlink_conn(&lp->dead, c);
+		free(c);
+	}
+}
+
 static void start_pending(struct loop *lp, struct cg_conn *c)
 {
 	c->state = PENDING;
@@ -159,6 +173,10 @@ static void examine(struct loop *lp, struct cg_conn *c, uint32_t events)
 	int r;
 
 	pthread_mutex_lock(&lp->mu);
+	if (c->state == BUSY) { /* cg_intake_done's re-arm reports it again */
+		pthread_mutex_unlock(&lp->mu);
+		return;
+	}
 	if (c->state == IDLE) { /* the next request on a kept connection: its clock starts */
 		unlink_conn(&lp->idle, c);
 		atomic_fetch_sub(&in->idle, 1);
@@ -177,10 +195,7 @@ static void examine(struct loop *lp, struct cg_conn *c, uint32_t events)
 		unlink_conn(&lp->pending, c);
 		atomic_fetch_sub(&in->pending, 1);
 		atomic_fetch_add(&in->handed, 1);
-		c->state = BUSY;
-		/* out of the set, not disarmed: a disarmed fd still reports a
-		 * hang-up once, which could race with cg_intake_done's free */
-		epoll_ctl(lp->ep, EPOLL_CTL_DEL, c->fd, NULL);
+		c->state = BUSY; /* no other thread looks at it before serve() */
 		in->o.serve(in->o.arg, lp->index, c, c->fd);
 	} else if (r == CG_FCGI_INVALID) {
 		drop_pending(lp, c, &in->invalid);
@@ -220,7 +235,7 @@ static void accept_some(struct loop *lp)
 		if (lp->pending.n >= in->max_pending)
 			drop_pending(lp, lp->pending.head, &in->evicted);
 		start_pending(lp, c);
-		if (arm(c) != 0)
+		if (watch(c, EPOLL_CTL_ADD) != 0)
 			drop_pending(lp, c, NULL);
 	}
 }
@@ -255,13 +270,15 @@ static void *loop_main(void *arg)
 			drop_pending(lp, lp->pending.head, &in->timed_out);
 		pthread_mutex_lock(&lp->mu);
 		trim_idle(lp, in->max_idle);
+		free_dead(lp);
 		pthread_mutex_unlock(&lp->mu);
 	}
 	while (lp->pending.head)
 		drop_pending(lp, lp->pending.head, NULL);
 	pthread_mutex_lock(&lp->mu);
-	lp->stopped = 1;
+	lp->stopped = 1; /* cg_intake_done closes and frees from now on */
 	trim_idle(lp, 0);
+	free_dead(lp);
 	pthread_mutex_unlock(&lp->mu);
 	return NULL;
 }
@@ -270,28 +287,30 @@ void cg_intake_done(struct cg_conn *c, int fd)
 {
 	struct loop *lp = c->loop;
 
-	if (fd < 0) { /* libfcgi closed it, and with it its epoll registration */
-		free(c);
-		return;
-	}
 	pthread_mutex_lock(&lp->mu);
-	if (lp->stopped) {
+	if (lp->stopped) { /* no loop left to watch it, or to look at c */
 		pthread_mutex_unlock(&lp->mu);
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		free(c);
 		return;
 	}
-	c->state = IDLE;
-	push(&lp->idle, c);
-	atomic_fetch_add(&lp->in->idle, 1);
-	/* adding reports bytes that are already there (the next request, sent
-	 * as soon as nginx read this answer) */
-	if (arm(c) != 0) {
+	if (fd >= 0) {
+		c->state = IDLE;
+		push(&lp->idle, c);
+		atomic_fetch_add(&lp->in->idle, 1);
+		if (watch(c, EPOLL_CTL_MOD) == 0) {
+			pthread_mutex_unlock(&lp->mu);
+			return;
+		}
 		unlink_conn(&lp->idle, c);
 		atomic_fetch_sub(&lp->in->idle, 1);
 		close(fd);
-		free(c);
 	}
+	/* closed (by libfcgi, or just now): out of the set, but an event the
+	 * loop has already collected may still name it */
+	c->state = BUSY;
+	push(&lp->dead, c);
 	pthread_mutex_unlock(&lp->mu);
 }
 
