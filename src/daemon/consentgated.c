@@ -114,8 +114,13 @@ static int open_handles(struct daemon *d, const char *cfg_path)
 		cg_error("FCGX_Init failed");
 		return -1;
 	}
-	if (cgd_pool_open(d, d->cfg.workers) != CG_OK) {
+	/* SQLite: the loops read; PostgreSQL: one read thread per connection */
+	if (cgd_pool_open(d, d->cfg.backend == CG_BACKEND_POSTGRESQL ? READERS_MAX : d->cfg.workers) != CG_OK) {
 		cg_error("cannot open read connections to %s", d->cfg.database);
+		return -1;
+	}
+	if (d->cfg.backend == CG_BACKEND_POSTGRESQL && cgd_readq_start(d, d->readers.n) != CG_OK) {
+		cg_error("cannot start the read threads");
 		return -1;
 	}
 	return 0;
@@ -167,14 +172,16 @@ static void wait_for_signals(struct daemon *d, sigset_t *sigs)
 	}
 }
 
-/* In dependency order: the readers and the forwarder, then the store,
- * whose close drains the writer's queue — answering the requests still
- * waiting for a commit, which give their connections back to the (stopped)
- * intake — and only then the intake. */
+/* In dependency order: the read threads (answering what the loops queued)
+ * and connections, the forwarder, then the store, whose close drains the
+ * writer's queue — answering the requests still waiting for a commit,
+ * which give their connections back to the (stopped) intake — and only
+ * then the intake. */
 static void close_handles(struct daemon *d)
 {
 	struct cg_forwarder *fwd;
 
+	cgd_readq_stop(d); /* what the loops queued is answered first */
 	cgd_pool_close(d);
 	pthread_mutex_lock(&d->fwd_mu);
 	fwd = d->forwarder;

@@ -39,9 +39,28 @@ struct reader_pool {
 	int nfree, n;
 };
 
+struct worker;
+
+/* PostgreSQL: requests go from the loops to a few read threads, one per
+ * read connection, through a bounded queue (readq.c) */
+#define READQ_CAP 1024
+
+struct read_queue {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct {
+		struct cg_conn *conn;
+		int fd;
+	} q[READQ_CAP];
+	int head, n, stop, nthreads, nworkers;
+	pthread_t threads[READERS_MAX];
+	struct worker *workers;  /* one per thread */
+};
+
 struct daemon {
 	struct cg_config cfg;
 	struct reader_pool readers;
+	struct read_queue readq;
 	struct cg_store_port store;
 	struct cg_geo *geo;
 	struct cg_listener listener;
@@ -92,6 +111,15 @@ void cgd_ops_init(struct worker *w, struct cg_ops *ops);
  * requests whose answer waits for a commit are answered from the store's
  * completion callback */
 void cgd_serve(void *arg, int loop, struct cg_conn *conn, int fd);
+/* serves one connection on this thread; busy: answer 503 busy */
+void cgd_serve_conn(struct worker *w, struct cg_conn *conn, int fd, int busy);
+
+/* readq.c: the read threads (PostgreSQL only); push never blocks: past
+ * READQ_CAP the request is answered 503 busy at once */
+int cgd_readq_start(struct daemon *d, int n);
+void cgd_readq_push(struct worker *w, struct cg_conn *conn, int fd);
+/* serves what is queued, then joins the threads */
+void cgd_readq_stop(struct daemon *d);
 
 /* pool.c: a read connection for the duration of one query */
 int cgd_pool_open(struct daemon *d, int n);

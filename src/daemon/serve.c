@@ -242,7 +242,9 @@ static void submit(struct daemon *d, struct inflight *f)
 		committed(f, CG_ERR_STORAGE); /* stopping: nothing was queued */
 }
 
-static void serve(struct worker *w, struct inflight *f)
+/* busy: the read threads' queue is full (PostgreSQL): the request is read
+ * to its end and answered 503 busy without touching storage */
+static void serve(struct worker *w, struct inflight *f, int busy)
 {
 	struct cg_ops ops;
 	const char *cookie_lines[MAX_COOKIE_LINES];
@@ -254,6 +256,12 @@ static void serve(struct worker *w, struct inflight *f)
 	read_body(w, &f->rq, &req);
 	drain_input(&f->rq);
 	f->head = req.method && strcmp(req.method, "HEAD") == 0;
+	if (busy) {
+		atomic_fetch_add(&w->d->busy_refusals, 1);
+		cg_response_error(&f->res, CG_ANS_BUSY, "too many requests are waiting for the database; try again");
+		finish(f);
+		return;
+	}
 	cg_handle(&w->d->cfg, &ops, &req, &f->res);
 	if (cg_response_needs_store(&f->res))
 		submit(w->d, f); /* answered from the writer once durable */
@@ -261,15 +269,14 @@ static void serve(struct worker *w, struct inflight *f)
 		finish(f);
 }
 
-/* The intake's serve callback, on loop `loop`'s thread: the connection's
- * whole request is already in the socket buffer, so libfcgi's reads never
- * wait on a slow peer. The request object is given the open connection
- * (ipcFd, keepConnection = 1) and, as its listening socket, one that can
- * never have a connection: libfcgi goes on to accept() when a read fails,
- * and must not serve a connection the intake did not vet. */
-void cgd_serve(void *arg, int loop, struct cg_conn *conn, int fd)
+/* A connection whose whole request is already in the socket buffer, so
+ * libfcgi's reads never wait on a slow peer. The request object is given
+ * the open connection (ipcFd, keepConnection = 1) and, as its listening
+ * socket, one that can never have a connection: libfcgi goes on to
+ * accept() when a read fails, and must not serve a connection the intake
+ * did not vet. */
+void cgd_serve_conn(struct worker *w, struct cg_conn *conn, int fd, int busy)
 {
-	struct worker *w = (struct worker *)arg + loop;
 	struct inflight *f = calloc(1, sizeof *f);
 
 	if (!f) {
@@ -290,5 +297,19 @@ void cgd_serve(void *arg, int loop, struct cg_conn *conn, int fd)
 		cg_intake_done(conn, -1);
 		return;
 	}
-	serve(w, f);
+	serve(w, f, busy);
+}
+
+/* The intake's serve callback, on loop `loop`'s thread. SQLite's reads
+ * are local and short: the loop serves the request itself. PostgreSQL's
+ * are network round trips: the read threads do (readq.c), so a slow
+ * database never holds a loop. */
+void cgd_serve(void *arg, int loop, struct cg_conn *conn, int fd)
+{
+	struct worker *w = (struct worker *)arg + loop;
+
+	if (w->d->readq.nthreads)
+		cgd_readq_push(w, conn, fd);
+	else
+		cgd_serve_conn(w, conn, fd, 0);
 }

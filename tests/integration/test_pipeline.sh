@@ -11,6 +11,8 @@
 #    alive, idle kept connections that no thread holds while requests are
 #    served, nginx closing them after its keepalive timeout, another burst:
 #    zero errors
+#  * PostgreSQL: reads run on the read threads, never on the loops: more
+#    reads wait on a lock at once than there are loops
 #  * a TCP listen: bodies the daemon refuses are answered in full, never
 #    reset, and the kept connection serves the next request
 # CG_BACKEND chooses the backend.
@@ -100,6 +102,45 @@ expect_ge "nginx closed the idle ones after its keepalive timeout (idle now <= 1
 cg_burst 600 100 '%{http_code}\n' "$CG_DIR/kept2.txt" -H 'X-Forwarded-For: 198.51.100.52' --data-binary "$BODY"
 expect_eq "the next burst after the idle period: all 200" "600 200" "$(sort "$CG_DIR/kept2.txt" | uniq -c | tr -s ' ' | sed 's/^ //')"
 expect_eq "nginx logged no upstream error" "" "$(grep -E 'upstream|prematurely' "$CG_DIR/nginx-error.log" 2>/dev/null | head -3)"
+
+if [ "$CG_BACKEND" = postgresql ]; then
+	echo "# PostgreSQL: reads run on the read threads, never on the loops"
+	# a lock holds every read of the visitor tables: more reads wait at once
+	# than there are loops (2), and every one is answered once it is gone
+	# (the read connections call themselves consentgated-read)
+	cg_stop_daemon
+	export CG_INI_EXTRA="
+[storage]
+read_timeout_ms = 30000
+"
+	cg_write_ini
+	cg_start_daemon || exit 1
+	cookie=$(curl -s -D - -o /dev/null -H 'Content-Type: application/json' -H 'X-Forwarded-For: 198.51.100.54' \
+		--data-binary "$BODY" "$CG_URL/consent" | tr -d '\r' | sed -n 's/^Set-Cookie: \(cg_id=[^;]*\).*/\1/p')
+	rm -f "$CG_DIR/held" "$CG_DIR/release"
+	psql -X -q "$CG_PG_URL" >/dev/null <<SQL &
+BEGIN;
+LOCK TABLE subjects, events IN ACCESS EXCLUSIVE MODE;
+\! sh -c 'touch $CG_DIR/held; while [ ! -f $CG_DIR/release ]; do sleep 0.02; done'
+COMMIT;
+SQL
+	holder=$!
+	cg_wait_for 10 test -f "$CG_DIR/held" || { echo "could not lock the tables"; exit 1; }
+	reads=()
+	for _ in $(seq 1 12); do reads+=(-o /dev/null "$CG_URL/consent"); done
+	curl -s --no-progress-meter -Z --parallel-immediate --parallel-max 12 -H "Cookie: $cookie" -w '%{http_code}\n' "${reads[@]}" \
+		>"$CG_DIR/reads.txt" &
+	burst=$!
+	waiting="SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+		AND application_name = 'consentgated-read' AND wait_event_type = 'Lock'"
+	# the forwarder's read connection may wait too: more than 2 loops + 1
+	cg_wait_for 20 sql_ge 4 "$waiting"
+	expect_ge "reads waiting on the lock at once, more than the loops and the forwarder" 4 "$(sql "$waiting")"
+	touch "$CG_DIR/release"
+	wait "$holder"; holder=
+	wait "$burst"
+	expect_eq "all answered once the lock is gone" "12 200" "$(sort "$CG_DIR/reads.txt" | uniq -c | tr -s ' ' | sed 's/^ //')"
+fi
 
 echo "# a TCP listen: refused bodies are answered in full, never reset"
 stack_stop
