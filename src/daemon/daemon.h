@@ -107,17 +107,16 @@ void cgd_wake_forwarder(struct daemon *d);
 /* ops.c: the handler's services over the real handles */
 void cgd_ops_init(struct worker *w, struct cg_ops *ops);
 
-/* serve.c: the intake's serve callback (arg: the workers, one per loop);
+/* serve.c: serves one connection on this thread (busy: answer 503 busy);
  * requests whose answer waits for a commit are answered from the store's
  * completion callback */
-void cgd_serve(void *arg, int loop, struct cg_conn *conn, int fd);
-/* serves one connection on this thread; busy: answer 503 busy */
 void cgd_serve_conn(struct worker *w, struct cg_conn *conn, int fd, int busy);
 
-/* readq.c: the read threads (PostgreSQL only); push never blocks: past
+/* readq.c: the intake's serve callback (arg: the workers, one per loop),
+ * which on PostgreSQL queues for the read threads — never blocking: past
  * READQ_CAP the request is answered 503 busy at once */
+void cgd_serve(void *arg, int loop, struct cg_conn *conn, int fd);
 int cgd_readq_start(struct daemon *d, int n);
-void cgd_readq_push(struct worker *w, struct cg_conn *conn, int fd);
 /* serves what is queued, then joins the threads */
 void cgd_readq_stop(struct daemon *d);
 

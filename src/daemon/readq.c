@@ -1,4 +1,5 @@
-/* The read threads (PostgreSQL only). On PostgreSQL every read — the
+/* The intake's serve callback, and the read threads (PostgreSQL only) it
+ * hands requests to. On PostgreSQL every read — the
  * visitor's state for nearly every route — is a network round trip, up to
  * [storage] read_timeout_ms when the database stalls. Served on an event
  * loop, one slow read would hold every connection of that loop, and two
@@ -60,7 +61,7 @@ int cgd_readq_start(struct daemon *d, int n)
 	return CG_OK;
 }
 
-void cgd_readq_push(struct worker *w, struct cg_conn *conn, int fd)
+static void readq_push(struct worker *w, struct cg_conn *conn, int fd)
 {
 	struct read_queue *q = &w->d->readq;
 	int full;
@@ -95,4 +96,18 @@ void cgd_readq_stop(struct daemon *d)
 	sodium_memzero(q->workers, (size_t)q->nworkers * sizeof *q->workers); /* unused random bytes */
 	free(q->workers);
 	q->workers = NULL;
+}
+
+/* The intake's serve callback, on loop `loop`'s thread. SQLite's reads
+ * are local and short: the loop serves the request itself. PostgreSQL's
+ * are network round trips: the read threads serve them, so a slow
+ * database never holds a loop. */
+void cgd_serve(void *arg, int loop, struct cg_conn *conn, int fd)
+{
+	struct worker *w = (struct worker *)arg + loop;
+
+	if (w->d->readq.nthreads)
+		readq_push(w, conn, fd);
+	else
+		cgd_serve_conn(w, conn, fd, 0);
 }

@@ -299,17 +299,3 @@ void cgd_serve_conn(struct worker *w, struct cg_conn *conn, int fd, int busy)
 	}
 	serve(w, f, busy);
 }
-
-/* The intake's serve callback, on loop `loop`'s thread. SQLite's reads
- * are local and short: the loop serves the request itself. PostgreSQL's
- * are network round trips: the read threads do (readq.c), so a slow
- * database never holds a loop. */
-void cgd_serve(void *arg, int loop, struct cg_conn *conn, int fd)
-{
-	struct worker *w = (struct worker *)arg + loop;
-
-	if (w->d->readq.nthreads)
-		cgd_readq_push(w, conn, fd);
-	else
-		cgd_serve_conn(w, conn, fd, 0);
-}
