@@ -1,14 +1,13 @@
 /* The intake's serve callback, and the read threads (PostgreSQL only) it
- * hands requests to. On PostgreSQL every read — the
- * visitor's state for nearly every route — is a network round trip, up to
- * [storage] read_timeout_ms when the database stalls. Served on an event
- * loop, one slow read would hold every connection of that loop, and two
- * loops would cap a remote database at two reads per round trip. So the
- * loops hand each whole request to this queue, and as many threads as
- * there are read connections serve them: a stalled database costs these
- * threads their read deadline, never a loop. The queue is bounded: past
- * READQ_CAP a request is answered 503 busy at once, by the loop, without a
- * read. */
+ * hands requests to. On PostgreSQL every read — the visitor's state, for
+ * nearly every route — is a network round trip, up to [storage]
+ * read_timeout_ms when the database stalls. Served on an event loop, one
+ * slow read would hold every connection of that loop, and two loops would
+ * cap a remote database at two reads per round trip. So the loops hand
+ * each whole request to this queue, and as many threads as there are read
+ * connections serve them: a stalled database costs these threads their
+ * read deadline, never a loop. The queue is bounded: past READQ_CAP a
+ * request is answered 503 busy at once, by the loop, without a read. */
 #include <sodium.h>
 #include <stdlib.h>
 
