@@ -73,6 +73,7 @@ struct cg_config {
 	/* [server], cont. */
 	int request_timeout_ms;       /* a connection's whole request must arrive within this */
 	int max_pending_connections;  /* connections whose request is still arriving */
+	int max_idle_connections;     /* kept connections idle between requests */
 	int max_inflight_bytes;       /* requests waiting for a commit, in bytes; past it 503 busy */
 	/* [limits]: what /collect may queue */
 	int visitor_bytes_per_hour;   /* payload bytes per visitor (subject) per hour */

@@ -10,7 +10,8 @@
  * No thread is pinned to a connection: between requests a kept connection
  * (fastcgi_keep_conn) costs a file descriptor in its loop's epoll set.
  * Connections still arriving are capped per loop (past the cap the oldest
- * is closed), and so are idle kept ones. */
+ * is closed), and so are idle kept ones (past the cap, a connection is
+ * closed right after its answer instead of kept). */
 #ifndef CONSENTGATE_INTAKE_H
 #define CONSENTGATE_INTAKE_H
 
@@ -41,6 +42,7 @@ struct cg_intake_opts {
 
 struct cg_intake_stats {
 	uint64_t accepted, handed, timed_out, oversize, invalid, evicted;
+	uint64_t evicted_idle;    /* kept connections closed after their answer: idle cap */
 	int pending, idle;
 };
 

@@ -37,6 +37,7 @@ static const struct directive directives[] = {
 	{"server", "workers", T_INT, C(workers), 1, 1024, NULL},
 	{"server", "request_timeout_ms", T_INT, C(request_timeout_ms), 100, 60000, NULL},
 	{"server", "max_pending_connections", T_INT, C(max_pending_connections), 16, 65536, NULL},
+	{"server", "max_idle_connections", T_INT, C(max_idle_connections), 2, 65536, NULL},
 	{"server", "max_inflight_bytes", T_INT, C(max_inflight_bytes), 65536, 1 << 30, NULL},
 	{"server", "base_path", T_STR, C(base_path), 0, 0, NULL},
 	{"server", "site", T_STR, C(site), 0, 0, NULL},
@@ -176,6 +177,7 @@ void cg_config_defaults(struct cg_config *cfg)
 	cfg->connect_timeout_ms = 2000;
 	cfg->request_timeout_ms = 5000;
 	cfg->max_pending_connections = 1024;
+	cfg->max_idle_connections = 1024;
 	cfg->max_inflight_bytes = 8 * 1024 * 1024;
 	cfg->visitor_bytes_per_hour = 256 * 1024;
 	cfg->prefix_bytes_per_hour = 4 * 1024 * 1024;

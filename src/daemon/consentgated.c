@@ -138,7 +138,7 @@ static int start_intake(struct daemon *d, struct worker *workers)
 		 * read them must not hold the writer longer than this */
 		.send_timeout_ms = 100,
 		.max_pending = d->cfg.max_pending_connections,
-		.max_idle = d->cfg.max_pending_connections,
+		.max_idle = d->cfg.max_idle_connections,
 		/* params (nginx sends a few kB) + the largest body + record framing */
 		.max_request = CG_COLLECT_BODY_MAX + 64 * 1024,
 		.serve = cgd_serve,

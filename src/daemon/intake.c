@@ -73,7 +73,7 @@ struct cg_intake {
 	int max_pending, max_idle;   /* per loop */
 	int stop_fd;                 /* an eventfd: readable once stopping */
 	struct loop *loops;
-	atomic_uint_fast64_t accepted, handed, timed_out, oversize, invalid, evicted;
+	atomic_uint_fast64_t accepted, handed, timed_out, oversize, invalid, evicted, evicted_idle;
 	atomic_int pending, idle;
 };
 
@@ -133,11 +133,11 @@ static void drop_pending(struct loop *lp, struct cg_conn *c, atomic_uint_fast64_
 		atomic_fetch_add(counter, 1);
 }
 
-/* Closes idle connections over the loop's cap, oldest first (the loop's
- * thread; the caller holds mu). */
-static void trim_idle(struct loop *lp, int max)
+/* Closes the loop's idle connections, at its end (the loop's thread; the
+ * caller holds mu). */
+static void close_idle(struct loop *lp)
 {
-	while (lp->idle.n > max) {
+	while (lp->idle.n) {
 		struct cg_conn *c = lp->idle.head;
 		unlink_conn(&lp->idle, c);
 		atomic_fetch_sub(&lp->in->idle, 1);
@@ -269,7 +269,6 @@ static void *loop_main(void *arg)
 		for (int64_t now = mono_ms(); lp->pending.head && lp->pending.head->deadline <= now;)
 			drop_pending(lp, lp->pending.head, &in->timed_out);
 		pthread_mutex_lock(&lp->mu);
-		trim_idle(lp, in->max_idle);
 		free_dead(lp);
 		pthread_mutex_unlock(&lp->mu);
 	}
@@ -277,7 +276,7 @@ static void *loop_main(void *arg)
 		drop_pending(lp, lp->pending.head, NULL);
 	pthread_mutex_lock(&lp->mu);
 	lp->stopped = 1; /* cg_intake_done closes and frees from now on */
-	trim_idle(lp, 0);
+	close_idle(lp);
 	free_dead(lp);
 	pthread_mutex_unlock(&lp->mu);
 	return NULL;
@@ -295,7 +294,16 @@ void cg_intake_done(struct cg_conn *c, int fd)
 		free(c);
 		return;
 	}
-	if (fd >= 0) {
+	/* The idle cap is kept here, by closing a connection right after its
+	 * answer, never later: nginx may take an idle kept connection for the
+	 * next request at any moment, and a POST sent on one that is then
+	 * closed fails (nginx does not retry it). Closed straight after the
+	 * answer, the hang-up is there before nginx looks at the connection
+	 * again, and it drops it from its cache. */
+	if (fd >= 0 && lp->idle.n >= lp->in->max_idle) {
+		close(fd);
+		atomic_fetch_add(&lp->in->evicted_idle, 1);
+	} else if (fd >= 0) {
 		c->state = IDLE;
 		push(&lp->idle, c);
 		atomic_fetch_add(&lp->in->idle, 1);
@@ -360,6 +368,7 @@ void cg_intake_stats(struct cg_intake *in, struct cg_intake_stats *out)
 		.accepted = atomic_load(&in->accepted), .handed = atomic_load(&in->handed),
 		.timed_out = atomic_load(&in->timed_out), .oversize = atomic_load(&in->oversize),
 		.invalid = atomic_load(&in->invalid), .evicted = atomic_load(&in->evicted),
+		.evicted_idle = atomic_load(&in->evicted_idle),
 		.pending = atomic_load(&in->pending), .idle = atomic_load(&in->idle),
 	};
 }

@@ -105,8 +105,10 @@ static int limits_and_connections(struct daemon *d, struct cg_buf *out)
 		"consentgate_connections_total{outcome=\"timed_out\"} %llu\n"
 		"consentgate_connections_total{outcome=\"oversize\"} %llu\n"
 		"consentgate_connections_total{outcome=\"invalid\"} %llu\n"
-		"consentgate_connections_total{outcome=\"evicted\"} %llu\n",
-		ull(is.accepted), ull(is.timed_out), ull(is.oversize), ull(is.invalid), ull(is.evicted));
+		"consentgate_connections_total{outcome=\"evicted\"} %llu\n"
+		"consentgate_connections_total{outcome=\"closed_idle_cap\"} %llu\n",
+		ull(is.accepted), ull(is.timed_out), ull(is.oversize), ull(is.invalid), ull(is.evicted),
+		ull(is.evicted_idle));
 	rc |= family(out, "consentgate_requests_received_total", "counter",
 	             "Requests that arrived whole and went to a worker.");
 	rc |= cg_buf_printf(out, "consentgate_requests_received_total %llu\n", ull(is.handed));
