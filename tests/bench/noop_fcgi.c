@@ -15,7 +15,6 @@
 #include <fcgiapp.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,9 +114,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	FCGX_Init();
-	/* libfcgi's SIGTERM handler only flags a shutdown that FCGX_Accept_r
-	 * notices; threads in epoll_wait never would: die as usual */
-	signal(SIGTERM, SIG_DFL);
 	unlink(argv[1]);
 	listen_fd = FCGX_OpenSocket(argv[1], 1024);
 	if (listen_fd < 0)
