@@ -26,10 +26,9 @@
 #define CGD_NROUTES 12
 #define CGD_NSTATUSES 12
 
-/* Read connections shared by the workers: a query borrows one for its
- * duration. Far fewer than workers are needed (a read takes microseconds,
- * a worker mostly waits on the network or the writer), and each connection
- * costs memory. */
+/* Read connections: a query borrows one for its duration. SQLite: one per
+ * worker (the loops read themselves); PostgreSQL: READERS_MAX, one per read
+ * thread (readq.c). */
 #define READERS_MAX 8
 
 struct reader_pool {
