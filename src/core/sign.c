@@ -1,0 +1,249 @@
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consentgate/chain.h"
+#include "consentgate/err.h"
+#include "consentgate/sign.h"
+
+#define ENVELOPE_FORMAT "consentgate/1"
+#define HEAD_TYPE "consentgate/chain-head/1"
+
+void cg_key_id(const uint8_t pk[CG_SIGN_PK_BYTES], char out[CG_KEY_ID_LEN + 1])
+{
+	uint8_t d[crypto_hash_sha256_BYTES];
+
+	crypto_hash_sha256(d, pk, CG_SIGN_PK_BYTES);
+	sodium_bin2hex(out, CG_KEY_ID_LEN + 1, d, CG_KEY_ID_LEN / 2);
+}
+
+void cg_signer_from_seed(const uint8_t seed[CG_SIGN_SEED_BYTES], struct cg_signer *s)
+{
+	crypto_sign_seed_keypair(s->pk, s->sk, seed);
+	cg_key_id(s->pk, s->key_id);
+}
+
+void cg_signer_wipe(struct cg_signer *s)
+{
+	sodium_memzero(s, sizeof *s);
+}
+
+/* SubjectPublicKeyInfo of an Ed25519 key (RFC 8410): this prefix, then the key */
+static const uint8_t spki_prefix[12] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
+
+void cg_key_pem(const uint8_t pk[CG_SIGN_PK_BYTES], char out[CG_SIGN_PEM_MAX])
+{
+	uint8_t der[sizeof spki_prefix + CG_SIGN_PK_BYTES];
+	char b64[64];
+
+	memcpy(der, spki_prefix, sizeof spki_prefix);
+	memcpy(der + sizeof spki_prefix, pk, CG_SIGN_PK_BYTES);
+	sodium_bin2base64(b64, sizeof b64, der, sizeof der, sodium_base64_VARIANT_ORIGINAL);
+	snprintf(out, CG_SIGN_PEM_MAX, "-----BEGIN PUBLIC KEY-----\n%s\n-----END PUBLIC KEY-----\n", b64);
+}
+
+void cg_key_b64url(const uint8_t pk[CG_SIGN_PK_BYTES], char out[48])
+{
+	sodium_bin2base64(out, 48, pk, CG_SIGN_PK_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+int cg_envelope_make(const struct cg_signer *s, const char *payload_type, const void *payload, size_t len,
+                     struct cg_buf *out)
+{
+	uint8_t sig[CG_SIGN_SIG_BYTES];
+	char sig64[sodium_base64_ENCODED_LEN(CG_SIGN_SIG_BYTES, sodium_base64_VARIANT_ORIGINAL)];
+	size_t cap = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+	char *p64 = NULL;
+	int rc;
+
+	if (len > CG_ENVELOPE_MAX || !(p64 = malloc(cap)))
+		return len > CG_ENVELOPE_MAX ? CG_ERR_TOO_LONG : CG_ERR_NOMEM;
+	crypto_sign_detached(sig, NULL, payload, len, s->sk);
+	sodium_bin2base64(p64, cap, payload, len, sodium_base64_VARIANT_ORIGINAL);
+	sodium_bin2base64(sig64, sizeof sig64, sig, sizeof sig, sodium_base64_VARIANT_ORIGINAL);
+	rc = cg_buf_printf(out, "{\"signed\":\"" ENVELOPE_FORMAT "\",\"payload_type\":\"%s\",\"payload\":\"%s\","
+	                   "\"key_id\":\"%s\",\"alg\":\"Ed25519\",\"signature\":\"%s\"}",
+	                   payload_type, p64, s->key_id, sig64);
+	free(p64);
+	return rc;
+}
+
+static int envelope_fields(json_t *o, struct cg_envelope *out, char *why, size_t whylen)
+{
+	const char *fmt = NULL, *type = NULL, *payload = NULL, *kid = NULL, *alg = NULL, *sig = NULL;
+	size_t got = 0, cap;
+
+	if (json_unpack(o, "{s:s, s:s, s:s, s:s, s:s, s:s}", "signed", &fmt, "payload_type", &type, "payload",
+	                &payload, "key_id", &kid, "alg", &alg, "signature", &sig) != 0 ||
+	    strcmp(fmt, ENVELOPE_FORMAT) != 0) {
+		snprintf(why, whylen, "not a consentgate signed envelope (%s)", ENVELOPE_FORMAT);
+		return CG_ERR_INVALID;
+	}
+	if (strcmp(alg, "Ed25519") != 0 || strlen(kid) != CG_KEY_ID_LEN || strlen(type) >= sizeof out->payload_type) {
+		snprintf(why, whylen, "unknown algorithm, key id or payload type");
+		return CG_ERR_INVALID;
+	}
+	if (sodium_base642bin(out->sig, sizeof out->sig, sig, strlen(sig), NULL, &got, NULL,
+	                      sodium_base64_VARIANT_ORIGINAL) != 0 || got != sizeof out->sig) {
+		snprintf(why, whylen, "the signature is not 64 bytes of base64");
+		return CG_ERR_INVALID;
+	}
+	cap = strlen(payload) / 4 * 3 + 3;
+	if (!(out->payload = malloc(cap + 1)))
+		return CG_ERR_NOMEM;
+	if (sodium_base642bin((unsigned char *)out->payload, cap, payload, strlen(payload), NULL, &out->len, NULL,
+	                      sodium_base64_VARIANT_ORIGINAL) != 0) {
+		snprintf(why, whylen, "the payload is not base64");
+		return CG_ERR_INVALID;
+	}
+	out->payload[out->len] = '\0';
+	snprintf(out->payload_type, sizeof out->payload_type, "%s", type);
+	snprintf(out->key_id, sizeof out->key_id, "%s", kid);
+	return CG_OK;
+}
+
+int cg_envelope_parse(const char *text, size_t len, struct cg_envelope *out, char *why, size_t whylen)
+{
+	json_error_t jerr;
+	json_t *o, *inner;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (len > 16 * CG_ENVELOPE_MAX || !(o = json_loadb(text, len, 0, &jerr))) {
+		snprintf(why, whylen, "not JSON: %s", len > 16 * CG_ENVELOPE_MAX ? "too large" : jerr.text);
+		return CG_ERR_INVALID;
+	}
+	inner = json_object_get(o, "signed_receipt");
+	rc = envelope_fields(json_is_object(inner) ? inner : o, out, why, whylen);
+	json_decref(o);
+	if (rc != CG_OK)
+		cg_envelope_free(out);
+	return rc;
+}
+
+void cg_envelope_free(struct cg_envelope *e)
+{
+	free(e->payload);
+	e->payload = NULL;
+	e->len = 0;
+}
+
+int cg_envelope_verify(const struct cg_envelope *e, const uint8_t pk[CG_SIGN_PK_BYTES])
+{
+	return crypto_sign_verify_detached(e->sig, (const unsigned char *)e->payload, e->len, pk) == 0
+	               ? CG_OK : CG_ERR_CHAIN;
+}
+
+int cg_head_payload(const struct cg_head *h, struct cg_buf *out)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:s, s:s}", "type", HEAD_TYPE, "site", h->site,
+	                      "chain", "consent_events", "last_id", (json_int_t)h->last_id, "hash", h->hash,
+	                      "last_recorded_at", h->last_recorded_at, "links", (json_int_t)h->links,
+	                      "signed_at", h->signed_at, "key_id", h->key_id);
+	char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	int rc = s ? cg_buf_adds(out, s) : CG_ERR_NOMEM;
+
+	free(s);
+	json_decref(o);
+	return rc;
+}
+
+static int copy_field(char *dst, size_t size, const char *src)
+{
+	return (size_t)snprintf(dst, size, "%s", src) < size ? CG_OK : CG_ERR_INVALID;
+}
+
+int cg_head_parse(const char *payload, size_t len, struct cg_head *out)
+{
+	const char *type, *site, *chain, *hash, *last, *signed_at, *kid;
+	json_int_t last_id, links;
+	json_t *o = json_loadb(payload, len, 0, NULL);
+	int rc = CG_ERR_INVALID;
+
+	memset(out, 0, sizeof *out);
+	if (o && json_unpack(o, "{s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:s, s:s}", "type", &type, "site", &site,
+	                     "chain", &chain, "last_id", &last_id, "hash", &hash, "last_recorded_at", &last,
+	                     "links", &links, "signed_at", &signed_at, "key_id", &kid) == 0 &&
+	    strcmp(type, HEAD_TYPE) == 0 && strlen(hash) == CG_HEX_HASH_LEN && last_id >= 0 && links >= 0) {
+		out->last_id = last_id;
+		out->links = links;
+		rc = copy_field(out->hash, sizeof out->hash, hash) | copy_field(out->site, sizeof out->site, site) |
+		     copy_field(out->last_recorded_at, sizeof out->last_recorded_at, last) |
+		     copy_field(out->signed_at, sizeof out->signed_at, signed_at) |
+		     copy_field(out->key_id, sizeof out->key_id, kid);
+		rc = rc ? CG_ERR_INVALID : CG_OK;
+	}
+	json_decref(o);
+	return rc;
+}
+
+void cg_head_check_init(struct cg_head_check *c, const struct cg_head *h)
+{
+	memset(c, 0, sizeof *c);
+	c->head = *h;
+	strcpy(c->prev, CG_CHAIN_GENESIS);
+	c->next_id = 1;
+	c->reached = h->last_id == 0;
+}
+
+#define MISSING "row %lld is missing (neither a row nor a pruned link)%s"
+#define AT_ROW "row %lld: %s"
+
+static int diverged(struct cg_head_check *c, int missing, long long id, const char *what)
+{
+	if (missing)
+		snprintf(c->why, sizeof c->why, MISSING, id, what);
+	else
+		snprintf(c->why, sizeof c->why, AT_ROW, id, what);
+	c->failed = 1;
+	return 1;
+}
+
+int cg_head_check_row(struct cg_head_check *c, const struct cg_event *ev)
+{
+	int fault;
+
+	if (c->reached || ev->id > c->head.last_id)
+		return 1;
+	if (ev->id != c->next_id)
+		return diverged(c, 1, (long long)c->next_id, "");
+	fault = ev->action < 0 ? cg_chain_check_link(ev, c->prev) : cg_chain_check(ev, c->prev);
+	if (fault != CG_CHAIN_OK)
+		return diverged(c, 0, (long long)ev->id, cg_chain_fault_name(fault));
+	c->links++;
+	c->next_id++;
+	memcpy(c->prev, ev->hash, sizeof c->prev);
+	if (ev->id == c->head.last_id) {
+		c->reached = 1;
+		if (strcmp(ev->hash, c->head.hash) != 0)
+			return diverged(c, 0, (long long)ev->id,
+			                "its hash is not the signed head's (the log was rewritten up to here)");
+		return 1;
+	}
+	return 0;
+}
+
+int cg_head_check_finish(struct cg_head_check *c)
+{
+	if (c->failed)
+		return CG_ERR_CHAIN;
+	if (!c->reached) {
+		diverged(c, 1, (long long)c->next_id,
+		         "; the log ends before the signed head");
+		return CG_ERR_CHAIN;
+	}
+	if (c->links != c->head.links) {
+		snprintf(c->why, sizeof c->why, "the log holds %lld links up to row %lld, the signed head %lld",
+		         (long long)c->links, (long long)c->head.last_id, (long long)c->head.links);
+		c->failed = 1;
+		return CG_ERR_CHAIN;
+	}
+	if (c->head.last_id == 0 && strcmp(c->head.hash, CG_CHAIN_GENESIS) != 0) {
+		snprintf(c->why, sizeof c->why, "an empty head must name the genesis hash");
+		c->failed = 1;
+		return CG_ERR_CHAIN;
+	}
+	return CG_OK;
+}
