@@ -79,6 +79,10 @@ struct cg_config {
 	int visitor_bytes_per_hour;   /* payload bytes per visitor (subject) per hour */
 	int prefix_bytes_per_hour;    /* payload bytes per client prefix (/24, /48) per hour */
 	int outbox_max_rows;          /* pending rows in the whole outbox */
+	/* [signing] */
+	char key_file[CG_CFG_STR];    /* the instance's Ed25519 secret key; "": the default place */
+	char anchor_command[CG_CFG_STR]; /* run with each signed head on stdin; "": none */
+	int head_interval_minutes;    /* how often the chain head is signed */
 	/* [destination.NAME] */
 	struct cg_destination dest[CG_MAX_DESTINATIONS];
 	int n_dest;

@@ -15,6 +15,7 @@
 #include "consentgate/event.h"
 #include "consentgate/ip.h"
 #include "consentgate/report.h"
+#include "consentgate/sign.h"
 
 struct cg_request {
 	const char *method;        /* REQUEST_METHOD */
@@ -111,6 +112,12 @@ struct cg_ops {
 	 * seconds to wait in *retry_s. May be NULL: everything is admitted. */
 	int (*admit)(void *ctx, const char *subject, const char *prefix, size_t bytes, size_t rows,
 	             int64_t now_ms, int *retry_s);
+	/* the instance's signer; NULL (or a NULL op): receipts go unsigned */
+	const struct cg_signer *(*signer)(void *ctx);
+	/* every public key that ever signed in this log, oldest first (*keys malloc'd) */
+	int (*public_keys)(void *ctx, struct cg_pubkey **keys, size_t *n);
+	/* the newest signed chain head (cg_signed_head_clear); CG_ERR_NOT_FOUND: none yet */
+	int (*latest_head)(void *ctx, struct cg_signed_head *out);
 };
 
 enum cg_admit { CG_ADMIT_OK = 0, CG_ADMIT_VISITOR, CG_ADMIT_PREFIX, CG_ADMIT_OUTBOX, CG_NADMIT };

@@ -85,6 +85,22 @@ struct cg_head {
 /* The head's payload: compact JSON with its fields in a fixed order. */
 int cg_head_payload(const struct cg_head *h, struct cg_buf *out);
 int cg_head_parse(const char *payload, size_t len, struct cg_head *out);
+/* Completes a head from the log (last_id, hash, last_recorded_at, links,
+ * signed_at) with the site and the signer's key id, and appends its
+ * envelope to env. */
+int cg_head_sign(const struct cg_signer *s, const char *site, struct cg_head *h, struct cg_buf *env);
+
+/* A signed head as the store keeps it. The strings are malloc'd by
+ * whoever fills it; cg_signed_head_clear frees them. */
+struct cg_signed_head {
+	int64_t id;                            /* the store's, in signing order */
+	int64_t last_id;
+	int64_t signed_ms;
+	char key_id[CG_KEY_ID_LEN + 1];
+	char *envelope;
+	char *anchor;                          /* what the anchor command printed; NULL: not anchored */
+};
+void cg_signed_head_clear(struct cg_signed_head *h);
 
 /* Checks a log against a head, fed the log's rows (pruned links with
  * action < 0) in id order from the first: every link up to the head's row

@@ -22,6 +22,7 @@
 #include "consentgate/config.h"
 #include "consentgate/event.h"
 #include "consentgate/report.h"
+#include "consentgate/sign.h"
 
 #define CG_STORE_PORT_VERSION 1
 
@@ -95,6 +96,13 @@ struct cg_store_batch {
 };
 typedef void (*cg_store_done)(void *arg, int status);
 
+/* sign_head's signing step, run inside its transaction: head holds the
+ * log's side (last_id, hash, last_recorded_at, links); the callback fills
+ * the rest and appends the envelope to `envelope`. */
+typedef int (*cg_head_sign_fn)(void *arg, struct cg_head *head, struct cg_buf *envelope);
+typedef int (*cg_store_key_fn)(void *ctx, const struct cg_pubkey *k);
+typedef int (*cg_store_head_fn)(void *ctx, const struct cg_signed_head *h);
+
 typedef int (*cg_store_row_fn)(void *ctx, int ncols, const char *const *cols);
 typedef int (*cg_store_event_fn)(void *ctx, const struct cg_event *ev);
 typedef int (*cg_store_outbox_fn)(void *ctx, const struct cg_outbox_item *it);
@@ -127,6 +135,18 @@ struct cg_store_port {
 	              struct cg_import_counts *out, char *err, size_t errlen);
 	int (*retire)(void *ctx, const char *to, int (*copy)(void *arg), void *arg);
 
+	/* Proof (sign.h). key_put: registers an instance's public key (kept for
+	 * good, so receipts signed before a rotation still verify). sign_head:
+	 * signs the log's head, one instance at a time (the purge's kind of
+	 * lease); unless force, only when no head was signed within
+	 * min_interval_ms and the log moved since the last one. *head_id: the
+	 * new head's id, or 0 when none was due. head_anchor: records what the
+	 * anchor command printed for a head. */
+	int (*key_put)(void *ctx, const struct cg_pubkey *k);
+	int (*sign_head)(void *ctx, int64_t now_ms, int64_t min_interval_ms, int force, cg_head_sign_fn sign,
+	                 void *arg, int64_t *head_id);
+	int (*head_anchor)(void *ctx, int64_t head_id, const char *anchor, int64_t now_ms);
+
 	/* reads, on a reader */
 	int (*reader_open)(void *ctx, struct cg_store_reader **out);
 	void (*reader_free)(struct cg_store_reader *r);
@@ -151,6 +171,12 @@ struct cg_store_port {
 	int (*outbox_rows)(struct cg_store_reader *r, const char *kind, cg_store_row_fn fn, void *ctx);
 	/* every outbox row, whatever its state, in id order, payload included */
 	int (*each_outbox)(struct cg_store_reader *r, cg_store_outbox_fn fn, void *ctx);
+	/* every public key, oldest first */
+	int (*each_key)(struct cg_store_reader *r, cg_store_key_fn fn, void *ctx);
+	/* the signed heads signed in [from_ms, to_ms), oldest first; latest:
+	 * only the newest of them */
+	int (*each_head)(struct cg_store_reader *r, int64_t from_ms, int64_t to_ms, int latest,
+	                 cg_store_head_fn fn, void *ctx);
 };
 
 /* Opens the backend [storage] names (creating and migrating in the writer
@@ -163,6 +189,15 @@ void cg_store_port_close(struct cg_store_port *p);
  * (caller frees). */
 int cg_store_subject_events(const struct cg_store_port *p, struct cg_store_reader *r, const char *subject,
                             struct cg_event **evs, size_t *n);
+/* Signs the chain head when due (or at once: force) with the instance's
+ * signer, then hands the newest head, if it has no anchor yet, to [signing]
+ * anchor_command (anchor.h) and records what it printed. *head_id: the head
+ * signed now, or 0. A failed anchor is logged and tried again next time. */
+int cg_store_sign_and_anchor(const struct cg_store_port *p, struct cg_store_reader *r,
+                             const struct cg_config *cfg, const struct cg_signer *signer, int force,
+                             int64_t now_ms, int64_t *head_id);
+/* The newest signed head (cg_signed_head_clear); CG_ERR_NOT_FOUND: none. */
+int cg_store_latest_head(const struct cg_store_port *p, struct cg_store_reader *r, struct cg_signed_head *out);
 /* submit() and wait for done(): CG_OK once the batch is durable. */
 int cg_store_submit_wait(const struct cg_store_port *p, struct cg_store_batch *b);
 

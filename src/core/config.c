@@ -72,6 +72,9 @@ static const struct directive directives[] = {
 	{"limits", "visitor_bytes_per_hour", T_INT, C(visitor_bytes_per_hour), 1024, 1 << 30, NULL},
 	{"limits", "prefix_bytes_per_hour", T_INT, C(prefix_bytes_per_hour), 1024, 1 << 30, NULL},
 	{"limits", "outbox_max_rows", T_INT, C(outbox_max_rows), 100, 100000000, NULL},
+	{"signing", "key_file", T_STR, C(key_file), 0, 0, NULL},
+	{"signing", "anchor_command", T_STR, C(anchor_command), 0, 0, NULL},
+	{"signing", "head_interval_minutes", T_INT, C(head_interval_minutes), 1, 10080, NULL},
 	{"destination", "type", T_ENUM, D(type), 0, 0, type_names},
 	{"destination", "url", T_STR, D(url), 0, 0, NULL},
 	{"destination", "measurement_id", T_STR, D(measurement_id), 0, 0, NULL},
@@ -182,6 +185,7 @@ void cg_config_defaults(struct cg_config *cfg)
 	cfg->visitor_bytes_per_hour = 256 * 1024;
 	cfg->prefix_bytes_per_hour = 4 * 1024 * 1024;
 	cfg->outbox_max_rows = 100000;
+	cfg->head_interval_minutes = 60;
 }
 
 static int valid_origin(const char *o)

@@ -175,6 +175,8 @@ json_t *cg_receipt_build(const struct cg_export_in *in)
 		"piiPrincipalId", in->subject,
 		"services", services);
 	json_object_set_new(r, "recordId", json_integer(last->id));
+	/* the row's link in the hash chain: a signed receipt is bound to it */
+	json_object_set_new(r, "recordHash", json_string(last->hash));
 	json_object_set_new(r, "noticeVersion", str_or_null(st.policy_version));
 	json_object_set_new(r, "validityDuration", json_string(validity));
 	json_object_set_new(r, "withdrawalMethod", json_string(withdrawal_method));

@@ -554,6 +554,8 @@ static const struct route routes[] = {
 	{"check", "/check", "GET", 0, BODY_NONE, 0, 0, cgh_route_check},
 	{"export", "/export", "GET", 0, BODY_NONE, 0, 1, cgh_route_export},
 	{"erase", "/erase", "POST", 1, BODY_NONE, 0, 1, cgh_route_erase},
+	{"keys", "/keys", "GET", 0, BODY_NONE, 0, 0, cgh_route_keys},
+	{"chain-head", "/chain-head", "GET", 0, BODY_NONE, 0, 0, cgh_route_chain_head},
 	{"collect", "!/collect", "POST", 1, BODY_JSON_OR_TEXT, CG_COLLECT_BODY_MAX, 1, cgh_route_collect},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])

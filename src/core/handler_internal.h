@@ -36,5 +36,9 @@ void cgh_route_check(struct ctx *c);
 void cgh_route_export(struct ctx *c);
 void cgh_route_erase(struct ctx *c);
 void cgh_route_report(struct ctx *c);
+void cgh_route_keys(struct ctx *c);
+void cgh_route_chain_head(struct ctx *c);
+/* the receipt's signed envelope as an object, or NULL (no signer) */
+json_t *cgh_sign_receipt(struct ctx *c, const json_t *receipt);
 
 #endif

@@ -21,6 +21,7 @@ void cgh_route_export(struct ctx *c)
 {
 	struct cg_export_in in;
 	struct cg_event *evs = NULL;
+	json_t *doc, *signed_receipt;
 	char id[CG_ID_LEN + 1], subject[CG_SUBJECT_LEN + 1];
 	size_t n = 0;
 	int ids = cgh_read_id(c, id);
@@ -42,7 +43,11 @@ void cgh_route_export(struct ctx *c)
 	in.events = evs;
 	in.n = n;
 	in.now_ms = c->req->now_ms;
-	cgh_respond_json(c, 200, cg_export_build(&in));
+	doc = cg_export_build(&in);
+	signed_receipt = doc ? cgh_sign_receipt(c, json_object_get(doc, "receipt")) : NULL;
+	if (signed_receipt)
+		json_object_set_new(doc, "signed_receipt", signed_receipt);
+	cgh_respond_json(c, 200, doc);
 	free(evs);
 }
 

@@ -150,6 +150,21 @@ int cg_head_payload(const struct cg_head *h, struct cg_buf *out)
 	return rc;
 }
 
+int cg_head_sign(const struct cg_signer *s, const char *site, struct cg_head *h, struct cg_buf *env)
+{
+	struct cg_buf payload;
+	int rc;
+
+	snprintf(h->site, sizeof h->site, "%s", site);
+	memcpy(h->key_id, s->key_id, sizeof h->key_id);
+	cg_buf_init(&payload, 4096);
+	rc = cg_head_payload(h, &payload);
+	if (rc == CG_OK)
+		rc = cg_envelope_make(s, "chain-head", payload.p, payload.len, env);
+	cg_buf_free(&payload);
+	return rc;
+}
+
 static int copy_field(char *dst, size_t size, const char *src)
 {
 	return (size_t)snprintf(dst, size, "%s", src) < size ? CG_OK : CG_ERR_INVALID;
@@ -177,6 +192,13 @@ int cg_head_parse(const char *payload, size_t len, struct cg_head *out)
 	}
 	json_decref(o);
 	return rc;
+}
+
+void cg_signed_head_clear(struct cg_signed_head *h)
+{
+	free(h->envelope);
+	free(h->anchor);
+	memset(h, 0, sizeof *h);
 }
 
 void cg_head_check_init(struct cg_head_check *c, const struct cg_head *h)

@@ -97,6 +97,8 @@ static int open_handles(struct daemon *d, const char *cfg_path)
 		cg_error("storage: no client_id key");
 		return -1;
 	}
+	if (cgd_proof_start(d) != CG_OK)
+		return -1;
 	pthread_mutex_init(&d->salt_mu, NULL);
 	d->salt_day = -1;
 	pthread_mutex_init(&d->admit_mu, NULL);
@@ -182,6 +184,7 @@ static void close_handles(struct daemon *d)
 	struct cg_forwarder *fwd;
 
 	cgd_readq_stop(d); /* what the loops queued is answered first */
+	cgd_proof_stop(d);
 	cgd_pool_close(d);
 	pthread_mutex_lock(&d->fwd_mu);
 	fwd = d->forwarder;

@@ -23,7 +23,7 @@
 #include "consentgate/storage.h"
 
 /* requests_total{route,status}: fixed tables (metrics.c), lock-free counters */
-#define CGD_NROUTES 12
+#define CGD_NROUTES 14
 #define CGD_NSTATUSES 12
 
 /* Read connections: a query borrows one for its duration. SQLite: one per
@@ -89,6 +89,12 @@ struct daemon {
 	 * [server] max_inflight_bytes (serve.c), and the refusals past it */
 	atomic_size_t inflight_bytes;
 	atomic_uint_fast64_t busy_refusals;
+	/* proof.c: the instance's signing key and the head-signing thread */
+	struct cg_signer signer;
+	pthread_t proof_thread;
+	int proof_running, proof_stop;
+	pthread_mutex_t proof_mu;
+	pthread_cond_t proof_wake;
 };
 
 /* what one intake loop needs to serve a request */
@@ -102,6 +108,11 @@ struct worker {
 /* wakes the forwarder for rows just committed (from the writer's thread,
  * safe while the daemon stops it) */
 void cgd_wake_forwarder(struct daemon *d);
+
+/* proof.c: loads (or creates) the signing key, registers its public key,
+ * starts the head-signing thread; stop joins it and wipes the key */
+int cgd_proof_start(struct daemon *d);
+void cgd_proof_stop(struct daemon *d);
 
 /* ops.c: the handler's services over the real handles */
 void cgd_ops_init(struct worker *w, struct cg_ops *ops);

@@ -3,6 +3,8 @@
  * keys, randomness, admission, metrics. Nothing here writes: what must be
  * stored comes back from the handler as a plan (serve.c). */
 #include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
@@ -136,6 +138,60 @@ static int op_report(void *ctx, int period, const char *since_day, struct cg_rep
 	return rc;
 }
 
+static const struct cg_signer *op_signer(void *ctx)
+{
+	return &((struct worker *)ctx)->d->signer;
+}
+
+struct key_list {
+	struct cg_pubkey *k;
+	size_t n, cap;
+};
+
+static int add_key(void *ctx, const struct cg_pubkey *k)
+{
+	struct key_list *l = ctx;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 8;
+		struct cg_pubkey *p = cap <= 4096 ? realloc(l->k, cap * sizeof *p) : NULL;
+		if (!p)
+			return CG_ERR_NOMEM;
+		l->k = p;
+		l->cap = cap;
+	}
+	l->k[l->n++] = *k;
+	return CG_OK;
+}
+
+static int op_public_keys(void *ctx, struct cg_pubkey **keys, size_t *n)
+{
+	struct daemon *d = ((struct worker *)ctx)->d;
+	struct cg_store_reader *r = cgd_borrow(d);
+	struct key_list l = {0};
+	int rc = r ? d->store.each_key(r, add_key, &l) : CG_ERR_STORAGE;
+
+	cgd_give_back(d, r);
+	if (rc != CG_OK) {
+		free(l.k);
+		l.k = NULL;
+		l.n = 0;
+	}
+	*keys = l.k;
+	*n = l.n;
+	return rc;
+}
+
+static int op_latest_head(void *ctx, struct cg_signed_head *out)
+{
+	struct daemon *d = ((struct worker *)ctx)->d;
+	struct cg_store_reader *r = cgd_borrow(d);
+	int rc = r ? cg_store_latest_head(&d->store, r, out) : CG_ERR_STORAGE;
+
+	cgd_give_back(d, r);
+	return rc;
+}
+
 /* getrandom(2), to the last byte asked for */
 static int fill_random(void *buf, size_t n)
 {
@@ -176,6 +232,7 @@ void cgd_ops_init(struct worker *w, struct cg_ops *ops)
 		.ctx = w, .country = op_country, .load_state = op_load_state, .random = op_random,
 		.keys = op_keys, .decided = op_decided, .subject_events = op_subject_events,
 		.report = op_report, .metrics = op_metrics, .admit = op_admit,
+		.signer = op_signer, .public_keys = op_public_keys, .latest_head = op_latest_head,
 	};
 
 	*ops = o;

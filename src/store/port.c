@@ -1,5 +1,10 @@
 /* The storage port's front door: [storage] backend chooses the backend. */
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "consentgate/anchor.h"
+#include "consentgate/log.h"
 
 #include "consentgate/err.h"
 #include "consentgate/storage.h"
@@ -20,4 +25,74 @@ void cg_store_port_close(struct cg_store_port *p)
 		p->close(p->ctx);
 	if (p)
 		memset(p, 0, sizeof *p);
+}
+
+struct signing {
+	const struct cg_signer *signer;
+	const char *site;
+};
+
+static int sign_cb(void *arg, struct cg_head *h, struct cg_buf *env)
+{
+	const struct signing *g = arg;
+
+	return cg_head_sign(g->signer, g->site, h, env);
+}
+
+static int take_head(void *ctx, const struct cg_signed_head *h)
+{
+	struct cg_signed_head *out = ctx;
+
+	*out = *h;
+	out->envelope = strdup(h->envelope);
+	out->anchor = h->anchor ? strdup(h->anchor) : NULL;
+	return out->envelope && (out->anchor || !h->anchor) ? CG_OK : CG_ERR_NOMEM;
+}
+
+int cg_store_latest_head(const struct cg_store_port *p, struct cg_store_reader *r, struct cg_signed_head *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	rc = p->each_head(r, 0, INT64_MAX, 1, take_head, out);
+	if (rc != CG_OK)
+		cg_signed_head_clear(out);
+	return rc == CG_OK && !out->envelope ? CG_ERR_NOT_FOUND : rc;
+}
+
+/* the newest head, if it has no anchor yet */
+static void anchor_latest(const struct cg_store_port *p, struct cg_store_reader *r, const struct cg_config *cfg,
+                          int64_t now_ms)
+{
+	struct cg_signed_head h;
+	struct cg_buf out;
+	char err[256];
+
+	if (cg_store_latest_head(p, r, &h) != CG_OK || h.anchor) {
+		cg_signed_head_clear(&h);
+		return;
+	}
+	if (cg_anchor_run(cfg->anchor_command, h.envelope, 60000, &out, err, sizeof err) != CG_OK)
+		cg_warn("signing: head %lld (row %lld) is not anchored yet: %s", (long long)h.id, (long long)h.last_id, err);
+	else if (p->head_anchor(p->ctx, h.id, out.p ? out.p : "", now_ms) != CG_OK)
+		cg_warn("signing: the anchor of head %lld could not be stored", (long long)h.id);
+	else
+		cg_info("signing: head %lld (row %lld) anchored", (long long)h.id, (long long)h.last_id);
+	cg_buf_free(&out);
+	cg_signed_head_clear(&h);
+}
+
+int cg_store_sign_and_anchor(const struct cg_store_port *p, struct cg_store_reader *r,
+                             const struct cg_config *cfg, const struct cg_signer *signer, int force,
+                             int64_t now_ms, int64_t *head_id)
+{
+	struct signing g = {signer, cfg->site};
+	int rc = p->sign_head(p->ctx, now_ms, (int64_t)cfg->head_interval_minutes * 60000, force, sign_cb, &g,
+	                      head_id);
+
+	if (rc == CG_OK && *head_id)
+		cg_info("signing: chain head %lld signed with key %s", (long long)*head_id, signer->key_id);
+	if (cfg->anchor_command[0])
+		anchor_latest(p, r, cfg, now_ms);
+	return rc;
 }

@@ -30,6 +30,7 @@
 #define PGS_LOCK_PURGE 0x63670003    /* the retention purge */
 #define PGS_LOCK_INSTANCES 0x63670004 /* registering an instance */
 #define PGS_LOCK_BATCH 0x63670005    /* class of the per-batch locks (two-key form) */
+#define PGS_LOCK_HEADS 0x63670006    /* signing a chain head */
 
 /* An instance counts as alive while its heartbeat is younger than this. */
 #define PGS_HEARTBEAT_MS 5000
@@ -218,6 +219,16 @@ void pgs_daily_purge(struct pgs *s, PGconn *c, int *said_skip);
 /* VACUUM of the tables erasures and purges rewrite */
 void pgs_vacuum(PGconn *c);
 int pgs_outbox_set(void *ctx, int64_t id, int retry, int64_t now_ms, long long *changed);
+
+/* proof.c: public keys and signed chain heads */
+extern const char pgs_proof_sql[];
+int pgs_key_put(void *ctx, const struct cg_pubkey *k);
+int pgs_sign_head(void *ctx, int64_t now_ms, int64_t min_interval_ms, int force, cg_head_sign_fn sign, void *arg,
+                  int64_t *head_id);
+int pgs_head_anchor(void *ctx, int64_t head_id, const char *anchor, int64_t now_ms);
+int pgs_each_key(struct cg_store_reader *r, cg_store_key_fn fn, void *ctx);
+int pgs_each_head(struct cg_store_reader *r, int64_t from_ms, int64_t to_ms, int latest, cg_store_head_fn fn,
+                  void *ctx);
 
 /* import.c */
 int pgs_import(void *ctx, const struct cg_store_port *src, struct cg_store_reader *src_reader,

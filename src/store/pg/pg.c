@@ -123,6 +123,11 @@ static const struct cg_store_port pg_port = {
 	.outbox_counts = pgs_outbox_counts,
 	.outbox_rows = pgs_outbox_rows,
 	.each_outbox = pgs_each_outbox,
+	.key_put = pgs_key_put,
+	.sign_head = pgs_sign_head,
+	.head_anchor = pgs_head_anchor,
+	.each_key = pgs_each_key,
+	.each_head = pgs_each_head,
 };
 
 int cg_pg_open(const struct cg_config *cfg, int mode, struct cg_store_port *out, char *err, size_t errlen)

@@ -180,11 +180,14 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 		rc = create_v2(db);
 	else if (v == 1 && (rc = cgs_migrate_v1(db, err, errlen)) == CG_OK)
 		cg_info("database migrated from schema 1 to 2");
-	if (rc == CG_OK && v < 2 && cgs_exec(db, "PRAGMA user_version = 2") != SQLITE_OK)
+	/* 2 -> 3: the signing keys and signed chain heads */
+	if (rc == CG_OK && v < 3 && cgs_exec(db, cg_schema_v3_proof) != SQLITE_OK)
+		rc = CG_ERR_STORAGE;
+	if (rc == CG_OK && v < 3 && cgs_exec(db, "PRAGMA user_version = 3") != SQLITE_OK)
 		rc = CG_ERR_STORAGE;
 	if (rc != CG_OK) {
 		if (!err[0])
-			snprintf(err, errlen, "migration to schema 2 failed: %s", sqlite3_errmsg(db));
+			snprintf(err, errlen, "migration to schema %d failed: %s", CG_SCHEMA_VERSION, sqlite3_errmsg(db));
 		cgs_exec(db, "ROLLBACK");
 		return rc;
 	}
@@ -486,6 +489,22 @@ static int port_retire(void *ctx, const char *to, int (*copy)(void *arg), void *
 	return cg_store_retire(ctx, to, copy, arg);
 }
 
+static int port_key_put(void *ctx, const struct cg_pubkey *k)
+{
+	return cg_store_key_put(ctx, k);
+}
+
+static int port_sign_head(void *ctx, int64_t now_ms, int64_t min_interval_ms, int force, cg_head_sign_fn sign,
+                          void *arg, int64_t *head_id)
+{
+	return cg_store_sign_head(ctx, now_ms, min_interval_ms, force, sign, arg, head_id);
+}
+
+static int port_head_anchor(void *ctx, int64_t head_id, const char *anchor, int64_t now_ms)
+{
+	return cg_store_head_anchor(ctx, head_id, anchor, now_ms);
+}
+
 static int port_reader_open(void *ctx, struct cg_store_reader **out)
 {
 	return cg_store_reader_open(ctx, out);
@@ -514,6 +533,11 @@ int cg_sqlite_open(const struct cg_config *cfg, int mode, struct cg_store_port *
 		.outbox_pending = cg_store_outbox_pending,
 		.outbox_counts = cg_store_outbox_counts,
 		.outbox_rows = cg_store_outbox_rows,
+		.key_put = port_key_put,
+		.sign_head = port_sign_head,
+		.head_anchor = port_head_anchor,
+		.each_key = cg_store_each_key,
+		.each_head = cg_store_each_head,
 	};
 	struct cg_store *s = NULL;
 	int rc = cg_store_open(cfg, mode, &s, err, errlen);
