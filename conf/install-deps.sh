@@ -13,7 +13,8 @@ PKGS=(build-essential cmake pkg-config
 # tests (--test) and benchmarks (--bench: also the PHP-FPM and c15t peers)
 if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
 	PKGS+=(wrk clang libclang-rt-14-dev chromium fonts-dejavu-core procps e2fsprogs util-linux
-	       postgresql)   # the tests' private cluster (tests/lib/pg.sh), never the packaged one
+	       postgresql    # the tests' private cluster (tests/lib/pg.sh), never the packaged one
+	       python3-nacl openssl)  # independent verifiers of signed receipts and heads
 	# the browser tests run on Node (playwright-core): Debian's nodejs + npm,
 	# unless a node is already installed some other way
 	command -v npm >/dev/null || PKGS+=(nodejs npm)

@@ -16,6 +16,7 @@
 #ifndef CONSENTGATE_SIGN_H
 #define CONSENTGATE_SIGN_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "consentgate/buf.h"
@@ -50,6 +51,18 @@ void cg_key_id(const uint8_t pk[CG_SIGN_PK_BYTES], char out[CG_KEY_ID_LEN + 1]);
 void cg_key_pem(const uint8_t pk[CG_SIGN_PK_BYTES], char out[CG_SIGN_PEM_MAX]);
 /* the raw key, base64url without padding */
 void cg_key_b64url(const uint8_t pk[CG_SIGN_PK_BYTES], char out[48]);
+
+/* {"keys": [{key_id, alg, public_key (base64url), spki_pem, created_at}]}:
+ * GET /consent/keys and consentctl keys (a new reference) */
+json_t *cg_keys_json(const struct cg_pubkey *keys, size_t n);
+/* The keys of such a document (*keys malloc'd); CG_ERR_INVALID if it is not one. */
+int cg_keys_parse(const char *text, size_t len, struct cg_pubkey **keys, size_t *n);
+/* the key with this id, or NULL */
+const struct cg_pubkey *cg_keys_find(const struct cg_pubkey *keys, size_t n, const char *key_id);
+
+/* A receipt's envelope, as an object: over its compact, key-sorted JSON
+ * text (a new reference, or NULL) */
+json_t *cg_receipt_envelope(const struct cg_signer *s, const json_t *receipt);
 
 /* Appends the envelope of payload[0..len) to out. */
 int cg_envelope_make(const struct cg_signer *s, const char *payload_type, const void *payload, size_t len,

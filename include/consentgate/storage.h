@@ -196,6 +196,8 @@ int cg_store_subject_events(const struct cg_store_port *p, struct cg_store_reade
 int cg_store_sign_and_anchor(const struct cg_store_port *p, struct cg_store_reader *r,
                              const struct cg_config *cfg, const struct cg_signer *signer, int force,
                              int64_t now_ms, int64_t *head_id);
+/* Every public key, oldest first (*keys malloc'd, caller frees). */
+int cg_store_keys(const struct cg_store_port *p, struct cg_store_reader *r, struct cg_pubkey **keys, size_t *n);
 /* The newest signed head (cg_signed_head_clear); CG_ERR_NOT_FOUND: none. */
 int cg_store_latest_head(const struct cg_store_port *p, struct cg_store_reader *r, struct cg_signed_head *out);
 /* submit() and wait for done(): CG_OK once the batch is durable. */

@@ -21,6 +21,13 @@ int cg_cli_verify(const struct cg_store_port *p, struct cg_store_reader *r, stru
 /* "OK: ... rows verified ..." or "BROKEN at ..."; returns the exit status */
 int cg_cli_verify_print(const char *label, const struct cg_verify *v);
 
+/* proof.c: consentctl keys, head show|sign, receipt verify, verify --head
+ * (each returns the exit status) */
+int cg_cli_keys(const struct cg_config *cfg);
+int cg_cli_head(const struct cg_config *cfg, const char *action);
+int cg_cli_receipt_verify(const struct cg_config *cfg, const char *file, const char *keys_file);
+int cg_cli_verify_head(const struct cg_config *cfg, const char *file);
+
 /* consentctl migrate --to URL: the exit status */
 int cg_cli_move(const struct cg_config *cfg, const char *database, const char *url);
 

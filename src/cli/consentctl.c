@@ -39,6 +39,7 @@ struct opts {
 	const char *output;
 	const char *to;
 	const char *subject;
+	const char *keys, *head;
 	int format, period, k, dry_run;
 	int64_t now_ms;
 	char **rest;
@@ -76,6 +77,8 @@ static const struct option all_options[] = {
 	{"dry-run", no_argument, NULL, 'r'},
 	{"to", required_argument, NULL, 't'},
 	{"subject", required_argument, NULL, 'S'},
+	{"keys", required_argument, NULL, 'K'},
+	{"head", required_argument, NULL, 'H'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -105,6 +108,8 @@ static int set_opt(const struct cmd *self, struct opts *o, int opt, const char *
 	case 'd': o->database = arg; return 0;
 	case 'o': o->output = arg; return 0;
 	case 't': o->to = arg; return 0;
+	case 'K': o->keys = arg; return 0;
+	case 'H': o->head = arg; return 0;
 	case 'S':
 		if (strlen(arg) != CG_SUBJECT_LEN || strspn(arg, "0123456789abcdef") != CG_SUBJECT_LEN)
 			return fprintf(stderr, "consentctl %s: --subject: 64 lower-case hex digits, as in consent_events\n", me), 2;
@@ -328,7 +333,32 @@ static int cmd_export(const struct cmd *self, const struct cg_config *cfg, int a
 
 static int cmd_receipt(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv)
 {
-	return export_like(self, cfg, argc, argv, 1);
+	struct opts o;
+	int rc;
+
+	if (argc < 2 || strcmp(argv[1], "verify") != 0)
+		return export_like(self, cfg, argc, argv, 1);
+	if ((rc = parse_opts(self, argc - 1, argv + 1, "keys", &o, CG_FMT_TABLE)))
+		return rc;
+	if (o.nrest != 1)
+		return fprintf(stderr, "consentctl receipt verify: one FILE (a receipt envelope or an export)\n"), 2;
+	return cg_cli_receipt_verify(cfg, o.rest[0], o.keys);
+}
+
+static int cmd_keys(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv)
+{
+	struct opts o;
+	int rc = parse_opts(self, argc, argv, "", &o, CG_FMT_JSON);
+
+	return rc ? rc : cg_cli_keys(cfg);
+}
+
+static int cmd_head(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv)
+{
+	struct opts o;
+	int rc = parse_opts(self, argc, argv, "", &o, CG_FMT_JSON);
+
+	return rc ? rc : cg_cli_head(cfg, o.nrest ? o.rest[0] : "show");
 }
 
 /* ---- erase --------------------------------------------------------------------- */
@@ -374,8 +404,10 @@ static int cmd_verify(const struct cmd *self, const struct cg_config *cfg, int a
 	struct opts o;
 	int rc;
 
-	if ((rc = parse_opts(self, argc, argv, "database", &o, CG_FMT_TABLE)))
+	if ((rc = parse_opts(self, argc, argv, "database,head", &o, CG_FMT_TABLE)))
 		return rc;
+	if (o.head)
+		return cg_cli_verify_head(cfg, o.head);
 	if (open_store(cfg, &o, CG_STORE_READONLY, &st, &rd))
 		return 1;
 	rc = cg_cli_verify(&st, rd, &v);
@@ -516,8 +548,21 @@ static const struct cmd cmds[] = {
 	 "  The receipt part of the export alone: the visitor's current consent per\n"
 	 "  purpose with its legal basis, recipients, retention and the record's chain\n"
 	 "  hash, under ISO/IEC TS 27560 and Kantara Consent Receipt field names, as\n"
-	 "  JSON. ID is the value of the visitor's consent cookie. Exit 3: no record.\n",
+	 "  JSON. ID is the value of the visitor's consent cookie. Exit 3: no record.\n"
+	 "usage: consentctl -c FILE receipt verify FILE [--keys KEYS.json]\n"
+	 "  Checks a signed receipt (its envelope, or an export holding one) against the\n"
+	 "  log's public keys, or those of a saved GET /consent/keys. Exit 0 or 1.\n",
 	 cmd_receipt},
+	{"keys", "every public key that signed receipts or heads in this log",
+	 "usage: consentctl -c FILE keys\n"
+	 "  The same JSON as GET /consent/keys: id, raw key (base64url), SPKI PEM.\n",
+	 cmd_keys},
+	{"head", "the newest signed chain head; sign one now",
+	 "usage: consentctl -c FILE head [show|sign]\n"
+	 "  show: the newest signed head's envelope (as GET /consent/chain-head).\n"
+	 "  sign: signs the head now with this instance's key ([signing] key_file; run\n"
+	 "  as the daemon's user) and runs [signing] anchor_command. Exit 3: no head.\n",
+	 cmd_head},
 	{"erase", "erase a visitor's personal data (keeps the chain verifiable)",
 	 "usage: consentctl -c FILE erase --consent-id ID\n"
 	 "       consentctl -c FILE erase --subject HEX\n"
@@ -529,9 +574,12 @@ static const struct cmd cmds[] = {
 	 cmd_erase},
 	{"verify", "check the hash chain of consent_events",
 	 "usage: consentctl -c FILE verify [--database PATH]\n"
+	 "       consentctl -c FILE verify --head HEAD.json\n"
 	 "  Walks the chain in id order (rows, and the links of rows pruned by\n"
 	 "  retention) and checks every digest and link. Exit 0 when intact; otherwise 1,\n"
-	 "  naming the first bad row. --database checks another file (a backup copy).\n",
+	 "  naming the first bad row. --database checks another file (a backup copy).\n"
+	 "  --head: the log still holds that signed head (GET /consent/chain-head) with\n"
+	 "  nothing before it rewritten or removed; else exit 1 naming the divergence.\n",
 	 cmd_verify},
 	{"purge", "apply [retention] now (the daemon does it daily)",
 	 "usage: consentctl -c FILE purge [--dry-run] [--now 2026-01-31T12:00:00.000Z]\n"

@@ -7,6 +7,7 @@
 #include "consentgate/chain.h"
 #include "consentgate/err.h"
 #include "consentgate/sign.h"
+#include "consentgate/timefmt.h"
 
 #define ENVELOPE_FORMAT "consentgate/1"
 #define HEAD_TYPE "consentgate/chain-head/1"
@@ -47,6 +48,75 @@ void cg_key_pem(const uint8_t pk[CG_SIGN_PK_BYTES], char out[CG_SIGN_PEM_MAX])
 void cg_key_b64url(const uint8_t pk[CG_SIGN_PK_BYTES], char out[48])
 {
 	sodium_bin2base64(out, 48, pk, CG_SIGN_PK_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+json_t *cg_keys_json(const struct cg_pubkey *keys, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++) {
+		char pem[CG_SIGN_PEM_MAX], raw[48], at[CG_TIME_LEN + 1];
+		cg_key_pem(keys[i].pk, pem);
+		cg_key_b64url(keys[i].pk, raw);
+		cg_time_format(keys[i].created_ms, at);
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s}", "key_id", keys[i].key_id,
+		                                   "alg", "Ed25519", "public_key", raw, "spki_pem", pem, "created_at", at));
+	}
+	return json_pack("{s:o}", "keys", a);
+}
+
+int cg_keys_parse(const char *text, size_t len, struct cg_pubkey **keys, size_t *n)
+{
+	json_t *o = json_loadb(text, len, 0, NULL), *a = json_object_get(o, "keys"), *k;
+	struct cg_pubkey *out = NULL;
+	size_t i, got = 0, m = 0;
+	int rc = CG_ERR_INVALID;
+
+	*keys = NULL;
+	*n = 0;
+	if (!json_is_array(a) || json_array_size(a) > 4096 ||
+	    !(out = calloc(json_array_size(a) + 1, sizeof *out)))
+		goto out;
+	json_array_foreach(a, i, k) {
+		const char *kid = json_string_value(json_object_get(k, "key_id"));
+		const char *raw = json_string_value(json_object_get(k, "public_key"));
+		if (!kid || !raw || strlen(kid) != CG_KEY_ID_LEN ||
+		    sodium_base642bin(out[m].pk, CG_SIGN_PK_BYTES, raw, strlen(raw), NULL, &got, NULL,
+		                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 || got != CG_SIGN_PK_BYTES)
+			goto out;
+		memcpy(out[m].key_id, kid, CG_KEY_ID_LEN + 1);
+		m++;
+	}
+	*keys = out;
+	*n = m;
+	out = NULL;
+	rc = CG_OK;
+out:
+	free(out);
+	json_decref(o);
+	return rc;
+}
+
+const struct cg_pubkey *cg_keys_find(const struct cg_pubkey *keys, size_t n, const char *key_id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(keys[i].key_id, key_id) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+json_t *cg_receipt_envelope(const struct cg_signer *s, const json_t *receipt)
+{
+	char *bytes = s && receipt ? json_dumps(receipt, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	struct cg_buf env;
+	json_t *out = NULL;
+
+	cg_buf_init(&env, CG_ENVELOPE_MAX * 2);
+	if (bytes && cg_envelope_make(s, "receipt", bytes, strlen(bytes), &env) == CG_OK)
+		out = json_loadb(env.p, env.len, 0, NULL);
+	cg_buf_free(&env);
+	free(bytes);
+	return out;
 }
 
 int cg_envelope_make(const struct cg_signer *s, const char *payload_type, const void *payload, size_t len,

@@ -143,42 +143,13 @@ static const struct cg_signer *op_signer(void *ctx)
 	return &((struct worker *)ctx)->d->signer;
 }
 
-struct key_list {
-	struct cg_pubkey *k;
-	size_t n, cap;
-};
-
-static int add_key(void *ctx, const struct cg_pubkey *k)
-{
-	struct key_list *l = ctx;
-
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 8;
-		struct cg_pubkey *p = cap <= 4096 ? realloc(l->k, cap * sizeof *p) : NULL;
-		if (!p)
-			return CG_ERR_NOMEM;
-		l->k = p;
-		l->cap = cap;
-	}
-	l->k[l->n++] = *k;
-	return CG_OK;
-}
-
 static int op_public_keys(void *ctx, struct cg_pubkey **keys, size_t *n)
 {
 	struct daemon *d = ((struct worker *)ctx)->d;
 	struct cg_store_reader *r = cgd_borrow(d);
-	struct key_list l = {0};
-	int rc = r ? d->store.each_key(r, add_key, &l) : CG_ERR_STORAGE;
+	int rc = r ? cg_store_keys(&d->store, r, keys, n) : CG_ERR_STORAGE;
 
 	cgd_give_back(d, r);
-	if (rc != CG_OK) {
-		free(l.k);
-		l.k = NULL;
-		l.n = 0;
-	}
-	*keys = l.k;
-	*n = l.n;
 	return rc;
 }
 

@@ -39,6 +39,42 @@ static int sign_cb(void *arg, struct cg_head *h, struct cg_buf *env)
 	return cg_head_sign(g->signer, g->site, h, env);
 }
 
+struct key_list {
+	struct cg_pubkey *k;
+	size_t n, cap;
+};
+
+static int add_key(void *ctx, const struct cg_pubkey *k)
+{
+	struct key_list *l = ctx;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 8;
+		struct cg_pubkey *p = cap <= 4096 ? realloc(l->k, cap * sizeof *p) : NULL;
+		if (!p)
+			return CG_ERR_NOMEM;
+		l->k = p;
+		l->cap = cap;
+	}
+	l->k[l->n++] = *k;
+	return CG_OK;
+}
+
+int cg_store_keys(const struct cg_store_port *p, struct cg_store_reader *r, struct cg_pubkey **keys, size_t *n)
+{
+	struct key_list l = {0};
+	int rc = p->each_key(r, add_key, &l);
+
+	if (rc != CG_OK) {
+		free(l.k);
+		l.k = NULL;
+		l.n = 0;
+	}
+	*keys = l.k;
+	*n = l.n;
+	return rc;
+}
+
 static int take_head(void *ctx, const struct cg_signed_head *h)
 {
 	struct cg_signed_head *out = ctx;

@@ -44,7 +44,7 @@ expect_eq "a schema-1 file" 1 "$(sqlite3 "$A" "PRAGMA user_version")"
 out=$("$CG_BUILD/consentctl" -c "$CG_DIR/a.ini" migrate 2>&1); rc=$?
 expect_eq "migrate exits 0" 0 "$rc"
 expect_match "migrate says so" "a.db: the schema is this build's" "$out"
-expect_eq "schema 2" 2 "$(sqlite3 "$A" "PRAGMA user_version")"
+expect_eq "schema 3" 3 "$(sqlite3 "$A" "PRAGMA user_version")"
 after=$(views "$A")
 expect_eq "every analyst view returns the same rows as before" "$before" "$after"
 expect_eq "no schema-1 table is left" "" "$(sqlite3 "$A" "SELECT name FROM sqlite_master WHERE name LIKE 'v1%'")"
@@ -56,12 +56,19 @@ expect_match "verify: the same rows and the same chain head" \
 	"OK: 14 rows verified \(2 redacted, 3 pruned by retention\), chain head $head" "$out"
 out=$("$CG_BUILD/consentctl" -c "$CG_DIR/a.ini" migrate 2>&1); rc=$?
 expect_eq "migrating again changes nothing" "0|$after" "$rc|$(views "$A")"
+# schema 2 -> 3 adds the signing keys and signed heads, nothing else
+sqlite3 "$A" "DROP TABLE signing_keys; DROP TABLE chain_heads; PRAGMA user_version = 2"
+out=$("$CG_BUILD/consentctl" -c "$CG_DIR/a.ini" migrate 2>&1); rc=$?
+expect_eq "a schema-2 file becomes schema 3, its views unchanged" "0|3|$after" \
+	"$rc|$(sqlite3 "$A" "PRAGMA user_version")|$(views "$A")"
+expect_eq "with the proof tables" "chain_heads signing_keys" \
+	"$(sqlite3 "$A" "SELECT name FROM sqlite_master WHERE name IN ('signing_keys', 'chain_heads') ORDER BY 1" | tr '\n' ' ' | sed 's/ $//')"
 
 echo "# the daemon migrates at start-up; schema-1 consent IDs keep working"
 export CG_DB_PATH="$CG_DIR/b.db"
 v1db "$CG_DB_PATH"
 stack_start || exit 1
-expect_eq "the daemon migrated the file" 2 "$(sql "PRAGMA user_version")"
+expect_eq "the daemon migrated the file" 3 "$(sql "PRAGMA user_version")"
 expect_match "and logged it" "migrated from schema 1 to 2" "$(cat "$CG_DIR/daemon.log")"
 state() { curl -s -H "Cookie: cg_id=$1" "$CG_URL/consent"; }
 expect_match "accept-all visitor's state" '"preferences":true,"statistics":true,"marketing":true' "$(state "$(cookie all)")"

@@ -167,6 +167,9 @@ stack_start() {
 	mkdir -p "$CG_DIR/nginx" "$CG_DIR/nginx-tmp" "$CG_DIR/web"
 	chmod 755 "$CG_DIR"
 	CG_URL="http://127.0.0.1:$CG_PORT"
+	# the daemon's state directory (systemd's StateDirectory=): where the
+	# signing key goes on PostgreSQL when [signing] key_file names none
+	export STATE_DIRECTORY=$CG_DIR
 	CG_DB=${CG_DB_PATH:-$CG_DIR/consent.db}
 	CG_INI="$CG_DIR/consentgate.ini"
 	# CG_TCP_LISTEN=1: the daemon listens on 127.0.0.1:PORT instead of a unix socket

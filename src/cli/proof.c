@@ -1,0 +1,250 @@
+/* consentctl's proof commands: keys, head (sign, show), receipt verify,
+ * verify --head. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "consentgate/err.h"
+#include "consentgate/keyfile.h"
+#include "consentgate/sign.h"
+#include "cli.h"
+#include "rows.h"
+
+#define FILE_MAX (4 * 1024 * 1024)
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* the whole file (malloc'd, NUL-terminated), or NULL with the reason printed */
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
+	char *b = f ? malloc(FILE_MAX + 1) : NULL;
+
+	*len = b ? fread(b, 1, FILE_MAX + 1, f) : 0;
+	if (f && f != stdin)
+		fclose(f);
+	if (!b || *len > FILE_MAX) {
+		fprintf(stderr, "consentctl: %s: %s\n", path, !f ? "cannot open" : b ? "larger than 4 MB" : "out of memory");
+		free(b);
+		return NULL;
+	}
+	b[*len] = '\0';
+	return b;
+}
+
+static int open_log(const struct cg_config *cfg, int mode, struct cg_store_port *st, struct cg_store_reader **rd)
+{
+	char err[512];
+
+	if (cg_store_port_open(cfg, mode, st, err, sizeof err) != CG_OK) {
+		fprintf(stderr, "consentctl: %s\n", err);
+		return 1;
+	}
+	if (st->reader_open(st->ctx, rd) != CG_OK) {
+		fprintf(stderr, "consentctl: cannot read the log\n");
+		cg_store_port_close(st);
+		return 1;
+	}
+	return 0;
+}
+
+static void close_log(struct cg_store_port *st, struct cg_store_reader *rd)
+{
+	st->reader_free(rd);
+	cg_store_port_close(st);
+}
+
+int cg_cli_keys(const struct cg_config *cfg)
+{
+	struct cg_store_port st;
+	struct cg_store_reader *rd = NULL;
+	struct cg_pubkey *keys = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (open_log(cfg, CG_STORE_READONLY, &st, &rd))
+		return 1;
+	rc = cg_store_keys(&st, rd, &keys, &n);
+	close_log(&st, rd);
+	if (rc != CG_OK) {
+		fprintf(stderr, "consentctl keys: cannot read the keys\n");
+		return 1;
+	}
+	rc = cg_print_json(cg_keys_json(keys, n));
+	free(keys);
+	return rc;
+}
+
+/* head sign: now, whatever the interval, then anchored; head show: the newest */
+int cg_cli_head(const struct cg_config *cfg, const char *action)
+{
+	struct cg_store_port st;
+	struct cg_store_reader *rd = NULL;
+	struct cg_signed_head h;
+	struct cg_signer signer;
+	char path[CG_CFG_STR + 32], err[512];
+	int64_t id = 0;
+	int rc = CG_OK, sign = strcmp(action, "sign") == 0;
+
+	if (!sign && strcmp(action, "show") != 0) {
+		fprintf(stderr, "consentctl head: '%s' is not one of show, sign\n", action);
+		return 2;
+	}
+	memset(&signer, 0, sizeof signer);
+	cg_keyfile_path(cfg, path, sizeof path);
+	if (sign && cg_keyfile_load(path, 0, &signer, err, sizeof err) != CG_OK) {
+		fprintf(stderr, "consentctl head sign: %s (run it as the daemon's user, after its first start)\n", err);
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN); /* an anchor command that ignores its input */
+	if (open_log(cfg, sign ? CG_STORE_WRITER : CG_STORE_READONLY, &st, &rd)) {
+		cg_signer_wipe(&signer);
+		return 1;
+	}
+	if (sign)
+		rc = cg_store_sign_and_anchor(&st, rd, cfg, &signer, 1, wall_ms(), &id);
+	cg_signer_wipe(&signer);
+	if (rc == CG_OK)
+		rc = cg_store_latest_head(&st, rd, &h);
+	close_log(&st, rd);
+	if (rc != CG_OK) {
+		fprintf(stderr, "consentctl head: %s\n", rc == CG_ERR_NOT_FOUND ? "no head has been signed yet"
+		                                                               : "the store failed");
+		return rc == CG_ERR_NOT_FOUND ? 3 : 1;
+	}
+	printf("%s\n", h.envelope);
+	if (h.anchor)
+		fprintf(stderr, "consentctl head: anchored: %.200s\n", h.anchor);
+	cg_signed_head_clear(&h);
+	return 0;
+}
+
+/* The public keys: from a saved GET /consent/keys (offline), or the log's. */
+static int load_keys(const struct cg_config *cfg, const char *keys_file, struct cg_pubkey **keys, size_t *n)
+{
+	struct cg_store_port st;
+	struct cg_store_reader *rd = NULL;
+	size_t len;
+	char *text;
+	int rc;
+
+	if (keys_file) {
+		if (!(text = slurp(keys_file, &len)))
+			return 1;
+		rc = cg_keys_parse(text, len, keys, n);
+		free(text);
+		if (rc != CG_OK)
+			fprintf(stderr, "consentctl: %s: not a key list (GET /consent/keys)\n", keys_file);
+		return rc != CG_OK;
+	}
+	if (open_log(cfg, CG_STORE_READONLY, &st, &rd))
+		return 1;
+	rc = cg_store_keys(&st, rd, keys, n);
+	close_log(&st, rd);
+	if (rc != CG_OK)
+		fprintf(stderr, "consentctl: cannot read the keys\n");
+	return rc != CG_OK;
+}
+
+/* An envelope of the given type from FILE, checked against the keys:
+ * 0 (e filled), or the exit status with the reason printed. */
+static int open_signed(const struct cg_config *cfg, const char *file, const char *keys_file, const char *type,
+                       struct cg_envelope *e)
+{
+	struct cg_pubkey *keys = NULL;
+	const struct cg_pubkey *k;
+	size_t len, n = 0;
+	char *text, why[200];
+	int rc;
+
+	if (!(text = slurp(file, &len)))
+		return 1;
+	rc = cg_envelope_parse(text, len, e, why, sizeof why);
+	free(text);
+	if (rc != CG_OK || strcmp(e->payload_type, type) != 0) {
+		fprintf(stderr, "consentctl: %s: %s\n", file, rc != CG_OK ? why : "a signed envelope of another kind");
+		cg_envelope_free(e);
+		return 1;
+	}
+	if (load_keys(cfg, keys_file, &keys, &n)) {
+		cg_envelope_free(e);
+		return 1;
+	}
+	k = cg_keys_find(keys, n, e->key_id);
+	rc = !k ? 1 : cg_envelope_verify(e, k->pk) != CG_OK ? 2 : 0;
+	free(keys);
+	if (rc) {
+		printf("FAILED: %s: %s\n", file, rc == 1 ? "signed by a key this log does not list"
+		                                         : "the signature does not match the signed bytes");
+		cg_envelope_free(e);
+		return 1;
+	}
+	return 0;
+}
+
+int cg_cli_receipt_verify(const struct cg_config *cfg, const char *file, const char *keys_file)
+{
+	struct cg_envelope e;
+	json_t *r;
+
+	if (open_signed(cfg, file, keys_file, "receipt", &e))
+		return 1;
+	r = json_loadb(e.payload, e.len, 0, NULL);
+	printf("OK: a receipt signed by key %s: record %lld of %s, chain hash %s\n", e.key_id,
+	       (long long)json_integer_value(json_object_get(r, "recordId")),
+	       json_string_value(json_object_get(r, "eventTime")) ? json_string_value(json_object_get(r, "eventTime")) : "?",
+	       json_string_value(json_object_get(r, "recordHash")) ? json_string_value(json_object_get(r, "recordHash"))
+	                                                           : "?");
+	json_decref(r);
+	cg_envelope_free(&e);
+	return 0;
+}
+
+static int check_row(void *arg, const struct cg_event *ev)
+{
+	return cg_head_check_row(arg, ev);
+}
+
+int cg_cli_verify_head(const struct cg_config *cfg, const char *file)
+{
+	struct cg_store_port st;
+	struct cg_store_reader *rd = NULL;
+	struct cg_envelope e;
+	struct cg_head head;
+	struct cg_head_check c;
+	int rc;
+
+	if (open_signed(cfg, file, NULL, "chain-head", &e))
+		return 1;
+	rc = cg_head_parse(e.payload, e.len, &head);
+	cg_envelope_free(&e);
+	if (rc != CG_OK) {
+		fprintf(stderr, "consentctl verify: %s: the signed payload is not a chain head\n", file);
+		return 1;
+	}
+	if (open_log(cfg, CG_STORE_READONLY, &st, &rd))
+		return 1;
+	cg_head_check_init(&c, &head);
+	rc = st.each_event(rd, NULL, check_row, &c);
+	close_log(&st, rd);
+	if (rc != CG_OK && rc != 1) {
+		fprintf(stderr, "consentctl verify: cannot read the log\n");
+		return 1;
+	}
+	if (cg_head_check_finish(&c) != CG_OK) {
+		printf("DIVERGES from the head signed at %s (row %lld): %s\n", head.signed_at, (long long)head.last_id,
+		       c.why);
+		return 1;
+	}
+	printf("OK: the log still holds the head signed at %s by key %s: row %lld, hash %s, %lld links\n",
+	       head.signed_at, head.key_id, (long long)head.last_id, head.hash, (long long)head.links);
+	return 0;
+}

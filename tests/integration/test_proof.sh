@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Proof an outsider can check without trusting the operator: the instance's
+# key (a 0600 file, never in the database), receipts signed over their exact
+# bytes that verify with consentctl, with the keys saved from GET
+# /consent/keys, with Python's PyNaCl and with OpenSSL 3; signed chain heads
+# handed to the anchor command; a head fetched before new traffic still
+# verifies after it and after retention pruned rows before it, and fails
+# naming the row once a row or a pruned link before it is altered; a new key
+# after a rotation, with the old one still listed. Both backends.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/stack.sh"
+source "$here/../lib/assert.sh"
+PY=/usr/bin/python3   # Debian's, with python3-nacl (not a virtualenv's)
+CG_DIR=$(mktemp -d /tmp/cg-test.XXXXXX)
+chmod 755 "$CG_DIR"
+export CG_DIR
+trap stack_stop EXIT
+mkdir "$CG_DIR/anchored"
+# the anchor command: keeps what it was handed and prints a token for it
+cat >"$CG_DIR/anchor.sh" <<SH
+#!/bin/sh
+set -e
+n=\$(ls "$CG_DIR/anchored" | wc -l)
+cat >"$CG_DIR/anchored/\$n.json"
+printf 'test-anchor %s' "\$(sha256sum <"$CG_DIR/anchored/\$n.json" | cut -c1-64)"
+SH
+chmod 755 "$CG_DIR/anchor.sh"
+export CG_INI_EXTRA="
+[signing]
+anchor_command = $CG_DIR/anchor.sh
+"
+stack_start || exit 1
+CTL=("$CG_BUILD/consentctl" -c "$CG_INI")
+if [ "$CG_BACKEND" = postgresql ]; then KEY=$CG_DIR/signing.key; else KEY=$CG_DB.signing-key; fi
+
+choose() { # choose JAR: a visitor's choice
+	curl -s -o /dev/null -w '%{http_code}' -c "$1" -H 'Content-Type: application/json' \
+		-d '{"choices":{"preferences":true,"statistics":true,"marketing":false},"policy_version":"2023-12"}' \
+		"$CG_URL/consent"
+}
+# nacl_verify ENVELOPE.json KEYS.json: PyNaCl checks the signature over the
+# payload's bytes with the listed key of that id; prints the payload
+nacl_verify() {
+	"$PY" - "$1" "$2" <<'PY'
+import base64, json, sys
+from nacl.signing import VerifyKey
+doc = json.load(open(sys.argv[1]))
+env = doc.get("signed_receipt", doc)
+key = next(k for k in json.load(open(sys.argv[2]))["keys"] if k["key_id"] == env["key_id"])
+vk = VerifyKey(base64.urlsafe_b64decode(key["public_key"] + "=" * (-len(key["public_key"]) % 4)))
+sys.stdout.write(vk.verify(base64.b64decode(env["payload"]), base64.b64decode(env["signature"])).decode())
+PY
+}
+
+# ---- the key and the first head ---------------------------------------------
+head_anchored() { curl -s "$CG_URL/consent/chain-head" | grep -q '"anchor":"test-anchor '; }
+if cg_wait_for 15 head_anchored; then ok "the head signed at start-up was handed to the anchor command"; else
+	not_ok "the head signed at start-up was handed to the anchor command" "$(curl -s "$CG_URL/consent/chain-head")"; fi
+expect_eq "the key file is 0600" "600" "$(stat -c %a "$KEY" 2>&1)"
+curl -s "$CG_URL/consent/keys" >"$CG_DIR/keys.json"
+expect_eq "one public key is listed" "1" "$("$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["keys"]))' <"$CG_DIR/keys.json")"
+expect_eq "what the anchor command was handed verifies" \
+	'"last_id":0' "$(nacl_verify "$CG_DIR/anchored/0.json" "$CG_DIR/keys.json" 2>&1 | grep -o '"last_id":0')"
+if [ "$CG_BACKEND" = sqlite ]; then
+	# the secret (seed) never reaches the database or its WAL
+	seed_hits=$("$PY" - "$KEY" "$CG_DB" "$CG_DB-wal" <<'PY'
+import base64, sys
+line = open(sys.argv[1]).read().strip()
+seed = base64.b64decode(line)
+hits = 0
+for f in sys.argv[2:]:
+    try: data = open(f, "rb").read()
+    except FileNotFoundError: continue
+    hits += sum(data.count(x) for x in (seed, line.encode(), seed.hex().encode()))
+print(hits)
+PY
+)
+	expect_eq "the secret key is in neither the database nor the WAL" "0" "$seed_hits"
+fi
+
+# ---- receipts -------------------------------------------------------------------
+for i in 1 2 3; do expect_eq "visitor $i chooses" 200 "$(choose "$CG_DIR/jar$i")"; done
+curl -s -b "$CG_DIR/jar1" "$CG_URL/consent/export" >"$CG_DIR/export.json"
+out=$("${CTL[@]}" receipt verify "$CG_DIR/export.json"); rc=$?
+expect_eq "consentctl receipt verify: an export's receipt" "0 OK" "$rc ${out%%:*}"
+out=$("${CTL[@]}" receipt verify --keys "$CG_DIR/keys.json" "$CG_DIR/export.json"); rc=$?
+expect_eq "... offline, against the keys saved from GET /consent/keys" "0 OK" "$rc ${out%%:*}"
+receipt=$(nacl_verify "$CG_DIR/export.json" "$CG_DIR/keys.json" 2>&1)
+last=$(sql "SELECT hash FROM consent_events WHERE id = 1")
+expect_match "PyNaCl verifies the receipt, bound to the row's chain hash" "\"recordHash\":\"$last\"" "$receipt"
+# OpenSSL 3, with nothing of ours: the PEM, the payload's bytes, the signature
+"$PY" - "$CG_DIR/export.json" "$CG_DIR/keys.json" "$CG_DIR" <<'PY'
+import json, sys
+env = json.load(open(sys.argv[1]))["signed_receipt"]
+key = next(k for k in json.load(open(sys.argv[2]))["keys"] if k["key_id"] == env["key_id"])
+open(sys.argv[3] + "/key.pem", "w").write(key["spki_pem"])
+open(sys.argv[3] + "/payload.b64", "w").write(env["payload"])
+open(sys.argv[3] + "/sig.b64", "w").write(env["signature"])
+PY
+base64 -d "$CG_DIR/payload.b64" >"$CG_DIR/payload.bin" && base64 -d "$CG_DIR/sig.b64" >"$CG_DIR/sig.bin"
+expect_eq "OpenSSL verifies the receipt" "Signature Verified Successfully" \
+	"$(openssl pkeyutl -verify -pubin -inkey "$CG_DIR/key.pem" -rawin -in "$CG_DIR/payload.bin" \
+		-sigfile "$CG_DIR/sig.bin" 2>&1)"
+# one changed word in the signed bytes
+"$PY" - "$CG_DIR/export.json" "$CG_DIR/forged.json" <<'PY'
+import base64, json, sys
+doc = json.load(open(sys.argv[1]))
+env = doc["signed_receipt"]
+env["payload"] = base64.b64encode(base64.b64decode(env["payload"]).replace(b'"refused"', b'"given"')).decode()
+json.dump(doc, open(sys.argv[2], "w"))
+PY
+out=$("${CTL[@]}" receipt verify "$CG_DIR/forged.json"); rc=$?
+expect_eq "a receipt with one changed word fails" "1 FAILED" "$rc ${out%%:*}"
+expect_match "... and PyNaCl refuses it too" "BadSignatureError" "$(nacl_verify "$CG_DIR/forged.json" "$CG_DIR/keys.json" 2>&1)"
+
+# ---- chain heads ------------------------------------------------------------------
+anchors_before=$(ls "$CG_DIR/anchored" | wc -l)
+"${CTL[@]}" head sign >/dev/null 2>"$CG_DIR/sign.log"; rc=$?
+expect_eq "consentctl head sign" 0 "$rc"
+expect_eq "the head it signed was anchored" "$((anchors_before + 1))" "$(ls "$CG_DIR/anchored" | wc -l)"
+curl -s "$CG_URL/consent/chain-head" >"$CG_DIR/head.json"
+head=$(nacl_verify "$CG_DIR/head.json" "$CG_DIR/keys.json" 2>&1)
+expect_match "GET /consent/chain-head: signed, row 3 and its hash" \
+	"\"last_id\":3,\"hash\":\"$(sql "SELECT hash FROM consent_events WHERE id = 3")\".*\"links\":3" "$head"
+for i in 4 5; do choose "$CG_DIR/jar$i" >/dev/null; done
+out=$("${CTL[@]}" verify --head "$CG_DIR/head.json"); rc=$?
+expect_eq "a head fetched before new traffic still verifies after it" "0 OK" "$rc ${out%%:*}"
+page=$(sql "SELECT page FROM events WHERE id = 2")
+sql "UPDATE events SET page = 'https://altered.example/' WHERE id = 2" >/dev/null
+out=$("${CTL[@]}" verify --head "$CG_DIR/head.json"); rc=$?
+expect_eq "a row before the head altered: the head no longer verifies" 1 "$rc"
+expect_match "... naming that row" "^DIVERGES .*: row 2: " "$out"
+if [ -n "$page" ]; then sql "UPDATE events SET page = '$page' WHERE id = 2" >/dev/null;
+else sql "UPDATE events SET page = NULL WHERE id = 2" >/dev/null; fi
+"${CTL[@]}" purge --now 2035-01-01T00:00:00.000Z >/dev/null
+expect_ge "retention pruned the rows before the head" 3 "$(sql "SELECT count(*) FROM consent_pruned")"
+out=$("${CTL[@]}" verify --head "$CG_DIR/head.json"); rc=$?
+expect_eq "the head verifies over the pruned links" "0 OK" "$rc ${out%%:*}"
+expect_ge "the signed heads survive the purge" 2 "$(sql "SELECT count(*) FROM chain_heads")"
+sql "UPDATE pruned SET core_digest = hash WHERE id = 1" >/dev/null
+out=$("${CTL[@]}" verify --head "$CG_DIR/head.json"); rc=$?
+expect_match "a pruned link altered: the head fails at that link" "^1 DIVERGES .*: row 1: " "$rc $out"
+
+# ---- a new key: the old one stays listed, its receipts still verify ---------------
+cg_stop_daemon
+chmod 644 "$KEY"
+out=$("$CG_BUILD/consentgated" -c "$CG_INI" 2>&1); rc=$?
+expect_match "a key file others can read is refused" "^1 .*chmod 600" "$rc $out"
+mv "$KEY" "$KEY.old"
+cg_start_daemon || exit 1
+curl -s "$CG_URL/consent/keys" >"$CG_DIR/keys2.json"
+expect_eq "after a rotation both keys are listed" "2" "$("$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["keys"]))' <"$CG_DIR/keys2.json")"
+out=$("${CTL[@]}" receipt verify "$CG_DIR/export.json"); rc=$?
+expect_eq "a receipt signed with the old key still verifies" "0 OK" "$rc ${out%%:*}"
+expect_clean_daemon_log "$CG_DIR/daemon.log"
+cg_summary
