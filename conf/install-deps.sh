@@ -6,7 +6,7 @@ set -euo pipefail
 # build + runtime
 PKGS=(build-essential cmake pkg-config
       libfcgi-dev libsqlite3-dev libmaxminddb-dev libcmocka-dev libcurl4-openssl-dev
-      libjansson-dev libinih-dev libsodium-dev libpq-dev
+      libjansson-dev libinih-dev libsodium-dev libpq-dev libarchive-dev
       nginx sqlite3 curl
       libmaxmind-db-writer-perl   # builds the test country database
       python3)                     # test helpers (free ports, sinks)

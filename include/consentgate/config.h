@@ -24,7 +24,12 @@ struct cg_destination {
 	char api_secret[128];
 	int purpose;              /* enum cg_purpose */
 	int basis;                /* enum cg_basis */
-	int seen[8];              /* which keys were given (validation) */
+	/* where the data goes: the company, its country, the transfer basis
+	 * (transfer.h); "" / 0 = not declared */
+	char recipient[128];
+	char country[3];
+	int transfer;             /* enum cg_transfer */
+	int seen[16];             /* which keys were given (validation) */
 };
 
 struct cg_config {
@@ -101,6 +106,9 @@ void cg_config_defaults(struct cg_config *cfg);
  * paths may differ. */
 #define CG_FINGERPRINT_LEN 64
 void cg_config_fingerprint(const struct cg_config *cfg, char out[CG_FINGERPRINT_LEN + 1]);
+
+/* 1 if the destination names its recipient and country */
+int cg_destination_declared(const struct cg_destination *d);
 
 /* Cookie names depend on cookie_secure (the __Host- prefix needs Secure). */
 const char *cg_config_id_cookie(const struct cg_config *cfg);

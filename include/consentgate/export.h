@@ -25,6 +25,10 @@ void cg_state_from_event(const struct cg_event *ev, struct cg_state *st);
 json_t *cg_export_build(const struct cg_export_in *in);
 json_t *cg_receipt_build(const struct cg_export_in *in);
 
+/* {"preferences": [...], "statistics": [...], "marketing": [...]}: each
+ * purpose's recipients, their countries and transfer bases (a new reference) */
+json_t *cg_export_recipients(const struct cg_config *cfg);
+
 /* The non-personal tombstone an erasure appends to the chain. */
 void cg_event_tombstone(const char *subject, int64_t now_ms, struct cg_event *ev);
 

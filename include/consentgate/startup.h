@@ -18,6 +18,9 @@ struct cg_listener {
  * opens, the socket's directory exists and is writable, its group exists.
  * Changes nothing. */
 int cg_startup_check(const struct cg_config *cfg, const char *file, char *err, size_t errlen);
+/* Logs a warning for each destination that does not declare its recipient
+ * and country (it still runs; visitors read "not declared"). */
+void cg_startup_warn(const struct cg_config *cfg, const char *file);
 
 /* Opens [server] listen: a unix socket (mode 0660, group socket_group), or
  * HOST:PORT. Refuses while another process serves the socket path; removes a

@@ -4,6 +4,7 @@
 #define CONSENTGATE_CLI_H
 
 #include <stdint.h>
+#include "consentgate/buf.h"
 #include "consentgate/config.h"
 #include "consentgate/id.h"
 #include "consentgate/storage.h"
@@ -27,6 +28,22 @@ int cg_cli_keys(const struct cg_config *cfg);
 int cg_cli_head(const struct cg_config *cfg, const char *action);
 int cg_cli_receipt_verify(const struct cg_config *cfg, const char *file, const char *keys_file);
 int cg_cli_verify_head(const struct cg_config *cfg, const char *file);
+
+/* the same verdict as text ("OK: ..." or "BROKEN at ...", one line) */
+void cg_cli_verify_text(const char *label, const struct cg_verify *v, struct cg_buf *out);
+
+/* bundle.c: consentctl bundle (the exit status) */
+struct cg_cli_bundle_opts {
+	const char *from, *to;     /* YYYY-MM-DD, inclusive */
+	const char *subject;       /* one visitor, or NULL */
+	const char *output;        /* never overwritten */
+};
+int cg_cli_bundle(struct cg_cli_bundle_opts *o, const struct cg_config *cfg);
+
+/* usage.c: each subcommand's --help */
+extern const char cg_usage_report[], cg_usage_export[], cg_usage_receipt[], cg_usage_keys[], cg_usage_head[],
+	cg_usage_bundle[], cg_usage_erase[], cg_usage_verify[], cg_usage_purge[], cg_usage_migrate[],
+	cg_usage_outbox[];
 
 /* consentctl migrate --to URL: the exit status */
 int cg_cli_move(const struct cg_config *cfg, const char *database, const char *url);

@@ -39,7 +39,7 @@ struct opts {
 	const char *output;
 	const char *to;
 	const char *subject;
-	const char *keys, *head;
+	const char *keys, *head, *from;
 	int format, period, k, dry_run;
 	int64_t now_ms;
 	char **rest;
@@ -79,6 +79,7 @@ static const struct option all_options[] = {
 	{"subject", required_argument, NULL, 'S'},
 	{"keys", required_argument, NULL, 'K'},
 	{"head", required_argument, NULL, 'H'},
+	{"from", required_argument, NULL, 'F'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -110,6 +111,11 @@ static int set_opt(const struct cmd *self, struct opts *o, int opt, const char *
 	case 't': o->to = arg; return 0;
 	case 'K': o->keys = arg; return 0;
 	case 'H': o->head = arg; return 0;
+	case 'F':
+		if (!valid_day(arg))
+			return fprintf(stderr, "consentctl %s: --from: '%s' is not a day (YYYY-MM-DD)\n", me, arg), 2;
+		o->from = arg;
+		return 0;
 	case 'S':
 		if (strlen(arg) != CG_SUBJECT_LEN || strspn(arg, "0123456789abcdef") != CG_SUBJECT_LEN)
 			return fprintf(stderr, "consentctl %s: --subject: 64 lower-case hex digits, as in consent_events\n", me), 2;
@@ -161,8 +167,10 @@ static int parse_opts(const struct cmd *self, int argc, char **argv, const char 
 	o->k = -1;
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", all_options, &idx)) != -1) {
-		const char *name = opt == '?' ? NULL : all_options[idx].name;
+	while ((opt = getopt_long(argc, argv, "o:", all_options, &idx)) != -1) {
+		const char *name = NULL;
+		for (size_t i = 0; opt != '?' && all_options[i].name && !name; i++) /* -o is --output */
+			name = all_options[i].val == opt ? all_options[i].name : NULL;
 		if (opt == 'h') {
 			fputs(self->usage, stdout);
 			exit(0);
@@ -353,6 +361,21 @@ static int cmd_keys(const struct cmd *self, const struct cg_config *cfg, int arg
 	return rc ? rc : cg_cli_keys(cfg);
 }
 
+static int cmd_bundle(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv)
+{
+	char subject[CG_SUBJECT_LEN + 1];
+	struct opts o;
+	int rc = parse_opts(self, argc, argv, "from,to,consent-id,output", &o, CG_FMT_JSON);
+
+	if (rc || (o.consent_id && (rc = subject_of(self, &o, subject))))
+		return rc;
+	if (!o.from || !o.to || !o.output || o.nrest)
+		return fprintf(stderr, "consentctl bundle: --from DAY --to DAY -o FILE.tar.gz are required\n"), 2;
+	if (!valid_day(o.to) || strcmp(o.from, o.to) > 0)
+		return fprintf(stderr, "consentctl bundle: --to: a day (YYYY-MM-DD) not before --from\n"), 2;
+	return cg_cli_bundle(&(struct cg_cli_bundle_opts){o.from, o.to, o.consent_id ? subject : NULL, o.output}, cfg);
+}
+
 static int cmd_head(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv)
 {
 	struct opts o;
@@ -529,88 +552,17 @@ static int cmd_outbox(const struct cmd *self, const struct cg_config *cfg, int a
 }
 
 static const struct cmd cmds[] = {
-	{"report", "consent outcomes and grant rates, k-suppressed",
-	 "usage: consentctl -c FILE report [--by day|week|month] [--since YYYY-MM-DD]\n"
-	 "                                 [--k N] [--format table|csv|json|html] [--output FILE]\n"
-	 "  Outcomes (accept_all, reject_all, custom, withdraw) and the share of choices\n"
-	 "  granting each category, per period x country x policy version x language.\n"
-	 "  Cells with fewer than k distinct visitors ([report] min_visitors, default 5)\n"
-	 "  are suppressed. --format html writes one self-contained page with SVG charts.\n"
-	 "  Default: the last 30 days, by day, as a table.\n",
-	 cmd_report},
-	{"export", "a visitor's register copy (access, portability), as JSON",
-	 "usage: consentctl -c FILE export --consent-id ID\n"
-	 "  For requests that arrive by e-mail: the same answer as GET /consent/export.\n"
-	 "  ID is the value of the visitor's __Host-cg_id cookie. Exit 3: no record.\n",
-	 cmd_export},
-	{"receipt", "a visitor's consent receipt (ISO/IEC TS 27560, Kantara names)",
-	 "usage: consentctl -c FILE receipt --consent-id ID\n"
-	 "  The receipt part of the export alone: the visitor's current consent per\n"
-	 "  purpose with its legal basis, recipients, retention and the record's chain\n"
-	 "  hash, under ISO/IEC TS 27560 and Kantara Consent Receipt field names, as\n"
-	 "  JSON. ID is the value of the visitor's consent cookie. Exit 3: no record.\n"
-	 "usage: consentctl -c FILE receipt verify FILE [--keys KEYS.json]\n"
-	 "  Checks a signed receipt (its envelope, or an export holding one) against the\n"
-	 "  log's public keys, or those of a saved GET /consent/keys. Exit 0 or 1.\n",
-	 cmd_receipt},
-	{"keys", "every public key that signed receipts or heads in this log",
-	 "usage: consentctl -c FILE keys\n"
-	 "  The same JSON as GET /consent/keys: id, raw key (base64url), SPKI PEM.\n",
-	 cmd_keys},
-	{"head", "the newest signed chain head; sign one now",
-	 "usage: consentctl -c FILE head [show|sign]\n"
-	 "  show: the newest signed head's envelope (as GET /consent/chain-head).\n"
-	 "  sign: signs the head now with this instance's key ([signing] key_file; run\n"
-	 "  as the daemon's user) and runs [signing] anchor_command. Exit 3: no head.\n",
-	 cmd_head},
-	{"erase", "erase a visitor's personal data (keeps the chain verifiable)",
-	 "usage: consentctl -c FILE erase --consent-id ID\n"
-	 "       consentctl -c FILE erase --subject HEX\n"
-	 "  The same as POST /consent/erase: clears the personal fields of every event\n"
-	 "  of the visitor, drops their queued analytics and appends a tombstone. Safe\n"
-	 "  while the daemon runs. --subject names the visitor by the subject key of\n"
-	 "  consent_events: how erasures are applied again to a database restored from\n"
-	 "  a backup older than them (README: \"Erasure and backups\").\n",
-	 cmd_erase},
-	{"verify", "check the hash chain of consent_events",
-	 "usage: consentctl -c FILE verify [--database PATH]\n"
-	 "       consentctl -c FILE verify --head HEAD.json\n"
-	 "  Walks the chain in id order (rows, and the links of rows pruned by\n"
-	 "  retention) and checks every digest and link. Exit 0 when intact; otherwise 1,\n"
-	 "  naming the first bad row. --database checks another file (a backup copy).\n"
-	 "  --head: the log still holds that signed head (GET /consent/chain-head) with\n"
-	 "  nothing before it rewritten or removed; else exit 1 naming the divergence.\n",
-	 cmd_verify},
-	{"purge", "apply [retention] now (the daemon does it daily)",
-	 "usage: consentctl -c FILE purge [--dry-run] [--now 2026-01-31T12:00:00.000Z]\n"
-	 "  Clears IP prefixes older than ip_prefix_days, deletes the events of visitors\n"
-	 "  whose consent ended more than events_days_after_end ago (their chain links are\n"
-	 "  kept), deletes delivered/dropped outbox rows after outbox_delivered_days and\n"
-	 "  dead ones after 30 days, drops pending rows older than 72 h. --dry-run prints\n"
-	 "  what would change; --now sets the clock (tests, back-fills).\n",
-	 cmd_purge},
-	{"migrate", "bring the database to this build's schema, or move it to PostgreSQL",
-	 "usage: consentctl -c FILE migrate [--database PATH]\n"
-	 "       consentctl -c FILE migrate --to URL\n"
-	 "  The daemon does the first at start-up; run it first to migrate ahead of a\n"
-	 "  restart. Schema 1 -> 2 rewrites every row in one transaction (the chain\n"
-	 "  and consent IDs of schema 1 keep working), then vacuums. Stop the daemon\n"
-	 "  of the older version first.\n"
-	 "  --to URL copies the SQLite log into an empty PostgreSQL database (a libpq\n"
-	 "  URI or conninfo): every event, pruned link, outbox row and the client_id\n"
-	 "  key, in one transaction, then verifies both chains. Stop the daemon first;\n"
-	 "  the SQLite file takes no writes afterwards. Run again after an\n"
-	 "  interruption: a finished copy is recognised, a partial one never exists.\n"
-	 "  Then set [storage] backend = postgresql and url = URL.\n",
-	 cmd_migrate},
-	{"outbox", "inspect the outbox; retry or drop dead letters",
-	 "usage: consentctl -c FILE outbox [summary|dead] [--format table|csv|json]\n"
-	 "       consentctl -c FILE outbox retry ID|all     dead letters → pending now\n"
-	 "       consentctl -c FILE outbox drop ID|all      dead or pending rows → dropped\n"
-	 "  summary (the default): rows per destination and state, oldest and newest;\n"
-	 "  dead: the dead letters with their last error. retry and drop change rows\n"
-	 "  (safe while the daemon runs); exit 3 when no row matched.\n",
-	 cmd_outbox},
+	{"report", "consent outcomes and grant rates, k-suppressed", cg_usage_report, cmd_report},
+	{"export", "a visitor's register copy (access, portability), as JSON", cg_usage_export, cmd_export},
+	{"receipt", "a visitor's consent receipt (ISO/IEC TS 27560, Kantara names)", cg_usage_receipt, cmd_receipt},
+	{"keys", "every public key that signed receipts or heads in this log", cg_usage_keys, cmd_keys},
+	{"head", "the newest signed chain head; sign one now", cg_usage_head, cmd_head},
+	{"bundle", "one archive of the proof of a period, for a regulator", cg_usage_bundle, cmd_bundle},
+	{"erase", "erase a visitor's personal data (keeps the chain verifiable)", cg_usage_erase, cmd_erase},
+	{"verify", "check the hash chain of consent_events", cg_usage_verify, cmd_verify},
+	{"purge", "apply [retention] now (the daemon does it daily)", cg_usage_purge, cmd_purge},
+	{"migrate", "bring the database to this build's schema, or move it to PostgreSQL", cg_usage_migrate, cmd_migrate},
+	{"outbox", "inspect the outbox; retry or drop dead letters", cg_usage_outbox, cmd_outbox},
 };
 #define NCMDS (sizeof cmds / sizeof cmds[0])
 

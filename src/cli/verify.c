@@ -35,14 +35,23 @@ int cg_cli_verify(const struct cg_store_port *p, struct cg_store_reader *r, stru
 	return rc == 1 ? CG_OK : rc;
 }
 
+void cg_cli_verify_text(const char *label, const struct cg_verify *v, struct cg_buf *out)
+{
+	if (v->bad_id)
+		cg_buf_printf(out, "%sBROKEN at consent_events.id = %lld: %s (%lld rows before it verified)\n", label,
+		              (long long)v->bad_id, cg_chain_fault_name(v->fault), v->rows);
+	else
+		cg_buf_printf(out, "%sOK: %lld rows verified (%lld redacted, %lld pruned by retention), chain head %s\n",
+		              label, v->rows, v->redacted, v->pruned, v->head);
+}
+
 int cg_cli_verify_print(const char *label, const struct cg_verify *v)
 {
-	if (v->bad_id) {
-		printf("%sBROKEN at consent_events.id = %lld: %s (%lld rows before it verified)\n", label,
-		       (long long)v->bad_id, cg_chain_fault_name(v->fault), v->rows);
-		return 1;
-	}
-	printf("%sOK: %lld rows verified (%lld redacted, %lld pruned by retention), chain head %s\n", label,
-	       v->rows, v->redacted, v->pruned, v->head);
-	return 0;
+	struct cg_buf b;
+
+	cg_buf_init(&b, 4096);
+	cg_cli_verify_text(label, v, &b);
+	fputs(b.p ? b.p : "", stdout);
+	cg_buf_free(&b);
+	return v->bad_id ? 1 : 0;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "consentgate/config.h"
+#include "consentgate/transfer.h"
 #include "consentgate/err.h"
 #include "consentgate/event.h"
 
@@ -27,6 +28,7 @@ static const char *const purpose_names[] = {"preferences", "statistics", "market
 static const char *const basis_names[] = {"consent", "legitimate_interest", NULL};
 static const char *const type_names[] = {"ga4", "webhook", NULL};
 static const char *const backend_names[] = {"sqlite", "postgresql", NULL};
+static const char *const transfer_names[] = {"none", "dpf", "scc", "bcr", "derogation", NULL};
 
 #define C(f) offsetof(struct cg_config, f), sizeof(((struct cg_config *)0)->f)
 #define D(f) offsetof(struct cg_destination, f), sizeof(((struct cg_destination *)0)->f)
@@ -81,6 +83,9 @@ static const struct directive directives[] = {
 	{"destination", "api_secret", T_STR, D(api_secret), 0, 0, NULL},
 	{"destination", "purpose", T_ENUM, D(purpose), 0, 0, purpose_names},
 	{"destination", "basis", T_ENUM, D(basis), 0, 0, basis_names},
+	{"destination", "recipient", T_STR, D(recipient), 0, 0, NULL},
+	{"destination", "country", T_STR, D(country), 0, 0, NULL},
+	{"destination", "transfer_basis", T_ENUM, D(transfer), 0, 0, transfer_names},
 };
 #define NDIRECTIVES (sizeof directives / sizeof directives[0])
 /* Destination keys index cg_destination.seen[] from the first of them. */
@@ -377,6 +382,34 @@ static int url_ok(const char *u)
 	return h && *h && *h != '/' && !strpbrk(u, " \t\"'<>\\");
 }
 
+/* GA4's recipient when a ga4 destination declares none: Google's EU
+ * entity, processing by Google LLC in the United States (DPF-certified) */
+static void ga4_recipient(struct cg_destination *d)
+{
+	if (d->type != CG_DEST_GA4 || d->recipient[0] || d->country[0] || d->transfer)
+		return;
+	snprintf(d->recipient, sizeof d->recipient, "%s", "Google Ireland Limited; Google LLC (processor)");
+	strcpy(d->country, "US");
+	d->transfer = CG_TRANSFER_DPF;
+}
+
+static void validate_transfer(struct parse_ctx *c, struct cg_destination *d, const char *sec)
+{
+	ga4_recipient(d);
+	if (d->country[0] && (strlen(d->country) != 2 || strspn(d->country, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 2))
+		fail(c, sec, "country", "%s", "must be an ISO 3166-1 alpha-2 code in capitals, such as IE or US");
+	else if (d->country[0] && !cg_country_adequate(d->country) && !d->transfer)
+		fail(c, sec, "transfer_basis", "is required: %s is outside the EU/EEA and has no adequacy decision "
+		     "(dpf, scc, bcr or derogation)", d->country);
+	else if (d->transfer && !d->country[0])
+		fail(c, sec, "country", "%s", "is required with transfer_basis (where the data goes)");
+}
+
+int cg_destination_declared(const struct cg_destination *d)
+{
+	return d->recipient[0] && d->country[0];
+}
+
 static int validate(struct parse_ctx *c)
 {
 	struct cg_config *cfg = c->cfg;
@@ -422,6 +455,8 @@ static int validate(struct parse_ctx *c)
 			fail(c, sec, "measurement_id", "%s", "is required for type ga4");
 		else if (d->type == CG_DEST_GA4 && !d->api_secret[0])
 			fail(c, sec, "api_secret", "%s", "is required for type ga4");
+		else
+			validate_transfer(c, d, sec);
 	}
 	return c->failed ? CG_ERR_CONFIG : CG_OK;
 }

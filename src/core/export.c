@@ -3,6 +3,7 @@
 
 #include "consentgate/decision.h"
 #include "consentgate/export.h"
+#include "consentgate/transfer.h"
 
 void cg_state_from_event(const struct cg_event *ev, struct cg_state *st)
 {
@@ -86,20 +87,45 @@ static const char *purpose_state(const struct cg_config *cfg, const struct cg_st
 	return "refused";
 }
 
+/* Who receives the data of a purpose, where it goes, and on what basis it
+ * leaves the EU/EEA (Art. 13(1)(e)-(f)): per destination; one that declares
+ * nothing says so rather than being left out. */
 static json_t *recipients(const struct cg_config *cfg, int p)
 {
 	json_t *a = json_array();
 
 	for (int i = 0; i < cfg->n_dest; i++) {
 		const struct cg_destination *d = &cfg->dest[i];
+		const char *basis = cg_transfer_name(d->transfer);
+		json_t *o;
 		if (d->purpose != p)
 			continue;
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "name", d->name,
+		o = json_pack("{s:s, s:s, s:s}", "name", d->name,
 			"type", d->type == CG_DEST_GA4 ? "Google Analytics 4 (Measurement Protocol)" : "webhook",
 			"lawful_basis", d->basis == CG_BASIS_CONSENT ? "consent (GDPR Art. 6(1)(a))"
-			                                             : "legitimate interest (GDPR Art. 6(1)(f))"));
+			                                             : "legitimate interest (GDPR Art. 6(1)(f))");
+		json_object_set_new(o, "recipient", json_string(d->recipient[0] ? d->recipient : "not declared"));
+		json_object_set_new(o, "country", json_string(d->country[0] ? d->country : "not declared"));
+		if (!d->country[0])
+			json_object_set_new(o, "transfer", json_string("not declared"));
+		else if (cg_country_adequate(d->country))
+			json_object_set_new(o, "transfer", json_string("none: the EU/EEA or an adequate country"));
+		else
+			json_object_set_new(o, "transfer", json_pack("{s:s, s:s, s:s}", "basis", basis, "text",
+				cg_transfer_text(d->transfer), "copy", "ask the controller for a copy of the legal basis "
+				"of the transfer (GDPR Art. 13(1)(f))"));
+		json_array_append_new(a, o);
 	}
 	return a;
+}
+
+json_t *cg_export_recipients(const struct cg_config *cfg)
+{
+	json_t *o = json_object();
+
+	for (int p = 0; p < CG_NPURPOSES; p++)
+		json_object_set_new(o, cg_purpose_name(p), recipients(cfg, p));
+	return o;
 }
 
 static const char *const purpose_text[CG_NPURPOSES] = {

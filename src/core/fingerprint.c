@@ -32,6 +32,9 @@ static void add_destination(crypto_hash_sha256_state *h, const struct cg_destina
 	add(h, "measurement_id", d->measurement_id);
 	add_int(h, "purpose", d->purpose);
 	add_int(h, "basis", d->basis);
+	add(h, "recipient", d->recipient);
+	add(h, "country", d->country);
+	add_int(h, "transfer", d->transfer);
 }
 
 void cg_config_fingerprint(const struct cg_config *cfg, char out[CG_FINGERPRINT_LEN + 1])

@@ -217,6 +217,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "consentgated: %s\n", err);
 		return 1;
 	}
+	cg_startup_warn(&d.cfg, cfg_path);
 	if (test_only) {
 		printf("consentgated: %s: configuration OK\n", cfg_path);
 		return 0;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "consentgate/err.h"
+#include "consentgate/log.h"
 #include "consentgate/geo.h"
 #include "consentgate/startup.h"
 
@@ -203,4 +204,13 @@ void cg_startup_unlisten(const struct cg_config *cfg, struct cg_listener *l)
 	    st.st_ino == l->ino)
 		unlink(cfg->listen);
 	l->ino = 0;
+}
+
+void cg_startup_warn(const struct cg_config *cfg, const char *file)
+{
+	for (int i = 0; i < cfg->n_dest; i++)
+		if (!cg_destination_declared(&cfg->dest[i]))
+			cg_warn("%s: [destination.%s] declares no recipient and country: visitors and their "
+			        "receipts read \"not declared\" (README: Recipients and transfers)", file,
+			        cfg->dest[i].name);
 }

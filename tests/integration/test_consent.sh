@@ -278,6 +278,15 @@ printf 'not a database' >"$CG_DIR/ship/lib/junk.mmdb"
 tcheck "unreadable country database" "\\[geoip\\] database: $CG_DIR/ship/lib/junk.mmdb is not a MaxMind DB" "s#^database = $CG_DIR/ship/lib/country.mmdb#database = $CG_DIR/ship/lib/junk.mmdb#"
 tcheck "missing socket directory" "\\[server\\] listen: directory $CG_DIR/gone: No such file" "s#^listen = .*#listen = $CG_DIR/gone/fcgi.sock#"
 tcheck "unknown socket group" "\\[server\\] socket_group: no group named nosuchgroup" "s#^socket_group = .*#socket_group = nosuchgroup#"
+sed -e 's#^country = MT#country = US#' "$CG_DIR/ship.ini" >"$CG_DIR/t.ini"
+out=$("$CG_BUILD/consentgated" -t -c "$CG_DIR/t.ini" 2>&1); rc=$?
+expect_eq "-t: a destination outside the EU/EEA without a transfer basis: exit 1" 1 "$rc"
+expect_match "... naming its section and key" "t.ini:[0-9]+: \\[destination.hotjar\\] transfer_basis: is required: US" "$out"
+sed -e '/^recipient = Hotjar Ltd/d' -e '/^country = MT/d' "$CG_DIR/ship.ini" >"$CG_DIR/t.ini"
+out=$("$CG_BUILD/consentgated" -t -c "$CG_DIR/t.ini" 2>&1); rc=$?
+expect_eq "-t: a destination that declares no recipient still passes" 0 "$rc"
+expect_match "... with a warning naming it" "\\[destination.hotjar\\] declares no recipient and country" "$out"
+expect_no_match "... and none for ga4, which has its known recipient" "destination.ga4" "$out"
 # the same failures stop a real start with exit 1, naming the path
 sed -e "s#^listen = .*#listen = $CG_DIR/gone/fcgi.sock#" "$CG_DIR/ship.ini" >"$CG_DIR/t.ini"
 out=$("$CG_BUILD/consentgated" -c "$CG_DIR/t.ini" 2>&1); rc=$?

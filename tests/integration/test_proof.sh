@@ -133,6 +133,33 @@ expect_eq "a row before the head altered: the head no longer verifies" 1 "$rc"
 expect_match "... naming that row" "^DIVERGES .*: row 2: " "$out"
 if [ -n "$page" ]; then sql "UPDATE events SET page = '$page' WHERE id = 2" >/dev/null;
 else sql "UPDATE events SET page = NULL WHERE id = 2" >/dev/null; fi
+
+# ---- the regulator bundle -------------------------------------------------------
+today=$(date -u +%F)
+out=$("${CTL[@]}" bundle --from "$today" --to "$today" -o "$CG_DIR/bundle.tar.gz" 2>&1); rc=$?
+expect_match "consentctl bundle writes the period's archive" "^0 wrote .*: 5 events, [0-9]+ signed heads, 1 keys" "$rc $out"
+out=$("${CTL[@]}" bundle --from "$today" --to "$today" -o "$CG_DIR/bundle.tar.gz" 2>&1); rc=$?
+expect_match "... and never overwrites a file" "^1 .*exists already" "$rc $out"
+mkdir "$CG_DIR/unpacked" && tar -xzf "$CG_DIR/bundle.tar.gz" -C "$CG_DIR/unpacked"
+B="$CG_DIR/unpacked/consentgate-bundle-$today-$today"
+expect_eq "it holds the events, transcript, heads, keys, history, recipients, README, verify.py, sums" \
+	"README.txt SHA256SUMS events.csv events.json heads keys.json policy_versions.json recipients.json verification.txt verify.py" \
+	"$(ls "$B" | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "events.csv: a header and the 5 events" 6 "$(wc -l <"$B/events.csv")"
+expect_match "the transcript: the chain, and each head of the period against the log" \
+	"^the whole chain: OK: 5 rows verified.*head [0-9]+, signed .*: OK, the log still holds it" "$(tr '\n' ' ' <"$B/verification.txt")"
+# the README's steps, as written there
+(cd "$B" && sha256sum -c --quiet SHA256SUMS) >/dev/null 2>&1; expect_eq "README step 1: sha256sum -c SHA256SUMS" 0 $?
+out=$(cd "$B" && "$PY" verify.py 2>&1); rc=$?
+expect_match "README step 2: python3 verify.py" "^0 .*verified the signatures of [1-9][0-9]* chain heads.*recomputed the hashes of 5 events.*matched [1-9][0-9]* signed heads.*OK$" "$rc $(echo $out)"
+N=$(cd "$B/heads" && ls | tail -1 | sed 's/\.json$//')
+step3=$(sed -n '/^3\. One head with OpenSSL/,/^   head.bin is/p' "$B/README.txt" | grep -E '^     (python3|openssl)' | sed "s#heads/N\.json#heads/$N.json#g")
+out=$(cd "$B" && PATH="$(dirname "$PY"):$PATH" bash -e -c "$step3" 2>&1); rc=$?
+expect_match "README step 3: OpenSSL verifies a head" "^0 Signature Verified Successfully" "$rc $out"
+sed -i 's/"action": "choice"/"action": "withdraw"/' "$B/events.json"
+out=$(cd "$B" && "$PY" verify.py 2>&1); rc=$?
+expect_match "an altered event in the bundle fails verify.py" "^1 .*FAIL" "$rc $(echo $out)"
+
 "${CTL[@]}" purge --now 2035-01-01T00:00:00.000Z >/dev/null
 expect_ge "retention pruned the rows before the head" 3 "$(sql "SELECT count(*) FROM consent_pruned")"
 out=$("${CTL[@]}" verify --head "$CG_DIR/head.json"); rc=$?

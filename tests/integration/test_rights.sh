@@ -134,7 +134,7 @@ expect_eq "--format xml: exit 2" 2 "$rc"
 expect_eq "--format names the allowed values" "consentctl outbox: --format: 'xml' is not one of table, csv, json" "$out"
 out=$(CTL outbox frobnicate 2>&1); rc=$?
 expect_eq "outbox frobnicate: exit 2 and says why" "2 consentctl outbox: 'frobnicate' is not one of summary, dead, retry, drop" "$rc $out"
-out=$(CTL verify --format json 2>&1); expect_match "an option the subcommand does not take is named" '--format is not an option of verify \(it takes: --database\)' "$out"
+out=$(CTL verify --format json 2>&1); expect_match "an option the subcommand does not take is named" '--format is not an option of verify \(it takes: --database, --head\)' "$out"
 out=$(CTL frob 2>&1); expect_match "unknown subcommand named" "'frob' is not a subcommand" "$out"
 out=$(CTL outbox --format json); expect_match "JSON counts are numbers" '"rows": [0-9]+' "$out"
 out=$(CTL outbox)

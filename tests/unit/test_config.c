@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "consentgate/config.h"
+#include "consentgate/transfer.h"
 #include "consentgate/err.h"
 #include "consentgate/event.h"
 
@@ -159,6 +160,35 @@ static void test_destinations(void **state)
 	expect_error(MIN "\n[destination.g]\ntype = webhook\nurl = http://x/\n", "test.ini:6:");
 }
 
+#define HOOK MIN "[destination.h]\ntype = webhook\nurl = http://x/\npurpose = statistics\n"
+
+/* recipients, countries and the basis of transfers outside the EU/EEA */
+static void test_transfers(void **state)
+{
+	(void)state;
+	expect_error(HOOK "recipient = Hotjar Ltd\ncountry = US\n",
+	             "[destination.h] transfer_basis: is required: US is outside the EU/EEA");
+	expect_error(HOOK "country = us\n", "[destination.h] country: must be an ISO 3166-1 alpha-2 code");
+	expect_error(HOOK "transfer_basis = scc\n", "[destination.h] country: is required with transfer_basis");
+	expect_error(HOOK "country = US\ntransfer_basis = maybe\n", "transfer_basis: unknown value 'maybe'");
+	assert_int_equal(parse(HOOK "recipient = Hotjar Ltd\ncountry = MT\n"), CG_OK);     /* the EU */
+	assert_true(cg_destination_declared(&cfg.dest[0]));
+	assert_int_equal(parse(HOOK "recipient = Acme\ncountry = GB\n"), CG_OK);           /* adequacy */
+	assert_int_equal(parse(HOOK "recipient = Acme Inc\ncountry = US\ntransfer_basis = scc\n"), CG_OK);
+	assert_int_equal(cfg.dest[0].transfer, CG_TRANSFER_SCC);
+	/* nothing declared: it runs, and says so */
+	assert_int_equal(parse(HOOK), CG_OK);
+	assert_false(cg_destination_declared(&cfg.dest[0]));
+	/* ga4 names its known recipient unless told otherwise */
+	assert_int_equal(parse(MIN "[destination.g]\ntype = ga4\nurl = http://x/\npurpose = statistics\n"
+	                       "measurement_id = G-1\napi_secret = s\n"), CG_OK);
+	assert_string_equal(cfg.dest[0].country, "US");
+	assert_int_equal(cfg.dest[0].transfer, CG_TRANSFER_DPF);
+	assert_true(cg_destination_declared(&cfg.dest[0]));
+	assert_true(cg_country_adequate("NO") && cg_country_adequate("CH") && !cg_country_adequate("US") &&
+	            !cg_country_adequate("CN") && !cg_country_adequate("N") && !cg_country_adequate("NOR"));
+}
+
 static void test_storage(void **state)
 {
 	(void)state;
@@ -239,6 +269,7 @@ int main(void)
 		cmocka_unit_test(test_errors_name_line_and_key),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_destinations),
+		cmocka_unit_test(test_transfers),
 		cmocka_unit_test(test_storage),
 		cmocka_unit_test(test_fingerprint),
 	};

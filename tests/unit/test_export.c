@@ -75,6 +75,13 @@ static void test_receipt(void **state)
 	assert_string_equal(json_string_value(json_object_get(stat, "state")), "given");
 	assert_true(json_is_true(json_object_get(stat, "thirdPartyDisclosure")));
 	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(stat, "thirdPartyName"), 0), "name")), "ga4");
+	/* the recipient, where the data goes and on what basis it leaves the EU/EEA */
+	{
+		json_t *ga4 = json_array_get(json_object_get(stat, "thirdPartyName"), 0);
+		assert_string_equal(json_string_value(json_object_get(ga4, "country")), "US");
+		assert_string_equal(json_string_value(json_object_get(json_object_get(ga4, "transfer"), "basis")), "dpf");
+		assert_non_null(strstr(json_string_value(json_object_get(ga4, "recipient")), "Google"));
+	}
 	json_decref(r);
 	in.n = 0;
 	assert_null(cg_receipt_build(&in));
@@ -108,6 +115,27 @@ static void test_export(void **state)
 	json_decref(e);
 }
 
+/* a destination that declares no recipient still runs, and says so */
+static void test_undeclared_recipient(void **state)
+{
+	struct cg_event ev;
+	struct cg_export_in in = {&cfg, "subj", &ev, 1, NOW};
+	char err[256];
+	json_t *e, *r;
+
+	(void)state;
+	assert_int_equal(cg_config_parse("[server]\nsite = s\n[policy]\nversion = 2023-12\n[destination.hook]\n"
+	                                 "type = webhook\nurl = http://x/\npurpose = marketing\n", "t", &cfg, err,
+	                                 sizeof err), CG_OK);
+	choice(&ev, 1, 1, 1, 1, "2026-11-01T10:00:00.000Z");
+	e = cg_export_build(&in);
+	r = json_array_get(json_object_get(json_array_get(json_object_get(e, "purposes"), 2), "recipients"), 0);
+	assert_string_equal(json_string_value(json_object_get(r, "recipient")), "not declared");
+	assert_string_equal(json_string_value(json_object_get(r, "country")), "not declared");
+	assert_string_equal(json_string_value(json_object_get(r, "transfer")), "not declared");
+	json_decref(e);
+}
+
 static void test_tombstone_is_not_personal(void **state)
 {
 	struct cg_event t;
@@ -130,6 +158,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_receipt),
 		cmocka_unit_test(test_export),
+		cmocka_unit_test(test_undeclared_recipient),
 		cmocka_unit_test(test_tombstone_is_not_personal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

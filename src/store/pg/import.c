@@ -1,6 +1,7 @@
 /* Moving a log to PostgreSQL (consentctl migrate --to): everything another
  * backend holds — every event with its stored digests and hashes, the links
- * of pruned rows, every outbox row with its id and state, the client_id key
+ * of pruned rows, every outbox row with its id and state, the client_id key,
+ * the public signing keys and the signed chain heads
  * — copied in one transaction with COPY, into a database that holds no log
  * yet. Ids and hashes are kept as they are, so the chain verifies on the
  * copy exactly as on the source, and a receiver can still drop a repeated
@@ -225,6 +226,48 @@ static int copy_key(PGconn *c, const struct cg_store_port *src)
 	return ok ? CG_OK : CG_ERR_STORAGE;
 }
 
+/* the public keys and signed heads: receipts and heads signed on the
+ * source keep verifying against the copy */
+static int copy_signing_key(void *arg, const struct cg_pubkey *k)
+{
+	char hex[2 * CG_SIGN_PK_BYTES + 1], pk[2 * CG_SIGN_PK_BYTES + 3], ms[24];
+	const char *v[] = {k->key_id, pk, ms};
+	PGresult *r;
+	int ok;
+
+	sodium_bin2hex(hex, sizeof hex, k->pk, sizeof k->pk);
+	pgs_bytea_param(hex, pk, sizeof pk);
+	snprintf(ms, sizeof ms, "%" PRId64, k->created_ms);
+	r = PQexecParams(arg, "INSERT INTO signing_keys(key_id, public_key, created_ms) VALUES($1, $2, $3::bigint)"
+	                      " ON CONFLICT (key_id) DO NOTHING", 3, NULL, v, NULL, NULL, 0);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	return ok ? CG_OK : CG_ERR_STORAGE;
+}
+
+static int copy_signed_head(void *arg, const struct cg_signed_head *h)
+{
+	char a[24], b[24];
+	const char *v[] = {a, b, h->key_id, h->envelope, h->anchor};
+	PGresult *r;
+	int ok;
+
+	snprintf(a, sizeof a, "%" PRId64, h->last_id);
+	snprintf(b, sizeof b, "%" PRId64, h->signed_ms);
+	r = PQexecParams(arg, "INSERT INTO chain_heads(last_id, signed_ms, key_id, envelope, anchor)"
+	                      " VALUES($1::bigint, $2::bigint, $3, $4, $5)", 5, NULL, v, NULL, NULL, 0);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	return ok ? CG_OK : CG_ERR_STORAGE;
+}
+
+static int copy_proof(PGconn *c, struct source *src)
+{
+	int rc = src->p->each_key(src->r, copy_signing_key, c);
+
+	return rc == CG_OK ? src->p->each_head(src->r, 0, INT64_MAX, 0, copy_signed_head, c) : rc;
+}
+
 struct head {
 	int64_t id;
 	long long rows;
@@ -300,6 +343,8 @@ static int import_txn(PGconn *c, struct source *src, struct cg_import_counts *ou
 		rc = CG_ERR_STORAGE;
 	if (rc == CG_OK)
 		rc = copy_key(c, src->p);
+	if (rc == CG_OK)
+		rc = copy_proof(c, src);
 	if (rc == CG_OK && !exec_ok(c, "COMMIT"))
 		rc = CG_ERR_STORAGE;
 	if (rc != CG_OK && !err[0])

@@ -1,0 +1,401 @@
+/* consentctl bundle: one archive for a regulator (libarchive, tar.gz) —
+ * the events of a period, the verification transcript, the signed heads of
+ * the period with their anchors, the public keys, the policy-version
+ * history, the recipients, a README and verify.py that check it offline,
+ * and SHA256SUMS. Never overwrites a file. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "consentgate/chain.h"
+#include "consentgate/err.h"
+#include "consentgate/export.h"
+#include "consentgate/id.h"
+#include "consentgate/sign.h"
+#include "bundle_files.h"
+#include "cli.h"
+
+#define MAX_VERSIONS 256
+#define MAX_HEADS 100000
+
+struct version_seen {
+	char version[CG_VERSION_MAX + 1];
+	char first[CG_TIME_LEN + 1], last[CG_TIME_LEN + 1];
+	long long n;
+};
+
+struct bundle {
+	const struct cg_config *cfg;
+	char from[11], to[11];              /* days, inclusive */
+	const char *subject;                /* NULL: every visitor */
+	struct cg_buf csv, transcript, sums;
+	json_t *events;
+	struct version_seen versions[MAX_VERSIONS];
+	int nversions;
+	struct cg_signed_head *heads;       /* of the period, oldest first */
+	struct cg_head *parsed;             /* their payloads; last_id 0 when unreadable */
+	size_t nheads, next_head;
+	struct cg_verify v;                 /* the whole chain */
+	struct archive *a;
+	char dir[64];
+	int failed;
+};
+
+static const char *const csv_cols[] = {
+	"id", "subject", "recorded_at", "action", "policy_version", "preferences", "statistics", "marketing",
+	"objection_purpose", "objections", "choice_at", "gpc", "dnt", "lang", "banner", "page", "ip_prefix",
+	"country", "salt", "core_digest", "personal_digest", "prev_hash", "hash",
+};
+#define NCOLS (sizeof csv_cols / sizeof csv_cols[0])
+
+static json_t *str_or_null(const char *s) { return s[0] ? json_string(s) : json_null(); }
+static json_t *tri(int v) { return v == CG_TRI_NULL ? json_null() : json_integer(v); }
+
+static void csv_cell(struct cg_buf *b, const char *s, int last)
+{
+	if (strpbrk(s, ",\"\r\n")) {
+		cg_buf_adds(b, "\"");
+		for (; *s; s++) {
+			cg_buf_add(b, s, 1);
+			if (*s == '"')
+				cg_buf_add(b, s, 1);
+		}
+		cg_buf_adds(b, "\"");
+	} else {
+		cg_buf_adds(b, s);
+	}
+	cg_buf_adds(b, last ? "\r\n" : ",");
+}
+
+/* one event as the consent_events view shows it */
+static json_t *event_row(const struct cg_event *ev)
+{
+	char obj[CG_OBJECTIONS_MAX + 1];
+
+	cg_objections_format(ev->objections, obj);
+	return json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+	                 "s:o, s:s, s:s, s:s, s:s}",
+		"id", (json_int_t)ev->id, "subject", ev->subject, "recorded_at", ev->recorded_at,
+		"action", cg_action_name(ev->action), "policy_version", str_or_null(ev->policy_version),
+		"preferences", tri(ev->choice[CG_PREFERENCES]), "statistics", tri(ev->choice[CG_STATISTICS]),
+		"marketing", tri(ev->choice[CG_MARKETING]),
+		"objection_purpose", ev->objection_purpose >= 0 ? json_string(cg_purpose_name(ev->objection_purpose))
+		                                                : json_null(),
+		"objections", obj, "choice_at", str_or_null(ev->choice_at), "gpc", tri(ev->gpc), "dnt", tri(ev->dnt),
+		"lang", str_or_null(ev->lang), "banner", str_or_null(ev->banner), "page", str_or_null(ev->page),
+		"ip_prefix", str_or_null(ev->ip_prefix), "country", str_or_null(ev->country),
+		"salt", str_or_null(ev->salt), "core_digest", ev->core_digest, "personal_digest", ev->personal_digest,
+		"prev_hash", ev->prev_hash, "hash", ev->hash);
+}
+
+static void add_event(struct bundle *b, const struct cg_event *ev)
+{
+	json_t *row = event_row(ev);
+	struct version_seen *vs = NULL;
+
+	for (size_t i = 0; i < NCOLS; i++) {
+		json_t *v = json_object_get(row, csv_cols[i]);
+		char num[24];
+		const char *s = json_is_string(v) ? json_string_value(v) : "";
+		if (json_is_integer(v)) {
+			snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+			s = num;
+		}
+		csv_cell(&b->csv, s, i == NCOLS - 1);
+	}
+	json_array_append_new(b->events, row);
+	for (int i = 0; i < b->nversions && !vs; i++)
+		if (strcmp(b->versions[i].version, ev->policy_version) == 0)
+			vs = &b->versions[i];
+	if (!vs && ev->policy_version[0] && b->nversions < MAX_VERSIONS) {
+		vs = &b->versions[b->nversions++];
+		snprintf(vs->version, sizeof vs->version, "%s", ev->policy_version);
+		memcpy(vs->first, ev->recorded_at, sizeof vs->first);
+	}
+	if (vs) {
+		memcpy(vs->last, ev->recorded_at, sizeof vs->last);
+		vs->n++;
+	}
+}
+
+/* one walk over the log: the chain check, the events of the period, and
+ * each signed head of the period against its row */
+static int walk_row(void *arg, const struct cg_event *ev)
+{
+	struct bundle *b = arg;
+	int fault = ev->action < 0 ? cg_chain_check_link(ev, b->v.head) : cg_chain_check(ev, b->v.head);
+
+	if (fault != CG_CHAIN_OK && !b->v.bad_id) {
+		b->v.bad_id = ev->id;
+		b->v.fault = fault;
+	}
+	if (!b->v.bad_id) { /* counted up to the first fault, as consentctl verify */
+		b->v.rows++;
+		b->v.pruned += ev->action < 0;
+		b->v.redacted += ev->action >= 0 && !ev->salt[0];
+	}
+	memcpy(b->v.head, ev->hash, sizeof b->v.head);
+	for (; b->next_head < b->nheads && b->parsed[b->next_head].last_id <= ev->id; b->next_head++) {
+		const struct cg_head *h = &b->parsed[b->next_head];
+		int same = h->last_id == ev->id && strcmp(h->hash, ev->hash) == 0;
+		cg_buf_printf(&b->transcript, "head %lld, signed %s by key %s, row %lld: %s\n",
+		              (long long)b->heads[b->next_head].id, h->signed_at, h->key_id, (long long)h->last_id,
+		              b->v.bad_id && b->v.bad_id <= h->last_id ? "DIVERGES: the chain is broken before it"
+		              : same ? "OK, the log still holds it" : "DIVERGES: the log no longer holds this row's hash");
+	}
+	if (ev->action >= 0 && strncmp(ev->recorded_at, b->from, 10) >= 0 && strncmp(ev->recorded_at, b->to, 10) <= 0 &&
+	    (!b->subject || strcmp(ev->subject, b->subject) == 0))
+		add_event(b, ev);
+	return 0;
+}
+
+static int take_head(void *arg, const struct cg_signed_head *h)
+{
+	struct bundle *b = arg;
+	struct cg_signed_head *p;
+
+	if (b->nheads >= MAX_HEADS || !(p = realloc(b->heads, (b->nheads + 1) * sizeof *p)))
+		return CG_ERR_NOMEM;
+	b->heads = p;
+	p[b->nheads] = *h;
+	p[b->nheads].envelope = strdup(h->envelope);
+	p[b->nheads].anchor = h->anchor ? strdup(h->anchor) : NULL;
+	b->nheads++;
+	return p[b->nheads - 1].envelope ? CG_OK : CG_ERR_NOMEM;
+}
+
+/* the heads' payloads, and whether their signatures hold */
+static void check_heads(struct bundle *b, const struct cg_pubkey *keys, size_t nkeys)
+{
+	b->parsed = calloc(b->nheads + 1, sizeof *b->parsed);
+	for (size_t i = 0; b->parsed && i < b->nheads; i++) {
+		struct cg_envelope e;
+		const struct cg_pubkey *k;
+		char why[200];
+		if (cg_envelope_parse(b->heads[i].envelope, strlen(b->heads[i].envelope), &e, why, sizeof why) != CG_OK)
+			continue;
+		k = cg_keys_find(keys, nkeys, e.key_id);
+		if (!k || cg_envelope_verify(&e, k->pk) != CG_OK || cg_head_parse(e.payload, e.len, &b->parsed[i]) != CG_OK) {
+			cg_buf_printf(&b->transcript, "head %lld: its signature does not verify\n", (long long)b->heads[i].id);
+			memset(&b->parsed[i], 0, sizeof b->parsed[i]);
+			b->parsed[i].last_id = INT64_MAX; /* never matched */
+		}
+		cg_envelope_free(&e);
+	}
+}
+
+static void add_file(struct bundle *b, const char *name, const void *data, size_t len)
+{
+	struct archive_entry *e = archive_entry_new();
+	uint8_t d[crypto_hash_sha256_BYTES];
+	char path[256], hex[2 * sizeof d + 1];
+
+	snprintf(path, sizeof path, "%s/%s", b->dir, name);
+	archive_entry_set_pathname(e, path);
+	archive_entry_set_size(e, (la_int64_t)len);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, strcmp(name, "verify.py") == 0 ? 0755 : 0644);
+	archive_entry_set_mtime(e, time(NULL), 0);
+	if (archive_write_header(b->a, e) != ARCHIVE_OK ||
+	    (len && archive_write_data(b->a, data, len) != (la_ssize_t)len))
+		b->failed = 1;
+	archive_entry_free(e);
+	crypto_hash_sha256(d, data, len);
+	sodium_bin2hex(hex, sizeof hex, d, sizeof d);
+	cg_buf_printf(&b->sums, "%s  %s\n", hex, name);
+}
+
+static void add_json(struct bundle *b, const char *name, json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+
+	if (!s)
+		b->failed = 1;
+	else
+		add_file(b, name, s, strlen(s));
+	free(s);
+	json_decref(j);
+}
+
+static void add_heads(struct bundle *b)
+{
+	for (size_t i = 0; i < b->nheads; i++) {
+		json_t *o = json_loads(b->heads[i].envelope, 0, NULL);
+		char name[48];
+		if (!o)
+			continue;
+		json_object_set_new(o, "head_id", json_integer(b->heads[i].id));
+		json_object_set_new(o, "anchor", b->heads[i].anchor ? json_string(b->heads[i].anchor) : json_null());
+		snprintf(name, sizeof name, "heads/%06lld.json", (long long)b->heads[i].id);
+		add_json(b, name, o);
+	}
+}
+
+static json_t *versions_json(const struct bundle *b)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; i < b->nversions; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:I}", "policy_version", b->versions[i].version,
+		                                   "first_seen", b->versions[i].first, "last_seen", b->versions[i].last,
+		                                   "events", (json_int_t)b->versions[i].n));
+	return json_pack("{s:s, s:o}", "in_force", b->cfg->policy_version, "seen_in_events", a);
+}
+
+static void add_all(struct bundle *b, const struct cg_pubkey *keys, size_t nkeys)
+{
+	struct cg_buf readme;
+	char when[CG_TIME_LEN + 1];
+
+	cg_time_format((int64_t)time(NULL) * 1000, when);
+	cg_buf_init(&readme, 1 << 20);
+	cg_buf_printf(&readme, "site: %s\nperiod: %s to %s (UTC days, inclusive)%s%s\nwritten: %s\n\n",
+	              b->cfg->site, b->from, b->to, b->subject ? "\nvisitor (subject key): " : "",
+	              b->subject ? b->subject : "", when);
+	cg_buf_add(&readme, cg_bundle_readme, cg_bundle_readme_len);
+	add_file(b, "README.txt", readme.p, readme.len);
+	cg_buf_free(&readme);
+	add_file(b, "events.csv", b->csv.p ? b->csv.p : "", b->csv.len);
+	add_json(b, "events.json", json_incref(b->events));
+	add_file(b, "verification.txt", b->transcript.p ? b->transcript.p : "", b->transcript.len);
+	add_heads(b);
+	add_json(b, "keys.json", cg_keys_json(keys, nkeys));
+	add_json(b, "policy_versions.json", versions_json(b));
+	add_json(b, "recipients.json", cg_export_recipients(b->cfg));
+	add_file(b, "verify.py", cg_bundle_verify_py, cg_bundle_verify_py_len);
+	/* last: the sums of everything above (not of itself) */
+	{
+		struct cg_buf sums = b->sums;
+		cg_buf_init(&b->sums, 1);
+		add_file(b, "SHA256SUMS", sums.p ? sums.p : "", sums.len);
+		cg_buf_free(&b->sums);
+		b->sums = sums;
+	}
+}
+
+static int write_archive(struct bundle *b, const char *out, const struct cg_pubkey *keys, size_t nkeys)
+{
+	int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+
+	if (fd < 0) {
+		fprintf(stderr, "consentctl bundle: %s: %s\n", out,
+		        errno == EEXIST ? "exists already; the bundle never overwrites a file" : strerror(errno));
+		return 1;
+	}
+	b->a = archive_write_new();
+	if (archive_write_add_filter_gzip(b->a) != ARCHIVE_OK || archive_write_set_format_pax_restricted(b->a) != ARCHIVE_OK ||
+	    archive_write_open_fd(b->a, fd) != ARCHIVE_OK)
+		b->failed = 1;
+	if (!b->failed)
+		add_all(b, keys, nkeys);
+	if (archive_write_close(b->a) != ARCHIVE_OK)
+		b->failed = 1;
+	archive_write_free(b->a);
+	if (fsync(fd) != 0)
+		b->failed = 1;
+	close(fd);
+	if (b->failed) {
+		fprintf(stderr, "consentctl bundle: writing %s failed; it was removed\n", out);
+		unlink(out);
+		return 1;
+	}
+	return 0;
+}
+
+/* reads the log into b; 0 or the exit status */
+static int gather(struct bundle *b, struct cg_pubkey **keys, size_t *nkeys)
+{
+	struct cg_store_port st;
+	struct cg_store_reader *rd = NULL;
+	char err[512], t[CG_TIME_LEN + 16];
+	int64_t from_ms = 0, to_ms = 0;
+	int rc;
+
+	snprintf(t, sizeof t, "%sT00:00:00.000Z", b->from);
+	cg_time_parse(t, &from_ms);
+	snprintf(t, sizeof t, "%sT00:00:00.000Z", b->to);
+	cg_time_parse(t, &to_ms);
+	if (cg_store_port_open(b->cfg, CG_STORE_READONLY, &st, err, sizeof err) != CG_OK ||
+	    st.reader_open(st.ctx, &rd) != CG_OK) {
+		fprintf(stderr, "consentctl bundle: %s\n", err[0] ? err : "cannot read the log");
+		cg_store_port_close(&st);
+		return 1;
+	}
+	strcpy(b->v.head, CG_CHAIN_GENESIS);
+	rc = cg_store_keys(&st, rd, keys, nkeys);
+	if (rc == CG_OK)
+		rc = st.each_head(rd, from_ms, to_ms + CG_MS_PER_DAY, 0, take_head, b);
+	if (rc == CG_OK) {
+		check_heads(b, *keys, *nkeys);
+		rc = b->parsed ? st.each_event(rd, NULL, walk_row, b) : CG_ERR_NOMEM;
+	}
+	st.reader_free(rd);
+	cg_store_port_close(&st);
+	if (rc != CG_OK) {
+		fprintf(stderr, "consentctl bundle: cannot read the log: %s\n", cg_strerror(rc));
+		return 1;
+	}
+	for (; b->next_head < b->nheads; b->next_head++)
+		cg_buf_printf(&b->transcript, "head %lld: DIVERGES: row %lld is not in the log\n",
+		              (long long)b->heads[b->next_head].id, (long long)b->parsed[b->next_head].last_id);
+	return 0;
+}
+
+static void bundle_free(struct bundle *b)
+{
+	for (size_t i = 0; i < b->nheads; i++)
+		cg_signed_head_clear(&b->heads[i]);
+	free(b->heads);
+	free(b->parsed);
+	cg_buf_free(&b->csv);
+	cg_buf_free(&b->transcript);
+	cg_buf_free(&b->sums);
+	json_decref(b->events);
+}
+
+int cg_cli_bundle(struct cg_cli_bundle_opts *o, const struct cg_config *cfg)
+{
+	static struct bundle b; /* large */
+	struct cg_pubkey *keys = NULL;
+	struct cg_buf head;
+	size_t nkeys = 0;
+	int rc;
+
+	memset(&b, 0, sizeof b);
+	b.cfg = cfg;
+	snprintf(b.from, sizeof b.from, "%s", o->from);
+	snprintf(b.to, sizeof b.to, "%s", o->to);
+	b.subject = o->subject;
+	snprintf(b.dir, sizeof b.dir, "consentgate-bundle-%s-%s", b.from, b.to);
+	cg_buf_init(&b.csv, (size_t)1 << 34);
+	cg_buf_init(&b.transcript, (size_t)1 << 26);
+	cg_buf_init(&b.sums, (size_t)1 << 24);
+	b.events = json_array();
+	for (size_t i = 0; i < NCOLS; i++)
+		csv_cell(&b.csv, csv_cols[i], i == NCOLS - 1);
+	rc = gather(&b, &keys, &nkeys);
+	if (rc == 0) {
+		/* the whole chain's verdict first, then the heads' */
+		cg_buf_init(&head, 4096);
+		cg_cli_verify_text("the whole chain: ", &b.v, &head);
+		cg_buf_add(&head, b.transcript.p ? b.transcript.p : "", b.transcript.len);
+		cg_buf_free(&b.transcript);
+		b.transcript = head;
+		rc = write_archive(&b, o->output, keys, nkeys);
+	}
+	if (rc == 0)
+		printf("wrote %s: %zu events, %zu signed heads, %zu keys\n", o->output, json_array_size(b.events),
+		       b.nheads, nkeys);
+	free(keys);
+	bundle_free(&b);
+	return rc;
+}
