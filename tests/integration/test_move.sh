@@ -45,6 +45,9 @@ SRC="$CG_DIR/src.db"
 sqlite3 "$SRC" <"$fixtures/v1.sql" && sqlite3 "$SRC" "PRAGMA user_version = 1"
 A=$(ini a "database = $SRC")
 "$CG_BUILD/consentctl" -c "$A" migrate >/dev/null   # schema 2 first, to read the views as they are
+# a public key and a signed head, as a daemon on the file would have left them
+sqlite3 "$SRC" "INSERT INTO signing_keys VALUES('0123456789abcdef', zeroblob(32), 1000);
+	INSERT INTO chain_heads(last_id, signed_ms, key_id, envelope, anchor) VALUES(14, 2000, '0123456789abcdef', '{\"signed\":1}', 'token')"
 before=$(sqlite_views "$SRC")
 head=$(sqlite3 "$SRC" "SELECT hash FROM consent_events ORDER BY id DESC LIMIT 1")
 pending=$(sqlite3 "$SRC" "SELECT count(*) FROM outbox WHERE state = 'pending'")
@@ -66,6 +69,11 @@ expect_eq "the source's pending rows are not (none is sent from both)" "0" \
 	"$(sqlite3 "$SRC" "SELECT count(*) FROM outbox WHERE state = 'pending'")"
 expect_eq "the client_id key came along" "$(sqlite3 "$SRC" "SELECT value FROM meta WHERE key = 'client_id_key'")" \
 	"$(sql "SELECT encode(value, 'hex') FROM secrets WHERE name = 'client_id_key'")"
+
+expect_eq "the public keys came along (receipts signed before the move still verify)" "0123456789abcdef|1000" \
+	"$(sql "SELECT key_id || '|' || created_ms FROM signing_keys WHERE key_id = '0123456789abcdef'")"
+expect_eq "the signed heads and their anchors came along" "14|2000|token" \
+	"$(sql "SELECT last_id || '|' || signed_ms || '|' || anchor FROM chain_heads WHERE key_id = '0123456789abcdef'")"
 
 echo "# afterwards"
 out=$("$CG_BUILD/consentctl" -c "$A" migrate --to "$CG_PG_URL" 2>&1); rc=$?

@@ -53,8 +53,9 @@ sed "s#^listen = .*#listen = $SOCK_B#" "$CG_INI" >"$CG_DIR/b.ini"
 instance_of() { sql "SELECT id FROM instances WHERE pid = $1"; }
 registered() { [ -n "$(instance_of "$1")" ]; }
 # (the socket comes up before the database: wait for the registration)
-start_b() {
-	"$CG_BUILD/consentgated" -c "$CG_DIR/b.ini" 2>>"$CG_DIR/daemon-b.log" &
+mkdir -p "$CG_DIR/b-state"
+start_b() { # its own state directory: its own signing key
+	STATE_DIRECTORY="$CG_DIR/b-state" "$CG_BUILD/consentgated" -c "$CG_DIR/b.ini" 2>>"$CG_DIR/daemon-b.log" &
 	B_PID=$!
 	cg_wait_for 20 registered "$B_PID" || { cat "$CG_DIR/daemon-b.log"; exit 1; }
 }
@@ -80,6 +81,22 @@ done
 cg_wait_for 10 sql_ge 2 "SELECT count(*) FROM outbox WHERE destination = 'full' AND (payload LIKE '%via_a%' OR payload LIKE '%via_b%')"
 expect_eq "both instances queued the visitor's event" 2 "$(sql "SELECT count(*) FROM outbox WHERE destination = 'full' AND (payload LIKE '%via_a%' OR payload LIKE '%via_b%')")"
 expect_eq "with the same client_id" 1 "$(sql "SELECT count(DISTINCT substring(payload FROM '\"client_id\":\"[^\"]*\"')) FROM outbox WHERE destination = 'full' AND (payload LIKE '%via_a%' OR payload LIKE '%via_b%')")"
+
+echo "# each instance signs with its own key; every instance lists every key"
+key_id_of() { # KEYFILE: the id of its public key (SHA-256 of it, 8 bytes, hex), with PyNaCl
+	/usr/bin/python3 -c 'import base64, hashlib, sys; from nacl.signing import SigningKey
+print(hashlib.sha256(bytes(SigningKey(base64.b64decode(open(sys.argv[1]).read())).verify_key)).hexdigest()[:16])' "$1"
+}
+KA=$(key_id_of "$CG_DIR/signing.key") KB=$(key_id_of "$CG_DIR/b-state/signing.key")
+curl -s "$CG_URL/_b/consent/keys" >"$CG_DIR/keys-b.json"
+expect_eq "instance b lists both instances' keys" "$(printf '%s\n' "$KA" "$KB" | sort | tr '\n' ' ')" \
+	"$(/usr/bin/python3 -c 'import json,sys; print(" ".join(sorted(k["key_id"] for k in json.load(sys.stdin)["keys"])), end=" ")' <"$CG_DIR/keys-b.json")"
+curl -s -H "Cookie: cg_id=$V" "$CG_URL/_a/consent/export" >"$CG_DIR/export-a.json"
+expect_eq "a receipt from instance a is signed with a's key" "$KA" \
+	"$(/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["signed_receipt"]["key_id"])' <"$CG_DIR/export-a.json")"
+out=$("$CG_BUILD/consentctl" -c "$CG_INI" receipt verify --keys "$CG_DIR/keys-b.json" "$CG_DIR/export-a.json"); rc=$?
+expect_eq "it verifies against the keys instance b lists" "0 OK" "$rc ${out%%:*}"
+expect_eq "one head was signed at start-up, by one instance (the lease)" 1 "$(sql "SELECT count(*) FROM chain_heads")"
 
 echo "# a burst through both; one instance killed with -9 in the middle"
 BODY='{"choices":{"preferences":true,"statistics":false,"marketing":true},"policy_version":"2023-12","lang":"nb"}'

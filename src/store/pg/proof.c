@@ -1,6 +1,7 @@
 /* Proof: the instances' public keys and the signed chain heads. Heads are
- * signed by one instance at a time (an advisory lock, as the purge), on a
- * snapshot of the log, so the tip, its time and the link count agree. */
+ * signed by one instance at a time (an advisory lock, as the purge); the
+ * tip, its time and the link count are read by one statement, so they come
+ * from one snapshot, taken after the lock is held. */
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -111,7 +112,7 @@ static int sign_txn(struct sign *g, cg_head_sign_fn sign, void *arg, int64_t *he
 
 	memset(&h, 0, sizeof h);
 	snprintf(lock, sizeof lock, "SELECT pg_%sadvisory_xact_lock(%d)", g->force ? "" : "try_", PGS_LOCK_HEADS);
-	if ((rc = pgs_exec(g->c, "BEGIN ISOLATION LEVEL REPEATABLE READ", g->deadline)) ||
+	if ((rc = pgs_exec(g->c, "BEGIN", g->deadline)) ||
 	    (rc = pgs_query(g->c, lock, 0, NULL, g->deadline, &r)))
 		return rc;
 	due = g->force || strcmp(PQgetvalue(r, 0, 0), "t") == 0; /* else another instance is signing */
