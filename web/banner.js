@@ -1,11 +1,16 @@
 /* consentgate banner: <script src="/consent/banner.js" defer data-policy-version="2023-12"
  * data-policy-url="/personvern" data-lang="nb"></script>. No dependencies, same origin only.
- * API: ConsentGate.open(), .state(), .on('change', fn), .track(name, params), .withdraw() */
+ * API: ConsentGate.open(), .state(), .on('change', fn), .track(name, params), .withdraw()
+ * It renders in a shadow root, styled by banner.css alone (the page's CSS reaches it only
+ * through the --cg-* custom properties), so what a visitor sees is this build: its id
+ * (consentctl banner stamp) goes with every choice. Texts are changed here, never from
+ * the page, for the same reason. */
 (function (w, d) {
   "use strict";
   var me = d.currentScript || d.querySelector('script[src*="banner.js"]');
   var cfg = (me && me.dataset) || {};
   var VER = cfg.policyVersion || "", URL_ = cfg.policyUrl || "", BASE = cfg.base || "/consent";
+  var BUILD = "cg-build:00000000000000000000000000000000".slice(9);
   var CATS = ["preferences", "statistics", "marketing"];
   var gpc = !!navigator.globalPrivacyControl;
   /* texts: [title, intro, policy, accept, reject, settings, save, necessary, necessary desc,
@@ -18,8 +23,6 @@
     da: ["Cookies på hjemmesiden", "Vi bruger cookies, der er nødvendige for at hjemmesiden virker. Med dit samtykke bruger vi også cookies til præferencer, statistik og markedsføring. Du kan ændre dit valg når som helst.", "Privatlivspolitik", "Accepter alle", "Afvis alle", "Indstillinger", "Gem valg", "Nødvendige", "Får hjemmesiden til at virke, f.eks. kurven. Altid til.", "Præferencer", "Husker dine indstillinger, som sprog.", "Statistik", "Hjælper os med at se, hvordan siden bruges.", "Markedsføring", "Viser relevante annoncer på andre sider.", "Din browser sender Global Privacy Control, så markedsføring er slået fra.", "Privatlivspolitikken er ændret. Genindlæs siden.", "Dit valg blev ikke gemt. Prøv igen."],
     fi: ["Evästeet", "Käytämme evästeitä, joita sivusto tarvitsee toimiakseen. Suostumuksellasi käytämme evästeitä myös asetuksiin, tilastointiin ja markkinointiin. Voit muuttaa valintaasi milloin tahansa.", "Tietosuojaseloste", "Hyväksy kaikki", "Hylkää kaikki", "Asetukset", "Tallenna valinta", "Välttämättömät", "Pitävät sivuston toiminnassa, esim. ostoskorin. Aina päällä.", "Mieltymykset", "Muistavat valintasi, kuten kielen.", "Tilastot", "Auttavat meitä näkemään, miten sivustoa käytetään.", "Markkinointi", "Näyttävät osuvia mainoksia muilla sivustoilla.", "Selaimesi lähettää Global Privacy Control -signaalin, joten markkinointi on pois päältä.", "Tietosuojaseloste on muuttunut. Lataa sivu uudelleen.", "Valintaa ei voitu tallentaa. Yritä uudelleen."]
   };
-  var over = w.ConsentGateTexts || {};
-  for (var k in over) T[k] = Object.assign(T[k] ? T[k].slice() : T.en.slice(), over[k]);
   function pick() {
     /* the embed's data-lang, then the page's own language, then the browser's */
     var c = [cfg.lang, d.documentElement.lang].concat(navigator.languages || [navigator.language]);
@@ -31,16 +34,9 @@
     return "en";
   }
   var lang = pick(), t = T[lang], el, layer2, opener, subs = [], waiting;
-  /* one tag is the whole embed: the stylesheet comes along unless the page
-     links it, and the banner waits for it, so it never shows unstyled */
-  var css = d.querySelector('link[rel~="stylesheet"][href*="banner.css"]'), styled = !!css;
-  if (!css && me && me.src) {
-    css = d.createElement("link");
-    css.rel = "stylesheet";
-    css.href = me.src.replace(/banner\.js(\?|$)/, "banner.css$1");
-    css.onload = css.onerror = function () { styled = true; if (waiting) { waiting(); waiting = null; } };
-    d.head.appendChild(css);
-  }
+  /* the stylesheet loads inside the shadow root; the banner waits for it, so it never
+     shows unstyled */
+  var styled = false;
   var st = read();
 
   function read() {
@@ -70,8 +66,13 @@
     return e;
   }
   function build() {
-    el = h("div", { "class": "cg", role: "dialog", "aria-modal": "false", "aria-labelledby": "cg-t", "aria-describedby": "cg-d", lang: lang,
-      style: "position:fixed;left:0;right:0;bottom:0" }); /* out of the flow even without the stylesheet */
+    var host = d.createElement("consent-gate"), root, css;
+    /* inline !important outranks any page rule on the host */
+    host.setAttribute("style", "all:initial!important;display:block!important");
+    root = host.attachShadow({ mode: "open" });
+    css = root.appendChild(h("link", { rel: "stylesheet", href: (me && me.src ? me.src : BASE + "/banner.js").replace(/banner\.js(\?|$)/, "banner.css$1") }));
+    css.onload = css.onerror = function () { styled = true; if (waiting) { waiting(); waiting = null; } };
+    el = root.appendChild(h("div", { "class": "cg", hidden: "", role: "dialog", "aria-modal": "false", "aria-labelledby": "cg-t", "aria-describedby": "cg-d", lang: lang }));
     var b = el.appendChild(h("div", { "class": "cg-b" }));
     b.appendChild(h("h2", { id: "cg-t" }, t[0]));
     var p = b.appendChild(h("p", { id: "cg-d" }, t[1] + " "));
@@ -104,7 +105,7 @@
     el.addEventListener("keydown", function (e) {
       if (e.key === "Escape" && !layer2.hidden) { e.preventDefault(); settings(false); }
     });
-    d.body.insertBefore(el, d.body.firstChild);
+    d.body.insertBefore(host, d.body.firstChild);
   }
   function $(sel) { return el.querySelector(sel); }
   function settings(on, quiet) {
@@ -115,8 +116,8 @@
     if (!quiet) $(on ? "[data-cg-category]" : '[data-cg-action="settings"]').focus();
   }
   function show(then) {
-    if (!styled) { waiting = function () { show(then); }; return; }
     if (!el) build();
+    if (!styled) { waiting = function () { show(then); }; return; }
     CATS.forEach(function (c) { $('[data-cg-category="' + c + '"]').checked = st.decided && st[c]; });
     settings(false, true);
     el.hidden = false;
@@ -133,7 +134,7 @@
     $(".cg-e").textContent = "";
     fetch(BASE, {
       method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ choices: ch, policy_version: VER, lang: lang, banner: "v1", page: location.href })
+      body: JSON.stringify({ choices: ch, policy_version: VER, lang: lang, banner: BUILD, page: location.href })
     }).then(function (r) {
       if (r.status === 409) throw t[16];
       if (!r.ok) throw t[17];

@@ -88,6 +88,10 @@ struct cg_config {
 	char key_file[CG_CFG_STR];    /* the instance's Ed25519 secret key; "": the default place */
 	char anchor_command[CG_CFG_STR]; /* run with each signed head on stdin; "": none */
 	int head_interval_minutes;    /* how often the chain head is signed */
+	/* [banner] */
+	char banner_dir[CG_CFG_STR];  /* banner.js + banner.css as served; "": no banner build is recorded */
+	/* [policy], cont. */
+	char notice_file[CG_CFG_STR]; /* the privacy notice of this policy version, as shown; "": none */
 	/* [destination.NAME] */
 	struct cg_destination dest[CG_MAX_DESTINATIONS];
 	int n_dest;

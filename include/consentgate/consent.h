@@ -17,7 +17,7 @@ struct cg_choice_req {
 	int choice[CG_NPURPOSES];            /* 0 or 1 */
 	char policy_version[CG_VERSION_MAX + 1];
 	char lang[CG_LANG_MAX + 1];          /* "" when not sent */
-	char banner[CG_BANNER_MAX + 1];
+	char banner[33];                /* the build id the banner names (shown.h), or "" */
 	char page[CG_PAGE_MAX + 1];          /* normalised: scheme://host/path */
 };
 

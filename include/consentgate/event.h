@@ -26,7 +26,7 @@ enum cg_action {
 
 #define CG_VERSION_MAX 32
 #define CG_LANG_MAX 16
-#define CG_BANNER_MAX 32
+#define CG_BANNER_MAX 128  /* "build=<id>;notice=<sha256>;asserted" (shown.h) */
 #define CG_PAGE_MAX 1024
 #define CG_SALT_LEN 32      /* hex of 16 random bytes */
 #define CG_OBJECTIONS_MAX 40 /* "preferences,statistics,marketing" */

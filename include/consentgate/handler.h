@@ -50,6 +50,7 @@ enum cg_answer {
 	CG_ANS_NO_RECORD,        /* 404 no_record */
 	CG_ANS_METHOD,           /* 405 method_not_allowed */
 	CG_ANS_STALE_POLICY,     /* 409 stale_policy */
+	CG_ANS_STALE_BANNER,     /* 409 stale_banner: a retired banner build */
 	CG_ANS_TOO_LARGE,        /* 413 too_large */
 	CG_ANS_MEDIA_TYPE,       /* 415 unsupported_media_type */
 	CG_ANS_RATE_LIMITED,     /* 429 rate_limited */
@@ -118,7 +119,14 @@ struct cg_ops {
 	int (*public_keys)(void *ctx, struct cg_pubkey **keys, size_t *n);
 	/* the newest signed chain head (cg_signed_head_clear); CG_ERR_NOT_FOUND: none yet */
 	int (*latest_head)(void *ctx, struct cg_signed_head *out);
+	/* what is shown now: this instance's banner build and the notice of the
+	 * policy version in force ("" where none is configured) (may be NULL) */
+	void (*shown_now)(void *ctx, char build[33], char notice[65]);
+	/* a banner build id: enum cg_build_status */
+	int (*build_status)(void *ctx, const char *build);
 };
+
+enum cg_build_status { CG_BUILD_CURRENT = 0, CG_BUILD_RETIRED, CG_BUILD_UNKNOWN };
 
 enum cg_admit { CG_ADMIT_OK = 0, CG_ADMIT_VISITOR, CG_ADMIT_PREFIX, CG_ADMIT_OUTBOX, CG_NADMIT };
 

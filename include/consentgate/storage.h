@@ -22,6 +22,7 @@
 #include "consentgate/config.h"
 #include "consentgate/event.h"
 #include "consentgate/report.h"
+#include "consentgate/shown.h"
 #include "consentgate/sign.h"
 
 #define CG_STORE_PORT_VERSION 1
@@ -101,6 +102,18 @@ typedef void (*cg_store_done)(void *arg, int status);
  * the rest and appends the envelope to `envelope`. */
 typedef int (*cg_head_sign_fn)(void *arg, struct cg_head *head, struct cg_buf *envelope);
 typedef int (*cg_store_key_fn)(void *ctx, const struct cg_pubkey *k);
+
+/* A registered banner build or notice (shown.h), as the store lists it. */
+struct cg_shown_row {
+	char id[CG_NOTICE_ID_LEN + 1];
+	int kind;                           /* enum cg_shown_kind */
+	char label[64];                     /* a notice: its policy version */
+	int64_t first_ms, retired_ms;       /* retired_ms 0: in service */
+	size_t nfiles;
+	char names[4][64];
+	char hashes[4][CG_HEX_HASH_LEN + 1];
+};
+typedef int (*cg_store_shown_fn)(void *ctx, const struct cg_shown_row *s);
 typedef int (*cg_store_head_fn)(void *ctx, const struct cg_signed_head *h);
 
 typedef int (*cg_store_row_fn)(void *ctx, int ncols, const char *const *cols);
@@ -146,6 +159,10 @@ struct cg_store_port {
 	int (*sign_head)(void *ctx, int64_t now_ms, int64_t min_interval_ms, int force, cg_head_sign_fn sign,
 	                 void *arg, int64_t *head_id);
 	int (*head_anchor)(void *ctx, int64_t head_id, const char *anchor, int64_t now_ms);
+	/* What was shown (shown.h): registers a build or notice and its files
+	 * (stored once per content hash); a banner build is put in service and
+	 * every other build retired. */
+	int (*shown_put)(void *ctx, const struct cg_shown *s, int64_t now_ms);
 
 	/* reads, on a reader */
 	int (*reader_open)(void *ctx, struct cg_store_reader **out);
@@ -173,6 +190,10 @@ struct cg_store_port {
 	int (*each_outbox)(struct cg_store_reader *r, cg_store_outbox_fn fn, void *ctx);
 	/* every public key, oldest first */
 	int (*each_key)(struct cg_store_reader *r, cg_store_key_fn fn, void *ctx);
+	/* registered builds and notices (id NULL: all, oldest first) */
+	int (*each_shown)(struct cg_store_reader *r, const char *id, cg_store_shown_fn fn, void *ctx);
+	/* a stored file's bytes by its SHA-256; CG_ERR_NOT_FOUND */
+	int (*artefact)(struct cg_store_reader *r, const char *hash, struct cg_buf *out);
 	/* the signed heads signed in [from_ms, to_ms), oldest first; latest:
 	 * only the newest of them */
 	int (*each_head)(struct cg_store_reader *r, int64_t from_ms, int64_t to_ms, int latest,

@@ -40,10 +40,15 @@ struct cg_cli_bundle_opts {
 };
 int cg_cli_bundle(struct cg_cli_bundle_opts *o, const struct cg_config *cfg);
 
+/* shown.c: consentctl banner stamp|id DIR (no configuration), notice
+ * list|show ID -o DIR */
+int cg_cli_banner(const char *action, const char *dir);
+int cg_cli_notice(const struct cg_config *cfg, const char *action, const char *id, const char *dir);
+
 /* usage.c: each subcommand's --help */
 extern const char cg_usage_report[], cg_usage_export[], cg_usage_receipt[], cg_usage_keys[], cg_usage_head[],
 	cg_usage_bundle[], cg_usage_erase[], cg_usage_verify[], cg_usage_purge[], cg_usage_migrate[],
-	cg_usage_outbox[];
+	cg_usage_outbox[], cg_usage_banner[], cg_usage_notice[];
 
 /* consentctl migrate --to URL: the exit status */
 int cg_cli_move(const struct cg_config *cfg, const char *database, const char *url);

@@ -376,6 +376,23 @@ static int cmd_bundle(const struct cmd *self, const struct cg_config *cfg, int a
 	return cg_cli_bundle(&(struct cg_cli_bundle_opts){o.from, o.to, o.consent_id ? subject : NULL, o.output}, cfg);
 }
 
+static int cmd_banner(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv)
+{
+	(void)self;
+	(void)cfg;
+	if (argc != 3)
+		return fprintf(stderr, "consentctl banner: stamp DIR or id DIR\n"), 2;
+	return cg_cli_banner(argv[1], argv[2]);
+}
+
+static int cmd_notice(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv)
+{
+	struct opts o;
+	int rc = parse_opts(self, argc, argv, "output", &o, CG_FMT_JSON);
+
+	return rc ? rc : cg_cli_notice(cfg, o.nrest ? o.rest[0] : "list", o.nrest > 1 ? o.rest[1] : NULL, o.output);
+}
+
 static int cmd_head(const struct cmd *self, const struct cg_config *cfg, int argc, char **argv)
 {
 	struct opts o;
@@ -558,6 +575,8 @@ static const struct cmd cmds[] = {
 	{"keys", "every public key that signed receipts or heads in this log", cg_usage_keys, cmd_keys},
 	{"head", "the newest signed chain head; sign one now", cg_usage_head, cmd_head},
 	{"bundle", "one archive of the proof of a period, for a regulator", cg_usage_bundle, cmd_bundle},
+	{"banner", "stamp a banner build with its id (no configuration needed)", cg_usage_banner, cmd_banner},
+	{"notice", "the banner builds and privacy notices shown; their files", cg_usage_notice, cmd_notice},
 	{"erase", "erase a visitor's personal data (keeps the chain verifiable)", cg_usage_erase, cmd_erase},
 	{"verify", "check the hash chain of consent_events", cg_usage_verify, cmd_verify},
 	{"purge", "apply [retention] now (the daemon does it daily)", cg_usage_purge, cmd_purge},
@@ -626,6 +645,8 @@ int main(int argc, char **argv)
 				fputs(cmds[k].usage, stdout);
 				return 0;
 			}
+		if (!cfg_path && cmds[k].fn == cmd_banner) /* works on files alone */
+			return cmd_banner(&cmds[k], NULL, argc - i, argv + i);
 		if (!cfg_path) {
 			fprintf(stderr, "consentctl %s: -c FILE is required (the daemon's configuration)\n", argv[i]);
 			return 2;

@@ -92,3 +92,19 @@ const char cg_usage_bundle[] =
 	"  transcript, the heads signed in the period with their anchors, the public\n"
 	"  keys, the policy-version history, the recipients and transfer bases, and a\n"
 	"  README with verify.py that check it offline. Never overwrites FILE.\n";
+
+const char cg_usage_banner[] =
+	"usage: consentctl banner stamp DIR\n"
+	"       consentctl banner id DIR\n"
+	"  stamp: computes the build id of the banner in DIR (banner.js and banner.css)\n"
+	"  and writes it into banner.js, which carries it in every choice; run it after\n"
+	"  any change to the banner's files (the daemon refuses a build whose files do\n"
+	"  not hash to the id it carries). id: prints the id. No configuration needed.\n";
+
+const char cg_usage_notice[] =
+	"usage: consentctl -c FILE notice list\n"
+	"       consentctl -c FILE notice show ID -o DIR\n"
+	"  What was shown: every banner build and privacy notice this log refers to,\n"
+	"  with when it was first served and retired (list, JSON), and the\n"
+	"  byte-identical files of one of them (show, into DIR: their SHA-256 is\n"
+	"  printed beside each). Exit 3: no such build or notice.\n";

@@ -51,6 +51,8 @@ static const struct directive directives[] = {
 	{"policy", "refusal_is_objection", T_BOOL, C(refusal_is_objection), 0, 0, NULL},
 	{"policy", "gpc", T_ENUM, C(gpc), 0, 0, gpc_names},
 	{"policy", "url", T_STR, C(policy_url), 0, 0, NULL},
+	{"policy", "notice_file", T_STR, C(notice_file), 0, 0, NULL},
+	{"banner", "dir", T_STR, C(banner_dir), 0, 0, NULL},
 	{"storage", "backend", T_ENUM, C(backend), 0, 0, backend_names},
 	{"storage", "database", T_STR, C(database), 0, 0, NULL},
 	{"storage", "url", T_STR, C(url), 0, 0, NULL},

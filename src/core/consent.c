@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "consentgate/consent.h"
+#include "consentgate/shown.h"
 #include "consentgate/err.h"
 
 static int field_error(struct cg_field_error *fe, const char *field, const char *detail)
@@ -56,8 +57,7 @@ static const char version_chars[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
 static const char lang_chars[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-";
-static const char banner_chars[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
+static const char banner_chars[] = "0123456789abcdef"; /* a build id (shown.h) */
 
 /* One top-level field other than "choices"; CG_OK or CG_ERR_INVALID (fe set). */
 static int choice_field(const char *key, json_t *v, struct cg_choice_req *out, struct cg_field_error *fe)
@@ -69,9 +69,15 @@ static int choice_field(const char *key, json_t *v, struct cg_choice_req *out, s
 		                 sizeof out->policy_version, fe) ? CG_ERR_INVALID : CG_OK;
 	if (strcmp(key, "lang") == 0)
 		return get_token(v, "lang", lang_chars, out->lang, sizeof out->lang, fe) ? CG_ERR_INVALID : CG_OK;
-	if (strcmp(key, "banner") == 0)
-		return get_token(v, "banner", banner_chars, out->banner, sizeof out->banner, fe)
-		               ? CG_ERR_INVALID : CG_OK;
+	if (strcmp(key, "banner") == 0) {
+		if (get_token(v, "banner", banner_chars, out->banner, sizeof out->banner, fe))
+			return CG_ERR_INVALID;
+		if (!cg_build_id_valid(out->banner)) {
+			field_error(fe, "banner", "must be a banner build id (32 hex digits)");
+			return CG_ERR_INVALID;
+		}
+		return CG_OK;
+	}
 	if (strcmp(key, "page") == 0) {
 		if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
 			field_error(fe, "page", "must be a string");

@@ -10,6 +10,7 @@
 #include "consentgate/consent.h"
 #include "consentgate/decision.h"
 #include "consentgate/export.h"
+#include "consentgate/shown.h"
 #include "consentgate/cookie.h"
 #include "consentgate/err.h"
 #include "consentgate/handler.h"
@@ -58,6 +59,7 @@ static const struct {
 	[CG_ANS_NO_RECORD] = {404, "no_record"},
 	[CG_ANS_METHOD] = {405, "method_not_allowed"},
 	[CG_ANS_STALE_POLICY] = {409, "stale_policy"},
+	[CG_ANS_STALE_BANNER] = {409, "stale_banner"},
 	[CG_ANS_TOO_LARGE] = {413, "too_large"},
 	[CG_ANS_MEDIA_TYPE] = {415, "unsupported_media_type"},
 	[CG_ANS_RATE_LIMITED] = {429, "rate_limited"},
@@ -399,8 +401,42 @@ void cgh_bad_body(struct ctx *c, const struct cg_field_error *fe)
 	}
 }
 
+/* What was in front of the visitor (shown.h): the build their banner names
+ * — refused if never served (400), or retired while the choice grants
+ * anything (409, so a cached old banner asks again; refusing is never
+ * refused, Art. 7(3)) — or, when a client names none, the build served now,
+ * marked as asserted by the server; with the notice of the policy version.
+ * 0 with the answer given. */
+static int what_was_shown(struct ctx *c, const struct cg_choice_req *body, char out[CG_BANNER_MAX + 1])
+{
+	char build[33] = "", notice[65] = "";
+	int grants = body->choice[0] == 1 || body->choice[1] == 1 || body->choice[2] == 1, status;
+
+	out[0] = '\0';
+	if (c->ops->shown_now)
+		c->ops->shown_now(c->ops->ctx, build, notice);
+	if (!body->banner[0]) {
+		if (build[0])
+			cg_shown_record(out, build, notice, 1);
+		return 1;
+	}
+	status = c->ops->build_status ? c->ops->build_status(c->ops->ctx, body->banner) : CG_BUILD_UNKNOWN;
+	if (status == CG_BUILD_UNKNOWN) {
+		cgh_respond_error(c, CG_ANS_BAD_FIELD, "banner names a banner build this site never served", "banner");
+		return 0;
+	}
+	if (status == CG_BUILD_RETIRED && grants) {
+		respond_answer(c, CG_ANS_STALE_BANNER, "this banner is an old build; reload the page", NULL,
+		               build[0] ? json_pack("{s:s}", "current_build", build) : NULL);
+		return 0;
+	}
+	cg_shown_record(out, body->banner, notice, 0);
+	return 1;
+}
+
 static void route_choice(struct ctx *c)
 {
+	char shown[CG_BANNER_MAX + 1];
 	struct cg_choice_req body;
 	struct cg_field_error fe;
 	struct cg_event ev;
@@ -416,6 +452,8 @@ static void route_choice(struct ctx *c)
 		               json_pack("{s:s}", "current", c->cfg->policy_version));
 		return;
 	}
+	if (!what_was_shown(c, &body, shown))
+		return;
 	memset(&ev, 0, sizeof ev);
 	if (!begin_change(c, id, &ev, &prev))
 		return;
@@ -429,7 +467,7 @@ static void route_choice(struct ctx *c)
 			ev.objections &= ~(1u << p);
 	strcpy(ev.choice_at, ev.recorded_at);
 	strcpy(ev.lang, body.lang);
-	strcpy(ev.banner, body.banner);
+	strcpy(ev.banner, shown);
 	strcpy(ev.page, body.page);
 	plan_and_answer(c, &ev, id);
 }

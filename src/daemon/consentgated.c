@@ -97,7 +97,7 @@ static int open_handles(struct daemon *d, const char *cfg_path)
 		cg_error("storage: no client_id key");
 		return -1;
 	}
-	if (cgd_proof_start(d) != CG_OK)
+	if (cgd_proof_start(d) != CG_OK || cgd_shown_start(d) != CG_OK)
 		return -1;
 	pthread_mutex_init(&d->salt_mu, NULL);
 	d->salt_day = -1;

@@ -30,6 +30,7 @@
  * worker (the loops read themselves); PostgreSQL: READERS_MAX, one per read
  * thread (readq.c). */
 #define READERS_MAX 8
+#define CGD_BUILD_CACHE 16
 
 struct reader_pool {
 	pthread_mutex_t mu;
@@ -95,6 +96,15 @@ struct daemon {
 	int proof_running, proof_stop;
 	pthread_mutex_t proof_mu;
 	pthread_cond_t proof_wake;
+	/* shown.c: this instance's banner build and notice ("" when none), and
+	 * the status of build ids choices named */
+	char build[33], notice[65];
+	pthread_mutex_t builds_mu;
+	struct {
+		char id[33];
+		int status;
+		int64_t at_ms;
+	} builds[CGD_BUILD_CACHE];
 };
 
 /* what one intake loop needs to serve a request */
@@ -113,6 +123,11 @@ void cgd_wake_forwarder(struct daemon *d);
  * starts the head-signing thread; stop joins it and wipes the key */
 int cgd_proof_start(struct daemon *d);
 void cgd_proof_stop(struct daemon *d);
+
+/* shown.c: registers this instance's banner build and notice; the status
+ * of a build id (enum cg_build_status) */
+int cgd_shown_start(struct daemon *d);
+int cgd_build_status(struct daemon *d, const char *build);
 
 /* ops.c: the handler's services over the real handles */
 void cgd_ops_init(struct worker *w, struct cg_ops *ops);

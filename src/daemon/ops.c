@@ -163,6 +163,19 @@ static int op_latest_head(void *ctx, struct cg_signed_head *out)
 	return rc;
 }
 
+static void op_shown_now(void *ctx, char build[33], char notice[65])
+{
+	struct daemon *d = ((struct worker *)ctx)->d;
+
+	memcpy(build, d->build, sizeof d->build);
+	memcpy(notice, d->notice, sizeof d->notice);
+}
+
+static int op_build_status(void *ctx, const char *build)
+{
+	return cgd_build_status(((struct worker *)ctx)->d, build);
+}
+
 /* getrandom(2), to the last byte asked for */
 static int fill_random(void *buf, size_t n)
 {
@@ -204,6 +217,7 @@ void cgd_ops_init(struct worker *w, struct cg_ops *ops)
 		.keys = op_keys, .decided = op_decided, .subject_events = op_subject_events,
 		.report = op_report, .metrics = op_metrics, .admit = op_admit,
 		.signer = op_signer, .public_keys = op_public_keys, .latest_head = op_latest_head,
+		.shown_now = op_shown_now, .build_status = op_build_status,
 	};
 
 	*ops = o;

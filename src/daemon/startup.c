@@ -12,6 +12,7 @@
 #include "consentgate/err.h"
 #include "consentgate/log.h"
 #include "consentgate/geo.h"
+#include "consentgate/shownfile.h"
 #include "consentgate/startup.h"
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return CG_ERR_CONFIG; } while (0)
@@ -60,6 +61,25 @@ static int split_hostport(const char *l, char *host, size_t hl, char *port, size
 	return 0;
 }
 
+/* the banner build is stamped with its id; the notice is readable */
+static int shown_ok(const struct cg_config *cfg, const char *file, char *err, size_t errlen)
+{
+	struct cg_shown s;
+	char why[512];
+
+	if (cfg->banner_dir[0]) {
+		if (cg_shown_load_banner(cfg->banner_dir, &s, why, sizeof why) != CG_OK)
+			FAIL("%s: [banner] dir: %s", file, why);
+		cg_shown_release(&s);
+	}
+	if (cfg->notice_file[0]) {
+		if (cg_shown_load_notice(cfg->notice_file, cfg->policy_version, &s, why, sizeof why) != CG_OK)
+			FAIL("%s: [policy] notice_file: %s", file, why);
+		cg_shown_release(&s);
+	}
+	return CG_OK;
+}
+
 int cg_startup_check(const struct cg_config *cfg, const char *file, char *err, size_t errlen)
 {
 	struct cg_geo *geo = NULL;
@@ -96,7 +116,7 @@ int cg_startup_check(const struct cg_config *cfg, const char *file, char *err, s
 			     file, cfg->geo_database);
 		cg_geo_free(geo);
 	}
-	return CG_OK;
+	return shown_ok(cfg, file, err, errlen);
 }
 
 static int listen_unix(const struct cg_config *cfg, const char *file, struct cg_listener *out,
@@ -208,6 +228,11 @@ void cg_startup_unlisten(const struct cg_config *cfg, struct cg_listener *l)
 
 void cg_startup_warn(const struct cg_config *cfg, const char *file)
 {
+	if (!cfg->banner_dir[0])
+		cg_warn("%s: [banner] dir is not set: choices record no banner build (README: What was shown)", file);
+	if (!cfg->notice_file[0])
+		cg_warn("%s: [policy] notice_file is not set: choices record no privacy notice (README: What was shown)",
+		        file);
 	for (int i = 0; i < cfg->n_dest; i++)
 		if (!cg_destination_declared(&cfg->dest[i]))
 			cg_warn("%s: [destination.%s] declares no recipient and country: visitors and their "

@@ -13,7 +13,9 @@ stack_start || exit 1
 IP4=203.0.113.77
 IP6=2001:db8:1:2:3:4:5:6
 IP6_UNKNOWN=2001:db8:99:1::42
-BODY='{"choices":{"preferences":true,"statistics":false,"marketing":false},"policy_version":"2023-12","lang":"nb","banner":"v1","page":"https://shop.example/produkter?id=7#top"}'
+BUILD=$(cat "$CG_DIR/build-id")   # the banner build the stack serves (stack.sh stamped it)
+NOTICE=----------------------------------------------------------------   # none configured here
+BODY='{"choices":{"preferences":true,"statistics":false,"marketing":false},"policy_version":"2023-12","lang":"nb","banner":"'$BUILD'","page":"https://shop.example/produkter?id=7#top"}'
 ALL='{"choices":{"preferences":true,"statistics":true,"marketing":true},"policy_version":"2023-12","lang":"sv"}'
 NONE='{"choices":{"preferences":false,"statistics":false,"marketing":false},"policy_version":"2023-12","lang":"en"}'
 
@@ -41,7 +43,7 @@ ID1=$(cookie_id)
 S1=$(subject_of "$ID1")
 expect_eq "row stored under the hash of the id" 1 "$(sql "SELECT count(*) FROM consent_events WHERE subject='$S1'")"
 expect_eq "the id itself is not stored" 0 "$(sql "SELECT count(*) FROM consent_events WHERE subject='$ID1' OR hash LIKE '%$ID1%'")"
-expect_eq "stored fields" "choice|2023-12|1|0|0|203.0.113.0/24|DK|https://shop.example/produkter|nb|v1|1|0" \
+expect_eq "stored fields" "choice|2023-12|1|0|0|203.0.113.0/24|DK|https://shop.example/produkter|nb|build=$BUILD;notice=$NOTICE|1|0" \
 	"$(sql "SELECT action, policy_version, preferences, statistics, marketing, ip_prefix, country, page, lang, banner, gpc, dnt FROM consent_events WHERE subject='$S1'")"
 
 echo "# IPv6, IPv4-mapped and unknown networks"
@@ -255,7 +257,7 @@ out=$("$CG_BUILD/consentgated" -t -c "$CG_INI"); expect_eq "-t on a good file" 0
 # the shipped file, its paths moved into this test's directory
 mkdir -p "$CG_DIR/ship/run" "$CG_DIR/ship/lib"
 cp "$CG_DIR/country.mmdb" "$CG_DIR/ship/lib/country.mmdb"
-sed -e "s#/run/consentgate/#$CG_DIR/ship/run/#" -e "s#/var/lib/consentgate/#$CG_DIR/ship/lib/#" \
+sed -e "s#/run/consentgate/#$CG_DIR/ship/run/#" -e "s#/var/lib/consentgate/#$CG_DIR/ship/lib/#" -e "s#/usr/share/consentgate/web#$CG_DIR/web#" \
 	"$CG_SRC/conf/consentgate.ini" >"$CG_DIR/ship.ini"
 out=$("$CG_BUILD/consentgated" -t -c "$CG_DIR/ship.ini" 2>&1); expect_eq "-t on the shipped conf/consentgate.ini (paths moved): exit 0 [$out]" 0 $?
 printf '[server]\nsite = x\nworkers = lots\n' >"$CG_DIR/bad.ini"

@@ -123,6 +123,9 @@ country_path = country.iso_code
 ipv4_prefix = 24
 ipv6_prefix = 48
 
+[banner]
+dir = $CG_DIR/web
+
 [controller]
 name = Testbutikken AS
 contact = personvern@shop.example
@@ -186,6 +189,8 @@ stack_start() {
 
 	# nginx workers run as www-data: they read the web files from a copy
 	cp -r "$CG_SRC/web/." "$CG_DIR/web/"
+	# the banner build carries its id (as cmake --install stamps it)
+	"$CG_BUILD/consentctl" banner stamp "$CG_DIR/web" >"$CG_DIR/build-id" || return 1
 	for f in "$CG_SRC"/conf/nginx/consentgate-*.conf; do
 		sed "s#/etc/consentgate/nginx#$CG_DIR/nginx#g" "$f" >"$CG_DIR/nginx/$(basename "$f")"
 	done

@@ -230,6 +230,12 @@ int pgs_each_key(struct cg_store_reader *r, cg_store_key_fn fn, void *ctx);
 int pgs_each_head(struct cg_store_reader *r, int64_t from_ms, int64_t to_ms, int latest, cg_store_head_fn fn,
                   void *ctx);
 
+/* shown.c: banner builds and notices */
+extern const char pgs_shown_sql[];
+int pgs_shown_put(void *ctx, const struct cg_shown *sh, int64_t now_ms);
+int pgs_each_shown(struct cg_store_reader *r, const char *id, cg_store_shown_fn fn, void *ctx);
+int pgs_artefact(struct cg_store_reader *r, const char *hash, struct cg_buf *out);
+
 /* import.c */
 int pgs_import(void *ctx, const struct cg_store_port *src, struct cg_store_reader *src_reader,
                struct cg_import_counts *out, char *err, size_t errlen);

@@ -128,6 +128,9 @@ static const struct cg_store_port pg_port = {
 	.head_anchor = pgs_head_anchor,
 	.each_key = pgs_each_key,
 	.each_head = pgs_each_head,
+	.shown_put = pgs_shown_put,
+	.each_shown = pgs_each_shown,
+	.artefact = pgs_artefact,
 };
 
 int cg_pg_open(const struct cg_config *cfg, int mode, struct cg_store_port *out, char *err, size_t errlen)

@@ -217,8 +217,9 @@ int pgs_schema(PGconn *c, const struct cg_config *cfg, int64_t deadline, char *e
 		snprintf(err, errlen, "creating the schema failed (see the log)");
 		goto out_rollback;
 	}
-	/* 1 -> 2: the signing keys and signed chain heads */
+	/* 1 -> 2: the signing keys, signed chain heads, and what was shown */
 	if (v < 2 && ((rc = pgs_exec_script(c, pgs_proof_sql, deadline)) ||
+	              (rc = pgs_exec_script(c, pgs_shown_sql, deadline)) ||
 	              (rc = pgs_exec(c, "UPDATE meta SET value = '2' WHERE key = 'schema_version'", deadline)))) {
 		snprintf(err, errlen, "adding the proof tables failed (see the log)");
 		goto out_rollback;

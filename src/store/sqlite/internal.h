@@ -61,6 +61,10 @@ int cg_store_retire(struct cg_store *st, const char *to, int (*copy)(void *arg),
 int cg_store_outbox_pending(struct cg_store_reader *r, long long *n);
 int cg_store_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NSTATES]);
 int cg_store_outbox_rows(struct cg_store_reader *r, const char *kind, cg_store_row_fn fn, void *ctx);
+/* shown.c */
+int cg_store_shown_put(struct cg_store *st, const struct cg_shown *s, int64_t now_ms);
+int cg_store_each_shown(struct cg_store_reader *r, const char *id, cg_store_shown_fn fn, void *ctx);
+int cg_store_artefact(struct cg_store_reader *r, const char *hash, struct cg_buf *out);
 /* proof.c */
 int cg_store_key_put(struct cg_store *st, const struct cg_pubkey *k);
 int cg_store_sign_head(struct cg_store *st, int64_t now_ms, int64_t min_interval_ms, int force,
@@ -132,7 +136,7 @@ void cgs_column_hex(sqlite3_stmt *st, int i, char *out, size_t size);
 int64_t cgs_first_id(sqlite3 *db, int64_t ms);
 int64_t cgs_after_id(sqlite3 *db, int64_t ms);
 /* schema.c */
-extern const char cg_schema_v2_tables[], cg_schema_v2_views[], cg_schema_v3_proof[];
+extern const char cg_schema_v2_tables[], cg_schema_v2_views[], cg_schema_v3_proof[], cg_schema_v3_shown[];
 /* migrate.c: schema 1 -> 2, inside the caller's transaction */
 int cgs_migrate_v1(sqlite3 *db, char *err, size_t errlen);
 

@@ -181,7 +181,8 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 	else if (v == 1 && (rc = cgs_migrate_v1(db, err, errlen)) == CG_OK)
 		cg_info("database migrated from schema 1 to 2");
 	/* 2 -> 3: the signing keys and signed chain heads */
-	if (rc == CG_OK && v < 3 && cgs_exec(db, cg_schema_v3_proof) != SQLITE_OK)
+	if (rc == CG_OK && v < 3 && (cgs_exec(db, cg_schema_v3_proof) != SQLITE_OK ||
+	                             cgs_exec(db, cg_schema_v3_shown) != SQLITE_OK))
 		rc = CG_ERR_STORAGE;
 	if (rc == CG_OK && v < 3 && cgs_exec(db, "PRAGMA user_version = 3") != SQLITE_OK)
 		rc = CG_ERR_STORAGE;
@@ -500,6 +501,11 @@ static int port_sign_head(void *ctx, int64_t now_ms, int64_t min_interval_ms, in
 	return cg_store_sign_head(ctx, now_ms, min_interval_ms, force, sign, arg, head_id);
 }
 
+static int port_shown_put(void *ctx, const struct cg_shown *sh, int64_t now_ms)
+{
+	return cg_store_shown_put(ctx, sh, now_ms);
+}
+
 static int port_head_anchor(void *ctx, int64_t head_id, const char *anchor, int64_t now_ms)
 {
 	return cg_store_head_anchor(ctx, head_id, anchor, now_ms);
@@ -538,6 +544,9 @@ int cg_sqlite_open(const struct cg_config *cfg, int mode, struct cg_store_port *
 		.head_anchor = port_head_anchor,
 		.each_key = cg_store_each_key,
 		.each_head = cg_store_each_head,
+		.shown_put = port_shown_put,
+		.each_shown = cg_store_each_shown,
+		.artefact = cg_store_artefact,
 	};
 	struct cg_store *s = NULL;
 	int rc = cg_store_open(cfg, mode, &s, err, errlen);

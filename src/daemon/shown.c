@@ -1,0 +1,105 @@
+/* What this instance shows (shown.h): its banner build and the notice of
+ * the policy version, registered in the store at start-up, and the status
+ * of the build ids choices name, cached for a minute. */
+#include <string.h>
+#include <time.h>
+
+#include "consentgate/err.h"
+#include "consentgate/log.h"
+#include "consentgate/shownfile.h"
+#include "daemon.h"
+
+#define CACHE_MS 60000
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int put(struct daemon *d, struct cg_shown *s, const char *what)
+{
+	struct timespec ts;
+	int rc;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	rc = d->store.shown_put(d->store.ctx, s, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	if (rc != CG_OK)
+		cg_error("the %s could not be registered in the store", what);
+	cg_shown_release(s);
+	return rc;
+}
+
+int cgd_shown_start(struct daemon *d)
+{
+	struct cg_shown s;
+	char err[512];
+
+	pthread_mutex_init(&d->builds_mu, NULL);
+	if (d->cfg.banner_dir[0]) {
+		if (cg_shown_load_banner(d->cfg.banner_dir, &s, err, sizeof err) != CG_OK) {
+			cg_error("[banner] dir: %s", err);
+			return CG_ERR_CONFIG;
+		}
+		memcpy(d->build, s.id, sizeof d->build);
+		if (put(d, &s, "banner build") != CG_OK)
+			return CG_ERR_STORAGE;
+		cg_info("banner: build %s in service", d->build);
+	}
+	if (d->cfg.notice_file[0]) {
+		if (cg_shown_load_notice(d->cfg.notice_file, d->cfg.policy_version, &s, err, sizeof err) != CG_OK) {
+			cg_error("[policy] notice_file: %s", err);
+			return CG_ERR_CONFIG;
+		}
+		memcpy(d->notice, s.id, sizeof d->notice);
+		if (put(d, &s, "privacy notice") != CG_OK)
+			return CG_ERR_STORAGE;
+		cg_info("notice: %s is policy %s's notice", d->notice, d->cfg.policy_version);
+	}
+	return CG_OK;
+}
+
+static int found(void *ctx, const struct cg_shown_row *row)
+{
+	int *status = ctx;
+
+	if (row->kind == CG_SHOWN_BANNER)
+		*status = row->retired_ms ? CG_BUILD_RETIRED : CG_BUILD_CURRENT;
+	return CG_OK;
+}
+
+/* this instance's build is always in service here (during a rolling
+ * deploy another instance may have put a newer one in service) */
+int cgd_build_status(struct daemon *d, const char *build)
+{
+	struct cg_store_reader *r;
+	int64_t now = mono_ms();
+	int status = CG_BUILD_UNKNOWN, slot = 0;
+
+	if (d->build[0] && strcmp(build, d->build) == 0)
+		return CG_BUILD_CURRENT;
+	pthread_mutex_lock(&d->builds_mu);
+	for (int i = 0; i < CGD_BUILD_CACHE; i++) {
+		if (strcmp(d->builds[i].id, build) == 0 && now - d->builds[i].at_ms < CACHE_MS)
+			status = d->builds[i].status;
+		if (d->builds[i].at_ms < d->builds[slot].at_ms)
+			slot = i;
+	}
+	pthread_mutex_unlock(&d->builds_mu);
+	if (status != CG_BUILD_UNKNOWN)
+		return status;
+	r = cgd_borrow(d);
+	if (!r || d->store.each_shown(r, build, found, &status) != CG_OK)
+		status = CG_BUILD_UNKNOWN;
+	cgd_give_back(d, r);
+	if (status != CG_BUILD_UNKNOWN) { /* never cache unknown ids: anyone can send those */
+		pthread_mutex_lock(&d->builds_mu);
+		memcpy(d->builds[slot].id, build, sizeof d->builds[slot].id);
+		d->builds[slot].status = status;
+		d->builds[slot].at_ms = now;
+		pthread_mutex_unlock(&d->builds_mu);
+	}
+	return status;
+}

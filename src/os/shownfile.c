@@ -1,0 +1,131 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "consentgate/config.h"
+#include "consentgate/err.h"
+#include "consentgate/shownfile.h"
+
+static const char *const build_files[] = {"banner.css", "banner.js"};
+
+static int slurp(const char *path, uint8_t **out, size_t *len, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rbe");
+	uint8_t *b = f ? malloc(CG_SHOWN_FILE_MAX + 1) : NULL;
+
+	*out = NULL;
+	*len = b ? fread(b, 1, CG_SHOWN_FILE_MAX + 1, f) : 0;
+	if (f)
+		fclose(f);
+	if (!b || *len > CG_SHOWN_FILE_MAX) {
+		snprintf(err, errlen, "%s: %s", path, !f ? strerror(errno) : b ? "larger than 1 MB" : "out of memory");
+		free(b);
+		return CG_ERR_CONFIG;
+	}
+	*out = b;
+	return CG_OK;
+}
+
+static int read_build(const char *dir, struct cg_shown *out, char embedded[CG_BUILD_ID_LEN + 1], char *err,
+                      size_t errlen)
+{
+	char path[CG_CFG_STR + 64];
+	uint8_t *b;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	out->kind = CG_SHOWN_BANNER;
+	for (size_t i = 0; i < sizeof build_files / sizeof build_files[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, build_files[i]);
+		if ((rc = slurp(path, &b, &out->files[i].len, err, errlen)) != CG_OK) {
+			cg_shown_release(out);
+			return rc;
+		}
+		out->files[i].bytes = b;
+		snprintf(out->files[i].name, sizeof out->files[i].name, "%s", build_files[i]);
+		out->nfiles++;
+	}
+	if (cg_banner_build_id(out->files, out->nfiles, out->id, embedded) != CG_OK || !embedded[0]) {
+		snprintf(err, errlen, "%s/banner.js: has no build id field (\"" CG_BUILD_FIELD "...\")", dir);
+		cg_shown_release(out);
+		return CG_ERR_CONFIG;
+	}
+	return CG_OK;
+}
+
+int cg_shown_load_banner(const char *dir, struct cg_shown *out, char *err, size_t errlen)
+{
+	char embedded[CG_BUILD_ID_LEN + 1];
+	int rc = read_build(dir, out, embedded, err, errlen);
+
+	if (rc == CG_OK && strcmp(embedded, out->id) != 0) {
+		snprintf(err, errlen, "%s/banner.js carries build id %s, but the build's files hash to %s (edited, or "
+		         "not stamped): run consentctl banner stamp %s", dir, embedded, out->id, dir);
+		cg_shown_release(out);
+		return CG_ERR_CONFIG;
+	}
+	return rc;
+}
+
+int cg_shown_load_notice(const char *path, const char *policy_version, struct cg_shown *out, char *err,
+                         size_t errlen)
+{
+	const char *base = strrchr(path, '/');
+	uint8_t *b;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	out->kind = CG_SHOWN_NOTICE;
+	if ((rc = slurp(path, &b, &out->files[0].len, err, errlen)) != CG_OK)
+		return rc;
+	out->files[0].bytes = b;
+	out->nfiles = 1;
+	snprintf(out->files[0].name, sizeof out->files[0].name, "%s", base ? base + 1 : path);
+	snprintf(out->label, sizeof out->label, "%s", policy_version);
+	cg_notice_id(&out->files[0], out->id);
+	return CG_OK;
+}
+
+void cg_shown_release(struct cg_shown *s)
+{
+	for (size_t i = 0; i < s->nfiles; i++)
+		free((void *)(uintptr_t)s->files[i].bytes);
+	s->nfiles = 0;
+}
+
+int cg_shown_stamp(const char *dir, char id[CG_BUILD_ID_LEN + 1], char *err, size_t errlen)
+{
+	struct cg_shown b;
+	char embedded[CG_BUILD_ID_LEN + 1], path[CG_CFG_STR + 64], tmp[CG_CFG_STR + 80];
+	struct stat st;
+	int rc = read_build(dir, &b, embedded, err, errlen), fd = -1;
+	const struct cg_shown_file *js = NULL;
+
+	if (rc != CG_OK)
+		return rc;
+	for (size_t i = 0; i < b.nfiles; i++)
+		js = strcmp(b.files[i].name, "banner.js") == 0 ? &b.files[i] : js;
+	if (!js) { /* read_build always reads it */
+		cg_shown_release(&b);
+		return CG_ERR_INVALID;
+	}
+	memcpy(id, b.id, CG_BUILD_ID_LEN + 1);
+	snprintf(path, sizeof path, "%s/banner.js", dir);
+	snprintf(tmp, sizeof tmp, "%s/.banner.js.stamp", dir);
+	cg_banner_stamp((uint8_t *)(uintptr_t)js->bytes, js->len, id);
+	if (stat(path, &st) != 0 || (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 0777)) < 0 ||
+	    write(fd, js->bytes, js->len) != (ssize_t)js->len || fsync(fd) != 0 || rename(tmp, path) != 0) {
+		snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+		unlink(tmp);
+		rc = CG_ERR_IO;
+	}
+	if (fd >= 0)
+		close(fd);
+	cg_shown_release(&b);
+	return rc;
+}
