@@ -22,6 +22,11 @@ function check(name, cond, detail = "") {
 const sql = (q) => (process.env.CG_PG_URL
   ? execFileSync("psql", ["-X", "-q", "-At", "-F", "|", "-v", "ON_ERROR_STOP=1", process.env.CG_PG_URL, "-c", q])
   : execFileSync("sqlite3", ["-batch", "-noheader", DB, q])).toString().trim();
+const BUILD_ID = process.env.CG_BUILD_ID;   // the build test_banner.sh's stack stamped
+const lastBanner = () => sql("SELECT banner FROM consent_events ORDER BY id DESC LIMIT 1");
+// the focused element, inside the banner's shadow root when focus is there
+const DEEP_ACTIVE = "(() => { let e = document.activeElement; while (e && e.shadowRoot && e.shadowRoot.activeElement) e = e.shadowRoot.activeElement; return e; })()";
+const shadow = "document.querySelector('consent-gate').shadowRoot";
 const lastRow = () => sql("SELECT action || ':' || CAST(preferences AS TEXT) || CAST(statistics AS TEXT) || CAST(marketing AS TEXT) FROM consent_events ORDER BY id DESC LIMIT 1");
 const rows = () => Number(sql("SELECT count(*) FROM consent_events"));
 
@@ -45,7 +50,7 @@ async function gateStatus(page, name) {
 async function axe(page, label) {
   await page.addScriptTag({ path: AXE });
   const res = await page.evaluate(async () => {
-    const r = await window.axe.run(document.querySelector(".cg"), { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] });
+    const r = await window.axe.run(document.querySelector("consent-gate"), { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] });
     return r.violations.map((v) => `${v.id}: ${v.nodes.length} node(s) ${v.nodes[0].target}`);
   });
   check(`axe-core: no violation on the ${label}`, res.length === 0, res.join("; "));
@@ -91,6 +96,7 @@ try {
     await page.click('[data-cg-action="reject-all"]');
     await banner(page).waitFor({ state: "hidden" });
     check("reject all: the stored row is all zeros", lastRow() === "choice:000", lastRow());
+    check("the choice records the build the banner runs", lastBanner().startsWith(`build=${BUILD_ID};notice=`), lastBanner());
     await page.reload();
     await page.waitForTimeout(300);
     check("reject all: the banner stays gone after reload", await banner(page).count() === 0 || await banner(page).isHidden());
@@ -101,7 +107,7 @@ try {
     await page.click("#cookie-settings");
     await banner(page).waitFor({ state: "visible" });
     check("ConsentGate.open() reopens the banner, focus on its first button",
-      await page.evaluate(() => document.activeElement.getAttribute("data-cg-action")) === "accept-all");
+      await page.evaluate(`${DEEP_ACTIVE}.getAttribute("data-cg-action")`) === "accept-all");
     await page.click('[data-cg-action="settings"]');
     await page.check('[data-cg-category="statistics"]');
     await page.click('[data-cg-action="save"]');
@@ -127,15 +133,13 @@ try {
     await page.goto(URL_ + "/");
     await banner(page).waitFor({ state: "visible" });
     const n0 = rows();
-    const focused = () => page.evaluate(() => {
-      const e = document.activeElement;
-      return e.getAttribute("data-cg-action") || e.getAttribute("data-cg-category") || e.tagName;
-    });
+    const focused = () => page.evaluate(`(() => { const e = ${DEEP_ACTIVE};
+      return e.getAttribute("data-cg-action") || e.getAttribute("data-cg-category") || e.tagName; })()`);
     const order = [];
     for (let i = 0; i < 4; i++) { await page.keyboard.press("Tab"); order.push(await focused()); }
     check("tab order starts in the banner: policy link, accept, reject, settings",
       order.join(",") === "A,accept-all,reject-all,settings", order.join(","));
-    const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+    const outline = await page.evaluate(`getComputedStyle(${DEEP_ACTIVE}).outlineStyle`);
     check("focus is visible", outline !== "none", outline);
     await page.keyboard.press("Enter");
     check("Enter on settings opens them, focus on the first category", (await focused()) === "preferences");
@@ -174,8 +178,8 @@ try {
     const { ctx, page } = await newPage({ viewport: { width: w, height: h } });
     await page.goto(URL_ + "/");
     await banner(page).waitFor({ state: "visible" });
-    const fits = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth &&
-      document.querySelector(".cg").scrollWidth <= window.innerWidth);
+    const fits = await page.evaluate(`document.documentElement.scrollWidth <= window.innerWidth &&
+      ${shadow}.querySelector(".cg").scrollWidth <= window.innerWidth`);
     let reachable = true;
     for (const a of ["accept-all", "reject-all", "settings"]) {
       const b = page.locator(`[data-cg-action="${a}"]`);
@@ -228,24 +232,37 @@ try {
     await page.goto(URL_ + path);
     await banner(page).waitFor({ state: "visible" });
     await page.waitForLoadState("load");
-    const r = await page.evaluate(() => new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(() => {
-      const cg = document.querySelector(".cg"), box = document.querySelector(".cg-b");
+    const r = await page.evaluate(`new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(() => {
+      const root = ${shadow}, cg = root.querySelector(".cg"), box = root.querySelector(".cg-b");
       res({ cls: window.__cls, position: getComputedStyle(cg).position, border: getComputedStyle(box).borderTopWidth,
-            sheets: document.querySelectorAll('link[href*="banner.css"]').length,
+            sheets: root.querySelectorAll('link[href*="banner.css"]').length,
             header: Math.round(document.querySelector("header").getBoundingClientRect().top) });
-    }))));
+    })))`);
     check(`${path}: the banner is styled and fixed`, r.position === "fixed" && r.border === "2px", JSON.stringify(r));
     check(`${path}: zero layout shift (CLS ${r.cls})`, r.cls === 0, JSON.stringify(r));
     check(`${path}: the page content stays where it is`, r.header === 0, JSON.stringify(r));
-    check(`${path}: the stylesheet once`, r.sheets === 1, JSON.stringify(r));
+    check(`${path}: the stylesheet once, inside the banner's shadow root`, r.sheets === 1, JSON.stringify(r));
     await ctx.close();
   }
+  // ---- a page's own CSS cannot change what the banner shows ----------------------
   {
-    const { ctx, page } = await newPage();
-    await page.addInitScript(() => { window.ConsentGateTexts = { nb: { 0: "Våre kjeks" } }; });
-    await page.goto(URL_ + "/");
-    check("texts can be overridden by the site", (await page.locator("#cg-t").textContent()) === "Våre kjeks");
-    await ctx.close();
+    const look = async (page) => page.evaluate(`(() => { const root = ${shadow};
+      return ["#cg-t", '[data-cg-action="accept-all"]', ".cg-b"].map((q) => {
+        const e = root.querySelector(q), s = getComputedStyle(e), b = e.getBoundingClientRect();
+        return [q, s.display, s.visibility, s.color, s.fontSize, s.backgroundColor, Math.round(b.width), Math.round(b.height), e.textContent.length].join(",");
+      }).join(" | "); })()`);
+    const plain = await newPage({ locale: "en-US" }), hostile = await newPage({ locale: "en-US" });
+    await plain.page.goto(URL_ + "/nolang.html");
+    await hostile.page.goto(URL_ + "/hostile.html");
+    await banner(plain.page).waitFor({ state: "visible" });
+    await banner(hostile.page).waitFor({ state: "visible" });
+    const a = await look(plain.page), b = await look(hostile.page);
+    check("a page stylesheet hiding and restyling .cg-like selectors changes nothing the banner shows", a === b, `${a}\n       ${b}`);
+    await hostile.page.click('[data-cg-action="accept-all"]');
+    await banner(hostile.page).waitFor({ state: "hidden" });
+    check("... and the choice records the same build", lastBanner().startsWith(`build=${BUILD_ID};`), lastBanner());
+    await plain.ctx.close();
+    await hostile.ctx.close();
   }
 
   // ---- policy version bump -----------------------------------------------------------

@@ -27,6 +27,9 @@ sed 's/<html lang="nb">/<html>/' "$CG_DIR/web/demo/index.html" >"$CG_DIR/web/dem
 sed 's#<script src="/consent/banner.js"#<link rel="stylesheet" href="/consent/banner.css">\n&#' \
 	"$CG_DIR/web/demo/nolang.html" >"$CG_DIR/web/demo/linked.html"
 cp "$CG_DIR/web/demo/nolang.html" "$CG_DIR/web/demo/old.html"
+# a page whose own CSS hides and restyles everything banner-like
+hostile='.cg, .cg-b, .cg-a, [role="dialog"], consent-gate, div, button, h2 { display: none !important; visibility: hidden !important; color: red !important; font-size: 2px !important; background: lime !important }'
+sed "s#</head>#<style>$hostile</style></head>#" "$CG_DIR/web/demo/nolang.html" >"$CG_DIR/web/demo/hostile.html"
 # for the layout-shift check, both embeds on pages without the demo's own
 # script: its table and state box fill in after a fetch, a shift of the
 # page's own making that comes or not with the machine's speed
@@ -43,7 +46,7 @@ setsid '$CG_BUILD/consentgated' -c '$CG_INI' </dev/null >/dev/null 2>>'$CG_DIR/d
 for i in \$(seq 100); do [ -S '$CG_SOCKET' ] && break; sleep 0.05; done
 sed -i 's/data-policy-version=\"2023-12\"/data-policy-version=\"2024-06\"/' '$CG_DIR/web/demo/index.html'
 "
-export CG_SHOTS="$CG_BUILD/screenshots" CG_URL CG_DB CG_SRC
+export CG_SHOTS="$CG_BUILD/screenshots" CG_URL CG_DB CG_SRC CG_BUILD_ID=$(cat "$CG_DIR/build-id")
 [ "$CG_BACKEND" = postgresql ] && export CG_PG_URL
 node "$CG_SRC/tests/browser/banner.test.mjs"
 rc=$?

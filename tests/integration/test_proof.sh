@@ -26,9 +26,13 @@ cat >"$CG_DIR/anchored/\$n.json"
 printf 'test-anchor %s' "\$(sha256sum <"$CG_DIR/anchored/\$n.json" | cut -c1-64)"
 SH
 chmod 755 "$CG_DIR/anchor.sh"
+printf '<!doctype html><title>Personvernerkl\xc3\xa6ring 2023-12</title><p>Vi lagrer ...\n' >"$CG_DIR/notice.html"
 export CG_INI_EXTRA="
 [signing]
 anchor_command = $CG_DIR/anchor.sh
+
+[policy]
+notice_file = $CG_DIR/notice.html
 "
 stack_start || exit 1
 CTL=("$CG_BUILD/consentctl" -c "$CG_INI")
@@ -180,5 +184,49 @@ curl -s "$CG_URL/consent/keys" >"$CG_DIR/keys2.json"
 expect_eq "after a rotation both keys are listed" "2" "$("$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["keys"]))' <"$CG_DIR/keys2.json")"
 out=$("${CTL[@]}" receipt verify "$CG_DIR/export.json"); rc=$?
 expect_eq "a receipt signed with the old key still verifies" "0 OK" "$rc ${out%%:*}"
+# ---- what was shown ------------------------------------------------------------------
+BUILD=$(cat "$CG_DIR/build-id") NOTICE=$(sha256sum <"$CG_DIR/notice.html" | cut -c1-64)
+post() { # post JAR BODY: the status; the answer in $CG_DIR/answer.json
+	curl -s -o "$CG_DIR/answer.json" -w '%{http_code}' -c "$1" -b "$1" -H 'Content-Type: application/json' \
+		-d "$2" "$CG_URL/consent"
+}
+grant() { printf '{"choices":{"preferences":true,"statistics":true,"marketing":false},"policy_version":"2023-12"%s}' "$1"; }
+refuse() { printf '{"choices":{"preferences":false,"statistics":false,"marketing":false},"policy_version":"2023-12"%s}' "$1"; }
+banner_of_last() { sql "SELECT banner FROM consent_events ORDER BY id DESC LIMIT 1"; }
+expect_eq "a choice naming the served build" 200 "$(post "$CG_DIR/s1" "$(grant ",\"banner\":\"$BUILD\"")")"
+expect_eq "... records that build and the notice's SHA-256 in the chain" "build=$BUILD;notice=$NOTICE" "$(banner_of_last)"
+expect_eq "a choice naming no build (an API client)" 200 "$(post "$CG_DIR/s2" "$(grant "")")"
+expect_eq "... records the build served then, asserted by the server" "build=$BUILD;notice=$NOTICE;asserted" "$(banner_of_last)"
+expect_eq "a build never served: 400" "400 banner" \
+	"$(post "$CG_DIR/s3" "$(grant ',"banner":"0123456789abcdef0123456789abcdef"')") $("$PY" -c 'import json,sys; print(json.load(sys.stdin)["field"])' <"$CG_DIR/answer.json")"
+# a new build: the old one is retired
+mkdir "$CG_DIR/old-build" && cp "$CG_DIR/web/banner.js" "$CG_DIR/web/banner.css" "$CG_DIR/old-build/"
+printf '\n.cg-b { border-width: 3px; }\n' >>"$CG_DIR/web/banner.css"
+NEW=$("$CG_BUILD/consentctl" banner stamp "$CG_DIR/web")
+cg_stop_daemon
+out=$("$CG_BUILD/consentgated" -t -c "$CG_INI" 2>&1)
+expect_match "-t: the new build is stamped" "configuration OK" "$out"
+cg_start_daemon || exit 1
+expect_eq "a choice granting with the retired build: 409 stale_banner, naming the current build" "409 stale_banner $NEW" \
+	"$(post "$CG_DIR/s1" "$(grant ",\"banner\":\"$BUILD\"")") $("$PY" -c 'import json,sys; a = json.load(sys.stdin); print(a["error"], a["current_build"])' <"$CG_DIR/answer.json")"
+expect_eq "a refusal with the retired build is never refused" 200 "$(post "$CG_DIR/s1" "$(refuse ",\"banner\":\"$BUILD\"")")"
+expect_eq "... and records the build the visitor saw" "build=$BUILD;notice=$NOTICE" "$(banner_of_last)"
+expect_eq "a withdrawal is never refused" 200 "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -b "$CG_DIR/s1" "$CG_URL/consent")"
+expect_eq "the new build records" 200 "$(post "$CG_DIR/s4" "$(grant ",\"banner\":\"$NEW\"")")"
+"${CTL[@]}" notice list >"$CG_DIR/shown.json"
+expect_eq "consentctl notice list: two builds (the old retired) and the notice" \
+	"$(printf '%s\n' "banner $BUILD retired" "banner $NEW in service" "notice $NOTICE in service" | sort | paste -sd'|')" \
+	"$("$PY" -c 'import json,sys
+print("|".join(sorted("%s %s %s" % (s["kind"], s["id"], "retired" if s["retired"] else "in service") for s in json.load(sys.stdin)["shown"])))' <"$CG_DIR/shown.json")"
+mkdir "$CG_DIR/out-build" "$CG_DIR/out-notice"
+"${CTL[@]}" notice show "$BUILD" -o "$CG_DIR/out-build" >/dev/null
+"${CTL[@]}" notice show "$NOTICE" -o "$CG_DIR/out-notice" >/dev/null
+expect_eq "notice show: the retired build's files, byte for byte" "same same" \
+	"$(cmp -s "$CG_DIR/old-build/banner.js" "$CG_DIR/out-build/banner.js" && echo same) $(cmp -s "$CG_DIR/old-build/banner.css" "$CG_DIR/out-build/banner.css" && echo same)"
+expect_eq "notice show: the notice, byte for byte (same SHA-256)" "$NOTICE" "$(sha256sum <"$CG_DIR/out-notice/notice.html" | cut -c1-64)"
+printf 'x' >>"$CG_DIR/web/banner.js"
+out=$("$CG_BUILD/consentgated" -t -c "$CG_INI" 2>&1); rc=$?
+expect_match "-t: a build edited after stamping is refused, naming the fix" "^1 .*consentctl banner stamp" "$rc $out"
+
 expect_clean_daemon_log "$CG_DIR/daemon.log"
 cg_summary
