@@ -66,6 +66,7 @@ struct cg_purge_counts {
 	long long events_pruned;
 	long long outbox_deleted;
 	long long outbox_expired;   /* pending rows older than 72 h: dropped */
+	long long shown_deleted;    /* retired banner builds and notices no row names any more */
 };
 
 /* Writer statistics for metrics. */
@@ -160,8 +161,8 @@ struct cg_store_port {
 	                 void *arg, int64_t *head_id);
 	int (*head_anchor)(void *ctx, int64_t head_id, const char *anchor, int64_t now_ms);
 	/* What was shown (shown.h): registers a build or notice and its files
-	 * (stored once per content hash); a banner build is put in service and
-	 * every other build retired. */
+	 * (stored once per content hash), puts it in service and retires every
+	 * other of its kind; the purge deletes a retired one no row names. */
 	int (*shown_put)(void *ctx, const struct cg_shown *s, int64_t now_ms);
 
 	/* reads, on a reader */

@@ -20,11 +20,13 @@
 #include "consentgate/err.h"
 #include "consentgate/export.h"
 #include "consentgate/id.h"
+#include "consentgate/shown.h"
 #include "consentgate/sign.h"
 #include "bundle_files.h"
 #include "cli.h"
 
 #define MAX_VERSIONS 256
+#define MAX_SHOWN 256
 #define MAX_HEADS 100000
 
 struct version_seen {
@@ -45,6 +47,12 @@ struct bundle {
 	struct cg_head *parsed;             /* their payloads; last_id 0 when unreadable */
 	size_t nheads, next_head;
 	struct cg_verify v;                 /* the whole chain */
+	/* the builds and notices the period's events name, their files */
+	char shown_ids[MAX_SHOWN][CG_NOTICE_ID_LEN + 1];
+	int nshown;
+	json_t *shown_index;
+	struct { char hash[CG_HEX_HASH_LEN + 1]; struct cg_buf bytes; } *files;
+	size_t nfiles;
 	struct archive *a;
 	char dir[64];
 	int failed;
@@ -97,11 +105,24 @@ static json_t *event_row(const struct cg_event *ev)
 		"prev_hash", ev->prev_hash, "hash", ev->hash);
 }
 
+static void note_shown(struct bundle *b, const char *id)
+{
+	for (int i = 0; i < b->nshown; i++)
+		if (strcmp(b->shown_ids[i], id) == 0)
+			return;
+	if (id[0] && b->nshown < MAX_SHOWN)
+		snprintf(b->shown_ids[b->nshown++], sizeof b->shown_ids[0], "%s", id);
+}
+
 static void add_event(struct bundle *b, const struct cg_event *ev)
 {
 	json_t *row = event_row(ev);
 	struct version_seen *vs = NULL;
+	char build[CG_BUILD_ID_LEN + 1], notice[CG_NOTICE_ID_LEN + 1];
 
+	cg_shown_parse(ev->banner, build, notice);
+	note_shown(b, build);
+	note_shown(b, notice);
 	for (size_t i = 0; i < NCOLS; i++) {
 		json_t *v = json_object_get(row, csv_cols[i]);
 		char num[24];
@@ -156,6 +177,53 @@ static int walk_row(void *arg, const struct cg_event *ev)
 	    (!b->subject || strcmp(ev->subject, b->subject) == 0))
 		add_event(b, ev);
 	return 0;
+}
+
+/* a build or notice the events name: its index entry and its files' bytes */
+struct shown_ctx {
+	struct bundle *b;
+	const struct cg_store_port *st;
+	struct cg_store_reader *rd;
+};
+
+static int take_shown(void *arg, const struct cg_shown_row *row)
+{
+	struct shown_ctx *k = arg;
+	struct bundle *b = k->b;
+	json_t *files = json_array();
+	char first[CG_TIME_LEN + 1], retired[CG_TIME_LEN + 1];
+	int rc = CG_OK;
+
+	cg_time_format(row->first_ms, first);
+	cg_time_format(row->retired_ms, retired);
+	for (size_t i = 0; rc == CG_OK && i < row->nfiles; i++) {
+		void *p = realloc(b->files, (b->nfiles + 1) * sizeof *b->files);
+		if (!p) {
+			rc = CG_ERR_NOMEM;
+			break;
+		}
+		b->files = p;
+		snprintf(b->files[b->nfiles].hash, sizeof b->files[0].hash, "%s", row->hashes[i]);
+		cg_buf_init(&b->files[b->nfiles].bytes, CG_ENVELOPE_MAX * 16);
+		rc = k->st->artefact(k->rd, row->hashes[i], &b->files[b->nfiles].bytes);
+		b->nfiles++;
+		json_array_append_new(files, json_pack("{s:s, s:s}", "name", row->names[i], "sha256", row->hashes[i]));
+	}
+	json_array_append_new(b->shown_index, json_pack("{s:s, s:s, s:o, s:s, s:o, s:o}", "id", row->id,
+		"kind", row->kind == CG_SHOWN_BANNER ? "banner" : "notice",
+		"policy_version", row->label[0] ? json_string(row->label) : json_null(), "first_served", first,
+		"retired", row->retired_ms ? json_string(retired) : json_null(), "files", files));
+	return rc;
+}
+
+static int gather_shown(struct bundle *b, const struct cg_store_port *st, struct cg_store_reader *rd)
+{
+	struct shown_ctx k = {b, st, rd};
+	int rc = CG_OK;
+
+	for (int i = 0; rc == CG_OK && i < b->nshown; i++)
+		rc = st->each_shown(rd, b->shown_ids[i], take_shown, &k);
+	return rc;
 }
 
 static int take_head(void *arg, const struct cg_signed_head *h)
@@ -271,6 +339,12 @@ static void add_all(struct bundle *b, const struct cg_pubkey *keys, size_t nkeys
 	add_json(b, "keys.json", cg_keys_json(keys, nkeys));
 	add_json(b, "policy_versions.json", versions_json(b));
 	add_json(b, "recipients.json", cg_export_recipients(b->cfg));
+	for (size_t i = 0; i < b->nfiles; i++) {
+		char name[96];
+		snprintf(name, sizeof name, "artefacts/%s", b->files[i].hash);
+		add_file(b, name, b->files[i].bytes.p ? b->files[i].bytes.p : "", b->files[i].bytes.len);
+	}
+	add_json(b, "artefacts/index.json", json_incref(b->shown_index));
 	add_file(b, "verify.py", cg_bundle_verify_py, cg_bundle_verify_py_len);
 	/* last: the sums of everything above (not of itself) */
 	{
@@ -338,6 +412,8 @@ static int gather(struct bundle *b, struct cg_pubkey **keys, size_t *nkeys)
 		check_heads(b, *keys, *nkeys);
 		rc = b->parsed ? st.each_event(rd, NULL, walk_row, b) : CG_ERR_NOMEM;
 	}
+	if (rc == CG_OK)
+		rc = gather_shown(b, &st, rd);
 	st.reader_free(rd);
 	cg_store_port_close(&st);
 	if (rc != CG_OK) {
@@ -360,6 +436,10 @@ static void bundle_free(struct bundle *b)
 	cg_buf_free(&b->transcript);
 	cg_buf_free(&b->sums);
 	json_decref(b->events);
+	json_decref(b->shown_index);
+	for (size_t i = 0; i < b->nfiles; i++)
+		cg_buf_free(&b->files[i].bytes);
+	free(b->files);
 }
 
 int cg_cli_bundle(struct cg_cli_bundle_opts *o, const struct cg_config *cfg)
@@ -380,6 +460,7 @@ int cg_cli_bundle(struct cg_cli_bundle_opts *o, const struct cg_config *cfg)
 	cg_buf_init(&b.transcript, (size_t)1 << 26);
 	cg_buf_init(&b.sums, (size_t)1 << 24);
 	b.events = json_array();
+	b.shown_index = json_array();
 	for (size_t i = 0; i < NCOLS; i++)
 		csv_cell(&b.csv, csv_cols[i], i == NCOLS - 1);
 	rc = gather(&b, &keys, &nkeys);

@@ -482,10 +482,11 @@ static int cmd_purge(const struct cmd *self, const struct cg_config *cfg, int ar
 	       "  ip prefixes cleared (older than %d days):          %lld\n"
 	       "  subjects whose records ended > %d days ago:      %lld (%lld events; links kept)\n"
 	       "  outbox rows deleted (delivered/dropped > %d days, dead > 30 days): %lld\n"
-	       "  outbox rows older than 72 h dropped:               %lld\n",
+	       "  outbox rows older than 72 h dropped:               %lld\n"
+	       "  retired banner builds and notices no row names:   %lld\n",
 	       o.dry_run ? "dry run: nothing changed; a purge now would change:" : "purged:",
 	       cfg->ip_prefix_days, c.ip_prefixes_cleared, cfg->events_days_after_end, c.subjects_pruned,
-	       c.events_pruned, cfg->outbox_delivered_days, c.outbox_deleted, c.outbox_expired);
+	       c.events_pruned, cfg->outbox_delivered_days, c.outbox_deleted, c.outbox_expired, c.shown_deleted);
 	return 0;
 }
 

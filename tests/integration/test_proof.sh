@@ -147,7 +147,7 @@ expect_match "... and never overwrites a file" "^1 .*exists already" "$rc $out"
 mkdir "$CG_DIR/unpacked" && tar -xzf "$CG_DIR/bundle.tar.gz" -C "$CG_DIR/unpacked"
 B="$CG_DIR/unpacked/consentgate-bundle-$today-$today"
 expect_eq "it holds the events, transcript, heads, keys, history, recipients, README, verify.py, sums" \
-	"README.txt SHA256SUMS events.csv events.json heads keys.json policy_versions.json recipients.json verification.txt verify.py" \
+	"README.txt SHA256SUMS artefacts events.csv events.json heads keys.json policy_versions.json recipients.json verification.txt verify.py" \
 	"$(ls "$B" | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "events.csv: a header and the 5 events" 6 "$(wc -l <"$B/events.csv")"
 expect_match "the transcript: the chain, and each head of the period against the log" \
@@ -155,7 +155,10 @@ expect_match "the transcript: the chain, and each head of the period against the
 # the README's steps, as written there
 (cd "$B" && sha256sum -c --quiet SHA256SUMS) >/dev/null 2>&1; expect_eq "README step 1: sha256sum -c SHA256SUMS" 0 $?
 out=$(cd "$B" && "$PY" verify.py 2>&1); rc=$?
-expect_match "README step 2: python3 verify.py" "^0 .*verified the signatures of [1-9][0-9]* chain heads.*recomputed the hashes of 5 events.*matched [1-9][0-9]* signed heads.*OK$" "$rc $(echo $out)"
+expect_match "README step 2: python3 verify.py" "^0 .*verified the signatures of [1-9][0-9]* chain heads.*recomputed the hashes of 5 events.*matched [1-9][0-9]* signed heads.*checked 2 banner builds and notices.*OK$" "$rc $(echo $out)"
+n_sum=$(sha256sum <"$CG_DIR/notice.html" | cut -c1-64) js_sum=$(sha256sum <"$CG_DIR/web/banner.js" | cut -c1-64)
+expect_eq "the bundle holds the build and the notice the events name, byte for byte" "same same" \
+	"$(cmp -s "$B/artefacts/$n_sum" "$CG_DIR/notice.html" && echo same) $(cmp -s "$B/artefacts/$js_sum" "$CG_DIR/web/banner.js" && echo same)"
 N=$(cd "$B/heads" && ls | tail -1 | sed 's/\.json$//')
 step3=$(sed -n '/^3\. One head with OpenSSL/,/^   head.bin is/p' "$B/README.txt" | grep -E '^     (python3|openssl)' | sed "s#heads/N\.json#heads/$N.json#g")
 out=$(cd "$B" && PATH="$(dirname "$PY"):$PATH" bash -e -c "$step3" 2>&1); rc=$?
@@ -224,6 +227,14 @@ mkdir "$CG_DIR/out-build" "$CG_DIR/out-notice"
 expect_eq "notice show: the retired build's files, byte for byte" "same same" \
 	"$(cmp -s "$CG_DIR/old-build/banner.js" "$CG_DIR/out-build/banner.js" && echo same) $(cmp -s "$CG_DIR/old-build/banner.css" "$CG_DIR/out-build/banner.css" && echo same)"
 expect_eq "notice show: the notice, byte for byte (same SHA-256)" "$NOTICE" "$(sha256sum <"$CG_DIR/out-notice/notice.html" | cut -c1-64)"
+"${CTL[@]}" purge >/dev/null
+expect_eq "the purge keeps a retired build while rows name it" 1 \
+	"$(sql "SELECT count(*) FROM shown WHERE id = '$BUILD' AND retired_ms IS NOT NULL")"
+"${CTL[@]}" purge --now 2035-01-01T00:00:00.000Z >/dev/null
+expect_eq "... and deletes it, and the files only it held, once no row names it" "0|0|1|1" \
+	"$(sql "SELECT (SELECT count(*) FROM shown WHERE id = '$BUILD') || '|' ||
+	               (SELECT count(*) FROM artefacts WHERE hash = '$(sha256sum <"$CG_DIR/old-build/banner.css" | cut -c1-64)') || '|' ||
+	               (SELECT count(*) FROM shown WHERE id = '$NEW') || '|' || (SELECT count(*) FROM shown WHERE id = '$NOTICE')")"
 printf 'x' >>"$CG_DIR/web/banner.js"
 out=$("$CG_BUILD/consentgated" -t -c "$CG_INI" 2>&1); rc=$?
 expect_match "-t: a build edited after stamping is refused, naming the fix" "^1 .*consentctl banner stamp" "$rc $out"

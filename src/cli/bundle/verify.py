@@ -10,9 +10,12 @@ consentgate's: Python 3 and PyNaCl (Debian: python3-nacl).
 3. every event's hash is recomputed from its fields (core_digest always;
    personal_digest where the row is not redacted) and each row links to the
    previous row's hash wherever both are in the bundle;
-4. every signed head whose row is in the bundle names that row's hash.
+4. every signed head whose row is in the bundle names that row's hash;
+5. what was shown: every file under artefacts/ is named by its SHA-256, each
+   banner build's id is recomputed from its files, each notice's id is its
+   file's SHA-256, and every event's build and notice are in the bundle.
 Prints what it checked; exit status 0 when everything holds, 1 otherwise."""
-import base64, hashlib, json, os, sys
+import base64, hashlib, json, os, re, sys
 
 failures = []
 
@@ -102,6 +105,39 @@ def events():
     return by_id
 
 
+def build_id(files):
+    """A banner build's id: SHA-256 over its files by name, with banner.js's
+    own id field read as zeros; the first 16 bytes, in hex."""
+    h = hashlib.sha256(b"consentgate/banner-build/1\n")
+    for name in sorted(files):
+        data = files[name]
+        if name == "banner.js":
+            m = re.search(rb'cg-build:(.{32})"', data, re.S)
+            if m:
+                data = data[:m.start(1)] + b"0" * 32 + data[m.end(1):]
+        h.update(name.encode() + b"\n%d\n" % len(files[name]) + data + b"\n")
+    return h.hexdigest()[:32]
+
+
+def shown(by_id):
+    index = json.load(open("artefacts/index.json")) if os.path.exists("artefacts/index.json") else []
+    known = {s["id"] for s in index}
+    for name in os.listdir("artefacts") if os.path.isdir("artefacts") else []:
+        if name != "index.json" and hashlib.sha256(open("artefacts/" + name, "rb").read()).hexdigest() != name:
+            fail("artefacts/%s is not the file of that SHA-256" % name)
+    for s in index:
+        files = {f["name"]: open("artefacts/" + f["sha256"], "rb").read() for f in s["files"]}
+        got = build_id(files) if s["kind"] == "banner" else hashlib.sha256(list(files.values())[0]).hexdigest()
+        if got != s["id"]:
+            fail("%s %s: its files give the id %s" % (s["kind"], s["id"], got))
+    for e in by_id.values():
+        m = re.match(r"build=([0-9a-f]{32});notice=([0-9a-f]{64}|-{64})", e["banner"] or "")
+        for ref in (m.groups() if m else ()):
+            if not ref.startswith("-") and ref not in known:
+                fail("event %d names %s, which the bundle does not hold" % (e["id"], ref))
+    print("checked %d banner builds and notices against their files" % len(index))
+
+
 def main():
     os.chdir(os.path.dirname(os.path.abspath(__file__)))
     sums()
@@ -118,6 +154,7 @@ def main():
         if row["hash"] != h["hash"]:
             fail("event %d: its hash is not the one the head signed at %s names" % (h["last_id"], h["signed_at"]))
     print("matched %d signed heads against their rows in the bundle" % n)
+    shown(by_id)
     print("OK" if not failures else "%d FAILURES" % len(failures))
     return 1 if failures else 0
 

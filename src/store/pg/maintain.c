@@ -165,6 +165,22 @@ static int purge_outbox(struct purge *p)
 	return rc;
 }
 
+/* What was shown: a retired build or notice goes, with the files no other
+ * one holds, once no row names it (shown.h: "build=" + 32 + ";notice=" + 64). */
+static int purge_shown(struct purge *p)
+{
+	int rc = step(p, "DELETE FROM shown WHERE retired_ms IS NOT NULL AND id NOT IN ("
+	                 " SELECT substr(banner, 7, 32) FROM events WHERE banner LIKE 'build=%'"
+	                 " UNION ALL SELECT substr(banner, 47, 64) FROM events WHERE banner LIKE 'build=%')",
+	              0, NULL, &p->out->shown_deleted);
+
+	if (rc == CG_OK)
+		rc = step(p, "DELETE FROM shown_files WHERE shown_id NOT IN (SELECT id FROM shown)", 0, NULL, NULL);
+	if (rc == CG_OK)
+		rc = step(p, "DELETE FROM artefacts WHERE hash NOT IN (SELECT hash FROM shown_files)", 0, NULL, NULL);
+	return rc;
+}
+
 /* CG_OK, CG_ERR_DUPLICATE (the daily run found it done or running
  * elsewhere), or an error. */
 static int purge_txn(struct purge *p)
@@ -191,6 +207,8 @@ static int purge_txn(struct purge *p)
 		rc = purge_subjects(p);
 	if (rc == CG_OK)
 		rc = purge_outbox(p);
+	if (rc == CG_OK)
+		rc = purge_shown(p);
 	if (rc == CG_OK)
 		rc = set_meta_ms(p, "last_purge_ms", p->now_ms);
 	return rc;

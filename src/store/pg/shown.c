@@ -57,10 +57,10 @@ int pgs_shown_put(void *ctx, const struct cg_shown *sh, int64_t now_ms)
 			               deadline, NULL);
 		free(hex);
 	}
-	if (rc == CG_OK && sh->kind == CG_SHOWN_BANNER) {
-		const char *v[] = {ms, sh->id};
-		rc = pgs_query(c, "UPDATE shown SET retired_ms = $1::bigint WHERE kind = 0 AND id <> $2 AND retired_ms IS NULL",
-		               2, v, deadline, NULL);
+	if (rc == CG_OK) { /* the others of its kind are retired */
+		const char *v[] = {ms, sh->id, kind};
+		rc = pgs_query(c, "UPDATE shown SET retired_ms = $1::bigint WHERE kind = $3::smallint AND id <> $2"
+		                  " AND retired_ms IS NULL", 3, v, deadline, NULL);
 	}
 	if (rc != CG_ERR_IO)
 		pgs_exec(c, rc == CG_OK ? "COMMIT" : "ROLLBACK", deadline);

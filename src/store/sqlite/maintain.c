@@ -147,6 +147,24 @@ static int purge_outbox(sqlite3 *db, struct purge_job *p)
 	return rc;
 }
 
+/* 4. What was shown: a retired build or notice goes, with the files no
+ *    other one holds, once no row names it (shown.h: the banner field is
+ *    "build=" + 32 + ";notice=" + 64). */
+static int purge_shown(sqlite3 *db, struct purge_job *p)
+{
+	int rc = purge_step(db,
+		"DELETE FROM shown WHERE retired_ms IS NOT NULL AND id NOT IN ("
+		" SELECT substr(c.banner, 7, 32) FROM contexts c WHERE c.banner LIKE 'build=%' AND c.cid IN (SELECT cid FROM events)"
+		" UNION ALL SELECT substr(c.banner, 47, 64) FROM contexts c"
+		"  WHERE c.banner LIKE 'build=%' AND c.cid IN (SELECT cid FROM events))", NULL, 0, &p->out->shown_deleted);
+
+	if (rc == CG_OK)
+		rc = purge_step(db, "DELETE FROM shown_files WHERE shown_id NOT IN (SELECT id FROM shown)", NULL, 0, NULL);
+	if (rc == CG_OK)
+		rc = purge_step(db, "DELETE FROM artefacts WHERE hash NOT IN (SELECT hash FROM shown_files)", NULL, 0, NULL);
+	return rc;
+}
+
 static int purge_fn(sqlite3 *db, void *arg)
 {
 	struct purge_job *p = arg;
@@ -159,6 +177,8 @@ static int purge_fn(sqlite3 *db, void *arg)
 		rc = purge_subjects(db, p);
 	if (rc == CG_OK)
 		rc = purge_outbox(db, p);
+	if (rc == CG_OK)
+		rc = purge_shown(db, p);
 	purge_step(db, "DROP TABLE IF EXISTS temp.purge_subjects", NULL, 0, NULL);
 	if (rc != CG_OK)
 		return rc;

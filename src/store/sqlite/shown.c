@@ -73,11 +73,12 @@ static int put_fn(sqlite3 *db, void *arg)
 	rc = done(st);
 	for (size_t i = 0; rc == CG_OK && i < s->nfiles; i++)
 		rc = put_file(db, s->id, &s->files[i]);
-	if (rc == CG_OK && s->kind == CG_SHOWN_BANNER) {
-		st = prep(db, "UPDATE shown SET retired_ms = ? WHERE kind = 0 AND id <> ? AND retired_ms IS NULL");
+	if (rc == CG_OK) { /* the others of its kind are retired */
+		st = prep(db, "UPDATE shown SET retired_ms = ? WHERE kind = ? AND id <> ? AND retired_ms IS NULL");
 		if (st) {
 			sqlite3_bind_int64(st, 1, j->now_ms);
-			sqlite3_bind_text(st, 2, s->id, -1, SQLITE_STATIC);
+			sqlite3_bind_int(st, 2, s->kind);
+			sqlite3_bind_text(st, 3, s->id, -1, SQLITE_STATIC);
 		}
 		rc = done(st);
 	}
