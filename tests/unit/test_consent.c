@@ -30,13 +30,13 @@ static void test_valid(void **state)
 {
 	(void)state;
 	assert_int_equal(choice("{" OK3 ",\"policy_version\":\"2023-12\",\"lang\":\"nb\","
-	                        "\"banner\":\"v1\",\"page\":\"https://example.no/produkter?id=7#x\"}"), CG_OK);
+	                        "\"banner\":\"79c60a93689838a5ba7217b6e331a89d\",\"page\":\"https://example.no/produkter?id=7#x\"}"), CG_OK);
 	assert_int_equal(req.choice[CG_PREFERENCES], 1);
 	assert_int_equal(req.choice[CG_STATISTICS], 0);
 	assert_int_equal(req.choice[CG_MARKETING], 0);
 	assert_string_equal(req.policy_version, "2023-12");
 	assert_string_equal(req.lang, "nb");
-	assert_string_equal(req.banner, "v1");
+	assert_string_equal(req.banner, "79c60a93689838a5ba7217b6e331a89d");
 	assert_string_equal(req.page, "https://example.no/produkter");
 	/* necessary: true is allowed, other keys optional */
 	assert_int_equal(choice("{\"choices\":{\"necessary\":true,\"preferences\":false,"
@@ -70,6 +70,8 @@ static void test_rules(void **state)
 	bad("{" OK3 ",\"policy_version\":\"1\",\"lang\":\"n<b\"}", "lang");
 	bad("{" OK3 ",\"policy_version\":\"1\",\"lang\":\"12345678901234567\"}", "lang");
 	bad("{" OK3 ",\"policy_version\":\"1\",\"banner\":\"v 1\"}", "banner");
+	bad("{" OK3 ",\"policy_version\":\"1\",\"banner\":\"v1\"}", "banner");   /* not a build id */
+	bad("{" OK3 ",\"policy_version\":\"1\",\"banner\":\"79C60A93689838A5BA7217B6E331A89D\"}", "banner");
 	bad("{" OK3 ",\"policy_version\":\"1\",\"page\":\"javascript:alert(1)\"}", "page");
 	bad("{" OK3 ",\"policy_version\":\"1\",\"page\":7}", "page");
 	/* duplicate keys are refused by the parser: which one would count? */

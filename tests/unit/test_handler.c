@@ -109,8 +109,26 @@ static int f_keys(void *ctx, int64_t now, uint8_t key[32], uint8_t salt[32])
 	return CG_OK;
 }
 
+#define CUR "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"   /* the build in service */
+#define OLD "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"   /* a retired one */
+#define NOTICE "1e26109fe534052e8e4938209526a56658519fe8bf41d4aab4b41e29063d1ba6"
+
+static void f_shown_now(void *ctx, char build[33], char notice[65])
+{
+	(void)ctx;
+	strcpy(build, CUR);
+	strcpy(notice, NOTICE);
+}
+
+static int f_build_status(void *ctx, const char *build)
+{
+	(void)ctx;
+	return strcmp(build, CUR) == 0 ? CG_BUILD_CURRENT : strcmp(build, OLD) == 0 ? CG_BUILD_RETIRED : CG_BUILD_UNKNOWN;
+}
+
 static const struct cg_ops ops = {
 	.country = f_country, .load_state = f_load, .random = f_random, .keys = f_keys,
+	.shown_now = f_shown_now, .build_status = f_build_status,
 };
 
 /* ---- helpers ---- */
@@ -302,6 +320,38 @@ static void test_stale_policy(void **state)
 	assert_string_equal(jstr("current"), "2023-12");
 	assert_int_equal(F.n, 0);
 	assert_int_equal(res.n_cookies, 0);
+}
+
+/* what was shown: the named build, or the served one asserted; never
+ * served: 400; retired: 409 unless the choice grants nothing */
+#define WITH(b, grant) "{\"choices\":{\"preferences\":" grant ",\"statistics\":false,\"marketing\":false}," \
+	"\"policy_version\":\"2023-12\"" b "}"
+static void test_what_was_shown(void **state)
+{
+	struct cg_request r = base("POST", "/consent", WITH(",\"banner\":\"" CUR "\"", "true"));
+
+	(void)state;
+	run(&r);
+	assert_int_equal(res.status, 200);
+	assert_string_equal(F.events[F.n - 1].banner, "build=" CUR ";notice=" NOTICE);
+	r = base("POST", "/consent", WITH("", "true"));
+	run(&r);
+	assert_int_equal(res.status, 200);
+	assert_string_equal(F.events[F.n - 1].banner, "build=" CUR ";notice=" NOTICE ";asserted");
+	r = base("POST", "/consent", WITH(",\"banner\":\"cccccccccccccccccccccccccccccccc\"", "false"));
+	run(&r);
+	assert_int_equal(res.status, 400);
+	assert_string_equal(jstr("field"), "banner");
+	r = base("POST", "/consent", WITH(",\"banner\":\"" OLD "\"", "true"));
+	run(&r);
+	assert_int_equal(res.status, 409);
+	assert_string_equal(jstr("error"), "stale_banner");
+	assert_string_equal(jstr("current_build"), CUR);
+	assert_int_equal(F.n, 2);
+	r = base("POST", "/consent", WITH(",\"banner\":\"" OLD "\"", "false"));
+	run(&r);
+	assert_int_equal(res.status, 200);
+	assert_string_equal(F.events[F.n - 1].banner, "build=" OLD ";notice=" NOTICE);
 }
 
 static void test_bad_requests_store_nothing(void **state)
@@ -732,6 +782,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_secure_cookies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_same_visitor_keeps_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_policy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_what_was_shown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests_store_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cross_site, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_cookie, setup, teardown),

@@ -1,0 +1,109 @@
+/* What was shown: build ids (a known answer computed by an independent
+ * implementation, the bundle's verify.py), stamping, notice ids, the
+ * choice row's record. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "consentgate/err.h"
+#include "consentgate/shown.h"
+
+static const char JS[] = "var B = \"cg-build:00000000000000000000000000000000\";\n";
+static const char CSS[] = ".cg { color: red }\n";
+
+static void files_of(struct cg_shown_file f[2], const char *js, const char *css)
+{
+	memset(f, 0, 2 * sizeof *f);
+	/* given out of order: the id sorts them by name */
+	strcpy(f[0].name, "banner.js");
+	f[0].bytes = (const uint8_t *)js;
+	f[0].len = strlen(js);
+	strcpy(f[1].name, "banner.css");
+	f[1].bytes = (const uint8_t *)css;
+	f[1].len = strlen(css);
+}
+
+static void test_build_id(void **state)
+{
+	struct cg_shown_file f[2];
+	char id[CG_BUILD_ID_LEN + 1], embedded[CG_BUILD_ID_LEN + 1];
+	char js[sizeof JS];
+
+	(void)state;
+	files_of(f, JS, CSS);
+	assert_int_equal(cg_banner_build_id(f, 2, id, embedded), CG_OK);
+	assert_string_equal(id, "79c60a93689838a5ba7217b6e331a89d");   /* verify.py's build_id() */
+	assert_string_equal(embedded, "00000000000000000000000000000000");
+	assert_string_equal(f[0].name, "banner.css");
+	/* stamping writes the id in, and the id does not change with it */
+	memcpy(js, JS, sizeof js);
+	assert_int_equal(cg_banner_stamp((uint8_t *)js, strlen(js), id), CG_OK);
+	assert_non_null(strstr(js, "cg-build:79c60a93689838a5ba7217b6e331a89d\""));
+	files_of(f, js, CSS);
+	assert_int_equal(cg_banner_build_id(f, 2, id, embedded), CG_OK);
+	assert_string_equal(id, "79c60a93689838a5ba7217b6e331a89d");
+	assert_string_equal(embedded, id);
+	/* any other byte changes it */
+	files_of(f, js, ".cg { color: blue }\n");
+	assert_int_equal(cg_banner_build_id(f, 2, id, embedded), CG_OK);
+	assert_string_equal(id, "fb8b9648320e25f3fab4858af9c0b933");
+	/* a build without a script, a script without the field */
+	files_of(f, "var x;", CSS);
+	assert_int_equal(cg_banner_build_id(f, 2, id, embedded), CG_OK);
+	assert_string_equal(embedded, "");
+	assert_int_equal(cg_banner_build_id(f, 1, id, embedded), CG_ERR_INVALID);   /* f[0]: banner.css, sorted */
+	assert_int_equal(cg_banner_stamp((uint8_t *)js, 10, id), CG_ERR_INVALID);
+}
+
+static void test_notice_id(void **state)
+{
+	struct cg_shown_file f = {.name = "notice.html", .bytes = (const uint8_t *)"<p>notice</p>\n", .len = 14};
+	char id[CG_NOTICE_ID_LEN + 1];
+
+	(void)state;
+	cg_notice_id(&f, id);
+	assert_string_equal(id, "1e26109fe534052e8e4938209526a56658519fe8bf41d4aab4b41e29063d1ba6"); /* sha256sum */
+	assert_string_equal(f.hash, id);
+}
+
+static void test_record(void **state)
+{
+	char rec[CG_BANNER_MAX + 1], build[CG_BUILD_ID_LEN + 1], notice[CG_NOTICE_ID_LEN + 1];
+	const char *b = "79c60a93689838a5ba7217b6e331a89d";
+	const char *n = "1e26109fe534052e8e4938209526a56658519fe8bf41d4aab4b41e29063d1ba6";
+
+	(void)state;
+	cg_shown_record(rec, b, n, 1);
+	assert_string_equal(rec, "build=79c60a93689838a5ba7217b6e331a89d;notice="
+	                         "1e26109fe534052e8e4938209526a56658519fe8bf41d4aab4b41e29063d1ba6;asserted");
+	assert_int_equal(strlen(rec), CG_SHOWN_RECORD_LEN);
+	cg_shown_parse(rec, build, notice);
+	assert_string_equal(build, b);
+	assert_string_equal(notice, n);
+	cg_shown_record(rec, b, "", 0);   /* no notice configured */
+	cg_shown_parse(rec, build, notice);
+	assert_string_equal(build, b);
+	assert_string_equal(notice, "");
+	cg_shown_parse("v1", build, notice);   /* a schema-1 free-text label */
+	assert_string_equal(build, "");
+	assert_true(cg_build_id_valid(b));
+	assert_false(cg_build_id_valid("79C60A93689838A5BA7217B6E331A89D"));
+	assert_false(cg_build_id_valid("79c60a93"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_build_id),
+		cmocka_unit_test(test_notice_id),
+		cmocka_unit_test(test_record),
+	};
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
