@@ -29,6 +29,10 @@ struct cg_destination {
 	char recipient[128];
 	char country[3];
 	int transfer;             /* enum cg_transfer */
+	/* erasure notices (erasure.h): GA4's User Deletion API, when set */
+	char property_id[32];
+	char deletion_url[CG_CFG_STR];
+	char deletion_token_file[CG_CFG_STR];  /* an OAuth access token, kept fresh by the operator's tooling */
 	int seen[16];             /* which keys were given (validation) */
 };
 

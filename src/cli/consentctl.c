@@ -12,6 +12,7 @@
 #include "consentgate/cfgfile.h"
 #include "consentgate/chain.h"
 #include "consentgate/err.h"
+#include "consentgate/erasure.h"
 #include "consentgate/export.h"
 #include "consentgate/id.h"
 #include "consentgate/report.h"
@@ -407,10 +408,13 @@ static int cmd_erase(const struct cmd *self, const struct cg_config *cfg, int ar
 {
 	struct cg_store_port st = {0};
 	struct cg_store_reader *rd = NULL;
-	struct cg_state state;
-	struct cg_event ev;
+	struct cg_event ev, *evs = NULL;
+	struct cg_outbox_row rows[CG_MAX_DESTINATIONS];
+	struct cg_buf payloads[CG_MAX_DESTINATIONS];
+	uint8_t key[CG_KEY_BYTES];
 	struct opts o;
 	char subject[CG_SUBJECT_LEN + 1];
+	size_t n = 0, nrows = 0;
 	int rc;
 
 	if ((rc = parse_opts(self, argc, argv, "consent-id,subject,database", &o, CG_FMT_TABLE)) ||
@@ -418,16 +422,23 @@ static int cmd_erase(const struct cmd *self, const struct cg_config *cfg, int ar
 		return rc;
 	if (open_store(cfg, &o, CG_STORE_WRITER, &st, &rd))
 		return 1;
-	rc = st.load_state(rd, subject, &state);
-	if (rc == CG_OK && state.present && state.action != CG_ACT_ERASE) {
+	rc = cg_store_subject_events(&st, rd, subject, &evs, &n);
+	if (rc == CG_OK && n && evs[n - 1].action != CG_ACT_ERASE && (rc = st.client_key(st.ctx, key)) == CG_OK) {
+		/* as POST /consent/erase: the tombstone, and a notice to each recipient */
 		cg_event_tombstone(subject, wall_ms(), &ev);
-		rc = cg_store_submit_wait(&st, &(struct cg_store_batch){.event = &ev});
+		nrows = cg_erasure_rows(cfg, key, subject, evs, n, wall_ms(), rows, payloads, CG_MAX_DESTINATIONS);
+		sodium_memzero(key, sizeof key);
+		rc = cg_store_submit_wait(&st, &(struct cg_store_batch){.event = &ev, .rows = rows, .nrows = nrows});
 		if (rc == CG_OK)
 			printf("erased: personal fields of the subject's events cleared, queued analytics dropped, "
-			       "tombstone consent_events.id = %lld\n", (long long)ev.id);
+			       "tombstone consent_events.id = %lld, erasure notices queued for %zu recipients\n",
+			       (long long)ev.id, nrows);
+		for (size_t i = 0; i < nrows; i++)
+			cg_buf_free(&payloads[i]);
 	} else if (rc == CG_OK) {
-		printf("nothing to erase: %s\n", state.present ? "already erased" : "no record for that consent ID");
+		printf("nothing to erase: %s\n", n ? "already erased" : "no record for that consent ID");
 	}
+	free(evs);
 	close_store(&st, rd);
 	if (rc != CG_OK)
 		fprintf(stderr, "consentctl: the erasure failed: %s\n", cg_strerror(rc));

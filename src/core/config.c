@@ -88,6 +88,9 @@ static const struct directive directives[] = {
 	{"destination", "recipient", T_STR, D(recipient), 0, 0, NULL},
 	{"destination", "country", T_STR, D(country), 0, 0, NULL},
 	{"destination", "transfer_basis", T_ENUM, D(transfer), 0, 0, transfer_names},
+	{"destination", "property_id", T_STR, D(property_id), 0, 0, NULL},
+	{"destination", "deletion_url", T_STR, D(deletion_url), 0, 0, NULL},
+	{"destination", "deletion_token_file", T_STR, D(deletion_token_file), 0, 0, NULL},
 };
 #define NDIRECTIVES (sizeof directives / sizeof directives[0])
 /* Destination keys index cg_destination.seen[] from the first of them. */
@@ -457,6 +460,13 @@ static int validate(struct parse_ctx *c)
 			fail(c, sec, "measurement_id", "%s", "is required for type ga4");
 		else if (d->type == CG_DEST_GA4 && !d->api_secret[0])
 			fail(c, sec, "api_secret", "%s", "is required for type ga4");
+		else if (d->deletion_url[0] && !url_ok(d->deletion_url))
+			fail(c, sec, "deletion_url", "%s", "must be an http:// or https:// URL");
+		else if (d->type == CG_DEST_GA4 && (d->property_id[0] || d->deletion_token_file[0] || d->deletion_url[0]) &&
+		         !(d->property_id[0] && d->deletion_token_file[0] && d->deletion_url[0]))
+			fail(c, sec, d->property_id[0] ? (d->deletion_url[0] ? "deletion_token_file" : "deletion_url")
+			                               : "property_id",
+			     "%s", "erasures reach GA4 only with all of property_id, deletion_url and deletion_token_file");
 		else
 			validate_transfer(c, d, sec);
 	}

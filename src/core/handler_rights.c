@@ -12,6 +12,7 @@
 #include "consentgate/decision.h"
 #include "consentgate/export.h"
 #include "consentgate/cookie.h"
+#include "consentgate/erasure.h"
 #include "consentgate/err.h"
 #include "consentgate/handler.h"
 #include "consentgate/id.h"
@@ -53,32 +54,44 @@ void cgh_route_export(struct ctx *c)
 
 /* POST /consent/erase: redacts every personal field of the visitor's rows,
  * drops their queued analytics, appends a non-personal tombstone (the chain
- * keeps verifying) and clears both cookies. */
+ * keeps verifying), queues an erasure notice for each recipient that holds
+ * their data under a pseudonym (erasure.h), and clears both cookies. */
 void cgh_route_erase(struct ctx *c)
 {
-	struct cg_event ev;
-	struct cg_state st;
+	struct cg_event ev, *evs = NULL;
+	struct cg_plan *plan = &c->res->plan;
+	uint8_t key[CG_KEY_BYTES], salt[CG_KEY_BYTES];
 	char id[CG_ID_LEN + 1], subject[CG_SUBJECT_LEN + 1];
 	const char *secure = c->cfg->cookie_secure ? "; Secure" : "";
-	int ids = cgh_read_id(c, id);
+	size_t n = 0;
+	int ids = cgh_read_id(c, id), present;
 
-	memset(&st, 0, sizeof st);
 	if (ids == ID_VALID) {
 		cg_id_subject(id, subject);
-		if (c->ops->load_state(c->ops->ctx, subject, &st) != CG_OK) {
+		if (c->ops->subject_events(c->ops->ctx, subject, &evs, &n) != CG_OK) {
 			cgh_respond_store_down(c);
 			return;
 		}
 	}
-	if (st.present && st.action != CG_ACT_ERASE) {
+	present = n > 0 && evs[n - 1].action != CG_ACT_ERASE;
+	if (present && c->ops->keys(c->ops->ctx, c->req->now_ms, key, salt) != CG_OK) {
+		free(evs);
+		cgh_respond_error(c, CG_ANS_UNAVAILABLE, "the erasure cannot be passed on now; try again", NULL);
+		return;
+	}
+	if (present) {
 		cg_event_tombstone(subject, c->req->now_ms, &ev);
 		cgh_plan_event(c, &ev, "the erasure could not be stored; try again");
+		plan->nrows = cg_erasure_rows(c->cfg, key, subject, evs, n, c->req->now_ms, plan->rows, plan->payloads,
+		                              CG_PLAN_ROWS);
+		sodium_memzero(key, sizeof key);
 	}
+	free(evs);
 	cgh_add_cookie(c, "%s=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax%s", cg_config_id_cookie(c->cfg), secure);
 	cgh_add_cookie(c, "cg_state=; Max-Age=0; Path=/; SameSite=Lax%s", secure);
-	cgh_respond_json(c, 200, json_pack("{s:b, s:s}", "erased", st.present,
-	                               "detail", st.present ? "your personal data was erased"
-	                                                    : "there was nothing to erase"));
+	cgh_respond_json(c, 200, json_pack("{s:b, s:s, s:I}", "erased", present,
+	                               "detail", present ? "your personal data was erased" : "there was nothing to erase",
+	                               "recipients_notified", (json_int_t)plan->nrows));
 }
 
 /* Loopback-only (nginx): the last 31 days by day, suppressed like the CLI's. */

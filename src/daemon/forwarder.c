@@ -8,6 +8,7 @@
 
 #include "consentgate/buf.h"
 #include "consentgate/decision.h"
+#include "consentgate/erasure.h"
 #include "consentgate/err.h"
 #include "consentgate/forwarder.h"
 #include "consentgate/rules.h"
@@ -116,6 +117,35 @@ static int event_ids_header(struct transfer *t, const struct cg_outbox_item *ite
 	return CG_OK;
 }
 
+/* An erasure notice (erasure.h), alone: to a webhook as a one-element
+ * array, to GA4's User Deletion API with the operator's current token. */
+static int erasure_request(struct transfer *t, const struct cg_destination *d, const struct cg_outbox_item *it)
+{
+	char token[4096], hdr[4200];
+	FILE *f;
+	size_t n;
+	int rc;
+
+	if (d->type == CG_DEST_WEBHOOK)
+		return cg_buf_adds(&t->body, "[") || cg_erasure_body(it->payload, &t->body) || cg_buf_adds(&t->body, "]")
+		               ? CG_ERR_INVALID : event_ids_header(t, it, 0, 1);
+	if ((rc = cg_erasure_body(it->payload, &t->body)) != CG_OK)
+		return rc;
+	f = fopen(d->deletion_token_file, "re");
+	n = f ? fread(token, 1, sizeof token - 1, f) : 0;
+	if (f)
+		fclose(f);
+	token[n] = '\0';
+	token[strcspn(token, "\r\n")] = '\0';
+	if (!token[0])
+		return CG_ERR_IO;
+	snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", token);
+	t->headers = curl_slist_append(t->headers, hdr);
+	sodium_memzero(token, sizeof token);
+	sodium_memzero(hdr, sizeof hdr);
+	return event_ids_header(t, it, 0, 1);
+}
+
 /* GA4: one row's payload; webhook: a JSON array of payloads, one per
  * outbox row, and the range of their ids. Every kind: the ids. */
 static int body_and_ids(struct transfer *t, const struct cg_destination *d, const struct cg_outbox_item *items,
@@ -123,6 +153,8 @@ static int body_and_ids(struct transfer *t, const struct cg_destination *d, cons
 {
 	char hdr[96];
 
+	if (cg_erasure_is(items[first].payload))
+		return erasure_request(t, d, &items[first]);
 	if (d->type == CG_DEST_GA4)
 		return cg_buf_adds(&t->body, items[first].payload) ? CG_ERR_TOO_LONG : event_ids_header(t, items, first, n);
 	if (cg_buf_adds(&t->body, "["))
@@ -155,7 +187,9 @@ static struct transfer *new_transfer(struct cg_forwarder *f, const struct cg_des
 		goto out_fail;
 	t->headers = curl_slist_append(t->headers, "Content-Type: application/json");
 	t->headers = curl_slist_append(t->headers, "Expect:");
-	if (dest_url(t->easy, d, url, sizeof url))
+	if (cg_erasure_is(items[first].payload) && d->type == CG_DEST_GA4)
+		snprintf(url, sizeof url, "%s", d->deletion_url);
+	else if (dest_url(t->easy, d, url, sizeof url))
 		goto out_fail;
 	curl_easy_setopt(t->easy, CURLOPT_URL, url);
 	sodium_memzero(url, sizeof url);
@@ -304,6 +338,10 @@ static void recheck(struct cg_forwarder *f, const struct cg_outbox_item *items, 
 		struct cg_state st;
 
 		memset(&st, 0, sizeof st);
+		if (cg_erasure_is(it->payload) && d) { /* never expires; the visitor is gone */
+			send[i] = 1;
+			continue;
+		}
 		if (!cg_rules_deliverable(it->created_ms, now)) {
 			set_update(&ups[(*nups)++], it, CG_OB_DROPPED, it->attempts, now, "older than 72 h");
 			continue;
@@ -348,8 +386,8 @@ static size_t make_transfers(struct cg_forwarder *f, const struct cg_outbox_item
 		d = find_dest(f->cfg, items[i].destination);
 		if (!d)
 			continue; /* checked by recheck; keeps the compiler sure */
-		if (d->type == CG_DEST_WEBHOOK)
-			while (i + k < n && k < WEBHOOK_BATCH && send[i + k] &&
+		if (d->type == CG_DEST_WEBHOOK && !cg_erasure_is(items[i].payload))
+			while (i + k < n && k < WEBHOOK_BATCH && send[i + k] && !cg_erasure_is(items[i + k].payload) &&
 			       strcmp(items[i + k].destination, items[i].destination) == 0)
 				k++;
 		ts[nts] = new_transfer(f, d, items, i, k);

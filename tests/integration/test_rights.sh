@@ -31,7 +31,19 @@ type = webhook
 url = http://127.0.0.1:$SINK_PORT/hook
 purpose = statistics
 basis = consent
+
+[destination.ga]
+type = ga4
+url = http://127.0.0.1:$SINK_PORT/mp/collect
+measurement_id = G-RIGHTS
+api_secret = s3cret
+purpose = statistics
+basis = consent
+property_id = 123456789
+deletion_url = http://127.0.0.1:$SINK_PORT/userDeletion/userDeletionRequests:upsert
+deletion_token_file = $SINK_DIR/ga-token
 "
+printf 'ya29.test-token\n' >"$SINK_DIR/ga-token"
 stack_start || exit 1
 CTL() { "$CG_BUILD/consentctl" -c "$CG_INI" "$@"; }
 choose() { # IP LANG P S M -> id
@@ -71,6 +83,20 @@ expect_match "no record → 404 no_record" '"error":"no_record".*404$' "$n1"
 expect_eq "one uniform 404 for every case without a record" "$n1$n1" "$n2$n3"
 
 echo "# POST /consent/erase while events are queued for a dead destination"
+cg_wait_for 10 sql_ge 2 "SELECT count(*) FROM outbox WHERE destination = 'ga' AND state = 'delivered'"
+# the pseudonyms A's events reached the recipients under
+cid_of() { # PATH-PREFIX: the client_id of A's delivered event there
+	python3 - "$SINK_REC" "$1" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["path"].startswith(sys.argv[2]) and "erasemark=A7Qz" in r["body"]:
+        b = json.loads(r["body"])
+        print((b[0] if isinstance(b, list) else b)["client_id"]); break
+PY
+}
+CID_HOOK=$(cid_of /hook) CID_GA=$(cid_of /mp/collect)
+sink_mode 500   # the first notices fail: they are retried like deliveries
 # (PostgreSQL: how often its tables have been vacuumed so far)
 vacuums() { sql "SELECT coalesce(sum(vacuum_count), 0) FROM pg_stat_user_tables WHERE relname IN ('events', 'outbox_rows')"; }
 [ "$CG_BACKEND" = postgresql ] && vacuums_before=$(vacuums)
@@ -86,6 +112,29 @@ expect_eq "erase: queued events dropped" "dropped|erased before delivery" "$(sql
 expect_eq "erase: delivered rows keep their state, lose the rest" "delivered|erased" "$(sql "SELECT DISTINCT state || '|' || last_error FROM outbox WHERE id IN ($A_ROWS) AND destination = 'hook'")"
 expect_eq "erase: no outbox row keeps the subject or a payload" "0|0" "$(sql "SELECT count(*) FILTER (WHERE subject IS NOT NULL), count(*) FILTER (WHERE payload <> '') FROM outbox WHERE id IN ($A_ROWS)")"
 expect_eq "erase: no outbox row of A is left with its subject" 0 "$(sql "SELECT count(*) FROM outbox WHERE subject = '$SA'")"
+echo "# the erasure reaches the recipients (Art. 17(2), 19)"
+notices() { sql "SELECT count(*) FROM outbox WHERE payload LIKE '{\"erasure\":%' AND destination = '$1' AND state = '$2' AND attempts >= $3"; }
+cg_wait_for 20 sql_ge 1 "SELECT count(*) FROM outbox WHERE payload LIKE '{\"erasure\":%' AND destination = 'hook' AND attempts >= 1"
+expect_eq "a notice per recipient that received A's pseudonym, none tied to A" "down|1 ga|1 hook|1" \
+	"$(sql "SELECT destination || '|' || count(*) FROM outbox WHERE payload LIKE '{\"erasure\":%' AND subject IS NULL GROUP BY destination ORDER BY destination" | tr '\n' ' ' | sed 's/ $//')"
+sink_mode ok
+cg_wait_for 20 sql_ge 1 "SELECT count(*) FROM outbox WHERE payload LIKE '{\"erasure\":%' AND destination = 'ga' AND state = 'delivered'"
+cg_wait_for 20 sql_ge 1 "SELECT count(*) FROM outbox WHERE payload LIKE '{\"erasure\":%' AND destination = 'hook' AND state = 'delivered'"
+expect_eq "after a failed attempt both were retried and delivered" "1 1" "$(notices hook delivered 2) $(notices ga delivered 2)"
+hook_notice=$(python3 -c 'import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r["path"] == "/hook" and r["mode"] == "ok" and "\"erasure\"" in r["body"]: print(r["body"]); break' "$SINK_REC")
+expect_match "the webhook got an erasure notice naming the pseudonym A's events had there" \
+	"^\\[\\{\"type\":\"erasure\",\"destination\":\"hook\",\"client_id\":\"$CID_HOOK\"" "$hook_notice"
+ga_req=$(python3 -c 'import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r["path"].startswith("/userDeletion") and r["mode"] == "ok": print(r["headers"].get("authorization"), r["body"]); break' "$SINK_REC")
+expect_eq "GA4's User Deletion API: A's client_id there, the property, the operator's token" \
+	"Bearer ya29.test-token {\"kind\":\"analytics#userDeletionRequest\",\"id\":{\"type\":\"CLIENT_ID\",\"userId\":\"$CID_GA\"},\"propertyId\":\"123456789\"}" "$ga_req"
+expect_ge "a dead recipient's notice waits and is retried, never dropped" 1 "$(notices down pending 1)"
+
 if [ "$CG_BACKEND" = sqlite ]; then
 	# within one checkpoint interval (1 s) the WAL is emptied: old frames held
 	# the erased values; free pages are zeroed (secure_delete)
@@ -119,7 +168,7 @@ fi
 expect_eq "another visitor's queue untouched" 1 "$(sql "SELECT count(*) FROM outbox WHERE subject = '$SB' AND destination = 'down' AND state = 'pending'")"
 out=$(CTL verify); expect_eq "chain verifies after erasure" 0 $?
 expect_match "verify counts redacted rows" 'redacted' "$out"
-expect_eq "erase without a record: 200, nothing to erase" '{"erased":false,"detail":"there was nothing to erase"}' "$(curl -s -X POST "$CG_URL/consent/erase")"
+expect_eq "erase without a record: 200, nothing to erase" '{"erased":false,"detail":"there was nothing to erase","recipients_notified":0}' "$(curl -s -X POST "$CG_URL/consent/erase")"
 expect_eq "cross-site erase refused" 403 "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Sec-Fetch-Site: cross-site' -H "Cookie: cg_id=$B" "$CG_URL/consent/erase")"
 
 echo "# consentctl"
@@ -178,6 +227,10 @@ expect_match "the daemon keeps recording after a CLI write" '^[A-Za-z0-9_-]{11}\
 out=$(CTL verify); expect_eq "chain verifies with CLI and daemon rows interleaved" 0 $?
 
 echo "# consentctl outbox"
+# the CLI's erasures queued notices too: delivered before the sink refuses
+cg_wait_for 20 sql_eq 0 "SELECT count(*) FROM outbox WHERE payload LIKE '{\"erasure\":%' AND destination <> 'down' AND state = 'pending'"
+expect_ge "consentctl erase passes the erasure on as well" 4 \
+	"$(sql "SELECT count(*) FROM outbox WHERE payload LIKE '{\"erasure\":%' AND destination <> 'down' AND state = 'delivered'")"
 sink_mode 400
 F=$(choose 192.0.2.51 nb false true false)
 curl -s -o /dev/null -H 'Content-Type: text/plain' -H "Cookie: cg_id=$F" --data '{"events":[{"name":"x"}]}' "$CG_URL/collect"
@@ -189,7 +242,7 @@ sink_mode ok
 out=$(CTL outbox retry "$dead_id"); expect_eq "outbox retry" "1 row(s) queued again" "$out"
 cg_wait_for 10 sql_eq delivered "SELECT state FROM outbox WHERE id = $dead_id"
 expect_eq "a retried dead letter is delivered" delivered "$(sql "SELECT state FROM outbox WHERE id = $dead_id")"
-down_id=$(sql "SELECT id FROM outbox WHERE destination = 'down' AND state = 'pending' LIMIT 1")
+down_id=$(sql "SELECT id FROM outbox WHERE destination = 'down' AND state = 'pending' AND payload NOT LIKE '{\"erasure\":%' LIMIT 1")
 out=$(CTL outbox drop "$down_id"); expect_eq "outbox drop" "1 row(s) dropped" "$out"
 out=$(CTL outbox csv 2>&1); expect_eq "outbox with a bad action exits 2" 2 $?
 
@@ -217,4 +270,8 @@ out=$(CTL verify); expect_eq "the daemon continues the chain after a prune" 0 $?
 
 cg_stop_daemon
 expect_clean_daemon_log "$CG_DIR/daemon.log"
+echo "# erasure notices never expire"
+"$CG_BUILD/consentctl" -c "$CG_INI" purge --now "$(date -u -d '+5 days' +%FT%T.000Z)" >/dev/null
+expect_ge "a dead recipient's notice is still pending after 72 h (events are dropped then)" 1 \
+	"$(sql "SELECT count(*) FROM outbox WHERE payload LIKE '{\"erasure\":%' AND destination = 'down' AND state = 'pending'")"
 cg_summary

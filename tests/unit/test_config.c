@@ -185,6 +185,12 @@ static void test_transfers(void **state)
 	assert_string_equal(cfg.dest[0].country, "US");
 	assert_int_equal(cfg.dest[0].transfer, CG_TRANSFER_DPF);
 	assert_true(cg_destination_declared(&cfg.dest[0]));
+	/* erasures reach GA4 only with all three of its deletion settings */
+	expect_error(MIN "[destination.g]\ntype = ga4\nurl = http://x/\npurpose = statistics\nmeasurement_id = G-1\n"
+	             "api_secret = s\nproperty_id = 1\ndeletion_url = http://x/del\n",
+	             "[destination.g] deletion_token_file: erasures reach GA4 only with all of");
+	expect_error(MIN "[destination.g]\ntype = ga4\nurl = http://x/\npurpose = statistics\nmeasurement_id = G-1\n"
+	             "api_secret = s\ndeletion_url = ftp://x/\n", "[destination.g] deletion_url: must be an http");
 	assert_true(cg_country_adequate("NO") && cg_country_adequate("CH") && !cg_country_adequate("US") &&
 	            !cg_country_adequate("CN") && !cg_country_adequate("N") && !cg_country_adequate("NOR"));
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "consentgate/err.h"
@@ -58,12 +59,25 @@ static int f_keys(void *ctx, int64_t now, uint8_t key[32], uint8_t salt[32])
 	return CG_OK;
 }
 
+/* the known visitor's one choice (export and erase read the events) */
 static int f_events(void *ctx, const char *subject, struct cg_event **evs, size_t *n)
 {
 	(void)ctx;
-	(void)subject;
 	*evs = NULL;
 	*n = 0;
+	if (!present)
+		return CG_OK;
+	if (!(*evs = calloc(1, sizeof **evs)))
+		return CG_ERR_NOMEM;
+	snprintf((*evs)->subject, sizeof (*evs)->subject, "%s", subject);
+	cg_time_format(NOW - 1000, (*evs)->recorded_at);
+	strcpy((*evs)->choice_at, (*evs)->recorded_at);
+	strcpy((*evs)->policy_version, "2023-12");
+	(*evs)->action = CG_ACT_CHOICE;
+	for (int p = 0; p < CG_NPURPOSES; p++)
+		(*evs)->choice[p] = present > 0;
+	(*evs)->objection_purpose = -1;
+	*n = 1;
 	return CG_OK;
 }
 
@@ -88,14 +102,15 @@ static const struct row rows[] = {
 	{"POST", "/consent", ALL, COOKIE, 1, 200, CG_ACT_CHOICE, 0},
 	{"DELETE", "/consent", NULL, COOKIE, 1, 200, CG_ACT_WITHDRAW, 0},
 	{"POST", "/consent/objection", "{\"purpose\":\"statistics\"}", COOKIE, 1, 200, CG_ACT_OBJECTION, 0},
-	{"POST", "/consent/erase", NULL, COOKIE, 1, 200, CG_ACT_ERASE, 0},
+	{"POST", "/consent/erase", NULL, COOKIE, 1, 200, CG_ACT_ERASE, 1},   /* + a notice to the webhook */
+	{"POST", "/consent/erase", NULL, COOKIE, -1, 200, CG_ACT_ERASE, 0},  /* never granted: no pseudonym left */
 	{"POST", "/consent/erase", NULL, NULL, 0, 200, -1, 0},         /* nothing to erase */
 	{"POST", "/collect", EVENTS, COOKIE, 1, 204, -1, 1},            /* consent + legitimate interest */
 	{"POST", "/collect", EVENTS, COOKIE, -1, 204, -1, 0},           /* refused: nothing may go */
 	{"POST", "/collect", EVENTS, NULL, 0, 204, -1, 1},              /* no choice: minimised, LI only */
 	{"GET", "/consent", NULL, COOKIE, 1, 200, -1, 0},
 	{"GET", "/consent/check?", NULL, COOKIE, 1, 400, -1, 0},        /* no purpose */
-	{"GET", "/consent/export", NULL, COOKIE, 1, 404, -1, 0},
+	{"GET", "/consent/export", NULL, COOKIE, 1, 200, -1, 0},
 	{"GET", "/consent/healthz", NULL, NULL, 0, 200, -1, 0},
 	/* error answers plan nothing */
 	{"POST", "/consent", "{", NULL, 0, 400, -1, 0},
@@ -165,7 +180,7 @@ static void test_failed_store_answer(void **state)
 	assert_non_null(strstr(res.body.p, "\"error\":\"storage\""));
 	assert_non_null(strstr(res.body.p, "the choice could not be stored"));
 	cg_response_free(&res);
-	handle(&rows[6], &res);
+	handle(&rows[7], &res);   /* the first /collect */
 	cg_response_store_failed(&res);
 	assert_non_null(strstr(res.body.p, "the events could not be queued"));
 	cg_response_free(&res);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "consentgate/erasure.h"
 #include "consentgate/err.h"
 #include "consentgate/log.h"
 #include "consentgate/rules.h"
@@ -158,7 +159,8 @@ static int purge_outbox(struct purge *p)
 
 	if (rc == CG_OK)
 		rc = step(p, "UPDATE outbox_rows SET state = 2, last_error = 'older than 72 h', claimed_by = NULL,"
-		             " claimed_until_ms = NULL WHERE state = 0 AND created_ms < $1::bigint", 1, w,
+		             " claimed_until_ms = NULL WHERE state = 0 AND created_ms < $1::bigint"
+		             " AND payload NOT LIKE '" CG_ERASURE_PREFIX "%'", 1, w, /* erasure notices never expire */
 		          &p->out->outbox_expired);
 	if (rc == CG_OK)
 		rc = step(p, "DELETE FROM batches WHERE committed_ms < cg_now_ms() - 2 * 86400000", 0, NULL, NULL);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "consentgate/erasure.h"
 #include "consentgate/err.h"
 #include "consentgate/log.h"
 #include "consentgate/rules.h"
@@ -142,7 +143,8 @@ static int purge_outbox(sqlite3 *db, struct purge_job *p)
 	                    " OR (state = 3 AND created_ms < ?2)", b, 2, &p->out->outbox_deleted);
 	if (rc == CG_OK)
 		rc = purge_step(db, "UPDATE outbox_rows SET state = 2, last_error = 'older than 72 h'"
-		                    " WHERE state = 0 AND created_ms < ?1", &p->cut.pending_before_ms, 1,
+		                    " WHERE state = 0 AND created_ms < ?1 AND payload NOT LIKE '" CG_ERASURE_PREFIX "%'",
+		                &p->cut.pending_before_ms, 1, /* erasure notices never expire */
 		                &p->out->outbox_expired);
 	return rc;
 }
