@@ -17,7 +17,7 @@ expect_match "cpack -G DEB builds a package" '/consentgate_[0-9.]+_[a-z0-9]+\.de
 [ -n "$deb" ] || { cat "$T/cpack.log"; cg_summary; exit 1; }
 
 deps=$(dpkg-deb -f "$deb" Depends)
-for p in libfcgi0ldbl libsqlite3-0 libpq5 libmaxminddb0 libcurl4 libjansson4 libinih1 libsodium23 adduser; do
+for p in libfcgi0ldbl libsqlite3-0 libpq5 libmaxminddb0 libcurl4 libjansson4 libinih1 libsodium23 libarchive13 adduser; do
 	expect_match "Depends: $p" "(^|, )$p( |,|$)" "$deps"
 done
 expect_eq "Recommends: nginx" nginx "$(dpkg-deb -f "$deb" Recommends)"
@@ -41,7 +41,10 @@ expect_match "the unit runs the packaged binary" 'ExecStart=/usr/sbin/consentgat
 mkdir -p "$T/run" "$T/lib"
 perl "$CG_SRC/geoip/build-test-mmdb.pl" "$CG_SRC/geoip/test-networks.csv" "$T/lib/country.mmdb" >/dev/null
 sed -e "s#/run/consentgate/#$T/run/#" -e "s#/var/lib/consentgate/#$T/lib/#" \
+	-e "s#/usr/share/consentgate/web#$T/root/usr/share/consentgate/web#" \
 	"$T/root/etc/consentgate/consentgate.ini" >"$T/t.ini"
+out=$("$T/root/usr/bin/consentctl" banner id "$T/root/usr/share/consentgate/web" 2>&1); rc=$?
+expect_match "the packaged banner build carries its id (stamped at install)" "^0 [0-9a-f]{32}$" "$rc $out"
 out=$("$T/root/usr/sbin/consentgated" -t -c "$T/t.ini" 2>&1); rc=$?
 expect_eq "the unpacked consentgated -t on the unpacked config: exit 0 [$out]" 0 "$rc"
 expect_match "... says OK" 'configuration OK' "$out"
