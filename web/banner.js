@@ -72,7 +72,8 @@
     root = host.attachShadow({ mode: "open" });
     css = root.appendChild(h("link", { rel: "stylesheet", href: (me && me.src ? me.src : BASE + "/banner.js").replace(/banner\.js(\?|$)/, "banner.css$1") }));
     css.onload = css.onerror = function () { styled = true; if (waiting) { waiting(); waiting = null; } };
-    el = root.appendChild(h("div", { "class": "cg", hidden: "", role: "dialog", "aria-modal": "false", "aria-labelledby": "cg-t", "aria-describedby": "cg-d", lang: lang }));
+    el = root.appendChild(h("div", { "class": "cg", hidden: "", role: "dialog", "aria-modal": "false", "aria-labelledby": "cg-t", "aria-describedby": "cg-d", lang: lang,
+      style: "position:fixed;left:0;right:0;bottom:0" })); /* out of the flow even in a frame before its stylesheet applies */
     var b = el.appendChild(h("div", { "class": "cg-b" }));
     b.appendChild(h("h2", { id: "cg-t" }, t[0]));
     var p = b.appendChild(h("p", { id: "cg-d" }, t[1] + " "));

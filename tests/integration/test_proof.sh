@@ -11,11 +11,13 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/stack.sh"
 source "$here/../lib/assert.sh"
+source "$here/../lib/tsa.sh"
 PY=/usr/bin/python3   # Debian's, with python3-nacl (not a virtualenv's)
 CG_DIR=$(mktemp -d /tmp/cg-test.XXXXXX)
 chmod 755 "$CG_DIR"
 export CG_DIR
-trap stack_stop EXIT
+TSA_PID=
+trap '[ -n "$TSA_PID" ] && kill "$TSA_PID"; stack_stop' EXIT
 mkdir "$CG_DIR/anchored"
 # the anchor command: keeps what it was handed and prints a token for it
 cat >"$CG_DIR/anchor.sh" <<SH
@@ -137,6 +139,18 @@ expect_eq "a row before the head altered: the head no longer verifies" 1 "$rc"
 expect_match "... naming that row" "^DIVERGES .*: row 2: " "$out"
 if [ -n "$page" ]; then sql "UPDATE events SET page = '$page' WHERE id = 2" >/dev/null;
 else sql "UPDATE events SET page = NULL WHERE id = 2" >/dev/null; fi
+
+# the README's anchor example, conf/anchor-rfc3161.sh, against a local
+# timestamp authority: what it prints is an RFC 3161 stamp of the head
+cg_start_tsa "$CG_DIR/tsa" || not_ok "a local timestamp authority starts"
+TSA_URL="$TSA_URL" sh "$CG_SRC/conf/anchor-rfc3161.sh" <"$CG_DIR/head.json" >"$CG_DIR/head.tsr.b64"; rc=$?
+base64 -d <"$CG_DIR/head.tsr.b64" >"$CG_DIR/head.tsr" 2>/dev/null
+"$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["payload"])' "$CG_DIR/head.json" | base64 -d >"$CG_DIR/head.bin"
+expect_match "conf/anchor-rfc3161.sh: a timestamp of the head that openssl ts -verify accepts" "^0 .*Verification: OK" \
+	"$rc $(openssl ts -verify -in "$CG_DIR/head.tsr" -data "$CG_DIR/head.bin" -CAfile "$TSA_CA" 2>&1 | tr '\n' ' ')"
+printf 'x' >>"$CG_DIR/head.bin"
+expect_no_match "... and not of any other bytes" "Verification: OK" \
+	"$(openssl ts -verify -in "$CG_DIR/head.tsr" -data "$CG_DIR/head.bin" -CAfile "$TSA_CA" 2>&1 | tr '\n' ' ')"
 
 # ---- the regulator bundle -------------------------------------------------------
 today=$(date -u +%F)
