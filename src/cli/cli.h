@@ -3,6 +3,7 @@
 #ifndef CONSENTGATE_CLI_H
 #define CONSENTGATE_CLI_H
 
+#include <jansson.h>
 #include <stdint.h>
 #include "consentgate/buf.h"
 #include "consentgate/config.h"
@@ -25,6 +26,9 @@ int cg_cli_verify_print(const char *label, const struct cg_verify *v);
 /* proof.c: consentctl keys, head show|sign, receipt verify, verify --head
  * (each returns the exit status) */
 int cg_cli_keys(const struct cg_config *cfg);
+/* the export with its receipt signed by this instance's key, when readable
+ * (else as it was, saying so on stderr); takes and returns doc */
+json_t *cg_cli_signed_export(const struct cg_config *cfg, json_t *doc);
 int cg_cli_head(const struct cg_config *cfg, const char *action);
 int cg_cli_receipt_verify(const struct cg_config *cfg, const char *file, const char *keys_file);
 int cg_cli_verify_head(const struct cg_config *cfg, const char *file);

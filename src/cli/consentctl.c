@@ -330,7 +330,7 @@ static int export_like(const struct cmd *self, const struct cg_config *cfg, int 
 	in.events = evs;
 	in.n = n;
 	in.now_ms = o.now_ms;
-	rc = cg_print_json(receipt ? cg_receipt_build(&in) : cg_export_build(&in));
+	rc = cg_print_json(receipt ? cg_receipt_build(&in) : cg_cli_signed_export(cfg, cg_export_build(&in)));
 	free(evs);
 	return rc;
 }

@@ -62,6 +62,25 @@ static void close_log(struct cg_store_port *st, struct cg_store_reader *rd)
 	cg_store_port_close(st);
 }
 
+json_t *cg_cli_signed_export(const struct cg_config *cfg, json_t *doc)
+{
+	struct cg_signer signer;
+	char path[CG_CFG_STR + 32], err[512];
+	json_t *env;
+
+	cg_keyfile_path(cfg, path, sizeof path);
+	if (!doc || cg_keyfile_load(path, 0, &signer, err, sizeof err) != CG_OK) {
+		if (doc)
+			fprintf(stderr, "consentctl export: the receipt goes unsigned: %s\n", err);
+		return doc;
+	}
+	env = cg_receipt_envelope(&signer, json_object_get(doc, "receipt"));
+	cg_signer_wipe(&signer);
+	if (env)
+		json_object_set_new(doc, "signed_receipt", env);
+	return doc;
+}
+
 int cg_cli_keys(const struct cg_config *cfg)
 {
 	struct cg_store_port st;

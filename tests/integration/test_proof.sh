@@ -108,6 +108,10 @@ base64 -d "$CG_DIR/payload.b64" >"$CG_DIR/payload.bin" && base64 -d "$CG_DIR/sig
 expect_eq "OpenSSL verifies the receipt" "Signature Verified Successfully" \
 	"$(openssl pkeyutl -verify -pubin -inkey "$CG_DIR/key.pem" -rawin -in "$CG_DIR/payload.bin" \
 		-sigfile "$CG_DIR/sig.bin" 2>&1)"
+ID1=$(awk '$6 == "cg_id" {print $7}' "$CG_DIR/jar1")
+"${CTL[@]}" export --consent-id "$ID1" >"$CG_DIR/cli-export.json" 2>/dev/null
+out=$("${CTL[@]}" receipt verify "$CG_DIR/cli-export.json"); rc=$?
+expect_eq "consentctl export (an e-mailed request) signs the receipt too" "0 OK" "$rc ${out%%:*}"
 # one changed word in the signed bytes
 "$PY" - "$CG_DIR/export.json" "$CG_DIR/forged.json" <<'PY'
 import base64, json, sys
