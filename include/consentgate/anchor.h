@@ -6,12 +6,15 @@
 #ifndef CONSENTGATE_ANCHOR_H
 #define CONSENTGATE_ANCHOR_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include "consentgate/buf.h"
 
 #define CG_ANCHOR_MAX (64 * 1024)
 
-int cg_anchor_run(const char *command, const char *envelope, int timeout_ms, struct cg_buf *out,
-                  char *err, size_t errlen);
+/* Gives up (killing the command) after timeout_ms, or soon after *cancel
+ * turns non-zero (NULL: never), e.g. when the daemon is told to stop. */
+int cg_anchor_run(const char *command, const char *envelope, int timeout_ms, const atomic_int *cancel,
+                  struct cg_buf *out, char *err, size_t errlen);
 
 #endif

@@ -16,6 +16,7 @@
 #define CONSENTGATE_STORAGE_H
 
 #include <semaphore.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "consentgate/collect.h"
@@ -214,10 +215,11 @@ int cg_store_subject_events(const struct cg_store_port *p, struct cg_store_reade
 /* Signs the chain head when due (or at once: force) with the instance's
  * signer, then hands the newest head, if it has no anchor yet, to [signing]
  * anchor_command (anchor.h) and records what it printed. *head_id: the head
- * signed now, or 0. A failed anchor is logged and tried again next time. */
+ * signed now, or 0. A failed anchor is logged and tried again next time;
+ * *cancel (may be NULL) cuts a running anchor command short. */
 int cg_store_sign_and_anchor(const struct cg_store_port *p, struct cg_store_reader *r,
                              const struct cg_config *cfg, const struct cg_signer *signer, int force,
-                             int64_t now_ms, int64_t *head_id);
+                             int64_t now_ms, const atomic_int *cancel, int64_t *head_id);
 /* Every public key, oldest first (*keys malloc'd, caller frees). */
 int cg_store_keys(const struct cg_store_port *p, struct cg_store_reader *r, struct cg_pubkey **keys, size_t *n);
 /* The newest signed head (cg_signed_head_clear); CG_ERR_NOT_FOUND: none. */

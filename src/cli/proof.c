@@ -129,7 +129,7 @@ int cg_cli_head(const struct cg_config *cfg, const char *action)
 		return 1;
 	}
 	if (sign)
-		rc = cg_store_sign_and_anchor(&st, rd, cfg, &signer, 1, wall_ms(), &id);
+		rc = cg_store_sign_and_anchor(&st, rd, cfg, &signer, 1, wall_ms(), NULL, &id);
 	cg_signer_wipe(&signer);
 	if (rc == CG_OK)
 		rc = cg_store_latest_head(&st, rd, &h);

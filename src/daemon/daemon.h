@@ -93,7 +93,8 @@ struct daemon {
 	/* proof.c: the instance's signing key and the head-signing thread */
 	struct cg_signer signer;
 	pthread_t proof_thread;
-	int proof_running, proof_stop;
+	int proof_running;
+	atomic_int proof_stop;
 	pthread_mutex_t proof_mu;
 	pthread_cond_t proof_wake;
 	/* shown.c: this instance's banner build and notice ("" when none), and

@@ -31,7 +31,9 @@ static void *proof_main(void *arg)
 		pthread_mutex_unlock(&d->proof_mu);
 		if (!r && d->store.reader_open(d->store.ctx, &r) != CG_OK)
 			r = NULL;
-		if (r && cg_store_sign_and_anchor(&d->store, r, &d->cfg, &d->signer, 0, wall_ms(), &head_id) != CG_OK)
+		/* a stop cuts a running anchor command short (SIGTERM exits at once) */
+		if (r && cg_store_sign_and_anchor(&d->store, r, &d->cfg, &d->signer, 0, wall_ms(), &d->proof_stop,
+		                                  &head_id) != CG_OK)
 			cg_warn("signing: the chain head could not be signed; tried again within a minute");
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += TICK_MS / 1000;

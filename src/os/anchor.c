@@ -24,7 +24,7 @@ static long long mono_ms(void)
 }
 
 /* the child's stdout until EOF, the cap or the deadline */
-static int read_output(int fd, long long deadline, struct cg_buf *out)
+static int read_output(int fd, long long deadline, const atomic_int *cancel, struct cg_buf *out)
 {
 	char chunk[4096];
 
@@ -32,10 +32,14 @@ static int read_output(int fd, long long deadline, struct cg_buf *out)
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		long long left = deadline - mono_ms();
 		ssize_t n;
-		if (left <= 0)
+		int r;
+		if (left <= 0 || (cancel && atomic_load(cancel)))
 			return CG_ERR_IO;
-		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+		r = poll(&p, 1, left < 100 ? (int)left : 100);   /* a look at *cancel every 100 ms */
+		if (r < 0 && errno != EINTR)
 			return CG_ERR_IO;
+		if (r <= 0)
+			continue;
 		n = read(fd, chunk, sizeof chunk);
 		if (n == 0)
 			return CG_OK;
@@ -63,8 +67,8 @@ static int wait_child(pid_t pid, long long deadline, int *status)
 	}
 }
 
-int cg_anchor_run(const char *command, const char *envelope, int timeout_ms, struct cg_buf *out,
-                  char *err, size_t errlen)
+int cg_anchor_run(const char *command, const char *envelope, int timeout_ms, const atomic_int *cancel,
+                  struct cg_buf *out, char *err, size_t errlen)
 {
 	int in[2] = {-1, -1}, outp[2] = {-1, -1}, status = 0, rc = CG_ERR_IO;
 	char *const argv[] = {"sh", "-c", (char *)(uintptr_t)command, NULL};
@@ -95,8 +99,8 @@ int cg_anchor_run(const char *command, const char *envelope, int timeout_ms, str
 		snprintf(err, errlen, "anchor: the command did not take the head on stdin");
 	close(in[1]);
 	in[1] = -1;
-	rc = read_output(outp[0], deadline, out);
-	if (wait_child(pid, deadline, &status) != CG_OK)
+	rc = read_output(outp[0], deadline, cancel, out);
+	if (wait_child(pid, rc == CG_OK ? deadline : 0, &status) != CG_OK)
 		rc = CG_ERR_IO;
 	if (rc == CG_ERR_INVALID)
 		snprintf(err, errlen, "anchor: the command printed more than %d bytes, or a NUL byte", CG_ANCHOR_MAX);

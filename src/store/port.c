@@ -98,7 +98,7 @@ int cg_store_latest_head(const struct cg_store_port *p, struct cg_store_reader *
 
 /* the newest head, if it has no anchor yet */
 static void anchor_latest(const struct cg_store_port *p, struct cg_store_reader *r, const struct cg_config *cfg,
-                          int64_t now_ms)
+                          int64_t now_ms, const atomic_int *cancel)
 {
 	struct cg_signed_head h;
 	struct cg_buf out;
@@ -108,7 +108,7 @@ static void anchor_latest(const struct cg_store_port *p, struct cg_store_reader 
 		cg_signed_head_clear(&h);
 		return;
 	}
-	if (cg_anchor_run(cfg->anchor_command, h.envelope, 60000, &out, err, sizeof err) != CG_OK)
+	if (cg_anchor_run(cfg->anchor_command, h.envelope, 60000, cancel, &out, err, sizeof err) != CG_OK)
 		cg_warn("signing: head %lld (row %lld) is not anchored yet: %s", (long long)h.id, (long long)h.last_id, err);
 	else if (p->head_anchor(p->ctx, h.id, out.p ? out.p : "", now_ms) != CG_OK)
 		cg_warn("signing: the anchor of head %lld could not be stored", (long long)h.id);
@@ -120,7 +120,7 @@ static void anchor_latest(const struct cg_store_port *p, struct cg_store_reader 
 
 int cg_store_sign_and_anchor(const struct cg_store_port *p, struct cg_store_reader *r,
                              const struct cg_config *cfg, const struct cg_signer *signer, int force,
-                             int64_t now_ms, int64_t *head_id)
+                             int64_t now_ms, const atomic_int *cancel, int64_t *head_id)
 {
 	struct signing g = {signer, cfg->site};
 	int rc = p->sign_head(p->ctx, now_ms, (int64_t)cfg->head_interval_minutes * 60000, force, sign_cb, &g,
@@ -129,6 +129,6 @@ int cg_store_sign_and_anchor(const struct cg_store_port *p, struct cg_store_read
 	if (rc == CG_OK && *head_id)
 		cg_info("signing: chain head %lld signed with key %s", (long long)*head_id, signer->key_id);
 	if (cfg->anchor_command[0])
-		anchor_latest(p, r, cfg, now_ms);
+		anchor_latest(p, r, cfg, now_ms, cancel);
 	return rc;
 }

@@ -257,5 +257,18 @@ printf 'x' >>"$CG_DIR/web/banner.js"
 out=$("$CG_BUILD/consentgated" -t -c "$CG_INI" 2>&1); rc=$?
 expect_match "-t: a build edited after stamping is refused, naming the fix" "^1 .*consentctl banner stamp" "$rc $out"
 
+# SIGTERM while an anchor command hangs: the daemon still stops at once
+cg_stop_daemon
+sql "INSERT INTO chain_heads(last_id, signed_ms, key_id, envelope)
+     SELECT last_id, signed_ms + 1, key_id, envelope FROM chain_heads ORDER BY id DESC LIMIT 1" >/dev/null
+sed -i "s#^anchor_command = .*#anchor_command = touch $CG_DIR/anchoring; exec sleep 60#" "$CG_INI"
+sed -i 's/cg-build:[0-9a-f]*/cg-build:00000000000000000000000000000000/' "$CG_DIR/web/banner.js"
+"$CG_BUILD/consentctl" banner stamp "$CG_DIR/web" >/dev/null
+cg_start_daemon || exit 1
+cg_wait_for 20 test -e "$CG_DIR/anchoring" || not_ok "the anchor command was started"
+t0=$SECONDS
+cg_stop_daemon
+expect_ge "SIGTERM during a hanging anchor command: stopped within 5 s (seconds left of 5)" 0 $((5 - (SECONDS - t0)))
+
 expect_clean_daemon_log "$CG_DIR/daemon.log"
 cg_summary
