@@ -53,7 +53,9 @@ size_t cg_erasure_rows(const struct cg_config *cfg, const uint8_t key[CG_KEY_BYT
 			continue;
 		cg_client_id_full(key, d->name, subject, cid);
 		body = notice(d, cid, at);
-		s = body ? json_dumps(json_pack("{s:o}", "erasure", body), JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		body = body ? json_pack("{s:o}", "erasure", body) : NULL;   /* takes the notice */
+		s = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		json_decref(body);
 		cg_buf_init(&payloads[k], CG_PAYLOAD_MAX);
 		if (!s || cg_buf_adds(&payloads[k], s) != CG_OK) {
 			free(s);
