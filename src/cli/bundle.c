@@ -153,18 +153,8 @@ static void add_event(struct bundle *b, const struct cg_event *ev)
 static int walk_row(void *arg, const struct cg_event *ev)
 {
 	struct bundle *b = arg;
-	int fault = ev->action < 0 ? cg_chain_check_link(ev, b->v.head) : cg_chain_check(ev, b->v.head);
 
-	if (fault != CG_CHAIN_OK && !b->v.bad_id) {
-		b->v.bad_id = ev->id;
-		b->v.fault = fault;
-	}
-	if (!b->v.bad_id) { /* counted up to the first fault, as consentctl verify */
-		b->v.rows++;
-		b->v.pruned += ev->action < 0;
-		b->v.redacted += ev->action >= 0 && !ev->salt[0];
-	}
-	memcpy(b->v.head, ev->hash, sizeof b->v.head);
+	cg_cli_verify_row(&b->v, ev);
 	for (; b->next_head < b->nheads && b->parsed[b->next_head].last_id <= ev->id; b->next_head++) {
 		const struct cg_head *h = &b->parsed[b->next_head];
 		int same = h->last_id == ev->id && strcmp(h->hash, ev->hash) == 0;
@@ -390,7 +380,7 @@ static int gather(struct bundle *b, struct cg_pubkey **keys, size_t *nkeys)
 {
 	struct cg_store_port st;
 	struct cg_store_reader *rd = NULL;
-	char err[512], t[CG_TIME_LEN + 16];
+	char t[CG_TIME_LEN + 16];
 	int64_t from_ms = 0, to_ms = 0;
 	int rc;
 
@@ -398,12 +388,8 @@ static int gather(struct bundle *b, struct cg_pubkey **keys, size_t *nkeys)
 	cg_time_parse(t, &from_ms);
 	snprintf(t, sizeof t, "%sT00:00:00.000Z", b->to);
 	cg_time_parse(t, &to_ms);
-	if (cg_store_port_open(b->cfg, CG_STORE_READONLY, &st, err, sizeof err) != CG_OK ||
-	    st.reader_open(st.ctx, &rd) != CG_OK) {
-		fprintf(stderr, "consentctl bundle: %s\n", err[0] ? err : "cannot read the log");
-		cg_store_port_close(&st);
+	if (cg_cli_open(b->cfg, NULL, CG_STORE_READONLY, &st, &rd))
 		return 1;
-	}
 	strcpy(b->v.head, CG_CHAIN_GENESIS);
 	rc = cg_store_keys(&st, rd, keys, nkeys);
 	if (rc == CG_OK)
@@ -414,8 +400,7 @@ static int gather(struct bundle *b, struct cg_pubkey **keys, size_t *nkeys)
 	}
 	if (rc == CG_OK)
 		rc = gather_shown(b, &st, rd);
-	st.reader_free(rd);
-	cg_store_port_close(&st);
+	cg_cli_close(&st, rd);
 	if (rc != CG_OK) {
 		fprintf(stderr, "consentctl bundle: cannot read the log: %s\n", cg_strerror(rc));
 		return 1;

@@ -20,8 +20,19 @@ struct cg_verify {
 /* Walks the whole chain through the port: CG_OK with v->bad_id = 0 when
  * it verifies, CG_OK with bad_id set when it does not, else a read error. */
 int cg_cli_verify(const struct cg_store_port *p, struct cg_store_reader *r, struct cg_verify *v);
+/* One row of such a walk (v->head starts as the genesis hash): the first
+ * fault is kept, rows are counted up to it, the walk may go on past it. */
+void cg_cli_verify_row(struct cg_verify *v, const struct cg_event *ev);
 /* "OK: ... rows verified ..." or "BROKEN at ..."; returns the exit status */
 int cg_cli_verify_print(const char *label, const struct cg_verify *v);
+
+/* consentctl.c: the store through its port (database: another SQLite file,
+ * or NULL), with a reader when rd is not NULL; 0, or 1 with the reason
+ * printed. The wall clock in ms. */
+int cg_cli_open(const struct cg_config *cfg, const char *database, int mode, struct cg_store_port *st,
+                struct cg_store_reader **rd);
+void cg_cli_close(struct cg_store_port *st, struct cg_store_reader *rd);
+int64_t cg_cli_now_ms(void);
 
 /* proof.c: consentctl keys, head show|sign, receipt verify, verify --head
  * (each returns the exit status) */

@@ -47,7 +47,7 @@ struct opts {
 	int nrest;
 };
 
-static int64_t wall_ms(void)
+int64_t cg_cli_now_ms(void)
 {
 	struct timespec ts;
 
@@ -164,7 +164,7 @@ static int parse_opts(const struct cmd *self, int argc, char **argv, const char 
 
 	memset(o, 0, sizeof *o);
 	o->format = default_format;
-	o->now_ms = wall_ms();
+	o->now_ms = cg_cli_now_ms();
 	o->k = -1;
 	optind = 1;
 	opterr = 0;
@@ -186,30 +186,29 @@ static int parse_opts(const struct cmd *self, int argc, char **argv, const char 
 	return 0;
 }
 
-/* The store through its port; with rd, a reader on it too. */
-static int open_store(const struct cg_config *cfg, const struct opts *o, int mode,
-                      struct cg_store_port *st, struct cg_store_reader **rd)
+int cg_cli_open(const struct cg_config *cfg, const char *database, int mode, struct cg_store_port *st,
+                struct cg_store_reader **rd)
 {
 	struct cg_config c = *cfg;
 	char err[512];
 
-	if (o->database)
-		snprintf(c.database, sizeof c.database, "%s", o->database);
+	if (database)
+		snprintf(c.database, sizeof c.database, "%s", database);
 	if (cg_store_port_open(&c, mode, st, err, sizeof err) != CG_OK) {
 		fprintf(stderr, "consentctl: %s\n", err);
 		return 1;
 	}
 	if (rd && st->reader_open(st->ctx, rd) != CG_OK) {
-		fprintf(stderr, "consentctl: cannot read %s\n", c.database);
+		fprintf(stderr, "consentctl: cannot read %s\n", c.backend == CG_BACKEND_SQLITE ? c.database : "the store");
 		cg_store_port_close(st);
 		return 1;
 	}
 	return 0;
 }
 
-static void close_store(struct cg_store_port *st, struct cg_store_reader *rd)
+void cg_cli_close(struct cg_store_port *st, struct cg_store_reader *rd)
 {
-	if (st->reader_free)
+	if (st->reader_free && rd)
 		st->reader_free(rd);
 	cg_store_port_close(st);
 }
@@ -256,7 +255,7 @@ static int cmd_report(const struct cmd *self, const struct cg_config *cfg, int a
 		cg_time_format(o.now_ms - 30 * CG_MS_PER_DAY, since);
 		since[10] = '\0';
 	}
-	if (open_store(cfg, &o, CG_STORE_READONLY, &st, &rd))
+	if (cg_cli_open(cfg, o.database, CG_STORE_READONLY, &st, &rd))
 		return 1;
 	cg_buf_init(&out, (size_t)256 << 20);
 	rc = 1;
@@ -291,7 +290,7 @@ static int cmd_report(const struct cmd *self, const struct cg_config *cfg, int a
 out:
 	cg_buf_free(&out);
 	cg_report_free(&rep);
-	close_store(&st, rd);
+	cg_cli_close(&st, rd);
 	return rc;
 }
 
@@ -312,10 +311,10 @@ static int export_like(const struct cmd *self, const struct cg_config *cfg, int 
 	if ((rc = parse_opts(self, argc, argv, "consent-id,database,now", &o, CG_FMT_JSON)) ||
 	    (rc = subject_of(self, &o, subject)))
 		return rc;
-	if (open_store(cfg, &o, CG_STORE_READONLY, &st, &rd))
+	if (cg_cli_open(cfg, o.database, CG_STORE_READONLY, &st, &rd))
 		return 1;
 	rc = cg_store_subject_events(&st, rd, subject, &evs, &n);
-	close_store(&st, rd);
+	cg_cli_close(&st, rd);
 	if (rc != CG_OK) {
 		fprintf(stderr, "consentctl: cannot read the events\n");
 		return 1;
@@ -420,13 +419,13 @@ static int cmd_erase(const struct cmd *self, const struct cg_config *cfg, int ar
 	if ((rc = parse_opts(self, argc, argv, "consent-id,subject,database", &o, CG_FMT_TABLE)) ||
 	    (rc = subject_of(self, &o, subject)))
 		return rc;
-	if (open_store(cfg, &o, CG_STORE_WRITER, &st, &rd))
+	if (cg_cli_open(cfg, o.database, CG_STORE_WRITER, &st, &rd))
 		return 1;
 	rc = cg_store_subject_events(&st, rd, subject, &evs, &n);
 	if (rc == CG_OK && n && evs[n - 1].action != CG_ACT_ERASE && (rc = st.client_key(st.ctx, key)) == CG_OK) {
 		/* as POST /consent/erase: the tombstone, and a notice to each recipient */
-		cg_event_tombstone(subject, wall_ms(), &ev);
-		nrows = cg_erasure_rows(cfg, key, subject, evs, n, wall_ms(), rows, payloads, CG_MAX_DESTINATIONS);
+		cg_event_tombstone(subject, cg_cli_now_ms(), &ev);
+		nrows = cg_erasure_rows(cfg, key, subject, evs, n, cg_cli_now_ms(), rows, payloads, CG_MAX_DESTINATIONS);
 		sodium_memzero(key, sizeof key);
 		rc = cg_store_submit_wait(&st, &(struct cg_store_batch){.event = &ev, .rows = rows, .nrows = nrows});
 		if (rc == CG_OK)
@@ -439,7 +438,7 @@ static int cmd_erase(const struct cmd *self, const struct cg_config *cfg, int ar
 		printf("nothing to erase: %s\n", n ? "already erased" : "no record for that consent ID");
 	}
 	free(evs);
-	close_store(&st, rd);
+	cg_cli_close(&st, rd);
 	if (rc != CG_OK)
 		fprintf(stderr, "consentctl: the erasure failed: %s\n", cg_strerror(rc));
 	return rc == CG_OK ? 0 : 1;
@@ -459,10 +458,10 @@ static int cmd_verify(const struct cmd *self, const struct cg_config *cfg, int a
 		return rc;
 	if (o.head)
 		return cg_cli_verify_head(cfg, o.head);
-	if (open_store(cfg, &o, CG_STORE_READONLY, &st, &rd))
+	if (cg_cli_open(cfg, o.database, CG_STORE_READONLY, &st, &rd))
 		return 1;
 	rc = cg_cli_verify(&st, rd, &v);
-	close_store(&st, rd);
+	cg_cli_close(&st, rd);
 	if (rc != CG_OK) {
 		fprintf(stderr, "consentctl: cannot read the database\n");
 		return 1;
@@ -481,7 +480,7 @@ static int cmd_purge(const struct cmd *self, const struct cg_config *cfg, int ar
 
 	if ((rc = parse_opts(self, argc, argv, "dry-run,now,database", &o, CG_FMT_TABLE)))
 		return rc;
-	if (open_store(cfg, &o, CG_STORE_WRITER, &st, NULL))
+	if (cg_cli_open(cfg, o.database, CG_STORE_WRITER, &st, NULL))
 		return 1;
 	rc = st.purge(st.ctx, cfg, o.now_ms, o.dry_run, &c);
 	cg_store_port_close(&st);
@@ -516,7 +515,7 @@ static int cmd_migrate(const struct cmd *self, const struct cg_config *cfg, int 
 		return rc;
 	if (o.to)
 		return cg_cli_move(cfg, o.database, o.to);
-	if (open_store(cfg, &o, CG_STORE_WRITER, &st, NULL))
+	if (cg_cli_open(cfg, o.database, CG_STORE_WRITER, &st, NULL))
 		return 1;
 	cg_store_port_close(&st);
 	printf("%s: the schema is this build's\n", o.database ? o.database
@@ -542,12 +541,12 @@ static int cmd_outbox(const struct cmd *self, const struct cg_config *cfg, int a
 	if (strcmp(action, "summary") == 0 || strcmp(action, "dead") == 0) {
 		int dead = strcmp(action, "dead") == 0;
 		struct rows r = {o.format, dead ? dead_h : summary_h, 5, dead ? "n  n " : "  n  ", 0, NULL};
-		if (open_store(cfg, &o, CG_STORE_READONLY, &st, &rd))
+		if (cg_cli_open(cfg, o.database, CG_STORE_READONLY, &st, &rd))
 			return 1;
 		cg_rows_begin(&r);
 		rc = st.outbox_rows(rd, action, cg_rows_add, &r);
 		cg_rows_end(&r);
-		close_store(&st, rd);
+		cg_cli_close(&st, rd);
 		return rc == CG_OK ? 0 : 1;
 	}
 	if (strcmp(action, "retry") == 0 || strcmp(action, "drop") == 0) {
@@ -565,9 +564,9 @@ static int cmd_outbox(const struct cmd *self, const struct cg_config *cfg, int a
 				return 2;
 			}
 		}
-		if (open_store(cfg, &o, CG_STORE_WRITER, &st, NULL))
+		if (cg_cli_open(cfg, o.database, CG_STORE_WRITER, &st, NULL))
 			return 1;
-		rc = st.outbox_set(st.ctx, id, strcmp(action, "retry") == 0, wall_ms(), &changed);
+		rc = st.outbox_set(st.ctx, id, strcmp(action, "retry") == 0, cg_cli_now_ms(), &changed);
 		cg_store_port_close(&st);
 		if (rc != CG_OK) {
 			fprintf(stderr, "consentctl: %s\n", cg_strerror(rc));

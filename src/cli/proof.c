@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "consentgate/cfgfile.h"
 #include "consentgate/err.h"
 #include "consentgate/keyfile.h"
 #include "consentgate/sign.h"
@@ -14,52 +14,14 @@
 
 #define FILE_MAX (4 * 1024 * 1024)
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* the whole file (malloc'd, NUL-terminated), or NULL with the reason printed */
 static char *slurp(const char *path, size_t *len)
 {
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
-	char *b = f ? malloc(FILE_MAX + 1) : NULL;
+	char *b, err[CG_CFG_STR + 64];
 
-	*len = b ? fread(b, 1, FILE_MAX + 1, f) : 0;
-	if (f && f != stdin)
-		fclose(f);
-	if (!b || *len > FILE_MAX) {
-		fprintf(stderr, "consentctl: %s: %s\n", path, !f ? "cannot open" : b ? "larger than 4 MB" : "out of memory");
-		free(b);
-		return NULL;
-	}
-	b[*len] = '\0';
-	return b;
-}
-
-static int open_log(const struct cg_config *cfg, int mode, struct cg_store_port *st, struct cg_store_reader **rd)
-{
-	char err[512];
-
-	if (cg_store_port_open(cfg, mode, st, err, sizeof err) != CG_OK) {
+	if (cg_file_read(strcmp(path, "-") == 0 ? "/dev/stdin" : path, FILE_MAX, &b, len, err, sizeof err) != CG_OK)
 		fprintf(stderr, "consentctl: %s\n", err);
-		return 1;
-	}
-	if (st->reader_open(st->ctx, rd) != CG_OK) {
-		fprintf(stderr, "consentctl: cannot read the log\n");
-		cg_store_port_close(st);
-		return 1;
-	}
-	return 0;
-}
-
-static void close_log(struct cg_store_port *st, struct cg_store_reader *rd)
-{
-	st->reader_free(rd);
-	cg_store_port_close(st);
+	return b;
 }
 
 json_t *cg_cli_signed_export(const struct cg_config *cfg, json_t *doc)
@@ -89,10 +51,10 @@ int cg_cli_keys(const struct cg_config *cfg)
 	size_t n = 0;
 	int rc;
 
-	if (open_log(cfg, CG_STORE_READONLY, &st, &rd))
+	if (cg_cli_open(cfg, NULL, CG_STORE_READONLY, &st, &rd))
 		return 1;
 	rc = cg_store_keys(&st, rd, &keys, &n);
-	close_log(&st, rd);
+	cg_cli_close(&st, rd);
 	if (rc != CG_OK) {
 		fprintf(stderr, "consentctl keys: cannot read the keys\n");
 		return 1;
@@ -124,16 +86,16 @@ int cg_cli_head(const struct cg_config *cfg, const char *action)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN); /* an anchor command that ignores its input */
-	if (open_log(cfg, sign ? CG_STORE_WRITER : CG_STORE_READONLY, &st, &rd)) {
+	if (cg_cli_open(cfg, NULL, sign ? CG_STORE_WRITER : CG_STORE_READONLY, &st, &rd)) {
 		cg_signer_wipe(&signer);
 		return 1;
 	}
 	if (sign)
-		rc = cg_store_sign_and_anchor(&st, rd, cfg, &signer, 1, wall_ms(), NULL, &id);
+		rc = cg_store_sign_and_anchor(&st, rd, cfg, &signer, 1, cg_cli_now_ms(), NULL, &id);
 	cg_signer_wipe(&signer);
 	if (rc == CG_OK)
 		rc = cg_store_latest_head(&st, rd, &h);
-	close_log(&st, rd);
+	cg_cli_close(&st, rd);
 	if (rc != CG_OK) {
 		fprintf(stderr, "consentctl head: %s\n", rc == CG_ERR_NOT_FOUND ? "no head has been signed yet"
 		                                                               : "the store failed");
@@ -164,10 +126,10 @@ static int load_keys(const struct cg_config *cfg, const char *keys_file, struct 
 			fprintf(stderr, "consentctl: %s: not a key list (GET /consent/keys)\n", keys_file);
 		return rc != CG_OK;
 	}
-	if (open_log(cfg, CG_STORE_READONLY, &st, &rd))
+	if (cg_cli_open(cfg, NULL, CG_STORE_READONLY, &st, &rd))
 		return 1;
 	rc = cg_store_keys(&st, rd, keys, n);
-	close_log(&st, rd);
+	cg_cli_close(&st, rd);
 	if (rc != CG_OK)
 		fprintf(stderr, "consentctl: cannot read the keys\n");
 	return rc != CG_OK;
@@ -249,11 +211,11 @@ int cg_cli_verify_head(const struct cg_config *cfg, const char *file)
 		fprintf(stderr, "consentctl verify: %s: the signed payload is not a chain head\n", file);
 		return 1;
 	}
-	if (open_log(cfg, CG_STORE_READONLY, &st, &rd))
+	if (cg_cli_open(cfg, NULL, CG_STORE_READONLY, &st, &rd))
 		return 1;
 	cg_head_check_init(&c, &head);
 	rc = st.each_event(rd, NULL, check_row, &c);
-	close_log(&st, rd);
+	cg_cli_close(&st, rd);
 	if (rc != CG_OK && rc != 1) {
 		fprintf(stderr, "consentctl verify: cannot read the log\n");
 		return 1;

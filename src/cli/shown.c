@@ -98,7 +98,6 @@ int cg_cli_notice(const struct cg_config *cfg, const char *action, const char *i
 	struct cg_store_port st;
 	struct cg_store_reader *rd = NULL;
 	struct cg_shown_row row = {0};
-	char err[512];
 	json_t *a;
 	int rc;
 
@@ -106,12 +105,8 @@ int cg_cli_notice(const struct cg_config *cfg, const char *action, const char *i
 		fprintf(stderr, "consentctl notice: list, or show ID -o DIR\n");
 		return 2;
 	}
-	if (cg_store_port_open(cfg, CG_STORE_READONLY, &st, err, sizeof err) != CG_OK ||
-	    st.reader_open(st.ctx, &rd) != CG_OK) {
-		fprintf(stderr, "consentctl notice: %s\n", err[0] ? err : "cannot read the store");
-		cg_store_port_close(&st);
+	if (cg_cli_open(cfg, NULL, CG_STORE_READONLY, &st, &rd))
 		return 1;
-	}
 	if (strcmp(action, "list") == 0) {
 		a = json_array();
 		rc = st.each_shown(rd, NULL, list_one, a) == CG_OK ? cg_print_json(json_pack("{s:o}", "shown", a)) : 1;
@@ -121,7 +116,6 @@ int cg_cli_notice(const struct cg_config *cfg, const char *action, const char *i
 	} else {
 		rc = write_out(&st, rd, &row, dir);
 	}
-	st.reader_free(rd);
-	cg_store_port_close(&st);
+	cg_cli_close(&st, rd);
 	return rc;
 }

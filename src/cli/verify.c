@@ -6,23 +6,30 @@
 #include "consentgate/err.h"
 #include "cli.h"
 
+void cg_cli_verify_row(struct cg_verify *v, const struct cg_event *ev)
+{
+	int fault = ev->action < 0 ? cg_chain_check_link(ev, v->head) : cg_chain_check(ev, v->head);
+
+	if (fault != CG_CHAIN_OK && !v->bad_id) {
+		v->bad_id = ev->id;
+		v->fault = fault;
+	}
+	if (!v->bad_id) { /* counted up to the first fault */
+		v->rows++;
+		if (ev->action < 0)
+			v->pruned++;
+		else if (!ev->salt[0])
+			v->redacted++;
+	}
+	memcpy(v->head, ev->hash, sizeof v->head);
+}
+
 static int verify_row(void *arg, const struct cg_event *ev)
 {
 	struct cg_verify *v = arg;
-	int fault = ev->action < 0 ? cg_chain_check_link(ev, v->head) : cg_chain_check(ev, v->head);
 
-	if (fault != CG_CHAIN_OK) {
-		v->bad_id = ev->id;
-		v->fault = fault;
-		return 1;
-	}
-	v->rows++;
-	if (ev->action < 0)
-		v->pruned++;
-	else if (!ev->salt[0])
-		v->redacted++;
-	memcpy(v->head, ev->hash, sizeof v->head);
-	return 0;
+	cg_cli_verify_row(v, ev);
+	return v->bad_id != 0;
 }
 
 int cg_cli_verify(const struct cg_store_port *p, struct cg_store_reader *r, struct cg_verify *v)

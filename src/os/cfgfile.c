@@ -40,3 +40,22 @@ out:
 		fclose(f);
 	return rc;
 }
+
+int cg_file_read(const char *path, size_t max, char **out, size_t *len, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rbe");
+	char *b = f ? malloc(max + 1) : NULL;
+
+	*out = NULL;
+	*len = b ? fread(b, 1, max + 1, f) : 0;
+	if (f)
+		fclose(f);
+	if (!b || *len > max) {
+		snprintf(err, errlen, "%s: %s", path, !f ? strerror(errno) : b ? "too large" : "out of memory");
+		free(b);
+		return CG_ERR_CONFIG;
+	}
+	b[*len] = '\0';
+	*out = b;
+	return CG_OK;
+}

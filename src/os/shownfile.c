@@ -7,46 +7,29 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "consentgate/cfgfile.h"
 #include "consentgate/config.h"
 #include "consentgate/err.h"
 #include "consentgate/shownfile.h"
 
 static const char *const build_files[] = {"banner.css", "banner.js"};
 
-static int slurp(const char *path, uint8_t **out, size_t *len, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "rbe");
-	uint8_t *b = f ? malloc(CG_SHOWN_FILE_MAX + 1) : NULL;
-
-	*out = NULL;
-	*len = b ? fread(b, 1, CG_SHOWN_FILE_MAX + 1, f) : 0;
-	if (f)
-		fclose(f);
-	if (!b || *len > CG_SHOWN_FILE_MAX) {
-		snprintf(err, errlen, "%s: %s", path, !f ? strerror(errno) : b ? "larger than 1 MB" : "out of memory");
-		free(b);
-		return CG_ERR_CONFIG;
-	}
-	*out = b;
-	return CG_OK;
-}
-
 static int read_build(const char *dir, struct cg_shown *out, char embedded[CG_BUILD_ID_LEN + 1], char *err,
                       size_t errlen)
 {
 	char path[CG_CFG_STR + 64];
-	uint8_t *b;
+	char *b;
 	int rc;
 
 	memset(out, 0, sizeof *out);
 	out->kind = CG_SHOWN_BANNER;
 	for (size_t i = 0; i < sizeof build_files / sizeof build_files[0]; i++) {
 		snprintf(path, sizeof path, "%s/%s", dir, build_files[i]);
-		if ((rc = slurp(path, &b, &out->files[i].len, err, errlen)) != CG_OK) {
+		if ((rc = cg_file_read(path, CG_SHOWN_FILE_MAX, &b, &out->files[i].len, err, errlen)) != CG_OK) {
 			cg_shown_release(out);
 			return rc;
 		}
-		out->files[i].bytes = b;
+		out->files[i].bytes = (const uint8_t *)b;
 		snprintf(out->files[i].name, sizeof out->files[i].name, "%s", build_files[i]);
 		out->nfiles++;
 	}
@@ -76,14 +59,14 @@ int cg_shown_load_notice(const char *path, const char *policy_version, struct cg
                          size_t errlen)
 {
 	const char *base = strrchr(path, '/');
-	uint8_t *b;
+	char *b;
 	int rc;
 
 	memset(out, 0, sizeof *out);
 	out->kind = CG_SHOWN_NOTICE;
-	if ((rc = slurp(path, &b, &out->files[0].len, err, errlen)) != CG_OK)
+	if ((rc = cg_file_read(path, CG_SHOWN_FILE_MAX, &b, &out->files[0].len, err, errlen)) != CG_OK)
 		return rc;
-	out->files[0].bytes = b;
+	out->files[0].bytes = (const uint8_t *)b;
 	out->nfiles = 1;
 	snprintf(out->files[0].name, sizeof out->files[0].name, "%s", base ? base + 1 : path);
 	snprintf(out->label, sizeof out->label, "%s", policy_version);

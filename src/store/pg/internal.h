@@ -209,6 +209,9 @@ int pgs_each_outbox(struct cg_store_reader *r, cg_store_outbox_fn fn, void *ctx)
 /* a reader's connection for one call (NULL: broken), and its release; a
  * call that ended in CG_ERR_IO drops the connection for the doctor */
 PGconn *pgs_reader_conn(struct cg_store_reader *r);
+/* one statement on a reader's connection, within write_timeout_ms: CG_OK or
+ * CG_ERR_STORAGE (a broken connection is left for the doctor) */
+int pgs_reader_query(struct cg_store_reader *r, const char *sql, int n, const char *const *vals, PGresult **res);
 void pgs_reader_done(struct cg_store_reader *r, int rc);
 
 /* maintain.c */

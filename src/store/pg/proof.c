@@ -157,22 +157,13 @@ int pgs_sign_head(void *ctx, int64_t now_ms, int64_t min_interval_ms, int force,
 	return rc == CG_OK ? CG_OK : CG_ERR_STORAGE;
 }
 
-static int reader_query(struct cg_store_reader *r, const char *sql, int n, const char *const *v, PGresult **res)
-{
-	PGconn *c = pgs_reader_conn(r);
-	int rc = c ? pgs_query(c, sql, n, v, pgs_mono_ms() + r->s->cfg.write_timeout_ms, res) : CG_ERR_IO;
-
-	pgs_reader_done(r, rc);
-	return rc == CG_OK ? CG_OK : CG_ERR_STORAGE;
-}
-
 int pgs_each_key(struct cg_store_reader *r, cg_store_key_fn fn, void *ctx)
 {
 	PGresult *res = NULL;
 	struct cg_pubkey k;
 	char hex[2 * CG_SIGN_PK_BYTES + 1];
 	size_t got;
-	int rc = reader_query(r, "SELECT key_id, public_key, created_ms FROM signing_keys ORDER BY created_ms, key_id",
+	int rc = pgs_reader_query(r, "SELECT key_id, public_key, created_ms FROM signing_keys ORDER BY created_ms, key_id",
 	                      0, NULL, &res);
 
 	for (int i = 0; rc == CG_OK && i < PQntuples(res); i++) {
@@ -199,7 +190,7 @@ int pgs_each_head(struct cg_store_reader *r, int64_t from_ms, int64_t to_ms, int
 	const char *v[] = {I64(a, from_ms), I64(b, to_ms)};
 	struct cg_signed_head h;
 	PGresult *res = NULL;
-	int rc = reader_query(r, latest
+	int rc = pgs_reader_query(r, latest
 		? "SELECT * FROM (SELECT id, last_id, signed_ms, key_id, envelope, anchor FROM chain_heads"
 		  " WHERE signed_ms >= $1::bigint AND signed_ms < $2::bigint ORDER BY id DESC LIMIT 1) x"
 		: "SELECT id, last_id, signed_ms, key_id, envelope, anchor FROM chain_heads"

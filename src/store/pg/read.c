@@ -408,10 +408,10 @@ int pgs_claim_outbox(struct cg_store_reader *r, int64_t now_ms, size_t max, int6
 	return port_rc(rc);
 }
 
-static int count_query(struct cg_store_reader *r, const char *sql, PGresult **res)
+int pgs_reader_query(struct cg_store_reader *r, const char *sql, int n, const char *const *vals, PGresult **res)
 {
 	PGconn *c = pgs_reader_conn(r);
-	int rc = c ? pgs_query(c, sql, 0, NULL, pgs_mono_ms() + r->s->cfg.write_timeout_ms, res) : CG_ERR_IO;
+	int rc = c ? pgs_query(c, sql, n, vals, pgs_mono_ms() + r->s->cfg.write_timeout_ms, res) : CG_ERR_IO;
 
 	pgs_reader_done(r, rc);
 	return port_rc(rc);
@@ -420,7 +420,7 @@ static int count_query(struct cg_store_reader *r, const char *sql, PGresult **re
 int pgs_outbox_pending(struct cg_store_reader *r, long long *n)
 {
 	PGresult *res = NULL;
-	int rc = count_query(r, "SELECT count(*) FROM outbox_rows WHERE state = 0", &res);
+	int rc = pgs_reader_query(r, "SELECT count(*) FROM outbox_rows WHERE state = 0", 0, NULL, &res);
 
 	*n = rc == CG_OK ? pgs_col_i64(res, 0, 0) : 0;
 	PQclear(res);
@@ -430,7 +430,7 @@ int pgs_outbox_pending(struct cg_store_reader *r, long long *n)
 int pgs_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NSTATES])
 {
 	PGresult *res = NULL;
-	int rc = count_query(r, "SELECT state, count(*) FROM outbox_rows GROUP BY state", &res);
+	int rc = pgs_reader_query(r, "SELECT state, count(*) FROM outbox_rows GROUP BY state", 0, NULL, &res);
 
 	memset(counts, 0, sizeof(long long) * CG_OB_NSTATES);
 	for (int i = 0; rc == CG_OK && i < PQntuples(res); i++) {

@@ -68,21 +68,12 @@ int pgs_shown_put(void *ctx, const struct cg_shown *sh, int64_t now_ms)
 	return rc == CG_OK ? CG_OK : CG_ERR_STORAGE;
 }
 
-static int reader_query(struct cg_store_reader *r, const char *sql, int n, const char *const *v, PGresult **res)
-{
-	PGconn *c = pgs_reader_conn(r);
-	int rc = c ? pgs_query(c, sql, n, v, pgs_mono_ms() + r->s->cfg.write_timeout_ms, res) : CG_ERR_IO;
-
-	pgs_reader_done(r, rc);
-	return rc == CG_OK ? CG_OK : CG_ERR_STORAGE;
-}
-
 int pgs_each_shown(struct cg_store_reader *r, const char *id, cg_store_shown_fn fn, void *ctx)
 {
 	const char *v[] = {id};
 	struct cg_shown_row row;
 	PGresult *res = NULL;
-	int have = 0, rc = reader_query(r,
+	int have = 0, rc = pgs_reader_query(r,
 		"SELECT s.id, s.kind, s.label, s.first_ms, s.retired_ms, f.name, f.hash FROM shown s"
 		" LEFT JOIN shown_files f ON f.shown_id = s.id WHERE $1::text IS NULL OR s.id = $1"
 		" ORDER BY s.first_ms, s.id, f.name", 1, v, &res);
@@ -117,7 +108,7 @@ int pgs_artefact(struct cg_store_reader *r, const char *hash, struct cg_buf *out
 {
 	const char *v[] = {hash};
 	PGresult *res = NULL;
-	int rc = reader_query(r, "SELECT encode(bytes, 'hex') FROM artefacts WHERE hash = $1", 1, v, &res);
+	int rc = pgs_reader_query(r, "SELECT encode(bytes, 'hex') FROM artefacts WHERE hash = $1", 1, v, &res);
 
 	if (rc == CG_OK && PQntuples(res) == 0)
 		rc = CG_ERR_NOT_FOUND;

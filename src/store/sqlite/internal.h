@@ -117,6 +117,9 @@ int cgs_exec(sqlite3 *db, const char *sql);
 int cgs_open_conn(const char *path, int flags, sqlite3 **out);
 
 /* ---- schema 2's encodings (store.c) ---- */
+/* step a one-off statement that returns no row (NULL: it failed to
+ * prepare), then finalize it (shown.c) */
+int cgs_step_final(sqlite3_stmt *st);
 /* step a statement that returns no row, then reset and clear it */
 int cgs_step_done(sqlite3_stmt *st);
 /* 64 hex digits -> the 32-byte subject key (CG_ERR_INVALID if malformed) */

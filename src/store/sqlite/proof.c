@@ -20,14 +20,6 @@ const char cg_schema_v3_proof[] =
 "CREATE TRIGGER chain_heads_kept BEFORE DELETE ON chain_heads\n"
 "BEGIN SELECT RAISE(ABORT, 'signed chain heads are kept'); END;\n";
 
-static int step_done(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st) == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
-
-	sqlite3_finalize(st);
-	return rc;
-}
-
 static int key_put_fn(sqlite3 *db, void *arg)
 {
 	const struct cg_pubkey *k = arg;
@@ -39,7 +31,7 @@ static int key_put_fn(sqlite3 *db, void *arg)
 	sqlite3_bind_text(st, 1, k->key_id, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, k->pk, sizeof k->pk, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, k->created_ms);
-	return step_done(st);
+	return cgs_step_final(st);
 }
 
 int cg_store_key_put(struct cg_store *s, const struct cg_pubkey *k)
@@ -128,7 +120,7 @@ static int sign_fn(sqlite3 *db, void *arg)
 		sqlite3_bind_int64(st, 2, j->now_ms);
 		sqlite3_bind_text(st, 3, h.key_id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 4, env.p, (int)env.len, SQLITE_STATIC);
-		if ((rc = step_done(st)) == CG_OK)
+		if ((rc = cgs_step_final(st)) == CG_OK)
 			j->head_id = sqlite3_last_insert_rowid(db);
 	}
 	cg_buf_free(&env);
@@ -161,7 +153,7 @@ static int anchor_fn(sqlite3 *db, void *arg)
 	sqlite3_bind_text(st, 1, j->anchor, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, j->now_ms);
 	sqlite3_bind_int64(st, 3, j->id);
-	return step_done(st);
+	return cgs_step_final(st);
 }
 
 int cg_store_head_anchor(struct cg_store *s, int64_t head_id, const char *anchor, int64_t now_ms)

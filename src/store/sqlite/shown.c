@@ -21,7 +21,7 @@ struct put_job {
 	int64_t now_ms;
 };
 
-static int done(sqlite3_stmt *st)
+int cgs_step_final(sqlite3_stmt *st)
 {
 	int rc = st && sqlite3_step(st) == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
 
@@ -45,7 +45,7 @@ static int put_file(sqlite3 *db, const char *id, const struct cg_shown_file *f)
 		sqlite3_bind_text(st, 1, f->hash, -1, SQLITE_STATIC);
 		sqlite3_bind_blob(st, 2, f->len ? (const void *)f->bytes : "", (int)f->len, SQLITE_STATIC);
 	}
-	if ((rc = done(st)) != CG_OK)
+	if ((rc = cgs_step_final(st)) != CG_OK)
 		return rc;
 	st = prep(db, "INSERT INTO shown_files(shown_id, name, hash) VALUES(?, ?, ?) ON CONFLICT DO NOTHING");
 	if (st) {
@@ -53,7 +53,7 @@ static int put_file(sqlite3 *db, const char *id, const struct cg_shown_file *f)
 		sqlite3_bind_text(st, 2, f->name, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, f->hash, -1, SQLITE_STATIC);
 	}
-	return done(st);
+	return cgs_step_final(st);
 }
 
 static int put_fn(sqlite3 *db, void *arg)
@@ -70,7 +70,7 @@ static int put_fn(sqlite3 *db, void *arg)
 		sqlite3_bind_text(st, 3, s->label, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 4, j->now_ms);
 	}
-	rc = done(st);
+	rc = cgs_step_final(st);
 	for (size_t i = 0; rc == CG_OK && i < s->nfiles; i++)
 		rc = put_file(db, s->id, &s->files[i]);
 	if (rc == CG_OK) { /* the others of its kind are retired */
@@ -80,7 +80,7 @@ static int put_fn(sqlite3 *db, void *arg)
 			sqlite3_bind_int(st, 2, s->kind);
 			sqlite3_bind_text(st, 3, s->id, -1, SQLITE_STATIC);
 		}
-		rc = done(st);
+		rc = cgs_step_final(st);
 	}
 	return rc;
 }
