@@ -272,3 +272,94 @@ out:
 	json_decref(o);
 	return rc;
 }
+
+/* The request fields two GA4 rows must share to travel as one request. */
+static int same_request(const json_t *a, const json_t *b)
+{
+	static const char *const keys[] = {"client_id", "consent", "user_location", "user_id"};
+
+	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+		const json_t *x = json_object_get(a, keys[i]), *y = json_object_get(b, keys[i]);
+		if ((x || y) && !json_equal(x, y))
+			return 0;
+	}
+	return 1;
+}
+
+/* The row's events, each stamped with the row's time (unless it has one),
+ * appended to into: CG_ERR_INVALID (nothing appended) when one is not an
+ * object, CG_ERR_NOMEM when into may hold part of them. */
+static int stamp_events(json_t *row, json_t *into)
+{
+	json_t *ts = json_object_get(row, "timestamp_micros"), *evs = json_object_get(row, "events"), *ev;
+	size_t i;
+
+	json_array_foreach(evs, i, ev)
+		if (!json_is_object(ev))
+			return CG_ERR_INVALID;
+	json_array_foreach(evs, i, ev) {
+		if (ts && !json_object_get(ev, "timestamp_micros") && json_object_set(ev, "timestamp_micros", ts))
+			return CG_ERR_NOMEM;
+		if (json_array_append(into, ev))
+			return CG_ERR_NOMEM;
+	}
+	return CG_OK;
+}
+
+static size_t events_of(const json_t *row)
+{
+	const json_t *ev = json_object_get(row, "events");
+
+	return json_is_array(ev) ? json_array_size(ev) : CG_COLLECT_MAX_EVENTS + 1;
+}
+
+int cg_ga4_merge(const char *const *payloads, size_t n, struct cg_buf *out, size_t *taken)
+{
+	json_t *first = NULL, *events = NULL;
+	size_t k = 1, nev, bytes;
+	char *s = NULL;
+	int rc = CG_OK;
+
+	*taken = 1;
+	if (n > 1)
+		first = json_loads(payloads[0], 0, NULL);
+	if (!first || (nev = events_of(first)) > CG_COLLECT_MAX_EVENTS)
+		goto alone;
+	/* a bound on the merged size: the parts, plus each event's time */
+	bytes = strlen(payloads[0]) + nev * 40;
+	events = json_array();
+	if (!events || stamp_events(first, events) != CG_OK)
+		goto alone;
+	for (; k < n; k++) {
+		json_t *row = json_loads(payloads[k], 0, NULL);
+		size_t m = row ? events_of(row) : 0;
+		size_t len = strlen(payloads[k]) + m * 40;
+		int st = row && same_request(first, row) && nev + m <= CG_COLLECT_MAX_EVENTS &&
+		                 bytes + len < CG_PAYLOAD_MAX
+		                 ? stamp_events(row, events) : CG_ERR_INVALID;
+		json_decref(row);
+		if (st == CG_ERR_NOMEM)
+			goto alone;
+		if (st != CG_OK)
+			break;
+		nev += m;
+		bytes += len;
+	}
+	if (k == 1)
+		goto alone;
+	/* the request keeps the first row's time; each event has its own */
+	if (json_object_set(first, "events", events) || !(s = json_dumps(first, JSON_COMPACT)))
+		rc = CG_ERR_NOMEM;
+	else if (cg_buf_adds(out, s))
+		rc = CG_ERR_TOO_LONG;
+	else
+		*taken = k;
+	free(s);
+	json_decref(events);
+	json_decref(first);
+	return rc;
+alone:
+	json_decref(events);
+	json_decref(first);
+	return cg_buf_adds(out, payloads[0]) ? CG_ERR_TOO_LONG : CG_OK;
+}

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "consentgate/buf.h"
+#include "consentgate/collect.h"
 #include "consentgate/decision.h"
 #include "consentgate/erasure.h"
 #include "consentgate/err.h"
@@ -146,8 +147,9 @@ static int erasure_request(struct transfer *t, const struct cg_destination *d, c
 	return event_ids_header(t, it, 0, 1);
 }
 
-/* GA4: one row's payload; webhook: a JSON array of payloads, one per
- * outbox row, and the range of their ids. Every kind: the ids. */
+/* GA4: the leading rows of one client as one request (t->n becomes how
+ * many); webhook: a JSON array of payloads, one per outbox row, and the
+ * range of their ids. Every kind: the ids. */
 static int body_and_ids(struct transfer *t, const struct cg_destination *d, const struct cg_outbox_item *items,
                         size_t first, size_t n)
 {
@@ -155,8 +157,14 @@ static int body_and_ids(struct transfer *t, const struct cg_destination *d, cons
 
 	if (cg_erasure_is(items[first].payload))
 		return erasure_request(t, d, &items[first]);
-	if (d->type == CG_DEST_GA4)
-		return cg_buf_adds(&t->body, items[first].payload) ? CG_ERR_TOO_LONG : event_ids_header(t, items, first, n);
+	if (d->type == CG_DEST_GA4) {
+		const char *p[CG_COLLECT_MAX_EVENTS];
+		for (size_t i = 0; i < n; i++)
+			p[i] = items[first + i].payload;
+		if (cg_ga4_merge(p, n, &t->body, &t->n) != CG_OK)
+			return CG_ERR_TOO_LONG;
+		return event_ids_header(t, items, first, t->n);
+	}
 	if (cg_buf_adds(&t->body, "["))
 		return CG_ERR_TOO_LONG;
 	for (size_t i = first; i < first + n; i++)
@@ -371,8 +379,10 @@ static void recheck(struct cg_forwarder *f, const struct cg_outbox_item *items, 
 	pthread_mutex_unlock(&f->mu);
 }
 
-/* GA4: one request per row (one client per request); webhooks: batches of
- * consecutive rows for the same destination. Returns how many transfers. */
+/* Consecutive rows for the same destination (the round is in destination
+ * order) travel together: a webhook takes up to WEBHOOK_BATCH, GA4 up to 25
+ * events of one client (cg_ga4_merge says how many of the offered rows
+ * went). Erasure notices go alone. Returns how many transfers. */
 static size_t make_transfers(struct cg_forwarder *f, const struct cg_outbox_item *items, size_t n,
                              const char *send, struct transfer **ts)
 {
@@ -386,16 +396,27 @@ static size_t make_transfers(struct cg_forwarder *f, const struct cg_outbox_item
 		d = find_dest(f->cfg, items[i].destination);
 		if (!d)
 			continue; /* checked by recheck; keeps the compiler sure */
-		if (d->type == CG_DEST_WEBHOOK && !cg_erasure_is(items[i].payload))
-			while (i + k < n && k < WEBHOOK_BATCH && send[i + k] && !cg_erasure_is(items[i + k].payload) &&
+		if (!cg_erasure_is(items[i].payload))
+			while (i + k < n && k < (d->type == CG_DEST_WEBHOOK ? WEBHOOK_BATCH : CG_COLLECT_MAX_EVENTS) &&
+			       send[i + k] && !cg_erasure_is(items[i + k].payload) &&
 			       strcmp(items[i + k].destination, items[i].destination) == 0)
 				k++;
 		ts[nts] = new_transfer(f, d, items, i, k);
 		if (ts[nts])
-			nts++;
+			k = ts[nts++]->n;
 		i += k - 1;
 	}
 	return nts;
+}
+
+/* A round's rows by destination, each destination's in id (queueing)
+ * order, so that rows for one destination can share a request. */
+static int by_destination(const void *a, const void *b)
+{
+	const struct cg_outbox_item *x = a, *y = b;
+	int c = strcmp(x->destination, y->destination);
+
+	return c ? c : (x->id > y->id) - (x->id < y->id);
 }
 
 /* The outcomes of a round, in one durable batch. */
@@ -431,6 +452,7 @@ static size_t round_once(struct cg_forwarder *f)
 	send = calloc(n, 1);
 	if (!ups || !ts || !send)
 		goto out;
+	qsort(items, n, sizeof *items, by_destination);
 	recheck(f, items, n, now, send, ups, &nups);
 	nts = make_transfers(f, items, n, send, ts);
 	run_transfers(f, ts, nts, items, ups, &nups, last_start);

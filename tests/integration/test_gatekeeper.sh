@@ -187,6 +187,37 @@ for mode in 429 hang reset; do
 	expect_eq "$mode: delivered once the sink recovers" 3 "$(arrived "M-$mode" | wc -l)"
 done
 expect_match "retries visible in metrics" 'consentgate_delivery_rows_total\{outcome="retried"\} [1-9]' "$(curl -s "$CG_URL/consent/metrics")"
+echo "# queued events of one visitor: one GA4 request, one webhook batch per destination"
+# queued while the sink fails, then all made due at once (the daemon
+# stopped), so that one round of the forwarder takes them together
+sink_mode 500
+for i in 1 2 3 4; do collect "M-MERGE$i" -H "Cookie: cg_id=$CONSENTED" >/dev/null; done
+cg_wait_for 15 sql_ge 12 "SELECT count(*) FROM outbox WHERE payload LIKE '%M-MERGE%' AND attempts >= 1"
+cg_stop_daemon
+sql "UPDATE outbox_rows SET next_ms = 0 WHERE payload LIKE '%M-MERGE%'"
+sink_mode ok
+cg_start_daemon || exit 1
+wait_arrived M-MERGE4 3 15
+merged=$(python3 - "$REC" <<'PY'
+import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if "M-MERGE" in r["body"] and r["mode"] == "ok":
+        b = json.loads(r["body"])
+        if isinstance(b, list):
+            print(r["path"].split("?")[0], len(b), r["headers"]["x-consentgate-event-ids"].count(",") + 1)
+        else:
+            ev = b["events"]
+            print(r["path"].split("?")[0], len(ev), r["headers"]["x-consentgate-event-ids"].count(",") + 1,
+                  "titles=" + ",".join(e["params"]["page_title"] for e in ev),
+                  "times=%d" % len({e.get("timestamp_micros") for e in ev}))
+PY
+)
+echo "# $(echo "$merged" | tr '\n' ';')"
+expect_eq "GA4: the four events in one request, in order, each with its own time" \
+	"/ga/mp/collect 4 4 titles=M-MERGE1,M-MERGE2,M-MERGE3,M-MERGE4 times=4" "$(grep '^/ga/' <<<"$merged")"
+expect_eq "webhooks: one batch each" "/audience 4 4 /hotjar/events 4 4" "$(grep -v '^/ga/' <<<"$merged" | sort | tr '\n' ' ' | sed 's/ $//')"
+
 sink_mode 400
 collect M-DEAD -H "Cookie: cg_id=$CONSENTED" >/dev/null
 cg_wait_for 10 sql_ge 3 "SELECT count(*) FROM outbox WHERE payload LIKE '%M-DEAD%' AND state = 'dead'"

@@ -243,6 +243,103 @@ static void test_size_limit(void **state)
 	json_decref(events);
 }
 
+/* cg_ga4_merge: rows of one client become one request, each event keeps its
+ * row's time; another client, a different consent, the 25-event cap and the
+ * size bound each end the run. */
+static char *ga4_row(const char *cid, const char *ad, long long ts, int nev, size_t pad)
+{
+	struct cg_buf b;
+	char *padding = calloc(pad + 1, 1);
+
+	memset(padding, 'x', pad);
+	cg_buf_init(&b, 1 << 20);
+	cg_buf_printf(&b, "{\"client_id\":\"%s\",\"timestamp_micros\":%lld,\"consent\":{\"ad_user_data\":\"%s\","
+	              "\"ad_personalization\":\"%s\"},\"user_location\":{\"country_id\":\"NO\"},\"events\":[",
+	              cid, ts, ad, ad);
+	for (int i = 0; i < nev; i++)
+		cg_buf_printf(&b, "%s{\"name\":\"e%d\",\"params\":{\"p\":\"%s\"}}", i ? "," : "", i, padding);
+	cg_buf_adds(&b, "]}");
+	free(padding);
+	return cg_buf_take(&b);
+}
+
+static void test_ga4_merge(void **state)
+{
+	char *rows[30];
+	const char *p[30];
+	struct cg_buf out;
+	size_t taken;
+	json_t *j, *evs;
+
+	(void)state;
+	rows[0] = ga4_row("c1", "DENIED", 1000, 2, 1);
+	rows[1] = ga4_row("c1", "DENIED", 2000, 1, 1);
+	rows[2] = ga4_row("c2", "DENIED", 3000, 1, 1);
+	for (int i = 0; i < 3; i++)
+		p[i] = rows[i];
+	cg_buf_init(&out, CG_PAYLOAD_MAX);
+	assert_int_equal(cg_ga4_merge(p, 3, &out, &taken), CG_OK);
+	assert_int_equal(taken, 2);
+	j = json_loads(out.p, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "client_id")), "c1");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "user_location"), "country_id")), "NO");
+	evs = json_object_get(j, "events");
+	assert_int_equal(json_array_size(evs), 3);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(evs, 0), "timestamp_micros")), 1000);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(evs, 1), "timestamp_micros")), 1000);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(evs, 2), "timestamp_micros")), 2000);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(evs, 2), "name")), "e0");
+	json_decref(j);
+
+	/* another client first: alone, byte for byte */
+	cg_buf_reset(&out);
+	assert_int_equal(cg_ga4_merge(p + 1, 2, &out, &taken), CG_OK);
+	assert_int_equal(taken, 1);
+	assert_string_equal(out.p, rows[1]);
+	free(rows[2]);
+
+	/* another consent ends the run */
+	rows[2] = ga4_row("c1", "GRANTED", 3000, 1, 1);
+	p[2] = rows[2];
+	cg_buf_reset(&out);
+	assert_int_equal(cg_ga4_merge(p, 3, &out, &taken), CG_OK);
+	assert_int_equal(taken, 2);
+	for (int i = 0; i < 3; i++)
+		free(rows[i]);
+
+	/* 25 events at most: 30 one-event rows go as 25 */
+	for (int i = 0; i < 30; i++)
+		p[i] = rows[i] = ga4_row("c1", "DENIED", 1000 + i, 1, 1);
+	cg_buf_reset(&out);
+	assert_int_equal(cg_ga4_merge(p, 30, &out, &taken), CG_OK);
+	assert_int_equal(taken, 25);
+	j = json_loads(out.p, 0, NULL);
+	assert_int_equal(json_array_size(json_object_get(j, "events")), 25);
+	json_decref(j);
+	for (int i = 0; i < 30; i++)
+		free(rows[i]);
+
+	/* the size bound: rows of 40 kB each, three fit under 130 kB */
+	for (int i = 0; i < 5; i++)
+		p[i] = rows[i] = ga4_row("c1", "DENIED", 1000 + i, 1, 40000);
+	cg_buf_reset(&out);
+	assert_int_equal(cg_ga4_merge(p, 5, &out, &taken), CG_OK);
+	assert_int_equal(taken, 3);
+	assert_true(out.len < CG_PAYLOAD_MAX);
+	for (int i = 0; i < 5; i++)
+		free(rows[i]);
+
+	/* a row that does not parse goes alone, as it is */
+	p[0] = "not json";
+	p[1] = "not json";
+	cg_buf_reset(&out);
+	assert_int_equal(cg_ga4_merge(p, 2, &out, &taken), CG_OK);
+	assert_int_equal(taken, 1);
+	assert_string_equal(out.p, "not json");
+	cg_buf_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +349,7 @@ int main(void)
 		cmocka_unit_test(test_webhook_payload),
 		cmocka_unit_test(test_minimised_urls),
 		cmocka_unit_test(test_size_limit),
+		cmocka_unit_test(test_ga4_merge),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
