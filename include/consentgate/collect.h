@@ -55,17 +55,19 @@ struct cg_payload_in {
 /* The destination's request body for these events (a GA4 Measurement
  * Protocol body, or the documented webhook JSON). Minimised payloads drop URL
  * queries and fragments and every referrer. No IP address, consent ID or
- * subject ever appears. CG_ERR_TOO_LONG past CG_PAYLOAD_MAX. */
+ * subject ever appears. GA4's events carry the request's timestamp_micros
+ * each (GA4 takes an event's own time over the request's), so that rows can
+ * be merged. CG_ERR_TOO_LONG past CG_PAYLOAD_MAX (nothing appended). */
 int cg_payload_build(const struct cg_payload_in *in, json_t *events, struct cg_buf *out);
 
-/* GA4 takes up to 25 events of one client per request, each event with its
- * own time: the forwarder sends queued GA4 rows of one destination as one
- * request while their request fields (client_id, consent, user_location)
- * are equal. Merges the longest prefix of payloads[0..n) that shares the
- * first's request fields, holds at most CG_COLLECT_MAX_EVENTS events and
- * stays under CG_PAYLOAD_MAX; every event carries its row's
- * timestamp_micros. *taken = the rows merged (at least 1; a single row, or
- * one that does not parse, is copied as it is). */
+/* GA4 takes up to 25 events of one client per request: the forwarder sends
+ * queued GA4 rows of one destination as one request while their request
+ * fields (all but timestamp_micros) are the same text. Merges the longest
+ * prefix of payloads[0..n) that shares the first's request fields, holds at
+ * most CG_COLLECT_MAX_EVENTS events and stays under CG_PAYLOAD_MAX, by
+ * joining their events arrays (each event keeps its own time). *taken = the
+ * rows merged (at least 1; a single row, or one not in cg_payload_build's
+ * GA4 shape, is copied as it is). */
 int cg_ga4_merge(const char *const *payloads, size_t n, struct cg_buf *out, size_t *taken);
 
 #endif

@@ -189,177 +189,222 @@ static int url_valued(const char *key, const char *v)
 	return (scheme > 0 && strncmp(v + scheme, "://", 3) == 0) || v[0] == '/';
 }
 
+/* JSON written straight into the buffer, as jansson's compact output would
+ * be (cheaper than a tree and json_dumps, twice per /collect). Each returns
+ * non-zero once the buffer refused an append (past its cap). */
+static int put_str(struct cg_buf *b, const char *s, size_t n)
+{
+	size_t run = 0;
+	int bad = cg_buf_add(b, "\"", 1);
+
+	for (size_t i = 0; i < n && !bad; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[8];
+		if (c != '"' && c != '\\' && c >= 0x20) {
+			run++;
+			continue;
+		}
+		bad |= cg_buf_add(b, s + i - run, run);
+		run = 0;
+		switch (c) {
+		case '"': strcpy(esc, "\\\""); break;
+		case '\\': strcpy(esc, "\\\\"); break;
+		case '\b': strcpy(esc, "\\b"); break;
+		case '\f': strcpy(esc, "\\f"); break;
+		case '\n': strcpy(esc, "\\n"); break;
+		case '\r': strcpy(esc, "\\r"); break;
+		case '\t': strcpy(esc, "\\t"); break;
+		default: snprintf(esc, sizeof esc, "\\u%04x", c);
+		}
+		bad |= cg_buf_adds(b, esc);
+	}
+	return bad || cg_buf_add(b, s + n - run, run) || cg_buf_add(b, "\"", 1);
+}
+
+static int put_key(struct cg_buf *b, int first, const char *key)
+{
+	return (!first && cg_buf_add(b, ",", 1)) || put_str(b, key, strlen(key)) || cg_buf_add(b, ":", 1);
+}
+
+/* a validated parameter value: a string or a number */
+static int put_value(struct cg_buf *b, const json_t *v)
+{
+	char *s;
+	int bad;
+
+	if (json_is_string(v))
+		return put_str(b, json_string_value(v), json_string_length(v));
+	if (json_is_integer(v))
+		return cg_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+	bad = !s || cg_buf_adds(b, s);
+	free(s);
+	return bad;
+}
+
 /* Minimised: referrers go entirely (any spelling: referrer, referer); every
  * URL-valued parameter loses its query and fragment (CNIL's conditions for
  * an analytics proxy). */
-static json_t *minimise_params(json_t *params)
+static int put_params(struct cg_buf *b, int mode, json_t *params)
 {
-	json_t *out = json_object(), *v;
 	const char *key;
+	json_t *v;
+	int first = 1, bad = cg_buf_add(b, "{", 1);
 
 	json_object_foreach(params, key, v) {
-		if (strcasestr(key, "referer") || strcasestr(key, "referrer"))
+		const char *str = json_string_value(v);
+		if (mode != CG_FORWARD_FULL && (strcasestr(key, "referer") || strcasestr(key, "referrer")))
 			continue;
-		if (json_is_string(v) && url_valued(key, json_string_value(v))) {
-			const char *s = json_string_value(v);
+		bad |= put_key(b, first, key);
+		first = 0;
+		if (mode != CG_FORWARD_FULL && str && url_valued(key, str)) {
 			char norm[CG_PAGE_MAX + 1];
-			if (cg_page_normalise(s, norm, sizeof norm) == CG_OK)
-				json_object_set_new(out, key, json_string(norm));
+			if (cg_page_normalise(str, norm, sizeof norm) == CG_OK)
+				bad |= put_str(b, norm, strlen(norm));
 			else /* relative, or another scheme: cut at the query */
-				json_object_set_new(out, key, json_stringn(s, strcspn(s, "?#")));
-			continue;
+				bad |= put_str(b, str, strcspn(str, "?#"));
+		} else {
+			bad |= put_value(b, v);
 		}
-		json_object_set(out, key, v);
 	}
-	return out;
+	return bad || cg_buf_add(b, "}", 1);
 }
 
-static json_t *events_for(int mode, json_t *events)
+/* "events":[...]: GA4's events each carry the request's time, so that rows
+ * of one client can be merged into one request (cg_ga4_merge) */
+static int put_events(struct cg_buf *b, const struct cg_payload_in *in, json_t *events)
 {
-	json_t *arr = json_array(), *ev;
+	json_t *ev;
 	size_t i;
+	int bad = cg_buf_adds(b, "\"events\":[");
 
 	json_array_foreach(events, i, ev) {
-		json_t *o = json_object();
 		json_t *params = json_object_get(ev, "params");
-		json_object_set(o, "name", json_object_get(ev, "name"));
+		const char *name = json_string_value(json_object_get(ev, "name"));
+		bad |= (i && cg_buf_add(b, ",", 1)) || cg_buf_add(b, "{", 1);
+		if (in->dest->type == CG_DEST_GA4)
+			bad |= cg_buf_printf(b, "\"timestamp_micros\":%lld,", (long long)in->timestamp_micros);
+		bad |= cg_buf_adds(b, "\"name\":") || put_str(b, name, strlen(name));
 		if (params)
-			json_object_set_new(o, "params", mode == CG_FORWARD_FULL ? json_copy(params)
-			                                                         : minimise_params(params));
-		json_array_append_new(arr, o);
+			bad |= cg_buf_adds(b, ",\"params\":") || put_params(b, in->mode, params);
+		bad |= cg_buf_add(b, "}", 1);
 	}
-	return arr;
+	return bad || cg_buf_adds(b, "]");
 }
 
 int cg_payload_build(const struct cg_payload_in *in, json_t *events, struct cg_buf *out)
 {
-	json_t *o = json_object();
-	char *s = NULL;
-	int rc = CG_ERR_NOMEM;
-	int marketing = in->mode == CG_FORWARD_FULL && in->choice[CG_MARKETING] == 1;
+	const char *ad = in->mode == CG_FORWARD_FULL && in->choice[CG_MARKETING] == 1 ? "GRANTED" : "DENIED";
+	size_t at = out->len;
+	int bad;
 
-	if (!o)
-		return CG_ERR_NOMEM;
 	if (in->dest->type == CG_DEST_GA4) {
-		json_object_set_new(o, "client_id", json_string(in->client_id));
-		json_object_set_new(o, "timestamp_micros", json_integer(in->timestamp_micros));
-		json_object_set_new(o, "consent", json_pack("{s:s, s:s}",
-			"ad_user_data", marketing ? "GRANTED" : "DENIED",
-			"ad_personalization", marketing ? "GRANTED" : "DENIED"));
+		bad = cg_buf_adds(out, "{\"client_id\":") || put_str(out, in->client_id, strlen(in->client_id)) ||
+		      cg_buf_printf(out, ",\"timestamp_micros\":%lld,\"consent\":{\"ad_user_data\":\"%s\","
+		                    "\"ad_personalization\":\"%s\"},", (long long)in->timestamp_micros, ad, ad);
 		if (in->country[0])
-			json_object_set_new(o, "user_location", json_pack("{s:s}", "country_id", in->country));
-		json_object_set_new(o, "events", events_for(in->mode, events));
+			bad |= cg_buf_adds(out, "\"user_location\":{\"country_id\":") ||
+			       put_str(out, in->country, strlen(in->country)) || cg_buf_adds(out, "},");
 	} else {
-		json_t *consent = json_object();
+		bad = cg_buf_adds(out, "{\"destination\":") || put_str(out, in->dest->name, strlen(in->dest->name)) ||
+		      cg_buf_adds(out, ",\"site\":") || put_str(out, in->cfg->site, strlen(in->cfg->site)) ||
+		      cg_buf_printf(out, ",\"mode\":\"%s\",\"client_id\":", cg_decision_name(in->mode)) ||
+		      put_str(out, in->client_id, strlen(in->client_id)) || cg_buf_adds(out, ",\"country\":");
+		bad |= in->country[0] ? put_str(out, in->country, strlen(in->country)) : cg_buf_adds(out, "null");
+		bad |= cg_buf_adds(out, ",\"consent\":{");
 		for (int p = 0; p < CG_NPURPOSES; p++)
-			json_object_set_new(consent, cg_purpose_name(p),
-			                    in->choice[p] < 0 ? json_null() : json_boolean(in->choice[p]));
-		json_object_set_new(o, "destination", json_string(in->dest->name));
-		json_object_set_new(o, "site", json_string(in->cfg->site));
-		json_object_set_new(o, "mode", json_string(cg_decision_name(in->mode)));
-		json_object_set_new(o, "client_id", json_string(in->client_id));
-		json_object_set_new(o, "country", in->country[0] ? json_string(in->country) : json_null());
-		json_object_set_new(o, "consent", consent);
-		json_object_set_new(o, "timestamp_micros", json_integer(in->timestamp_micros));
-		json_object_set_new(o, "events", events_for(in->mode, events));
+			bad |= cg_buf_printf(out, "%s\"%s\":%s", p ? "," : "", cg_purpose_name(p),
+			                     in->choice[p] < 0 ? "null" : in->choice[p] ? "true" : "false");
+		bad |= cg_buf_printf(out, "},\"timestamp_micros\":%lld,", (long long)in->timestamp_micros);
 	}
-	s = json_dumps(o, JSON_COMPACT);
-	if (!s)
-		goto out;
-	rc = strlen(s) >= CG_PAYLOAD_MAX ? CG_ERR_TOO_LONG : cg_buf_adds(out, s);
-out:
-	free(s);
-	json_decref(o);
-	return rc;
-}
-
-/* The request fields two GA4 rows must share to travel as one request. */
-static int same_request(const json_t *a, const json_t *b)
-{
-	static const char *const keys[] = {"client_id", "consent", "user_location", "user_id"};
-
-	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
-		const json_t *x = json_object_get(a, keys[i]), *y = json_object_get(b, keys[i]);
-		if ((x || y) && !json_equal(x, y))
-			return 0;
-	}
-	return 1;
-}
-
-/* The row's events, each stamped with the row's time (unless it has one),
- * appended to into: CG_ERR_INVALID (nothing appended) when one is not an
- * object, CG_ERR_NOMEM when into may hold part of them. */
-static int stamp_events(json_t *row, json_t *into)
-{
-	json_t *ts = json_object_get(row, "timestamp_micros"), *evs = json_object_get(row, "events"), *ev;
-	size_t i;
-
-	json_array_foreach(evs, i, ev)
-		if (!json_is_object(ev))
-			return CG_ERR_INVALID;
-	json_array_foreach(evs, i, ev) {
-		if (ts && !json_object_get(ev, "timestamp_micros") && json_object_set(ev, "timestamp_micros", ts))
-			return CG_ERR_NOMEM;
-		if (json_array_append(into, ev))
-			return CG_ERR_NOMEM;
+	bad |= put_events(out, in, events) || cg_buf_add(out, "}", 1);
+	if (bad || out->len - at >= CG_PAYLOAD_MAX) {
+		out->len = at; /* nothing half-written stays */
+		if (out->p)
+			out->p[at] = '\0';
+		return CG_ERR_TOO_LONG;
 	}
 	return CG_OK;
 }
 
-static size_t events_of(const json_t *row)
-{
-	const json_t *ev = json_object_get(row, "events");
+/* A GA4 row as cg_payload_build writes it, seen as text: the request
+ * fields (before and after its timestamp_micros) and the events' inner
+ * text. Rows of another shape (queued by an older version, or whose events
+ * lack their own time) are not split and travel alone. */
+struct ga4_text {
+	const char *p;
+	size_t ts, ts_end;         /* ,"timestamp_micros":N */
+	size_t ev, ev_end;         /* the events array's inner text */
+	size_t nev;
+};
 
-	return json_is_array(ev) ? json_array_size(ev) : CG_COLLECT_MAX_EVENTS + 1;
+static int ga4_split(const char *p, struct ga4_text *t)
+{
+	static const char ts_key[] = ",\"timestamp_micros\":", ev_key[] = "\"events\":[",
+	                  ev_ts[] = "{\"timestamp_micros\":";
+	const char *ts = strstr(p, ts_key), *ev = strstr(p, ev_key);
+	size_t len = strlen(p), depth = 0;
+	int in_str = 0;
+
+	/* our fields hold no quotes, so the first matches are the request's */
+	if (strncmp(p, "{\"client_id\":", 13) != 0 || !ts || !ev || ts > ev || len < 2 ||
+	    strcmp(p + len - 2, "]}") != 0)
+		return 0;
+	t->p = p;
+	t->ts = (size_t)(ts - p);
+	t->ts_end = t->ts + sizeof ts_key - 1 + strspn(ts + sizeof ts_key - 1, "0123456789");
+	t->ev = (size_t)(ev - p) + sizeof ev_key - 1;
+	t->ev_end = len - 2;
+	t->nev = 0;
+	for (size_t i = t->ev; i < t->ev_end; i++) {
+		char c = p[i];
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = 0;
+		} else if (c == '"') {
+			in_str = 1;
+		} else if (c == '{' && depth++ == 0) {
+			if (strncmp(p + i, ev_ts, sizeof ev_ts - 1) != 0)
+				return 0;
+			t->nev++;
+		} else if (c == '}') {
+			depth--;
+		}
+	}
+	return t->nev > 0 && depth == 0 && !in_str;
+}
+
+/* the same request fields, the time aside */
+static int same_request(const struct ga4_text *a, const struct ga4_text *b)
+{
+	return a->ts == b->ts && memcmp(a->p, b->p, a->ts) == 0 && a->ev - a->ts_end == b->ev - b->ts_end &&
+	       memcmp(a->p + a->ts_end, b->p + b->ts_end, a->ev - a->ts_end) == 0;
 }
 
 int cg_ga4_merge(const char *const *payloads, size_t n, struct cg_buf *out, size_t *taken)
 {
-	json_t *first = NULL, *events = NULL;
+	struct ga4_text first, t;
 	size_t k = 1, nev, bytes;
-	char *s = NULL;
-	int rc = CG_OK;
+	int bad;
 
 	*taken = 1;
-	if (n > 1)
-		first = json_loads(payloads[0], 0, NULL);
-	if (!first || (nev = events_of(first)) > CG_COLLECT_MAX_EVENTS)
-		goto alone;
-	/* a bound on the merged size: the parts, plus each event's time */
-	bytes = strlen(payloads[0]) + nev * 40;
-	events = json_array();
-	if (!events || stamp_events(first, events) != CG_OK)
-		goto alone;
-	for (; k < n; k++) {
-		json_t *row = json_loads(payloads[k], 0, NULL);
-		size_t m = row ? events_of(row) : 0;
-		size_t len = strlen(payloads[k]) + m * 40;
-		int st = row && same_request(first, row) && nev + m <= CG_COLLECT_MAX_EVENTS &&
-		                 bytes + len < CG_PAYLOAD_MAX
-		                 ? stamp_events(row, events) : CG_ERR_INVALID;
-		json_decref(row);
-		if (st == CG_ERR_NOMEM)
-			goto alone;
-		if (st != CG_OK)
+	if (n < 2 || !ga4_split(payloads[0], &first) || first.nev > CG_COLLECT_MAX_EVENTS)
+		return cg_buf_adds(out, payloads[0]) ? CG_ERR_TOO_LONG : CG_OK;
+	nev = first.nev;
+	bytes = strlen(payloads[0]);
+	bad = cg_buf_add(out, first.p, first.ev_end);
+	for (; k < n && !bad; k++) {
+		if (!ga4_split(payloads[k], &t) || !same_request(&first, &t) || nev + t.nev > CG_COLLECT_MAX_EVENTS ||
+		    bytes + 1 + (t.ev_end - t.ev) >= CG_PAYLOAD_MAX)
 			break;
-		nev += m;
-		bytes += len;
+		bad = cg_buf_add(out, ",", 1) || cg_buf_add(out, t.p + t.ev, t.ev_end - t.ev);
+		nev += t.nev;
+		bytes += 1 + t.ev_end - t.ev;
 	}
-	if (k == 1)
-		goto alone;
-	/* the request keeps the first row's time; each event has its own */
-	if (json_object_set(first, "events", events) || !(s = json_dumps(first, JSON_COMPACT)))
-		rc = CG_ERR_NOMEM;
-	else if (cg_buf_adds(out, s))
-		rc = CG_ERR_TOO_LONG;
-	else
-		*taken = k;
-	free(s);
-	json_decref(events);
-	json_decref(first);
-	return rc;
-alone:
-	json_decref(events);
-	json_decref(first);
-	return cg_buf_adds(out, payloads[0]) ? CG_ERR_TOO_LONG : CG_OK;
+	if (bad || cg_buf_add(out, "]}", 2))
+		return CG_ERR_TOO_LONG;
+	*taken = k;
+	return CG_OK;
 }

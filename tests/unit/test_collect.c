@@ -148,7 +148,7 @@ static void test_ga4_payload(void **state)
 		"{\"client_id\":\"123.456\",\"timestamp_micros\":1700000000000000,"
 		"\"consent\":{\"ad_user_data\":\"GRANTED\",\"ad_personalization\":\"GRANTED\"},"
 		"\"user_location\":{\"country_id\":\"NO\"},"
-		"\"events\":[{\"name\":\"page_view\",\"params\":{\"page_location\":\"https://shop.example/p?id=7#x\","
+		"\"events\":[{\"timestamp_micros\":1700000000000000,\"name\":\"page_view\",\"params\":{\"page_location\":\"https://shop.example/p?id=7#x\","
 		"\"page_referrer\":\"https://other.example/q?s=1\",\"page_title\":\"P\",\"value\":9.5}}]}");
 	build(CG_DEST_GA4, CG_FORWARD_FULL, nomkt, EV, out, sizeof out);
 	assert_non_null(strstr(out, "\"ad_user_data\":\"DENIED\",\"ad_personalization\":\"DENIED\""));
@@ -246,19 +246,38 @@ static void test_size_limit(void **state)
 /* cg_ga4_merge: rows of one client become one request, each event keeps its
  * row's time; another client, a different consent, the 25-event cap and the
  * size bound each end the run. */
-static char *ga4_row(const char *cid, const char *ad, long long ts, int nev, size_t pad)
+static char *ga4_row(const char *cid, int marketing, long long ts, int nev, size_t pad)
 {
-	struct cg_buf b;
+	struct cg_config cfg;
+	struct cg_destination d;
+	struct cg_payload_in in;
+	struct cg_buf b, evs;
 	char *padding = calloc(pad + 1, 1);
+	json_t *ev;
 
 	memset(padding, 'x', pad);
-	cg_buf_init(&b, 1 << 20);
-	cg_buf_printf(&b, "{\"client_id\":\"%s\",\"timestamp_micros\":%lld,\"consent\":{\"ad_user_data\":\"%s\","
-	              "\"ad_personalization\":\"%s\"},\"user_location\":{\"country_id\":\"NO\"},\"events\":[",
-	              cid, ts, ad, ad);
+	cg_buf_init(&evs, 1 << 20);
+	cg_buf_adds(&evs, "[");
 	for (int i = 0; i < nev; i++)
-		cg_buf_printf(&b, "%s{\"name\":\"e%d\",\"params\":{\"p\":\"%s\"}}", i ? "," : "", i, padding);
-	cg_buf_adds(&b, "]}");
+		cg_buf_printf(&evs, "%s{\"name\":\"e%d\",\"params\":{\"p\":\"%s\\\"}{\"}}", i ? "," : "", i, padding);
+	cg_buf_adds(&evs, "]");
+	ev = json_loads(evs.p, 0, NULL);
+	assert_non_null(ev);
+	cg_config_defaults(&cfg);
+	memset(&d, 0, sizeof d);
+	d.type = CG_DEST_GA4;
+	memset(&in, 0, sizeof in);
+	in.cfg = &cfg;
+	in.dest = &d;
+	in.mode = CG_FORWARD_FULL;
+	in.client_id = cid;
+	in.country = "NO";
+	in.choice[CG_MARKETING] = marketing;
+	in.timestamp_micros = ts;
+	cg_buf_init(&b, 1 << 20);
+	assert_int_equal(cg_payload_build(&in, ev, &b), CG_OK);
+	json_decref(ev);
+	cg_buf_free(&evs);
 	free(padding);
 	return cg_buf_take(&b);
 }
@@ -272,9 +291,9 @@ static void test_ga4_merge(void **state)
 	json_t *j, *evs;
 
 	(void)state;
-	rows[0] = ga4_row("c1", "DENIED", 1000, 2, 1);
-	rows[1] = ga4_row("c1", "DENIED", 2000, 1, 1);
-	rows[2] = ga4_row("c2", "DENIED", 3000, 1, 1);
+	rows[0] = ga4_row("1.1", 0, 1000, 2, 1);
+	rows[1] = ga4_row("1.1", 0, 2000, 1, 1);
+	rows[2] = ga4_row("1.2", 0, 3000, 1, 1);
 	for (int i = 0; i < 3; i++)
 		p[i] = rows[i];
 	cg_buf_init(&out, CG_PAYLOAD_MAX);
@@ -282,14 +301,17 @@ static void test_ga4_merge(void **state)
 	assert_int_equal(taken, 2);
 	j = json_loads(out.p, 0, NULL);
 	assert_non_null(j);
-	assert_string_equal(json_string_value(json_object_get(j, "client_id")), "c1");
+	assert_string_equal(json_string_value(json_object_get(j, "client_id")), "1.1");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "user_location"), "country_id")), "NO");
 	evs = json_object_get(j, "events");
 	assert_int_equal(json_array_size(evs), 3);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(evs, 0), "timestamp_micros")), 1000);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(evs, 1), "timestamp_micros")), 1000);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(evs, 2), "timestamp_micros")), 2000);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(evs, 1), "name")), "e1");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(evs, 2), "name")), "e0");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(json_array_get(evs, 2), "params"), "p")),
+	                    "x\"}{");
 	json_decref(j);
 
 	/* another client first: alone, byte for byte */
@@ -300,7 +322,7 @@ static void test_ga4_merge(void **state)
 	free(rows[2]);
 
 	/* another consent ends the run */
-	rows[2] = ga4_row("c1", "GRANTED", 3000, 1, 1);
+	rows[2] = ga4_row("1.1", 1, 3000, 1, 1);
 	p[2] = rows[2];
 	cg_buf_reset(&out);
 	assert_int_equal(cg_ga4_merge(p, 3, &out, &taken), CG_OK);
@@ -310,34 +332,66 @@ static void test_ga4_merge(void **state)
 
 	/* 25 events at most: 30 one-event rows go as 25 */
 	for (int i = 0; i < 30; i++)
-		p[i] = rows[i] = ga4_row("c1", "DENIED", 1000 + i, 1, 1);
+		p[i] = rows[i] = ga4_row("1.1", 0, 1000 + i, 1, 1);
 	cg_buf_reset(&out);
 	assert_int_equal(cg_ga4_merge(p, 30, &out, &taken), CG_OK);
 	assert_int_equal(taken, 25);
 	j = json_loads(out.p, 0, NULL);
 	assert_int_equal(json_array_size(json_object_get(j, "events")), 25);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(j, "events"), 24),
+	                                                    "timestamp_micros")), 1024);
 	json_decref(j);
 	for (int i = 0; i < 30; i++)
 		free(rows[i]);
 
 	/* the size bound: rows of 40 kB each, three fit under 130 kB */
 	for (int i = 0; i < 5; i++)
-		p[i] = rows[i] = ga4_row("c1", "DENIED", 1000 + i, 1, 40000);
+		p[i] = rows[i] = ga4_row("1.1", 0, 1000 + i, 1, 40000);
 	cg_buf_reset(&out);
 	assert_int_equal(cg_ga4_merge(p, 5, &out, &taken), CG_OK);
 	assert_int_equal(taken, 3);
 	assert_true(out.len < CG_PAYLOAD_MAX);
+	j = json_loads(out.p, 0, NULL);
+	assert_int_equal(json_array_size(json_object_get(j, "events")), 3);
+	json_decref(j);
 	for (int i = 0; i < 5; i++)
 		free(rows[i]);
 
-	/* a row that does not parse goes alone, as it is */
+	/* rows of another shape go alone, as they are: not JSON, and a row
+	 * queued before events carried their own time */
 	p[0] = "not json";
 	p[1] = "not json";
 	cg_buf_reset(&out);
 	assert_int_equal(cg_ga4_merge(p, 2, &out, &taken), CG_OK);
 	assert_int_equal(taken, 1);
 	assert_string_equal(out.p, "not json");
+	p[0] = p[1] = "{\"client_id\":\"1.1\",\"timestamp_micros\":1,\"consent\":{},\"events\":[{\"name\":\"a\"}]}";
+	cg_buf_reset(&out);
+	assert_int_equal(cg_ga4_merge(p, 2, &out, &taken), CG_OK);
+	assert_int_equal(taken, 1);
+	assert_string_equal(out.p, p[0]);
 	cg_buf_free(&out);
+}
+
+/* the payload is the JSON jansson wrote before (its escapes, its reals) */
+static void test_payload_escapes(void **state)
+{
+	const int ch[3] = {1, 1, 0};
+	char out[4096];
+	json_t *j;
+
+	(void)state;
+	build(CG_DEST_WEBHOOK, CG_FORWARD_FULL, ch,
+	      "[{\"name\":\"e\",\"params\":{\"t\":\"a\\\"b\\\\c\\n\\u0001\\u00e6\\u2028/\",\"i\":-7,\"r\":0.25,\"big\":1e300}}]",
+	      out, sizeof out);
+	assert_string_equal(out,
+		"{\"destination\":\"dest\",\"site\":\"shop.example\",\"mode\":\"full\",\"client_id\":\"123.456\","
+		"\"country\":\"NO\",\"consent\":{\"preferences\":true,\"statistics\":true,\"marketing\":false},"
+		"\"timestamp_micros\":1700000000000000,\"events\":[{\"name\":\"e\",\"params\":{\"t\":\"a\\\"b\\\\c\\n\\u0001"
+		"\xc3\xa6\xe2\x80\xa8/\",\"i\":-7,\"r\":0.25,\"big\":1.0000000000000001e300}}]}");
+	j = json_loads(out, 0, NULL);
+	assert_non_null(j);
+	json_decref(j);
 }
 
 int main(void)
@@ -350,6 +404,7 @@ int main(void)
 		cmocka_unit_test(test_minimised_urls),
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_ga4_merge),
+		cmocka_unit_test(test_payload_escapes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
