@@ -81,7 +81,80 @@ static int purge_ip(sqlite3 *db, struct purge_job *p)
 struct candidates {
 	int64_t (*v)[2];   /* sid, latest event id */
 	size_t n, cap;
+	char (*shown)[65]; /* retired builds and notices no row named */
+	size_t nshown;
+	int64_t max_id;    /* the newest event the reads saw */
 };
+
+/* Retired builds and notices the rows of the contexts CIDS name (shown.h:
+ * the banner field is "build=" + 32 + ";notice=" + 64). */
+#define SHOWN_NAMED(cids) \
+	" SELECT substr(banner, 7, 32) FROM contexts WHERE banner LIKE 'build=%' AND cid IN (" cids ")" \
+	" UNION ALL SELECT substr(banner, 47, 64) FROM contexts WHERE banner LIKE 'build=%' AND cid IN (" cids ")"
+
+static int by_sid(const void *a, const void *b)
+{
+	const int64_t *x = a, *y = b;
+
+	return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+/* Whether every row naming retired build or notice `id` belongs to a
+ * candidate (so that none is left once they are pruned). */
+static int only_candidates_name(sqlite3 *db, const struct candidates *c, const char *id, int *yes)
+{
+	sqlite3_stmt *st = NULL;
+	int step;
+
+	if (sqlite3_prepare_v2(db, "SELECT e.sid FROM events e JOIN contexts x ON x.cid = e.cid"
+	                           " WHERE x.banner LIKE 'build=%' AND (substr(x.banner, 7, 32) = ?1"
+	                           " OR substr(x.banner, 47, 64) = ?1)", -1, &st, NULL) != SQLITE_OK)
+		return CG_ERR_STORAGE;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	*yes = 1;
+	while (*yes && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t key[2] = {sqlite3_column_int64(st, 0), 0};
+		*yes = bsearch(key, c->v, c->n, sizeof *c->v, by_sid) != NULL;
+	}
+	sqlite3_finalize(st);
+	return !*yes || step == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
+}
+
+/* The retired builds and notices that no row will name once the
+ * candidates are pruned, and the newest event id of this snapshot. */
+static int read_shown(sqlite3 *db, struct candidates *c)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = CG_ERR_STORAGE, step, yes;
+
+	qsort(c->v, c->n, sizeof *c->v, by_sid);
+	if (sqlite3_prepare_v2(db, "SELECT coalesce(max(id), 0) FROM events", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW)
+		goto out;
+	c->max_id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT id FROM shown WHERE retired_ms IS NOT NULL", -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(st, 0);
+		void *nv;
+		if ((rc = only_candidates_name(db, c, id, &yes)) != CG_OK)
+			goto out;
+		if (!yes)
+			continue;
+		if (!(nv = realloc(c->shown, (c->nshown + 1) * sizeof *c->shown))) {
+			rc = CG_ERR_NOMEM;
+			goto out;
+		}
+		c->shown = nv;
+		snprintf(c->shown[c->nshown++], sizeof *c->shown, "%s", id);
+	}
+	rc = step == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
 
 static int read_candidates(const char *path, struct purge_job *p, struct candidates *c)
 {
@@ -89,7 +162,8 @@ static int read_candidates(const char *path, struct purge_job *p, struct candida
 	sqlite3_stmt *st = NULL;
 	int rc = CG_ERR_STORAGE, step;
 
-	if (cgs_open_conn(path, SQLITE_OPEN_READONLY, &db) != CG_OK ||
+	/* one read transaction: one snapshot for every read */
+	if (cgs_open_conn(path, SQLITE_OPEN_READONLY, &db) != CG_OK || cgs_exec(db, "BEGIN") != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "SELECT e.sid, e.id, e.action, e.preferences, e.statistics, e.marketing,"
 	                           " e.recorded_ms, e.recorded_ms - e.choice_back_ms FROM events e"
 	                           " JOIN (SELECT sid, max(id) AS id FROM events GROUP BY sid) l ON e.id = l.id",
@@ -118,10 +192,10 @@ static int read_candidates(const char *path, struct purge_job *p, struct candida
 		c->v[c->n][0] = sqlite3_column_int64(st, 0);
 		c->v[c->n++][1] = sqlite3_column_int64(st, 1);
 	}
-	rc = step == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
+	rc = step == SQLITE_DONE ? read_shown(db, c) : CG_ERR_STORAGE;
 out:
 	sqlite3_finalize(st);
-	sqlite3_close(db);
+	sqlite3_close(db); /* ends the read transaction */
 	return rc;
 }
 
@@ -141,7 +215,10 @@ static int pick_subjects(sqlite3 *db, struct purge_job *p)
 		sqlite3_bind_int64(ins, 1, p->cand->v[i][0]);
 		sqlite3_bind_int64(ins, 2, p->cand->v[i][1]);
 		rc = cgs_step_done(ins);
-		p->out->subjects_pruned += sqlite3_changes(db);
+		if (rc == CG_OK && sqlite3_changes(db) == 0) /* came back: spared */
+			rc = purge_step(db, "INSERT INTO temp.purge_spared(sid) VALUES(?1)", p->cand->v[i], 1, NULL);
+		else
+			p->out->subjects_pruned++;
 	}
 	sqlite3_finalize(ins);
 	return rc;
@@ -154,7 +231,11 @@ static int purge_subjects(sqlite3 *db, struct purge_job *p)
 	int rc = purge_step(db, "DROP TABLE IF EXISTS temp.purge_subjects", NULL, 0, NULL);
 
 	if (rc == CG_OK)
+		rc = purge_step(db, "DROP TABLE IF EXISTS temp.purge_spared", NULL, 0, NULL);
+	if (rc == CG_OK)
 		rc = purge_step(db, "CREATE TEMP TABLE purge_subjects(sid INTEGER PRIMARY KEY)", NULL, 0, NULL);
+	if (rc == CG_OK)
+		rc = purge_step(db, "CREATE TEMP TABLE purge_spared(sid INTEGER PRIMARY KEY)", NULL, 0, NULL);
 	if (rc == CG_OK)
 		rc = pick_subjects(db, p);
 	if (rc == CG_OK)
@@ -192,16 +273,25 @@ static int purge_outbox(sqlite3 *db, struct purge_job *p)
 }
 
 /* 4. What was shown: a retired build or notice goes, with the files no
- *    other one holds, once no row names it (shown.h: the banner field is
- *    "build=" + 32 + ";notice=" + 64). */
+ *    other one holds, once no row names it: those only candidates named when
+ *    the reader looked, unless an event since, or a candidate spared, does. */
 static int purge_shown(sqlite3 *db, struct purge_job *p)
 {
-	int rc = purge_step(db,
-		"DELETE FROM shown WHERE retired_ms IS NOT NULL AND id NOT IN ("
-		" SELECT substr(c.banner, 7, 32) FROM contexts c WHERE c.banner LIKE 'build=%' AND c.cid IN (SELECT cid FROM events)"
-		" UNION ALL SELECT substr(c.banner, 47, 64) FROM contexts c"
-		"  WHERE c.banner LIKE 'build=%' AND c.cid IN (SELECT cid FROM events))", NULL, 0, &p->out->shown_deleted);
+	sqlite3_stmt *del = NULL;
+	int rc = CG_OK;
 
+	if (sqlite3_prepare_v2(db, "DELETE FROM shown WHERE id = ?1 AND retired_ms IS NOT NULL AND id NOT IN ("
+	                           SHOWN_NAMED("SELECT cid FROM events WHERE id > ?2 UNION SELECT cid FROM events"
+	                                       " WHERE sid IN (SELECT sid FROM temp.purge_spared)") ")",
+	                       -1, &del, NULL) != SQLITE_OK)
+		return CG_ERR_STORAGE;
+	for (size_t i = 0; i < p->cand->nshown && rc == CG_OK; i++) {
+		sqlite3_bind_text(del, 1, p->cand->shown[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(del, 2, p->cand->max_id);
+		rc = cgs_step_done(del);
+		p->out->shown_deleted += sqlite3_changes(db);
+	}
+	sqlite3_finalize(del);
 	if (rc == CG_OK)
 		rc = purge_step(db, "DELETE FROM shown_files WHERE shown_id NOT IN (SELECT id FROM shown)", NULL, 0, NULL);
 	if (rc == CG_OK)
@@ -223,6 +313,7 @@ static int purge_fn(sqlite3 *db, void *arg)
 	if (rc == CG_OK)
 		rc = purge_shown(db, p);
 	purge_step(db, "DROP TABLE IF EXISTS temp.purge_subjects", NULL, 0, NULL);
+	purge_step(db, "DROP TABLE IF EXISTS temp.purge_spared", NULL, 0, NULL);
 	if (rc != CG_OK)
 		return rc;
 	return p->dry_run ? CG_ERR_DRY_RUN : CG_OK;
@@ -240,6 +331,7 @@ int cg_store_purge(struct cg_store *s, const struct cg_config *cfg, int64_t now_
 	if (rc == CG_OK)
 		rc = cg_store_run(s, 1, purge_fn, &p);
 	free(cand.v);
+	free(cand.shown);
 	return rc;
 }
 
