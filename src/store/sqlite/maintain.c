@@ -81,7 +81,7 @@ static int purge_ip(sqlite3 *db, struct purge_job *p)
 struct candidates {
 	int64_t (*v)[2];   /* sid, latest event id */
 	size_t n, cap;
-	char (*shown)[65]; /* retired builds and notices no row named */
+	char (*shown)[65]; /* retired builds and notices only candidates name */
 	size_t nshown;
 	int64_t max_id;    /* the newest event the reads saw */
 };
@@ -104,7 +104,7 @@ static int by_sid(const void *a, const void *b)
 static int only_candidates_name(sqlite3 *db, const struct candidates *c, const char *id, int *yes)
 {
 	sqlite3_stmt *st = NULL;
-	int step;
+	int step = SQLITE_DONE;
 
 	if (sqlite3_prepare_v2(db, "SELECT e.sid FROM events e JOIN contexts x ON x.cid = e.cid"
 	                           " WHERE x.banner LIKE 'build=%' AND (substr(x.banner, 7, 32) = ?1"
@@ -125,7 +125,7 @@ static int only_candidates_name(sqlite3 *db, const struct candidates *c, const c
 static int read_shown(sqlite3 *db, struct candidates *c)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = CG_ERR_STORAGE, step, yes;
+	int rc = CG_ERR_STORAGE, step = SQLITE_DONE, yes;
 
 	qsort(c->v, c->n, sizeof *c->v, by_sid);
 	if (sqlite3_prepare_v2(db, "SELECT coalesce(max(id), 0) FROM events", -1, &st, NULL) != SQLITE_OK ||
