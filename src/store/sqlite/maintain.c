@@ -114,7 +114,7 @@ static int only_candidates_name(sqlite3 *db, const struct candidates *c, const c
 	*yes = 1;
 	while (*yes && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t key[2] = {sqlite3_column_int64(st, 0), 0};
-		*yes = bsearch(key, c->v, c->n, sizeof *c->v, by_sid) != NULL;
+		*yes = c->n && bsearch(key, c->v, c->n, sizeof *c->v, by_sid) != NULL;
 	}
 	sqlite3_finalize(st);
 	return !*yes || step == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
@@ -127,7 +127,8 @@ static int read_shown(sqlite3 *db, struct candidates *c)
 	sqlite3_stmt *st = NULL;
 	int rc = CG_ERR_STORAGE, step = SQLITE_DONE, yes;
 
-	qsort(c->v, c->n, sizeof *c->v, by_sid);
+	if (c->n) /* (v is NULL then) */
+		qsort(c->v, c->n, sizeof *c->v, by_sid);
 	if (sqlite3_prepare_v2(db, "SELECT coalesce(max(id), 0) FROM events", -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW)
 		goto out;
