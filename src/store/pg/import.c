@@ -203,6 +203,18 @@ static int exec_ok(PGconn *c, const char *sql)
 	return ok;
 }
 
+/* one statement with text parameters: CG_OK or CG_ERR_STORAGE (logged) */
+static int params_ok(PGconn *c, const char *sql, int n, const char *const *v)
+{
+	PGresult *r = PQexecParams(c, sql, n, NULL, v, NULL, NULL, 0);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+
+	if (!ok)
+		cg_error("postgresql: import: %s", PQresultErrorMessage(r));
+	PQclear(r);
+	return ok ? CG_OK : CG_ERR_STORAGE;
+}
+
 /* the source's key replaces the one this store made at its first start:
  * the visitors keep their pseudonyms at the destinations */
 static int copy_key(PGconn *c, const struct cg_store_port *src)
@@ -210,20 +222,17 @@ static int copy_key(PGconn *c, const struct cg_store_port *src)
 	uint8_t key[32];
 	char hex[80];
 	const char *v[] = {hex};
-	PGresult *r;
-	int ok;
+	int rc;
 
 	if (src->client_key(src->ctx, key) != CG_OK)
 		return CG_ERR_STORAGE;
 	memcpy(hex, "\\x", 2);
 	sodium_bin2hex(hex + 2, sizeof hex - 2, key, sizeof key);
-	r = PQexecParams(c, "INSERT INTO secrets(name, value) VALUES('client_id_key', $1)"
-	                    " ON CONFLICT (name) DO UPDATE SET value = excluded.value", 1, NULL, v, NULL, NULL, 0);
-	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	PQclear(r);
+	rc = params_ok(c, "INSERT INTO secrets(name, value) VALUES('client_id_key', $1)"
+	                  " ON CONFLICT (name) DO UPDATE SET value = excluded.value", 1, v);
 	sodium_memzero(key, sizeof key);
 	sodium_memzero(hex, sizeof hex);
-	return ok ? CG_OK : CG_ERR_STORAGE;
+	return rc;
 }
 
 /* the public keys and signed heads: receipts and heads signed on the
@@ -232,33 +241,23 @@ static int copy_signing_key(void *arg, const struct cg_pubkey *k)
 {
 	char hex[2 * CG_SIGN_PK_BYTES + 1], pk[2 * CG_SIGN_PK_BYTES + 3], ms[24];
 	const char *v[] = {k->key_id, pk, ms};
-	PGresult *r;
-	int ok;
 
 	sodium_bin2hex(hex, sizeof hex, k->pk, sizeof k->pk);
 	pgs_bytea_param(hex, pk, sizeof pk);
 	snprintf(ms, sizeof ms, "%" PRId64, k->created_ms);
-	r = PQexecParams(arg, "INSERT INTO signing_keys(key_id, public_key, created_ms) VALUES($1, $2, $3::bigint)"
-	                      " ON CONFLICT (key_id) DO NOTHING", 3, NULL, v, NULL, NULL, 0);
-	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	PQclear(r);
-	return ok ? CG_OK : CG_ERR_STORAGE;
+	return params_ok(arg, "INSERT INTO signing_keys(key_id, public_key, created_ms) VALUES($1, $2, $3::bigint)"
+	                      " ON CONFLICT (key_id) DO NOTHING", 3, v);
 }
 
 static int copy_signed_head(void *arg, const struct cg_signed_head *h)
 {
 	char a[24], b[24];
 	const char *v[] = {a, b, h->key_id, h->envelope, h->anchor};
-	PGresult *r;
-	int ok;
 
 	snprintf(a, sizeof a, "%" PRId64, h->last_id);
 	snprintf(b, sizeof b, "%" PRId64, h->signed_ms);
-	r = PQexecParams(arg, "INSERT INTO chain_heads(last_id, signed_ms, key_id, envelope, anchor)"
-	                      " VALUES($1::bigint, $2::bigint, $3, $4, $5)", 5, NULL, v, NULL, NULL, 0);
-	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	PQclear(r);
-	return ok ? CG_OK : CG_ERR_STORAGE;
+	return params_ok(arg, "INSERT INTO chain_heads(last_id, signed_ms, key_id, envelope, anchor)"
+	                      " VALUES($1::bigint, $2::bigint, $3, $4, $5)", 5, v);
 }
 
 static int copy_proof(PGconn *c, struct source *src)

@@ -86,12 +86,6 @@ struct candidates {
 	int64_t max_id;    /* the newest event the reads saw */
 };
 
-/* Retired builds and notices the rows of the contexts CIDS name (shown.h:
- * the banner field is "build=" + 32 + ";notice=" + 64). */
-#define SHOWN_NAMED(cids) \
-	" SELECT substr(banner, 7, 32) FROM contexts WHERE banner LIKE 'build=%' AND cid IN (" cids ")" \
-	" UNION ALL SELECT substr(banner, 47, 64) FROM contexts WHERE banner LIKE 'build=%' AND cid IN (" cids ")"
-
 static int by_sid(const void *a, const void *b)
 {
 	const int64_t *x = a, *y = b;
@@ -281,9 +275,12 @@ static int purge_shown(sqlite3 *db, struct purge_job *p)
 	sqlite3_stmt *del = NULL;
 	int rc = CG_OK;
 
-	if (sqlite3_prepare_v2(db, "DELETE FROM shown WHERE id = ?1 AND retired_ms IS NOT NULL AND id NOT IN ("
-	                           SHOWN_NAMED("SELECT cid FROM events WHERE id > ?2 UNION SELECT cid FROM events"
-	                                       " WHERE sid IN (SELECT sid FROM temp.purge_spared)") ")",
+	/* the banner field is "build=" + 32 + ";notice=" + 64 (shown.h) */
+	if (sqlite3_prepare_v2(db, "DELETE FROM shown WHERE id = ?1 AND retired_ms IS NOT NULL AND NOT EXISTS ("
+	                           " SELECT 1 FROM contexts WHERE banner LIKE 'build=%'"
+	                           " AND (substr(banner, 7, 32) = ?1 OR substr(banner, 47, 64) = ?1) AND cid IN"
+	                           " (SELECT cid FROM events WHERE id > ?2"
+	                           "  UNION SELECT cid FROM events WHERE sid IN (SELECT sid FROM temp.purge_spared)))",
 	                       -1, &del, NULL) != SQLITE_OK)
 		return CG_ERR_STORAGE;
 	for (size_t i = 0; i < p->cand->nshown && rc == CG_OK; i++) {
