@@ -23,4 +23,12 @@ void cg_buf_reset(struct cg_buf *b);
 char *cg_buf_take(struct cg_buf *b);
 void cg_buf_free(struct cg_buf *b);
 
+/* JSON written straight into the buffer, byte for byte as jansson's compact
+ * output would be: cheaper than a tree and json_dumps on the hot paths (the
+ * state answer, forwarded payloads). Each returns non-zero once the buffer
+ * refused an append (past its cap). A string of n bytes, quoted and escaped: */
+int cg_buf_json_str(struct cg_buf *b, const char *s, size_t n);
+/* ,"key": (without the comma when first) */
+int cg_buf_json_key(struct cg_buf *b, int first, const char *key);
+
 #endif

@@ -95,3 +95,39 @@ void cg_buf_free(struct cg_buf *b)
 	free(b->p);
 	cg_buf_init(b, b->max);
 }
+
+/* ---- JSON text, as jansson's compact output writes it ---------------------- */
+
+int cg_buf_json_str(struct cg_buf *b, const char *s, size_t n)
+{
+	size_t run = 0;
+	int bad = cg_buf_add(b, "\"", 1);
+
+	for (size_t i = 0; i < n && !bad; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[8];
+		if (c != '"' && c != '\\' && c >= 0x20) {
+			run++;
+			continue;
+		}
+		bad |= cg_buf_add(b, s + i - run, run);
+		run = 0;
+		switch (c) {
+		case '"': strcpy(esc, "\\\""); break;
+		case '\\': strcpy(esc, "\\\\"); break;
+		case '\b': strcpy(esc, "\\b"); break;
+		case '\f': strcpy(esc, "\\f"); break;
+		case '\n': strcpy(esc, "\\n"); break;
+		case '\r': strcpy(esc, "\\r"); break;
+		case '\t': strcpy(esc, "\\t"); break;
+		default: snprintf(esc, sizeof esc, "\\u%04x", c);
+		}
+		bad |= cg_buf_adds(b, esc);
+	}
+	return bad || cg_buf_add(b, s + n - run, run) || cg_buf_add(b, "\"", 1);
+}
+
+int cg_buf_json_key(struct cg_buf *b, int first, const char *key)
+{
+	return (!first && cg_buf_add(b, ",", 1)) || cg_buf_json_str(b, key, strlen(key)) || cg_buf_add(b, ":", 1);
+}

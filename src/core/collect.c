@@ -189,43 +189,6 @@ static int url_valued(const char *key, const char *v)
 	return (scheme > 0 && strncmp(v + scheme, "://", 3) == 0) || v[0] == '/';
 }
 
-/* JSON written straight into the buffer, as jansson's compact output would
- * be (cheaper than a tree and json_dumps, twice per /collect). Each returns
- * non-zero once the buffer refused an append (past its cap). */
-static int put_str(struct cg_buf *b, const char *s, size_t n)
-{
-	size_t run = 0;
-	int bad = cg_buf_add(b, "\"", 1);
-
-	for (size_t i = 0; i < n && !bad; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char esc[8];
-		if (c != '"' && c != '\\' && c >= 0x20) {
-			run++;
-			continue;
-		}
-		bad |= cg_buf_add(b, s + i - run, run);
-		run = 0;
-		switch (c) {
-		case '"': strcpy(esc, "\\\""); break;
-		case '\\': strcpy(esc, "\\\\"); break;
-		case '\b': strcpy(esc, "\\b"); break;
-		case '\f': strcpy(esc, "\\f"); break;
-		case '\n': strcpy(esc, "\\n"); break;
-		case '\r': strcpy(esc, "\\r"); break;
-		case '\t': strcpy(esc, "\\t"); break;
-		default: snprintf(esc, sizeof esc, "\\u%04x", c);
-		}
-		bad |= cg_buf_adds(b, esc);
-	}
-	return bad || cg_buf_add(b, s + n - run, run) || cg_buf_add(b, "\"", 1);
-}
-
-static int put_key(struct cg_buf *b, int first, const char *key)
-{
-	return (!first && cg_buf_add(b, ",", 1)) || put_str(b, key, strlen(key)) || cg_buf_add(b, ":", 1);
-}
-
 /* a validated parameter value: a string or a number */
 static int put_value(struct cg_buf *b, const json_t *v)
 {
@@ -233,7 +196,7 @@ static int put_value(struct cg_buf *b, const json_t *v)
 	int bad;
 
 	if (json_is_string(v))
-		return put_str(b, json_string_value(v), json_string_length(v));
+		return cg_buf_json_str(b, json_string_value(v), json_string_length(v));
 	if (json_is_integer(v))
 		return cg_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 	s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
@@ -255,14 +218,14 @@ static int put_params(struct cg_buf *b, int mode, json_t *params)
 		const char *str = json_string_value(v);
 		if (mode != CG_FORWARD_FULL && (strcasestr(key, "referer") || strcasestr(key, "referrer")))
 			continue;
-		bad |= put_key(b, first, key);
+		bad |= cg_buf_json_key(b, first, key);
 		first = 0;
 		if (mode != CG_FORWARD_FULL && str && url_valued(key, str)) {
 			char norm[CG_PAGE_MAX + 1];
 			if (cg_page_normalise(str, norm, sizeof norm) == CG_OK)
-				bad |= put_str(b, norm, strlen(norm));
+				bad |= cg_buf_json_str(b, norm, strlen(norm));
 			else /* relative, or another scheme: cut at the query */
-				bad |= put_str(b, str, strcspn(str, "?#"));
+				bad |= cg_buf_json_str(b, str, strcspn(str, "?#"));
 		} else {
 			bad |= put_value(b, v);
 		}
@@ -284,7 +247,7 @@ static int put_events(struct cg_buf *b, const struct cg_payload_in *in, json_t *
 		bad |= (i && cg_buf_add(b, ",", 1)) || cg_buf_add(b, "{", 1);
 		if (in->dest->type == CG_DEST_GA4)
 			bad |= cg_buf_printf(b, "\"timestamp_micros\":%lld,", (long long)in->timestamp_micros);
-		bad |= cg_buf_adds(b, "\"name\":") || put_str(b, name, strlen(name));
+		bad |= cg_buf_adds(b, "\"name\":") || cg_buf_json_str(b, name, strlen(name));
 		if (params)
 			bad |= cg_buf_adds(b, ",\"params\":") || put_params(b, in->mode, params);
 		bad |= cg_buf_add(b, "}", 1);
@@ -299,18 +262,18 @@ int cg_payload_build(const struct cg_payload_in *in, json_t *events, struct cg_b
 	int bad;
 
 	if (in->dest->type == CG_DEST_GA4) {
-		bad = cg_buf_adds(out, "{\"client_id\":") || put_str(out, in->client_id, strlen(in->client_id)) ||
+		bad = cg_buf_adds(out, "{\"client_id\":") || cg_buf_json_str(out, in->client_id, strlen(in->client_id)) ||
 		      cg_buf_printf(out, ",\"timestamp_micros\":%lld,\"consent\":{\"ad_user_data\":\"%s\","
 		                    "\"ad_personalization\":\"%s\"},", (long long)in->timestamp_micros, ad, ad);
 		if (in->country[0])
 			bad |= cg_buf_adds(out, "\"user_location\":{\"country_id\":") ||
-			       put_str(out, in->country, strlen(in->country)) || cg_buf_adds(out, "},");
+			       cg_buf_json_str(out, in->country, strlen(in->country)) || cg_buf_adds(out, "},");
 	} else {
-		bad = cg_buf_adds(out, "{\"destination\":") || put_str(out, in->dest->name, strlen(in->dest->name)) ||
-		      cg_buf_adds(out, ",\"site\":") || put_str(out, in->cfg->site, strlen(in->cfg->site)) ||
+		bad = cg_buf_adds(out, "{\"destination\":") || cg_buf_json_str(out, in->dest->name, strlen(in->dest->name)) ||
+		      cg_buf_adds(out, ",\"site\":") || cg_buf_json_str(out, in->cfg->site, strlen(in->cfg->site)) ||
 		      cg_buf_printf(out, ",\"mode\":\"%s\",\"client_id\":", cg_decision_name(in->mode)) ||
-		      put_str(out, in->client_id, strlen(in->client_id)) || cg_buf_adds(out, ",\"country\":");
-		bad |= in->country[0] ? put_str(out, in->country, strlen(in->country)) : cg_buf_adds(out, "null");
+		      cg_buf_json_str(out, in->client_id, strlen(in->client_id)) || cg_buf_adds(out, ",\"country\":");
+		bad |= in->country[0] ? cg_buf_json_str(out, in->country, strlen(in->country)) : cg_buf_adds(out, "null");
 		bad |= cg_buf_adds(out, ",\"consent\":{");
 		for (int p = 0; p < CG_NPURPOSES; p++)
 			bad |= cg_buf_printf(out, "%s\"%s\":%s", p ? "," : "", cg_purpose_name(p),

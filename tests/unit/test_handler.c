@@ -515,6 +515,46 @@ static void test_get_state(void **state)
 	assert_int_equal(F.n, 1);
 }
 
+/* The state answer's exact bytes (written without a JSON tree): jansson's
+ * compact output of the same object, keys in this order. */
+static void test_state_answer_bytes(void **state)
+{
+	struct cg_request r = base("GET", "/consent", NULL);
+	char want[1024];
+
+	(void)state;
+	run(&r);
+	assert_string_equal(res.body.p,
+	                    "{\"consent_id_present\":false,\"choices\":{\"necessary\":true,\"preferences\":false,"
+	                    "\"statistics\":false,\"marketing\":false},\"objections\":[],\"policy_version\":null,"
+	                    "\"current_policy_version\":\"2023-12\",\"recorded_at\":null,\"expires_at\":null,"
+	                    "\"needs_choice\":true}");
+	r = base("POST", "/consent", CHOICE("true", "false", "true"));
+	run(&r);
+	snprintf(want, sizeof want,
+	         "{\"consent_id_present\":true,\"choices\":{\"necessary\":true,\"preferences\":true,"
+	         "\"statistics\":false,\"marketing\":true},\"objections\":[],\"policy_version\":\"2023-12\","
+	         "\"current_policy_version\":\"2023-12\",\"recorded_at\":\"%s\",\"expires_at\":\"%s\","
+	         "\"needs_choice\":false}", "2026-11-21T23:28:38.006Z", "2027-11-21T23:28:38.006Z");
+	assert_string_equal(res.body.p, want);
+	r = base("POST", "/consent/objection", "{\"purpose\":\"marketing\"}");
+	r.cookie = cookie_from_response();
+	run(&r);
+	r = base("POST", "/consent/objection", "{\"purpose\":\"preferences\"}");
+	r.cookie = cookie_hdr;
+	run(&r);
+	r = base("GET", "/consent", NULL);
+	r.cookie = cookie_hdr;
+	strcpy(cfg.policy_version, "2024 \"q\"\\");
+	run(&r);
+	assert_string_equal(res.body.p,
+	                    "{\"consent_id_present\":true,\"choices\":{\"necessary\":true,\"preferences\":false,"
+	                    "\"statistics\":false,\"marketing\":false},\"objections\":[\"preferences\",\"marketing\"],"
+	                    "\"policy_version\":\"2023-12\",\"current_policy_version\":\"2024 \\\"q\\\"\\\\\","
+	                    "\"recorded_at\":\"2026-11-21T23:28:38.006Z\",\"expires_at\":\"2027-05-20T23:28:38.006Z\","
+	                    "\"needs_choice\":true}");
+}
+
 static void test_withdraw_and_objection(void **state)
 {
 	struct cg_request r = base("POST", "/consent", CHOICE("true", "true", "true"));
@@ -788,6 +828,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_duplicate_cookie, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_storage_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_state_answer_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_withdraw_and_objection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ip_handling, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_routing, setup, teardown),
