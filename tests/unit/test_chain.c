@@ -5,6 +5,7 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "consentgate/chain.h"
 #include "consentgate/timefmt.h"
@@ -129,6 +130,32 @@ static void test_field_boundaries(void **state)
 	assert_string_not_equal(a.personal_digest, b.personal_digest);
 }
 
+/* The encoding is a format: verifiers outside this code recompute it
+ * (README "The proof: hash chain"). A known event and the hash it has
+ * always had. */
+static void test_known_vector(void **state)
+{
+	struct cg_event ev;
+	char prev[CG_HEX_HASH_LEN + 1];
+
+	(void)state;
+	memset(&ev, 0, sizeof ev);
+	strcpy(ev.subject, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	strcpy(ev.recorded_at, "2026-11-21T23:28:38.006Z");
+	strcpy(ev.choice_at, "2026-11-21T23:28:38.006Z");
+	strcpy(ev.policy_version, "2023-12");
+	strcpy(ev.salt, "0123456789abcdef0123456789abcdef");
+	strcpy(ev.page, "https://shop.example/p");
+	strcpy(ev.lang, "nb");
+	strcpy(ev.ip_prefix, "198.51.100.0/24");
+	ev.objection_purpose = -1;
+	ev.id = 199999;
+	memset(prev, 'a', CG_HEX_HASH_LEN);
+	prev[CG_HEX_HASH_LEN] = '\0';
+	cg_chain_seal(&ev, prev);
+	assert_string_equal(ev.hash, "880de7ad0c9af77ba15ddeefbd529a72c4acb9068c52c4ea85aada05866413b9");
+}
+
 static void test_time(void **state)
 {
 	char s[CG_TIME_LEN + 1];
@@ -144,6 +171,47 @@ static void test_time(void **state)
 	assert_int_not_equal(cg_time_parse("2026-11-21T23:28:38Z", &ms), 0);
 	assert_int_not_equal(cg_time_parse("2026-13-21T23:28:38.006Z", &ms), 0);
 	assert_int_not_equal(cg_time_parse(NULL, &ms), 0);
+	assert_int_not_equal(cg_time_parse("2026-11-21T23:28: 8.006Z", &ms), 0);
+	assert_int_not_equal(cg_time_parse("2026-11-21T23:28:+8.006Z", &ms), 0);
+	assert_int_not_equal(cg_time_parse("2026-11-21 23:28:38.006Z", &ms), 0);
+	/* rolled over as timegm does */
+	assert_int_equal(cg_time_parse("2026-06-31T23:59:60.000Z", &ms), 0);
+	cg_time_format(ms, s);
+	assert_string_equal(s, "2026-07-02T00:00:00.000Z");
+}
+
+/* The calendar arithmetic against libc's over a sweep of instants from
+ * 1600 to 2400 (leap centuries, leap days, month ends, before 1970). */
+static void test_time_against_libc(void **state)
+{
+	char s[CG_TIME_LEN + 1], want[64];
+	int64_t ms, back;
+
+	(void)state;
+	for (int64_t t = INT64_C(-11676096000000); t < INT64_C(13569465600000); t += INT64_C(3723456789)) {
+		for (int64_t dt = 0; dt < 3; dt++) {
+			time_t secs;
+			struct tm tm;
+			ms = t + dt * (CG_MS_PER_DAY - 1); /* also a day's last millisecond */
+			secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+			gmtime_r(&secs, &tm);
+			snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+			         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			         (int)(ms - (int64_t)secs * 1000));
+			cg_time_format(ms, s);
+			if (strcmp(s, want) != 0)
+				fail_msg("%lld: %s, libc %s", (long long)ms, s, want);
+			assert_int_equal(cg_time_parse(s, &back), 0);
+			if (back != ms)
+				fail_msg("%s: %lld, want %lld", s, (long long)back, (long long)ms);
+			tm.tm_mday += 3; /* past the month's end: timegm rolls over */
+			s[8] = (char)('0' + tm.tm_mday / 10);
+			s[9] = (char)('0' + tm.tm_mday % 10);
+			if (tm.tm_mday <= 31 && cg_time_parse(s, &back) == 0 &&
+			    back != (int64_t)timegm(&tm) * 1000 + (ms - (int64_t)secs * 1000))
+				fail_msg("%s: %lld, timegm %lld", s, (long long)back, (long long)timegm(&tm));
+		}
+	}
 }
 
 int main(void)
@@ -154,7 +222,9 @@ int main(void)
 		cmocka_unit_test(test_redacted_row_still_links),
 		cmocka_unit_test(test_pruned_link),
 		cmocka_unit_test(test_field_boundaries),
+		cmocka_unit_test(test_known_vector),
 		cmocka_unit_test(test_time),
+		cmocka_unit_test(test_time_against_libc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
