@@ -53,19 +53,32 @@ int cg_buf_adds(struct cg_buf *b, const char *s)
 	return cg_buf_add(b, s, strlen(s));
 }
 
+/* One pass when the text fits what is allocated (the common case), a
+ * second once the buffer has grown to its length. */
 int cg_buf_printf(struct cg_buf *b, const char *fmt, ...)
 {
 	va_list ap;
+	size_t room = b->cap > b->len ? b->cap - b->len : 0;
 	int n, rc;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(room ? b->p + b->len : NULL, room, fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (n < 0) {
+		if (b->p)
+			b->p[b->len] = '\0';
 		return CG_ERR_INVALID;
+	}
+	if ((size_t)n < room && b->len + (size_t)n <= b->max) {
+		b->len += (size_t)n;
+		return CG_OK;
+	}
 	rc = cg_buf_reserve(b, (size_t)n);
-	if (rc)
+	if (rc) {
+		if (b->p)
+			b->p[b->len] = '\0'; /* as it was */
 		return rc;
+	}
 	va_start(ap, fmt);
 	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);

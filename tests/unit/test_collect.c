@@ -394,6 +394,34 @@ static void test_payload_escapes(void **state)
 	json_decref(j);
 }
 
+/* cg_buf_printf: in place while it fits, grown when not, refused past the
+ * cap with the buffer as it was */
+static void test_buf_printf(void **state)
+{
+	struct cg_buf b;
+	char want[600];
+
+	(void)state;
+	cg_buf_init(&b, 300);
+	assert_int_equal(cg_buf_printf(&b, "%s-%d", "ab", 7), CG_OK);
+	assert_string_equal(b.p, "ab-7");
+	memset(want, 'x', 251);
+	want[251] = '\0';
+	assert_int_equal(cg_buf_printf(&b, "%s", want), CG_OK); /* exactly fills 256 */
+	assert_int_equal(b.len, 255);
+	assert_int_equal(cg_buf_printf(&b, "%d", 12), CG_OK);    /* grows */
+	assert_int_equal(b.len, 257);
+	assert_int_equal(strcmp(b.p + 255, "12"), 0);
+	memset(want, 'y', 50);
+	want[50] = '\0';
+	assert_int_equal(cg_buf_printf(&b, "%s", want), CG_ERR_TOO_LONG); /* past 300 */
+	assert_int_equal(b.len, 257);
+	assert_int_equal(strlen(b.p), 257);
+	assert_int_equal(cg_buf_printf(&b, "%.43s", want), CG_OK);         /* up to 300 */
+	assert_int_equal(b.len, 300);
+	cg_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -405,6 +433,7 @@ int main(void)
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_ga4_merge),
 		cmocka_unit_test(test_payload_escapes),
+		cmocka_unit_test(test_buf_printf),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
