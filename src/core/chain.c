@@ -7,7 +7,7 @@
 
 /* Canonical encoding: every field as "<len>:<bytes>;", NULL as "-;". Lengths
  * make it unambiguous whatever the field contents are. (Decimal written by
- * hand: snprintf was a third of the seal's cost.) */
+ * hand: snprintf cost a sixth of the seal, 3.5 against 3.0 µs.) */
 static size_t decimal(char out[24], uint64_t v)
 {
 	char tmp[24];
