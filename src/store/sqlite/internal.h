@@ -108,6 +108,7 @@ struct cg_store {
 struct cg_store_reader {
 	sqlite3 *db;
 	sqlite3_stmt *find, *state;
+	sqlite3_stmt *claim; /* the forwarder's, prepared on its first round */
 };
 
 
