@@ -23,6 +23,11 @@ enum cg_action {
 };
 
 #define CG_TRI_NULL (-1) /* SQL NULL for 0/1 columns */
+/* a 0/1/NULL value as JSON text */
+static inline const char *cg_tri_json(int v)
+{
+	return v == CG_TRI_NULL ? "null" : v ? "true" : "false";
+}
 
 #define CG_VERSION_MAX 32
 #define CG_LANG_MAX 16

@@ -277,7 +277,7 @@ int cg_payload_build(const struct cg_payload_in *in, json_t *events, struct cg_b
 		bad |= cg_buf_adds(out, ",\"consent\":{");
 		for (int p = 0; p < CG_NPURPOSES; p++)
 			bad |= cg_buf_printf(out, "%s\"%s\":%s", p ? "," : "", cg_purpose_name(p),
-			                     in->choice[p] < 0 ? "null" : in->choice[p] ? "true" : "false");
+			                     cg_tri_json(in->choice[p]));
 		bad |= cg_buf_printf(out, "},\"timestamp_micros\":%lld,", (long long)in->timestamp_micros);
 	}
 	bad |= put_events(out, in, events) || cg_buf_add(out, "}", 1);

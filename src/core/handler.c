@@ -165,11 +165,6 @@ void cgh_add_cookie(struct ctx *c, const char *fmt, ...)
 
 /* ---- pure helpers over the state ------------------------------------------ */
 
-static const char *tri_text(int v)
-{
-	return v == CG_TRI_NULL ? "null" : v ? "true" : "false";
-}
-
 static int put_str_or_null(struct cg_buf *b, const char *s)
 {
 	return s ? cg_buf_json_str(b, s, strlen(s)) : cg_buf_adds(b, "null");
@@ -195,7 +190,7 @@ static void respond_state(struct ctx *c, const struct cg_state *st, int id_prese
 	      cg_buf_adds(b, ",\"choices\":{\"necessary\":true");
 	for (int p = 0; p < CG_NPURPOSES; p++)
 		bad |= cg_buf_json_key(b, 0, cg_purpose_name(p)) ||
-		       cg_buf_adds(b, st->present ? tri_text(st->choice[p]) : "false");
+		       cg_buf_adds(b, st->present ? cg_tri_json(st->choice[p]) : "false");
 	bad |= cg_buf_adds(b, "},\"objections\":[");
 	for (int p = 0; p < CG_NPURPOSES; p++)
 		if (st->objections & (1u << p)) {

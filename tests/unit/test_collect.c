@@ -104,6 +104,23 @@ static void test_client_ids(void **state)
 	assert_string_not_equal(a, b);
 }
 
+/* A payload input for one destination (cfg and d belong to the caller). */
+static void payload_in(struct cg_payload_in *in, struct cg_config *cfg, struct cg_destination *d, int type,
+                       int mode, const char *client_id, const char *country)
+{
+	cg_config_defaults(cfg);
+	strcpy(cfg->site, "shop.example");
+	memset(d, 0, sizeof *d);
+	strcpy(d->name, "dest");
+	d->type = type;
+	memset(in, 0, sizeof *in);
+	in->cfg = cfg;
+	in->dest = d;
+	in->mode = mode;
+	in->client_id = client_id;
+	in->country = country;
+}
+
 static void build(int type, int mode, const int choice[3], const char *events_json, char *out, size_t outlen)
 {
 	struct cg_config cfg;
@@ -114,17 +131,7 @@ static void build(int type, int mode, const int choice[3], const char *events_js
 	json_t *ev = json_loads(events_json, 0, &e);
 
 	assert_non_null(ev);
-	cg_config_defaults(&cfg);
-	strcpy(cfg.site, "shop.example");
-	memset(&d, 0, sizeof d);
-	strcpy(d.name, "dest");
-	d.type = type;
-	memset(&in, 0, sizeof in);
-	in.cfg = &cfg;
-	in.dest = &d;
-	in.mode = mode;
-	in.client_id = "123.456";
-	in.country = "NO";
+	payload_in(&in, &cfg, &d, type, mode, "123.456", "NO");
 	memcpy(in.choice, choice, sizeof in.choice);
 	in.timestamp_micros = 1700000000000000LL;
 	cg_buf_init(&buf, CG_PAYLOAD_MAX);
@@ -228,15 +235,7 @@ static void test_size_limit(void **state)
 		}
 		json_array_append_new(events, json_pack("{s:s, s:o}", "name", "e", "params", p));
 	}
-	cg_config_defaults(&cfg);
-	memset(&d, 0, sizeof d);
-	d.type = CG_DEST_GA4;
-	memset(&in, 0, sizeof in);
-	in.cfg = &cfg;
-	in.dest = &d;
-	in.mode = CG_FORWARD_FULL;
-	in.client_id = "1.2";
-	in.country = "";
+	payload_in(&in, &cfg, &d, CG_DEST_GA4, CG_FORWARD_FULL, "1.2", "");
 	cg_buf_init(&buf, CG_PAYLOAD_MAX);
 	assert_int_equal(cg_payload_build(&in, events, &buf), CG_ERR_TOO_LONG);
 	cg_buf_free(&buf);
@@ -263,15 +262,7 @@ static char *ga4_row(const char *cid, int marketing, long long ts, int nev, size
 	cg_buf_adds(&evs, "]");
 	ev = json_loads(evs.p, 0, NULL);
 	assert_non_null(ev);
-	cg_config_defaults(&cfg);
-	memset(&d, 0, sizeof d);
-	d.type = CG_DEST_GA4;
-	memset(&in, 0, sizeof in);
-	in.cfg = &cfg;
-	in.dest = &d;
-	in.mode = CG_FORWARD_FULL;
-	in.client_id = cid;
-	in.country = "NO";
+	payload_in(&in, &cfg, &d, CG_DEST_GA4, CG_FORWARD_FULL, cid, "NO");
 	in.choice[CG_MARKETING] = marketing;
 	in.timestamp_micros = ts;
 	cg_buf_init(&b, 1 << 20);
