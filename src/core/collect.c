@@ -176,17 +176,29 @@ void cg_client_id_minimised(const uint8_t day_salt[CG_KEY_BYTES], const char *de
 	format_id(h, out);
 }
 
-/* Whether a parameter holds a URL: by its name (any spelling a page may
- * use) or by its value (scheme://..., //host..., /path...). */
-static int url_valued(const char *key, const char *v)
+/* Whether a parameter holds a URL: by its name (lower-cased, any spelling
+ * a page may use) or by its value (scheme://..., //host..., /path...). */
+static int url_valued(const char *lkey, const char *v)
 {
 	static const char *const url_keys[] = {"url", "link", "location", "uri", "href", "path", "page"};
 	size_t scheme = strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
 
 	for (size_t i = 0; i < sizeof url_keys / sizeof url_keys[0]; i++)
-		if (strcasestr(key, url_keys[i]))
+		if (strstr(lkey, url_keys[i]))
 			return 1;
 	return (scheme > 0 && strncmp(v + scheme, "://", 3) == 0) || v[0] == '/';
+}
+
+/* A parameter name in ASCII lower case (names are validated: at most 40 of
+ * [A-Za-z0-9_]), so that each name is folded once, not once per word
+ * looked for (strcasestr: ~2 % of the daemon's CPU under /collect). */
+static void lower_name(const char *key, char out[64])
+{
+	size_t i = 0;
+
+	for (; key[i] && i < 63; i++)
+		out[i] = key[i] >= 'A' && key[i] <= 'Z' ? (char)(key[i] - 'A' + 'a') : key[i];
+	out[i] = '\0';
 }
 
 /* a validated parameter value: a string or a number */
@@ -216,11 +228,13 @@ static int put_params(struct cg_buf *b, int mode, json_t *params)
 
 	json_object_foreach(params, key, v) {
 		const char *str = json_string_value(v);
-		if (mode != CG_FORWARD_FULL && (strcasestr(key, "referer") || strcasestr(key, "referrer")))
+		char lkey[64];
+		lower_name(key, lkey);
+		if (mode != CG_FORWARD_FULL && (strstr(lkey, "referer") || strstr(lkey, "referrer")))
 			continue;
 		bad |= cg_buf_json_key(b, first, key);
 		first = 0;
-		if (mode != CG_FORWARD_FULL && str && url_valued(key, str)) {
+		if (mode != CG_FORWARD_FULL && str && url_valued(lkey, str)) {
 			char norm[CG_PAGE_MAX + 1];
 			if (cg_page_normalise(str, norm, sizeof norm) == CG_OK)
 				bad |= cg_buf_json_str(b, norm, strlen(norm));

@@ -176,7 +176,7 @@ static void test_minimised_urls(void **state)
 		"\"url\":\"https://shop.example/a?u=1\",\"link\":\"https://x.example/b?l=2#f\","
 		"\"outbound\":\"https://y.example/c?o=3\",\"next_page\":\"/d?n=4\","
 		"\"href\":\"mailto:a@b.example?subject=5\",\"referer\":\"https://r.example/\","
-		"\"Referrer_Host\":\"r.example\",\"title\":\"Why? Because.\"}}]";
+		"\"Referrer_Host\":\"r.example\",\"Page_Path\":\"d/e?p=6\",\"title\":\"Why? Because.\"}}]";
 	const int mkt[3] = {1, 1, 1};
 	char out[4096];
 
@@ -187,7 +187,8 @@ static void test_minimised_urls(void **state)
 	assert_non_null(strstr(out, "\"outbound\":\"https://y.example/c\""));
 	assert_non_null(strstr(out, "\"next_page\":\"/d\""));
 	assert_non_null(strstr(out, "\"href\":\"mailto:a@b.example\""));
-	for (int i = 1; i <= 5; i++) {
+	assert_non_null(strstr(out, "\"Page_Path\":\"d/e\"")); /* by its name, any case */
+	for (int i = 1; i <= 6; i++) {
 		char q[8];
 		snprintf(q, sizeof q, "=%d", i);
 		assert_null(strstr(out, q));
