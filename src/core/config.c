@@ -190,7 +190,7 @@ void cg_config_defaults(struct cg_config *cfg)
 	cfg->connect_timeout_ms = 2000;
 	cfg->request_timeout_ms = 5000;
 	cfg->max_pending_connections = 1024;
-	cfg->max_idle_connections = 1024;
+	cfg->max_idle_connections = 4096;
 	cfg->max_inflight_bytes = 8 * 1024 * 1024;
 	cfg->visitor_bytes_per_hour = 256 * 1024;
 	cfg->prefix_bytes_per_hour = 4 * 1024 * 1024;
