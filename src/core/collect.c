@@ -228,13 +228,16 @@ static int put_params(struct cg_buf *b, int mode, json_t *params)
 
 	json_object_foreach(params, key, v) {
 		const char *str = json_string_value(v);
+		int minimise = mode != CG_FORWARD_FULL;
 		char lkey[64];
-		lower_name(key, lkey);
-		if (mode != CG_FORWARD_FULL && (strstr(lkey, "referer") || strstr(lkey, "referrer")))
-			continue;
+		if (minimise) {
+			lower_name(key, lkey);
+			if (strstr(lkey, "referer") || strstr(lkey, "referrer"))
+				continue;
+		}
 		bad |= cg_buf_json_key(b, first, key);
 		first = 0;
-		if (mode != CG_FORWARD_FULL && str && url_valued(lkey, str)) {
+		if (minimise && str && url_valued(lkey, str)) {
 			char norm[CG_PAGE_MAX + 1];
 			if (cg_page_normalise(str, norm, sizeof norm) == CG_OK)
 				bad |= cg_buf_json_str(b, norm, strlen(norm));
