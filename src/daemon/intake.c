@@ -14,11 +14,15 @@
  * to take it out while it is served and put it back). Only the loop's
  * thread touches PENDING connections and frees connections.
  * cg_intake_done (any thread) turns BUSY into IDLE under the loop's mutex,
- * which also guards the idle list, and re-arms it with EPOLL_CTL_MOD, which
- * reports what arrived while it was BUSY (the next request, sent as soon
- * as nginx read the answer, or a hang-up). A connection done with goes on
- * the loop's dead list, freed by the loop after its current batch of
- * events, which may still name it. */
+ * which also guards the idle list. Events that came while it was BUSY were
+ * ignored, but noted (`missed`): only then does cg_intake_done re-arm it
+ * with EPOLL_CTL_MOD, which reports what arrived meanwhile (the next
+ * request, sent as soon as nginx read the answer, or a hang-up). Usually
+ * nothing came, and going IDLE is a few stores under the mutex: a system
+ * call there on every answer made the loop's thread wait for the mutex
+ * (and both threads switch) about once per request under load. A
+ * connection done with goes on the loop's dead list, freed by the loop
+ * after its current batch of events, which may still name it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -43,6 +47,7 @@ struct loop;
 struct cg_conn {
 	int fd;
 	enum state state;
+	int missed;                /* an event came while BUSY (under mu) */
 	int64_t deadline;          /* monotonic ms; PENDING only */
 	struct loop *loop;
 	struct cg_conn *prev, *next;
@@ -174,6 +179,7 @@ static void examine(struct loop *lp, struct cg_conn *c, uint32_t events)
 
 	pthread_mutex_lock(&lp->mu);
 	if (c->state == BUSY) { /* cg_intake_done's re-arm reports it again */
+		c->missed = 1;
 		pthread_mutex_unlock(&lp->mu);
 		return;
 	}
@@ -304,10 +310,12 @@ void cg_intake_done(struct cg_conn *c, int fd)
 		close(fd);
 		atomic_fetch_add(&lp->in->evicted_idle, 1);
 	} else if (fd >= 0) {
+		int missed = c->missed;
 		c->state = IDLE;
+		c->missed = 0;
 		push(&lp->idle, c);
 		atomic_fetch_add(&lp->in->idle, 1);
-		if (watch(c, EPOLL_CTL_MOD) == 0) {
+		if (!missed || watch(c, EPOLL_CTL_MOD) == 0) {
 			pthread_mutex_unlock(&lp->mu);
 			return;
 		}
