@@ -83,4 +83,18 @@ out=$("$CG_BUILD/consentctl" -c "$CG_INI" verify); rc=$?
 expect_eq "hash chain verifies after the crashes" 0 "$rc"
 echo "# $out"
 expect_clean_daemon_log "$CG_DIR/daemon.log"
+
+echo "# a crash leaves its stack in the daemon's log"
+if ldd "$CG_BUILD/consentgated" | grep -q libasan; then
+	echo "# (the sanitizer build reports crashes itself: no handler of ours in it)"
+else
+	cg_start_daemon || exit 1
+	kill -SEGV "$CG_DAEMON_PID"
+	wait "$CG_DAEMON_PID" 2>/dev/null
+	rc=$?
+	CG_DAEMON_PID=
+	expect_eq "it still dies of its signal (status 128 + 11)" 139 "$rc"
+	expect_match "its log names the signal" "fatal signal 11" "$(cat "$CG_DIR/daemon.log")"
+	expect_match "and the stack, as binary+offset" 'consentgated\(' "$(grep -A4 'fatal signal 11' "$CG_DIR/daemon.log")"
+fi
 cg_summary

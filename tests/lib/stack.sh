@@ -161,6 +161,11 @@ cg_stop_daemon() { # SIGTERM and wait
 	wait "$CG_DAEMON_PID" 2>/dev/null
 	local rc=$?
 	CG_DAEMON_PID=
+	case $rc in # it had crashed (SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGILL): its stack, before the log goes
+	134 | 135 | 136 | 139 | 132)
+		echo "# consentgated had died of signal $((rc - 128)); the end of its log:" >&2
+		tail -n 40 "$CG_DIR/daemon.log" | sed 's/^/#   /' >&2 ;;
+	esac
 	return $rc
 }
 
