@@ -165,6 +165,7 @@ static int start_intake(struct daemon *d, struct worker *workers)
  * backtrace() runs once at start-up, so that the handler does not load
  * libgcc (and allocate) inside the signal. Not under AddressSanitizer,
  * which reports crashes itself. */
+#ifndef __SANITIZE_ADDRESS__
 static void on_fatal(int sig)
 {
 	static const char head[] = "consentgated: fatal signal ";
@@ -177,6 +178,7 @@ static void on_fatal(int sig)
 	backtrace_symbols_fd(frames, n, STDERR_FILENO);
 	raise(sig); /* SA_RESETHAND: the default action, once this returns */
 }
+#endif
 
 static void catch_fatal(void)
 {
