@@ -169,11 +169,12 @@ static int start_intake(struct daemon *d, struct worker *workers)
 static void on_fatal(int sig)
 {
 	static const char head[] = "consentgated: fatal signal ";
-	char num[4] = {(char)('0' + sig / 10 % 10), (char)('0' + sig % 10), '\n', 0};
+	char num[3] = {(char)('0' + sig / 10 % 10), (char)('0' + sig % 10), '\n'};
+	size_t skip = sig < 10; /* no leading zero */
 	void *frames[64];
 	int n = backtrace(frames, 64);
 
-	if (write(STDERR_FILENO, head, sizeof head - 1) < 0 || write(STDERR_FILENO, num, 3) < 0)
+	if (write(STDERR_FILENO, head, sizeof head - 1) < 0 || write(STDERR_FILENO, num + skip, 3 - skip) < 0)
 		n = 0;
 	backtrace_symbols_fd(frames, n, STDERR_FILENO);
 	raise(sig); /* SA_RESETHAND: the default action, once this returns */
