@@ -19,7 +19,8 @@ const char *cg_transfer_text(int t);
 
 /* 1 if data may go to this ISO 3166-1 alpha-2 country without a transfer
  * basis: the EU/EEA, or a country with an adequacy decision of the
- * European Commission (as of 2026; the README lists them). */
+ * European Commission (as of 2026; listed in
+ * docs/auditors.md#recipients-and-third-country-transfers). */
 int cg_country_adequate(const char *cc);
 
 #endif

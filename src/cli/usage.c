@@ -32,7 +32,7 @@ const char cg_usage_erase[] =
 	"  of the visitor, drops their queued analytics and appends a tombstone. Safe\n"
 	"  while the daemon runs. --subject names the visitor by the subject key of\n"
 	"  consent_events: how erasures are applied again to a database restored from\n"
-	"  a backup older than them (README: \"Erasure and backups\").\n";
+	"  a backup older than them (docs/backups.md#erasure-and-backups).\n";
 
 const char cg_usage_verify[] =
 	"usage: consentctl -c FILE verify [--database PATH]\n"

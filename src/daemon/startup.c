@@ -229,13 +229,13 @@ void cg_startup_unlisten(const struct cg_config *cfg, struct cg_listener *l)
 void cg_startup_warn(const struct cg_config *cfg, const char *file)
 {
 	if (!cfg->banner_dir[0])
-		cg_warn("%s: [banner] dir is not set: choices record no banner build (README: What was shown)", file);
+		cg_warn("%s: [banner] dir is not set: choices record no banner build (docs/auditors.md#what-was-shown)", file);
 	if (!cfg->notice_file[0])
-		cg_warn("%s: [policy] notice_file is not set: choices record no privacy notice (README: What was shown)",
+		cg_warn("%s: [policy] notice_file is not set: choices record no privacy notice (docs/auditors.md#what-was-shown)",
 		        file);
 	for (int i = 0; i < cfg->n_dest; i++)
 		if (!cg_destination_declared(&cfg->dest[i]))
 			cg_warn("%s: [destination.%s] declares no recipient and country: visitors and their "
-			        "receipts read \"not declared\" (README: Recipients and transfers)", file,
+			        "receipts read \"not declared\" (docs/auditors.md#recipients-and-third-country-transfers)", file,
 			        cfg->dest[i].name);
 }

@@ -171,17 +171,18 @@ else # tampered in place (by a superuser who disables the trigger), then put bac
 fi
 expect_eq "verify fails on a tampered log" 1 "$rc"; expect_match "names the first bad row" 'id = 2: core fields' "$out"
 
-# the README's example queries (its SQLite or its PostgreSQL set) run against a real database
+# the analysts' example queries (docs/analysts.md#example-queries: its SQLite or
+# its PostgreSQL set) run against a real database
 if [ "$CG_BACKEND" = sqlite ]; then
-	queries=$(sed -n '/^-- 1. Consent rate per week/,/^```/p' "$CG_SRC/README.md" | grep -v '^```')
+	queries=$(sed -n '/^-- 1. Consent rate per week/,/^```/p' "$CG_SRC/docs/analysts.md" | grep -v '^```')
 	out=$(sqlite3 -readonly "$CG_DB" 2>&1 <<<"$queries"); rc=$?
 else
-	queries=$(sed -n '/^-- 1. (PostgreSQL) Consent rate per week/,/^```/p' "$CG_SRC/README.md" | grep -v '^```')
-	expect_match "the README has the PostgreSQL queries" 'consent_daily' "$queries"
+	queries=$(sed -n '/^-- 1. (PostgreSQL) Consent rate per week/,/^```/p' "$CG_SRC/docs/analysts.md" | grep -v '^```')
+	expect_match "docs/analysts.md has the PostgreSQL queries" 'consent_daily' "$queries"
 	out=$(psql -X -q -v ON_ERROR_STOP=1 "$CG_PG_URL" 2>&1 <<<"$queries"); rc=$?
 fi
-expect_eq "README example queries run" 0 "$rc"
-expect_no_match "README example queries: no SQL error" 'Error|error' "$out"
+expect_eq "docs/analysts.md example queries run" 0 "$rc"
+expect_no_match "docs/analysts.md example queries: no SQL error" 'Error|error' "$out"
 
 if [ "$CG_BACKEND" = postgresql ]; then
 	echo "# a read-only analyst role (conf/postgresql/analyst-role.sql)"

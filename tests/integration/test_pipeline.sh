@@ -141,7 +141,8 @@ expect_eq "the rest closed at their deadline" "closed 40 of 40" "$(tail -1 "$CG_
 # the end of a burst over 16 client connections most kept ones are closed
 # after their answer. nginx may already have sent the next POST on one it
 # kept (it does not retry a POST): a few 502s are the known price, which is
-# why the default cap is far above nginx's keepalive (README)
+# why the default cap is far above nginx's keepalive
+# (docs/configuration.md#directives, max_idle_connections)
 cg_stop_daemon
 export CG_INI_EXTRA="
 [server]

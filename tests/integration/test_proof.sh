@@ -144,7 +144,7 @@ expect_match "... naming that row" "^DIVERGES .*: row 2: " "$out"
 if [ -n "$page" ]; then sql "UPDATE events SET page = '$page' WHERE id = 2" >/dev/null;
 else sql "UPDATE events SET page = NULL WHERE id = 2" >/dev/null; fi
 
-# the README's anchor example, conf/anchor-rfc3161.sh, against a local
+# the anchor example of docs/chain-heads.md#anchoring, conf/anchor-rfc3161.sh, against a local
 # timestamp authority: what it prints is an RFC 3161 stamp of the head
 cg_start_tsa "$CG_DIR/tsa" || not_ok "a local timestamp authority starts"
 TSA_URL="$TSA_URL" sh "$CG_SRC/conf/anchor-rfc3161.sh" <"$CG_DIR/head.json" >"$CG_DIR/head.tsr.b64"; rc=$?

@@ -147,8 +147,9 @@ else
 	# PostgreSQL keeps the old version of an updated row until VACUUM, which
 	# the daemon runs right after an erasure: then no row version, live or
 	# dead, of the tables holds A's values (pageinspect reads the pages as
-	# the server does). The README says what remains: free space not yet
-	# overwritten, WAL segments not yet recycled, backups.
+	# the server does). docs/postgresql.md#erasure-on-postgresql says what
+	# remains: free space not yet overwritten, WAL segments not yet
+	# recycled, backups.
 	sql "CREATE EXTENSION IF NOT EXISTS pageinspect" >/dev/null
 	versions_with() { sql "SELECT count(*) FROM (VALUES ('events'), ('outbox_rows')) r(rel),
 		generate_series(0, (pg_relation_size(r.rel) / 8192)::int - 1) AS blk,

@@ -131,7 +131,7 @@ static void test_field_boundaries(void **state)
 }
 
 /* The encoding is a format: verifiers outside this code recompute it
- * (README "The proof: hash chain"). A known event and the hash it has
+ * (docs/auditors.md#the-hash-chain). A known event and the hash it has
  * always had. */
 static void test_known_vector(void **state)
 {

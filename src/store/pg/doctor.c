@@ -5,7 +5,7 @@
  * instance's heartbeat and checks the shared configuration fingerprint,
  * runs the daily retention purge when no other instance has, and VACUUMs
  * after erasures so the old row versions holding erased values become free
- * space soon (README: "Erasure on PostgreSQL"). Its own connection. */
+ * space soon (docs/postgresql.md#erasure-on-postgresql). Its own connection. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

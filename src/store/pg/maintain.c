@@ -238,7 +238,7 @@ static int run_purge(PGconn *c, const struct cg_config *cfg, int64_t now_ms, int
 
 /* Plain VACUUM: the dead versions of erased or purged rows become free
  * space that later writes overwrite (VACUUM FULL would rewrite the files
- * but locks the tables; see the README). */
+ * but locks the tables; docs/postgresql.md#erasure-on-postgresql). */
 void pgs_vacuum(PGconn *c)
 {
 	int64_t deadline = pgs_mono_ms() + 600000;

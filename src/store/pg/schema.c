@@ -160,7 +160,7 @@ static const char views_sql[] =
 "  RETURN NEW; END$$;\n"
 "CREATE TRIGGER outbox_insert INSTEAD OF INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION cg_outbox_insert();\n";
 
-/* The read-only analyst role (README: "Analysts on PostgreSQL"): the views,
+/* The read-only analyst role (docs/postgresql.md#analysts-on-postgresql): the views,
  * never the base tables or the keys. Granted whenever the role exists. */
 static const char grants_sql[] =
 "DO $$BEGIN\n"
