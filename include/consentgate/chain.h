@@ -1,4 +1,4 @@
-/* The hash chain over consent_events (DESIGN.md §2.5).
+/* The hash chain over consent_events (docs/auditors.md#the-hash-chain).
  *
  *   core_digest     = SHA-256(canonical core fields)
  *   personal_digest = SHA-256(salt || canonical personal fields)

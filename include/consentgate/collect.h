@@ -1,5 +1,5 @@
 /* POST /collect: validation of the GA4-shaped event body and the payloads
- * built from it per destination (DESIGN.md §3, §5). Pure. */
+ * built from it per destination (docs/gatekeeper.md#events-post-collect). Pure. */
 #ifndef CONSENTGATE_COLLECT_H
 #define CONSENTGATE_COLLECT_H
 

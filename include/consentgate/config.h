@@ -1,4 +1,4 @@
-/* Configuration (DESIGN.md §8), parsed from a string so tests need no files.
+/* Configuration (docs/configuration.md), parsed from a string so tests need no files.
  * Unknown sections or keys, bad values and missing required keys are errors
  * that name the file, the line and the key. Pure. */
 #ifndef CONSENTGATE_CONFIG_H

@@ -1,4 +1,4 @@
-/* Validation of the request bodies of the /consent routes (DESIGN.md §3).
+/* Validation of the request bodies of the /consent routes (docs/api.md#routes).
  * Pure: every rule here answers with the field that broke it. */
 #ifndef CONSENTGATE_CONSENT_H
 #define CONSENTGATE_CONSENT_H

@@ -1,4 +1,4 @@
-/* The gatekeeper's decision (DESIGN.md §5): may this destination receive an
+/* The gatekeeper's decision (docs/gatekeeper.md#the-decision): may this destination receive an
  * event of this visitor, and in which form? Pure; time is passed in. */
 #ifndef CONSENTGATE_DECISION_H
 #define CONSENTGATE_DECISION_H

@@ -1,4 +1,4 @@
-/* One row of consent_events: an append-only state change (DESIGN.md §4),
+/* One row of consent_events: an append-only state change (docs/analysts.md#views-and-tables),
  * plus the visitor state derived from the latest row. Pure data + names. */
 #ifndef CONSENTGATE_EVENT_H
 #define CONSENTGATE_EVENT_H

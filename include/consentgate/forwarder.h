@@ -1,5 +1,5 @@
 /* The forwarder: a thread that drains the durable outbox into the configured
- * destinations with libcurl (DESIGN.md §1, §5). It re-checks each visitor's
+ * destinations with libcurl (docs/gatekeeper.md#the-forwarder). It re-checks each visitor's
  * consent right before sending; withdrawn, erased, objected or expired
  * visitors' events are dropped, never sent. Delivery is at-least-once. */
 #ifndef CONSENTGATE_FORWARDER_H

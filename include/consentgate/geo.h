@@ -1,5 +1,6 @@
-/* Country lookup over a MaxMind DB file (DESIGN.md §2.2): only the country is
- * ever read. Thread-safe; cg_geo_reopen swaps in a file replaced by rename. */
+/* Country lookup over a MaxMind DB file: only the country is ever read
+ * (docs/architecture.md#privacy-invariants, 2). Thread-safe; cg_geo_reopen
+ * swaps in a file replaced by rename. */
 #ifndef CONSENTGATE_GEO_H
 #define CONSENTGATE_GEO_H
 

@@ -1,4 +1,4 @@
-/* Client address parsing and truncation (DESIGN.md §2.1). Pure.
+/* Client address parsing and truncation (docs/architecture.md#privacy-invariants, 1). Pure.
  * Every IPv6 form that embeds the client's IPv4 address is turned into that
  * IPv4 address: IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d),
  * NAT64 well-known prefix (64:ff9b::/96), 6to4 (2002::/16) and Teredo

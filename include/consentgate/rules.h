@@ -1,7 +1,8 @@
-/* The rules the store backends execute, written once (DESIGN.md §4): what an
- * event does to the visitor's queued analytics, the retention cut-offs, and
- * the 72 h delivery limit. Pure: no I/O, no clock (times are passed in). A
- * backend asks these functions and does what they say; it never decides. */
+/* The rules the store backends execute, written once
+ * (docs/architecture.md#the-storage-port): what an event does to the
+ * visitor's queued analytics, the retention cut-offs, and the 72 h delivery
+ * limit. Pure: no I/O, no clock (times are passed in). A backend asks these
+ * functions and does what they say; it never decides. */
 #ifndef CONSENTGATE_RULES_H
 #define CONSENTGATE_RULES_H
 

@@ -1,9 +1,9 @@
-/* The storage port (DESIGN.md §4): everything the daemon, the forwarder and
- * consentctl need from a store, as plain-data operations behind a table of
- * function pointers with an opaque context, in the spirit of SQLite's VFS
- * objects. A backend fills a struct cg_store_port; nothing outside the
- * backend sees its library's types. Backends: SQLite (store_sqlite.h) and
- * PostgreSQL (store_pg.h).
+/* The storage port (docs/architecture.md#the-storage-port): everything the
+ * daemon, the forwarder and consentctl need from a store, as plain-data
+ * operations behind a table of function pointers with an opaque context, in
+ * the spirit of SQLite's VFS objects. A backend fills a struct cg_store_port;
+ * nothing outside the backend sees its library's types. Backends: SQLite
+ * (store_sqlite.h) and PostgreSQL (store_pg.h).
  *
  * Writes are asynchronous: submit() queues a batch and returns; the backend
  * calls done(arg, status) once the batch is durable (CG_OK) or has failed,
@@ -34,7 +34,7 @@ struct cg_store_reader;  /* opaque, the backend's: one read connection */
  * READONLY: reads only (consentctl report, verify, export). */
 enum cg_store_mode { CG_STORE_WRITER = 0, CG_STORE_READONLY, CG_STORE_DAEMON };
 
-/* ---- the outbox (DESIGN.md §4) ---- */
+/* ---- the outbox (docs/gatekeeper.md#the-forwarder) ---- */
 enum cg_outbox_state { CG_OB_PENDING = 0, CG_OB_DELIVERED, CG_OB_DROPPED, CG_OB_DEAD, CG_OB_NSTATES };
 const char *cg_outbox_state_name(int s);
 
@@ -60,7 +60,7 @@ struct cg_outbox_update {
 	char last_error[160];
 };
 
-/* Retention (DESIGN.md §4): what a purge at now_ms changes (or would). */
+/* Retention (docs/retention.md): what a purge at now_ms changes (or would). */
 struct cg_purge_counts {
 	long long ip_prefixes_cleared;
 	long long subjects_pruned;

@@ -1,4 +1,4 @@
-/* The PostgreSQL backend of the storage port (storage.h, DESIGN.md §4):
+/* The PostgreSQL backend of the storage port (storage.h, docs/postgresql.md):
  * several daemons on one database. Each instance group-commits its own
  * batches; one global hash chain, appended under a transaction-scoped
  * advisory lock, so it never forks or gaps; the outbox claimed with FOR

@@ -215,7 +215,7 @@ static void respond_state(struct ctx *c, const struct cg_state *st, int id_prese
 
 /* ---- request facts -------------------------------------------------------- */
 
-/* Cross-site check (DESIGN.md §3): the algorithm of Go's CrossOriginProtection. */
+/* Cross-site check (docs/api.md#routes): the algorithm of Go's CrossOriginProtection. */
 static int cross_site_ok(const struct cg_config *cfg, const struct cg_request *req)
 {
 	const char *s = req->sec_fetch_site;

@@ -46,7 +46,8 @@ static int build_payloads(struct cg_payload_in *in, json_t *events, size_t from,
 #define MAX_PAYLOADS CG_PLAN_ROWS
 
 /* POST /collect: decide per destination, queue what is allowed, answer 204
- * once it is durable (DESIGN.md §3, §5). */
+ * once it is durable (docs/gatekeeper.md#events-post-collect,
+ * docs/gatekeeper.md#the-decision). */
 /* What /collect knows of the visitor and the request. */
 struct visitor {
 	struct cg_state st;

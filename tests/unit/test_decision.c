@@ -1,4 +1,4 @@
-/* The decision table of DESIGN.md §5, enumerated: every basis x purpose x
+/* The decision table of docs/gatekeeper.md#the-decision, enumerated: every basis x purpose x
  * visitor state x GPC x configuration, against the table written out as
  * rules here. */
 #include <setjmp.h>

@@ -1,5 +1,5 @@
 /* The PostgreSQL schema: lean typed tables under the analyst contract of
- * DESIGN.md §4 (the same views, names and columns as on SQLite), the schema
+ * docs/analysts.md#views-and-tables (the same views, names and columns as on SQLite), the schema
  * version, the settings the views read, and the client_id key.
  *
  *   subjects    one row per visitor: the 32-byte subject key (its first 8

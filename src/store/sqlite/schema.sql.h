@@ -5,7 +5,7 @@
  *
  * Lean base tables (digests as 32-byte blobs, times as integer ms since the
  * epoch, enumerations as small integers, a visitor's rows keyed by an
- * increasing integer) under the analyst contract of DESIGN.md §4: the views
+ * increasing integer) under the analyst contract of docs/analysts.md#views-and-tables: the views
  * consent_events, consent_current, consent_daily, outbox and consent_pruned
  * keep schema 1's column names and types (hex text digests, ISO-8601 text
  * times). Add columns, never rename.
