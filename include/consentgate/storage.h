@@ -121,6 +121,10 @@ typedef int (*cg_store_head_fn)(void *ctx, const struct cg_signed_head *h);
 typedef int (*cg_store_row_fn)(void *ctx, int ncols, const char *const *cols);
 typedef int (*cg_store_event_fn)(void *ctx, const struct cg_event *ev);
 typedef int (*cg_store_outbox_fn)(void *ctx, const struct cg_outbox_item *it);
+/* one destination's undelivered rows: pending, dead, and when the oldest
+ * pending one was created (0: none pending) */
+typedef int (*cg_store_backlog_fn)(void *ctx, const char *destination, long long pending, long long dead,
+                                   int64_t oldest_pending_ms);
 
 struct cg_store_port {
 	int version;            /* CG_STORE_PORT_VERSION */
@@ -185,6 +189,9 @@ struct cg_store_port {
 	                    struct cg_outbox_item **items, size_t *n);
 	int (*outbox_pending)(struct cg_store_reader *r, long long *n);
 	int (*outbox_counts)(struct cg_store_reader *r, long long counts[CG_OB_NSTATES]);
+	/* fn for each destination with pending or dead rows, by name; reads
+	 * only those rows (the metrics scrape it) */
+	int (*outbox_backlog)(struct cg_store_reader *r, cg_store_backlog_fn fn, void *ctx);
 	/* "summary" rows (destination, state, count, oldest, newest) or "dead"
 	 * letters (id, destination, created_at, attempts, error) */
 	int (*outbox_rows)(struct cg_store_reader *r, const char *kind, cg_store_row_fn fn, void *ctx);

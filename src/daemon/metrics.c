@@ -2,6 +2,7 @@
  * components' statistics. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "consentgate/err.h"
 #include "daemon.h"
@@ -83,6 +84,83 @@ static int outbox_and_delivery(struct daemon *d, struct cg_buf *out)
 		ull(fs.delivered), ull(fs.retried), ull(fs.dead), ull(fs.dropped));
 	rc |= family(out, "consentgate_delivery_seconds_total", "counter", "Time spent in requests to destinations.");
 	rc |= cg_buf_printf(out, "consentgate_delivery_seconds_total %.6f\n", fs.latency_seconds);
+	return rc;
+}
+
+/* ---- the outbox by destination: backlog, dead letters, the oldest wait ---- */
+
+#define BACKLOG_MAX (CG_MAX_DESTINATIONS * 4) /* configured ones and others the outbox still names */
+struct backlog_row {
+	char dest[64];
+	long long pending, dead;
+	int64_t oldest_ms;
+};
+struct backlog {
+	struct backlog_row row[BACKLOG_MAX];
+	size_t n;
+};
+
+static int backlog_add(void *ctx, const char *dest, long long pending, long long dead, int64_t oldest_ms)
+{
+	struct backlog *b = ctx;
+	size_t i;
+
+	for (i = 0; i < b->n && strcmp(b->row[i].dest, dest ? dest : "") != 0; i++)
+		;
+	if (i == BACKLOG_MAX)
+		return 1; /* the rest stay out of the metrics; consentctl outbox summary lists them */
+	if (i == b->n)
+		snprintf(b->row[b->n++].dest, sizeof b->row[0].dest, "%s", dest ? dest : "");
+	b->row[i].pending = pending;
+	b->row[i].dead = dead;
+	b->row[i].oldest_ms = oldest_ms;
+	return 0;
+}
+
+/* a label value as Prometheus' text format wants it: \\, \" and \n escaped */
+static void label_value(const char *v, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (; *v && o + 3 < len; v++) {
+		if (*v == '\\' || *v == '"' || *v == '\n')
+			out[o++] = '\\';
+		out[o++] = *v == '\n' ? 'n' : *v;
+	}
+	out[o] = '\0';
+}
+
+static int outbox_by_destination(struct daemon *d, struct cg_buf *out)
+{
+	static const char *const names[3] = {"consentgate_outbox_pending_rows", "consentgate_outbox_dead_rows",
+	                                     "consentgate_outbox_oldest_pending_seconds"};
+	static const char *const helps[3] = {
+		"Outbox rows waiting for delivery, by destination.",
+		"Dead letters by destination: rows given up (consentctl outbox dead lists them).",
+		"Age of the oldest row waiting for delivery, by destination (0: none waits)."};
+	struct backlog b = {.n = 0};
+	struct cg_store_reader *r = cgd_borrow(d);
+	int64_t now_ms = (int64_t)time(NULL) * 1000;
+	int rc = 0, orc;
+
+	for (int i = 0; i < d->cfg.n_dest; i++) /* every configured one, 0 when idle */
+		backlog_add(&b, d->cfg.dest[i].name, 0, 0, 0);
+	orc = r ? d->store.outbox_backlog(r, backlog_add, &b) : CG_ERR_STORAGE;
+	cgd_give_back(d, r);
+	if (orc != CG_OK)
+		return 0;
+	for (int k = 0; k < 3; k++) {
+		rc |= family(out, names[k], "gauge", helps[k]);
+		for (size_t i = 0; i < b.n; i++) {
+			const struct backlog_row *w = &b.row[i];
+			long long v = k == 0 ? w->pending : k == 1 ? w->dead
+			            : w->oldest_ms > 0 && now_ms > w->oldest_ms ? (now_ms - w->oldest_ms) / 1000 : 0;
+			char dest[2 * sizeof w->dest];
+
+			label_value(w->dest, dest, sizeof dest);
+			rc |= cg_buf_printf(out, "%s{destination=\"%s\"} %lld\n", names[k], dest, v);
+		}
+	}
 	return rc;
 }
 
@@ -173,6 +251,7 @@ int cgd_metrics(struct daemon *d, struct cg_buf *out)
 	int rc = requests_and_decisions(d, out);
 
 	rc |= outbox_and_delivery(d, out);
+	rc |= outbox_by_destination(d, out);
 	rc |= limits_and_connections(d, out);
 	rc |= writer(d, out);
 	rc |= storage(d, out);

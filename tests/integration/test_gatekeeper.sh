@@ -224,6 +224,23 @@ cg_wait_for 10 sql_ge 3 "SELECT count(*) FROM outbox WHERE payload LIKE '%M-DEAD
 expect_match "4xx: dead letter keeps the error" '^HTTP 400: \{"error":"sink says no"\}$' "$(sql "SELECT DISTINCT last_error FROM outbox WHERE payload LIKE '%M-DEAD%'")"
 sink_mode ok
 
+echo "# the outbox by destination in the metrics: dead letters, backlog, the oldest wait"
+# a row waiting since an hour ago, due tomorrow (the forwarder leaves it alone)
+ago=$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%S.000Z)
+due=$(date -u -d '+1 day' +%Y-%m-%dT%H:%M:%S.000Z)
+sql "INSERT INTO outbox(subject, destination, purpose, mode, payload, created_at, next_attempt_at) VALUES(NULL, 'hotjar', 'statistics', 'minimised', '{\"M-AGE\":1}', '$ago', '$due')"
+out=$(curl -s "$CG_URL/consent/metrics")
+metric() { sed -n "s/^$1{destination=\"$2\"} //p" <<<"$out"; }
+for dest in ga4 hotjar audience; do
+	expect_eq "metrics: dead letters of $dest" \
+		"$(sql "SELECT count(*) FROM outbox WHERE destination = '$dest' AND state = 'dead'")" "$(metric consentgate_outbox_dead_rows "$dest")"
+done
+expect_eq "metrics: hotjar's backlog" 1 "$(metric consentgate_outbox_pending_rows hotjar)"
+age=$(metric consentgate_outbox_oldest_pending_seconds hotjar)
+expect_match "metrics: hotjar's oldest row has waited an hour ($age s)" '^3[67][0-9][0-9]$' "$age"
+expect_eq "metrics: ga4 waits for nothing" "0 0" "$(metric consentgate_outbox_pending_rows ga4) $(metric consentgate_outbox_oldest_pending_seconds ga4)"
+sql "DELETE FROM outbox_rows WHERE payload LIKE '%M-AGE%'"
+
 echo "# the 72 h limit"
 old=$(date -u -d '-73 hours' +%Y-%m-%dT%H:%M:%S.000Z)
 sql "INSERT INTO outbox(subject, destination, purpose, mode, payload, created_at, next_attempt_at) VALUES(NULL, 'audience', 'statistics', 'minimised', '{\"M-OLD\":1}', '$old', '$old')"

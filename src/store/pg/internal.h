@@ -204,6 +204,7 @@ int pgs_claim_outbox(struct cg_store_reader *r, int64_t now_ms, size_t max, int6
                      struct cg_outbox_item **items, size_t *n);
 int pgs_outbox_pending(struct cg_store_reader *r, long long *n);
 int pgs_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NSTATES]);
+int pgs_outbox_backlog(struct cg_store_reader *r, cg_store_backlog_fn fn, void *ctx);
 int pgs_outbox_rows(struct cg_store_reader *r, const char *kind, cg_store_row_fn fn, void *ctx);
 int pgs_each_outbox(struct cg_store_reader *r, cg_store_outbox_fn fn, void *ctx);
 /* a reader's connection for one call (NULL: broken), and its release; a

@@ -121,6 +121,7 @@ static const struct cg_store_port pg_port = {
 	.claim_outbox = pgs_claim_outbox,
 	.outbox_pending = pgs_outbox_pending,
 	.outbox_counts = pgs_outbox_counts,
+	.outbox_backlog = pgs_outbox_backlog,
 	.outbox_rows = pgs_outbox_rows,
 	.each_outbox = pgs_each_outbox,
 	.key_put = pgs_key_put,

@@ -442,6 +442,21 @@ int pgs_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NSTATES]
 	return rc;
 }
 
+int pgs_outbox_backlog(struct cg_store_reader *r, cg_store_backlog_fn fn, void *ctx)
+{
+	PGresult *res = NULL;
+	int rc = pgs_reader_query(r,
+		"SELECT destination, count(*) FILTER (WHERE state = 0), count(*) FILTER (WHERE state = 3),"
+		" coalesce(min(created_ms) FILTER (WHERE state = 0), 0) FROM outbox_rows"
+		" WHERE state IN (0, 3) GROUP BY destination ORDER BY destination COLLATE \"C\"", 0, NULL, &res);
+
+	for (int i = 0, stop = 0; rc == CG_OK && !stop && i < PQntuples(res); i++)
+		stop = fn(ctx, PQgetvalue(res, i, 0), pgs_col_i64(res, i, 1), pgs_col_i64(res, i, 2),
+		          pgs_col_i64(res, i, 3));
+	PQclear(res);
+	return rc;
+}
+
 int pgs_outbox_rows(struct cg_store_reader *r, const char *kind, cg_store_row_fn fn, void *ctx)
 {
 	static const char summary[] =

@@ -60,6 +60,7 @@ int cg_store_each_outbox(struct cg_store_reader *r, cg_store_outbox_fn fn, void 
 int cg_store_retire(struct cg_store *st, const char *to, int (*copy)(void *arg), void *arg);
 int cg_store_outbox_pending(struct cg_store_reader *r, long long *n);
 int cg_store_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NSTATES]);
+int cg_store_outbox_backlog(struct cg_store_reader *r, cg_store_backlog_fn fn, void *ctx);
 int cg_store_outbox_rows(struct cg_store_reader *r, const char *kind, cg_store_row_fn fn, void *ctx);
 /* shown.c */
 int cg_store_shown_put(struct cg_store *st, const struct cg_shown *s, int64_t now_ms);

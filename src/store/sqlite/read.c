@@ -336,6 +336,25 @@ int cg_store_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NST
 	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
 }
 
+int cg_store_outbox_backlog(struct cg_store_reader *r, cg_store_backlog_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, stop = 0;
+
+	/* outbox_due (state, next_ms) finds the pending and dead rows alone */
+	if (sqlite3_prepare_v2(r->db,
+	                       "SELECT destination, count(*) FILTER (WHERE state = 0), count(*) FILTER (WHERE state = 3),"
+	                       " coalesce(min(created_ms) FILTER (WHERE state = 0), 0) FROM outbox_rows"
+	                       " WHERE state IN (0, 3) GROUP BY destination ORDER BY destination",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return CG_ERR_STORAGE;
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		stop = fn(ctx, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1),
+		          sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3));
+	sqlite3_finalize(st);
+	return stop || rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
+}
+
 /* ---- outbox administration (consentctl outbox) ------------------------------ */
 
 int cg_store_outbox_rows(struct cg_store_reader *r, const char *sql_kind,

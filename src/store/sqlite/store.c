@@ -538,6 +538,7 @@ int cg_sqlite_open(const struct cg_config *cfg, int mode, struct cg_store_port *
 		.each_outbox = cg_store_each_outbox,
 		.outbox_pending = cg_store_outbox_pending,
 		.outbox_counts = cg_store_outbox_counts,
+		.outbox_backlog = cg_store_outbox_backlog,
 		.outbox_rows = cg_store_outbox_rows,
 		.key_put = port_key_put,
 		.sign_head = port_sign_head,
