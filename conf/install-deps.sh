@@ -14,7 +14,10 @@ PKGS=(build-essential cmake pkg-config
 if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
 	PKGS+=(wrk clang libclang-rt-14-dev chromium fonts-dejavu-core procps e2fsprogs util-linux
 	       postgresql    # the tests' private cluster (tests/lib/pg.sh), never the packaged one
-	       python3-nacl openssl)  # independent verifiers of signed receipts and heads
+	       python3-nacl openssl   # independent verifiers of signed receipts and heads
+	       debhelper lintian git  # the Debian package: built, checked, installed and purged
+	       systemd man-db         # ... its unit's exposure (systemd-analyze), its man pages
+	       prometheus python3-yaml)  # promtool checks the alert rules; the rules' names checked
 	# the browser tests run on Node (playwright-core): Debian's nodejs + npm,
 	# unless a node is already installed some other way
 	command -v npm >/dev/null || PKGS+=(nodejs npm)
@@ -41,9 +44,13 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts the packaged nginx (php-fpm, postgresql) services; consentgate's
 # demo, tests and benchmarks run their own instances.
 if command -v systemctl >/dev/null; then
-	for unit in nginx php8.2-fpm postgresql; do
+	for unit in nginx php8.2-fpm postgresql prometheus prometheus-node-exporter; do
 		systemctl is-active --quiet "$unit" 2>/dev/null && systemctl disable --now "$unit" >/dev/null 2>&1
 	done
+fi
+# without systemd, invoke-rc.d may have started prometheus (it brings promtool)
+if [ ! -d /run/systemd/system ] && [ -x /etc/init.d/prometheus ] && [[ " ${missing[*]} " == *" prometheus "* ]]; then
+	/etc/init.d/prometheus stop >/dev/null 2>&1 || true
 fi
 # without systemd the package may have started its cluster itself
 if command -v pg_lsclusters >/dev/null; then
