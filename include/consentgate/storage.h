@@ -123,8 +123,7 @@ typedef int (*cg_store_event_fn)(void *ctx, const struct cg_event *ev);
 typedef int (*cg_store_outbox_fn)(void *ctx, const struct cg_outbox_item *it);
 /* one destination's undelivered rows: pending, dead, and when the oldest
  * pending one was created (0: none pending) */
-typedef int (*cg_store_backlog_fn)(void *ctx, const char *destination, long long pending, long long dead,
-                                   int64_t oldest_pending_ms);
+typedef int (*cg_store_backlog_fn)(void *ctx, const char *dest, long long pending, long long dead, int64_t oldest_ms);
 
 struct cg_store_port {
 	int version;            /* CG_STORE_PORT_VERSION */
