@@ -90,6 +90,11 @@ for f in ./usr/sbin/consentgated ./usr/bin/consentctl ./lib/systemd/system/conse
 done
 expect_eq "nothing outside the FHS places" "" \
 	"$(grep -vE '^\./((etc|lib|usr)/?)?$|^\./(etc/consentgate|lib/systemd|usr/(s?bin|share|lib/tmpfiles\.d))(/|$)|^\./usr/lib/$' <<<"$files")"
+dpkg-deb -e "$deb" "$T/ctl"
+expect_match "prerm stops the daemon on removal" "deb-systemd-invoke stop 'consentgated.service'" "$(cat "$T/ctl/prerm" 2>&1)"
+expect_eq "postinst enables the unit only if it was enabled before (an upgrade)" \
+	"if deb-systemd-helper --quiet was-enabled 'consentgated.service'; then" \
+	"$(grep -B2 "deb-systemd-helper enable" "$T/ctl/postinst" | sed -n 1p | sed 's/^[[:space:]]*//')"
 dpkg-deb -x "$dbg" "$T/dbg"
 for b in usr/sbin/consentgated usr/bin/consentctl; do
 	dpkg-deb --fsys-tarfile "$deb" | tar -xO "./$b" >"$T/bin"
@@ -123,6 +128,8 @@ expect_eq "the unit is not enabled" "" "$(find /etc/systemd/system -name 'consen
 expect_eq "... and nothing was started (no socket)" "" "$(ls /run/consentgate 2>/dev/null)"
 expect_eq "the socket's directory /run/consentgate exists (tmpfiles.d), consentgate's" "consentgate 755" \
 	"$(stat -c '%U %a' /run/consentgate 2>&1)"
+doc=$(sed -n 's#^Documentation=file://##p' /lib/systemd/system/consentgated.service)
+expect_match "the unit's Documentation= is installed ($doc)" '^/usr/share/doc/consentgate/.+' "$(ls "$doc" 2>&1)"
 sec=$(systemd-analyze security --offline=true /lib/systemd/system/consentgated.service 2>&1)
 exposure=$(sed -nE 's/.*Overall exposure level for consentgated\.service: ([0-9.]+).*/\1/p' <<<"$sec")
 expect_match "systemd-analyze security --offline=true: exposure $exposure <= 1.5" '^(0\.[0-9]|1\.[0-5])$' "$exposure"
