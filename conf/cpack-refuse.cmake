@@ -6,7 +6,7 @@ if(CPACK_GENERATOR STREQUAL "DEB")
   message(FATAL_ERROR
     "consentgate: the Debian package is not made by cpack. Build it with debhelper "
     "from the source tree (it configures its own build with prefix /usr):\n"
-    "  apt-get install debhelper   # and the Build-Depends of debian/control\n"
+    "  apt-get install debhelper && apt-get build-dep ./   # the Build-Depends of debian/control\n"
     "  dpkg-buildpackage -b -us -uc\n"
     "then install it with: apt-get install ../consentgate_*.deb")
 endif()
