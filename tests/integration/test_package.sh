@@ -17,11 +17,13 @@ export DEBIAN_FRONTEND=noninteractive
 installed_here=
 had_user=$(getent passwd consentgate)
 had_state=$([ -e /var/lib/consentgate ] && echo yes)
+had_run=$([ -e /run/consentgate ] && echo yes)
 
 cleanup() {
 	if [ -n "$installed_here" ]; then
 		"${APT[@]}" purge consentgate consentgate-dbgsym >/dev/null 2>&1
 		[ -z "$had_state" ] && rm -rf /var/lib/consentgate
+		[ -z "$had_run" ] && rm -rf /run/consentgate
 		if [ -z "$had_user" ] && getent passwd consentgate >/dev/null; then
 			deluser --quiet --system consentgate >/dev/null 2>&1
 			getent group consentgate >/dev/null && delgroup --quiet --system consentgate >/dev/null 2>&1
