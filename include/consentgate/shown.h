@@ -28,13 +28,14 @@
 #define CG_BUILD_ID_LEN 32
 #define CG_NOTICE_ID_LEN 64
 #define CG_BUILD_FIELD "cg-build:"
+#define CG_SHOWN_NAME_MAX 63 /* a file's name, without NUL */
 #define CG_SHOWN_RECORD_LEN (6 + CG_BUILD_ID_LEN + 8 + CG_NOTICE_ID_LEN + 9)
 
 enum cg_shown_kind { CG_SHOWN_BANNER = 0, CG_SHOWN_NOTICE };
 
 /* One file of a build or a notice (bytes as served). */
 struct cg_shown_file {
-	char name[64];
+	char name[CG_SHOWN_NAME_MAX + 1];
 	const uint8_t *bytes;
 	size_t len;
 	char hash[CG_HEX_HASH_LEN + 1];   /* SHA-256 of the bytes as served */
@@ -61,6 +62,14 @@ void cg_notice_id(struct cg_shown_file *file, char id[CG_NOTICE_ID_LEN + 1]);
 
 /* 1 if s is 32 lower-case hex digits */
 int cg_build_id_valid(const char *s);
+/* 1 if s is a SHA-256 as stored for a file (64 lower-case hex digits) */
+int cg_shown_hash_valid(const char *s);
+/* 1 if name may name a file of a build or notice: 1-63 of A-Z a-z 0-9 and
+ * . _ + -, not starting with '.' or '-'. So never a path, never "." or
+ * "..", never hidden, never an option: the daemon registers no other name
+ * and consentctl writes no other (a name read from the database is
+ * checked again before it names a file). */
+int cg_shown_name_valid(const char *name);
 /* the choice row's banner field */
 void cg_shown_record(char out[CG_BANNER_MAX + 1], const char *build, const char *notice, int asserted);
 /* the build and notice ids of such a field ("" where there is none) */

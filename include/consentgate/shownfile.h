@@ -14,11 +14,13 @@
  * missing, or when banner.js carries another id than its files hash to
  * (edited or not stamped: consentctl banner stamp DIR). */
 int cg_shown_load_banner(const char *dir, struct cg_shown *out, char *err, size_t errlen);
+/* The notice at path, registered under the file's name, which must be one
+ * cg_shown_name_valid takes (CG_ERR_CONFIG naming the rule otherwise). */
 int cg_shown_load_notice(const char *path, const char *policy_version, struct cg_shown *out, char *err,
                          size_t errlen);
 void cg_shown_release(struct cg_shown *s);
-/* Writes the build's id into dir/banner.js (atomically: a new file renamed
- * over it); *id: the id. */
+/* Writes the build's id into dir/banner.js (atomically: a new file,
+ * .banner.js.tmp, renamed over it; outfile.h); *id: the id. */
 int cg_shown_stamp(const char *dir, char id[CG_BUILD_ID_LEN + 1], char *err, size_t errlen);
 
 #endif

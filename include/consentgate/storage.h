@@ -112,7 +112,7 @@ struct cg_shown_row {
 	char label[64];                     /* a notice: its policy version */
 	int64_t first_ms, retired_ms;       /* retired_ms 0: in service */
 	size_t nfiles;
-	char names[4][64];
+	char names[4][CG_SHOWN_NAME_MAX + 1];
 	char hashes[4][CG_HEX_HASH_LEN + 1];
 };
 typedef int (*cg_store_shown_fn)(void *ctx, const struct cg_shown_row *s);

@@ -22,4 +22,11 @@
 int cg_pg_open(const struct cg_config *cfg, int mode, struct cg_store_port *out,
                char *err, size_t errlen);
 
+/* CG_OK if url is a PostgreSQL URL (postgresql:// or postgres://) or a
+ * key=value conninfo, readable by libpq, that names its database;
+ * CG_ERR_INVALID with err saying why otherwise (echoing nothing of the
+ * string, which may hold a password, but libpq's reason for a syntax
+ * error). Touches nothing. */
+int cg_pg_url_check(const char *url, char *err, size_t errlen);
+
 #endif

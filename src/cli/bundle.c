@@ -2,7 +2,17 @@
  * the events of a period, the verification transcript, the signed heads of
  * the period with their anchors, the public keys, the policy-version
  * history, the recipients, a README and verify.py that check it offline,
- * and SHA256SUMS. Never overwrites a file. */
+ * and SHA256SUMS. Never overwrites a file.
+ *
+ * Memory stays flat in the number of events: each event is written, as a
+ * CSV line and as JSON, to a scratch file with no name in the output's
+ * directory while the log is read (one read, so one consistent walk of the
+ * chain), and each scratch file is copied into the archive afterwards. A
+ * tar member's size precedes its bytes, which is why they are not written
+ * to the archive directly; a second pass counting sizes would read the log
+ * twice, and an erasure or a purge between the passes would change the
+ * bytes. The cost is disk: the period's events uncompressed, beside the
+ * archive, until it is written. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
@@ -20,8 +30,10 @@
 #include "consentgate/err.h"
 #include "consentgate/export.h"
 #include "consentgate/id.h"
+#include "consentgate/outfile.h"
 #include "consentgate/shown.h"
 #include "consentgate/sign.h"
+#include "consentgate/timefmt.h"
 #include "bundle_files.h"
 #include "cli.h"
 
@@ -39,8 +51,9 @@ struct bundle {
 	const struct cg_config *cfg;
 	char from[11], to[11];              /* days, inclusive */
 	const char *subject;                /* NULL: every visitor */
-	struct cg_buf csv, transcript, sums;
-	json_t *events;
+	struct cg_buf transcript, sums;
+	FILE *csv, *json;                   /* the period's events (scratch files) */
+	long long nevents;
 	struct version_seen versions[MAX_VERSIONS];
 	int nversions;
 	struct cg_signed_head *heads;       /* of the period, oldest first */
@@ -55,7 +68,7 @@ struct bundle {
 	size_t nfiles;
 	struct archive *a;
 	char dir[64];
-	int failed;
+	int failed, refused;                /* refused: a row of the store, said why */
 };
 
 static const char *const csv_cols[] = {
@@ -68,20 +81,41 @@ static const char *const csv_cols[] = {
 static json_t *str_or_null(const char *s) { return s[0] ? json_string(s) : json_null(); }
 static json_t *tri(int v) { return v == CG_TRI_NULL ? json_null() : json_integer(v); }
 
-static void csv_cell(struct cg_buf *b, const char *s, int last)
+static void csv_cell(FILE *f, const char *s, int last)
 {
 	if (strpbrk(s, ",\"\r\n")) {
-		cg_buf_adds(b, "\"");
+		putc('"', f);
 		for (; *s; s++) {
-			cg_buf_add(b, s, 1);
+			putc(*s, f);
 			if (*s == '"')
-				cg_buf_add(b, s, 1);
+				putc('"', f);
 		}
-		cg_buf_adds(b, "\"");
+		putc('"', f);
 	} else {
-		cg_buf_adds(b, s);
+		fputs(s, f);
 	}
-	cg_buf_adds(b, last ? "\r\n" : ",");
+	fputs(last ? "\r\n" : ",", f);
+}
+
+/* one element of events.json: the bytes json_dumps gives the whole array
+ * with JSON_INDENT(2), each row indented one level (a JSON text holds no
+ * raw newline but those of its layout) */
+static void json_element(struct bundle *b, json_t *row)
+{
+	char *s = json_dumps(row, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	const char *p = s, *nl;
+
+	if (!s) {
+		b->failed = 1;
+		return;
+	}
+	fputs(b->nevents ? ",\n  " : "[\n  ", b->json);
+	for (; (nl = strchr(p, '\n')); p = nl + 1) {
+		fwrite(p, 1, (size_t)(nl - p) + 1, b->json);
+		fputs("  ", b->json);
+	}
+	fputs(p, b->json);
+	free(s);
 }
 
 /* one event as the consent_events view shows it */
@@ -131,9 +165,11 @@ static void add_event(struct bundle *b, const struct cg_event *ev)
 			snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
 			s = num;
 		}
-		csv_cell(&b->csv, s, i == NCOLS - 1);
+		csv_cell(b->csv, s, i == NCOLS - 1);
 	}
-	json_array_append_new(b->events, row);
+	json_element(b, row);
+	json_decref(row);
+	b->nevents++;
 	for (int i = 0; i < b->nversions && !vs; i++)
 		if (strcmp(b->versions[i].version, ev->policy_version) == 0)
 			vs = &b->versions[i];
@@ -184,6 +220,11 @@ static int take_shown(void *arg, const struct cg_shown_row *row)
 	char first[CG_TIME_LEN + 1], retired[CG_TIME_LEN + 1];
 	int rc = CG_OK;
 
+	if (!cg_cli_shown_row_ok("bundle", row)) { /* its hashes name members */
+		json_decref(files);
+		b->refused = 1;
+		return CG_ERR_INVALID;
+	}
 	cg_time_format(row->first_ms, first);
 	cg_time_format(row->retired_ms, retired);
 	for (size_t i = 0; rc == CG_OK && i < row->nfiles; i++) {
@@ -251,11 +292,11 @@ static void check_heads(struct bundle *b, const struct cg_pubkey *keys, size_t n
 	}
 }
 
-static void add_file(struct bundle *b, const char *name, const void *data, size_t len)
+/* a member's header (its size comes first), then its bytes in pieces */
+static void member_begin(struct bundle *b, const char *name, int64_t len, crypto_hash_sha256_state *h)
 {
 	struct archive_entry *e = archive_entry_new();
-	uint8_t d[crypto_hash_sha256_BYTES];
-	char path[256], hex[2 * sizeof d + 1];
+	char path[256];
 
 	snprintf(path, sizeof path, "%s/%s", b->dir, name);
 	archive_entry_set_pathname(e, path);
@@ -263,13 +304,58 @@ static void add_file(struct bundle *b, const char *name, const void *data, size_
 	archive_entry_set_filetype(e, AE_IFREG);
 	archive_entry_set_perm(e, strcmp(name, "verify.py") == 0 ? 0755 : 0644);
 	archive_entry_set_mtime(e, time(NULL), 0);
-	if (archive_write_header(b->a, e) != ARCHIVE_OK ||
-	    (len && archive_write_data(b->a, data, len) != (la_ssize_t)len))
+	if (!e || archive_write_header(b->a, e) != ARCHIVE_OK)
 		b->failed = 1;
 	archive_entry_free(e);
-	crypto_hash_sha256(d, data, len);
+	crypto_hash_sha256_init(h);
+}
+
+static void member_data(struct bundle *b, const void *data, size_t len, crypto_hash_sha256_state *h)
+{
+	if (len && archive_write_data(b->a, data, len) != (la_ssize_t)len)
+		b->failed = 1;
+	crypto_hash_sha256_update(h, data, len);
+}
+
+static void member_end(struct bundle *b, const char *name, crypto_hash_sha256_state *h)
+{
+	uint8_t d[crypto_hash_sha256_BYTES];
+	char hex[2 * sizeof d + 1];
+
+	crypto_hash_sha256_final(h, d);
 	sodium_bin2hex(hex, sizeof hex, d, sizeof d);
 	cg_buf_printf(&b->sums, "%s  %s\n", hex, name);
+}
+
+static void add_file(struct bundle *b, const char *name, const void *data, size_t len)
+{
+	crypto_hash_sha256_state h;
+
+	member_begin(b, name, (int64_t)len, &h);
+	member_data(b, data, len, &h);
+	member_end(b, name, &h);
+}
+
+/* a scratch file's bytes as a member */
+static void add_scratch(struct bundle *b, const char *name, FILE *f)
+{
+	crypto_hash_sha256_state h;
+	char buf[64 * 1024];
+	off_t len = fflush(f) == 0 ? ftello(f) : -1, done = 0;
+	size_t n;
+
+	if (len < 0 || fseeko(f, 0, SEEK_SET) != 0) {
+		b->failed = 1;
+		return;
+	}
+	member_begin(b, name, (int64_t)len, &h);
+	while (!b->failed && (n = fread(buf, 1, sizeof buf, f)) > 0) {
+		member_data(b, buf, n, &h);
+		done += (off_t)n;
+	}
+	if (ferror(f) || done != len)
+		b->failed = 1;
+	member_end(b, name, &h);
 }
 
 static void add_json(struct bundle *b, const char *name, json_t *j)
@@ -322,8 +408,8 @@ static void add_all(struct bundle *b, const struct cg_pubkey *keys, size_t nkeys
 	cg_buf_add(&readme, cg_bundle_readme, cg_bundle_readme_len);
 	add_file(b, "README.txt", readme.p, readme.len);
 	cg_buf_free(&readme);
-	add_file(b, "events.csv", b->csv.p ? b->csv.p : "", b->csv.len);
-	add_json(b, "events.json", json_incref(b->events));
+	add_scratch(b, "events.csv", b->csv);
+	add_scratch(b, "events.json", b->json);
 	add_file(b, "verification.txt", b->transcript.p ? b->transcript.p : "", b->transcript.len);
 	add_heads(b);
 	add_json(b, "keys.json", cg_keys_json(keys, nkeys));
@@ -346,48 +432,34 @@ static void add_all(struct bundle *b, const struct cg_pubkey *keys, size_t nkeys
 	}
 }
 
-static int write_archive(struct bundle *b, const char *out, const struct cg_pubkey *keys, size_t nkeys)
+/* the archive into fd, the new output file; 0, or 1 */
+static int write_archive(struct bundle *b, int fd, const struct cg_pubkey *keys, size_t nkeys)
 {
-	int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-
-	if (fd < 0) {
-		fprintf(stderr, "consentctl bundle: %s: %s\n", out,
-		        errno == EEXIST ? "exists already; the bundle never overwrites a file" : strerror(errno));
-		return 1;
-	}
 	b->a = archive_write_new();
-	if (archive_write_add_filter_gzip(b->a) != ARCHIVE_OK || archive_write_set_format_pax_restricted(b->a) != ARCHIVE_OK ||
-	    archive_write_open_fd(b->a, fd) != ARCHIVE_OK)
+	if (!b->a || archive_write_add_filter_gzip(b->a) != ARCHIVE_OK ||
+	    archive_write_set_format_pax_restricted(b->a) != ARCHIVE_OK || archive_write_open_fd(b->a, fd) != ARCHIVE_OK)
 		b->failed = 1;
 	if (!b->failed)
 		add_all(b, keys, nkeys);
-	if (archive_write_close(b->a) != ARCHIVE_OK)
+	if (b->a && archive_write_close(b->a) != ARCHIVE_OK)
 		b->failed = 1;
 	archive_write_free(b->a);
 	if (fsync(fd) != 0)
 		b->failed = 1;
-	close(fd);
-	if (b->failed) {
-		fprintf(stderr, "consentctl bundle: writing %s failed; it was removed\n", out);
-		unlink(out);
-		return 1;
-	}
-	return 0;
+	return b->failed;
 }
 
-/* reads the log into b; 0 or the exit status */
+/* reads the log into b (the events into the scratch files); 0 or the exit
+ * status */
 static int gather(struct bundle *b, struct cg_pubkey **keys, size_t *nkeys)
 {
 	struct cg_store_port st;
 	struct cg_store_reader *rd = NULL;
-	char t[CG_TIME_LEN + 16];
 	int64_t from_ms = 0, to_ms = 0;
 	int rc;
 
-	snprintf(t, sizeof t, "%sT00:00:00.000Z", b->from);
-	cg_time_parse(t, &from_ms);
-	snprintf(t, sizeof t, "%sT00:00:00.000Z", b->to);
-	cg_time_parse(t, &to_ms);
+	cg_day_parse(b->from, &from_ms); /* checked by the caller */
+	cg_day_parse(b->to, &to_ms);
 	if (cg_cli_open(b->cfg, NULL, CG_STORE_READONLY, &st, &rd))
 		return 1;
 	strcpy(b->v.head, CG_CHAIN_GENESIS);
@@ -401,14 +473,45 @@ static int gather(struct bundle *b, struct cg_pubkey **keys, size_t *nkeys)
 	if (rc == CG_OK)
 		rc = gather_shown(b, &st, rd);
 	cg_cli_close(&st, rd);
+	if (rc == CG_OK && (b->failed || ferror(b->csv) || ferror(b->json)))
+		rc = CG_ERR_IO;
 	if (rc != CG_OK) {
-		fprintf(stderr, "consentctl bundle: cannot read the log: %s\n", cg_strerror(rc));
+		if (rc == CG_ERR_IO)
+			fprintf(stderr, "consentctl bundle: cannot write the events to the scratch files beside the output "
+			        "(is its file system full?)\n");
+		else if (!b->refused)
+			fprintf(stderr, "consentctl bundle: cannot read the log: %s\n", cg_strerror(rc));
 		return 1;
 	}
+	fputs(b->nevents ? "\n]" : "[]", b->json);
 	for (; b->next_head < b->nheads; b->next_head++)
 		cg_buf_printf(&b->transcript, "head %lld: DIVERGES: row %lld is not in the log\n",
 		              (long long)b->heads[b->next_head].id, (long long)b->parsed[b->next_head].last_id);
 	return 0;
+}
+
+/* The output, created new (outfile.h), and the two scratch files beside
+ * it: the output's file system holds the archive anyway, where /tmp may be
+ * small or in memory. 0, or 1 with the reason printed. */
+static int open_outputs(struct bundle *b, const char *out, int *dfd, char name[CG_OUT_NAME_MAX + 1], int *fd)
+{
+	FILE **scratch[] = {&b->csv, &b->json};
+	char err[512];
+	int rc = cg_out_path(out, dfd, name, err, sizeof err), sfd = -1;
+
+	if (rc == CG_OK && (rc = cg_out_create(*dfd, name, 0640, fd, err, sizeof err)) == CG_ERR_DUPLICATE) {
+		fprintf(stderr, "consentctl bundle: %s: exists already; the bundle never overwrites a file\n", out);
+		return 1;
+	}
+	for (size_t i = 0; rc == CG_OK && i < 2; i++)
+		if ((rc = cg_out_scratch(*dfd, &sfd, err, sizeof err)) == CG_OK && !(*scratch[i] = fdopen(sfd, "w+"))) {
+			snprintf(err, sizeof err, "%s", strerror(errno));
+			close(sfd);
+			rc = CG_ERR_NOMEM;
+		}
+	if (rc != CG_OK)
+		fprintf(stderr, "consentctl bundle: -o %s: %s\n", out, err);
+	return rc != CG_OK;
 }
 
 static void bundle_free(struct bundle *b)
@@ -417,10 +520,12 @@ static void bundle_free(struct bundle *b)
 		cg_signed_head_clear(&b->heads[i]);
 	free(b->heads);
 	free(b->parsed);
-	cg_buf_free(&b->csv);
+	if (b->csv)
+		fclose(b->csv);
+	if (b->json)
+		fclose(b->json);
 	cg_buf_free(&b->transcript);
 	cg_buf_free(&b->sums);
-	json_decref(b->events);
 	json_decref(b->shown_index);
 	for (size_t i = 0; i < b->nfiles; i++)
 		cg_buf_free(&b->files[i].bytes);
@@ -432,8 +537,9 @@ int cg_cli_bundle(struct cg_cli_bundle_opts *o, const struct cg_config *cfg)
 	static struct bundle b; /* large */
 	struct cg_pubkey *keys = NULL;
 	struct cg_buf head;
+	char name[CG_OUT_NAME_MAX + 1];
 	size_t nkeys = 0;
-	int rc;
+	int rc, dfd = -1, fd = -1;
 
 	memset(&b, 0, sizeof b);
 	b.cfg = cfg;
@@ -441,14 +547,13 @@ int cg_cli_bundle(struct cg_cli_bundle_opts *o, const struct cg_config *cfg)
 	snprintf(b.to, sizeof b.to, "%s", o->to);
 	b.subject = o->subject;
 	snprintf(b.dir, sizeof b.dir, "consentgate-bundle-%s-%s", b.from, b.to);
-	cg_buf_init(&b.csv, (size_t)1 << 34);
 	cg_buf_init(&b.transcript, (size_t)1 << 26);
 	cg_buf_init(&b.sums, (size_t)1 << 24);
-	b.events = json_array();
 	b.shown_index = json_array();
-	for (size_t i = 0; i < NCOLS; i++)
-		csv_cell(&b.csv, csv_cols[i], i == NCOLS - 1);
-	rc = gather(&b, &keys, &nkeys);
+	rc = open_outputs(&b, o->output, &dfd, name, &fd);
+	for (size_t i = 0; rc == 0 && i < NCOLS; i++)
+		csv_cell(b.csv, csv_cols[i], i == NCOLS - 1);
+	rc = rc ? rc : gather(&b, &keys, &nkeys);
 	if (rc == 0) {
 		/* the whole chain's verdict first, then the heads' */
 		cg_buf_init(&head, 4096);
@@ -456,11 +561,17 @@ int cg_cli_bundle(struct cg_cli_bundle_opts *o, const struct cg_config *cfg)
 		cg_buf_add(&head, b.transcript.p ? b.transcript.p : "", b.transcript.len);
 		cg_buf_free(&b.transcript);
 		b.transcript = head;
-		rc = write_archive(&b, o->output, keys, nkeys);
+		if ((rc = write_archive(&b, fd, keys, nkeys)) != 0)
+			fprintf(stderr, "consentctl bundle: writing %s failed; it was removed\n", o->output);
 	}
+	if (fd >= 0 && close(fd) != 0)
+		rc = 1;
+	if (rc != 0 && fd >= 0)
+		unlinkat(dfd, name, 0); /* the file made above, never another */
 	if (rc == 0)
-		printf("wrote %s: %zu events, %zu signed heads, %zu keys\n", o->output, json_array_size(b.events),
-		       b.nheads, nkeys);
+		printf("wrote %s: %lld events, %zu signed heads, %zu keys\n", o->output, b.nevents, b.nheads, nkeys);
+	if (dfd >= 0)
+		close(dfd);
 	free(keys);
 	bundle_free(&b);
 	return rc;

@@ -59,6 +59,9 @@ int cg_cli_bundle(struct cg_cli_bundle_opts *o, const struct cg_config *cfg);
  * list|show ID -o DIR */
 int cg_cli_banner(const char *action, const char *dir);
 int cg_cli_notice(const struct cg_config *cfg, const char *action, const char *id, const char *dir);
+/* 1 if every file name and hash of a build or notice read from the store
+ * is one consentctl may use (shown.h); else 0, the reason printed */
+int cg_cli_shown_row_ok(const char *me, const struct cg_shown_row *s);
 
 /* usage.c: each subcommand's --help */
 extern const char cg_usage_report[], cg_usage_export[], cg_usage_receipt[], cg_usage_keys[], cg_usage_head[],

@@ -1,6 +1,5 @@
 /* consentctl: the analyst/operator CLI over the same core and store.
  * Subcommands live in one table (after tmux's cmd-*.c); each has --help. */
-#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -8,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "consentgate/cfgfile.h"
 #include "consentgate/chain.h"
@@ -15,6 +15,7 @@
 #include "consentgate/erasure.h"
 #include "consentgate/export.h"
 #include "consentgate/id.h"
+#include "consentgate/outfile.h"
 #include "consentgate/report.h"
 #include "consentgate/storage.h"
 #include "consentgate/timefmt.h"
@@ -55,15 +56,12 @@ int64_t cg_cli_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* a day that exists (2026-02-30 does not) */
 static int valid_day(const char *s)
 {
-	char t[CG_TIME_LEN + 16];
 	int64_t ms;
 
-	if (strlen(s) != 10)
-		return 0;
-	snprintf(t, sizeof t, "%sT00:00:00.000Z", s);
-	return cg_time_parse(t, &ms) == CG_OK;
+	return cg_day_parse(s, &ms) == CG_OK;
 }
 
 static const struct option all_options[] = {
@@ -128,12 +126,15 @@ static int set_opt(const struct cmd *self, struct opts *o, int opt, const char *
 			return fprintf(stderr, "consentctl %s: --since: '%s' is not a day (YYYY-MM-DD)\n", me, arg), 2;
 		o->since = arg;
 		return 0;
-	case 'n':
-		if (cg_time_parse(arg, &o->now_ms) != CG_OK)
+	case 'n': {
+		char day[11];
+		snprintf(day, sizeof day, "%s", arg);
+		if (cg_time_parse(arg, &o->now_ms) != CG_OK || !valid_day(day))
 			return fprintf(stderr, "consentctl %s: --now: '%s' is not a time like 2026-01-31T12:00:00.000Z\n",
 			               me, arg), 2;
 		o->now = arg;
 		return 0;
+	}
 	case 'f':
 		o->format = cg_format_parse(arg);
 		if (o->format < 0 || (o->format == CG_FMT_HTML && strcmp(me, "report") != 0))
@@ -178,6 +179,9 @@ static int parse_opts(const struct cmd *self, int argc, char **argv, const char 
 		}
 		if (opt == '?' || !strstr(allowed, name))
 			return not_an_option(self, name, argv[optind - 1], allowed);
+		if (optarg && !*optarg) /* -o '' is no file and --to '' no database, not a default */
+			return fprintf(stderr, "consentctl %s: --%s%s is empty\n", self->name, name, opt == 'o' ? " (-o)" : ""),
+			       2;
 		if (set_opt(self, o, opt, optarg) != 0)
 			return 2;
 	}
@@ -276,17 +280,19 @@ static int cmd_report(const struct cmd *self, const struct cg_config *cfg, int a
 		rc = 1;
 		goto out;
 	}
-	rc = 1;
-	if (o.output) {
-		FILE *f = fopen(o.output, "we");
-		if (!f || fwrite(out.p, 1, out.len, f) != out.len || fclose(f) != 0) {
-			fprintf(stderr, "consentctl: %s: %s\n", o.output, strerror(errno));
-			goto out;
-		}
+	if (o.output) { /* replaced in one step (outfile.h): a link there is replaced, not followed */
+		char name[CG_OUT_NAME_MAX + 1], err[512];
+		int dfd = -1;
+		if ((rc = cg_out_path(o.output, &dfd, name, err, sizeof err)) == CG_OK)
+			rc = cg_out_replace(dfd, name, 0666, out.p, out.len, err, sizeof err);
+		if (rc != CG_OK)
+			fprintf(stderr, "consentctl report: --output %s: %s\n", o.output, err);
+		if (dfd >= 0)
+			close(dfd);
+		rc = rc != CG_OK;
 	} else {
-		fwrite(out.p, 1, out.len, stdout);
+		rc = fwrite(out.p, 1, out.len, stdout) != out.len;
 	}
-	rc = 0;
 out:
 	cg_buf_free(&out);
 	cg_report_free(&rep);
@@ -371,8 +377,10 @@ static int cmd_bundle(const struct cmd *self, const struct cg_config *cfg, int a
 		return rc;
 	if (!o.from || !o.to || !o.output || o.nrest)
 		return fprintf(stderr, "consentctl bundle: --from DAY --to DAY -o FILE.tar.gz are required\n"), 2;
-	if (!valid_day(o.to) || strcmp(o.from, o.to) > 0)
-		return fprintf(stderr, "consentctl bundle: --to: a day (YYYY-MM-DD) not before --from\n"), 2;
+	if (!valid_day(o.to))
+		return fprintf(stderr, "consentctl bundle: --to: '%s' is not a day (YYYY-MM-DD)\n", o.to), 2;
+	if (strcmp(o.from, o.to) > 0)
+		return fprintf(stderr, "consentctl bundle: --to: a day not before --from\n"), 2;
 	return cg_cli_bundle(&(struct cg_cli_bundle_opts){o.from, o.to, o.consent_id ? subject : NULL, o.output}, cfg);
 }
 
@@ -390,6 +398,9 @@ static int cmd_notice(const struct cmd *self, const struct cg_config *cfg, int a
 	struct opts o;
 	int rc = parse_opts(self, argc, argv, "output", &o, CG_FMT_JSON);
 
+	if (!rc && o.nrest && strcmp(o.rest[0], "show") == 0 && !o.output)
+		return fprintf(stderr, "consentctl notice show: -o DIR is required (the directory to write the files "
+		               "into)\n"), 2;
 	return rc ? rc : cg_cli_notice(cfg, o.nrest ? o.rest[0] : "list", o.nrest > 1 ? o.rest[1] : NULL, o.output);
 }
 

@@ -13,6 +13,7 @@
 
 #include "consentgate/err.h"
 #include "consentgate/storage.h"
+#include "consentgate/store_pg.h"
 #include "cli.h"
 
 struct move {
@@ -111,8 +112,15 @@ int cg_cli_move(const struct cg_config *cfg, const char *database, const char *u
 {
 	struct cg_store_port src = {0}, dst = {0};
 	struct move m = {.src = &src, .dst = &dst};
+	char why[512];
 	int rc = 1;
 
+	/* before anything is opened: the source is sealed by a move, so the
+	 * target must be the database the operator named, not libpq's guess */
+	if (cg_pg_url_check(url, why, sizeof why) != CG_OK) {
+		fprintf(stderr, "consentctl migrate --to: %s\n", why);
+		return 2;
+	}
 	if (cfg->backend != CG_BACKEND_SQLITE) {
 		fprintf(stderr, "consentctl migrate --to: the source is the configuration's SQLite database, but its "
 		                "[storage] backend is already postgresql\n");

@@ -1,15 +1,14 @@
 /* consentctl banner stamp|id DIR, notice list|show ID -o DIR: what was
  * shown (shown.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "consentgate/err.h"
+#include "consentgate/outfile.h"
 #include "consentgate/shownfile.h"
 #include "consentgate/timefmt.h"
 #include "cli.h"
@@ -57,14 +56,32 @@ static int list_one(void *arg, const struct cg_shown_row *s)
 	return CG_OK;
 }
 
-/* each file of a build or notice, byte for byte, into dir (never over one) */
+int cg_cli_shown_row_ok(const char *me, const struct cg_shown_row *s)
+{
+	for (size_t i = 0; i < s->nfiles; i++) {
+		/* read from the database, so checked as hostile: never echoed */
+		const char *why = !cg_shown_name_valid(s->names[i]) ? "a name that is not a plain file name"
+		                  : !cg_shown_hash_valid(s->hashes[i]) ? "a hash that is not a SHA-256" : NULL;
+		if (why) {
+			fprintf(stderr, "consentctl %s: the store gives file %zu of %s %s; nothing is written from it "
+			        "(names: 1-%d of A-Z a-z 0-9 . _ + -; hashes: 64 hex digits)\n", me, i + 1,
+			        cg_shown_hash_valid(s->id) || cg_build_id_valid(s->id) ? s->id : "a build or notice", why,
+			        CG_SHOWN_NAME_MAX);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* each file of a build or notice, byte for byte, into dir: created there
+ * (outfile.h), never over a file or through a link */
 static int write_out(struct cg_store_port *st, struct cg_store_reader *rd, const struct cg_shown_row *s,
-                     const char *dir)
+                     int dfd, const char *dir)
 {
 	for (size_t i = 0; i < s->nfiles; i++) {
 		struct cg_buf b;
-		char path[CG_CFG_STR + 80];
-		int fd, ok;
+		char err[512];
+		int fd = -1, ok = 0;
 		cg_buf_init(&b, CG_SHOWN_FILE_MAX + 1);
 		if (st->artefact(rd, s->hashes[i], &b) != CG_OK) {
 			fprintf(stderr, "consentctl notice show: the bytes of %s (%s) are not in the store\n", s->names[i],
@@ -72,17 +89,18 @@ static int write_out(struct cg_store_port *st, struct cg_store_reader *rd, const
 			cg_buf_free(&b);
 			return 1;
 		}
-		snprintf(path, sizeof path, "%s/%s", dir, s->names[i]);
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		ok = fd >= 0 && write(fd, b.p ? b.p : "", b.len) == (ssize_t)b.len;
-		if (fd >= 0)
-			close(fd);
+		if (cg_out_create(dfd, s->names[i], 0644, &fd, err, sizeof err) == CG_OK) {
+			ok = write(fd, b.p ? b.p : "", b.len) == (ssize_t)b.len;
+			ok = close(fd) == 0 && ok;
+			if (!ok)
+				snprintf(err, sizeof err, "%s: %s", s->names[i], strerror(errno));
+		}
 		cg_buf_free(&b);
 		if (!ok) {
-			fprintf(stderr, "consentctl notice show: %s: %s\n", path, strerror(errno));
+			fprintf(stderr, "consentctl notice show: %s/%s\n", dir, err);
 			return 1;
 		}
-		printf("%s  %s\n", s->hashes[i], path);
+		printf("%s  %s/%s\n", s->hashes[i], dir, s->names[i]);
 	}
 	return 0;
 }
@@ -113,8 +131,16 @@ int cg_cli_notice(const struct cg_config *cfg, const char *action, const char *i
 	} else if (st.each_shown(rd, id, take_row, &row) != CG_OK || !row.id[0]) {
 		fprintf(stderr, "consentctl notice show: no banner build or notice %s\n", id);
 		rc = 3;
+	} else if (!cg_cli_shown_row_ok("notice show", &row)) {
+		rc = 1;
 	} else {
-		rc = write_out(&st, rd, &row, dir);
+		int dfd = -1;
+		char err[512];
+		if (cg_out_dir(dir, &dfd, err, sizeof err) != CG_OK)
+			fprintf(stderr, "consentctl notice show: -o %s\n", err);
+		rc = dfd < 0 ? 1 : write_out(&st, rd, &row, dfd, dir);
+		if (dfd >= 0)
+			close(dfd);
 	}
 	cg_cli_close(&st, rd);
 	return rc;

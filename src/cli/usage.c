@@ -8,7 +8,9 @@ const char cg_usage_report[] =
 	"  granting each category, per period x country x policy version x language.\n"
 	"  Cells with fewer than k distinct visitors ([report] min_visitors, default 5)\n"
 	"  are suppressed. --format html writes one self-contained page with SVG charts.\n"
-	"  Default: the last 30 days, by day, as a table.\n";
+	"  Default: the last 30 days, by day, as a table. --output FILE is replaced in\n"
+	"  one step (written to .FILE.tmp beside it, then renamed; a link at FILE is\n"
+	"  replaced, never written through).\n";
 
 const char cg_usage_export[] =
 	"usage: consentctl -c FILE export --consent-id ID\n"
@@ -58,8 +60,10 @@ const char cg_usage_migrate[] =
 	"  restart. Schema 1 -> 2 rewrites every row in one transaction (the chain\n"
 	"  and consent IDs of schema 1 keep working), then vacuums. Stop the daemon\n"
 	"  of the older version first.\n"
-	"  --to URL copies the SQLite log into an empty PostgreSQL database (a libpq\n"
-	"  URI or conninfo): every event, pruned link, outbox row and the client_id\n"
+	"  --to URL copies the SQLite log into an empty PostgreSQL database, named\n"
+	"  outright: postgresql://HOST/DATABASE (or postgres://), or a conninfo with\n"
+	"  dbname=DATABASE; anything else is refused before anything is touched\n"
+	"  (exit 2). It copies every event, pruned link, outbox row and the client_id\n"
 	"  key, in one transaction, then verifies both chains. Stop the daemon first;\n"
 	"  the SQLite file takes no writes afterwards. Run again after an\n"
 	"  interruption: a finished copy is recognised, a partial one never exists.\n"
@@ -91,7 +95,10 @@ const char cg_usage_bundle[] =
 	"  fields as stored; one visitor's with --consent-id), the chain verification\n"
 	"  transcript, the heads signed in the period with their anchors, the public\n"
 	"  keys, the policy-version history, the recipients and transfer bases, and a\n"
-	"  README with verify.py that check it offline. Never overwrites FILE.\n";
+	"  README with verify.py that check it offline. Never overwrites FILE (nor\n"
+	"  writes through a link there). Days are UTC calendar days that exist.\n"
+	"  Memory stays flat however many events: they pass through two unnamed\n"
+	"  scratch files in FILE's directory (about 1.5 kB per event, until done).\n";
 
 const char cg_usage_banner[] =
 	"usage: consentctl banner stamp DIR\n"
@@ -99,7 +106,10 @@ const char cg_usage_banner[] =
 	"  stamp: computes the build id of the banner in DIR (banner.js and banner.css)\n"
 	"  and writes it into banner.js, which carries it in every choice; run it after\n"
 	"  any change to the banner's files (the daemon refuses a build whose files do\n"
-	"  not hash to the id it carries). id: prints the id. No configuration needed.\n";
+	"  not hash to the id it carries). The new banner.js is written as\n"
+	"  .banner.js.tmp and renamed over the old (one left there by an interrupted\n"
+	"  run is refused, never written through: remove it). id: prints the id. No\n"
+	"  configuration needed.\n";
 
 const char cg_usage_notice[] =
 	"usage: consentctl -c FILE notice list\n"
@@ -107,4 +117,6 @@ const char cg_usage_notice[] =
 	"  What was shown: every banner build and privacy notice this log refers to,\n"
 	"  with when it was first served and retired (list, JSON), and the\n"
 	"  byte-identical files of one of them (show, into DIR: their SHA-256 is\n"
-	"  printed beside each). Exit 3: no such build or notice.\n";
+	"  printed beside each; never over a file, never through a link, never a\n"
+	"  name from the store that is not a plain file name). Exit 3: no such build\n"
+	"  or notice.\n";

@@ -88,6 +88,20 @@ int cg_build_id_valid(const char *s)
 	return strlen(s) == CG_BUILD_ID_LEN && strspn(s, "0123456789abcdef") == CG_BUILD_ID_LEN;
 }
 
+int cg_shown_hash_valid(const char *s)
+{
+	return strlen(s) == CG_HEX_HASH_LEN && strspn(s, "0123456789abcdef") == CG_HEX_HASH_LEN;
+}
+
+int cg_shown_name_valid(const char *name)
+{
+	static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._+-";
+	size_t n = strlen(name);
+
+	return n >= 1 && n <= CG_SHOWN_NAME_MAX && strspn(name, ok) == n && name[0] != '.' &&
+	       name[0] != '-';
+}
+
 void cg_shown_record(char out[CG_BANNER_MAX + 1], const char *build, const char *notice, int asserted)
 {
 	snprintf(out, CG_BANNER_MAX + 1, "build=%s;notice=%s%s", build,

@@ -101,3 +101,24 @@ int cg_time_parse(const char *s, int64_t *ms)
 	*ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * INT64_C(60000) + sec * 1000 + milli;
 	return CG_OK;
 }
+
+int cg_day_parse(const char *s, int64_t *ms)
+{
+	int64_t days, y2;
+	int y, mo, d, m2, d2;
+
+	if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return CG_ERR_INVALID;
+	y = digits(s, 4);
+	mo = digits(s + 5, 2);
+	d = digits(s + 8, 2);
+	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31)
+		return CG_ERR_INVALID;
+	/* the day exists when it comes back from its day number unchanged */
+	days = days_from_civil(y, mo, d);
+	civil_from_days(days, &y2, &m2, &d2);
+	if (y2 != y || m2 != mo || d2 != d)
+		return CG_ERR_INVALID;
+	*ms = days * CG_MS_PER_DAY;
+	return CG_OK;
+}

@@ -10,6 +10,7 @@
 #include "consentgate/cfgfile.h"
 #include "consentgate/config.h"
 #include "consentgate/err.h"
+#include "consentgate/outfile.h"
 #include "consentgate/shownfile.h"
 
 static const char *const build_files[] = {"banner.css", "banner.js"};
@@ -64,11 +65,17 @@ int cg_shown_load_notice(const char *path, const char *policy_version, struct cg
 
 	memset(out, 0, sizeof *out);
 	out->kind = CG_SHOWN_NOTICE;
+	base = base ? base + 1 : path;
+	if (!cg_shown_name_valid(base)) { /* the name consentctl notice show writes it under */
+		snprintf(err, errlen, "%s: the file's name must be 1-%d of A-Z a-z 0-9 . _ + - (not starting with . or -)",
+		         path, CG_SHOWN_NAME_MAX);
+		return CG_ERR_CONFIG;
+	}
 	if ((rc = cg_file_read(path, CG_SHOWN_FILE_MAX, &b, &out->files[0].len, err, errlen)) != CG_OK)
 		return rc;
 	out->files[0].bytes = (const uint8_t *)b;
 	out->nfiles = 1;
-	snprintf(out->files[0].name, sizeof out->files[0].name, "%s", base ? base + 1 : path);
+	snprintf(out->files[0].name, sizeof out->files[0].name, "%s", base);
 	snprintf(out->label, sizeof out->label, "%s", policy_version);
 	cg_notice_id(&out->files[0], out->id);
 	return CG_OK;
@@ -84,9 +91,9 @@ void cg_shown_release(struct cg_shown *s)
 int cg_shown_stamp(const char *dir, char id[CG_BUILD_ID_LEN + 1], char *err, size_t errlen)
 {
 	struct cg_shown b;
-	char embedded[CG_BUILD_ID_LEN + 1], path[CG_CFG_STR + 64], tmp[CG_CFG_STR + 80];
-	struct stat st;
-	int rc = read_build(dir, &b, embedded, err, errlen), fd = -1;
+	char embedded[CG_BUILD_ID_LEN + 1], why[512];
+	struct stat st = {0};
+	int rc = read_build(dir, &b, embedded, err, errlen), dfd = -1;
 	const struct cg_shown_file *js = NULL;
 
 	if (rc != CG_OK)
@@ -98,17 +105,20 @@ int cg_shown_stamp(const char *dir, char id[CG_BUILD_ID_LEN + 1], char *err, siz
 		return CG_ERR_INVALID;
 	}
 	memcpy(id, b.id, CG_BUILD_ID_LEN + 1);
-	snprintf(path, sizeof path, "%s/banner.js", dir);
-	snprintf(tmp, sizeof tmp, "%s/.banner.js.stamp", dir);
 	cg_banner_stamp((uint8_t *)(uintptr_t)js->bytes, js->len, id);
-	if (stat(path, &st) != 0 || (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 0777)) < 0 ||
-	    write(fd, js->bytes, js->len) != (ssize_t)js->len || fsync(fd) != 0 || rename(tmp, path) != 0) {
-		snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-		unlink(tmp);
+	/* the new banner.js is written beside the old and renamed over it: a
+	 * link at either name is replaced or refused, never written through */
+	rc = cg_out_dir(dir, &dfd, why, sizeof why);
+	if (rc == CG_OK && fstatat(dfd, "banner.js", &st, 0) != 0) {
+		snprintf(why, sizeof why, "banner.js: %s", strerror(errno));
 		rc = CG_ERR_IO;
 	}
-	if (fd >= 0)
-		close(fd);
+	if (rc == CG_OK)
+		rc = cg_out_replace(dfd, "banner.js", st.st_mode & 0777, js->bytes, js->len, why, sizeof why);
+	if (rc != CG_OK)
+		snprintf(err, errlen, "%s: cannot write: %s", dir, why);
+	if (dfd >= 0)
+		close(dfd);
 	cg_shown_release(&b);
 	return rc;
 }

@@ -180,6 +180,45 @@ static void test_time(void **state)
 	assert_string_equal(s, "2026-07-02T00:00:00.000Z");
 }
 
+/* Days as consentctl's --from, --to and --since take them: only days that
+ * exist, checked against libc's calendar for every day of 1999-2101. */
+static void test_day(void **state)
+{
+	static const char *const bad[] = {"2026-02-30", "2026-13-01", "2025-02-29", "2026-04-31", "1900-02-29",
+	                                  "2026-00-10", "2026-01-00", "2026-01-32", "2026-1-01", "2026-01-01T",
+	                                  "2026/01/01", "2026-01-0a", "", "+026-01-01"};
+	int64_t ms;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		if (cg_day_parse(bad[i], &ms) == 0)
+			fail_msg("'%s' taken as a day", bad[i]);
+	assert_int_not_equal(cg_day_parse(NULL, &ms), 0);
+	assert_int_equal(cg_day_parse("2024-02-29", &ms), 0);
+	assert_int_equal(ms, INT64_C(1709164800000));
+	assert_int_equal(cg_day_parse("2000-02-29", &ms), 0);
+	assert_int_equal(cg_day_parse("1970-01-01", &ms), 0);
+	assert_int_equal(ms, 0);
+	for (time_t t = 915148800; t < 4133980800; t += 86400) { /* 1999-01-01 .. 2101-01-01 */
+		char s[64];
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		snprintf(s, sizeof s, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+		if (cg_day_parse(s, &ms) != 0 || ms != (int64_t)t * 1000)
+			fail_msg("%s: not the day of %lld", s, (long long)t);
+		if (tm.tm_mday >= 28) { /* the day after a month's last is no day */
+			struct tm next = tm;
+			time_t u = t + 86400;
+			gmtime_r(&u, &next);
+			if (next.tm_mday == 1) {
+				snprintf(s, sizeof s, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday + 1);
+				if (cg_day_parse(s, &ms) == 0)
+					fail_msg("'%s' taken as a day", s);
+			}
+		}
+	}
+}
+
 /* The calendar arithmetic against libc's over a sweep of instants from
  * 1600 to 2400 (leap centuries, leap days, month ends, before 1970). */
 static void test_time_against_libc(void **state)
@@ -225,6 +264,7 @@ int main(void)
 		cmocka_unit_test(test_known_vector),
 		cmocka_unit_test(test_time),
 		cmocka_unit_test(test_time_against_libc),
+		cmocka_unit_test(test_day),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

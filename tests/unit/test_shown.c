@@ -96,12 +96,38 @@ static void test_record(void **state)
 	assert_false(cg_build_id_valid("79c60a93"));
 }
 
+/* The names a build's or notice's file may have: what consentctl notice
+ * show writes into a directory, so never a path or a hidden file. */
+static void test_names(void **state)
+{
+	static const char *const good[] = {"banner.js", "banner.css", "notice-2023-12.html", "Personvern_v2+nb.html",
+	                                   "a", "x..y", "123"};
+	static const char *const bad[] = {"", ".", "..", "../x", "../../escaped.html", "a/b", "/etc/passwd", ".hidden",
+	                                  "-rf", "a b", "a\nb", "notice\x1b[2J.html", "personvern-på-norsk.html",
+	                                  "a\\b", "x:y", "0123456789012345678901234567890123456789012345678901234567890123"};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+		if (!cg_shown_name_valid(good[i]))
+			fail_msg("'%s' refused", good[i]);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		if (cg_shown_name_valid(bad[i]))
+			fail_msg("'%s' taken as a file name", bad[i]);
+	assert_true(cg_shown_name_valid("012345678901234567890123456789012345678901234567890123456789012")); /* 63 */
+	assert_true(cg_shown_hash_valid("1e26109fe534052e8e4938209526a56658519fe8bf41d4aab4b41e29063d1ba6"));
+	assert_false(cg_shown_hash_valid("1E26109FE534052E8E4938209526A56658519FE8BF41D4AAB4B41E29063D1BA6"));
+	assert_false(cg_shown_hash_valid("1e26109fe534052e8e4938209526a56658519fe8bf41d4aab4b41e29063d1ba6/../x"));
+	assert_false(cg_shown_hash_valid("../../../escaped"));
+	assert_false(cg_shown_hash_valid(""));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_build_id),
 		cmocka_unit_test(test_notice_id),
 		cmocka_unit_test(test_record),
+		cmocka_unit_test(test_names),
 	};
 	if (sodium_init() < 0)
 		return 1;

@@ -97,6 +97,37 @@ int pgs_exec_script(PGconn *c, const char *sql, int64_t deadline)
 	}
 }
 
+/* Only what names a PostgreSQL database outright: libpq reads any other
+ * string too (a bare word as a database name, "" as all its defaults:
+ * PGHOST, the local socket, a database named after the user), and a move
+ * would then copy the log wherever those lead and seal the source. Nothing
+ * of the string is echoed but libpq's reason for a syntax error. */
+int cg_pg_url_check(const char *url, char *err, size_t errlen)
+{
+	PQconninfoOption *opts = NULL;
+	char *why = NULL;
+	const char *scheme = strstr(url, "://");
+	int uri = strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0, named = 0;
+
+	if (!url[0] || (!uri && (!strchr(url, '=') || (scheme && scheme < strchr(url, '='))))) {
+		snprintf(err, errlen, "%s: give a PostgreSQL URL (postgresql://HOST/DATABASE) or a conninfo naming "
+		         "its database (dbname=DATABASE host=...)", url[0] ? "not a PostgreSQL URL or conninfo" : "empty");
+		return CG_ERR_INVALID;
+	}
+	opts = PQconninfoParse(url, &why);
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		named |= strcmp(o->keyword, "dbname") == 0 && o->val && o->val[0];
+	if (!opts)
+		snprintf(err, errlen, "libpq cannot read it: %.*s", (int)strcspn(why ? why : "", "\n"), why ? why : "");
+	else if (!named)
+		snprintf(err, errlen, "names no database (postgresql://HOST/DATABASE, or dbname=DATABASE): libpq "
+		         "would choose one from its defaults");
+	named = opts && named;
+	PQconninfoFree(opts);
+	PQfreemem(why);
+	return named ? CG_OK : CG_ERR_INVALID;
+}
+
 /* libpq's own timeouts are defaults the operator's url may override
  * (keywords after "dbname" win, so the url comes last). The session
  * settings bound what the server does for us: a statement, a lock wait, a
