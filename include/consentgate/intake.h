@@ -46,6 +46,10 @@ struct cg_intake_stats {
 	int pending, idle;
 };
 
+/* Publishes the intake in *out before any loop runs (what the loops serve
+ * may read it there), then starts the loops. On failure *out is the
+ * intake, stopped, or NULL when none could be allocated: free it with
+ * cg_intake_free once nothing it handed over is still being served. */
 int cg_intake_start(const struct cg_intake_opts *o, struct cg_intake **out);
 /* The answer went out: fd >= 0 is the connection, kept open for its next
  * request (watched again); -1 when it was closed. Thread-safe. */
@@ -56,5 +60,15 @@ void cg_intake_stats(struct cg_intake *in, struct cg_intake_stats *out);
 void cg_intake_stop(struct cg_intake *in);
 /* Once nothing is being served. NULL is harmless. */
 void cg_intake_free(struct cg_intake *in);
+
+#ifdef CG_INTAKE_TEST_HOOKS
+/* Test builds only (tests/unit/test_intake.c compiles intake.c with this
+ * defined; the daemon has no hook): called with CG_INTAKE_HOOK_PUBLISH
+ * right before cg_intake_start publishes the intake (*out), and with i
+ * right before loop i's thread is created, where non-zero fails the start
+ * as a failed pthread_create would. */
+#define CG_INTAKE_HOOK_PUBLISH (-1)
+extern int (*cg_intake_test_hook)(int step);
+#endif
 
 #endif

@@ -151,6 +151,8 @@ static int start_intake(struct daemon *d, struct worker *workers)
 	for (int i = 0; i < d->cfg.workers; i++)
 		workers[i].d = d;
 	d->listener.fd = -1; /* the intake owns it now, even if it fails */
+	/* d->intake is set before a loop runs, and stays set if the start
+	 * fails: close_handles frees it after everything that reads it */
 	if (cg_intake_start(&io, &d->intake) != CG_OK) {
 		cg_error("cannot start the intake");
 		return -1;

@@ -84,6 +84,13 @@ struct cg_intake {
 
 static char listen_tag, stop_tag; /* epoll data of the two shared fds */
 
+#ifdef CG_INTAKE_TEST_HOOKS
+int (*cg_intake_test_hook)(int step);
+#define TEST_HOOK(step) (cg_intake_test_hook ? cg_intake_test_hook(step) : 0)
+#else
+#define TEST_HOOK(step) 0
+#endif
+
 #define WATCH (EPOLLIN | EPOLLRDHUP | EPOLLET)
 
 static int64_t mono_ms(void)
@@ -335,7 +342,12 @@ int cg_intake_start(const struct cg_intake_opts *o, struct cg_intake **out)
 	struct cg_intake *in = calloc(1, sizeof *in);
 	int fl;
 
-	*out = NULL;
+	/* Published before any loop runs: a loop may serve a request at once
+	 * (one waits in the backlog after a restart), and what it serves reads
+	 * the intake through *out (GET /consent/metrics). pthread_create orders
+	 * this store before everything the new thread does. */
+	(void)TEST_HOOK(CG_INTAKE_HOOK_PUBLISH);
+	*out = in;
 	if (!in)
 		return CG_ERR_NOMEM;
 	in->o = *o;
@@ -357,16 +369,18 @@ int cg_intake_start(const struct cg_intake_opts *o, struct cg_intake **out)
 		lp->peek = malloc(o->max_request + 1);
 		lp->ep = epoll_create1(EPOLL_CLOEXEC);
 		if (!lp->peek || lp->ep < 0 || epoll_ctl(lp->ep, EPOLL_CTL_ADD, o->listen_fd, &lev) != 0 ||
-		    epoll_ctl(lp->ep, EPOLL_CTL_ADD, in->stop_fd, &sev) != 0 ||
+		    epoll_ctl(lp->ep, EPOLL_CTL_ADD, in->stop_fd, &sev) != 0 || TEST_HOOK(i) != 0 ||
 		    pthread_create(&lp->thread, NULL, loop_main, lp) != 0)
 			goto fail;
 		lp->started = 1;
 	}
-	*out = in;
 	return CG_OK;
 fail:
+	/* Stopped, not freed: a loop that ran may have handed connections over
+	 * that are still being served (answered by the writer after a commit),
+	 * and those read the intake until they are given back. The caller
+	 * frees it once they are done, as after a normal stop. */
 	cg_intake_stop(in);
-	cg_intake_free(in);
 	return CG_ERR_IO;
 }
 

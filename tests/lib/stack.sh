@@ -13,6 +13,8 @@
 #      CG_NGINX_EXTRA (lines inside the server block),
 #      CG_NGINX_HTTP_EXTRA (lines inside the http block),
 #      CG_NGINX_UPSTREAM_EXTRA (more "server ...;" lines in the daemon's upstream),
+#      CG_NGINX_BODY_MAX (client_max_body_size of every daemon location, e.g. 1m:
+#      an nginx that lets more through than the shipped 8k/64k),
 #      CG_UPSTREAM_KEEPALIVE_TIMEOUT (how long nginx keeps an idle connection to the daemon),
 #      CG_TCP_LISTEN (set: the daemon listens on 127.0.0.1:PORT, not a unix socket),
 #      CG_STORAGE_EXTRA (lines in [storage]), CG_PG_VIA (HOST:PORT of a proxy
@@ -197,7 +199,9 @@ stack_start() {
 	# the banner build carries its id (as cmake --install stamps it)
 	"$CG_BUILD/consentctl" banner stamp "$CG_DIR/web" >"$CG_DIR/build-id" || return 1
 	for f in "$CG_SRC"/conf/nginx/consentgate-*.conf; do
-		sed "s#/etc/consentgate/nginx#$CG_DIR/nginx#g" "$f" >"$CG_DIR/nginx/$(basename "$f")"
+		sed -e "s#/etc/consentgate/nginx#$CG_DIR/nginx#g" \
+		    ${CG_NGINX_BODY_MAX:+-e "s#client_max_body_size [0-9]*k;#client_max_body_size $CG_NGINX_BODY_MAX;#"} \
+		    "$f" >"$CG_DIR/nginx/$(basename "$f")"
 	done
 	sed -e "s#@DIR@#$CG_DIR#g" -e "s#@CONF@#$CG_DIR/nginx#g" -e "s#@WEB@#$CG_DIR/web#g" \
 	    -e "s#@SOCKET@#$CG_SOCKET#g" -e "s#@PORT@#$CG_PORT#g" \

@@ -1,12 +1,14 @@
 /* The intake (src/daemon/intake.c) over a real unix socket: what it hands
- * to the serve callback, and when, on kept connections. The test plays
- * both nginx (the client sockets) and the daemon's writer (it reads each
- * handed request and calls cg_intake_done). */
+ * to the serve callback, and when, on kept connections; its start-up, with
+ * requests already waiting. The test plays both nginx (the client sockets)
+ * and the daemon's writer (it reads each handed request and calls
+ * cg_intake_done). Built with CG_INTAKE_TEST_HOOKS (intake.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -19,15 +21,21 @@
 
 #include "consentgate/intake.h"
 
-/* what the serve callback was handed, in order */
-#define MAX_SERVED 8
+/* Where cg_intake_start publishes the intake: what the daemon's state is
+ * to the requests it serves (GET /consent/metrics reads the intake's
+ * statistics through it). */
+static struct cg_intake *published;
+
+/* what the serve callback was handed, in order, and what it found published */
+#define MAX_SERVED 16
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct cg_conn *conn[MAX_SERVED];
 	int fd[MAX_SERVED];
+	struct cg_intake *seen[MAX_SERVED];
 	int n, taken;
-} served = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}, {0}, 0, 0};
+} served = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}, {0}, {0}, 0, 0};
 
 static void on_serve(void *arg, int loop, struct cg_conn *c, int fd)
 {
@@ -36,9 +44,23 @@ static void on_serve(void *arg, int loop, struct cg_conn *c, int fd)
 	pthread_mutex_lock(&served.mu);
 	if (served.n < MAX_SERVED) {
 		served.conn[served.n] = c;
+		served.seen[served.n] = published;
 		served.fd[served.n++] = fd;
 	}
 	pthread_cond_broadcast(&served.cv);
+	pthread_mutex_unlock(&served.mu);
+}
+
+/* Until n connections in all were handed over (at most 10 s). */
+static void wait_served(int n)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	pthread_mutex_lock(&served.mu);
+	while (served.n < n && pthread_cond_timedwait(&served.cv, &served.mu, &until) != ETIMEDOUT)
+		;
 	pthread_mutex_unlock(&served.mu);
 }
 
@@ -84,6 +106,38 @@ static size_t request(uint8_t *p)
 	return n + rec(p + n, 5, 0);
 }
 
+/* a listening unix socket in a directory of its own */
+struct sock {
+	char dir[32], path[64];
+	int fd;
+};
+
+static void listen_on(struct sock *s)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+	snprintf(s->dir, sizeof s->dir, "/tmp/cg-intake.XXXXXX");
+	assert_non_null(mkdtemp(s->dir));
+	snprintf(s->path, sizeof s->path, "%s/s", s->dir);
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", s->path);
+	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(s->fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(listen(s->fd, 16), 0);
+}
+
+static void unlisten(struct sock *s)
+{
+	unlink(s->path);
+	rmdir(s->dir);
+}
+
+static struct cg_intake_opts opts(int listen_fd, int loops)
+{
+	return (struct cg_intake_opts){.listen_fd = listen_fd, .loops = loops, .deadline_ms = 5000,
+	                               .send_timeout_ms = 1000, .max_pending = 16, .max_idle = 16,
+	                               .max_request = 65536, .serve = on_serve};
+}
+
 static int dial(const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -123,24 +177,17 @@ static void consume_request(int fd)
  * connection is given back, not wait forever for bytes that already came. */
 static void test_request_arriving_while_served(void **state)
 {
-	char dir[] = "/tmp/cg-intake.XXXXXX", path[64];
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct cg_intake_opts o;
 	struct cg_intake *in = NULL;
-	int lfd, a, b, ia, ib, i3;
+	struct sock s;
+	int a, b, ia, ib, i3;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof path, "%s/s", dir);
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
-	assert_int_equal(listen(lfd, 16), 0);
-	struct cg_intake_opts o = {.listen_fd = lfd, .loops = 1, .deadline_ms = 5000,
-	                           .send_timeout_ms = 1000, .max_pending = 16, .max_idle = 16,
-	                           .max_request = 65536, .serve = on_serve};
+	listen_on(&s);
+	o = opts(s.fd, 1);
 	assert_int_equal(cg_intake_start(&o, &in), 0);
 
-	a = dial(path);
+	a = dial(s.path);
 	send_request(a);
 	ia = next_served();
 	assert_true(ia >= 0);
@@ -150,7 +197,7 @@ static void test_request_arriving_while_served(void **state)
 	send_request(a);
 	/* ... and, as evidence that the loop has looked at it, a request on a
 	 * new connection B: the loop examines A's event before it accepts B */
-	b = dial(path);
+	b = dial(s.path);
 	send_request(b);
 	ib = next_served();
 	assert_true(ib >= 0);
@@ -171,14 +218,123 @@ static void test_request_arriving_while_served(void **state)
 	cg_intake_free(in);
 	close(a);
 	close(b);
-	unlink(path);
-	rmdir(dir);
+	unlisten(&s);
+}
+
+/* Threads of this process (cmocka starts none: more than one means the
+ * intake's loops are running). */
+static int threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static int hook_served; /* the served count a hook waits for */
+
+/* The delayed publish: any loop already running when the intake is about
+ * to be published is given all the time it needs to serve the request
+ * waiting in the backlog, so the window between the two is always open
+ * (on a daemon, a GET /consent/metrics served there read no intake). */
+static int publish_late(int step)
+{
+	if (step == CG_INTAKE_HOOK_PUBLISH && threads() > 1)
+		wait_served(hook_served);
+	return 0;
+}
+
+/* A request waiting when the intake starts is served with the intake
+ * already published. */
+static void test_published_before_any_request(void **state)
+{
+	struct cg_intake_opts o;
+	struct sock s;
+	int a, i;
+
+	(void)state;
+	listen_on(&s);
+	a = dial(s.path);
+	send_request(a); /* in the backlog before the loops exist */
+	o = opts(s.fd, 2);
+	hook_served = served.n + 1;
+	published = NULL;
+	cg_intake_test_hook = publish_late;
+	assert_int_equal(cg_intake_start(&o, &published), 0);
+	cg_intake_test_hook = NULL;
+	i = next_served();
+	assert_true(i >= 0);
+	if (served.seen[i] != published)
+		fail_msg("a request was served while the intake was %p, before it was published as %p",
+		         (void *)served.seen[i], (void *)published);
+	consume_request(served.fd[i]);
+	cg_intake_done(served.conn[i], served.fd[i]);
+	cg_intake_stop(published);
+	cg_intake_free(published);
+	published = NULL;
+	close(a);
+	unlisten(&s);
+}
+
+/* the second loop fails to start once the first has served a request */
+static int fail_second_loop(int step)
+{
+	if (step != 1)
+		return 0;
+	wait_served(hook_served);
+	return -1;
+}
+
+/* A start that fails after a loop has handed a connection over keeps the
+ * intake published and valid: that connection is still being served (on
+ * the daemon, its answer may wait for a commit) and reads the intake when
+ * it is given back; the caller frees the intake once nothing reads it. */
+static void test_failed_start_keeps_the_intake(void **state)
+{
+	struct cg_intake_stats st;
+	struct cg_intake_opts o;
+	struct sock s;
+	char c;
+	int a, i, rc;
+
+	(void)state;
+	listen_on(&s);
+	a = dial(s.path);
+	send_request(a);
+	o = opts(s.fd, 2);
+	hook_served = served.n + 1;
+	published = NULL;
+	cg_intake_test_hook = fail_second_loop;
+	rc = cg_intake_start(&o, &published);
+	cg_intake_test_hook = NULL;
+	assert_int_not_equal(rc, 0);
+	if (!published)
+		fail_msg("the failed start took the intake back while a connection it handed over was being served");
+	i = next_served();
+	assert_true(i >= 0);
+	assert_ptr_equal(served.seen[i], published);
+	cg_intake_stats(published, &st);
+	assert_int_equal(st.handed, 1);
+	consume_request(served.fd[i]);
+	cg_intake_done(served.conn[i], served.fd[i]); /* no loop left: closed */
+	assert_int_equal(read(a, &c, 1), 0);
+	cg_intake_free(published);
+	published = NULL;
+	close(a);
+	unlisten(&s);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_arriving_while_served),
+		cmocka_unit_test(test_published_before_any_request),
+		cmocka_unit_test(test_failed_start_keeps_the_intake),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
