@@ -15,8 +15,9 @@ struct cg_listener {
 };
 
 /* The database's directory (or file) is writable, the country database
- * opens, the socket's directory exists and is writable, its group exists.
- * Changes nothing. */
+ * opens, the socket's directory exists and is writable, its group exists,
+ * the signing key loads or its directory takes new files (keyfile.h).
+ * Changes nothing. Needs sodium_init(). */
 int cg_startup_check(const struct cg_config *cfg, const char *file, char *err, size_t errlen);
 /* Logs a warning for each destination that does not declare its recipient
  * and country (it still runs; visitors read "not declared"). */

@@ -255,6 +255,10 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &cfg_path, &test_only, &rc))
 		return rc;
+	if (sodium_init() < 0) { /* -t loads the signing key too */
+		fprintf(stderr, "consentgated: libsodium cannot start\n");
+		return 1;
+	}
 	if (cg_config_load(cfg_path, &d.cfg, err, sizeof err) != CG_OK ||
 	    cg_startup_check(&d.cfg, cfg_path, err, sizeof err) != CG_OK) {
 		fprintf(stderr, "consentgated: %s\n", err);
@@ -267,10 +271,6 @@ int main(int argc, char **argv)
 	}
 	d.listener.fd = d.no_accept_fd = -1;
 	pthread_mutex_init(&d.fwd_mu, NULL);
-	if (sodium_init() < 0) {
-		cg_error("libsodium cannot start");
-		return 1;
-	}
 	/* Signals go to one thread (sigwait below); libfcgi's own handlers
 	 * would only set a flag while threads stay blocked in accept(). */
 	sigemptyset(&sigs);

@@ -12,6 +12,7 @@
 #include "consentgate/err.h"
 #include "consentgate/log.h"
 #include "consentgate/geo.h"
+#include "consentgate/keyfile.h"
 #include "consentgate/shownfile.h"
 #include "consentgate/startup.h"
 
@@ -80,6 +81,27 @@ static int shown_ok(const struct cg_config *cfg, const char *file, char *err, si
 	return CG_OK;
 }
 
+/* The signing key: one that exists must load (a regular file, not a
+ * symlink, this user's alone, one base64 line); a missing one is created
+ * at start, so its directory must take new files. On PostgreSQL the
+ * default place is the state directory, which exists under the package's
+ * unit but may not elsewhere. */
+static int key_ok(const struct cg_config *cfg, const char *file, char *err, size_t errlen)
+{
+	const char *what = cfg->key_file[0] ? "[signing] key_file" : "[signing] key_file (not set: its default)";
+	char path[CG_CFG_STR + 32], why[512];
+	struct cg_signer s;
+	struct stat st;
+
+	cg_keyfile_path(cfg, path, sizeof path);
+	if (lstat(path, &st) != 0 && errno == ENOENT)
+		return dir_ok(path, file, what, err, errlen);
+	if (cg_keyfile_load(path, 0, &s, why, sizeof why) != CG_OK)
+		FAIL("%s: %s: %s", file, what, why);
+	cg_signer_wipe(&s);
+	return CG_OK;
+}
+
 int cg_startup_check(const struct cg_config *cfg, const char *file, char *err, size_t errlen)
 {
 	struct cg_geo *geo = NULL;
@@ -116,6 +138,8 @@ int cg_startup_check(const struct cg_config *cfg, const char *file, char *err, s
 			     file, cfg->geo_database);
 		cg_geo_free(geo);
 	}
+	if ((rc = key_ok(cfg, file, err, errlen)) != CG_OK)
+		return rc;
 	return shown_ok(cfg, file, err, errlen);
 }
 

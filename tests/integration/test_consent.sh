@@ -281,6 +281,23 @@ printf 'not a database' >"$CG_DIR/ship/lib/junk.mmdb"
 tcheck "unreadable country database" "\\[geoip\\] database: $CG_DIR/ship/lib/junk.mmdb is not a MaxMind DB" "s#^database = $CG_DIR/ship/lib/country.mmdb#database = $CG_DIR/ship/lib/junk.mmdb#"
 tcheck "missing socket directory" "\\[server\\] listen: directory $CG_DIR/gone: No such file" "s#^listen = .*#listen = $CG_DIR/gone/fcgi.sock#"
 tcheck "unknown socket group" "\\[server\\] socket_group: no group named nosuchgroup" "s#^socket_group = .*#socket_group = nosuchgroup#"
+tcheck "signing key in a missing directory" "\\[signing\\] key_file: directory $CG_DIR/nokeys: No such file" "s#^; key_file = .*#key_file = $CG_DIR/nokeys/k#"
+printf 'not a key\n' >"$CG_DIR/ship/lib/junk.key"; chmod 600 "$CG_DIR/ship/lib/junk.key"
+tcheck "a signing key that is not one" "\\[signing\\] key_file: $CG_DIR/ship/lib/junk.key: not a signing key" "s#^; key_file = .*#key_file = $CG_DIR/ship/lib/junk.key#"
+cp "$CG_DIR/ship/lib/junk.key" "$CG_DIR/ship/lib/open.key"; chmod 644 "$CG_DIR/ship/lib/open.key"
+tcheck "a signing key others may read" "\\[signing\\] key_file: $CG_DIR/ship/lib/open.key: the signing key may be read" "s#^; key_file = .*#key_file = $CG_DIR/ship/lib/open.key#"
+# the default place: beside the SQLite file; on PostgreSQL the state
+# directory (systemd's StateDirectory=), which a start by hand may lack
+out=$(STATE_DIRECTORY=$CG_DIR/nostate "$CG_BUILD/consentgated" -t -c "$CG_INI" 2>&1); rc=$?
+if [ "$CG_BACKEND" = postgresql ]; then
+	expect_eq "-t: no key_file and no state directory (PostgreSQL): exit 1" 1 "$rc"
+	expect_match "... names the key's default directory" "\\[signing\\] key_file \\(not set: its default\\): directory $CG_DIR/nostate: No such file" "$out"
+	out=$(STATE_DIRECTORY=$CG_DIR/nostate "$CG_BUILD/consentgated" -c "$CG_INI" 2>&1); rc=$?
+	expect_eq "... and a start fails the same way: exit 1" 1 "$rc"
+	expect_match "... with the same message" "\\[signing\\] key_file \\(not set: its default\\): directory $CG_DIR/nostate" "$out"
+else
+	expect_eq "-t: no key_file, no state directory (SQLite: the key goes beside the database): exit 0 [$out]" 0 "$rc"
+fi
 sed -e 's#^country = MT#country = US#' "$CG_DIR/ship.ini" >"$CG_DIR/t.ini"
 out=$("$CG_BUILD/consentgated" -t -c "$CG_DIR/t.ini" 2>&1); rc=$?
 expect_eq "-t: a destination outside the EU/EEA without a transfer basis: exit 1" 1 "$rc"
