@@ -11,7 +11,12 @@
  * (fastcgi_keep_conn) costs a file descriptor in its loop's epoll set.
  * Connections still arriving are capped per loop (past the cap the oldest
  * is closed), and so are idle kept ones (past the cap, a connection is
- * closed right after its answer instead of kept). */
+ * closed right after its answer instead of kept).
+ *
+ * A request larger than max_request is never handed over: the loop
+ * answers it with too_large at once and reads the rest of it, throwing it
+ * away, up to max_discard bytes and within the deadline; the connection is
+ * then kept, as its peer asked, or closed. */
 #ifndef CONSENTGATE_INTAKE_H
 #define CONSENTGATE_INTAKE_H
 
@@ -36,12 +41,17 @@ struct cg_intake_opts {
 	int max_pending;          /* connections whose request is still arriving (all loops) */
 	int max_idle;             /* kept connections waiting for their next request (all loops) */
 	size_t max_request;       /* bytes: a request larger than this is refused */
+	const char *too_large;    /* the refusal: CGI headers, blank line, body (< CG_INTAKE_ANSWER_MAX) */
+	size_t max_discard;       /* bytes of a refused request read before its connection is closed */
 	cg_intake_serve_fn *serve;
 	void *arg;
 };
 
+#define CG_INTAKE_ANSWER_MAX 1024
+
 struct cg_intake_stats {
-	uint64_t accepted, handed, timed_out, oversize, invalid, evicted;
+	uint64_t accepted, handed, timed_out, invalid, evicted;
+	uint64_t oversize;        /* requests over max_request, answered too_large */
 	uint64_t evicted_idle;    /* kept connections closed after their answer: idle cap */
 	int pending, idle;
 };

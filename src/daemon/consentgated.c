@@ -129,6 +129,23 @@ static int open_handles(struct daemon *d, const char *cfg_path)
 	return 0;
 }
 
+/* What the intake answers to a request over its limit (it never reaches
+ * the handler): the API's 413 too_large. */
+static int refusal(struct cg_buf *out, size_t max_request)
+{
+	struct cg_response res;
+	char detail[64];
+	int rc;
+
+	cg_buf_init(out, CG_INTAKE_ANSWER_MAX - 1);
+	cg_response_init(&res);
+	snprintf(detail, sizeof detail, "the request is larger than %zu bytes", max_request);
+	cg_response_error(&res, CG_ANS_TOO_LARGE, detail);
+	rc = cgd_answer_head(&res, out) || cg_buf_add(out, res.body.p, res.body.len);
+	cg_response_free(&res);
+	return rc;
+}
+
 /* The intake's loops, one per `[server] workers`, each serving with its
  * own struct worker. */
 static int start_intake(struct daemon *d, struct worker *workers)
@@ -144,12 +161,20 @@ static int start_intake(struct daemon *d, struct worker *workers)
 		.max_idle = d->cfg.max_idle_connections,
 		/* params (nginx sends a few kB) + the largest body + record framing */
 		.max_request = CG_COLLECT_BODY_MAX + 64 * 1024,
+		/* a refused request is read to its end (nginx's body limits are
+		 * 8 kB and 64 kB, but a site may raise them) up to this much */
+		.max_discard = 8 * 1024 * 1024,
 		.serve = cgd_serve,
 		.arg = workers,
 	};
 
 	for (int i = 0; i < d->cfg.workers; i++)
 		workers[i].d = d;
+	if (refusal(&d->too_large, io.max_request) != 0) {
+		cg_error("cannot build the intake's 413 answer");
+		return -1;
+	}
+	io.too_large = d->too_large.p;
 	d->listener.fd = -1; /* the intake owns it now, even if it fails */
 	/* d->intake is set before a loop runs, and stays set if the start
 	 * fails: close_handles frees it after everything that reads it */
@@ -236,6 +261,7 @@ static void close_handles(struct daemon *d)
 	cg_forwarder_stop(fwd);
 	cg_store_port_close(&d->store);
 	cg_intake_free(d->intake);
+	cg_buf_free(&d->too_large);
 	cg_startup_unlisten(&d->cfg, &d->listener);
 	if (d->no_accept_fd >= 0)
 		close(d->no_accept_fd);

@@ -65,6 +65,7 @@ struct daemon {
 	struct cg_geo *geo;
 	struct cg_listener listener;
 	struct cg_intake *intake;
+	struct cg_buf too_large;  /* the intake's answer to a request over its limit */
 	int no_accept_fd;   /* what libfcgi may "accept" on: never a connection */
 	struct cg_forwarder *forwarder;  /* under fwd_mu once threads run */
 	pthread_mutex_t fwd_mu;          /* the writer wakes it while shutdown stops it */
@@ -132,6 +133,9 @@ int cgd_build_status(struct daemon *d, const char *build);
 
 /* ops.c: the handler's services over the real handles */
 void cgd_ops_init(struct worker *w, struct cg_ops *ops);
+
+/* serve.c: an answer's status and header lines, through the blank line */
+int cgd_answer_head(const struct cg_response *res, struct cg_buf *head);
 
 /* serve.c: serves one connection on this thread (busy: answer 503 busy);
  * requests whose answer waits for a commit are answered from the store's

@@ -6,8 +6,11 @@
  * that has arrived in part waits for more without spinning, although its
  * bytes stay in the socket buffer for libfcgi.
  *
- * A connection is in one of three states:
+ * A connection is in one of four states:
  *   PENDING  its request is arriving; on the loop's deadline-ordered list
+ *   REFUSED  its request was too large and has been answered; its bytes
+ *            are read and thrown away as they come; on the pending list,
+ *            under the same deadline
  *   BUSY     being served; in no list, its events ignored
  *   IDLE     kept between requests; on the loop's idle list
  * A connection stays in its epoll set from accept to close (no system call
@@ -22,7 +25,17 @@
  * call there on every answer made the loop's thread wait for the mutex
  * (and both threads switch) about once per request under load. A
  * connection done with goes on the loop's dead list, freed by the loop
- * after its current batch of events, which may still name it. */
+ * after its current batch of events, which may still name it.
+ *
+ * A request larger than max_request is answered by the loop itself
+ * (o.too_large, in FastCGI records: libfcgi would have to read it all),
+ * at once, and then read to its end and thrown away, up to max_discard
+ * bytes. The answer goes first because nginx, once it has an answer's
+ * header, stops sending the body and afterwards closes the connection
+ * instead of keeping it (its request was not sent whole); closing with
+ * the rest unread instead would make nginx's next write or read fail
+ * (ECONNRESET, a RST on TCP), often before it read the answer: a 502. A
+ * peer that had sent everything finds a kept connection usable again. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -40,7 +53,7 @@
 #include "consentgate/intake.h"
 #include "consentgate/log.h"
 
-enum state { PENDING, BUSY, IDLE };
+enum state { PENDING, REFUSED, BUSY, IDLE };
 
 struct loop;
 
@@ -48,8 +61,11 @@ struct cg_conn {
 	int fd;
 	enum state state;
 	int missed;                /* an event came while BUSY (under mu) */
-	int64_t deadline;          /* monotonic ms; PENDING only */
+	int64_t deadline;          /* monotonic ms; PENDING and REFUSED only */
 	struct loop *loop;
+	struct cg_fcgi_skip skip;  /* REFUSED: how far its request was read */
+	size_t discarded;          /* REFUSED: bytes of it thrown away */
+	int keep;                  /* REFUSED: the peer keeps the connection */
 	struct cg_conn *prev, *next;
 };
 
@@ -77,6 +93,7 @@ struct cg_intake {
 	struct cg_intake_opts o;
 	int max_pending, max_idle;   /* per loop */
 	int stop_fd;                 /* an eventfd: readable once stopping */
+	int rcvbuf;                  /* SO_RCVBUF of accepted TCP connections; 0: unix */
 	struct loop *loops;
 	atomic_uint_fast64_t accepted, handed, timed_out, oversize, invalid, evicted, evicted_idle;
 	atomic_int pending, idle;
@@ -176,6 +193,81 @@ static void start_pending(struct loop *lp, struct cg_conn *c)
 	atomic_fetch_add(&lp->in->pending, 1);
 }
 
+/* A refused request read to its end: the connection is kept, as the peer
+ * asked, or closed (nothing unread: the peer sees a clean end). Kept, it
+ * goes idle as after any answer, and is re-armed: the next request may
+ * have come while this one was read, and no new edge would tell. */
+static void refused_done(struct loop *lp, struct cg_conn *c)
+{
+	if (!c->keep) {
+		drop_pending(lp, c, NULL);
+		return;
+	}
+	unlink_conn(&lp->pending, c);
+	atomic_fetch_sub(&lp->in->pending, 1);
+	c->state = BUSY;
+	c->missed = 1;
+	cg_intake_done(c, c->fd);
+}
+
+/* Reads what has come of a refused request and throws it away, never a
+ * byte past its end; at most max_discard bytes, then the connection is
+ * closed. */
+static void discard(struct loop *lp, struct cg_conn *c)
+{
+	size_t cap = lp->in->o.max_request + 1; /* the peek buffer: free for this */
+
+	for (;;) {
+		size_t want = cg_fcgi_skip_want(&c->skip);
+		ssize_t n = recv(c->fd, lp->peek, want < cap ? want : cap, MSG_DONTWAIT);
+		int r;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return; /* the next edge brings more */
+		if (n <= 0 || (c->discarded += (size_t)n) > lp->in->o.max_discard) {
+			drop_pending(lp, c, NULL); /* the peer left, or sends too much */
+			return;
+		}
+		r = cg_fcgi_skip(&c->skip, (size_t)n, lp->peek);
+		if (r != CG_FCGI_INCOMPLETE) {
+			if (r == CG_FCGI_COMPLETE)
+				refused_done(lp, c);
+			else
+				drop_pending(lp, c, NULL);
+			return;
+		}
+	}
+}
+
+/* A request over max_request, n bytes of it peeked: answered now with
+ * o.too_large, then read and thrown away (the comment at the top). A
+ * request whose BEGIN_REQUEST is not among those bytes is closed. */
+static void refuse(struct loop *lp, struct cg_conn *c, size_t n)
+{
+	struct cg_intake *in = lp->in;
+	uint8_t answer[CG_INTAKE_ANSWER_MAX + 64];
+	unsigned id;
+	size_t len;
+
+	atomic_fetch_add(&in->oversize, 1);
+	if (cg_fcgi_begin(lp->peek, n, &id, &c->keep) != 0 ||
+	    !(len = cg_fcgi_answer(id, in->o.too_large, strlen(in->o.too_large), answer, sizeof answer)) ||
+	    send(c->fd, answer, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len) {
+		drop_pending(lp, c, NULL);
+		return;
+	}
+	/* Not kept: the end of our side tells the peer the answer is whole
+	 * (nginx waits for it), while what it still sends is read on. */
+	if (!c->keep)
+		shutdown(c->fd, SHUT_WR);
+	c->state = REFUSED;
+	memset(&c->skip, 0, sizeof c->skip);
+	c->discarded = 0;
+	discard(lp, c);
+}
+
 /* New bytes (or a hang-up) on a connection: is its request whole yet? */
 static void examine(struct loop *lp, struct cg_conn *c, uint32_t events)
 {
@@ -196,6 +288,10 @@ static void examine(struct loop *lp, struct cg_conn *c, uint32_t events)
 		start_pending(lp, c);
 	}
 	pthread_mutex_unlock(&lp->mu);
+	if (c->state == REFUSED) {
+		discard(lp, c);
+		return;
+	}
 	n = recv(c->fd, lp->peek, in->o.max_request + 1, MSG_PEEK | MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -213,7 +309,7 @@ static void examine(struct loop *lp, struct cg_conn *c, uint32_t events)
 	} else if (r == CG_FCGI_INVALID) {
 		drop_pending(lp, c, &in->invalid);
 	} else if ((size_t)n > in->o.max_request) {
-		drop_pending(lp, c, &in->oversize);
+		refuse(lp, c, (size_t)n);
 	} else if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
 		drop_pending(lp, c, NULL); /* half a request and the peer stopped writing */
 	}
@@ -242,6 +338,8 @@ static void accept_some(struct loop *lp)
 			return;
 		}
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+		if (in->rcvbuf)
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &in->rcvbuf, sizeof in->rcvbuf);
 		c->fd = fd;
 		c->loop = lp;
 		atomic_fetch_add(&in->accepted, 1);
@@ -340,6 +438,8 @@ void cg_intake_done(struct cg_conn *c, int fd)
 int cg_intake_start(const struct cg_intake_opts *o, struct cg_intake **out)
 {
 	struct cg_intake *in = calloc(1, sizeof *in);
+	struct sockaddr_storage sa;
+	socklen_t salen = sizeof sa;
 	int fl;
 
 	/* Published before any loop runs: a loop may serve a request at once
@@ -355,8 +455,20 @@ int cg_intake_start(const struct cg_intake_opts *o, struct cg_intake **out)
 	in->max_idle = o->max_idle / o->loops > 0 ? o->max_idle / o->loops : 1;
 	in->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	in->loops = calloc((size_t)o->loops, sizeof *in->loops);
+	/* The whole request (over max_request: its first max_request + 1
+	 * bytes) must fit in a TCP connection's receive window to be peeked.
+	 * The default buffer leaves ~100 kB, and autotuning grows it only as
+	 * the application reads, which peeking never does: each accepted TCP
+	 * connection gets a buffer of twice that (the kernel doubles it again,
+	 * capped at rmem_max). Not the listener's alone: connections queued
+	 * before the intake started (nginx connects as soon as the socket
+	 * listens) would keep the default. A unix socket's queue is bounded by
+	 * its sender instead. */
+	if (getsockname(o->listen_fd, (struct sockaddr *)&sa, &salen) == 0 && sa.ss_family != AF_UNIX)
+		in->rcvbuf = (int)(2 * (o->max_request + 1));
 	fl = fcntl(o->listen_fd, F_GETFL);
-	if (in->stop_fd < 0 || !in->loops || fl < 0 || fcntl(o->listen_fd, F_SETFL, fl | O_NONBLOCK) != 0)
+	if (in->stop_fd < 0 || !in->loops || fl < 0 || fcntl(o->listen_fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
+	    !o->too_large || strlen(o->too_large) >= CG_INTAKE_ANSWER_MAX)
 		goto fail;
 	for (int i = 0; i < o->loops; i++) {
 		struct loop *lp = &in->loops[i];

@@ -131,21 +131,27 @@ static void drain_input(FCGX_Request *rq)
 }
 
 /* libfcgi's FCGX_FPrintF has its own, older printf: format here instead */
+int cgd_answer_head(const struct cg_response *res, struct cg_buf *head)
+{
+	int rc = cg_buf_printf(head, "Status: %s\r\n", cg_status_line(res->status)) ||
+	         (res->content_type && cg_buf_printf(head, "Content-Type: %s\r\n", res->content_type)) ||
+	         (res->no_store && cg_buf_adds(head, "Cache-Control: no-store\r\n")) ||
+	         (res->retry_after && cg_buf_printf(head, "Retry-After: %d\r\n", res->retry_after)) ||
+	         (res->allow[0] && cg_buf_printf(head, "Allow: %s\r\n", res->allow));
+
+	for (int i = 0; i < res->n_cookies && !rc; i++)
+		rc = cg_buf_printf(head, "Set-Cookie: %s\r\n", res->set_cookie[i]);
+	if (rc || cg_buf_printf(head, "Content-Length: %zu\r\n\r\n", res->body.len))
+		return CG_ERR_TOO_LONG;
+	return CG_OK;
+}
+
 static void write_response(FCGX_Request *rq, int head_only, const struct cg_response *res)
 {
 	struct cg_buf head;
 
 	cg_buf_init(&head, 4096);
-	if (cg_buf_printf(&head, "Status: %s\r\n", cg_status_line(res->status)) ||
-	    (res->content_type && cg_buf_printf(&head, "Content-Type: %s\r\n", res->content_type)) ||
-	    (res->no_store && cg_buf_adds(&head, "Cache-Control: no-store\r\n")) ||
-	    (res->retry_after && cg_buf_printf(&head, "Retry-After: %d\r\n", res->retry_after)) ||
-	    (res->allow[0] && cg_buf_printf(&head, "Allow: %s\r\n", res->allow)))
-		cg_buf_reset(&head);
-	for (int i = 0; i < res->n_cookies && head.len; i++)
-		if (cg_buf_printf(&head, "Set-Cookie: %s\r\n", res->set_cookie[i]))
-			cg_buf_reset(&head);
-	if (head.len && cg_buf_printf(&head, "Content-Length: %zu\r\n\r\n", res->body.len) == CG_OK)
+	if (cgd_answer_head(res, &head) == CG_OK)
 		FCGX_PutStr(head.p, (int)head.len, rq->out);
 	else
 		FCGX_PutS("Status: 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n", rq->out);

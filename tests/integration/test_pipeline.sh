@@ -16,6 +16,9 @@
 #    without failing a request
 #  * PostgreSQL: reads run on the read threads, never on the loops: more
 #    reads wait on a lock at once than there are loops
+#  * an nginx that lets 1 MB through: every request over the daemon's
+#    128 kB answered with its JSON 413, kept connection or not, chunked or
+#    not, with no upstream error
 #  * a TCP listen: bodies the daemon refuses are answered in full, never
 #    reset, and the kept connection serves the next request
 # CG_BACKEND chooses the backend.
@@ -204,11 +207,70 @@ SQL
 	expect_eq "all answered once the lock is gone" "12 200" "$(sort "$CG_DIR/reads.txt" | uniq -c | tr -s ' ' | sed 's/^ //')"
 fi
 
+echo "# an nginx that lets 1 MB through: every request over the daemon's limit answered 413"
+# The daemon takes a request of at most 128 kB (params and body); a site
+# whose nginx allows more must still get the JSON 413, on kept connections
+# (the shipped upstream) and on connections nginx does not keep
+# (/unkept/: fastcgi_keep_conn off), chunked or not, with no upstream error.
+stack_stop
+unset CG_PORT
+CG_DIR=$(mktemp -d /tmp/cg-test.XXXXXX)
+export CG_DIR CG_NGINX_BODY_MAX=1m
+export CG_NGINX_HTTP_EXTRA="upstream cg_unkept { server unix:$CG_DIR/fcgi.sock; }
+error_log $CG_DIR/nginx-error.log error;"
+export CG_NGINX_EXTRA="location = /unkept/consent {
+    client_max_body_size 1m;
+    include /etc/nginx/fastcgi_params;
+    fastcgi_param DOCUMENT_URI /consent;
+    fastcgi_pass cg_unkept;
+}"
+stack_start || exit 1
+for n in 140000 400000 1000000; do
+	python3 -c "import sys; sys.stdout.write('{\"events\":[],\"pad\":\"' + 'x' * $n + '\"}')" >"$CG_DIR/big-$n"
+done
+a0=$(metric 'consentgate_connections_total{outcome="accepted"}')
+o0=$(metric 'consentgate_connections_total{outcome="oversize"}')
+sent=0; kept=0
+for n in 140000 400000 1000000; do
+	for path in /consent /collect /unkept/consent; do
+		for te in "" chunked; do
+			# a small request first: nginx then has a kept connection for the big one
+			small=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data "$BODY" "$CG_URL/consent")
+			out=$(curl -s -w ' %{http_code}' -H 'Content-Type: application/json' ${te:+-H "Transfer-Encoding: $te"} \
+				--data-binary "@$CG_DIR/big-$n" "$CG_URL$path")
+			expect_match "$n bytes to $path${te:+ ($te)}: the daemon's JSON 413" '^\{"error":"too_large","detail":"[^"]*"\} 413$' "$out"
+			expect_eq "... the request before it: 200" 200 "$small"
+			sent=$((sent + 1)); [ "$path" = /unkept/consent ] || kept=$((kept + 1))
+		done
+	done
+done
+expect_eq "the next request is served" 200 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data "$BODY" "$CG_URL/consent")"
+expect_eq "each counted as oversize" "$sent" "$(($(metric 'consentgate_connections_total{outcome="oversize"}') - o0))"
+expect_eq "none left to its deadline (nginx waits for no close)" 0 "$(metric 'consentgate_connections_total{outcome="timed_out"}')"
+# at most one new connection for each small request, each /unkept/ one and
+# the five requests after a0's: the big ones to /consent and /collect took
+# the connection nginx kept from the small one before them
+accepted=$(($(metric 'consentgate_connections_total{outcome="accepted"}') - a0))
+expect_ge "the $kept big requests to /consent and /collect went on kept connections ($accepted accepted)" \
+	"$accepted" "$((2 * sent - kept + 5))"
+expect_eq "no upstream error in nginx's log" "" "$(grep -E 'upstream|reset|pipe' "$CG_DIR/nginx-error.log" | head -3)"
+expect_clean_daemon_log "$CG_DIR/daemon.log"
+
 echo "# a TCP listen: refused bodies are answered in full, never reset"
 stack_stop
-unset CG_DIR CG_PORT
-export CG_TCP_LISTEN=1
+unset CG_PORT CG_NGINX_EXTRA
+CG_DIR=$(mktemp -d /tmp/cg-test.XXXXXX)
+export CG_DIR CG_TCP_LISTEN=1 CG_NGINX_HTTP_EXTRA="error_log $CG_DIR/nginx-error.log error;"
 stack_start || exit 1
+# over TCP the daemon sees a request as too large only if more than 128 kB
+# of it fit in the connection's receive window, which it never reads from
+# while peeking: the intake sizes that window
+for n in 140000 1000000; do
+	python3 -c "import sys; sys.stdout.write('x' * $n)" >"$CG_DIR/big-$n"
+	out=$(curl -s -w ' %{http_code}' -H 'Content-Type: application/json' --data-binary "@$CG_DIR/big-$n" "$CG_URL/consent" \
+		--next -s -w ' %{http_code}' -H 'Content-Type: application/json' --data-binary "$BODY" "$CG_URL/consent")
+	expect_match "TCP: $n bytes: the daemon's JSON 413, then the next request is served" '"error":"too_large".* 413.* 200$' "$out"
+done
 big=$(python3 -c 'print("{\"choices\":{},\"pad\":\"" + "x" * 6000 + "\"}")')
 cg_burst 200 20 '%{http_code} %{size_download}\n' "$CG_DIR/big.txt" -H 'X-Forwarded-For: 198.51.100.53' \
 	--data-binary "$big"

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -131,21 +132,27 @@ static void unlisten(struct sock *s)
 	rmdir(s->dir);
 }
 
+#define TOO_LARGE "Status: 413 Payload Too Large\r\nContent-Length: 2\r\n\r\n{}"
+
 static struct cg_intake_opts opts(int listen_fd, int loops)
 {
 	return (struct cg_intake_opts){.listen_fd = listen_fd, .loops = loops, .deadline_ms = 5000,
 	                               .send_timeout_ms = 1000, .max_pending = 16, .max_idle = 16,
-	                               .max_request = 65536, .serve = on_serve};
+	                               .max_request = 65536, .too_large = TOO_LARGE, .max_discard = 256 * 1024,
+	                               .serve = on_serve};
 }
 
 static int dial(const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct timeval t = {5, 0}; /* a read that would hang fails the test */
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 
 	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
 	assert_true(fd >= 0);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &t, sizeof t);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &t, sizeof t);
 	return fd;
 }
 
@@ -329,12 +336,166 @@ static void test_failed_start_keeps_the_intake(void **state)
 	unlisten(&s);
 }
 
+/* ---- a request over max_request (65536 here) ---------------------------- */
+
+/* BEGIN (FCGI_KEEP_CONN as given), PARAMS, and the head of a body of
+ * `body` bytes in STDIN records of 50000: 2 records, so over the limit
+ * (*head: the bytes up to the second record's middle), then the rest and
+ * the empty STDIN record. */
+static size_t big_request(uint8_t *p, int keep, size_t body, size_t *head)
+{
+	size_t n = rec(p, 1, 8);
+
+	p[10] = (uint8_t)keep; /* flags */
+	n += rec(p + n, 4, 16);
+	n += rec(p + n, 4, 0);
+	for (size_t left = body; left > 0;) {
+		size_t part = left < 50000 ? left : 50000;
+		n += rec(p + n, 5, part);
+		left -= part;
+	}
+	*head = 8 + 8 + 8 + 16 + 8 + 50008 + 25000;
+	return n + rec(p + n, 5, 0);
+}
+
+/* The refusal the intake must send for request id 1: TOO_LARGE as
+ * FastCGI records (the peer reads it before it sends the rest). */
+static void expect_refusal(int fd)
+{
+	uint8_t want[256], got[256];
+	size_t n = 0, len = strlen(TOO_LARGE), have = 0;
+
+	n += rec(want, 6, len);
+	memcpy(want + 8, TOO_LARGE, len);
+	n += rec(want + n, 6, 0);
+	n += rec(want + n, 3, 8);
+	memset(want + n - 8, 0, 8);
+	while (have < n) {
+		ssize_t r = read(fd, got + have, n - have);
+		if (r <= 0)
+			fail_msg("the refusal did not arrive: %zu of its %zu bytes, then %s", have, n,
+			         r == 0 ? "the end" : strerror(errno));
+		have += (size_t)r;
+	}
+	assert_memory_equal(got, want, n);
+}
+
+static void send_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		assert_true(w > 0);
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* One loop, and a peer that sent the head of a request over the limit
+ * (keep: FCGI_KEEP_CONN) and read the refusal: b holds the whole request,
+ * r->n bytes of it, r->head sent. */
+struct refused {
+	struct sock s;
+	struct cg_intake_opts o;
+	struct cg_intake *in;
+	size_t head, n;
+	int a;
+};
+
+static void refused_start(struct refused *r, uint8_t *b, int keep)
+{
+	listen_on(&r->s);
+	r->o = opts(r->s.fd, 1);
+	r->in = NULL;
+	assert_int_equal(cg_intake_start(&r->o, &r->in), 0);
+	r->a = dial(r->s.path);
+	r->n = big_request(b, keep, 100000, &r->head);
+	send_all(r->a, b, r->head);
+	expect_refusal(r->a);
+}
+
+static void refused_end(struct refused *r)
+{
+	cg_intake_stop(r->in);
+	cg_intake_free(r->in);
+	close(r->a);
+	unlisten(&r->s);
+}
+
+/* Answered before the rest is sent (as nginx reads it while still
+ * sending), then read to its very end, not a byte further: the next
+ * request on the kept connection is handed over whole. */
+static void test_oversize_answered_then_kept(void **state)
+{
+	static uint8_t b[200000];
+	struct cg_intake_stats st;
+	struct refused r;
+	int i;
+
+	(void)state;
+	refused_start(&r, b, 1);
+	r.n += request(b + r.n); /* the next request right behind it */
+	send_all(r.a, b + r.head, r.n - r.head);
+	i = next_served();
+	if (i < 0)
+		fail_msg("the request after the refused one on a kept connection was never served");
+	consume_request(served.fd[i]); /* exactly its bytes: the refused one is gone */
+	cg_intake_done(served.conn[i], served.fd[i]);
+	cg_intake_stats(r.in, &st);
+	assert_int_equal(st.oversize, 1);
+	assert_int_equal(st.handed, 1);
+	refused_end(&r);
+}
+
+/* A peer that does not keep the connection: the answer, then the end of
+ * the daemon's side (nginx waits for it); the rest is still read. */
+static void test_oversize_not_kept(void **state)
+{
+	static uint8_t b[200000];
+	struct refused r;
+	char c;
+
+	(void)state;
+	refused_start(&r, b, 0);
+	assert_int_equal(read(r.a, &c, 1), 0);
+	send_all(r.a, b + r.head, r.n - r.head); /* read on, never a reset */
+	refused_end(&r);
+}
+
+/* A peer that never ends its request is cut off past max_discard (256 kB
+ * here), with its answer sent. */
+static void test_oversize_bounded(void **state)
+{
+	static uint8_t b[200000];
+	struct refused r;
+	size_t sent;
+
+	(void)state;
+	refused_start(&r, b, 1);
+	sent = r.n - 8; /* all but its empty STDIN record */
+	send_all(r.a, b + r.head, sent - r.head);
+	rec(b, 5, 50000); /* more STDIN records, and no end */
+	while (sent < 64 * 1024 * 1024) {
+		ssize_t w = send(r.a, b, 50008, MSG_NOSIGNAL);
+		if (w < 0)
+			break;
+		sent += (size_t)w;
+	}
+	if (sent >= 64 * 1024 * 1024)
+		fail_msg("64 MB of a refused request were read and the connection is still open");
+	assert_true(errno == EPIPE || errno == ECONNRESET);
+	assert_true(sent > r.o.max_discard);
+	refused_end(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_arriving_while_served),
 		cmocka_unit_test(test_published_before_any_request),
 		cmocka_unit_test(test_failed_start_keeps_the_intake),
+		cmocka_unit_test(test_oversize_answered_then_kept),
+		cmocka_unit_test(test_oversize_not_kept),
+		cmocka_unit_test(test_oversize_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
