@@ -115,6 +115,14 @@ void cg_config_defaults(struct cg_config *cfg);
 #define CG_FINGERPRINT_LEN 64
 void cg_config_fingerprint(const struct cg_config *cfg, char out[CG_FINGERPRINT_LEN + 1]);
 
+/* The configuration in effect as INI text that cg_config_parse reads back:
+ * every directive, in the order of the directive table, with its value —
+ * defaults included, "key =" for an unset one — and every [destination.NAME].
+ * api_secret is written as "(set, not printed)" when set. Appends to *out;
+ * CG_ERR_TOO_LONG when it refused an append. (consentgated -t -v) */
+struct cg_buf;
+int cg_config_write(const struct cg_config *cfg, struct cg_buf *out);
+
 /* 1 if the destination names its recipient and country */
 int cg_destination_declared(const struct cg_destination *d);
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "consentgate/buf.h"
 #include "consentgate/config.h"
 #include "consentgate/transfer.h"
 #include "consentgate/err.h"
@@ -501,4 +502,60 @@ int cg_config_parse(const char *text, const char *filename,
 const char *cg_config_id_cookie(const struct cg_config *cfg)
 {
 	return cfg->cookie_secure ? "__Host-cg_id" : "cg_id";
+}
+
+/* ---- the configuration in effect, as INI text (consentgated -t -v) ---- */
+
+/* " value" of one directive as the parser would read it back; nothing for
+ * an unset one. api_secret is a credential: whether it is set, never what. */
+static int put_value(struct cg_buf *out, const struct cg_config *cfg, const struct directive *d,
+                     const void *base)
+{
+	const char *field = (const char *)base + d->off;
+	int v = d->type == T_STR || d->type == T_ORIGINS ? 0 : *(const int *)(const void *)field;
+	int rc = 0;
+
+	switch (d->type) {
+	case T_STR:
+		if (*field && strcmp(d->key, "api_secret") == 0)
+			return cg_buf_adds(out, " (set, not printed)");
+		return *field ? cg_buf_printf(out, " %s", field) : CG_OK;
+	case T_INT:
+		return cg_buf_printf(out, " %d", v);
+	case T_BOOL:
+		return cg_buf_adds(out, v ? " true" : " false");
+	case T_ENUM:
+		return v >= 0 ? cg_buf_printf(out, " %s", d->names[v]) : CG_OK;
+	case T_ORIGINS:
+		for (int i = 0; i < cfg->n_origins; i++)
+			rc |= cg_buf_printf(out, " %s", cfg->allowed_origins[i]);
+		return rc;
+	}
+	return CG_OK;
+}
+
+int cg_config_write(const struct cg_config *cfg, struct cg_buf *out)
+{
+	const char *section = NULL;
+	size_t first = dest_first();
+	int rc = 0;
+
+	for (size_t i = 0; i < first; i++) {
+		const struct directive *d = &directives[i];
+		if (!section || strcmp(section, d->section) != 0)
+			rc |= cg_buf_printf(out, "%s[%s]\n", section ? "\n" : "", d->section);
+		section = d->section;
+		rc |= cg_buf_printf(out, "%s =", d->key);
+		rc |= put_value(out, cfg, d, cfg);
+		rc |= cg_buf_adds(out, "\n");
+	}
+	for (int k = 0; k < cfg->n_dest; k++) {
+		rc |= cg_buf_printf(out, "\n[destination.%s]\n", cfg->dest[k].name);
+		for (size_t i = first; i < NDIRECTIVES; i++) {
+			rc |= cg_buf_printf(out, "%s =", directives[i].key);
+			rc |= put_value(out, cfg, &directives[i], &cfg->dest[k]);
+			rc |= cg_buf_adds(out, "\n");
+		}
+	}
+	return rc ? CG_ERR_TOO_LONG : CG_OK;
 }

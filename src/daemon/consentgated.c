@@ -39,15 +39,17 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: consentgated -c FILE [-t]\n"
+	fprintf(f, "usage: consentgated -c FILE [-t [-v]]\n"
 	           "  -c FILE      configuration file (INI)\n"
 	           "  -t           check the configuration and what start-up needs, then exit\n"
+	           "  -v           with -t: first print the configuration in effect, defaults included\n"
 	           "  -h, --help   this text\n"
 	           "  --version    the version\n"
 	           "exit status: 0 ok, 1 configuration or start-up error, 2 usage\n");
 }
 
-/* -c FILE [-t]: 0 to go on, else the exit status (done, or a usage error) */
+/* -c FILE [-t [-v]]: 0 to go on, else the exit status (done, or a usage
+ * error). *test_only: 1 for -t, 2 for -t -v. */
 static int parse_args(int argc, char **argv, const char **cfg_path, int *test_only, int *exit_rc)
 {
 	static const struct option longopts[] = {
@@ -55,23 +57,40 @@ static int parse_args(int argc, char **argv, const char **cfg_path, int *test_on
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	int opt;
+	int opt, verbose = 0;
 
-	while ((opt = getopt_long(argc, argv, "c:th", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:thv", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': *cfg_path = optarg; break;
 		case 't': *test_only = 1; break;
+		case 'v': verbose = 1; break;
 		case 'h': usage(stdout); *exit_rc = 0; return 1;
 		case 'V': printf("consentgated %s\n", CONSENTGATE_VERSION); *exit_rc = 0; return 1;
 		default: usage(stderr); *exit_rc = 2; return 1;
 		}
 	}
-	if (!*cfg_path || optind != argc) {
+	if (!*cfg_path || optind != argc || (verbose && !*test_only)) {
 		usage(stderr);
 		*exit_rc = 2;
 		return 1;
 	}
+	*test_only += verbose;
 	return 0;
+}
+
+/* -t -v: what the daemon would run with, printed before the start-up
+ * checks so that it shows even when one of them fails (cg_config_write). */
+static int print_config(const struct cg_config *cfg)
+{
+	struct cg_buf out;
+	int rc;
+
+	cg_buf_init(&out, 1024 * 1024);
+	rc = cg_config_write(cfg, &out);
+	if (rc == CG_OK && fwrite(out.p, 1, out.len, stdout) != out.len)
+		rc = CG_ERR_IO;
+	cg_buf_free(&out);
+	return rc;
 }
 
 /* The socket first: a second instance stops there, before it touches the
@@ -270,12 +289,31 @@ static void close_handles(struct daemon *d)
 	cg_geo_free(d->geo);
 }
 
+/* The file, then (-t -v) what is in effect, then what start-up needs. */
+static int load_config(struct cg_config *cfg, const char *cfg_path, int verbose)
+{
+	char err[512];
+
+	if (cg_config_load(cfg_path, cfg, err, sizeof err) != CG_OK)
+		goto out_fail;
+	if (verbose && print_config(cfg) != CG_OK) {
+		snprintf(err, sizeof err, "-v: the configuration could not be written out");
+		goto out_fail;
+	}
+	if (cg_startup_check(cfg, cfg_path, err, sizeof err) != CG_OK)
+		goto out_fail;
+	cg_startup_warn(cfg, cfg_path);
+	return CG_OK;
+out_fail:
+	fprintf(stderr, "consentgated: %s\n", err);
+	return CG_ERR_CONFIG;
+}
+
 int main(int argc, char **argv)
 {
 	static struct daemon d; /* large: keep it off the stack */
 	const char *cfg_path = NULL;
 	struct worker *workers = NULL;
-	char err[512];
 	sigset_t sigs;
 	int test_only = 0, rc = 1;
 
@@ -285,12 +323,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "consentgated: libsodium cannot start\n");
 		return 1;
 	}
-	if (cg_config_load(cfg_path, &d.cfg, err, sizeof err) != CG_OK ||
-	    cg_startup_check(&d.cfg, cfg_path, err, sizeof err) != CG_OK) {
-		fprintf(stderr, "consentgated: %s\n", err);
+	if (load_config(&d.cfg, cfg_path, test_only == 2) != CG_OK)
 		return 1;
-	}
-	cg_startup_warn(&d.cfg, cfg_path);
 	if (test_only) {
 		printf("consentgated: %s: configuration OK\n", cfg_path);
 		return 0;

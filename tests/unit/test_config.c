@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "consentgate/buf.h"
 #include "consentgate/config.h"
 #include "consentgate/transfer.h"
 #include "consentgate/err.h"
@@ -50,43 +51,45 @@ static void test_defaults(void **state)
 	assert_string_equal(cg_config_id_cookie(&cfg), "__Host-cg_id");
 }
 
+static const char FULL[] =
+	"; comment\n"
+	"[server]\n"
+	"listen = 127.0.0.1:9000   ; inline comment\n"
+	"workers = 4\n"
+	"base_path = /cmp\n"
+	"site = example.no\n"
+	"socket_group = www-data\n"
+	"[policy]\n"
+	"version = 2024-01.b\n"
+	"consent_max_age_days = 395\n"
+	"refusal_max_age_days = 1\n"
+	"allowed_origins = https://example.no https://www.example.no\n"
+	"cookie_secure = false\n"
+	"refusal_is_objection = no\n"
+	"gpc = all\n"
+	"[storage]\n"
+	"database = /tmp/x.db\n"
+	"[geoip]\n"
+	"country_path = country_code\n"
+	"ipv4_prefix = 16\n"
+	"ipv6_prefix = 56\n"
+	"[destination.ga4]\n"
+	"type = ga4\n"
+	"url = http://127.0.0.1:8080/_ga/mp/collect\n"
+	"measurement_id = G-XXXXXXXXXX\n"
+	"api_secret = CHANGE_ME\n"
+	"purpose = statistics\n"
+	"basis = consent\n"
+	"[destination.hook]\n"
+	"type = webhook\n"
+	"url = https://tags.example.no/x\n"
+	"purpose = statistics\n"
+	"basis = legitimate_interest\n";
+
 static void test_full(void **state)
 {
 	(void)state;
-	assert_int_equal(parse(
-		"; comment\n"
-		"[server]\n"
-		"listen = 127.0.0.1:9000   ; inline comment\n"
-		"workers = 4\n"
-		"base_path = /cmp\n"
-		"site = example.no\n"
-		"socket_group = www-data\n"
-		"[policy]\n"
-		"version = 2024-01.b\n"
-		"consent_max_age_days = 395\n"
-		"refusal_max_age_days = 1\n"
-		"allowed_origins = https://example.no https://www.example.no\n"
-		"cookie_secure = false\n"
-		"refusal_is_objection = no\n"
-		"gpc = all\n"
-		"[storage]\n"
-		"database = /tmp/x.db\n"
-		"[geoip]\n"
-		"country_path = country_code\n"
-		"ipv4_prefix = 16\n"
-		"ipv6_prefix = 56\n"
-		"[destination.ga4]\n"
-		"type = ga4\n"
-		"url = http://127.0.0.1:8080/_ga/mp/collect\n"
-		"measurement_id = G-XXXXXXXXXX\n"
-		"api_secret = CHANGE_ME\n"
-		"purpose = statistics\n"
-		"basis = consent\n"
-		"[destination.hook]\n"
-		"type = webhook\n"
-		"url = https://tags.example.no/x\n"
-		"purpose = statistics\n"
-		"basis = legitimate_interest\n"), CG_OK);
+	assert_int_equal(parse(FULL), CG_OK);
 	assert_string_equal(cfg.listen, "127.0.0.1:9000");
 	assert_int_equal(cfg.workers, 4);
 	assert_int_equal(cfg.n_origins, 2);
@@ -267,6 +270,45 @@ static void test_fingerprint(void **state)
 	}
 }
 
+/* consentgated -t -v: the configuration in effect reads back as itself,
+ * defaults written out, unset keys as "key =", the GA4 secret never. */
+#define WANT_HEAD "[server]\nlisten = /run/consentgate/fcgi.sock\nsocket_group =\nworkers = 2\n"
+static void test_written_reads_back(void **state)
+{
+	struct cg_buf out;
+	char fp1[CG_FINGERPRINT_LEN + 1], fp2[CG_FINGERPRINT_LEN + 1];
+
+	(void)state;
+	cg_buf_init(&out, 64 * 1024);
+	assert_int_equal(parse(MIN), CG_OK);
+	assert_int_equal(cg_config_write(&cfg, &out), CG_OK);
+	if (strncmp(out.p, WANT_HEAD, strlen(WANT_HEAD)) != 0)
+		fail_msg("written: [%.200s]", out.p);
+	assert_non_null(strstr(out.p, "\nmax_inflight_bytes = 8388608\n"));
+	assert_non_null(strstr(out.p, "\n[policy]\nversion = 2023-12\n"));
+	assert_non_null(strstr(out.p, "\ncookie_secure = true\n"));
+	assert_non_null(strstr(out.p, "\ngpc = marketing\n"));
+	assert_non_null(strstr(out.p, "\nallowed_origins =\n"));
+	assert_null(strstr(out.p, "[destination."));
+	cg_buf_reset(&out);
+
+	assert_int_equal(parse(FULL), CG_OK);
+	cg_config_fingerprint(&cfg, fp1);
+	assert_int_equal(cg_config_write(&cfg, &out), CG_OK);
+	assert_non_null(strstr(out.p, "\nallowed_origins = https://example.no https://www.example.no\n"));
+	assert_non_null(strstr(out.p, "\n[destination.ga4]\ntype = ga4\n"));
+	assert_non_null(strstr(out.p, "\napi_secret = (set, not printed)\n"));
+	assert_null(strstr(out.p, "CHANGE_ME"));
+	assert_non_null(strstr(out.p, "\n[destination.hook]\ntype = webhook\n"));
+	if (parse(out.p) != CG_OK)
+		fail_msg("%s in [%s]", err, out.p);
+	cg_config_fingerprint(&cfg, fp2);
+	assert_string_equal(fp1, fp2);
+	assert_string_equal(cfg.listen, "127.0.0.1:9000");
+	assert_false(cfg.cookie_secure);
+	cg_buf_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +320,7 @@ int main(void)
 		cmocka_unit_test(test_transfers),
 		cmocka_unit_test(test_storage),
 		cmocka_unit_test(test_fingerprint),
+		cmocka_unit_test(test_written_reads_back),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
