@@ -63,11 +63,6 @@ int cg_cli_notice(const struct cg_config *cfg, const char *action, const char *i
  * is one consentctl may use (shown.h); else 0, the reason printed */
 int cg_cli_shown_row_ok(const char *me, const struct cg_shown_row *s);
 
-/* usage.c: each subcommand's --help */
-extern const char cg_usage_report[], cg_usage_export[], cg_usage_receipt[], cg_usage_keys[], cg_usage_head[],
-	cg_usage_bundle[], cg_usage_erase[], cg_usage_verify[], cg_usage_purge[], cg_usage_migrate[],
-	cg_usage_outbox[], cg_usage_banner[], cg_usage_notice[];
-
 /* consentctl migrate --to URL: the exit status */
 int cg_cli_move(const struct cg_config *cfg, const char *database, const char *url);
 
