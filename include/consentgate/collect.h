@@ -26,6 +26,10 @@ struct cg_outbox_row {
 	int mode;                          /* CG_FORWARD_FULL / CG_FORWARD_MINIMISED */
 	const char *payload;
 	char created_at[CG_TIME_LEN + 1];
+	/* "" or a subject: queue the row only if the store records `destination`
+	 * as a recipient of that subject's pseudonym, checked in the row's own
+	 * transaction (erasure notices, erasure.h) */
+	char if_recipient_of[CG_SUBJECT_LEN + 1];
 };
 
 /* Validates {"events":[{"name":..., "params":{...}}, ...]}. On CG_OK *events

@@ -87,7 +87,9 @@ struct cg_config {
 	/* [limits]: what /collect may queue */
 	int visitor_bytes_per_hour;   /* payload bytes per visitor (subject) per hour */
 	int prefix_bytes_per_hour;    /* payload bytes per client prefix (/24, /48) per hour */
-	int outbox_max_rows;          /* pending rows in the whole outbox */
+	int outbox_max_rows;          /* pending analytics rows in the whole outbox */
+	/* [limits]: pending erasure notices (erasure.h), a bound of their own */
+	int erasure_notices_max_rows;
 	/* [signing] */
 	char key_file[CG_CFG_STR];    /* the instance's Ed25519 secret key; "": the default place */
 	char anchor_command[CG_CFG_STR]; /* run with each signed head on stdin; "": none */

@@ -113,6 +113,13 @@ struct cg_ops {
 	 * seconds to wait in *retry_s. May be NULL: everything is admitted. */
 	int (*admit)(void *ctx, const char *subject, const char *prefix, size_t bytes, size_t rows,
 	             int64_t now_ms, int *retry_s);
+	/* the destinations recorded as recipients of subject's pseudonym (bit
+	 * i: cfg->dest[i]) and since when recipients are recorded (0: from the
+	 * start), erasure.h. May be NULL: none recorded. */
+	int (*recipients)(void *ctx, const char *subject, uint32_t *mask, int64_t *since_ms);
+	/* how many of `want` erasure notices may be queued under [limits]
+	 * erasure_notices_max_rows (and counts them). May be NULL: all. */
+	size_t (*admit_notices)(void *ctx, size_t want, int64_t now_ms);
 	/* the instance's signer; NULL (or a NULL op): receipts go unsigned */
 	const struct cg_signer *(*signer)(void *ctx);
 	/* every public key that ever signed in this log, oldest first (*keys malloc'd) */

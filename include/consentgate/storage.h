@@ -35,6 +35,8 @@ struct cg_store_reader;  /* opaque, the backend's: one read connection */
 enum cg_store_mode { CG_STORE_WRITER = 0, CG_STORE_READONLY, CG_STORE_DAEMON };
 
 /* ---- the outbox (docs/gatekeeper.md#the-forwarder) ---- */
+/* the meta key of recipients_since (schema 4 on SQLite, 3 on PostgreSQL) */
+#define CG_RECIPIENTS_SINCE "recipients_since_ms"
 enum cg_outbox_state { CG_OB_PENDING = 0, CG_OB_DELIVERED, CG_OB_DROPPED, CG_OB_DEAD, CG_OB_NSTATES };
 const char *cg_outbox_state_name(int s);
 
@@ -45,10 +47,10 @@ struct cg_outbox_item {
 	int purpose, mode, attempts;
 	int64_t created_ms;
 	char *payload;                     /* owned by the item list */
+	char last_error[160];              /* the last attempt's */
 	/* each_outbox only (moving a log between backends) */
 	int state;
 	int64_t next_ms;
-	char last_error[160];
 };
 void cg_store_outbox_items_free(struct cg_outbox_item *items, size_t n);
 
@@ -84,18 +86,31 @@ struct cg_store_stats {
 
 /* What moving a log to another backend copied (import). */
 struct cg_import_counts {
-	long long events, pruned, outbox, subjects;
+	long long events, pruned, outbox, subjects, recipients;
 };
 
 /* One durable batch: an event (sealed onto the chain: its id and hash are
  * filled in), outbox rows, outbox updates, or any of them together, all in
- * one transaction. Owned by the caller until done() is called. */
+ * one transaction. Owned by the caller until done() is called.
+ *
+ * Recipients (erasure.h, rules.h): an update to CG_OB_DELIVERED of a row
+ * that carried a visitor's pseudonym (full, with a subject) records its
+ * destination as a recipient of that visitor — whatever became of the row
+ * since it was claimed, as the destination did acknowledge it. A row whose
+ * if_recipient_of names a subject is queued only if its destination is so
+ * recorded, checked after the batch's event and earlier rows; an erasure
+ * forgets the visitor's recipients once the batch's rows are queued. */
 struct cg_store_batch {
 	struct cg_event *event;                  /* NULL: none */
 	const struct cg_outbox_row *rows;
 	size_t nrows;
 	const struct cg_outbox_update *updates;
 	size_t nupdates;
+	/* NULL, or nupdates flags (zeroed by the caller) the backend sets: 1
+	 * where the update took effect (the row was still pending and, on
+	 * PostgreSQL, still claimed by this instance); meaningful once done()
+	 * reported CG_OK (a COMMIT whose answer was lost leaves them 0) */
+	unsigned char *applied;
 };
 typedef void (*cg_store_done)(void *arg, int status);
 
@@ -124,6 +139,7 @@ typedef int (*cg_store_outbox_fn)(void *ctx, const struct cg_outbox_item *it);
 /* one destination's undelivered rows: pending, dead, and when the oldest
  * pending one was created (0: none pending) */
 typedef int (*cg_store_backlog_fn)(void *ctx, const char *dest, long long pending, long long dead, int64_t oldest_ms);
+typedef int (*cg_store_recipient_fn)(void *ctx, const char *subject, const char *destination);
 
 struct cg_store_port {
 	int version;            /* CG_STORE_PORT_VERSION */
@@ -186,16 +202,26 @@ struct cg_store_port {
 	 * (SQLite) may simply read them. */
 	int (*claim_outbox)(struct cg_store_reader *r, int64_t now_ms, size_t max, int64_t lease_ms,
 	                    struct cg_outbox_item **items, size_t *n);
-	int (*outbox_pending)(struct cg_store_reader *r, long long *n);
+	/* pending rows: analytics events (outbox_max_rows counts them) and
+	 * erasure notices (erasure_notices_max_rows) */
+	int (*outbox_pending)(struct cg_store_reader *r, long long *events, long long *notices);
 	int (*outbox_counts)(struct cg_store_reader *r, long long counts[CG_OB_NSTATES]);
 	/* fn for each destination with pending or dead rows, by name; reads
 	 * only those rows (the metrics scrape it) */
 	int (*outbox_backlog)(struct cg_store_reader *r, cg_store_backlog_fn fn, void *ctx);
-	/* "summary" rows (destination, state, count, oldest, newest) or "dead"
-	 * letters (id, destination, created_at, attempts, error) */
+	/* "summary" rows (destination, kind 'event'|'erasure', state, count,
+	 * oldest, newest) or "dead" letters (id, destination, kind, created_at,
+	 * attempts, error) */
 	int (*outbox_rows)(struct cg_store_reader *r, const char *kind, cg_store_row_fn fn, void *ctx);
 	/* every outbox row, whatever its state, in id order, payload included */
 	int (*each_outbox)(struct cg_store_reader *r, cg_store_outbox_fn fn, void *ctx);
+	/* (subject hex, destination) for each recipient recorded for subject
+	 * (NULL: every subject), until fn returns non-zero */
+	int (*each_recipient)(struct cg_store_reader *r, const char *subject, cg_store_recipient_fn fn, void *ctx);
+	/* since when recipients are recorded: 0 from the log's start; else the
+	 * upgrade that began it (an erasure presumes a delivery for a grant
+	 * recorded before, erasure.h) */
+	int (*recipients_since)(struct cg_store_reader *r, int64_t *ms);
 	/* every public key, oldest first */
 	int (*each_key)(struct cg_store_reader *r, cg_store_key_fn fn, void *ctx);
 	/* registered builds and notices (id NULL: all, oldest first) */
@@ -226,6 +252,10 @@ int cg_store_subject_events(const struct cg_store_port *p, struct cg_store_reade
 int cg_store_sign_and_anchor(const struct cg_store_port *p, struct cg_store_reader *r,
                              const struct cg_config *cfg, const struct cg_signer *signer, int force,
                              int64_t now_ms, const atomic_int *cancel, int64_t *head_id);
+/* The configured destinations recorded as recipients of subject's
+ * pseudonym (bit i: cfg->dest[i], erasure.h) and recipients_since. */
+int cg_store_recipients(const struct cg_store_port *p, struct cg_store_reader *r, const struct cg_config *cfg,
+                        const char *subject, uint32_t *mask, int64_t *since_ms);
 /* Every public key, oldest first (*keys malloc'd, caller frees). */
 int cg_store_keys(const struct cg_store_port *p, struct cg_store_reader *r, struct cg_pubkey **keys, size_t *n);
 /* The newest signed head (cg_signed_head_clear); CG_ERR_NOT_FOUND: none. */

@@ -63,6 +63,9 @@ int cg_cli_notice(const struct cg_config *cfg, const char *action, const char *i
  * is one consentctl may use (shown.h); else 0, the reason printed */
 int cg_cli_shown_row_ok(const char *me, const struct cg_shown_row *s);
 
+/* erase.c: consentctl erase (the exit status) */
+int cg_cli_erase(const struct cg_config *cfg, const char *database, const char *subject);
+
 /* consentctl migrate --to URL: the exit status */
 int cg_cli_move(const struct cg_config *cfg, const char *database, const char *url);
 

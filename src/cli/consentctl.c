@@ -1,7 +1,6 @@
 /* consentctl's commands over the same core and store, and the table that
  * declares them (cmd.h): options, arguments, help and what each needs. */
 #include <jansson.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +10,6 @@
 #include "consentgate/cfgfile.h"
 #include "consentgate/chain.h"
 #include "consentgate/err.h"
-#include "consentgate/erasure.h"
 #include "consentgate/export.h"
 #include "consentgate/id.h"
 #include "consentgate/outfile.h"
@@ -236,41 +234,12 @@ static int cmd_head(const struct cg_cmd *self, const struct cg_config *cfg, cons
 
 static int cmd_erase(const struct cg_cmd *self, const struct cg_config *cfg, const struct cg_opts *o)
 {
-	struct cg_store_port st = {0};
-	struct cg_store_reader *rd = NULL;
-	struct cg_event ev, *evs = NULL;
-	struct cg_outbox_row rows[CG_MAX_DESTINATIONS];
-	struct cg_buf payloads[CG_MAX_DESTINATIONS];
-	uint8_t key[CG_KEY_BYTES];
 	char subject[CG_SUBJECT_LEN + 1];
-	size_t n = 0, nrows = 0;
 	int rc;
 
 	if ((rc = subject_of(self, o, subject)))
 		return rc;
-	if (cg_cli_open(cfg, o->database, CG_STORE_WRITER, &st, &rd))
-		return 1;
-	rc = cg_store_subject_events(&st, rd, subject, &evs, &n);
-	if (rc == CG_OK && n && evs[n - 1].action != CG_ACT_ERASE && (rc = st.client_key(st.ctx, key)) == CG_OK) {
-		/* as POST /consent/erase: the tombstone, and a notice to each recipient */
-		cg_event_tombstone(subject, cg_cli_now_ms(), &ev);
-		nrows = cg_erasure_rows(cfg, key, subject, evs, n, cg_cli_now_ms(), rows, payloads, CG_MAX_DESTINATIONS);
-		sodium_memzero(key, sizeof key);
-		rc = cg_store_submit_wait(&st, &(struct cg_store_batch){.event = &ev, .rows = rows, .nrows = nrows});
-		if (rc == CG_OK)
-			printf("erased: personal fields of the subject's events cleared, queued analytics dropped, "
-			       "tombstone consent_events.id = %lld, erasure notices queued for %zu recipients\n",
-			       (long long)ev.id, nrows);
-		for (size_t i = 0; i < nrows; i++)
-			cg_buf_free(&payloads[i]);
-	} else if (rc == CG_OK) {
-		printf("nothing to erase: %s\n", n ? "already erased" : "no record for that consent ID");
-	}
-	free(evs);
-	cg_cli_close(&st, rd);
-	if (rc != CG_OK)
-		fprintf(stderr, "consentctl: the erasure failed: %s\n", cg_strerror(rc));
-	return rc == CG_OK ? 0 : 1;
+	return cg_cli_erase(cfg, o->database, subject);
 }
 
 /* ---- verify ----------------------------------------------------------------------- */
@@ -349,13 +318,13 @@ static int cmd_migrate(const struct cg_cmd *self, const struct cg_config *cfg, c
 
 static int cmd_outbox(const struct cg_cmd *self, const struct cg_config *cfg, const struct cg_opts *o)
 {
-	static const char *const summary_h[] = {"destination", "state", "rows", "oldest", "newest"};
-	static const char *const dead_h[] = {"id", "destination", "created_at", "attempts", "last_error"};
+	static const char *const summary_h[] = {"destination", "kind", "state", "rows", "oldest", "newest"};
+	static const char *const dead_h[] = {"id", "destination", "kind", "created_at", "attempts", "last_error"};
 	struct cg_store_port st = {0};
 	struct cg_store_reader *rd = NULL;
 	const char *action = o->nrest ? o->rest[0] : "summary";
 	int dead = strcmp(action, "dead") == 0, rc;
-	struct rows r = {o->format, dead ? dead_h : summary_h, 5, dead ? "n  n " : "  n  ", 0, NULL};
+	struct rows r = {o->format, dead ? dead_h : summary_h, 6, dead ? "n   n " : "   n  ", 0, NULL};
 
 	(void)self;
 	if (!dead && strcmp(action, "summary") != 0) {
@@ -481,8 +450,10 @@ const struct cg_cmd cg_cmds[] = {
 	 CG_NEEDS_CONFIG, cmd_notice, {{CG_OPT_OUTPUT, "DIR", CG_OPT_REQUIRED, "the directory to write into"}}},
 	{"erase", NULL, "erase a visitor's personal data (keeps the chain verifiable)",
 	 "The same as POST /consent/erase: clears the personal fields of every event\n"
-	 "of the visitor, drops their queued analytics, queues an erasure notice for\n"
-	 "each recipient and appends a tombstone. Safe while the daemon runs.\n"
+	 "of the visitor, drops their queued analytics, appends a tombstone and\n"
+	 "queues an erasure notice for each destination that acknowledged their\n"
+	 "pseudonym (past [limits] erasure_notices_max_rows it says how many it could\n"
+	 "not; the erasure is carried out all the same). Safe while the daemon runs.\n"
 	 "--subject names the visitor by the subject key of consent_events: how\n"
 	 "erasures are applied again to a database restored from a backup older than\n"
 	 "them.",
@@ -508,16 +479,18 @@ const struct cg_cmd cg_cmds[] = {
 	 "The daemon brings the database to its schema at start-up; run this first to\n"
 	 "migrate ahead of a restart (schema 1 to 2 rewrites every row in one\n"
 	 "transaction, then vacuums; stop the older daemon first). With --to, copies\n"
-	 "the SQLite log into an empty PostgreSQL database in one transaction and\n"
-	 "verifies both chains; the SQLite file takes no writes afterwards. The\n"
+	 "the SQLite log (events, pruned links, outbox rows, recipients of erasure\n"
+	 "notices, the client_id key) into an empty PostgreSQL database in one\n"
+	 "transaction and verifies both chains; the SQLite file takes no writes afterwards. The\n"
 	 "database is named outright: postgresql://HOST/DATABASE (or postgres://), or\n"
 	 "a conninfo with dbname=DATABASE; anything else is refused before anything is\n"
 	 "touched (exit 2). Then set [storage] backend = postgresql and url.",
 	 CG_NEEDS_CONFIG, cmd_migrate,
 	 {DATABASE_OPT, {CG_OPT_TO, "URL", 0, "the PostgreSQL database to move to (a libpq URI or conninfo)"}}},
 	{"outbox", "[summary|dead]", "inspect the outbox; retry or drop dead letters",
-	 "summary (the default): rows per destination and state, oldest and newest;\n"
-	 "dead: the dead letters with their last error.",
+	 "summary (the default): rows per destination, kind (event, or erasure for\n"
+	 "erasure notices) and state, oldest and newest; dead: the dead letters with\n"
+	 "their kind and last error.",
 	 CG_NEEDS_CONFIG, cmd_outbox, {{CG_OPT_FORMAT, "table|csv|json", 0, "how rows are printed"}, DATABASE_OPT}},
 	{"outbox retry", "ID|all", "dead letters back to pending",
 	 "Queues a dead letter (or all of them) for delivery again now. Safe while the\n"

@@ -77,6 +77,7 @@ static const struct directive directives[] = {
 	{"limits", "visitor_bytes_per_hour", T_INT, C(visitor_bytes_per_hour), 1024, 1 << 30, NULL},
 	{"limits", "prefix_bytes_per_hour", T_INT, C(prefix_bytes_per_hour), 1024, 1 << 30, NULL},
 	{"limits", "outbox_max_rows", T_INT, C(outbox_max_rows), 100, 100000000, NULL},
+	{"limits", "erasure_notices_max_rows", T_INT, C(erasure_notices_max_rows), 100, 100000000, NULL},
 	{"signing", "key_file", T_STR, C(key_file), 0, 0, NULL},
 	{"signing", "anchor_command", T_STR, C(anchor_command), 0, 0, NULL},
 	{"signing", "head_interval_minutes", T_INT, C(head_interval_minutes), 1, 10080, NULL},
@@ -196,6 +197,7 @@ void cg_config_defaults(struct cg_config *cfg)
 	cfg->visitor_bytes_per_hour = 256 * 1024;
 	cfg->prefix_bytes_per_hour = 4 * 1024 * 1024;
 	cfg->outbox_max_rows = 100000;
+	cfg->erasure_notices_max_rows = 100000;
 	cfg->head_interval_minutes = 60;
 }
 

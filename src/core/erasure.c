@@ -1,4 +1,5 @@
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,13 +18,58 @@ int cg_erasure_possible(const struct cg_destination *d)
 	return d->type == CG_DEST_WEBHOOK || (d->property_id[0] && d->deletion_token_file[0] && d->deletion_url[0]);
 }
 
-/* the pseudonym reached the destination only if the visitor granted its purpose */
-static int ever_granted(const struct cg_event *evs, size_t n, int purpose)
+cg_dest_mask cg_dest_bit(const struct cg_config *cfg, const char *name)
 {
-	for (size_t i = 0; i < n; i++)
-		if (evs[i].action == CG_ACT_CHOICE && evs[i].choice[purpose] == 1)
-			return 1;
+	for (int i = 0; i < cfg->n_dest; i++)
+		if (strcmp(cfg->dest[i].name, name) == 0)
+			return (cg_dest_mask)1 << i;
 	return 0;
+}
+
+/* The destinations that can take a notice whose purpose the visitor
+ * granted in a choice recorded before before_ms: a full client_id reaches
+ * a destination only while its purpose is granted. */
+static cg_dest_mask granted(const struct cg_config *cfg, const struct cg_event *evs, size_t n, int64_t before_ms)
+{
+	cg_dest_mask m = 0;
+
+	for (int i = 0; i < cfg->n_dest; i++)
+		for (size_t k = 0; k < n && cg_erasure_possible(&cfg->dest[i]); k++) {
+			int64_t at;
+			if (evs[k].action == CG_ACT_CHOICE && evs[k].choice[cfg->dest[i].purpose] == 1 &&
+			    cg_time_parse(evs[k].recorded_at, &at) == CG_OK && at < before_ms) {
+				m |= (cg_dest_mask)1 << i;
+				break;
+			}
+		}
+	return m;
+}
+
+void cg_erasure_plan_init(const struct cg_config *cfg, const struct cg_event *evs, size_t n, cg_dest_mask recorded,
+                          int64_t since_ms, struct cg_erasure_plan *out)
+{
+	memset(out, 0, sizeof *out);
+	out->candidates = granted(cfg, evs, n, INT64_MAX);
+	out->certain = since_ms > 0 ? granted(cfg, evs, n, since_ms) : 0;
+	out->received = out->candidates & (recorded | out->certain);
+	for (cg_dest_mask m = out->received; m; m &= m - 1)
+		out->want++;
+}
+
+void cg_erasure_plan_room(struct cg_erasure_plan *p, size_t room)
+{
+	p->rows = 0;
+	p->notified = p->refused = 0;
+	if (room >= p->want) {
+		p->rows = p->candidates;
+		p->notified = p->want;
+		return;
+	}
+	for (cg_dest_mask m = p->received; m && p->notified < room; m &= m - 1) {
+		p->rows |= m & (~m + 1);   /* the lowest bit: configuration order */
+		p->notified++;
+	}
+	p->refused = p->want - p->notified;
 }
 
 static json_t *notice(const struct cg_destination *d, const char *client_id, const char *at)
@@ -38,7 +84,7 @@ static json_t *notice(const struct cg_destination *d, const char *client_id, con
 }
 
 size_t cg_erasure_rows(const struct cg_config *cfg, const uint8_t key[CG_KEY_BYTES], const char *subject,
-                       const struct cg_event *evs, size_t n, int64_t now_ms, struct cg_outbox_row *rows,
+                       const struct cg_erasure_plan *p, int64_t now_ms, struct cg_outbox_row *rows,
                        struct cg_buf *payloads, size_t max)
 {
 	char at[CG_TIME_LEN + 1], cid[CG_CLIENT_ID_MAX];
@@ -49,7 +95,8 @@ size_t cg_erasure_rows(const struct cg_config *cfg, const uint8_t key[CG_KEY_BYT
 		const struct cg_destination *d = &cfg->dest[i];
 		json_t *body;
 		char *s;
-		if (!cg_erasure_possible(d) || !ever_granted(evs, n, d->purpose))
+		cg_dest_mask bit = (cg_dest_mask)1 << i;
+		if (!(p->rows & bit) || !cg_erasure_possible(d))
 			continue;
 		cg_client_id_full(key, d->name, subject, cid);
 		body = notice(d, cid, at);
@@ -64,6 +111,8 @@ size_t cg_erasure_rows(const struct cg_config *cfg, const uint8_t key[CG_KEY_BYT
 		}
 		free(s);
 		memset(&rows[k], 0, sizeof rows[k]);  /* no subject: the row outlives the visitor's key */
+		if (!(p->certain & bit))
+			snprintf(rows[k].if_recipient_of, sizeof rows[k].if_recipient_of, "%s", subject);
 		rows[k].destination = d->name;
 		rows[k].purpose = d->purpose;
 		rows[k].mode = CG_FORWARD_FULL;

@@ -52,14 +52,45 @@ void cgh_route_export(struct ctx *c)
 	free(evs);
 }
 
+/* Which recipients an erasure tells (erasure.h): what the store records,
+ * and as many as the notices' bound has room for. CG_OK or a storage error. */
+static int plan_notices(struct ctx *c, const char *subject, const struct cg_event *evs, size_t n,
+                        struct cg_erasure_plan *ep)
+{
+	uint32_t recorded = 0;
+	int64_t since = 0;
+
+	if (c->ops->recipients && c->ops->recipients(c->ops->ctx, subject, &recorded, &since) != CG_OK)
+		return CG_ERR_STORAGE;
+	cg_erasure_plan_init(c->cfg, evs, n, recorded, since, ep);
+	cg_erasure_plan_room(ep, c->ops->admit_notices ? c->ops->admit_notices(c->ops->ctx, ep->want, c->req->now_ms)
+	                                               : ep->want);
+	return CG_OK;
+}
+
+/* The answer: what was erased, and whom the erasure was passed on to —
+ * the recipients told, and, past the notices' bound, how many could not be. */
+static void answer_erased(struct ctx *c, int present, const struct cg_erasure_plan *ep)
+{
+	json_t *o = json_pack("{s:b, s:s, s:I}", "erased", present,
+	                      "detail", present ? "your personal data was erased" : "there was nothing to erase",
+	                      "recipients_notified", (json_int_t)ep->notified);
+
+	if (o && ep->refused)
+		json_object_set_new(o, "recipients_not_notified", json_integer((json_int_t)ep->refused));
+	cgh_respond_json(c, 200, o);
+}
+
 /* POST /consent/erase: redacts every personal field of the visitor's rows,
  * drops their queued analytics, appends a non-personal tombstone (the chain
  * keeps verifying), queues an erasure notice for each recipient that holds
- * their data under a pseudonym (erasure.h), and clears both cookies. */
+ * their data under a pseudonym (erasure.h), and clears both cookies. The
+ * erasure itself is never refused for want of room: only notices are. */
 void cgh_route_erase(struct ctx *c)
 {
 	struct cg_event ev, *evs = NULL;
 	struct cg_plan *plan = &c->res->plan;
+	struct cg_erasure_plan ep = {0};
 	uint8_t key[CG_KEY_BYTES], salt[CG_KEY_BYTES];
 	char id[CG_ID_LEN + 1], subject[CG_SUBJECT_LEN + 1];
 	const char *secure = c->cfg->cookie_secure ? "; Secure" : "";
@@ -74,7 +105,8 @@ void cgh_route_erase(struct ctx *c)
 		}
 	}
 	present = n > 0 && evs[n - 1].action != CG_ACT_ERASE;
-	if (present && c->ops->keys(c->ops->ctx, c->req->now_ms, key, salt) != CG_OK) {
+	if (present && (plan_notices(c, subject, evs, n, &ep) != CG_OK ||
+	                c->ops->keys(c->ops->ctx, c->req->now_ms, key, salt) != CG_OK)) {
 		free(evs);
 		cgh_respond_error(c, CG_ANS_UNAVAILABLE, "the erasure cannot be passed on now; try again", NULL);
 		return;
@@ -82,16 +114,14 @@ void cgh_route_erase(struct ctx *c)
 	if (present) {
 		cg_event_tombstone(subject, c->req->now_ms, &ev);
 		cgh_plan_event(c, &ev, "the erasure could not be stored; try again");
-		plan->nrows = cg_erasure_rows(c->cfg, key, subject, evs, n, c->req->now_ms, plan->rows, plan->payloads,
+		plan->nrows = cg_erasure_rows(c->cfg, key, subject, &ep, c->req->now_ms, plan->rows, plan->payloads,
 		                              CG_PLAN_ROWS);
 		sodium_memzero(key, sizeof key);
 	}
 	free(evs);
 	cgh_add_cookie(c, "%s=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax%s", cg_config_id_cookie(c->cfg), secure);
 	cgh_add_cookie(c, "cg_state=; Max-Age=0; Path=/; SameSite=Lax%s", secure);
-	cgh_respond_json(c, 200, json_pack("{s:b, s:s, s:I}", "erased", present,
-	                               "detail", present ? "your personal data was erased" : "there was nothing to erase",
-	                               "recipients_notified", (json_int_t)plan->nrows));
+	answer_erased(c, present, &ep);
 }
 
 /* Loopback-only (nginx): the last 31 days by day, suppressed like the CLI's. */

@@ -80,13 +80,15 @@ struct daemon {
 	int64_t salt_day;
 	/* [limits] for /collect: byte budgets per visitor and per client
 	 * prefix, and the number of pending outbox rows (counted at most once a
-	 * second, plus what was admitted since) */
+	 * second, plus what was admitted since); erasure notices have their
+	 * own count and bound, and the notices refused past it */
 	pthread_mutex_t admit_mu;
 	struct cg_quota visitors, prefixes;
 	uint8_t quota_key[crypto_shorthash_KEYBYTES];
 	int64_t pending_at_ms;
-	long long pending_rows;
+	long long pending_rows, pending_notices;
 	atomic_uint_fast64_t refused[CG_NADMIT];
+	atomic_uint_fast64_t notices_refused;
 	/* requests whose answer waits for a commit: their bytes, capped by
 	 * [server] max_inflight_bytes (serve.c), and the refusals past it */
 	atomic_size_t inflight_bytes;

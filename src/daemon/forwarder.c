@@ -16,8 +16,12 @@
 #include "consentgate/log.h"
 
 #define ROUND_MAX 512          /* outbox rows looked at per round */
-#define WEBHOOK_BATCH 100      /* rows per webhook request */
+#define WEBHOOK_BATCH 100      /* rows per webhook request (events, or erasure notices) */
 #define IDLE_POLL_MS 500
+/* GA4's User Deletion API takes one client_id per request, 1.5 requests a
+ * second and 500 a day per property: its notices go one a second per
+ * destination (and instance), the others of a round wait their turn */
+#define DELETION_PACE_MS 1000
 
 /* One HTTP request: one GA4 row, or a batch of webhook rows. */
 struct transfer {
@@ -28,6 +32,7 @@ struct transfer {
 	size_t first, n;           /* the rows it carries: items[first .. first+n) */
 	double started;
 	int done;
+	int deletion;              /* to GA4's User Deletion API */
 };
 
 struct cg_forwarder {
@@ -40,6 +45,7 @@ struct cg_forwarder {
 	pthread_cond_t cv;
 	int stopping, woken;
 	size_t claim_max;                   /* rows the last round could claim */
+	int64_t deletion_sent_ms[CG_MAX_DESTINATIONS];  /* the last GA4 deletion request, per destination */
 	struct cg_forwarder_stats stats;    /* under mu */
 };
 
@@ -118,25 +124,30 @@ static int event_ids_header(struct transfer *t, const struct cg_outbox_item *ite
 	return CG_OK;
 }
 
-/* An erasure notice (erasure.h), alone: to a webhook as a one-element
- * array, to GA4's User Deletion API with the operator's current token. */
-static int erasure_request(struct transfer *t, const struct cg_destination *d, const struct cg_outbox_item *it)
+/* Erasure notices (erasure.h): to a webhook the JSON array of the n
+ * notices; to GA4's User Deletion API one (n is 1), with the operator's
+ * current token. */
+static int erasure_request(struct transfer *t, const struct cg_destination *d, const struct cg_outbox_item *items,
+                           size_t first, size_t n)
 {
 	char token[4096], hdr[4200];
 	FILE *f;
-	size_t n;
+	size_t len;
 	int rc;
 
-	if (d->type == CG_DEST_WEBHOOK)
-		return cg_buf_adds(&t->body, "[") || cg_erasure_body(it->payload, &t->body) || cg_buf_adds(&t->body, "]")
-		               ? CG_ERR_INVALID : event_ids_header(t, it, 0, 1);
-	if ((rc = cg_erasure_body(it->payload, &t->body)) != CG_OK)
+	if (d->type == CG_DEST_WEBHOOK) {
+		for (size_t i = first; i < first + n; i++)
+			if (cg_buf_adds(&t->body, i == first ? "[" : ",") || cg_erasure_body(items[i].payload, &t->body))
+				return CG_ERR_INVALID;
+		return cg_buf_adds(&t->body, "]") ? CG_ERR_TOO_LONG : event_ids_header(t, items, first, n);
+	}
+	if ((rc = cg_erasure_body(items[first].payload, &t->body)) != CG_OK)
 		return rc;
 	f = fopen(d->deletion_token_file, "re");
-	n = f ? fread(token, 1, sizeof token - 1, f) : 0;
+	len = f ? fread(token, 1, sizeof token - 1, f) : 0;
 	if (f)
 		fclose(f);
-	token[n] = '\0';
+	token[len] = '\0';
 	token[strcspn(token, "\r\n")] = '\0';
 	if (!token[0])
 		return CG_ERR_IO;
@@ -144,7 +155,7 @@ static int erasure_request(struct transfer *t, const struct cg_destination *d, c
 	t->headers = curl_slist_append(t->headers, hdr);
 	sodium_memzero(token, sizeof token);
 	sodium_memzero(hdr, sizeof hdr);
-	return event_ids_header(t, it, 0, 1);
+	return event_ids_header(t, items, first, 1);
 }
 
 /* GA4: the leading rows of one client as one request (t->n becomes how
@@ -156,7 +167,7 @@ static int body_and_ids(struct transfer *t, const struct cg_destination *d, cons
 	char hdr[96];
 
 	if (cg_erasure_is(items[first].payload))
-		return erasure_request(t, d, &items[first]);
+		return erasure_request(t, d, items, first, n);
 	if (d->type == CG_DEST_GA4) {
 		const char *p[CG_COLLECT_MAX_EVENTS];
 		for (size_t i = 0; i < n; i++)
@@ -195,7 +206,8 @@ static struct transfer *new_transfer(struct cg_forwarder *f, const struct cg_des
 		goto out_fail;
 	t->headers = curl_slist_append(t->headers, "Content-Type: application/json");
 	t->headers = curl_slist_append(t->headers, "Expect:");
-	if (cg_erasure_is(items[first].payload) && d->type == CG_DEST_GA4)
+	t->deletion = cg_erasure_is(items[first].payload) && d->type == CG_DEST_GA4;
+	if (t->deletion)
 		snprintf(url, sizeof url, "%s", d->deletion_url);
 	else if (dest_url(t->easy, d, url, sizeof url))
 		goto out_fail;
@@ -264,6 +276,11 @@ static void finish(struct cg_forwarder *f, struct transfer *t, CURLcode cc,
 		state = CG_OB_DELIVERED;
 	} else if (status == 429 || status >= 500 || status == 408) {
 		snprintf(why, sizeof why, "HTTP %ld", status);
+		state = -1;
+	} else if (status == 403 && t->deletion) {
+		/* Google's answer to a spent quota (500 a day per property): try
+		 * again later; a token without the right scope shows here too */
+		snprintf(why, sizeof why, "HTTP %ld: %.120s", status, t->reply.p ? t->reply.p : "");
 		state = -1;
 	} else {
 		/* a 4xx will not get better by retrying; a 3xx is not followed */
@@ -379,10 +396,39 @@ static void recheck(struct cg_forwarder *f, const struct cg_outbox_item *items, 
 	pthread_mutex_unlock(&f->mu);
 }
 
+/* GA4 deletion requests go one a second per destination
+ * (DELETION_PACE_MS): the first one due is sent, the others of the round
+ * wait their turn — still pending, attempts and last error as they were,
+ * each due a pace after the one before. */
+static void pace_deletions(struct cg_forwarder *f, const struct cg_outbox_item *items, size_t n, int64_t now,
+                           char *send, struct cg_outbox_update *ups, size_t *nups)
+{
+	int64_t slot[CG_MAX_DESTINATIONS];
+
+	for (int k = 0; k < f->cfg->n_dest; k++)
+		slot[k] = f->deletion_sent_ms[k] + DELETION_PACE_MS;
+	for (size_t i = 0; i < n; i++) {
+		const struct cg_destination *d = send[i] ? find_dest(f->cfg, items[i].destination) : NULL;
+		int k = d ? (int)(d - f->cfg->dest) : 0;
+		if (!d || d->type != CG_DEST_GA4 || !cg_erasure_is(items[i].payload))
+			continue;
+		if (slot[k] <= now) {
+			f->deletion_sent_ms[k] = now;
+			slot[k] = now + DELETION_PACE_MS;
+			continue;
+		}
+		send[i] = 0;
+		set_update(&ups[(*nups)++], &items[i], CG_OB_PENDING, items[i].attempts, slot[k], items[i].last_error);
+		slot[k] += DELETION_PACE_MS;
+	}
+}
+
 /* Consecutive rows for the same destination (the round is in destination
- * order) travel together: a webhook takes up to WEBHOOK_BATCH, GA4 up to 25
- * events of one client (cg_ga4_merge says how many of the offered rows
- * went). Erasure notices go alone. Returns how many transfers. */
+ * order, events before notices) travel together: a webhook takes up to
+ * WEBHOOK_BATCH events or erasure notices, GA4 up to 25 events of one
+ * client (cg_ga4_merge says how many of the offered rows went); a GA4
+ * notice goes alone (the User Deletion API takes one id). Returns how many
+ * transfers. */
 static size_t make_transfers(struct cg_forwarder *f, const struct cg_outbox_item *items, size_t n,
                              const char *send, struct transfer **ts)
 {
@@ -390,17 +436,18 @@ static size_t make_transfers(struct cg_forwarder *f, const struct cg_outbox_item
 
 	for (size_t i = 0; i < n; i++) {
 		const struct cg_destination *d;
-		size_t k = 1;
+		size_t k = 1, max;
+		int notice;
 		if (!send[i])
 			continue;
 		d = find_dest(f->cfg, items[i].destination);
 		if (!d)
 			continue; /* checked by recheck; keeps the compiler sure */
-		if (!cg_erasure_is(items[i].payload))
-			while (i + k < n && k < (d->type == CG_DEST_WEBHOOK ? WEBHOOK_BATCH : CG_COLLECT_MAX_EVENTS) &&
-			       send[i + k] && !cg_erasure_is(items[i + k].payload) &&
-			       strcmp(items[i + k].destination, items[i].destination) == 0)
-				k++;
+		notice = cg_erasure_is(items[i].payload);
+		max = d->type == CG_DEST_WEBHOOK ? WEBHOOK_BATCH : notice ? 1 : CG_COLLECT_MAX_EVENTS;
+		while (i + k < n && k < max && send[i + k] && cg_erasure_is(items[i + k].payload) == notice &&
+		       strcmp(items[i + k].destination, items[i].destination) == 0)
+			k++;
 		ts[nts] = new_transfer(f, d, items, i, k);
 		if (ts[nts])
 			k = ts[nts++]->n;
@@ -409,20 +456,79 @@ static size_t make_transfers(struct cg_forwarder *f, const struct cg_outbox_item
 	return nts;
 }
 
-/* A round's rows by destination, each destination's in id (queueing)
- * order, so that rows for one destination can share a request. */
+/* A round's rows by destination, each destination's events then its
+ * erasure notices, each in id (queueing) order, so that rows for one
+ * destination can share a request. */
 static int by_destination(const void *a, const void *b)
 {
 	const struct cg_outbox_item *x = a, *y = b;
 	int c = strcmp(x->destination, y->destination);
 
+	if (!c)
+		c = cg_erasure_is(x->payload) - cg_erasure_is(y->payload);
 	return c ? c : (x->id > y->id) - (x->id < y->id);
 }
 
-/* The outcomes of a round, in one durable batch. */
-static int record_outcomes(struct cg_forwarder *f, const struct cg_outbox_update *ups, size_t n)
+/* A delivery acknowledged after its visitor's erasure committed: the
+ * erasure dropped the row while it was on its way (so the outcome did not
+ * take effect and recorded no recipient), but the destination holds the
+ * pseudonym. Its notice is queued now, as it is: the destination did
+ * receive it. */
+static void late_notice(struct cg_forwarder *f, const struct cg_outbox_item *it)
 {
-	struct cg_store_batch b = {.updates = ups, .nupdates = n};
+	struct cg_erasure_plan p = {.rows = cg_dest_bit(f->cfg, it->destination)};
+	struct cg_outbox_row row;
+	struct cg_buf payload;
+	uint8_t key[CG_KEY_BYTES];
+	size_t n;
+
+	p.certain = p.rows;
+	if (!p.rows || f->store->client_key(f->store->ctx, key) != CG_OK)
+		return;
+	n = cg_erasure_rows(f->cfg, key, it->subject, &p, wall_ms(), &row, &payload, 1);
+	sodium_memzero(key, sizeof key);
+	if (n && cg_store_submit_wait(f->store, &(struct cg_store_batch){.rows = &row, .nrows = 1}) == CG_OK)
+		cg_info("forwarder: %s acknowledged a delivery after the visitor's erasure: erasure notice queued",
+		        it->destination);
+	if (n)
+		cg_buf_free(&payload);
+}
+
+static const struct cg_outbox_item *item_of(const struct cg_outbox_item *items, size_t n, int64_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (items[i].id == id)
+			return &items[i];
+	return NULL;
+}
+
+/* Each delivery acknowledged whose outcome did not take effect, of a
+ * visitor erased by now: one notice per visitor and destination. */
+static void late_notices(struct cg_forwarder *f, const struct cg_outbox_item *items, size_t n,
+                         const struct cg_outbox_update *ups, const unsigned char *applied, size_t nups)
+{
+	for (size_t u = 0; u < nups; u++) {
+		const struct cg_outbox_item *it = applied[u] || ups[u].state != CG_OB_DELIVERED
+		                                  ? NULL : item_of(items, n, ups[u].id), *prev;
+		struct cg_state st;
+		int seen = 0;
+		if (!it || !it->subject[0] || it->mode != CG_FORWARD_FULL || cg_erasure_is(it->payload) ||
+		    f->store->load_state(f->reader, it->subject, &st) != CG_OK || st.action != CG_ACT_ERASE)
+			continue;
+		for (size_t v = 0; v < u && !seen; v++) {
+			prev = applied[v] || ups[v].state != CG_OB_DELIVERED ? NULL : item_of(items, n, ups[v].id);
+			seen = prev && strcmp(prev->subject, it->subject) == 0 && strcmp(prev->destination, it->destination) == 0;
+		}
+		if (!seen)
+			late_notice(f, it);
+	}
+}
+
+/* The outcomes of a round, in one durable batch; applied: which took effect */
+static int record_outcomes(struct cg_forwarder *f, const struct cg_outbox_update *ups, size_t n,
+                           unsigned char *applied)
+{
+	struct cg_store_batch b = {.updates = ups, .nupdates = n, .applied = applied};
 
 	return cg_store_submit_wait(f->store, &b);
 }
@@ -443,6 +549,7 @@ static size_t round_once(struct cg_forwarder *f)
 	size_t max = (size_t)(waves > 0 ? waves : 1) * (size_t)f->cfg->forward_concurrency;
 	double last_start = mono() + (double)(lease_ms - 2 * (int64_t)f->cfg->forward_timeout_ms) / 1000.0;
 	char *send = NULL;
+	unsigned char *applied = NULL;
 
 	f->claim_max = max < ROUND_MAX ? max : ROUND_MAX;
 	if (f->store->claim_outbox(f->reader, now, f->claim_max, lease_ms, &items, &n) != CG_OK || n == 0)
@@ -450,19 +557,24 @@ static size_t round_once(struct cg_forwarder *f)
 	ups = calloc(n, sizeof *ups);
 	ts = calloc(n, sizeof *ts);
 	send = calloc(n, 1);
-	if (!ups || !ts || !send)
+	applied = calloc(n, 1);
+	if (!ups || !ts || !send || !applied)
 		goto out;
 	qsort(items, n, sizeof *items, by_destination);
 	recheck(f, items, n, now, send, ups, &nups);
+	pace_deletions(f, items, n, now, send, ups, &nups);
 	nts = make_transfers(f, items, n, send, ts);
 	run_transfers(f, ts, nts, items, ups, &nups, last_start);
-	if (nups && record_outcomes(f, ups, nups) != CG_OK)
+	if (nups && record_outcomes(f, ups, nups, applied) != CG_OK)
 		cg_warn("forwarder: could not record %zu delivery outcomes; they will be retried", nups);
+	else if (nups)
+		late_notices(f, items, n, ups, applied, nups);
 out:
 	for (size_t i = 0; ts && i < nts; i++)
 		free_transfer(ts[i]);
 	free(ts);
 	free(send);
+	free(applied);
 	free(ups);
 	cg_store_outbox_items_free(items, n);
 	return n;

@@ -58,12 +58,30 @@ static int requests_and_decisions(struct daemon *d, struct cg_buf *out)
 	return rc;
 }
 
+/* what each [limits] bound counts: /collect's events and the erasure
+ * notices, each against its own */
+static int pending(struct cg_buf *out, long long events, long long notices, const struct cg_config *cfg)
+{
+	int rc = family(out, "consentgate_outbox_pending", "gauge",
+	                "Pending outbox rows by kind: analytics events and erasure notices, each under its own bound.");
+
+	rc |= cg_buf_printf(out, "consentgate_outbox_pending{kind=\"event\"} %lld\n"
+	                         "consentgate_outbox_pending{kind=\"erasure\"} %lld\n", events, notices);
+	rc |= family(out, "consentgate_outbox_pending_max", "gauge",
+	             "The bounds: [limits] outbox_max_rows (events) and erasure_notices_max_rows.");
+	rc |= cg_buf_printf(out, "consentgate_outbox_pending_max{kind=\"event\"} %d\n"
+	                         "consentgate_outbox_pending_max{kind=\"erasure\"} %d\n",
+	                    cfg->outbox_max_rows, cfg->erasure_notices_max_rows);
+	return rc;
+}
+
 static int outbox_and_delivery(struct daemon *d, struct cg_buf *out)
 {
-	long long counts[CG_OB_NSTATES];
+	long long counts[CG_OB_NSTATES], events = 0, notices = 0;
 	struct cg_forwarder_stats fs;
 	struct cg_store_reader *r = cgd_borrow(d);
 	int orc = r ? d->store.outbox_counts(r, counts) : CG_ERR_STORAGE, rc = 0;
+	int prc = orc == CG_OK ? d->store.outbox_pending(r, &events, &notices) : orc;
 
 	cgd_give_back(d, r);
 	if (orc == CG_OK) {
@@ -72,6 +90,12 @@ static int outbox_and_delivery(struct daemon *d, struct cg_buf *out)
 			rc |= cg_buf_printf(out, "consentgate_outbox_rows{state=\"%s\"} %lld\n",
 			                    cg_outbox_state_name(k), counts[k]);
 	}
+	if (prc == CG_OK)
+		rc |= pending(out, events, notices, &d->cfg);
+	rc |= family(out, "consentgate_erasure_notices_refused_total", "counter",
+	             "Erasure notices not queued because erasure_notices_max_rows were waiting (the erasures were recorded).");
+	rc |= cg_buf_printf(out, "consentgate_erasure_notices_refused_total %llu\n",
+	                    ull(atomic_load(&d->notices_refused)));
 	cg_forwarder_stats(d->forwarder, &fs);
 	rc |= family(out, "consentgate_delivery_attempts_total", "counter", "HTTP requests to destinations.");
 	rc |= cg_buf_printf(out, "consentgate_delivery_attempts_total %llu\n", ull(fs.attempts));

@@ -57,6 +57,29 @@ static int op_keys(void *ctx, int64_t now_ms, uint8_t key[32], uint8_t day_salt[
 	return CG_OK;
 }
 
+/* Under admit_mu: the pending rows counted again once a second (a database
+ * round trip, outside the lock: one request a second does it, the others
+ * use the last count plus what was admitted since). */
+static void recount_pending(struct daemon *d, int64_t now_ms)
+{
+	struct cg_store_reader *r;
+	long long events, notices;
+	int ok;
+
+	if (now_ms - d->pending_at_ms < 1000)
+		return;
+	d->pending_at_ms = now_ms;
+	pthread_mutex_unlock(&d->admit_mu);
+	r = cgd_borrow(d);
+	ok = r && d->store.outbox_pending(r, &events, &notices) == CG_OK;
+	cgd_give_back(d, r);
+	pthread_mutex_lock(&d->admit_mu);
+	if (ok) {
+		d->pending_rows = events;
+		d->pending_notices = notices;
+	}
+}
+
 static int op_admit(void *ctx, const char *subject, const char *prefix, size_t bytes, size_t rows,
                     int64_t now_ms, int *retry_s)
 {
@@ -66,21 +89,7 @@ static int op_admit(void *ctx, const char *subject, const char *prefix, size_t b
 	int why = CG_ADMIT_OK, rv = 0, rp = 0;
 
 	pthread_mutex_lock(&d->admit_mu);
-	if (now_ms - d->pending_at_ms >= 1000) {
-		/* counted outside the lock (a database round trip); one request
-		 * a second does it, the others use the last count */
-		long long n;
-		struct cg_store_reader *r;
-		d->pending_at_ms = now_ms;
-		pthread_mutex_unlock(&d->admit_mu);
-		r = cgd_borrow(d);
-		rv = r && d->store.outbox_pending(r, &n) == CG_OK;
-		cgd_give_back(d, r);
-		pthread_mutex_lock(&d->admit_mu);
-		if (rv)
-			d->pending_rows = n;
-		rv = 0;
-	}
+	recount_pending(d, now_ms);
 	if (subject[0]) {
 		crypto_shorthash(h, (const unsigned char *)subject, strlen(subject), d->quota_key);
 		memcpy(&vkey, h, sizeof vkey);
@@ -108,6 +117,35 @@ static int op_admit(void *ctx, const char *subject, const char *prefix, size_t b
 	if (why != CG_ADMIT_OK)
 		atomic_fetch_add(&d->refused[why], 1);
 	return why;
+}
+
+/* Erasure notices have a bound of their own: an erasure is never refused,
+ * only the notices past [limits] erasure_notices_max_rows are (counted). */
+static size_t op_admit_notices(void *ctx, size_t want, int64_t now_ms)
+{
+	struct daemon *d = ((struct worker *)ctx)->d;
+	long long room;
+	size_t got;
+
+	pthread_mutex_lock(&d->admit_mu);
+	recount_pending(d, now_ms);
+	room = d->cfg.erasure_notices_max_rows - d->pending_notices;
+	got = room <= 0 ? 0 : (size_t)room < want ? (size_t)room : want;
+	d->pending_notices += (long long)got;
+	pthread_mutex_unlock(&d->admit_mu);
+	if (got < want)
+		atomic_fetch_add(&d->notices_refused, want - got);
+	return got;
+}
+
+static int op_recipients(void *ctx, const char *subject, uint32_t *mask, int64_t *since_ms)
+{
+	struct daemon *d = ((struct worker *)ctx)->d;
+	struct cg_store_reader *r = cgd_borrow(d);
+	int rc = r ? cg_store_recipients(&d->store, r, &d->cfg, subject, mask, since_ms) : CG_ERR_STORAGE;
+
+	cgd_give_back(d, r);
+	return rc;
 }
 
 static void op_decided(void *ctx, int dest, int decision)
@@ -216,6 +254,7 @@ void cgd_ops_init(struct worker *w, struct cg_ops *ops)
 		.ctx = w, .country = op_country, .load_state = op_load_state, .random = op_random,
 		.keys = op_keys, .decided = op_decided, .subject_events = op_subject_events,
 		.report = op_report, .metrics = op_metrics, .admit = op_admit,
+		.admit_notices = op_admit_notices, .recipients = op_recipients,
 		.signer = op_signer, .public_keys = op_public_keys, .latest_head = op_latest_head,
 		.shown_now = op_shown_now, .build_status = op_build_status,
 	};

@@ -6,6 +6,7 @@
 #include "consentgate/anchor.h"
 #include "consentgate/log.h"
 
+#include "consentgate/erasure.h"
 #include "consentgate/err.h"
 #include "consentgate/storage.h"
 #include "consentgate/store_pg.h"
@@ -37,6 +38,32 @@ static int sign_cb(void *arg, struct cg_head *h, struct cg_buf *env)
 	const struct signing *g = arg;
 
 	return cg_head_sign(g->signer, g->site, h, env);
+}
+
+struct recipient_set {
+	const struct cg_config *cfg;
+	uint32_t mask;
+};
+
+static int add_recipient(void *ctx, const char *subject, const char *destination)
+{
+	struct recipient_set *set = ctx;
+
+	(void)subject;
+	set->mask |= cg_dest_bit(set->cfg, destination);
+	return CG_OK;
+}
+
+int cg_store_recipients(const struct cg_store_port *p, struct cg_store_reader *r, const struct cg_config *cfg,
+                        const char *subject, uint32_t *mask, int64_t *since_ms)
+{
+	struct recipient_set set = {cfg, 0};
+	int rc = p->each_recipient(r, subject, add_recipient, &set);
+
+	if (rc == CG_OK)
+		rc = p->recipients_since(r, since_ms);
+	*mask = rc == CG_OK ? set.mask : 0;
+	return rc;
 }
 
 struct key_list {

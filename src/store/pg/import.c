@@ -1,6 +1,7 @@
 /* Moving a log to PostgreSQL (consentctl migrate --to): everything another
  * backend holds — every event with its stored digests and hashes, the links
- * of pruned rows, every outbox row with its id and state, the client_id key,
+ * of pruned rows, every outbox row with its id and state, the recipients of
+ * erasure notices, the client_id key,
  * the public signing keys and the signed chain heads
  * — copied in one transaction with COPY, into a database that holds no log
  * yet. Ids and hashes are kept as they are, so the chain verifies on the
@@ -27,11 +28,13 @@ static const char stage_sql[] =
 	" personal_digest bytea, hash bytea) ON COMMIT DROP;"
 	"CREATE TEMP TABLE cg_imp_outbox(id bigint, subject bytea, destination text, purpose smallint,"
 	" mode smallint, payload text, created_ms bigint, attempts integer, next_ms bigint, state smallint,"
-	" last_error text) ON COMMIT DROP";
+	" last_error text) ON COMMIT DROP;"
+	"CREATE TEMP TABLE cg_imp_recipients(subject bytea, destination text) ON COMMIT DROP";
 
 static const char move_sql[] =
 	"INSERT INTO subjects(digest) SELECT DISTINCT subject FROM (SELECT subject FROM cg_imp UNION ALL"
-	" SELECT subject FROM cg_imp_outbox) x WHERE subject IS NOT NULL ORDER BY 1 ON CONFLICT (digest) DO NOTHING;"
+	" SELECT subject FROM cg_imp_outbox UNION ALL SELECT subject FROM cg_imp_recipients) x"
+	" WHERE subject IS NOT NULL ORDER BY 1 ON CONFLICT (digest) DO NOTHING;"
 	"INSERT INTO events(id, sid, recorded_ms, choice_back_ms, action, preferences, statistics, marketing,"
 	" objection_purpose, objections, gpc, dnt, policy_version, lang, banner, country, page, ip_prefix, salt,"
 	" core_digest, personal_digest, hash) SELECT i.id, s.sid, i.recorded_ms, i.choice_back_ms, i.action,"
@@ -43,6 +46,8 @@ static const char move_sql[] =
 	"INSERT INTO outbox_rows(id, sid, destination, purpose, mode, payload, created_ms, attempts, next_ms, state,"
 	" last_error) SELECT o.id, s.sid, o.destination, o.purpose, o.mode, o.payload, o.created_ms, o.attempts,"
 	" o.next_ms, o.state, o.last_error FROM cg_imp_outbox o LEFT JOIN subjects s ON s.digest = o.subject;"
+	"INSERT INTO recipients(sid, destination) SELECT s.sid, r.destination FROM cg_imp_recipients r"
+	" JOIN subjects s ON s.digest = r.subject ON CONFLICT DO NOTHING;"
 	"SELECT setval(pg_get_serial_sequence('outbox_rows', 'id'), coalesce((SELECT max(id) FROM outbox_rows), 0) + 1,"
 	" false)";
 
@@ -148,6 +153,16 @@ static int copy_outbox(void *arg, const struct cg_outbox_item *it)
 	return put_line(k);
 }
 
+static int copy_recipient(void *arg, const char *subject, const char *destination)
+{
+	struct copy *k = arg;
+
+	field_hex(k, subject, 0);
+	field(k, destination, 1);
+	k->rows++;
+	return put_line(k);
+}
+
 /* COPY table FROM STDIN, fed by the source's iteration. */
 static int copy_in(struct copy *k, const char *sql, int (*feed)(struct copy *k, void *arg), void *arg,
                    long long *count)
@@ -190,6 +205,13 @@ static int feed_outbox(struct copy *k, void *arg)
 	struct source *src = arg;
 
 	return src->p->each_outbox(src->r, copy_outbox, k) == CG_OK ? CG_OK : CG_ERR_STORAGE;
+}
+
+static int feed_recipients(struct copy *k, void *arg)
+{
+	struct source *src = arg;
+
+	return src->p->each_recipient(src->r, NULL, copy_recipient, k) == CG_OK ? CG_OK : CG_ERR_STORAGE;
 }
 
 static int exec_ok(PGconn *c, const char *sql)
@@ -237,6 +259,22 @@ static int copy_key(PGconn *c, const struct cg_store_port *src)
 
 /* the public keys and signed heads: receipts and heads signed on the
  * source keep verifying against the copy */
+/* the source's presumption for grants before it recorded recipients
+ * (storage.h) holds for the copy too */
+static int copy_recipients_since(PGconn *c, struct source *src)
+{
+	char ms[24];
+	const char *v[] = {ms};
+	int64_t since = 0;
+
+	if (src->p->recipients_since(src->r, &since) != CG_OK)
+		return CG_ERR_STORAGE;
+	snprintf(ms, sizeof ms, "%" PRId64, since);
+	return since ? params_ok(c, "INSERT INTO meta(key, value) VALUES('" CG_RECIPIENTS_SINCE "', $1)"
+	                            " ON CONFLICT (key) DO UPDATE SET value = excluded.value", 1, v)
+	             : CG_OK;
+}
+
 static int copy_signing_key(void *arg, const struct cg_pubkey *k)
 {
 	char hex[2 * CG_SIGN_PK_BYTES + 1], pk[2 * CG_SIGN_PK_BYTES + 3], ms[24];
@@ -337,11 +375,15 @@ static int import_txn(PGconn *c, struct source *src, struct cg_import_counts *ou
 	out->pruned = k.pruned;
 	if (rc == CG_OK)
 		rc = copy_in(&k, "COPY cg_imp_outbox FROM STDIN", feed_outbox, src, &out->outbox);
+	if (rc == CG_OK)
+		rc = copy_in(&k, "COPY cg_imp_recipients FROM STDIN", feed_recipients, src, &out->recipients);
 	cg_buf_free(&k.line);
 	if (rc == CG_OK && !exec_ok(c, move_sql))
 		rc = CG_ERR_STORAGE;
 	if (rc == CG_OK)
 		rc = copy_key(c, src->p);
+	if (rc == CG_OK)
+		rc = copy_recipients_since(c, src);
 	if (rc == CG_OK)
 		rc = copy_proof(c, src);
 	if (rc == CG_OK && !exec_ok(c, "COMMIT"))

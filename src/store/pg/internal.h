@@ -156,10 +156,11 @@ int pgs_reader_prepare(PGconn *c, int64_t deadline);
 
 /* plan.c: the statements of one writer transaction */
 #define MAX_JOBS 4096       /* jobs per transaction; the rest wait for the next */
-/* statements per pipeline: at most 3 per job (redact, insert, effect) */
-#define MAX_STMTS (3 * MAX_JOBS + 16)
+/* statements per pipeline: at most 5 per job (redact, insert, effect,
+ * outbox rows, forgetting recipients; updates and recipients) */
+#define MAX_STMTS (5 * MAX_JOBS + 16)
 #define EV_COLS 22
-#define OB_COLS 6
+#define OB_COLS 7
 #define UP_COLS 5
 /* A transaction under construction: statements, and the memory their
  * parameters point into (freed by plan_free). */
@@ -171,6 +172,7 @@ struct plan {
 	char **owned;               /* strings the statements point to */
 	size_t nowned, capowned;
 	int failed;
+	PGresult *res[MAX_STMTS];   /* the results, when updates want theirs (writer.c) */
 };
 
 struct plan *pgs_plan_new(void);
@@ -183,6 +185,8 @@ struct pgs_stmt *pgs_plan_stmt(struct plan *p, const char *sql);
 void pgs_plan_rows(struct plan *p, struct pgs_job *jobs, const char *instance);
 /* what the SQLite writer refuses row by row is refused before the transaction */
 int pgs_job_valid(const struct pgs_job *j);
+/* the statement recording outcomes (RETURNING the ids it changed) */
+extern const char pgs_upd_outbox_sql[];
 
 /* writer.c */
 void *pgs_writer_main(void *arg);
@@ -202,7 +206,9 @@ int pgs_each_event(struct cg_store_reader *r, const char *subject, cg_store_even
 int pgs_report(struct cg_store_reader *r, int period, const char *since_day, struct cg_report *out);
 int pgs_claim_outbox(struct cg_store_reader *r, int64_t now_ms, size_t max, int64_t lease_ms,
                      struct cg_outbox_item **items, size_t *n);
-int pgs_outbox_pending(struct cg_store_reader *r, long long *n);
+int pgs_outbox_pending(struct cg_store_reader *r, long long *events, long long *notices);
+int pgs_each_recipient(struct cg_store_reader *r, const char *subject, cg_store_recipient_fn fn, void *ctx);
+int pgs_recipients_since(struct cg_store_reader *r, int64_t *ms);
 int pgs_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NSTATES]);
 int pgs_outbox_backlog(struct cg_store_reader *r, cg_store_backlog_fn fn, void *ctx);
 int pgs_outbox_rows(struct cg_store_reader *r, const char *kind, cg_store_row_fn fn, void *ctx);

@@ -111,7 +111,7 @@ static int pick_subjects(struct purge *p)
 	return rc == CG_OK ? pgs_exec(p->c, "CLOSE cg_latest", p->deadline) : rc;
 }
 
-/* 2. Their rows, queued analytics and keys go; their links stay in pruned.
+/* 2. Their rows, queued analytics, recipients and keys go; their links stay in pruned.
  *    The chain lock keeps new events out meanwhile, and a visitor with an
  *    event newer than the snapshot the choice was made on is spared. */
 static int purge_subjects(struct purge *p)
@@ -141,7 +141,8 @@ static int purge_subjects(struct purge *p)
 	               1, t, NULL)) ||
 	    (rc = step(p, "DELETE FROM events WHERE sid IN (SELECT sid FROM cg_purge)", 0, NULL,
 	               &p->out->events_pruned)) ||
-	    (rc = step(p, "DELETE FROM outbox_rows WHERE sid IN (SELECT sid FROM cg_purge)", 0, NULL, NULL)))
+	    (rc = step(p, "DELETE FROM outbox_rows WHERE sid IN (SELECT sid FROM cg_purge)", 0, NULL, NULL)) ||
+	    (rc = step(p, "DELETE FROM recipients WHERE sid IN (SELECT sid FROM cg_purge)", 0, NULL, NULL)))
 		return rc;
 	return step(p, "DELETE FROM subjects WHERE sid IN (SELECT sid FROM cg_purge)", 0, NULL, NULL);
 }
@@ -160,7 +161,7 @@ static int purge_outbox(struct purge *p)
 	if (rc == CG_OK)
 		rc = step(p, "UPDATE outbox_rows SET state = 2, last_error = 'older than 72 h', claimed_by = NULL,"
 		             " claimed_until_ms = NULL WHERE state = 0 AND created_ms < $1::bigint"
-		             " AND payload NOT LIKE '" CG_ERASURE_PREFIX "%'", 1, w, /* erasure notices never expire */
+		             " AND kind = 0", 1, w, /* erasure notices never expire */
 		          &p->out->outbox_expired);
 	if (rc == CG_OK)
 		rc = step(p, "DELETE FROM batches WHERE committed_ms < cg_now_ms() - 2 * 86400000", 0, NULL, NULL);
@@ -244,7 +245,7 @@ void pgs_vacuum(PGconn *c)
 	int64_t deadline = pgs_mono_ms() + 600000;
 
 	if (pgs_exec(c, "SET statement_timeout = 0", deadline) != CG_OK ||
-	    pgs_exec(c, "VACUUM events, outbox_rows, subjects", deadline) != CG_OK)
+	    pgs_exec(c, "VACUUM events, outbox_rows, subjects, recipients", deadline) != CG_OK)
 		cg_warn("postgresql: VACUUM after an erasure failed; autovacuum will do it later");
 	pgs_exec(c, "RESET statement_timeout", deadline);
 }

@@ -28,20 +28,33 @@ static const char ins_events_sql[] =
 	/* a missing subject leaves sid NULL: NOT NULL fails the transaction */
 	" LEFT JOIN subjects s ON s.digest = v.subject";
 
+/* a row naming a subject in if_recipient_of (recv) goes in only if its
+ * destination is a recorded recipient of that subject (storage.h) */
 static const char ins_outbox_sql[] =
 	"INSERT INTO outbox_rows(sid, destination, purpose, mode, payload, created_ms, next_ms)"
 	" SELECT s.sid, v.destination, v.purpose, v.mode, v.payload, v.created_ms, v.created_ms"
-	" FROM unnest($1::bytea[], $2::text[], $3::smallint[], $4::smallint[], $5::text[], $6::bigint[])"
-	" WITH ORDINALITY AS v(subject, destination, purpose, mode, payload, created_ms, ord)"
-	" LEFT JOIN subjects s ON s.digest = v.subject ORDER BY v.ord";
+	" FROM unnest($1::bytea[], $2::text[], $3::smallint[], $4::smallint[], $5::text[], $6::bigint[],"
+	" $7::bytea[]) WITH ORDINALITY AS v(subject, destination, purpose, mode, payload, created_ms, recv, ord)"
+	" LEFT JOIN subjects s ON s.digest = v.subject"
+	" WHERE v.recv IS NULL OR EXISTS (SELECT 1 FROM recipients r JOIN subjects x ON x.sid = r.sid"
+	"   WHERE x.digest = v.recv AND r.destination = v.destination) ORDER BY v.ord";
 
-/* only the holder of a row's claim records its outcome (pgs_claim_outbox) */
-static const char upd_outbox_sql[] =
+/* only the holder of a row's claim records its outcome (pgs_claim_outbox);
+ * the ids it changed say which updates took effect */
+const char pgs_upd_outbox_sql[] =
 	"UPDATE outbox_rows o SET state = u.state, attempts = u.attempts, next_ms = u.next_ms,"
 	" last_error = u.last_error, claimed_by = NULL, claimed_until_ms = NULL"
 	" FROM unnest($1::bigint[], $2::smallint[], $3::integer[], $4::bigint[], $5::text[])"
 	" AS u(id, state, attempts, next_ms, last_error)"
-	" WHERE o.id = u.id AND o.state = 0 AND o.claimed_by = $6";
+	" WHERE o.id = u.id AND o.state = 0 AND o.claimed_by = $6 RETURNING o.id";
+/* Recipients (storage.h): each acknowledged delivery of a row that carried
+ * a pseudonym, whatever became of the row (after the update: a row an
+ * erasure took meanwhile has no subject left to record), in key order so
+ * that instances recording the same visitor never deadlock. */
+static const char recipients_sql[] =
+	"INSERT INTO recipients(sid, destination) SELECT DISTINCT o.sid, o.destination"
+	" FROM unnest($1::bigint[], $2::smallint[]) AS u(id, state) JOIN outbox_rows o ON o.id = u.id"
+	" WHERE u.state = 1 AND o.sid IS NOT NULL AND o.mode = 0 ORDER BY 1, 2 ON CONFLICT DO NOTHING";
 
 static const char subjects_sql[] =
 	"INSERT INTO subjects(digest) SELECT d FROM unnest($1::bytea[]) WITH ORDINALITY AS v(d, ord)"
@@ -64,6 +77,8 @@ static const char *const effect_sql[] = {
 	                    " state = CASE state WHEN 0 THEN 2 ELSE state END, claimed_by = NULL,"
 	                    " claimed_until_ms = NULL WHERE sid = " SID,
 };
+/* an erasure forgets the visitor's recipients once its notices are queued */
+static const char forget_recipients_sql[] = "DELETE FROM recipients WHERE sid = " SID;
 
 /* The plan keeps s (malloc'd) until plan_reset; NULL if it could not. */
 static const char *own(struct plan *p, char *s)
@@ -134,9 +149,17 @@ static void flush_arrays(struct plan *p, struct pgs_arr *a, int ncols, int *nrow
 
 static void flush_all(struct plan *p, const char *instance)
 {
+	struct pgs_stmt *st;
+
 	flush_arrays(p, p->ev, EV_COLS, &p->nev, ins_events_sql, NULL);
 	flush_arrays(p, p->ob, OB_COLS, &p->nob, ins_outbox_sql, NULL);
-	flush_arrays(p, p->up, UP_COLS, &p->nup, upd_outbox_sql, instance);
+	if (!p->nup)
+		return;
+	flush_arrays(p, p->up, UP_COLS, &p->nup, pgs_upd_outbox_sql, instance);
+	st = pgs_plan_stmt(p, recipients_sql);   /* the update's ids and states */
+	st->vals[0] = p->st[p->n - 2].vals[0];
+	st->vals[1] = p->st[p->n - 2].vals[1];
+	st->n = 2;
 }
 
 /* Empties the plan for the next transaction (its memory stays). */
@@ -210,6 +233,7 @@ static void add_outbox_rows(struct plan *p, const struct cg_outbox_row *rows, si
 		pgs_arr_int(&p->ob[3], rows[i].mode == CG_FORWARD_FULL ? 0 : 1);
 		pgs_arr_text(&p->ob[4], rows[i].payload);
 		pgs_arr_int(&p->ob[5], at);
+		pgs_arr_hex(&p->ob[6], rows[i].if_recipient_of);
 		p->nob++;
 	}
 }
@@ -268,6 +292,21 @@ static void add_event(struct plan *p, const struct cg_event *ev, const char *ins
 	}
 }
 
+/* after the erasure's notices (rules.h: CG_EFFECT_ERASE) */
+static void forget_recipients(struct plan *p, const struct cg_event *ev, const char *instance)
+{
+	struct cg_outbox_rule r;
+	struct pgs_stmt *st;
+
+	cg_rules_outbox_effect(ev, &r);
+	if (r.effect != CG_EFFECT_ERASE)
+		return;
+	flush_all(p, instance);
+	st = pgs_plan_stmt(p, forget_recipients_sql);
+	st->vals[0] = subject_param(p, ev->subject);
+	st->n = 1;
+}
+
 static int subject_ok(const char *s)
 {
 	return !s[0] || (strlen(s) == CG_SUBJECT_LEN && strspn(s, "0123456789abcdef") == CG_SUBJECT_LEN);
@@ -285,7 +324,8 @@ int pgs_job_valid(const struct pgs_job *j)
 	           (ev->choice_at[0] && cg_time_parse(ev->choice_at, &t))))
 		return 0;
 	for (size_t i = 0; i < b->nrows; i++)
-		if (!subject_ok(b->rows[i].subject) || cg_time_parse(b->rows[i].created_at, &t) ||
+		if (!subject_ok(b->rows[i].subject) || !subject_ok(b->rows[i].if_recipient_of) ||
+		    cg_time_parse(b->rows[i].created_at, &t) ||
 		    !b->rows[i].destination || !b->rows[i].payload)
 			return 0;
 	return 1;
@@ -344,6 +384,8 @@ void pgs_plan_rows(struct plan *p, struct pgs_job *jobs, const char *instance)
 		if (j->b->event)
 			add_event(p, j->b->event, instance);
 		add_outbox_rows(p, j->b->rows, j->b->nrows);
+		if (j->b->event && j->b->event->action == CG_ACT_ERASE)
+			forget_recipients(p, j->b->event, instance);
 		add_updates(p, j->b->updates, j->b->nupdates);
 	}
 	flush_all(p, instance);

@@ -417,12 +417,49 @@ int pgs_reader_query(struct cg_store_reader *r, const char *sql, int n, const ch
 	return port_rc(rc);
 }
 
-int pgs_outbox_pending(struct cg_store_reader *r, long long *n)
+/* the pending events by the outbox_due index, the notices by their own */
+int pgs_outbox_pending(struct cg_store_reader *r, long long *events, long long *notices)
 {
 	PGresult *res = NULL;
-	int rc = pgs_reader_query(r, "SELECT count(*) FROM outbox_rows WHERE state = 0", 0, NULL, &res);
+	int rc = pgs_reader_query(r, "SELECT (SELECT count(*) FROM outbox_rows WHERE state = 0),"
+	                             " (SELECT count(*) FROM outbox_rows WHERE state = 0 AND kind = 1)", 0, NULL, &res);
 
-	*n = rc == CG_OK ? pgs_col_i64(res, 0, 0) : 0;
+	*notices = rc == CG_OK ? pgs_col_i64(res, 0, 1) : 0;
+	*events = rc == CG_OK ? pgs_col_i64(res, 0, 0) - *notices : 0;
+	PQclear(res);
+	return rc;
+}
+
+/* (subject, destination) of the recipients recorded (storage.h) */
+int pgs_each_recipient(struct cg_store_reader *r, const char *subject, cg_store_recipient_fn fn, void *ctx)
+{
+	char key[CG_SUBJECT_LEN + 3], hex[CG_SUBJECT_LEN + 1];
+	const char *v[] = {key};
+	PGresult *res = NULL;
+	int rc, stop = 0;
+
+	if (subject)
+		pgs_bytea_param(subject, key, sizeof key);
+	rc = pgs_reader_query(r, subject ? "SELECT s.digest, r.destination FROM recipients r JOIN subjects s"
+	                                   " ON s.sid = r.sid WHERE s.digest = $1"
+	                                 : "SELECT s.digest, r.destination FROM recipients r JOIN subjects s"
+	                                   " ON s.sid = r.sid ORDER BY r.sid, r.destination",
+	                      subject ? 1 : 0, v, &res);
+	for (int i = 0; rc == CG_OK && !stop && i < PQntuples(res); i++) {
+		pgs_col_hex(res, i, 0, hex, sizeof hex);
+		stop = fn(ctx, hex, PQgetvalue(res, i, 1));
+	}
+	PQclear(res);
+	return stop ? stop : rc;
+}
+
+int pgs_recipients_since(struct cg_store_reader *r, int64_t *ms)
+{
+	PGresult *res = NULL;
+	int rc = pgs_reader_query(r, "SELECT value::bigint FROM meta WHERE key = '" CG_RECIPIENTS_SINCE "'", 0, NULL,
+	                          &res);
+
+	*ms = rc == CG_OK && PQntuples(res) ? pgs_col_i64(res, 0, 0) : 0;
 	PQclear(res);
 	return rc;
 }
@@ -460,10 +497,11 @@ int pgs_outbox_backlog(struct cg_store_reader *r, cg_store_backlog_fn fn, void *
 int pgs_outbox_rows(struct cg_store_reader *r, const char *kind, cg_store_row_fn fn, void *ctx)
 {
 	static const char summary[] =
-		"SELECT destination, state, count(*), min(created_at), max(created_at) FROM outbox"
-		" GROUP BY destination, state ORDER BY destination COLLATE \"C\", state COLLATE \"C\"";
+		"SELECT destination, kind, state, count(*), min(created_at), max(created_at) FROM outbox"
+		" GROUP BY destination, kind, state ORDER BY destination COLLATE \"C\", kind COLLATE \"C\","
+		" state COLLATE \"C\"";
 	static const char dead[] =
-		"SELECT id, destination, created_at, attempts, last_error FROM outbox WHERE state = 'dead' ORDER BY id";
+		"SELECT id, destination, kind, created_at, attempts, last_error FROM outbox WHERE state = 'dead' ORDER BY id";
 	PGresult *res = NULL;
 	PGconn *c = pgs_reader_conn(r);
 	int rc = c ? pgs_query(c, strcmp(kind, "dead") == 0 ? dead : summary, 0, NULL,
@@ -472,10 +510,10 @@ int pgs_outbox_rows(struct cg_store_reader *r, const char *kind, cg_store_row_fn
 
 	pgs_reader_done(r, rc);
 	for (int i = 0, stop = 0; rc == CG_OK && !stop && i < PQntuples(res); i++) {
-		const char *cols[5];
-		for (int k = 0; k < 5; k++)
+		const char *cols[6];
+		for (int k = 0; k < 6; k++)
 			cols[k] = PQgetisnull(res, i, k) ? "" : PQgetvalue(res, i, k);
-		stop = fn(ctx, 5, cols);
+		stop = fn(ctx, 6, cols);
 	}
 	PQclear(res);
 	return port_rc(rc);

@@ -12,12 +12,14 @@
  *               lost is resolved after reconnecting
  *   instances   the daemons sharing the database, their heartbeat and
  *               configuration fingerprint
- *   secrets     the client_id key: never granted to analysts */
+ *   secrets     the client_id key: never granted to analysts
+ *   recipients  which destination acknowledged whose pseudonym (erasure.h) */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "consentgate/erasure.h"
 #include "consentgate/err.h"
 #include "consentgate/log.h"
 #include "internal.h"
@@ -140,16 +142,32 @@ static const char views_sql[] =
 "       ELSE 'custom' END AS outcome,\n"
 "  count(*) AS n\n"
 "FROM events WHERE action IN (0, 1)\n"
-"GROUP BY 1, 2, 3, 4, 5;\n"
-"CREATE VIEW outbox AS\n"
-"SELECT o.id, encode(s.digest, 'hex') AS subject, o.destination, cg_purpose(o.purpose) AS purpose,\n"
+"GROUP BY 1, 2, 3, 4, 5;\n";
+
+/* Schema 3: erasure notices told apart and bounded on their own (erasure.h),
+ * the recipients they go to (storage.h), and the outbox view with the kind
+ * and, for analysts, without the subject: beside the payload's client_id
+ * it would link a record to a destination's pseudonym, the very link the
+ * secrets table is kept from them for. It shows to whoever may read the
+ * subjects table (the daemon's role, an operator), NULL to the analyst
+ * role (column kept: the same names and columns as on SQLite). The view
+ * moved here from schema 1's; CREATE OR REPLACE keeps its grants. */
+static const char notices_sql[] =
+"ALTER TABLE outbox_rows ADD COLUMN kind smallint GENERATED ALWAYS AS\n"
+"  (CASE WHEN left(payload, 11) = '" CG_ERASURE_PREFIX "' THEN 1 ELSE 0 END) STORED;\n"
+"CREATE INDEX outbox_notices ON outbox_rows(next_ms) WHERE state = 0 AND kind = 1;\n"
+"CREATE TABLE recipients(sid bigint NOT NULL, destination text NOT NULL, PRIMARY KEY (sid, destination));\n"
+"CREATE OR REPLACE VIEW outbox AS\n"
+"SELECT o.id, CASE WHEN (SELECT has_table_privilege('subjects'::regclass, 'SELECT'))\n"
+"  THEN encode(s.digest, 'hex') END AS subject, o.destination, cg_purpose(o.purpose) AS purpose,\n"
 "  CASE o.mode WHEN 0 THEN 'full' ELSE 'minimised' END AS mode, o.payload,\n"
 "  cg_iso(o.created_ms) AS created_at, o.attempts, cg_iso(o.next_ms) AS next_attempt_at,\n"
 "  CASE o.state WHEN 0 THEN 'pending' WHEN 1 THEN 'delivered' WHEN 2 THEN 'dropped' ELSE 'dead' END AS state,\n"
-"  o.last_error, o.claimed_by, cg_iso(o.claimed_until_ms) AS claimed_until\n"
+"  o.last_error, o.claimed_by, cg_iso(o.claimed_until_ms) AS claimed_until,\n"
+"  CASE o.kind WHEN 1 THEN 'erasure' ELSE 'event' END AS kind\n"
 "FROM outbox_rows o LEFT JOIN subjects s ON s.sid = o.sid;\n"
 /* operators (and the tests) may queue a row by hand, in the view's terms */
-"CREATE FUNCTION cg_outbox_insert() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN\n"
+"CREATE OR REPLACE FUNCTION cg_outbox_insert() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN\n"
 "  INSERT INTO outbox_rows(sid, destination, purpose, mode, payload, created_ms, attempts, next_ms, state, last_error)\n"
 "  VALUES((SELECT sid FROM subjects WHERE digest = decode(NEW.subject, 'hex')), NEW.destination,\n"
 "    CASE NEW.purpose WHEN 'preferences' THEN 0 WHEN 'statistics' THEN 1 ELSE 2 END,\n"
@@ -158,7 +176,7 @@ static const char views_sql[] =
 "    CASE coalesce(NEW.state, 'pending') WHEN 'pending' THEN 0 WHEN 'delivered' THEN 1\n"
 "      WHEN 'dropped' THEN 2 ELSE 3 END, NEW.last_error);\n"
 "  RETURN NEW; END$$;\n"
-"CREATE TRIGGER outbox_insert INSTEAD OF INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION cg_outbox_insert();\n";
+"CREATE OR REPLACE TRIGGER outbox_insert INSTEAD OF INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION cg_outbox_insert();\n";
 
 /* The read-only analyst role (docs/postgresql.md#analysts-on-postgresql): the views,
  * never the base tables or the keys. Granted whenever the role exists. */
@@ -222,6 +240,14 @@ int pgs_schema(PGconn *c, const struct cg_config *cfg, int64_t deadline, char *e
 	              (rc = pgs_exec_script(c, pgs_shown_sql, deadline)) ||
 	              (rc = pgs_exec(c, "UPDATE meta SET value = '2' WHERE key = 'schema_version'", deadline)))) {
 		snprintf(err, errlen, "adding the proof tables failed (see the log)");
+		goto out_rollback;
+	}
+	/* 2 -> 3: erasure notices bounded on their own, recipients, no subject for analysts */
+	if (v < 3 && ((rc = pgs_exec_script(c, notices_sql, deadline)) ||
+	              (rc = v ? pgs_exec(c, "INSERT INTO meta(key, value) VALUES('" CG_RECIPIENTS_SINCE "',"
+	                                    " cg_now_ms()::text) ON CONFLICT (key) DO NOTHING", deadline) : CG_OK) ||
+	              (rc = pgs_exec(c, "UPDATE meta SET value = '3' WHERE key = 'schema_version'", deadline)))) {
+		snprintf(err, errlen, "adding the erasure notices' tables failed (see the log)");
 		goto out_rollback;
 	}
 	if ((rc = pgs_exec_script(c, grants_sql, deadline)) || (rc = pgs_exec(c, "COMMIT", deadline))) {

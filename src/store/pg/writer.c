@@ -206,9 +206,49 @@ static int read_tip_locked(struct pgs *s, struct txn *t, struct plan *p)
 	return CG_OK;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Which updates took effect (cg_store_batch.applied): the ids the outcome
+ * statements returned. Frees the results. */
+static void mark_applied(struct plan *p, PGresult **res, struct pgs_job *jobs)
+{
+	int64_t *ids = NULL;
+	size_t n = 0;
+
+	for (int i = 0; i < p->n; i++) {
+		if (res[i] && p->st[i].sql == pgs_upd_outbox_sql) {
+			int64_t *nv = realloc(ids, (n + (size_t)PQntuples(res[i]) + 1) * sizeof *ids);
+			for (int k = 0; nv && k < PQntuples(res[i]); k++)
+				nv[n++] = pgs_col_i64(res[i], k, 0);
+			ids = nv ? nv : ids;
+		}
+		PQclear(res[i]);
+	}
+	if (ids)
+		qsort(ids, n, sizeof *ids, cmp_i64);
+	for (struct pgs_job *j = jobs; j; j = j->next)
+		for (size_t k = 0; j->rc == CG_OK && j->b->applied && k < j->b->nupdates; k++)
+			j->b->applied[k] = ids && bsearch(&j->b->updates[k].id, ids, n, sizeof *ids, cmp_i64) != NULL;
+	free(ids);
+}
+
+static int wants_applied(const struct pgs_job *jobs)
+{
+	for (; jobs; jobs = jobs->next)
+		if (jobs->rc == CG_OK && jobs->b->applied && jobs->b->nupdates)
+			return 1;
+	return 0;
+}
+
 static int run_txn(struct pgs *s, struct pgs_job *jobs, struct txn *t, struct plan *p)
 {
 	int failed = 0, rc, fast = t->events && s->tip_known;
+	PGresult **res = wants_applied(jobs) ? p->res : NULL;
 
 	if (t->events && !s->tip_known && (rc = read_tip_locked(s, t, p)) != CG_OK)
 		return rc;
@@ -222,7 +262,9 @@ static int run_txn(struct pgs *s, struct pgs_job *jobs, struct txn *t, struct pl
 			writer_drop(s);
 		return CG_ERR_NOMEM;
 	}
-	rc = pgs_pipeline(s->wconn, p->st, p->n, t->deadline, NULL, &failed);
+	rc = pgs_pipeline(s->wconn, p->st, p->n, t->deadline, res, &failed);
+	if (rc == CG_OK && res)
+		mark_applied(p, res, jobs);
 	if (rc == CG_ERR_STORAGE && fast && failed == EXPECT_AT) {
 		/* another writer appended since our last commit: read the tip */
 		if (pgs_exec(s->wconn, "ROLLBACK", t->deadline) != CG_OK) {

@@ -58,7 +58,9 @@ int cg_store_claim_outbox(struct cg_store_reader *r, int64_t now_ms, size_t max,
                           struct cg_outbox_item **items, size_t *n);
 int cg_store_each_outbox(struct cg_store_reader *r, cg_store_outbox_fn fn, void *ctx);
 int cg_store_retire(struct cg_store *st, const char *to, int (*copy)(void *arg), void *arg);
-int cg_store_outbox_pending(struct cg_store_reader *r, long long *n);
+int cg_store_outbox_pending(struct cg_store_reader *r, long long *events, long long *notices);
+int cg_store_each_recipient(struct cg_store_reader *r, const char *subject, cg_store_recipient_fn fn, void *ctx);
+int cg_store_recipients_since(struct cg_store_reader *r, int64_t *ms);
 int cg_store_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NSTATES]);
 int cg_store_outbox_backlog(struct cg_store_reader *r, cg_store_backlog_fn fn, void *ctx);
 int cg_store_outbox_rows(struct cg_store_reader *r, const char *kind, cg_store_row_fn fn, void *ctx);
@@ -82,6 +84,7 @@ struct cg_store {
 	sqlite3_stmt *ins;
 	sqlite3_stmt *ob_ins, *ob_drop, *ob_drop_purpose, *ob_erase, *ob_upd, *redact, *tip[2];
 	sqlite3_stmt *sub_find, *sub_ins, *ctx_ins, *ctx_find, *day_ins;
+	sqlite3_stmt *rcp_ins, *rcp_has, *rcp_forget;   /* recipients (storage.h) */
 	uint8_t client_key[32];
 	pthread_t thread;
 	int running;
@@ -141,9 +144,12 @@ void cgs_column_hex(sqlite3_stmt *st, int i, char *out, size_t size);
 int64_t cgs_first_id(sqlite3 *db, int64_t ms);
 int64_t cgs_after_id(sqlite3 *db, int64_t ms);
 /* schema.c */
-extern const char cg_schema_v2_tables[], cg_schema_v2_views[], cg_schema_v3_proof[], cg_schema_v3_shown[];
+extern const char cg_schema_v2_tables[], cg_schema_v2_views[], cg_schema_v3_proof[], cg_schema_v3_shown[],
+	cg_schema_v4_notices[];
 /* migrate.c: schema 1 -> 2, inside the caller's transaction */
 int cgs_migrate_v1(sqlite3 *db, char *err, size_t errlen);
+/* schema 3 -> 4 (history: the file held a log before) */
+int cgs_migrate_v4(sqlite3 *db, int history, char *err, size_t errlen);
 
 /* writer.c: the writer's statements, its thread, the checkpointer */
 int cgs_writer_prepare(struct cg_store *s);

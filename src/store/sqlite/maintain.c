@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "consentgate/erasure.h"
 #include "consentgate/err.h"
 #include "consentgate/log.h"
 #include "consentgate/rules.h"
@@ -220,7 +219,7 @@ static int pick_subjects(sqlite3 *db, struct purge_job *p)
 }
 
 /* 2. visitors whose consent ended before the cutoff: their rows, queued
- *    analytics and key go, their links stay in pruned */
+ *    analytics, recipients and key go, their links stay in pruned */
 static int purge_subjects(sqlite3 *db, struct purge_job *p)
 {
 	int rc = purge_step(db, "DROP TABLE IF EXISTS temp.purge_subjects", NULL, 0, NULL);
@@ -245,6 +244,9 @@ static int purge_subjects(sqlite3 *db, struct purge_job *p)
 		rc = purge_step(db, "DELETE FROM outbox_rows WHERE sid IN (SELECT sid FROM temp.purge_subjects)",
 		                NULL, 0, NULL);
 	if (rc == CG_OK)
+		rc = purge_step(db, "DELETE FROM recipients WHERE sid IN (SELECT sid FROM temp.purge_subjects)",
+		                NULL, 0, NULL);
+	if (rc == CG_OK)
 		rc = purge_step(db, "DELETE FROM subjects WHERE sid IN (SELECT sid FROM temp.purge_subjects)",
 		                NULL, 0, NULL);
 	return rc;
@@ -261,7 +263,7 @@ static int purge_outbox(sqlite3 *db, struct purge_job *p)
 	                    " OR (state = 3 AND created_ms < ?2)", b, 2, &p->out->outbox_deleted);
 	if (rc == CG_OK)
 		rc = purge_step(db, "UPDATE outbox_rows SET state = 2, last_error = 'older than 72 h'"
-		                    " WHERE state = 0 AND created_ms < ?1 AND payload NOT LIKE '" CG_ERASURE_PREFIX "%'",
+		                    " WHERE state = 0 AND created_ms < ?1 AND kind = 0",
 		                &p->cut.pending_before_ms, 1, /* erasure notices never expire */
 		                &p->out->outbox_expired);
 	return rc;

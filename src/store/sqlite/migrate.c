@@ -1,4 +1,5 @@
-/* Schema 1 -> 2, in place, inside the caller's transaction: the hex and
+/* Schema 1 -> 2, in place, inside the caller's transaction (and 3 -> 4 at
+ * the end of the file): the hex and
  * ISO-8601 text columns become blobs and integer ms, each visitor gets a
  * sid, prev_hash is no longer stored (schema 2 derives it; a chain that
  * verified under schema 1 verifies unchanged). Consent IDs of schema 1 keep
@@ -125,5 +126,23 @@ int cgs_migrate_v1(sqlite3 *db, char *err, size_t errlen)
 		snprintf(err, errlen, "migration from schema 1 failed: %s", sqlite3_errmsg(db));
 	sqlite3_create_function(db, "cg_unhex", 1, flags, NULL, NULL, NULL, NULL);
 	sqlite3_create_function(db, "cg_ms", 1, flags, NULL, NULL, NULL, NULL);
+	return rc;
+}
+
+/* Schema 3 -> 4 (and a fresh file): erasure notices and recipients
+ * (schema.c). A database with a history had no record of which destination
+ * acknowledged whose pseudonym: meta recipients_since_ms says from when on
+ * the record is kept, so that an erasure can presume a delivery for a
+ * grant recorded before (what erasures assumed until this version). */
+int cgs_migrate_v4(sqlite3 *db, int history, char *err, size_t errlen)
+{
+	int rc = cgs_exec(db, cg_schema_v4_notices) == SQLITE_OK ? CG_OK : CG_ERR_STORAGE;
+
+	if (rc == CG_OK && history &&
+	    cgs_exec(db, "INSERT OR IGNORE INTO meta(key, value) VALUES('" CG_RECIPIENTS_SINCE "',"
+	                 " CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))") != SQLITE_OK)
+		rc = CG_ERR_STORAGE;
+	if (rc != CG_OK)
+		snprintf(err, errlen, "migration to schema 4 failed: %s", sqlite3_errmsg(db));
 	return rc;
 }

@@ -255,7 +255,8 @@ int cg_store_claim_outbox(struct cg_store_reader *r, int64_t now_ms, size_t max,
 	if (!r->claim &&
 	    sqlite3_prepare_v3(r->db,
 	                       "SELECT o.id, s.digest, o.destination, o.purpose, o.mode, o.attempts,"
-	                       " o.created_ms, o.payload FROM outbox_rows o LEFT JOIN subjects s ON s.sid = o.sid"
+	                       " o.created_ms, o.payload, o.last_error FROM outbox_rows o"
+	                       " LEFT JOIN subjects s ON s.sid = o.sid"
 	                       " WHERE o.state = 0 AND o.next_ms <= ? ORDER BY o.next_ms, o.id LIMIT ?",
 	                       -1, SQLITE_PREPARE_PERSISTENT, &r->claim, NULL) != SQLITE_OK)
 		return CG_ERR_STORAGE;
@@ -278,6 +279,7 @@ int cg_store_claim_outbox(struct cg_store_reader *r, int64_t now_ms, size_t max,
 		x->attempts = sqlite3_column_int(st, 5);
 		x->created_ms = sqlite3_column_int64(st, 6);
 		x->payload = strdup(pl ? pl : "");
+		col_copy(st, 8, x->last_error, sizeof x->last_error);
 		(*n)++;
 		if (!x->payload) {
 			rc = SQLITE_NOMEM;
@@ -303,19 +305,68 @@ void cg_store_outbox_items_free(struct cg_outbox_item *items, size_t n)
 	free(items);
 }
 
-int cg_store_outbox_pending(struct cg_store_reader *r, long long *n)
+/* the pending events by the outbox_due index, the notices by their own */
+int cg_store_outbox_pending(struct cg_store_reader *r, long long *events, long long *notices)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = CG_ERR_STORAGE;
 
-	*n = 0;
-	if (sqlite3_prepare_v2(r->db, "SELECT count(*) FROM outbox_rows WHERE state = 0", -1, &st,
+	*events = *notices = 0;
+	if (sqlite3_prepare_v2(r->db, "SELECT (SELECT count(*) FROM outbox_rows WHERE state = 0),"
+	                              " (SELECT count(*) FROM outbox_rows WHERE state = 0 AND kind = 1)", -1, &st,
 	                       NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-		*n = sqlite3_column_int64(st, 0);
+		*notices = sqlite3_column_int64(st, 1);
+		*events = sqlite3_column_int64(st, 0) - *notices;
 		rc = CG_OK;
 	}
 	sqlite3_finalize(st);
 	return rc;
+}
+
+int cg_store_recipients_since(struct cg_store_reader *r, int64_t *ms)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = CG_ERR_STORAGE, step;
+
+	*ms = 0;
+	if (sqlite3_prepare_v2(r->db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = '" CG_RECIPIENTS_SINCE "'",
+	                       -1, &st, NULL) == SQLITE_OK) {
+		step = sqlite3_step(st);
+		if (step == SQLITE_ROW)
+			*ms = sqlite3_column_int64(st, 0);
+		rc = step == SQLITE_ROW || step == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* (subject, destination) of the recipients recorded (storage.h) */
+int cg_store_each_recipient(struct cg_store_reader *r, const char *subject, cg_store_recipient_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	char hex[CG_SUBJECT_LEN + 1];
+	int64_t sid = 0;
+	int rc, stop = 0;
+
+	if (subject && (rc = reader_sid(r, subject, &sid)) != CG_OK)
+		return rc == CG_ERR_NOT_FOUND ? CG_OK : rc;
+	if (sqlite3_prepare_v2(r->db, subject ? "SELECT s.digest, r.destination FROM recipients r"
+	                                        " JOIN subjects s ON s.sid = r.sid WHERE r.sid = ?1"
+	                                      : "SELECT s.digest, r.destination FROM recipients r"
+	                                        " JOIN subjects s ON s.sid = r.sid ORDER BY r.sid, r.destination",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return CG_ERR_STORAGE;
+	if (subject)
+		sqlite3_bind_int64(st, 1, sid);
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *d = (const char *)sqlite3_column_text(st, 1);
+		cgs_column_hex(st, 0, hex, sizeof hex);
+		stop = fn(ctx, hex, d ? d : "");
+	}
+	sqlite3_finalize(st);
+	if (stop)
+		return stop;
+	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
 }
 
 int cg_store_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NSTATES])
@@ -361,10 +412,10 @@ int cg_store_outbox_rows(struct cg_store_reader *r, const char *sql_kind,
                          int (*fn)(void *ctx, int ncols, const char *const *cols), void *ctx)
 {
 	static const char summary[] =
-		"SELECT destination, state, count(*), min(created_at), max(created_at) FROM outbox"
-		" GROUP BY destination, state ORDER BY destination, state";
+		"SELECT destination, kind, state, count(*), min(created_at), max(created_at) FROM outbox"
+		" GROUP BY destination, kind, state ORDER BY destination, kind, state";
 	static const char dead[] =
-		"SELECT id, destination, created_at, attempts, last_error FROM outbox"
+		"SELECT id, destination, kind, created_at, attempts, last_error FROM outbox"
 		" WHERE state = 'dead' ORDER BY id";
 	sqlite3_stmt *st = NULL;
 	int rc, stop = 0;
@@ -373,13 +424,13 @@ int cg_store_outbox_rows(struct cg_store_reader *r, const char *sql_kind,
 	                       NULL) != SQLITE_OK)
 		return CG_ERR_STORAGE;
 	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *cols[5];
-		for (int i = 0; i < 5; i++) {
+		const char *cols[6];
+		for (int i = 0; i < 6; i++) {
 			cols[i] = (const char *)sqlite3_column_text(st, i);
 			if (!cols[i])
 				cols[i] = "";
 		}
-		stop = fn(ctx, 5, cols);
+		stop = fn(ctx, 6, cols);
 	}
 	sqlite3_finalize(st);
 	return stop || rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;

@@ -1,4 +1,6 @@
-/* Schema 2: the lean tables and the analyst views over them (schema.sql.h). */
+/* Schema 2: the lean tables and the analyst views over them (schema.sql.h);
+ * schema 4's erasure notices and recipients. */
+#include "consentgate/erasure.h"
 #include "internal.h"
 #include "schema.sql.h"
 
@@ -105,13 +107,27 @@ const char cg_schema_v2_views[] =
 "       ELSE 'custom' END AS outcome,\n"
 "  count(*) AS n\n"
 "FROM events e LEFT JOIN contexts x ON x.cid = e.cid WHERE action IN (0, 1)\n"
-"GROUP BY 1, 2, 3, 4, 5;\n"
+"GROUP BY 1, 2, 3, 4, 5;\n";
+
+/* Schema 4: erasure notices are told apart (kind 1: an erasure notice,
+ * erasure.h), counted by an index of their own (their bound is not
+ * /collect's), and go only to recipients: the destinations that
+ * acknowledged a delivery of a visitor's pseudonym (storage.h). The outbox
+ * view gains the kind. (The view moved here from schema 2's: it is made
+ * once the column exists.) */
+const char cg_schema_v4_notices[] =
+"ALTER TABLE outbox_rows ADD COLUMN kind INTEGER GENERATED ALWAYS AS\n"
+"  (CASE WHEN substr(payload, 1, 11) = '" CG_ERASURE_PREFIX "' THEN 1 ELSE 0 END) VIRTUAL;\n"
+"CREATE INDEX outbox_notices ON outbox_rows(next_ms) WHERE state = 0 AND kind = 1;\n"
+"CREATE TABLE recipients(sid INTEGER NOT NULL, destination TEXT NOT NULL,\n"
+"  PRIMARY KEY (sid, destination)) WITHOUT ROWID;\n"
+"DROP VIEW IF EXISTS outbox;\n"
 "CREATE VIEW outbox AS\n"
 "SELECT o.id, " CG_HEXN("s.digest") " AS subject, o.destination, " CG_PURPOSE("o.purpose") " AS purpose,\n"
 "  CASE o.mode WHEN 0 THEN 'full' ELSE 'minimised' END AS mode, o.payload,\n"
 "  " CG_ISO("o.created_ms") " AS created_at, o.attempts, " CG_ISO("o.next_ms") " AS next_attempt_at,\n"
 "  CASE o.state WHEN 0 THEN 'pending' WHEN 1 THEN 'delivered' WHEN 2 THEN 'dropped' ELSE 'dead' END AS state,\n"
-"  o.last_error\n"
+"  o.last_error, CASE o.kind WHEN 1 THEN 'erasure' ELSE 'event' END AS kind\n"
 "FROM outbox_rows o LEFT JOIN subjects s ON s.sid = o.sid;\n"
 /* operators (and the tests) may queue a row by hand, in the view's terms */
 "CREATE TRIGGER outbox_insert INSTEAD OF INSERT ON outbox\n"

@@ -184,7 +184,10 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 	if (rc == CG_OK && v < 3 && (cgs_exec(db, cg_schema_v3_proof) != SQLITE_OK ||
 	                             cgs_exec(db, cg_schema_v3_shown) != SQLITE_OK))
 		rc = CG_ERR_STORAGE;
-	if (rc == CG_OK && v < 3 && cgs_exec(db, "PRAGMA user_version = 3") != SQLITE_OK)
+	/* 3 -> 4: erasure notices bounded on their own, recipients */
+	if (rc == CG_OK && v < 4)
+		rc = cgs_migrate_v4(db, v > 0, err, errlen);
+	if (rc == CG_OK && v < 4 && cgs_exec(db, "PRAGMA user_version = 4") != SQLITE_OK)
 		rc = CG_ERR_STORAGE;
 	if (rc != CG_OK) {
 		if (!err[0])
@@ -537,6 +540,8 @@ int cg_sqlite_open(const struct cg_config *cfg, int mode, struct cg_store_port *
 		.claim_outbox = cg_store_claim_outbox,
 		.each_outbox = cg_store_each_outbox,
 		.outbox_pending = cg_store_outbox_pending,
+		.each_recipient = cg_store_each_recipient,
+		.recipients_since = cg_store_recipients_since,
 		.outbox_counts = cg_store_outbox_counts,
 		.outbox_backlog = cg_store_outbox_backlog,
 		.outbox_rows = cg_store_outbox_rows,

@@ -163,6 +163,14 @@ static const char ob_erase_sql[] =
 static const char ob_update_sql[] =
 	"UPDATE outbox_rows SET state = ?2, attempts = ?3, next_ms = ?4, last_error = ?5"
 	" WHERE id = ?1 AND state = 0";
+/* Recipients (storage.h): an acknowledged delivery of a row that carried a
+ * visitor's pseudonym, whatever became of the row since it was claimed (a
+ * withdrawal dropped it, say: the destination has it all the same) */
+static const char recipient_ins_sql[] =
+	"INSERT OR IGNORE INTO recipients(sid, destination)"
+	" SELECT sid, destination FROM outbox_rows WHERE id = ?1 AND sid IS NOT NULL AND mode = 0";
+static const char recipient_has_sql[] = "SELECT 1 FROM recipients WHERE sid = ?1 AND destination = ?2";
+static const char recipient_forget_sql[] = "DELETE FROM recipients WHERE sid = ?1";
 
 /* What an event does to the visitor's outbox rows is the core's rule
  * (cg_rules_outbox_effect); these statements carry it out, in the event's
@@ -216,15 +224,40 @@ static int sid_for(struct cg_store *s, const char *subject, int64_t *sid)
 	return rc;
 }
 
+/* A row queued only if its destination is a recorded recipient of the
+ * subject named (erasure notices): *yes */
+static int is_recipient(struct cg_store *s, const char *subject, const char *destination, int *yes)
+{
+	uint8_t key[CG_SUBJECT_BYTES];
+	int64_t sid;
+	int rc = cgs_subject_key(subject, key), step;
+
+	*yes = 0;
+	if (rc == CG_OK)
+		rc = cgs_sid_find(s->sub_find, key, &sid);
+	if (rc != CG_OK)
+		return rc == CG_ERR_NOT_FOUND ? CG_OK : rc;
+	sqlite3_bind_int64(s->rcp_has, 1, sid);
+	sqlite3_bind_text(s->rcp_has, 2, destination, -1, SQLITE_STATIC);
+	step = sqlite3_step(s->rcp_has);
+	*yes = step == SQLITE_ROW;
+	sqlite3_reset(s->rcp_has);
+	sqlite3_clear_bindings(s->rcp_has);
+	return step == SQLITE_ROW || step == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
+}
+
 static int insert_outbox(struct cg_store *s, const struct cg_outbox_row *rows, size_t n)
 {
 	sqlite3_stmt *st = s->ob_ins;
 	int64_t sid, at;
-	int rc = CG_OK;
+	int rc = CG_OK, yes = 1;
 
 	for (size_t i = 0; i < n && rc == CG_OK; i++) {
 		if (cg_time_parse(rows[i].created_at, &at))
 			return CG_ERR_INVALID;
+		if (rows[i].if_recipient_of[0] &&
+		    ((rc = is_recipient(s, rows[i].if_recipient_of, rows[i].destination, &yes)) != CG_OK || !yes))
+			continue;
 		if (rows[i].subject[0] && (rc = sid_for(s, rows[i].subject, &sid)) != CG_OK)
 			return rc;
 		if (rows[i].subject[0])
@@ -239,7 +272,7 @@ static int insert_outbox(struct cg_store *s, const struct cg_outbox_row *rows, s
 	return rc;
 }
 
-static int update_outbox(struct cg_store *s, const struct cg_outbox_update *u, size_t n)
+static int update_outbox(struct cg_store *s, const struct cg_outbox_update *u, size_t n, unsigned char *applied)
 {
 	sqlite3_stmt *st = s->ob_upd;
 	int rc = CG_OK;
@@ -251,6 +284,12 @@ static int update_outbox(struct cg_store *s, const struct cg_outbox_update *u, s
 		sqlite3_bind_int64(st, 4, u[i].next_attempt_ms);
 		bind_opt(st, 5, u[i].last_error);
 		rc = cgs_step_done(st);
+		if (applied)
+			applied[i] = rc == CG_OK && sqlite3_changes(s->db) > 0;
+		if (rc == CG_OK && u[i].state == CG_OB_DELIVERED) {
+			sqlite3_bind_int64(s->rcp_ins, 1, u[i].id);
+			rc = cgs_step_done(s->rcp_ins);
+		}
 	}
 	return rc;
 }
@@ -265,20 +304,19 @@ static double now_seconds(void)
 
 /* One event of a batch: an erasure redacts the subject's earlier rows
  * first; the row is sealed onto the chain tip; what it forbids in the outbox
- * goes in the same transaction. */
-static int write_event(struct cg_store *s, struct cg_event *ev)
+ * goes in the same transaction. *sid: the subject's. */
+static int write_event(struct cg_store *s, struct cg_event *ev, int64_t *sid)
 {
-	int64_t sid = 0;
-	int rc = sid_for(s, ev->subject, &sid);
+	int rc = sid_for(s, ev->subject, sid);
 
 	if (rc == CG_OK && ev->action == CG_ACT_ERASE)
-		rc = redact_subject(s, sid);
+		rc = redact_subject(s, *sid);
 	ev->id = s->last_id + 1;
 	cg_chain_seal(ev, s->last_hash);
 	if (rc == CG_OK)
-		rc = insert_event(s, sid, ev);
+		rc = insert_event(s, *sid, ev);
 	if (rc == CG_OK)
-		rc = drop_queued(s, sid, ev);
+		rc = drop_queued(s, *sid, ev);
 	if (rc == CG_OK) {
 		s->last_id = ev->id;
 		strcpy(s->last_hash, ev->hash);
@@ -286,20 +324,36 @@ static int write_event(struct cg_store *s, struct cg_event *ev)
 	return rc;
 }
 
+/* An erasure's notices (the batch's rows) are queued by what the store
+ * knows of its recipients; then it forgets them (rules.h). */
+static int forget_recipients(struct cg_store *s, int64_t sid, const struct cg_event *ev)
+{
+	struct cg_outbox_rule r;
+
+	cg_rules_outbox_effect(ev, &r);
+	if (r.effect != CG_EFFECT_ERASE)
+		return CG_OK;
+	sqlite3_bind_int64(s->rcp_forget, 1, sid);
+	return cgs_step_done(s->rcp_forget);
+}
+
 /* A batch: its event, its outbox rows and its updates, in that order. */
 static int write_job(struct cg_store *s, struct job *j)
 {
 	struct cg_store_batch *b = j->b;
+	int64_t sid = 0;
 	int rc = CG_OK;
 
 	if (j->kind == JOB_FN)
 		return j->fn(s->db, j->arg);
 	if (b->event)
-		rc = write_event(s, b->event);
+		rc = write_event(s, b->event, &sid);
 	if (rc == CG_OK && b->nrows)
 		rc = insert_outbox(s, b->rows, b->nrows);
+	if (rc == CG_OK && b->event)
+		rc = forget_recipients(s, sid, b->event);
 	if (rc == CG_OK && b->nupdates)
-		rc = update_outbox(s, b->updates, b->nupdates);
+		rc = update_outbox(s, b->updates, b->nupdates, b->applied);
 	return rc;
 }
 
@@ -470,6 +524,9 @@ int cgs_writer_prepare(struct cg_store *s)
 	                    prepare(s->db, ob_erase_sql, &s->ob_erase) ||
 	                    prepare(s->db, ob_update_sql, &s->ob_upd) ||
 	                    prepare(s->db, redact_sql, &s->redact) ||
+	                    prepare(s->db, recipient_ins_sql, &s->rcp_ins) ||
+	                    prepare(s->db, recipient_has_sql, &s->rcp_has) ||
+	                    prepare(s->db, recipient_forget_sql, &s->rcp_forget) ||
 	                    prepare(s->db, CGS_SUBJECT_FIND_SQL, &s->sub_find) ||
 	                    prepare(s->db, "INSERT INTO subjects(digest) VALUES(?)", &s->sub_ins) ||
 	                    prepare(s->db, "INSERT INTO contexts(lang, banner, country) VALUES(?, ?, ?)",
@@ -492,6 +549,9 @@ void cgs_writer_finalize(struct cg_store *s)
 	sqlite3_finalize(s->ob_erase);
 	sqlite3_finalize(s->ob_upd);
 	sqlite3_finalize(s->redact);
+	sqlite3_finalize(s->rcp_ins);
+	sqlite3_finalize(s->rcp_has);
+	sqlite3_finalize(s->rcp_forget);
 	sqlite3_finalize(s->sub_find);
 	sqlite3_finalize(s->sub_ins);
 	sqlite3_finalize(s->ctx_ins);
