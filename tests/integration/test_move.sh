@@ -28,7 +28,7 @@ VIEWS="SELECT id, subject, recorded_at, action, policy_version, preferences, sta
        SELECT day, country, policy_version, lang, outcome, n FROM consent_daily
          ORDER BY day, coalesce(country, ''), policy_version, coalesce(lang, ''), outcome;
        SELECT id, subject, destination, purpose, mode, payload, created_at, attempts, next_attempt_at, state,
-         last_error FROM outbox ORDER BY id;
+         last_error, kind FROM outbox ORDER BY id;
        SELECT id, prev_hash, hash, core_digest, personal_digest, pruned_at FROM consent_pruned ORDER BY id;"
 sqlite_views() { sqlite3 -batch -noheader "$1" "$VIEWS"; }
 pg_views() { psql -X -q -At -F '|' -v ON_ERROR_STOP=1 "$1" -c "$VIEWS" | tr -d '\r'; }
@@ -48,6 +48,13 @@ A=$(ini a "database = $SRC")
 # a public key and a signed head, as a daemon on the file would have left them
 sqlite3 "$SRC" "INSERT INTO signing_keys VALUES('0123456789abcdef', zeroblob(32), 1000);
 	INSERT INTO chain_heads(last_id, signed_ms, key_id, envelope, anchor) VALUES(14, 2000, '0123456789abcdef', '{\"signed\":1}', 'token')"
+# recipients of erasure notices, as deliveries would have recorded them
+sqlite3 "$SRC" "INSERT INTO recipients(sid, destination) SELECT sid, 'hook' FROM subjects ORDER BY sid LIMIT 2"
+recipients() { # HEX-EXPRESSION: each recipient as subject|destination
+	echo "SELECT s || '|' || destination FROM (SELECT $1 AS s, r.destination
+		FROM recipients r JOIN subjects s ON s.sid = r.sid) x ORDER BY 1"; }
+recipients=$(sqlite3 "$SRC" "$(recipients 'lower(hex(s.digest))')")
+since=$(sqlite3 "$SRC" "SELECT value FROM meta WHERE key = 'recipients_since_ms'")
 before=$(sqlite_views "$SRC")
 head=$(sqlite3 "$SRC" "SELECT hash FROM consent_events ORDER BY id DESC LIMIT 1")
 pending=$(sqlite3 "$SRC" "SELECT count(*) FROM outbox WHERE state = 'pending'")
@@ -70,6 +77,8 @@ expect_eq "the source's pending rows are not (none is sent from both)" "0" \
 expect_eq "the client_id key came along" "$(sqlite3 "$SRC" "SELECT value FROM meta WHERE key = 'client_id_key'")" \
 	"$(sql "SELECT encode(value, 'hex') FROM secrets WHERE name = 'client_id_key'")"
 
+expect_eq "the recipients came along, and since when they are recorded" "$recipients|$since" \
+	"$(sql "$(recipients "encode(s.digest, 'hex')")")|$(sql "SELECT value FROM meta WHERE key = 'recipients_since_ms'")"
 expect_eq "the public keys came along (receipts signed before the move still verify)" "0123456789abcdef|1000" \
 	"$(sql "SELECT key_id || '|' || created_ms FROM signing_keys WHERE key_id = '0123456789abcdef'")"
 expect_eq "the signed heads and their anchors came along" "14|2000|token" \

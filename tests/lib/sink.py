@@ -4,9 +4,11 @@ gets (one JSON line each) and answers as told.
 
     sink.py PORT RECORDS.jsonl
 
-POST /_control {"mode": "ok"|"500"|"429"|"400"|"hang"|"reset"} changes how it
-answers from then on; GET /_control returns the count of recorded requests.
-Only ever listens on 127.0.0.1."""
+POST /_control {"mode": "ok"|"500"|"429"|"400"|"hang"|"reset"|"hold"} changes
+how it answers from then on; GET /_control returns the count of recorded
+requests. "hold" records a request and keeps it waiting until the mode
+changes, then answers it as the new mode says (a delivery in flight for as
+long as a test needs). Only ever listens on 127.0.0.1."""
 import json
 import socket
 import struct
@@ -17,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODE = {"mode": "ok"}
 LOCK = threading.Lock()
+CHANGED = threading.Condition()
 COUNT = {"n": 0}
 
 
@@ -41,7 +44,9 @@ class Handler(BaseHTTPRequestHandler):
         body = self._body()
         if self.path.startswith("/_control"):
             if self.command == "POST":
-                MODE.update(json.loads(body or b"{}"))
+                with CHANGED:
+                    MODE.update(json.loads(body or b"{}"))
+                    CHANGED.notify_all()
             return self._answer(200, json.dumps({"count": COUNT["n"], **MODE}).encode())
         mode = MODE["mode"]
         rec = {"t": time.time(), "method": self.command, "path": self.path,
@@ -51,6 +56,10 @@ class Handler(BaseHTTPRequestHandler):
             with open(sys.argv[2], "a") as f:
                 f.write(json.dumps(rec) + "\n")
             COUNT["n"] += 1
+        if mode == "hold":
+            with CHANGED:
+                CHANGED.wait_for(lambda: MODE["mode"] != "hold")
+                mode = MODE["mode"]
         if mode == "hang":
             time.sleep(30)
             return

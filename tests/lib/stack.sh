@@ -269,5 +269,5 @@ cg_start_sink() {
 		echo "the sink did not start" >&2; return 1; }
 }
 cg_stop_sink() { kill "$SINK_PID" 2>/dev/null; rm -rf "$SINK_DIR"; }
-# sink_mode ok|500|429|400|hang|reset
+# sink_mode ok|500|429|400|hang|reset|hold
 sink_mode() { curl -s -o /dev/null -X POST --data "{\"mode\":\"$1\"}" "http://127.0.0.1:$SINK_PORT/_control"; }
