@@ -20,9 +20,11 @@
 #include <unistd.h>
 
 #include "consentgate/decision.h"
+#include "consentgate/erasure.h"
 #include "consentgate/err.h"
 #include "consentgate/export.h"
 #include "consentgate/report.h"
+#include "consentgate/storage.h"
 #include "consentgate/rules.h"
 #include "consentgate/store_sqlite.h"
 #include "consentgate/timefmt.h"
@@ -456,14 +458,173 @@ static void test_outbox_leases(void **state)
 	remove_dir(dir);
 }
 
+/* ---- recipients of erasure notices (storage.h) ---- */
+
+static struct cg_outbox_row ob_row(const char *subject, const char *dest, int mode, const char *payload,
+                                   const char *if_recipient_of)
+{
+	struct cg_outbox_row r;
+
+	memset(&r, 0, sizeof r);
+	snprintf(r.subject, sizeof r.subject, "%s", subject);
+	snprintf(r.if_recipient_of, sizeof r.if_recipient_of, "%s", if_recipient_of);
+	r.destination = dest;
+	r.purpose = CG_STATISTICS;
+	r.mode = mode;
+	r.payload = payload;
+	cg_time_format(now_ms(), r.created_at);
+	return r;
+}
+
+/* Claims every due row and records an outcome for each: DEAD for a row of
+ * `dead` (a subject), the notices back to pending, the rest DELIVERED;
+ * `between` runs after the claim (while the rows are on their way).
+ * applied: which outcomes took effect, in the order claimed. */
+static size_t deliver(const struct cg_store_port *p, struct cg_store_reader *r, const char *dead,
+                      void (*between)(const struct cg_store_port *p), unsigned char *applied)
+{
+	struct cg_outbox_item *items = NULL;
+	struct cg_outbox_update u[8];
+	size_t n = 0;
+
+	assert_int_equal(p->claim_outbox(r, now_ms() + 1000, 8, 60000, &items, &n), CG_OK);
+	for (size_t i = 0; i < n; i++) {
+		memset(&u[i], 0, sizeof u[i]);
+		u[i].id = items[i].id;
+		u[i].state = cg_erasure_is(items[i].payload) ? CG_OB_PENDING
+		             : dead && strcmp(items[i].subject, dead) == 0 ? CG_OB_DEAD : CG_OB_DELIVERED;
+		u[i].attempts = 1;
+		u[i].next_attempt_ms = now_ms() + 60000;
+	}
+	cg_store_outbox_items_free(items, n);
+	if (between)
+		between(p);
+	memset(applied, 0, n);
+	assert_int_equal(cg_store_submit_wait(p, &(struct cg_store_batch){.updates = u, .nupdates = n,
+	                                                                  .applied = applied}), CG_OK);
+	return n;
+}
+
+static uint32_t recipients_of(const struct cg_store_port *p, struct cg_store_reader *r,
+                              const struct cg_config *cfg, const char *subject)
+{
+	uint32_t mask = 0;
+	int64_t since = -1;
+
+	assert_int_equal(cg_store_recipients(p, r, cfg, subject, &mask, &since), CG_OK);
+	assert_int_equal(since, 0);  /* a new store records from its start */
+	return mask;
+}
+
+static void pending(const struct cg_store_port *p, struct cg_store_reader *r, long long events, long long notices)
+{
+	long long e = -1, n = -1;
+
+	assert_int_equal(p->outbox_pending(r, &e, &n), CG_OK);
+	assert_int_equal(e, events);
+	assert_int_equal(n, notices);
+}
+
+static void submit_event(const struct cg_store_port *p, int action, const char *subject,
+                         const struct cg_outbox_row *rows, size_t nrows)
+{
+	add(action, CG_TRI_NULL, CG_TRI_NULL, CG_TRI_NULL, now_ms());
+	strcpy(evs[nev - 1].subject, subject);
+	assert_int_equal(cg_store_submit_wait(p, &(struct cg_store_batch){.event = &evs[nev - 1], .rows = rows,
+	                                                                  .nrows = nrows}), CG_OK);
+}
+
+static void withdraw_second(const struct cg_store_port *p)
+{
+	submit_event(p, CG_ACT_WITHDRAW, evs[1].subject, NULL, 0);
+}
+
+static void erase_third(const struct cg_store_port *p)
+{
+	submit_event(p, CG_ACT_ERASE, evs[2].subject, NULL, 0);
+}
+
+/* Both backends record a recipient for each acknowledged delivery of a
+ * full row (whatever became of the row meanwhile, as long as it still has
+ * its subject), queue a conditional row only for a recorded recipient,
+ * forget an erased visitor's recipients after the erasure's rows, say which
+ * outcomes took effect, and count erasure notices apart. */
+static void test_recipients(void **state)
+{
+	char dir[] = "/tmp/cg-sqlrules.XXXXXX", err[256], s1[CG_SUBJECT_LEN + 1], s2[CG_SUBJECT_LEN + 1],
+	     s3[CG_SUBJECT_LEN + 1];
+	static const char N[] = "{\"erasure\":{}}";
+	struct cg_config cfg;
+	struct cg_store_port port;
+	struct cg_store_reader *rd = NULL;
+	struct cg_outbox_row rows[3];
+	unsigned char applied[8];
+
+	(void)state;
+	test_config(&cfg, dir, "r.db");
+	cfg.n_dest = 2;
+	strcpy(cfg.dest[0].name, "hook");
+	strcpy(cfg.dest[1].name, "li");
+	nev = 0;
+	for (int i = 0; i < 3; i++)
+		add(CG_ACT_CHOICE, 0, 1, 0, now_ms() - 1000);
+	strcpy(s1, evs[0].subject), strcpy(s2, evs[1].subject), strcpy(s3, evs[2].subject);
+	assert_int_equal(cg_store_port_open(&cfg, CG_STORE_WRITER, &port, err, sizeof err), CG_OK);
+	assert_int_equal(port.reader_open(port.ctx, &rd), CG_OK);
+	for (int i = 0; i < nev; i++)
+		assert_int_equal(cg_store_submit_wait(&port, &(struct cg_store_batch){.event = &evs[i]}), CG_OK);
+	/* acknowledged full and minimised rows, a dead one */
+	rows[0] = ob_row(s1, "hook", CG_FORWARD_FULL, "{}", "");
+	rows[1] = ob_row(s2, "li", CG_FORWARD_MINIMISED, "{}", "");
+	rows[2] = ob_row(s3, "hook", CG_FORWARD_FULL, "{}", "");
+	assert_int_equal(cg_store_submit_wait(&port, &(struct cg_store_batch){.rows = rows, .nrows = 3}), CG_OK);
+	assert_int_equal(deliver(&port, rd, s3, NULL, applied), 3);
+	assert_memory_equal(applied, "\1\1\1", 3);
+	assert_int_equal(recipients_of(&port, rd, &cfg, s1), 1);
+	assert_int_equal(recipients_of(&port, rd, &cfg, s2), 0);
+	assert_int_equal(recipients_of(&port, rd, &cfg, s3), 0);
+	pending(&port, rd, 0, 0);
+	/* conditional rows: only hook's for s1 goes in, counted as a notice */
+	rows[0] = ob_row("", "hook", CG_FORWARD_FULL, N, s1);
+	rows[1] = ob_row("", "li", CG_FORWARD_FULL, N, s1);
+	rows[2] = ob_row("", "hook", CG_FORWARD_FULL, N, s2);
+	assert_int_equal(cg_store_submit_wait(&port, &(struct cg_store_batch){.rows = rows, .nrows = 3}), CG_OK);
+	pending(&port, rd, 0, 1);
+	/* s2 withdraws while its row is on its way: the acknowledgement's
+	 * outcome does not take effect (dropped), the recipient is recorded */
+	rows[0] = ob_row(s2, "hook", CG_FORWARD_FULL, "{}", "");
+	assert_int_equal(cg_store_submit_wait(&port, &(struct cg_store_batch){.rows = rows, .nrows = 1}), CG_OK);
+	pending(&port, rd, 1, 1);
+	assert_int_equal(deliver(&port, rd, NULL, withdraw_second, applied), 2);
+	assert_memory_equal(applied, "\1\0", 2);  /* the notice (back to pending), s2's row */
+	assert_int_equal(recipients_of(&port, rd, &cfg, s2), 1);
+	/* s3 erased while its row is on its way: no subject left to record */
+	rows[0] = ob_row(s3, "hook", CG_FORWARD_FULL, "{}", "");
+	assert_int_equal(cg_store_submit_wait(&port, &(struct cg_store_batch){.rows = rows, .nrows = 1}), CG_OK);
+	assert_int_equal(deliver(&port, rd, NULL, erase_third, applied), 1);
+	assert_memory_equal(applied, "\0", 1);
+	assert_int_equal(recipients_of(&port, rd, &cfg, s3), 0);
+	/* s1 erased, its notice rows in the same batch: hook's goes in (hook
+	 * is recorded), then s1's recipients are forgotten */
+	rows[0] = ob_row("", "hook", CG_FORWARD_FULL, N, s1);
+	rows[1] = ob_row("", "li", CG_FORWARD_FULL, N, s1);
+	submit_event(&port, CG_ACT_ERASE, s1, rows, 2);
+	pending(&port, rd, 0, 2);
+	assert_int_equal(recipients_of(&port, rd, &cfg, s1), 0);
+	port.reader_free(rd);
+	cg_store_port_close(&port);
+	remove_dir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_views_agree_with_the_core),
 		cmocka_unit_test(test_purge_executes_the_core),
+		cmocka_unit_test(test_recipients),
 		cmocka_unit_test(test_outbox_leases),
 	};
 	/* the lease is PostgreSQL's: one SQLite file has one daemon, whose
 	 * claim is a read */
-	return _cmocka_run_group_tests("sql_rules", tests, on_pg() ? 3 : 2, NULL, NULL);
+	return _cmocka_run_group_tests("sql_rules", tests, on_pg() ? 4 : 3, NULL, NULL);
 }
