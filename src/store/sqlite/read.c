@@ -305,16 +305,18 @@ void cg_store_outbox_items_free(struct cg_outbox_item *items, size_t n)
 	free(items);
 }
 
-/* the pending events by the outbox_due index, the notices by their own */
+/* the pending events by the outbox_due index, the notices by their own
+ * (which the planner, without statistics, would not pick by itself) */
 int cg_store_outbox_pending(struct cg_store_reader *r, long long *events, long long *notices)
 {
+	static const char sql[] =
+		"SELECT (SELECT count(*) FROM outbox_rows WHERE state = 0),"
+		" (SELECT count(*) FROM outbox_rows INDEXED BY outbox_notices WHERE state = 0 AND kind = 1)";
 	sqlite3_stmt *st = NULL;
 	int rc = CG_ERR_STORAGE;
 
 	*events = *notices = 0;
-	if (sqlite3_prepare_v2(r->db, "SELECT (SELECT count(*) FROM outbox_rows WHERE state = 0),"
-	                              " (SELECT count(*) FROM outbox_rows WHERE state = 0 AND kind = 1)", -1, &st,
-	                       NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
 		*notices = sqlite3_column_int64(st, 1);
 		*events = sqlite3_column_int64(st, 0) - *notices;
 		rc = CG_OK;
