@@ -58,19 +58,19 @@ static int requests_and_decisions(struct daemon *d, struct cg_buf *out)
 	return rc;
 }
 
-/* what each [limits] bound counts: /collect's events and the erasure
- * notices, each against its own */
-static int pending(struct cg_buf *out, long long events, long long notices, const struct cg_config *cfg)
+/* what each [limits] bound on rows counts, and the bound: /collect's
+ * events (outbox_max_rows) and the erasure notices, each against its own */
+static int bounds(struct cg_buf *out, long long events, long long notices, const struct cg_config *cfg)
 {
-	int rc = family(out, "consentgate_outbox_pending", "gauge",
-	                "Pending outbox rows by kind: analytics events and erasure notices, each under its own bound.");
+	int rc = family(out, "consentgate_limits_pending_rows", "gauge",
+	                "Pending outbox rows as each [limits] bound counts them: analytics events, erasure notices.");
 
-	rc |= cg_buf_printf(out, "consentgate_outbox_pending{kind=\"event\"} %lld\n"
-	                         "consentgate_outbox_pending{kind=\"erasure\"} %lld\n", events, notices);
-	rc |= family(out, "consentgate_outbox_pending_max", "gauge",
-	             "The bounds: [limits] outbox_max_rows (events) and erasure_notices_max_rows.");
-	rc |= cg_buf_printf(out, "consentgate_outbox_pending_max{kind=\"event\"} %d\n"
-	                         "consentgate_outbox_pending_max{kind=\"erasure\"} %d\n",
+	rc |= cg_buf_printf(out, "consentgate_limits_pending_rows{key=\"outbox_max_rows\"} %lld\n"
+	                         "consentgate_limits_pending_rows{key=\"erasure_notices_max_rows\"} %lld\n",
+	                    events, notices);
+	rc |= family(out, "consentgate_limits_max_rows", "gauge", "The [limits] bounds on pending outbox rows.");
+	rc |= cg_buf_printf(out, "consentgate_limits_max_rows{key=\"outbox_max_rows\"} %d\n"
+	                         "consentgate_limits_max_rows{key=\"erasure_notices_max_rows\"} %d\n",
 	                    cfg->outbox_max_rows, cfg->erasure_notices_max_rows);
 	return rc;
 }
@@ -91,7 +91,7 @@ static int outbox_and_delivery(struct daemon *d, struct cg_buf *out)
 			                    cg_outbox_state_name(k), counts[k]);
 	}
 	if (prc == CG_OK)
-		rc |= pending(out, events, notices, &d->cfg);
+		rc |= bounds(out, events, notices, &d->cfg);
 	rc |= family(out, "consentgate_erasure_notices_refused_total", "counter",
 	             "Erasure notices not queued because erasure_notices_max_rows were waiting (the erasures were recorded).");
 	rc |= cg_buf_printf(out, "consentgate_erasure_notices_refused_total %llu\n",

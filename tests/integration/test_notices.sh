@@ -145,7 +145,7 @@ if [ "$CG_BACKEND" = postgresql ]; then
 	sql "DROP OWNED BY $ANALYST; DROP ROLE $ANALYST" >/dev/null
 fi
 sink_mode 500
-events_before=$(metric 'consentgate_outbox_pending{kind="event"}')
+events_before=$(metric 'consentgate_limits_pending_rows{key="outbox_max_rows"}')
 expect_eq "nothing of /collect's waits" 0 "$events_before"
 told=0
 for id in "${ids[@]:0:N}"; do
@@ -157,11 +157,11 @@ expect_eq "their tombstones" $((N + 5)) "$(sql "SELECT count(*) FROM consent_eve
 cg_wait_for 20 sql_eq $N "SELECT count(*) FROM outbox WHERE kind = 'erasure' AND destination = 'hook'
 	AND state = 'pending' AND attempts >= 1"
 expect_eq "$N notices wait for hook, each tried" $N "$(notices hook pending)"
-expect_eq "metric: the notices under their own bound" $N "$(metric 'consentgate_outbox_pending{kind="erasure"}')"
+expect_eq "metric: the notices under their own bound" $N "$(metric 'consentgate_limits_pending_rows{key="erasure_notices_max_rows"}')"
 expect_eq "metric: what outbox_max_rows counts is unchanged" "$events_before" \
-	"$(metric 'consentgate_outbox_pending{kind="event"}')"
+	"$(metric 'consentgate_limits_pending_rows{key="outbox_max_rows"}')"
 expect_eq "metric: both bounds" "100 $N" \
-	"$(metric 'consentgate_outbox_pending_max{kind="event"}') $(metric 'consentgate_outbox_pending_max{kind="erasure"}')"
+	"$(metric 'consentgate_limits_max_rows{key="outbox_max_rows"}') $(metric 'consentgate_limits_max_rows{key="erasure_notices_max_rows"}')"
 expect_match "consentctl outbox lists them" "hook +erasure +pending +$N " "$(CTL outbox)"
 F=$(choose true false)
 expect_eq "/collect still answers 204" 204 "$(collect "$F")"
