@@ -10,8 +10,11 @@
 -- consent_daily, consent_pruned, outbox): a view runs with its owner's
 -- rights, so nothing more is needed. It is granted no base table, and so
 -- never the client_id key (table secrets), which would let whoever holds
--- it link a visitor's events at the destinations. The daemon re-applies
--- these grants at every start, so a new version's views stay readable.
+-- it link a visitor's events at the destinations, nor the recipients of
+-- erasure notices. For the same reason the outbox view shows it the
+-- subject as NULL: the view shows the subject only to roles that may read
+-- the subjects table. The daemon re-applies these grants at every start,
+-- so a new version's views stay readable.
 DO $$BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'consentgate_analyst') THEN
     CREATE ROLE consentgate_analyst NOLOGIN;
