@@ -481,10 +481,11 @@ const struct cg_cmd cg_cmds[] = {
 	 "transaction, then vacuums; stop the older daemon first). With --to, copies\n"
 	 "the SQLite log (events, pruned links, outbox rows, recipients of erasure\n"
 	 "notices, the client_id key) into an empty PostgreSQL database in one\n"
-	 "transaction and verifies both chains; the SQLite file takes no writes afterwards. The\n"
-	 "database is named outright: postgresql://HOST/DATABASE (or postgres://), or\n"
-	 "a conninfo with dbname=DATABASE; anything else is refused before anything is\n"
-	 "touched (exit 2). Then set [storage] backend = postgresql and url.",
+	 "transaction and verifies both chains; the SQLite file takes no writes\n"
+	 "afterwards. The database is named outright: postgresql://HOST/DATABASE (or\n"
+	 "postgres://), or a conninfo with dbname=DATABASE; anything else is refused\n"
+	 "before anything is touched (exit 2). Then set [storage] backend =\n"
+	 "postgresql and url.",
 	 CG_NEEDS_CONFIG, cmd_migrate,
 	 {DATABASE_OPT, {CG_OPT_TO, "URL", 0, "the PostgreSQL database to move to (a libpq URI or conninfo)"}}},
 	{"outbox", "[summary|dead]", "inspect the outbox; retry or drop dead letters",
