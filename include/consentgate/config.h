@@ -5,6 +5,7 @@
 #define CONSENTGATE_CONFIG_H
 
 #include <stddef.h>
+#include "consentgate/vendor.h"
 
 #define CG_MAX_ORIGINS 16
 #define CG_MAX_DESTINATIONS 8
@@ -33,6 +34,7 @@ struct cg_destination {
 	char property_id[32];
 	char deletion_url[CG_CFG_STR];
 	char deletion_token_file[CG_CFG_STR];  /* an OAuth access token, kept fresh by the operator's tooling */
+	char vendor[CG_VENDOR_NAME_MAX + 1];   /* a [vendor.NAME] in use: recipient, country, transfer basis */
 	int seen[16];             /* which keys were given (validation) */
 };
 
@@ -101,6 +103,10 @@ struct cg_config {
 	/* [destination.NAME] */
 	struct cg_destination dest[CG_MAX_DESTINATIONS];
 	int n_dest;
+	/* [vendors] and [vendor.NAME]: the vendors the site's pages use (vendor.h) */
+	char vendor_catalogue[CG_CFG_STR]; /* "": the installed catalogue */
+	struct cg_vendor vendors[CG_MAX_VENDORS];
+	int n_vendors;
 };
 
 /* Fills *cfg with defaults, then applies `text`. On error returns
@@ -124,6 +130,15 @@ void cg_config_fingerprint(const struct cg_config *cfg, char out[CG_FINGERPRINT_
  * CG_ERR_TOO_LONG when it refused an append. (consentgated -t -v) */
 struct cg_buf;
 int cg_config_write(const struct cg_config *cfg, struct cg_buf *out);
+/* Completes the [vendor.NAME] sections from the catalogue (NULL: none)
+ * and checks them, then gives each destination that names a vendor the
+ * vendor's recipient, country and transfer basis where it declares none.
+ * cg_config_load calls it after cg_config_parse; errors like the parse's. */
+int cg_config_vendors(struct cg_config *cfg, const struct cg_catalogue *cat, const char *filename,
+                      char *err, size_t errlen);
+/* Used by cg_config_parse: one key of a [vendor.NAME] section at line. */
+int cg_config_vendor_key(struct cg_config *cfg, const char *name, const char *key, const char *value,
+                         int line, char *why, size_t n);
 
 /* 1 if the destination names its recipient and country */
 int cg_destination_declared(const struct cg_destination *d);

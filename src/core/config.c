@@ -81,6 +81,7 @@ static const struct directive directives[] = {
 	{"signing", "key_file", T_STR, C(key_file), 0, 0, NULL},
 	{"signing", "anchor_command", T_STR, C(anchor_command), 0, 0, NULL},
 	{"signing", "head_interval_minutes", T_INT, C(head_interval_minutes), 1, 10080, NULL},
+	{"vendors", "catalogue", T_STR, C(vendor_catalogue), 0, 0, NULL},
 	{"destination", "type", T_ENUM, D(type), 0, 0, type_names},
 	{"destination", "url", T_STR, D(url), 0, 0, NULL},
 	{"destination", "measurement_id", T_STR, D(measurement_id), 0, 0, NULL},
@@ -93,6 +94,7 @@ static const struct directive directives[] = {
 	{"destination", "property_id", T_STR, D(property_id), 0, 0, NULL},
 	{"destination", "deletion_url", T_STR, D(deletion_url), 0, 0, NULL},
 	{"destination", "deletion_token_file", T_STR, D(deletion_token_file), 0, 0, NULL},
+	{"destination", "vendor", T_STR, D(vendor), 0, 0, NULL},
 };
 #define NDIRECTIVES (sizeof directives / sizeof directives[0])
 /* Destination keys index cg_destination.seen[] from the first of them. */
@@ -139,6 +141,24 @@ static void fail(struct parse_ctx *c, const char *section, const char *key,
 		snprintf(c->err, c->errlen, "%s: [%s] %s: %s", c->filename, section, key, why);
 }
 
+/* A [vendor.NAME] header: the vendor is in use even when its section is
+ * empty (a catalogue name needs no keys, and inih reports no empty section). */
+static void vendor_header(struct parse_ctx *c, const char *line)
+{
+	char name[64], why[200];
+	size_t n;
+
+	if (strncmp(line, "[vendor.", 8) != 0)
+		return;
+	n = strcspn(line + 8, "]");
+	if (line[8 + n] != ']' || n >= sizeof name)
+		return; /* inih's syntax error, or the name's error below */
+	memcpy(name, line + 8, n);
+	name[n] = '\0';
+	if (cg_config_vendor_key(c->cfg, name, NULL, NULL, c->line, why, sizeof why))
+		fail(c, "vendor", name, "%s", why);
+}
+
 /* fgets-style reader that counts lines and refuses lines inih would split */
 static char *reader(char *str, int num, void *stream)
 {
@@ -160,6 +180,7 @@ static char *reader(char *str, int num, void *stream)
 	if (str[strspn(str, " \t")] == '[')
 		c->section_start = c->line;
 	c->text += n;
+	vendor_header(c, str + strspn(str, " \t"));
 	return str;
 }
 
@@ -346,6 +367,13 @@ static int handler(void *user, const char *section, const char *key, const char 
 
 	if (c->failed)
 		return 0;
+	if (strncmp(section, "vendor.", 7) == 0) {
+		char why[200];
+		if (cg_config_vendor_key(cfg, section + 7, key, value, c->section_start, why, sizeof why) == 0)
+			return 1;
+		fail(c, section, key, "%s", why);
+		return 0;
+	}
 	if (strncmp(section, "destination.", 12) == 0) {
 		dname = section + 12;
 		base = destination(c, dname, section, key);
@@ -470,7 +498,7 @@ static int validate(struct parse_ctx *c)
 			fail(c, sec, d->property_id[0] ? (d->deletion_url[0] ? "deletion_token_file" : "deletion_url")
 			                               : "property_id",
 			     "%s", "erasures reach GA4 only with all of property_id, deletion_url and deletion_token_file");
-		else
+		else if (!d->vendor[0]) /* else from its vendor (cg_config_vendors) */
 			validate_transfer(c, d, sec);
 	}
 	return c->failed ? CG_ERR_CONFIG : CG_OK;

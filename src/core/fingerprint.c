@@ -35,6 +35,23 @@ static void add_destination(crypto_hash_sha256_state *h, const struct cg_destina
 	add(h, "recipient", d->recipient);
 	add(h, "country", d->country);
 	add_int(h, "transfer", d->transfer);
+	if (d->vendor[0]) /* so that a configuration without vendors keeps its fingerprint */
+		add(h, "vendor", d->vendor);
+}
+
+/* a vendor in use, as completed from the catalogue: what the banner shows
+ * and clears is policy too */
+static void add_vendor(crypto_hash_sha256_state *h, const struct cg_vendor *v)
+{
+	add(h, "vendor", v->name);
+	add(h, "title", v->title);
+	add_int(h, "category", v->category);
+	add(h, "hosts", v->hosts);
+	add(h, "cookies", v->cookies);
+	add(h, "storage", v->storage);
+	add(h, "recipient", v->recipient);
+	add(h, "country", v->country);
+	add_int(h, "transfer", v->transfer);
 }
 
 void cg_config_fingerprint(const struct cg_config *cfg, char out[CG_FINGERPRINT_LEN + 1])
@@ -65,6 +82,8 @@ void cg_config_fingerprint(const struct cg_config *cfg, char out[CG_FINGERPRINT_
 	add(&h, "controller.contact", cfg->controller_contact);
 	for (int i = 0; i < cfg->n_dest; i++)
 		add_destination(&h, &cfg->dest[i]);
+	for (int i = 0; i < cfg->n_vendors; i++)
+		add_vendor(&h, &cfg->vendors[i]);
 	crypto_hash_sha256_final(&h, digest);
 	sodium_bin2hex(out, CG_FINGERPRINT_LEN + 1, digest, sizeof digest);
 }

@@ -6,6 +6,44 @@
 #include "consentgate/cfgfile.h"
 #include "consentgate/err.h"
 
+#ifndef CG_VENDOR_CATALOGUE
+#define CG_VENDOR_CATALOGUE "/usr/share/consentgate/vendors.ini"
+#endif
+
+/* The vendor catalogue, read only when the file declares vendors. */
+static int config_vendors(const char *path, struct cg_config *cfg, char *err, size_t errlen)
+{
+	const char *cpath = cfg->vendor_catalogue[0] ? cfg->vendor_catalogue : CG_VENDOR_CATALOGUE;
+	struct cg_catalogue *cat = NULL;
+	char *text = NULL;
+	size_t len;
+	int rc;
+
+	if (cfg->n_vendors) {
+		rc = cg_file_read(cpath, CG_CONFIG_FILE_MAX, &text, &len, err, errlen);
+		if (rc == CG_OK && strlen(text) != len) {
+			snprintf(err, errlen, "%s: contains a NUL byte", cpath);
+			rc = CG_ERR_CONFIG;
+		}
+		if (rc == CG_OK && !(cat = malloc(sizeof *cat))) {
+			snprintf(err, errlen, "%s: out of memory", cpath);
+			rc = CG_ERR_CONFIG;
+		}
+		if (rc == CG_OK)
+			rc = cg_catalogue_parse(text, cpath, cat, err, errlen);
+		if (rc != CG_OK) {
+			size_t n = strlen(err);
+			snprintf(err + n, errlen - n, " (the vendor catalogue: [vendors] catalogue)");
+			goto out;
+		}
+	}
+	rc = cg_config_vendors(cfg, cat, path, err, errlen);
+out:
+	free(cat);
+	free(text);
+	return rc;
+}
+
 int cg_config_load(const char *path, struct cg_config *cfg, char *err, size_t errlen)
 {
 	FILE *f = NULL;
@@ -34,6 +72,8 @@ int cg_config_load(const char *path, struct cg_config *cfg, char *err, size_t er
 		goto out;
 	}
 	rc = cg_config_parse(text, path, cfg, err, errlen);
+	if (rc == CG_OK)
+		rc = config_vendors(path, cfg, err, errlen);
 out:
 	free(text);
 	if (f)
