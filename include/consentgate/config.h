@@ -107,6 +107,7 @@ struct cg_config {
 	char vendor_catalogue[CG_CFG_STR]; /* "": the installed catalogue */
 	struct cg_vendor vendors[CG_MAX_VENDORS];
 	int n_vendors;
+	char vendors_id[CG_VENDORS_ID_LEN + 1]; /* the list's id (cg_config_vendors); "": not completed */
 };
 
 /* Fills *cfg with defaults, then applies `text`. On error returns

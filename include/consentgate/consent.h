@@ -18,6 +18,7 @@ struct cg_choice_req {
 	char policy_version[CG_VERSION_MAX + 1];
 	char lang[CG_LANG_MAX + 1];          /* "" when not sent */
 	char banner[33];                /* the build id the banner names (shown.h), or "" */
+	char vendors[65];               /* the id of the vendor list it showed (vendor.h), or "" */
 	char page[CG_PAGE_MAX + 1];          /* normalised: scheme://host/path */
 };
 

@@ -34,10 +34,13 @@ struct cg_request {
 	const char *origin;
 	const char *sec_gpc;
 	const char *dnt;
+	const char *host;          /* HTTP_HOST: the withdrawal's cookie domains */
+	const char *if_none_match; /* HTTP_IF_NONE_MATCH: GET /consent/vendors */
 	int64_t now_ms;
 };
 
-#define CG_MAX_SET_COOKIES 2
+/* the consent cookies, and a withdrawal's expiries of vendor cookies */
+#define CG_MAX_SET_COOKIES 16
 
 /* Every error answer of the API, with its status and code from one table. */
 enum cg_answer {
@@ -51,6 +54,7 @@ enum cg_answer {
 	CG_ANS_METHOD,           /* 405 method_not_allowed */
 	CG_ANS_STALE_POLICY,     /* 409 stale_policy */
 	CG_ANS_STALE_BANNER,     /* 409 stale_banner: a retired banner build */
+	CG_ANS_STALE_VENDORS,    /* 409 stale_vendors: a retired vendor list */
 	CG_ANS_TOO_LARGE,        /* 413 too_large */
 	CG_ANS_MEDIA_TYPE,       /* 415 unsupported_media_type */
 	CG_ANS_RATE_LIMITED,     /* 429 rate_limited */
@@ -80,6 +84,8 @@ struct cg_response {
 	const char *route;         /* route name for metrics, static */
 	const char *content_type;  /* static string or NULL */
 	int no_store;
+	int revalidate;            /* Cache-Control: no-cache, with etag */
+	char etag[72];
 	int retry_after;           /* seconds, 0 = no header */
 	char allow[48];            /* Allow header for 405 */
 	char set_cookie[CG_MAX_SET_COOKIES][256];
@@ -131,6 +137,8 @@ struct cg_ops {
 	void (*shown_now)(void *ctx, char build[33], char notice[65]);
 	/* a banner build id: enum cg_build_status */
 	int (*build_status)(void *ctx, const char *build);
+	/* a vendor list id other than the configuration's: enum cg_build_status (may be NULL) */
+	int (*vendors_status)(void *ctx, const char *id);
 };
 
 enum cg_build_status { CG_BUILD_CURRENT = 0, CG_BUILD_RETIRED, CG_BUILD_UNKNOWN };

@@ -78,6 +78,20 @@ static int destination_vendor(struct cg_config *cfg, struct cg_destination *d, c
 	return 0;
 }
 
+/* the id of the list the banner shows (GET /consent/vendors), once */
+static int vendors_id(struct cg_config *cfg, char *err, size_t errlen)
+{
+	struct cg_buf b;
+	int rc;
+
+	cg_buf_init(&b, CG_VENDOR_LIST_MAX);
+	rc = cg_vendor_list(cfg->vendors, cfg->n_vendors, cfg->controller_name, &b, cfg->vendors_id);
+	cg_buf_free(&b);
+	if (rc != CG_OK)
+		snprintf(err, errlen, "the vendor list is larger than %d bytes", CG_VENDOR_LIST_MAX);
+	return rc == CG_OK ? CG_OK : CG_ERR_CONFIG;
+}
+
 int cg_config_vendors(struct cg_config *cfg, const struct cg_catalogue *cat, const char *filename,
                       char *err, size_t errlen)
 {
@@ -104,5 +118,5 @@ int cg_config_vendors(struct cg_config *cfg, const struct cg_catalogue *cat, con
 		if (d->vendor[0] && destination_vendor(cfg, d, why, sizeof why))
 			return fail(err, errlen, filename, 0, sec, "vendor", why);
 	}
-	return CG_OK;
+	return vendors_id(cfg, err, errlen);
 }

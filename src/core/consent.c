@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "consentgate/consent.h"
+#include "consentgate/vendor.h"
 #include "consentgate/shown.h"
 #include "consentgate/err.h"
 
@@ -74,6 +75,15 @@ static int choice_field(const char *key, json_t *v, struct cg_choice_req *out, s
 			return CG_ERR_INVALID;
 		if (!cg_build_id_valid(out->banner)) {
 			field_error(fe, "banner", "must be a banner build id (32 hex digits)");
+			return CG_ERR_INVALID;
+		}
+		return CG_OK;
+	}
+	if (strcmp(key, "vendors") == 0) { /* the id of the vendor list shown (vendor.h) */
+		if (get_token(v, "vendors", banner_chars, out->vendors, sizeof out->vendors, fe))
+			return CG_ERR_INVALID;
+		if (!cg_vendors_id_valid(out->vendors)) {
+			field_error(fe, "vendors", "must be a vendor list id (64 hex digits)");
 			return CG_ERR_INVALID;
 		}
 		return CG_OK;

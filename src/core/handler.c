@@ -60,6 +60,7 @@ static const struct {
 	[CG_ANS_METHOD] = {405, "method_not_allowed"},
 	[CG_ANS_STALE_POLICY] = {409, "stale_policy"},
 	[CG_ANS_STALE_BANNER] = {409, "stale_banner"},
+	[CG_ANS_STALE_VENDORS] = {409, "stale_vendors"},
 	[CG_ANS_TOO_LARGE] = {413, "too_large"},
 	[CG_ANS_MEDIA_TYPE] = {415, "unsupported_media_type"},
 	[CG_ANS_RATE_LIMITED] = {429, "rate_limited"},
@@ -84,6 +85,7 @@ const char *cg_status_line(int status)
 	switch (status) {
 	case 200: return "200 OK";
 	case 204: return "204 No Content";
+	case 304: return "304 Not Modified";
 	case 400: return "400 Bad Request";
 	case 403: return "403 Forbidden";
 	case 404: return "404 Not Found";
@@ -132,6 +134,11 @@ static void respond_answer(struct ctx *c, int answer, const char *detail, const 
 	cgh_respond_json(c, cg_answer_status(answer), o);
 	if (cg_answer_status(answer) == 503)
 		c->res->retry_after = answer == CG_ANS_BUSY ? 1 : 5;
+}
+
+void cgh_respond_answer(struct ctx *c, int answer, const char *detail, json_t *extra)
+{
+	respond_answer(c, answer, detail, NULL, extra);
 }
 
 void cgh_respond_error(struct ctx *c, int answer, const char *detail, const char *field)
@@ -440,6 +447,15 @@ static int what_was_shown(struct ctx *c, const struct cg_choice_req *body, char 
 	return 1;
 }
 
+/* the build, the notice and the vendor list in front of the visitor */
+static int shown_all(struct ctx *c, const struct cg_choice_req *body, char out[CG_BANNER_MAX + 1])
+{
+	int grants = body->choice[0] == 1 || body->choice[1] == 1 || body->choice[2] == 1, asserted;
+	char vendors[CG_VENDORS_ID_LEN + 1];
+
+	return what_was_shown(c, body, out) && cgh_vendors_shown(c, body, grants, vendors, &asserted);
+}
+
 static void route_choice(struct ctx *c)
 {
 	char shown[CG_BANNER_MAX + 1];
@@ -458,7 +474,7 @@ static void route_choice(struct ctx *c)
 		               json_pack("{s:s}", "current", c->cfg->policy_version));
 		return;
 	}
-	if (!what_was_shown(c, &body, shown))
+	if (!shown_all(c, &body, shown))
 		return;
 	memset(&ev, 0, sizeof ev);
 	if (!begin_change(c, id, &ev, &prev))
@@ -495,6 +511,8 @@ static void route_withdraw(struct ctx *c)
 	/* a withdrawal is a choice (to refuse): the banner need not ask again */
 	strcpy(ev.choice_at, ev.recorded_at);
 	plan_and_answer(c, &ev, id);
+	if (c->res->status == 200)
+		cgh_expire_vendor_cookies(c);
 }
 
 static void route_objection(struct ctx *c)
@@ -599,6 +617,7 @@ static const struct route routes[] = {
 	{"export", "/export", "GET", 0, BODY_NONE, 0, 1, cgh_route_export},
 	{"erase", "/erase", "POST", 1, BODY_NONE, 0, 1, cgh_route_erase},
 	{"keys", "/keys", "GET", 0, BODY_NONE, 0, 0, cgh_route_keys},
+	{"vendors", "/vendors", "GET", 0, BODY_NONE, 0, 0, cgh_route_vendors},
 	{"chain-head", "/chain-head", "GET", 0, BODY_NONE, 0, 0, cgh_route_chain_head},
 	{"collect", "!/collect", "POST", 1, BODY_JSON_OR_TEXT, CG_COLLECT_BODY_MAX, 1, cgh_route_collect},
 };

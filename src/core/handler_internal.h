@@ -24,6 +24,8 @@ void cgh_respond_json(struct ctx *c, int status, json_t *obj);
 /* the error answer `answer` (enum cg_answer) with its detail and field */
 void cgh_respond_error(struct ctx *c, int answer, const char *detail, const char *field);
 void cgh_respond_store_down(struct ctx *c);
+/* the error answer with the members of extra (taken) */
+void cgh_respond_answer(struct ctx *c, int answer, const char *detail, json_t *extra);
 /* the event the answer waits for, and the 503's detail if it fails */
 void cgh_plan_event(struct ctx *c, const struct cg_event *ev, const char *fail_detail);
 void cgh_add_cookie(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -38,6 +40,12 @@ void cgh_route_erase(struct ctx *c);
 void cgh_route_report(struct ctx *c);
 void cgh_route_keys(struct ctx *c);
 void cgh_route_chain_head(struct ctx *c);
+void cgh_route_vendors(struct ctx *c);
+struct cg_choice_req;
+/* the vendor list a choice was shown (handler_vendors.c); 0 with the answer given */
+int cgh_vendors_shown(struct ctx *c, const struct cg_choice_req *body, int grants,
+                      char id[CG_VENDORS_ID_LEN + 1], int *asserted);
+void cgh_expire_vendor_cookies(struct ctx *c);
 /* the receipt's signed envelope as an object, or NULL (no signer) */
 json_t *cgh_sign_receipt(struct ctx *c, const json_t *receipt);
 

@@ -81,6 +81,8 @@ static void read_params(struct daemon *d, FCGX_Request *rq, struct cg_request *r
 	req->origin = param(rq, "HTTP_ORIGIN");
 	req->sec_gpc = param(rq, "HTTP_SEC_GPC");
 	req->dnt = param(rq, "HTTP_DNT");
+	req->host = param(rq, "HTTP_HOST");
+	req->if_none_match = param(rq, "HTTP_IF_NONE_MATCH");
 	req->now_ms = wall_ms();
 }
 
@@ -136,6 +138,7 @@ int cgd_answer_head(const struct cg_response *res, struct cg_buf *head)
 	int rc = cg_buf_printf(head, "Status: %s\r\n", cg_status_line(res->status)) ||
 	         (res->content_type && cg_buf_printf(head, "Content-Type: %s\r\n", res->content_type)) ||
 	         (res->no_store && cg_buf_adds(head, "Cache-Control: no-store\r\n")) ||
+	         (res->revalidate && cg_buf_printf(head, "Cache-Control: no-cache\r\nETag: %s\r\n", res->etag)) ||
 	         (res->retry_after && cg_buf_printf(head, "Retry-After: %d\r\n", res->retry_after)) ||
 	         (res->allow[0] && cg_buf_printf(head, "Allow: %s\r\n", res->allow));
 

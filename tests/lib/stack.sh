@@ -10,7 +10,7 @@
 #      CG_DB_PATH (the database file; default CG_DIR/consent.db),
 #      CG_GA_UPSTREAM / CG_HOTJAR_UPSTREAM (where /_ga/ and /_hotjar/ proxy to;
 #      default: the demo's stand-in scripts),
-#      CG_NGINX_EXTRA (lines inside the server block),
+#      CG_NGINX_EXTRA (lines inside the server block), CG_ORIGINS_EXTRA (more allowed_origins),
 #      CG_NGINX_HTTP_EXTRA (lines inside the http block),
 #      CG_NGINX_UPSTREAM_EXTRA (more "server ...;" lines in the daemon's upstream),
 #      CG_NGINX_BODY_MAX (client_max_body_size of every daemon location, e.g. 1m:
@@ -109,7 +109,7 @@ site = test.example
 version = 2023-12
 consent_max_age_days = 365
 refusal_max_age_days = 180
-allowed_origins = http://127.0.0.1:$CG_PORT https://shop.example
+allowed_origins = http://127.0.0.1:$CG_PORT https://shop.example ${CG_ORIGINS_EXTRA:-}
 cookie_secure = ${CG_COOKIE_SECURE:-false}
 refusal_is_objection = true
 gpc = marketing
