@@ -200,8 +200,11 @@ try {
     const c2 = await browser.newContext({ locale: "nb-NO", viewport: { width: 800, height: 900 } });
     const p2 = await c2.newPage();
     await p2.addInitScript(() => {
-      window.__cls = 0; window.__long = 0;
-      new PerformanceObserver((l) => { for (const e of l.getEntries()) if (!e.hadRecentInput) window.__cls += e.value; })
+      window.__cls = 0; window.__long = 0; window.__moved = [];
+      new PerformanceObserver((l) => { for (const e of l.getEntries()) if (!e.hadRecentInput) {
+        window.__cls += e.value;
+        e.sources.forEach((s) => __moved.push(`${s.node && (s.node.id || s.node.nodeName)} ${JSON.stringify(s.previousRect)} -> ${JSON.stringify(s.currentRect)}`));
+      } })
         .observe({ type: "layout-shift", buffered: true });
       new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__long = Math.max(window.__long, e.duration); })
         .observe({ type: "longtask", buffered: true });
@@ -210,7 +213,7 @@ try {
     await p2.locator("consent-gate-embed").nth(1).waitFor();
     await banner(p2).waitFor({ state: "visible" });
     const r = await p2.evaluate(() => new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(() =>
-      res({ cls: window.__cls, foot: Math.round(document.getElementById("foot").getBoundingClientRect().top) })))));
+      res({ cls: window.__cls, moved: window.__moved, foot: Math.round(document.getElementById("foot").getBoundingClientRect().top) })))));
     check(`ten held scripts and two placeholders: zero layout shift (CLS ${r.cls})`, r.cls === 0, JSON.stringify(r));
     await p2.screenshot({ path: `${process.env.CG_SHOTS || "/tmp"}/gating-cls.png` });
     // the longest main-thread task on load with 4x CPU throttling: reported, not asserted
