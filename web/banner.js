@@ -234,10 +234,12 @@
     var c = f.getAttribute("data-cg-category"), i = CATS.indexOf(c), cs = getComputedStyle(f), r = f.getBoundingClientRect();
     var v = V.filter(function (x) { return x.name === f.getAttribute("data-cg-vendor"); })[0] || { title: f.getAttribute("data-cg-vendor") || f.title || "", recipient: "" };
     var cat = (t[9 + 2 * i] || c).toLowerCase();
-    var host = h("consent-gate-embed", {}), x = shadow(host)[0];
+    var host = h("consent-gate-embed", {}), sh = shadow(host), x = sh[0];
     host.style.cssText = "all:initial;box-sizing:border-box;overflow:hidden;vertical-align:" + cs.verticalAlign +
       ";display:" + (cs.display === "inline" ? "inline-block" : cs.display) + ";width:" + r.width + "px;height:" + r.height + "px;margin:" + cs.margin;
-    var b = x.appendChild(h("div", { "class": "cg-p", role: "group", lang: lang, "aria-label": v.title }));
+    /* unstyled content would move when the sheet applies: a shift */
+    var b = x.appendChild(h("div", { "class": "cg-p", hidden: "", role: "group", lang: lang, "aria-label": v.title }));
+    sh[1].onload = sh[1].onerror = function () { b.hidden = false; };
     b.appendChild(h("p", {}, t[18].replace("%v", v.title).replace("%r", v.recipient || "?").replace("%n", country(v) || "?").replace("%c", cat)));
     b.appendChild(h("button", { type: "button", "data-cg-action": "embed-once" }, t[19]));
     b.appendChild(h("button", { type: "button", "data-cg-action": "embed-allow" }, t[20].replace("%c", cat)));
