@@ -33,17 +33,14 @@
   var styled = false;
   var st = read();
   /* V, VID: GET /consent/vendors; ran: categories whose scripts ran here */
-  var V = [], VID = "", listed, ran = {}, queue = Promise.resolve();
+  var V = [], VID = "", listed, ran = {}, queue = Promise.resolve(), names;
   var CSS = (me && me.src ? me.src : BASE + "/banner.js").replace(/banner\.js(\?|$)/, "banner.css$1");
 
+  /* cg_state: v=VERSION&p=0|1&s=0|1&m=0|1 */
   function read() {
-    var m = d.cookie.match(/(?:^|;\s*)cg_state=([^;]*)/), s = { decided: false, policyVersion: null };
-    CATS.forEach(function (c) { s[c] = false; });
-    if (!m) return s;
-    var q = new URLSearchParams(m[1]);
-    s.policyVersion = q.get("v");
-    s.decided = s.policyVersion === VER;
-    s.preferences = q.get("p") === "1"; s.statistics = q.get("s") === "1"; s.marketing = q.get("m") === "1";
+    var m = d.cookie.match(/(?:^|;\s*)cg_state=([^;]*)/), q = new URLSearchParams(m ? m[1] : ""), v = q.get("v");
+    var s = { decided: v === VER, policyVersion: v };
+    CATS.forEach(function (c) { s[c] = q.get(c[0]) === "1"; });
     return s;
   }
   function copy() { return Object.assign({}, st); }
@@ -74,7 +71,7 @@
     host.setAttribute("style", "all:initial!important;display:block!important");
     r = shadow(host);
     r[1].onload = r[1].onerror = function () { styled = true; if (waiting) { waiting(); waiting = null; } };
-    el = r[0].appendChild(h("div", { "class": "cg", hidden: "", role: "dialog", "aria-modal": "false", "aria-labelledby": "cg-t", "aria-describedby": "cg-d", lang: lang,
+    el = r[0].appendChild(h("div", { "class": "cg", hidden: "", role: "dialog", "aria-labelledby": "cg-t", "aria-describedby": "cg-d", lang: lang,
       style: "position:fixed;left:0;right:0;bottom:0" }));
     var b = el.appendChild(h("div", { "class": "cg-b" }));
     b.appendChild(h("h2", { id: "cg-t" }, t[0]));
@@ -99,25 +96,22 @@
       if (a[0] === "save") btn.hidden = true;
     });
     el.addEventListener("click", function (e) {
-      var a = e.target.getAttribute && e.target.getAttribute("data-cg-action");
-      if (a === "accept-all") save(true);
-      else if (a === "reject-all") save(false);
-      else if (a === "save") save();
-      else if (a === "settings") settings(true);
+      var a = e.target.getAttribute("data-cg-action");
+      if (a === "settings") settings(true);
+      else if (a) save(a === "save" ? void 0 : a === "accept-all");
     });
     el.addEventListener("keydown", function (e) {
       if (e.key === "Escape" && !layer2.hidden) { e.preventDefault(); settings(false); }
     });
-    listVendors();
     d.body.insertBefore(host, d.body.firstChild);
   }
   function $(sel) { return el.querySelector(sel); }
   function country(v) {
-    try { return v.country ? new Intl.DisplayNames([lang], { type: "region" }).of(v.country) : ""; } catch (e) { return v.country; }
+    try { return v.country ? (names = names || new Intl.DisplayNames([lang], { type: "region" })).of(v.country) : ""; } catch (e) { return v.country; }
   }
   function who(v) { return v.title + " — " + [v.recipient, country(v)].filter(Boolean).join(", "); }
+  /* when the settings open */
   function listVendors() {
-    if (!el) return;
     CATS.forEach(function (c, i) {
       var vs = V.filter(function (v) { return v.category === c; }), row = $("#cg-" + c), ul = row.nextSibling;
       if (ul) ul.remove();
@@ -127,6 +121,7 @@
     });
   }
   function settings(on, quiet) {
+    if (on) listVendors();
     layer2.hidden = !on;
     $('[data-cg-action="save"]').hidden = !on;
     $('[data-cg-action="settings"]').hidden = on;
@@ -153,10 +148,9 @@
       ch[c] = typeof all === "object" ? !!all[c] : all === undefined ? $('[data-cg-category="' + c + '"]').checked : all;
     });
     if (el) $(".cg-e").textContent = "";
-    var body = { choices: ch, policy_version: VER, lang: lang, banner: BUILD, page: location.href };
-    if (VID) body.vendors = VID;
+    var body = { choices: ch, policy_version: VER, lang: lang, banner: BUILD, page: location.href, vendors: VID || void 0 };
     return fetch(BASE, {
-      method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
+      method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body)
     }).then(function (r) {
       if (r.status === 409) throw t[16];
@@ -208,37 +202,37 @@
     queue = queue.then(function () {
       return new Promise(function (done) {
         var n = d.createElement("script");
-        for (var i = 0; i < s.attributes.length; i++) {
-          var a = s.attributes[i];
-          if (a.name !== "type") n.setAttribute(a.name, a.value);
-        }
+        [].forEach.call(s.attributes, function (a) { if (a.name !== "type") n.setAttribute(a.name, a.value); });
         var tp = s.getAttribute("data-cg-type");
         if (tp) n.type = tp;
         ran[c] = true;
         if (n.src) { n.async = false; n.onload = n.onerror = done; } else n.text = s.text;
-        s.parentNode.replaceChild(n, s);
+        s.replaceWith(n);
         if (!n.src) done();
       });
     });
   }
   function embed(f, once) {
-    var ph = f.cgPh;
     if (!once) ran[f.getAttribute("data-cg-category")] = true;
-    if (ph) { ph.replaceWith(f); f.cgPh = null; }
+    if (f.cgPh) { f.cgPh.remove(); f.cgPh = null; f.style.cssText = f.cgS; }
     f.src = f.getAttribute("data-cg-src");
     f.removeAttribute("data-cg-src");
   }
-  /* a placeholder of the frame's size */
-  function hold(f) {
-    if (f.cgPh) return;
-    var c = f.getAttribute("data-cg-category"), i = CATS.indexOf(c), cs = getComputedStyle(f), r = f.getBoundingClientRect();
+  /* reads only: one layout for all frames */
+  function box(f) {
+    var cs = getComputedStyle(f), r = f.getBoundingClientRect();
+    return "all:initial;box-sizing:border-box;overflow:hidden;vertical-align:" + cs.verticalAlign + ";display:" +
+      (cs.display === "inline" ? "inline-block" : cs.display) + ";width:" + r.width + "px;height:" + r.height + "px;margin:" + cs.margin;
+  }
+  /* the frame stays, hidden: removing it is a long task */
+  function hold(f, css) {
+    var c = f.getAttribute("data-cg-category"), i = CATS.indexOf(c);
     var v = V.filter(function (x) { return x.name === f.getAttribute("data-cg-vendor"); })[0] || { title: f.getAttribute("data-cg-vendor") || f.title || "", recipient: "" };
     var cat = (t[9 + 2 * i] || c).toLowerCase();
-    var host = h("consent-gate-embed", {}), sh = shadow(host), x = sh[0];
-    host.style.cssText = "all:initial;box-sizing:border-box;overflow:hidden;vertical-align:" + cs.verticalAlign +
-      ";display:" + (cs.display === "inline" ? "inline-block" : cs.display) + ";width:" + r.width + "px;height:" + r.height + "px;margin:" + cs.margin;
-    /* unstyled content would move when the sheet applies: a shift */
-    var b = x.appendChild(h("div", { "class": "cg-p", hidden: "", role: "group", lang: lang, "aria-label": v.title }));
+    var host = h("consent-gate-embed", {}), sh = shadow(host);
+    host.style.cssText = css;
+    /* shown once styled: no shift */
+    var b = sh[0].appendChild(h("div", { "class": "cg-p", hidden: "", role: "group", lang: lang, "aria-label": v.title }));
     sh[1].onload = sh[1].onerror = function () { b.hidden = false; };
     b.appendChild(h("p", {}, t[18].replace("%v", v.title).replace("%r", v.recipient || "?").replace("%n", country(v) || "?").replace("%c", cat)));
     b.appendChild(h("button", { type: "button", "data-cg-action": "embed-once" }, t[19]));
@@ -249,17 +243,19 @@
       if (a === "embed-allow") { ch[c] = true; save(ch); }
     });
     f.cgPh = host;
-    host.cgF = f;
-    f.replaceWith(host);
+    f.cgS = f.style.cssText;
+    f.before(host);
+    f.style.setProperty("display", "none", "important");
   }
   function gate(root) {
-    (root || d).querySelectorAll('script[type="text/plain"][data-cg-category]').forEach(function (s) {
+    root = root || d;
+    root.querySelectorAll('script[type="text/plain"][data-cg-category]').forEach(function (s) {
       if (ok(s.getAttribute("data-cg-category"))) run(s);
     });
-    if (listed) (root || d).querySelectorAll("iframe[data-cg-src],consent-gate-embed").forEach(function (f) {
-      f = f.cgF || f;
-      if (ok(f.getAttribute("data-cg-category"))) embed(f); else hold(f);
-    });
+    if (listed) [].map.call(root.querySelectorAll("iframe[data-cg-src]"), function (f) {
+      var g = ok(f.getAttribute("data-cg-category"));
+      return [f, g, g || f.cgPh || box(f)];
+    }).forEach(function (a) { if (a[1]) embed(a[0]); else if (!a[0].cgPh) hold(a[0], a[2]); });
   }
 
   w.ConsentGate = {
@@ -275,28 +271,27 @@
       }
     },
     track: function (name, params) {
-      var body = JSON.stringify({ events: [{ name: name, params: params || {} }] });
-      return navigator.sendBeacon ? navigator.sendBeacon("/collect", body)
-        : (fetch("/collect", { method: "POST", body: body, keepalive: true, credentials: "same-origin" }), true);
+      return navigator.sendBeacon("/collect", JSON.stringify({ events: [{ name: name, params: params || {} }] }));
     },
     withdraw: function () {
-      return fetch(BASE, { method: "DELETE", credentials: "same-origin" }).then(function (r) {
+      return fetch(BASE, { method: "DELETE" }).then(function (r) {
         if (r.ok) changed();
         return r.ok;
       });
     }
   };
+  /* short tasks */
   function init() {
-    if (st.decided) emit(); else show();
+    setTimeout(st.decided ? emit : show);
     new MutationObserver(function (ms) {
       ms.forEach(function (m) { m.addedNodes.forEach(function (n) { if (n.parentNode && n.querySelectorAll) gate(n.parentNode); }); });
     }).observe(d.documentElement, { childList: true, subtree: true });
     gate();
     /* frames wait for the list (it names their vendor) */
-    fetch(BASE + "/vendors", { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (j) {
+    fetch(BASE + "/vendors").then(function (r) { return r.json(); }).then(function (j) {
       V = j.vendors; VID = j.id;
-      listVendors();
-    }).catch(function () {}).then(function () { listed = 1; gate(); clear(); });
+      if (layer2 && !layer2.hidden) listVendors();
+    }).catch(function () {}).then(function () { listed = 1; gate(); setTimeout(clear); });
   }
-  if (d.body) init(); else d.addEventListener("DOMContentLoaded", init);
+  if (d.body) setTimeout(init); else d.addEventListener("DOMContentLoaded", init);
 })(window, document);

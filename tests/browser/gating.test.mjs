@@ -208,6 +208,11 @@ try {
         .observe({ type: "layout-shift", buffered: true });
       new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__long = Math.max(window.__long, e.duration); })
         .observe({ type: "longtask", buffered: true });
+      // the longest run of the banner's own scripts within a long frame (those of 5 ms and more are listed)
+      window.__ours = 0;
+      new PerformanceObserver((l) => { for (const e of l.getEntries()) for (const s of e.scripts)
+        if (/\/consent\/[\w-]+\.js/.test(s.sourceURL)) window.__ours = Math.max(window.__ours, s.duration); })
+        .observe({ type: "long-animation-frame", buffered: true });
     });
     // banner.css is held until both placeholders have been painted: the
     // order in which a slow network or a loaded machine puts them, every run
@@ -232,9 +237,14 @@ try {
     const cdp = await c2.newCDPSession(p2);
     await cdp.send("Emulation.setCPUThrottlingRate", { rate: 4 });
     await p2.reload();
-    await p2.locator("consent-gate-embed").nth(1).waitFor();
-    await p2.waitForTimeout(500);
-    console.log(`# longest main-thread task on load, 4x CPU throttling: ${Math.round(await p2.evaluate(() => __long))} ms (0: none over 50 ms)`);
+    // waited for in the page, cheaply: Playwright's own polling would add tasks of its own
+    const t = await p2.evaluate(() => new Promise((res) => {
+      const wait = () => (document.querySelectorAll("consent-gate-embed").length === 2 ? setTimeout(done, 500) : setTimeout(wait, 50));
+      const done = () => res({ long: Math.round(__long), ours: Math.round(__ours) });
+      wait();
+    }));
+    console.log(`# longest main-thread task on load, 4x CPU throttling: ${t.long} ms (0: none over 50 ms); ` +
+      `the longest run of the banner's scripts in a long frame: ${t.ours} ms (0: none of 5 ms or more)`);
     await c2.close();
   }
 } catch (e) {
