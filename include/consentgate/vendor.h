@@ -18,6 +18,7 @@
 #define CG_MAX_VENDORS 24        /* in use by one site */
 #define CG_CATALOGUE_MAX 48      /* sections of a catalogue */
 #define CG_VENDOR_NAME_MAX 47
+#define CG_VENDOR_PATTERN_MAX 64 /* a cookie or storage name (pattern); a name a withdrawal expires */
 #define CG_VENDORS_ID_LEN 64     /* SHA-256, hex */
 #define CG_VENDOR_LIST_MAX 65536 /* bytes of the list the banner reads */
 #define CG_VENDOR_SELF "self"    /* recipient: the site itself (self-hosted) */

@@ -88,27 +88,52 @@ static int declared(const struct cg_config *cfg, const char *name, size_t len)
 	return 0;
 }
 
+/* RFC 6265's cookie-name token: a name echoed into Set-Cookie carries
+ * nothing else along (a pattern's '*' matches any rest) */
+#define COOKIE_TOKEN "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`|~"
+#define EXPIRY "=; Max-Age=0; Path=/"
+#define EXPIRY_DOMAIN EXPIRY "; Domain="
+
+/* expired by an earlier line of this answer: a browser sends a name once
+ * for each domain that holds it */
+static int expired_already(const struct cg_response *res, int from, const char *name, size_t len)
+{
+	for (int i = from; i < res->n_cookies; i++)
+		if (strncmp(res->set_cookie[i], name, len) == 0 && res->set_cookie[i][len] == '=')
+			return 1;
+	return 0;
+}
+
 /* The withdrawal's answer expires the declared vendor cookies that the
  * request's Cookie header carries (HttpOnly ones too, which the banner's
  * script cannot see) — only those, so the answer stays small: host-only,
- * and on each parent domain of the request's host (a browser ignores the
- * ones on a public suffix). Bounded by the answer's cookie slots. */
+ * and on each parent domain of the request's host down to two labels (a
+ * browser ignores the ones on a public suffix). Bounded by the answer's
+ * cookie slots: a name is expired on all its domains or not at all, and a
+ * domain too long for a slot's line is left out, never cut short. */
 void cgh_expire_vendor_cookies(struct ctx *c)
 {
-	const char *p = c->req->cookie;
+	struct cg_response *res = c->res;
+	const char *p = c->req->cookie, *doms[128];
+	int first = res->n_cookies, nd = 0;
 	char host[256];
 
 	request_host(c->req->host, host);
+	for (const char *d = host; strchr(d, '.'); d = strchr(d, '.') + 1)
+		if (CG_VENDOR_PATTERN_MAX + strlen(EXPIRY_DOMAIN) + strlen(d) < sizeof res->set_cookie[0])
+			doms[nd++] = d;
 	while (p && *p) {
 		size_t n, len;
 		p += strspn(p, " ;");
 		n = strcspn(p, ";");
 		len = strcspn(p, "=");
-		if (len < n && len && len <= 64 && declared(c->cfg, p, len)) {
-			cgh_add_cookie(c, "%.*s=; Max-Age=0; Path=/", (int)len, p);
-			/* each parent of the host, down to two labels */
-			for (const char *d = host; d && strchr(d, '.'); d = strchr(d, '.') + 1)
-				cgh_add_cookie(c, "%.*s=; Max-Age=0; Path=/; Domain=%s", (int)len, p, d);
+		if (len < n && len && len <= CG_VENDOR_PATTERN_MAX && strspn(p, COOKIE_TOKEN) >= len &&
+		    declared(c->cfg, p, len) && !expired_already(res, first, p, len)) {
+			if (res->n_cookies + 1 + nd > CG_MAX_SET_COOKIES)
+				return;
+			cgh_add_cookie(c, "%.*s" EXPIRY, (int)len, p);
+			for (int i = 0; i < nd; i++)
+				cgh_add_cookie(c, "%.*s" EXPIRY_DOMAIN "%s", (int)len, p, doms[i]);
 		}
 		p += n;
 	}

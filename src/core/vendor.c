@@ -75,7 +75,7 @@ int cg_vendor_pattern_valid(const char *s)
 
 	/* cookie-name token characters a vendor uses; '*' only at the end */
 	k = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.");
-	return n > 0 && n <= 64 && (k == n || (k == n - 1 && k > 0 && s[k] == '*'));
+	return n > 0 && n <= CG_VENDOR_PATTERN_MAX && (k == n || (k == n - 1 && k > 0 && s[k] == '*'));
 }
 
 /* each space-separated word of list passes ok() */

@@ -815,6 +815,100 @@ static void test_check(void **state)
 	assert_int_equal(res.status, 400);
 }
 
+/* ---- a withdrawal's expiries of vendor cookies ---- */
+
+#define VENDOR_SV "[vendor.sv]\ncategory = statistics\nhosts = vendor.example\ncookies = _sv_* sv_http\n" \
+	"storage =\nrecipient = Standin AS\ncountry = NO\nsource = https://vendor.example/cookies\n"
+
+/* the configuration of setup() with the vendor sv declared */
+static void with_vendor_sv(void)
+{
+	char err[256];
+
+	assert_int_equal(cg_config_parse("[server]\nsite = shop.example\n[policy]\nversion = 2023-12\n"
+	                                 "cookie_secure = false\n" VENDOR_SV, "t", &cfg, err, sizeof err), CG_OK);
+	assert_int_equal(cg_config_vendors(&cfg, NULL, "t", err, sizeof err), CG_OK);
+}
+
+/* DELETE /consent with this Cookie and Host header: the answer's vendor
+ * expiries (after the consent cookies) joined by " | " */
+static const char *withdraw_expiries(const char *cookie, const char *host)
+{
+	static char out[CG_MAX_SET_COOKIES * 260];
+	struct cg_request r = base("DELETE", "/consent", NULL);
+
+	r.cookie = cookie;
+	r.host = host;
+	run(&r);
+	assert_int_equal(res.status, 200);
+	assert_true(res.n_cookies >= 2 && res.n_cookies <= CG_MAX_SET_COOKIES);
+	assert_non_null(strstr(res.set_cookie[0], "cg_id="));
+	assert_true(strncmp(res.set_cookie[1], "cg_state=", 9) == 0);
+	out[0] = '\0';
+	for (int i = 2; i < res.n_cookies; i++)
+		snprintf(out + strlen(out), sizeof out - strlen(out), "%s%s", i > 2 ? " | " : "", res.set_cookie[i]);
+	return out;
+}
+
+#define EXPIRED(n) n "=; Max-Age=0; Path=/ | " n "=; Max-Age=0; Path=/; Domain=www.shop.test | " \
+	n "=; Max-Age=0; Path=/; Domain=shop.test"
+
+static void test_withdraw_expires_vendor_cookies(void **state)
+{
+	(void)state;
+	with_vendor_sv();
+	/* only the declared names the header carries, host-only and on each parent
+	 * domain down to two labels; undeclared ones and the consent cookies stay */
+	assert_string_equal(withdraw_expiries("_ga=1; _sv_id=2; _svx=3; sv_httpx=4; other=5; cg_state=v=2023-12; _sv_=6",
+	                                      "www.shop.test:8080"),
+	                    EXPIRED("_sv_id") " | " EXPIRED("_sv_"));
+	/* a name the vendor sets HttpOnly, which the banner's script cannot see */
+	assert_string_equal(withdraw_expiries("sv_http=1", "www.shop.test"), EXPIRED("sv_http"));
+	/* a browser sends one of a name per domain that holds it: expired once */
+	assert_string_equal(withdraw_expiries("_sv_id=1; _sv_id=2", "www.shop.test"), EXPIRED("_sv_id"));
+	/* a name that is no cookie-name token is never echoed: nothing rides along
+	 * (an attribute, a second cookie) even where the pattern's * matches it */
+	assert_string_equal(withdraw_expiries("_sv_a HttpOnly=1; _sv_b,Domain=evil.example=1; _sv_c\"=1; _sv_\x01=1; "
+	                                      "HttpOnly; Secure=1; _sv_\xc3\xa6=1; =1; _sv_d", "www.shop.test"), "");
+	/* a host that is an address, or none: host-only */
+	assert_string_equal(withdraw_expiries("_sv_id=1", "192.0.2.1:8080"), "_sv_id=; Max-Age=0; Path=/");
+	assert_string_equal(withdraw_expiries("_sv_id=1", NULL), "_sv_id=; Max-Age=0; Path=/");
+	assert_string_equal(withdraw_expiries(NULL, "www.shop.test"), "");
+}
+
+static void test_withdraw_expiries_bounded(void **state)
+{
+	static char hdr[8192], host[300];
+	const char *got;
+	int n = 0;
+
+	(void)state;
+	with_vendor_sv();
+	/* 100 cookies, every other one declared: the answer stays within its slots,
+	 * each name expired on every domain or not at all, the consent cookies first */
+	for (int i = 0; i < 100; i++)
+		n += snprintf(hdr + n, sizeof hdr - (size_t)n, "%s%s%02d=%d", i ? "; " : "", i % 2 ? "_sv_" : "_x_", i, i);
+	got = withdraw_expiries(hdr, "www.shop.test");
+	assert_int_equal(res.n_cookies, 2 + 3 * ((CG_MAX_SET_COOKIES - 2) / 3));
+	assert_true(strncmp(got, EXPIRED("_sv_01") " | " EXPIRED("_sv_03"), strlen(EXPIRED("_sv_01") " | " EXPIRED("_sv_03"))) == 0);
+	assert_null(strstr(got, "_x_"));
+	/* one declared name after 99 others is still found */
+	n = 0;
+	for (int i = 0; i < 99; i++)
+		n += snprintf(hdr + n, sizeof hdr - (size_t)n, "_x_%02d=%d; ", i, i);
+	snprintf(hdr + n, sizeof hdr - (size_t)n, "_sv_last=1");
+	assert_string_equal(withdraw_expiries(hdr, "www.shop.test"), EXPIRED("_sv_last"));
+	/* a long name on a long host: every Set-Cookie whole (a domain whose line
+	 * would not fit is left out, never cut short) */
+	memset(host, 'a', 240);
+	strcpy(host + 240, ".shop.test");
+	got = withdraw_expiries("_sv_0123456789012345678901234567890123456789012345678901234567=1", host);
+	assert_int_equal(res.n_cookies, 2 + 2);
+	for (int i = 2; i < res.n_cookies; i++)
+		assert_true(strlen(res.set_cookie[i]) < sizeof res.set_cookie[i] - 1);
+	assert_non_null(strstr(got, "; Domain=shop.test"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -836,6 +930,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_collect_refused_and_fresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_collect_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_withdraw_expires_vendor_cookies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_withdraw_expiries_bounded, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
