@@ -261,6 +261,12 @@ cp "$CG_DIR/country.mmdb" "$CG_DIR/ship/lib/country.mmdb"
 sed -e "s#/run/consentgate/#$CG_DIR/ship/run/#" -e "s#/var/lib/consentgate/#$CG_DIR/ship/lib/#" -e "s#/usr/share/consentgate/web#$CG_DIR/web#" \
 	"$CG_SRC/conf/consentgate.ini" >"$CG_DIR/ship.ini"
 out=$("$CG_BUILD/consentgated" -t -c "$CG_DIR/ship.ini" 2>&1); expect_eq "-t on the shipped conf/consentgate.ini (paths moved): exit 0 [$out]" 0 $?
+# ...with its commented vendor example (from "; [vendors]" to the next blank
+# line) and the destination's "; vendor =" taken in, against the source's catalogue
+sed "s#/usr/share/consentgate/vendors.ini#$CG_SRC/conf/vendors.ini#" "$CG_DIR/ship.ini" |
+	awk '/^; \[vendors\]$/ { v = 1 } v && /^$/ { v = 0 } v || /^; vendor = / { sub(/^; /, "") } { print }' >"$CG_DIR/vendors.ini"
+expect_eq "the example's four vendor sections and the destination's vendor line taken in" 5 "$(grep -c -E '^(\[vendors\]|\[vendor\.|vendor = google)' "$CG_DIR/vendors.ini")"
+out=$("$CG_BUILD/consentgated" -t -c "$CG_DIR/vendors.ini" 2>&1); expect_eq "-t on the shipped file's vendor example: exit 0 [$out]" 0 $?
 printf '[server]\nsite = x\nworkers = lots\n' >"$CG_DIR/bad.ini"
 out=$("$CG_BUILD/consentgated" -t -c "$CG_DIR/bad.ini" 2>&1); rc=$?
 expect_eq "-t on a bad file exits 1" 1 "$rc"
