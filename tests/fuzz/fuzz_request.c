@@ -1,7 +1,8 @@
 /* libFuzzer: whole requests through the handler with fake services: routing,
  * the query string, cookies, every body parser, every route. The input is
  * split at NUL bytes into: method, path, query, content type, cookie, remote
- * address, Sec-Fetch-Site, Origin, Sec-GPC, body. */
+ * address, Sec-Fetch-Site, Origin, Sec-GPC, Host, If-None-Match, body. The
+ * site declares vendors: GET /consent/vendors and a withdrawal's expiries. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -79,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static int ready;
 	const struct cg_ops ops = {.country = f_country, .load_state = f_load, .random = f_random,
 	                           .keys = f_keys, .subject_events = f_events, .report = f_report};
-	const char *field[10] = {0};
+	const char *field[12] = {0};
 	struct cg_request req;
 	struct cg_response res;
 	char *buf = malloc(size + 1);
@@ -92,14 +93,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cg_config_parse("[server]\nsite = fuzz\n[policy]\nversion = 1\nallowed_origins = https://a.b\n"
 		                "[destination.g]\ntype = ga4\nurl = http://x/\nmeasurement_id = G\napi_secret = s\n"
 		                "purpose = statistics\n[destination.w]\ntype = webhook\nurl = http://x/\n"
-		                "purpose = statistics\nbasis = legitimate_interest\n", "f", &cfg, err, sizeof err);
+		                "purpose = statistics\nbasis = legitimate_interest\nvendor = sv\n"
+		                "[vendor.sv]\ncategory = statistics\nhosts = sv.example\ncookies = _sv_* sv_http\n"
+		                "storage = _sv*\nrecipient = SV AS\ncountry = NO\nsource = https://sv.example/\n",
+		                "f", &cfg, err, sizeof err);
+		cg_config_vendors(&cfg, NULL, "f", err, sizeof err);
 		ready = 1;
 	}
 	memcpy(buf, data, size);
 	buf[size] = '\0';
-	for (int i = 0; i < 10; i++) {
+	for (int i = 0; i < 12; i++) {
 		field[i] = buf + at;
-		if (i == 9)
+		if (i == 11)
 			break;
 		at += strlen(buf + at);
 		if (at < size)
@@ -115,8 +120,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	req.sec_fetch_site = *field[6] ? field[6] : NULL;
 	req.origin = *field[7] ? field[7] : NULL;
 	req.sec_gpc = field[8];
-	req.body = field[9];
-	req.body_len = size - (size_t)(field[9] - buf);
+	req.host = *field[9] ? field[9] : NULL;
+	req.if_none_match = *field[10] ? field[10] : NULL;
+	req.body = field[11];
+	req.body_len = size - (size_t)(field[11] - buf);
 	req.now_ms = 1795303718006;
 	cg_response_init(&res);
 	cg_handle(&cfg, &ops, &req, &res);
