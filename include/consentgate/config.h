@@ -104,7 +104,7 @@ struct cg_config {
 	struct cg_destination dest[CG_MAX_DESTINATIONS];
 	int n_dest;
 	/* [vendors] and [vendor.NAME]: the vendors the site's pages use (vendor.h) */
-	char vendor_catalogue[CG_CFG_STR]; /* "": the installed catalogue */
+	char vendor_catalogue[CG_CFG_STR]; /* "": the installed one (cg_config_load fills it in) */
 	struct cg_vendor vendors[CG_MAX_VENDORS];
 	int n_vendors;
 	char vendors_id[CG_VENDORS_ID_LEN + 1]; /* the list's id (cg_config_vendors); "": not completed */
@@ -126,7 +126,8 @@ void cg_config_fingerprint(const struct cg_config *cfg, char out[CG_FINGERPRINT_
 
 /* The configuration in effect as INI text that cg_config_parse reads back:
  * every directive, in the order of the directive table, with its value —
- * defaults included, "key =" for an unset one — and every [destination.NAME].
+ * defaults included, "key =" for an unset one — and every [vendor.NAME]
+ * (cg_vendor_write) and [destination.NAME].
  * api_secret is written as "(set, not printed)" when set. Appends to *out;
  * CG_ERR_TOO_LONG when it refused an append. (consentgated -t -v) */
 struct cg_buf;

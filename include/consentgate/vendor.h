@@ -82,5 +82,10 @@ int cg_vendor_list(const struct cg_vendor *v, int n, const char *controller, str
                    char id[CG_VENDORS_ID_LEN + 1]);
 /* 1 if s is 64 lower-case hex digits */
 int cg_vendors_id_valid(const char *s);
+/* The vendor as the [vendor.NAME] section that cg_config_parse reads back:
+ * every key with its value in effect (the title falls back to the name;
+ * no country for recipient "self", which has none). Appends to *out;
+ * CG_ERR_* from the buffer. (consentgated -t -v) */
+int cg_vendor_write(const struct cg_vendor *v, struct cg_buf *out);
 
 #endif

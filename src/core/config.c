@@ -579,6 +579,8 @@ int cg_config_write(const struct cg_config *cfg, struct cg_buf *out)
 		rc |= put_value(out, cfg, d, cfg);
 		rc |= cg_buf_adds(out, "\n");
 	}
+	for (int k = 0; k < cfg->n_vendors; k++)
+		rc |= cg_vendor_write(&cfg->vendors[k], out);
 	for (int k = 0; k < cfg->n_dest; k++) {
 		rc |= cg_buf_printf(out, "\n[destination.%s]\n", cfg->dest[k].name);
 		for (size_t i = first; i < NDIRECTIVES; i++) {

@@ -382,3 +382,14 @@ int cg_vendors_id_valid(const char *s)
 {
 	return strlen(s) == CG_VENDORS_ID_LEN && strspn(s, "0123456789abcdef") == CG_VENDORS_ID_LEN;
 }
+
+int cg_vendor_write(const struct cg_vendor *v, struct cg_buf *out)
+{
+	int bad = cg_buf_printf(out, "\n[vendor.%s]\ntitle = %s\ncategory = %s\nhosts = %s\ncookies = %s\n"
+	                        "storage = %s\nrecipient = %s\n", v->name, v->title[0] ? v->title : v->name,
+	                        category_names[v->category], v->hosts, v->cookies, v->storage, v->recipient) ||
+	          (v->country[0] && cg_buf_printf(out, "country = %s\n", v->country)) ||
+	          cg_buf_printf(out, "transfer_basis = %s\nsource = %s\n", transfer_names[v->transfer], v->source);
+
+	return bad ? CG_ERR_NOMEM : CG_OK;
+}

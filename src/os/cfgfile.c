@@ -10,15 +10,18 @@
 #define CG_VENDOR_CATALOGUE "/usr/share/consentgate/vendors.ini"
 #endif
 
-/* The vendor catalogue, read only when the file declares vendors. */
+/* The vendor catalogue, read only when the file declares vendors. Its
+ * installed path is the default in effect (consentgated -t -v prints it). */
 static int config_vendors(const char *path, struct cg_config *cfg, char *err, size_t errlen)
 {
-	const char *cpath = cfg->vendor_catalogue[0] ? cfg->vendor_catalogue : CG_VENDOR_CATALOGUE;
+	const char *cpath = cfg->vendor_catalogue;
 	struct cg_catalogue *cat = NULL;
 	char *text = NULL;
 	size_t len;
 	int rc;
 
+	if (!cpath[0])
+		snprintf(cfg->vendor_catalogue, sizeof cfg->vendor_catalogue, "%s", CG_VENDOR_CATALOGUE);
 	if (cfg->n_vendors) {
 		rc = cg_file_read(cpath, CG_CONFIG_FILE_MAX, &text, &len, err, errlen);
 		if (rc == CG_OK && strlen(text) != len) {

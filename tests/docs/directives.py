@@ -7,13 +7,19 @@ docs/configuration.md is held to the same: the same directives, the same
 defaults.
 
 The page's form this reads: `.Ss [section]` (`[destination.NAME]` for the
-destinations), `.It Ic key ...` per directive (several `.It` lines before one
-body share it), and in each body either "The default is" with the value on
-the next `.Ql` line, or "Unset by default", or "Required."
+destinations, `[vendor.NAME]` for the vendors), `.It Ic key ...` per
+directive (several `.It` lines before one body share it), and in each body
+either "The default is" with the value on the next `.Ql` line, or "Unset by
+default", or "Required.", or (a vendor's keys) "The catalogue's value by
+default".
 
 The table's form: one row per directive, `[section] key` in the first cell,
 the default in the second: `value` (the first code span), a cell starting
-with "—" (unset) or with "required".
+with "—" (unset), with "required" or with "the catalogue's".
+
+A vendor's keys are checked against a configuration that declares one (the
+minimal one declares none): each documented key printed, each printed key
+documented; their defaults are the catalogue's, not the binary's.
 
 usage: directives.py SRC_DIR BUILD_DIR
 """
@@ -26,6 +32,9 @@ import sys
 import tempfile
 
 REQUIRED = object()
+CATALOGUE = object()  # a [vendor.NAME] key: the catalogue's value
+# how consentgated -t -v names the one section of a family the tests write
+FAMILY = {"destination": "destination.t", "vendor": "vendor.t"}
 # values for a minimal configuration: the page's Required directives
 MINIMAL = {
     "server.site": "example.no", "policy.version": "2023-12",
@@ -48,6 +57,8 @@ def page_directives(path):
             default = value[1:-1] if value.startswith('"') else value
         elif "Unset by default" in text:
             default = ""
+        elif "The catalogue's value by default" in text:
+            default = CATALOGUE
         elif "Required." in text:
             default = REQUIRED
         else:
@@ -90,6 +101,8 @@ def table_directives(path):
             out.append((s, k, ""))
         elif cell.strip().startswith("required"):
             out.append((s, k, REQUIRED))
+        elif cell.strip().startswith("the catalogue's"):
+            out.append((s, k, CATALOGUE))
         else:
             bad.append(f"docs/configuration.md: [{s}] {k}: no default in the form this test reads")
     return out, bad
@@ -99,15 +112,17 @@ def compare(doc, directives, effect):
     """what a document says against what consentgated -t -v printed"""
     bad = []
     for s, k, d in directives:
-        got = effect.get("destination.t" if s == "destination" else s, {}).get(k)
+        if s == "vendor" and FAMILY[s] not in effect:
+            continue
+        got = effect.get(FAMILY.get(s, s), {}).get(k)
         if got is None:
             bad.append(f"{doc}: [{s}] {k}: documented, but consentgated -t -v does not print it")
-        elif d is not REQUIRED and d is not None and got != d:
+        elif d not in (REQUIRED, CATALOGUE, None) and got != d:
             bad.append(f"{doc}: [{s}] {k}: the default documented is '{d}', in effect is '{got}'")
     documented = {(s, k) for s, k, _ in directives}
     for sec, keys in effect.items():
         for k in keys:
-            s = "destination" if sec.startswith("destination.") else sec
+            s = sec.split(".")[0]
             if (s, k) not in documented:
                 bad.append(f"{doc}: [{s}] {k}: consentgated knows it, the document does not")
     return bad
@@ -127,10 +142,10 @@ def read_ini(text):
 
 
 def write_ini(path, values):
-    """values: {(section, key): value}; destinations as [destination.t]"""
+    """values: {(section, key): value}; destinations as [destination.t], vendors as [vendor.t]"""
     by = {}
     for (s, k), v in values.items():
-        by.setdefault("destination.t" if s == "destination" else s, []).append(f"{k} = {v}")
+        by.setdefault(FAMILY.get(s, s), []).append(f"{k} = {v}")
     with open(path, "w") as f:
         for s, lines in by.items():
             f.write(f"[{s}]\n" + "\n".join(lines) + "\n\n")
@@ -165,6 +180,11 @@ def full_values(src, build, t):
         "destination.recipient": "Example Analytics Inc", "destination.country": "US",
         "destination.transfer_basis": "dpf", "destination.property_id": "123456",
         "destination.deletion_url": "http://127.0.0.1:9/del", "destination.deletion_token_file": f"{t}/token",
+        "destination.vendor": "t", "vendors.catalogue": f"{src}/conf/vendors.ini",
+        # a vendor the catalogue does not know: every key
+        "vendor.title": "T", "vendor.category": "statistics", "vendor.hosts": "https://t.example",
+        "vendor.cookies": "_t _t_*", "vendor.storage": "t_*", "vendor.recipient": "Example Analytics Inc",
+        "vendor.country": "US", "vendor.transfer_basis": "dpf", "vendor.source": "https://t.example/cookies",
     }
 
 
@@ -204,6 +224,12 @@ def main():
         rc, out, err = run(daemon, f"{t}/full.ini", "-t", "-v")
         if rc != 0 or "s3cret" in out or "api_secret = (set, not printed)" not in out:
             bad.append(f"consentgated -t -v: exit {rc}; api_secret must read '(set, not printed)'")
+        # ...and a vendor's keys, as it prints them, against both documents
+        vendor = {FAMILY["vendor"]: read_ini(out).get(FAMILY["vendor"], {})}
+        if not vendor[FAMILY["vendor"]]:
+            bad.append("consentgated -t -v printed no [vendor.t]")
+        bad += compare("consentgate.ini(5)", [e for e in page if e[0] == "vendor"], vendor)
+        bad += compare("docs/configuration.md", [e for e in table if e[0] == "vendor"], vendor)
         rc, out, err = run(daemon, f"{t}/full.ini", "-v")
         if rc != 2:
             bad.append(f"consentgated -v without -t: exit {rc}, not 2 (usage)")

@@ -280,6 +280,42 @@ static void test_list(void **state)
 	cg_buf_free(&b);
 }
 
+/* consentgated -t -v: each vendor written as a section that reads back the
+ * same, a catalogue one (a self-hosted one too) with no keys of its own */
+static void test_write_reads_back(void **state)
+{
+	static struct cg_config back;
+	struct cg_buf b;
+
+	(void)state;
+	assert_int_equal(parse_vendors(MIN "[vendor.matomo]\n[vendor.google-analytics]\ncookies = _ga\n"), CG_OK);
+	cg_buf_init(&b, 1 << 16);
+	assert_int_equal(cg_buf_adds(&b, MIN), CG_OK);
+	for (int i = 0; i < cfg.n_vendors; i++)
+		assert_int_equal(cg_vendor_write(&cfg.vendors[i], &b), CG_OK);
+	assert_non_null(strstr(b.p, "[vendor.matomo]\ntitle = Matomo (self-hosted)\ncategory = statistics\n"));
+	assert_null(strstr(b.p, "country = \n"));
+	assert_int_equal(cg_config_parse(b.p, "back.ini", &back, err, sizeof err), CG_OK);
+	assert_int_equal(cg_config_vendors(&back, NULL, "back.ini", err, sizeof err), CG_OK);
+	assert_int_equal(back.n_vendors, 2);
+	for (int i = 0; i < 2; i++) {
+		const struct cg_vendor *x = &cfg.vendors[i], *y = &back.vendors[i];
+		assert_string_equal(x->name, y->name);
+		assert_string_equal(x->title, y->title);
+		assert_int_equal(x->category, y->category);
+		assert_string_equal(x->hosts, y->hosts);
+		assert_string_equal(x->cookies, y->cookies);
+		assert_string_equal(x->storage, y->storage);
+		assert_string_equal(x->recipient, y->recipient);
+		assert_string_equal(x->country, y->country);
+		assert_int_equal(x->transfer, y->transfer);
+		assert_string_equal(x->source, y->source);
+	}
+	/* the same list, the same id */
+	assert_string_equal(cfg.vendors_id, back.vendors_id);
+	cg_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -291,6 +327,7 @@ int main(void)
 		cmocka_unit_test(test_destination_vendor),
 		cmocka_unit_test(test_fingerprint),
 		cmocka_unit_test(test_list),
+		cmocka_unit_test(test_write_reads_back),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
