@@ -225,8 +225,12 @@ try {
   for (const path of ["/static-index.html", "/static-linked.html"]) {
     const { ctx, page } = await newPage({ viewport: { width: 390, height: 844 } });
     await page.addInitScript(() => {
-      window.__cls = 0;
-      new PerformanceObserver((l) => { for (const e of l.getEntries()) if (!e.hadRecentInput) window.__cls += e.value; })
+      window.__cls = 0; window.__moved = [];
+      new PerformanceObserver((l) => { for (const e of l.getEntries()) if (!e.hadRecentInput) {
+        window.__cls += e.value;
+        e.sources.forEach((s) => __moved.push(`${Math.round(e.startTime)} ms ${s.node && (s.node.id || s.node.nodeName)} ` +
+          `${JSON.stringify(s.previousRect)} -> ${JSON.stringify(s.currentRect)}`));
+      } })
         .observe({ type: "layout-shift", buffered: true });
     });
     await page.goto(URL_ + path);
@@ -234,7 +238,7 @@ try {
     await page.waitForLoadState("load");
     const r = await page.evaluate(`new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(() => {
       const root = ${shadow}, cg = root.querySelector(".cg"), box = root.querySelector(".cg-b");
-      res({ cls: window.__cls, position: getComputedStyle(cg).position, border: getComputedStyle(box).borderTopWidth,
+      res({ cls: window.__cls, moved: window.__moved, position: getComputedStyle(cg).position, border: getComputedStyle(box).borderTopWidth,
             sheets: root.querySelectorAll('link[href*="banner.css"]').length,
             header: Math.round(document.querySelector("header").getBoundingClientRect().top) });
     })))`);
