@@ -36,7 +36,6 @@
   var V = [], VID = "", listed, ran = {}, queue = Promise.resolve(), names;
   var CSS = (me && me.src ? me.src : BASE + "/banner.js").replace(/banner\.js(\?|$)/, "banner.css$1");
 
-  /* cg_state: v=VERSION&p=0|1&s=0|1&m=0|1 */
   function read() {
     var m = d.cookie.match(/(?:^|;\s*)cg_state=([^;]*)/), q = new URLSearchParams(m ? m[1] : ""), v = q.get("v");
     var s = { decided: v === VER, policyVersion: v };
@@ -45,7 +44,7 @@
   }
   function copy() { return Object.assign({}, st); }
   function ok(c) { return st.decided && st[c]; }
-  function emit() {
+  function signal() {
     var g = function (b) { return b ? "granted" : "denied"; }, s = ok("statistics"), m = ok("marketing"), p = ok("preferences");
     if (typeof w.gtag === "function") w.gtag("consent", "update", {
       analytics_storage: g(s), ad_storage: g(m), ad_user_data: g(m),
@@ -54,6 +53,9 @@
     if (w.uetq && w.uetq.push) w.uetq.push("consent", "update", { ad_storage: g(m) });
     if (typeof w.clarity === "function") w.clarity("consentv2", { ad_Storage: g(m), analytics_Storage: g(s) });
     if (typeof w.fbq === "function") w.fbq("consent", m ? "grant" : "revoke");
+  }
+  function emit() {
+    signal();
     subs.forEach(function (f) { try { f(copy()); } catch (e) { setTimeout(function () { throw e; }); } });
   }
   function h(tag, attrs, text) {
@@ -282,7 +284,8 @@
   };
   /* short tasks */
   function init() {
-    setTimeout(st.decided ? emit : show);
+    /* on() tells subscribers of an earlier choice */
+    setTimeout(st.decided ? signal : show);
     new MutationObserver(function (ms) {
       ms.forEach(function (m) { m.addedNodes.forEach(function (n) { if (n.parentNode && n.querySelectorAll) gate(n.parentNode); }); });
     }).observe(d.documentElement, { childList: true, subtree: true });

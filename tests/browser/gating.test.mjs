@@ -50,7 +50,8 @@ mkdirSync(demo, { recursive: true });
 const head = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>gating</title>
 <script src="/consent/consent-mode.js" data-policy-version="2023-12"></script>
 <script src="/gtag-standin.js"></script>
-<script>window.__log = []; window.__sig = [];
+<script>window.__log = []; window.__sig = []; window.__changes = [];
+  document.addEventListener("DOMContentLoaded", function () { ConsentGate.on("change", function (s) { __changes.push(s.statistics); }); });
   window.uetq = []; window.clarity = function () { __sig.push(["clarity"].concat([].slice.call(arguments))); };
   window.fbq = function () { __sig.push(["fbq"].concat([].slice.call(arguments))); };</script>
 <script src="/consent/banner.js" defer data-policy-version="2023-12"></script></head><body>`;
@@ -138,6 +139,8 @@ try {
   check("the choice posts the id of the vendor list shown", posts.length === 1 && JSON.parse(posts[0]).vendors === list.id,
     `${posts[0]} vs ${list.id}`);
   const sig = await page.evaluate(() => ({ sig: __sig, uet: uetq }));
+  check("on('change') is called once after the choice", JSON.stringify(await page.evaluate(() => __changes)) === "[true]",
+    JSON.stringify(await page.evaluate(() => __changes)));
   check("Clarity, Meta and UET stand-ins receive their signals",
     JSON.stringify(sig.sig) === JSON.stringify([["clarity", "consentv2", { ad_Storage: "denied", analytics_Storage: "granted" }], ["fbq", "consent", "revoke"]]) &&
     JSON.stringify(sig.uet) === JSON.stringify(["consent", "update", { ad_storage: "denied" }]), JSON.stringify(sig));
@@ -150,7 +153,10 @@ try {
   check("load once loads the frame and records nothing", seen.includes("/embed.html") && rows() === n0, `${seen} ${rows()}`);
   // ---- a returning visitor: Consent Mode update before the Google tag ----------------
   await page.reload();
-  await page.waitForFunction(() => __log.length >= 2);
+  await page.waitForFunction(() => __log.length >= 2 && __sig.length >= 1);
+  // the signals on load are evidence that the load-time notification ran
+  check("a returning visitor: on('change') is called once on load", JSON.stringify(await page.evaluate(() => __changes)) === "[true]",
+    JSON.stringify(await page.evaluate(() => __changes)));
   check("a returning visitor: default and update precede the Google tag",
     JSON.stringify(await page.evaluate(() => __gtagSaw)) === JSON.stringify(["consent:default:denied", "consent:update:granted"]),
     JSON.stringify(await page.evaluate(() => __gtagSaw)));
