@@ -284,8 +284,8 @@
   };
   /* short tasks */
   function init() {
-    /* on() tells subscribers of an earlier choice */
-    setTimeout(st.decided ? signal : show);
+    /* on() tells subscribers; open() may come first */
+    setTimeout(st.decided ? signal : function () { el || show(); });
     new MutationObserver(function (ms) {
       ms.forEach(function (m) { m.addedNodes.forEach(function (n) { if (n.parentNode && n.querySelectorAll) gate(n.parentNode); }); });
     }).observe(d.documentElement, { childList: true, subtree: true });
