@@ -12,7 +12,8 @@
 enum cg_fcgi_scan {
 	CG_FCGI_INCOMPLETE = 0, /* a valid beginning: more bytes are needed */
 	CG_FCGI_COMPLETE,       /* BEGIN_REQUEST, PARAMS through its empty record, STDIN through its empty record */
-	CG_FCGI_INVALID,        /* not FastCGI version 1, or records out of order */
+	CG_FCGI_INVALID,        /* not FastCGI version 1, records out of order or of another
+	                           request, or an ABORT_REQUEST (libfcgi would wait for more) */
 };
 
 /* Scans buf[0..len). On CG_FCGI_COMPLETE, *used (if not NULL) is the size

@@ -7,9 +7,16 @@ enum { BEGIN_REQUEST = 1, ABORT_REQUEST = 2, END_REQUEST = 3, PARAMS = 4, STDIN 
        GET_VALUES = 9 };
 enum { HEADER = 8, KEEP_CONN = 1, MAX_CONTENT = 65535 };
 
+/* COMPLETE must mean that libfcgi, reading these bytes, gets to the
+ * request's end without waiting for more: the connection is then served
+ * on the loop's thread, and libfcgi reads with no timeout. So a record of
+ * another request (libfcgi skips it and reads on) and an ABORT_REQUEST
+ * (libfcgi reads on past it, or takes it for the end of the params and
+ * then waits for the body) are invalid; nginx sends neither. */
 int cg_fcgi_scan(const uint8_t *buf, size_t len, size_t *used)
 {
 	int begun = 0, params_done = 0;
+	unsigned req = 0;
 	size_t off = 0;
 
 	while (len - off >= 8) {
@@ -28,7 +35,8 @@ int cg_fcgi_scan(const uint8_t *buf, size_t len, size_t *used)
 			if (begun)
 				return CG_FCGI_INVALID;
 			begun = 1;
-		} else if (!begun) {
+			req = id;
+		} else if (!begun || id != req) {
 			return CG_FCGI_INVALID;
 		} else if (type == PARAMS) {
 			if (params_done)
@@ -38,12 +46,6 @@ int cg_fcgi_scan(const uint8_t *buf, size_t len, size_t *used)
 			if (!params_done)
 				return CG_FCGI_INVALID;
 			if (empty && len - off >= rec) {
-				if (used)
-					*used = off + rec;
-				return CG_FCGI_COMPLETE;
-			}
-		} else if (type == ABORT_REQUEST) {
-			if (len - off >= rec) { /* the peer gave up: libfcgi handles it */
 				if (used)
 					*used = off + rec;
 				return CG_FCGI_COMPLETE;

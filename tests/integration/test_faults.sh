@@ -68,8 +68,9 @@ expect_match "deadline closes counted in metrics" 'consentgate_connections_total
 
 echo "# hostile FastCGI records straight to the socket"
 pid=$CG_DAEMON_PID
-for c in oversized_param lying_length plus_length space_length negative_length truncated_header truncated_params dup_cookie many_params garbage; do
-	ans=$(timeout 10 python3 "$here/../lib/fcgi_raw.py" "$CG_SOCKET" "$c")
+for c in oversized_param lying_length plus_length space_length negative_length truncated_header truncated_params dup_cookie many_params garbage \
+	other_request abort_in_params; do
+	ans=$(timeout 20 python3 "$here/../lib/fcgi_raw.py" "$CG_SOCKET" "$c")
 	case $c in
 		lying_length|dup_cookie|*_length) expect_eq "$c: answered 400" "Status: 400" "$ans" ;;
 		many_params) expect_eq "$c: answered" "Status: 200" "$ans" ;;

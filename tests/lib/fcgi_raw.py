@@ -4,13 +4,15 @@
     fcgi_raw.py SOCKET CASE      (prints what came back, if anything)
 
 CASEs: oversized_param, lying_length, truncated_header, truncated_params,
-dup_cookie, many_params, garbage, ok."""
+dup_cookie, many_params, garbage, ok; other_request and abort_in_params
+(whole to the intake's eye, never to libfcgi's) keep this side open and
+print "held open" when the daemon neither answers nor closes within 10 s."""
 import re
 import socket
 import struct
 import sys
 
-BEGIN, PARAMS, STDIN = 1, 4, 5
+BEGIN, ABORT, PARAMS, STDIN = 1, 2, 4, 5
 
 
 def record(rtype, body, rid=1):
@@ -65,22 +67,37 @@ CASES = {
     "many_params": request(BASE + [("HTTP_X_%d" % i, "v" * 50) for i in range(2000)]),
     "garbage": bytes(range(256)) * 8,
     "ok": request(BASE),
+    # request 1's params, then the empty STDIN of request 2: libfcgi skips
+    # it and waits for request 1's
+    "other_request": request(BASE, stdin_records=False) + record(STDIN, b"", rid=2),
+    # FCGI_ABORT_REQUEST in the middle of the params
+    "abort_in_params": record(BEGIN, struct.pack(">HB5x", 1, 0)) + record(PARAMS, params(BASE)) +
+        record(ABORT, b""),
 }
+# sent without closing this side: a daemon that waits for more never ends
+HELD = {"other_request", "abort_in_params"}
 
 if __name__ == "__main__":
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(3)
+    held = sys.argv[2] in HELD
+    s.settimeout(10 if held else 3)
     s.connect(sys.argv[1])
+    got = b""
     try:
         s.sendall(CASES[sys.argv[2]])
-        s.shutdown(socket.SHUT_WR)
-        got = b""
+        if not held:
+            s.shutdown(socket.SHUT_WR)
         while True:
             chunk = s.recv(65536)
             if not chunk:
                 break
             got += chunk
-    except (socket.timeout, ConnectionError, BrokenPipeError):
+    except socket.timeout:
+        if held:
+            print("held open")
+            sys.exit(0)
+        got = b""
+    except (ConnectionError, BrokenPipeError):
         got = b""
     # STDOUT records carry the CGI answer: print its status line, if any
     m = re.search(rb"Status: (\d{3})", got)

@@ -96,10 +96,40 @@ static void test_management_and_abort(void **state)
 	n += rec(b, 9, 0, 16, 0); /* GET_VALUES first */
 	n += request(b + n, 20, 5);
 	assert_int_equal(cg_fcgi_scan(b, n, &used), CG_FCGI_COMPLETE);
+	/* ABORT: libfcgi never takes it for the request's end (it would read
+	 * on, and wait, on the loop's thread): the connection is closed */
 	n = rec(b, 1, 1, 8, 0);
-	n += rec(b + n, 2, 1, 0, 0); /* ABORT: handed over, libfcgi answers it */
-	assert_int_equal(cg_fcgi_scan(b, n, &used), CG_FCGI_COMPLETE);
-	assert_int_equal(used, n);
+	n += rec(b + n, 2, 1, 0, 0);
+	assert_int_equal(cg_fcgi_scan(b, n, &used), CG_FCGI_INVALID);
+	n = rec(b, 1, 1, 8, 0);
+	n += rec(b + n, 4, 1, 20, 4);
+	n += rec(b + n, 2, 1, 0, 0); /* in the middle of the params */
+	assert_int_equal(cg_fcgi_scan(b, n, &used), CG_FCGI_INVALID);
+}
+
+/* A record of another request: libfcgi skips it and reads on, so it can
+ * never end this one (an empty STDIN of request 2 would have the loop's
+ * thread wait in libfcgi for request 1's) */
+static void test_other_request(void **state)
+{
+	uint8_t b[512];
+	size_t n;
+
+	(void)state;
+	n = request(b, 16, 0);
+	b[n - 8 + 3] = 2; /* the empty STDIN's id */
+	assert_int_equal(cg_fcgi_scan(b, n, NULL), CG_FCGI_INVALID);
+	n = request(b, 16, 0);
+	b[n - 16 + 3] = 2; /* the empty PARAMS' id */
+	assert_int_equal(cg_fcgi_scan(b, n, NULL), CG_FCGI_INVALID);
+	n = request(b, 16, 5);
+	b[16 + 2] = 0x01; /* the first PARAMS: id 0x0101 */
+	assert_int_equal(cg_fcgi_scan(b, n, NULL), CG_FCGI_INVALID);
+	n = request(b, 16, 0);
+	b[2] = 0x12; /* id 0x1201 throughout: fine */
+	for (size_t off = 8 + 8; off < n; off += 8 + (size_t)(b[off + 4] << 8 | b[off + 5]) + b[off + 6])
+		b[off + 2] = 0x12;
+	assert_int_equal(cg_fcgi_scan(b, n, NULL), CG_FCGI_COMPLETE);
 }
 
 /* id and FCGI_KEEP_CONN of the BEGIN_REQUEST, after management records */
@@ -202,6 +232,7 @@ int main(void)
 		cmocka_unit_test(test_no_body),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_management_and_abort),
+		cmocka_unit_test(test_other_request),
 		cmocka_unit_test(test_begin),
 		cmocka_unit_test(test_answer),
 		cmocka_unit_test(test_skip_to_the_end),
