@@ -364,8 +364,18 @@ static int begin_change(struct ctx *c, char id[CG_ID_LEN + 1], struct cg_event *
 		cgh_respond_store_down(c);
 		return 0;
 	}
-	if (prev->action == CG_ACT_ERASE)
-		memset(prev, 0, sizeof *prev); /* after erasure the visitor starts afresh */
+	/* After an erasure the visitor starts afresh, under a new ID: the
+	 * erased one (a client may still send it) would join the new record to
+	 * the erased one's subject, and give the destinations the pseudonym
+	 * they were told to erase. */
+	if (prev->action == CG_ACT_ERASE) {
+		memset(prev, 0, sizeof *prev);
+		if (new_id(c, id)) {
+			cgh_respond_error(c, CG_ANS_UNAVAILABLE, "no randomness available", NULL);
+			return 0;
+		}
+		cg_id_subject(id, ev->subject);
+	}
 	cg_time_format(c->req->now_ms, ev->recorded_at);
 	ev->objection_purpose = -1;
 	ev->gpc = ev->dnt = CG_TRI_NULL;
@@ -561,8 +571,10 @@ static void route_state(struct ctx *c)
 			cgh_respond_store_down(c);
 			return;
 		}
-		if (st.action == CG_ACT_ERASE)
+		if (st.action == CG_ACT_ERASE) { /* an erased ID is as none (begin_change) */
 			memset(&st, 0, sizeof st);
+			ids = ID_NONE;
+		}
 	}
 	respond_state(c, &st, ids == ID_VALID);
 }

@@ -174,6 +174,18 @@ out=$(CTL verify); expect_eq "chain verifies after erasure" 0 $?
 expect_match "verify counts redacted rows" 'redacted' "$out"
 expect_eq "erase without a record: 200, nothing to erase" '{"erased":false,"detail":"there was nothing to erase","recipients_notified":0}' "$(curl -s -X POST "$CG_URL/consent/erase")"
 expect_eq "cross-site erase refused" 403 "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Sec-Fetch-Site: cross-site' -H "Cookie: cg_id=$B" "$CG_URL/consent/erase")"
+# a client that still sends the erased ID (the erasure's Set-Cookie
+# ignored) gets a new one: under A's its choice would join A's erased
+# record and the destinations would get the pseudonym they were told to erase
+again=$(curl -s -D - -o /dev/null -H "Cookie: cg_id=$A" -H 'Content-Type: application/json' \
+	--data '{"choices":{"preferences":true,"statistics":true,"marketing":false},"policy_version":"2023-12"}' \
+	"$CG_URL/consent" | tr -d '\r' | sed -n 's/^Set-Cookie: cg_id=\([^;]*\);.*/\1/p')
+expect_match "a choice sent with the erased ID: recorded under a new one" '^[A-Za-z0-9_-]{11}\.[A-Za-z0-9_-]{22}$' "$again"
+expect_eq "... not A's (was: $again)" 1 "$([ "$again" != "$A" ] && echo 1)"
+expect_eq "A's record still ends with its tombstone" erase \
+	"$(sql "SELECT action FROM consent_events WHERE subject = '$SA' ORDER BY id DESC LIMIT 1")"
+expect_match "GET /consent with the erased ID: no ID present" '"consent_id_present":false' \
+	"$(curl -s -H "Cookie: cg_id=$A" "$CG_URL/consent")"
 
 echo "# consentctl"
 for c in report export receipt erase verify purge outbox; do

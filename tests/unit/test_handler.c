@@ -11,6 +11,7 @@
 
 #include "consentgate/decision.h"
 #include "consentgate/err.h"
+#include "consentgate/export.h"
 #include "consentgate/handler.h"
 #include "consentgate/id.h"
 
@@ -305,6 +306,41 @@ static void test_same_visitor_keeps_id(void **state)
 	run(&r);
 	assert_int_equal(res.status, 200);
 	assert_string_not_equal(F.events[2].subject, first);
+}
+
+/* An erased visitor's consent ID is never taken again: a client that
+ * still sends it (the erasure's Set-Cookie ignored, a request already on
+ * its way) gets a fresh one. Under the old ID its new choices would join
+ * the erased record's subject, and the destinations would receive the
+ * very pseudonym they were told to erase. */
+static void test_erased_id_not_reused(void **state)
+{
+	static const char *const routes[][2] = {
+		{"POST", "/consent"}, {"DELETE", "/consent"}, {"POST", "/consent/objection"}};
+	struct cg_request r = base("POST", "/consent", CHOICE("true", "true", "true"));
+	char erased[CG_SUBJECT_LEN + 1], old_cookie[128];
+
+	(void)state;
+	run(&r);
+	strcpy(erased, F.events[0].subject);
+	snprintf(old_cookie, sizeof old_cookie, "%s", cookie_from_response());
+	cg_event_tombstone(erased, NOW + 500, &F.events[F.n++]);
+	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+		const char *json = i == 0 ? CHOICE("true", "true", "true") : i == 2 ? "{\"purpose\":\"statistics\"}" : NULL;
+
+		r = base(routes[i][0], routes[i][1], json);
+		r.cookie = old_cookie;
+		r.now_ms = NOW + 1000;
+		run(&r);
+		assert_int_equal(res.status, 200);
+		assert_string_not_equal(F.events[F.n - 1].subject, erased);
+		assert_null(strstr(res.set_cookie[0], old_cookie));
+	}
+	r = base("GET", "/consent", NULL);
+	r.cookie = old_cookie;
+	run(&r);
+	assert_int_equal(res.status, 200);
+	assert_false(json_is_true(json_object_get(body, "consent_id_present")));
 }
 
 static void test_stale_policy(void **state)
@@ -915,6 +951,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_choice_recorded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_secure_cookies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_same_visitor_keeps_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_erased_id_not_reused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_what_was_shown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests_store_nothing, setup, teardown),
