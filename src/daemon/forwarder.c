@@ -187,12 +187,14 @@ static int body_and_ids(struct transfer *t, const struct cg_destination *d, cons
 	return event_ids_header(t, items, first, n);
 }
 
+/* NULL when the request cannot be built, *rc saying why */
 static struct transfer *new_transfer(struct cg_forwarder *f, const struct cg_destination *d,
-                                     const struct cg_outbox_item *items, size_t first, size_t n)
+                                     const struct cg_outbox_item *items, size_t first, size_t n, int *rc)
 {
 	struct transfer *t = calloc(1, sizeof *t);
 	char url[1024];
 
+	*rc = CG_ERR_NOMEM;
 	if (!t)
 		return NULL;
 	t->first = first;
@@ -202,8 +204,9 @@ static struct transfer *new_transfer(struct cg_forwarder *f, const struct cg_des
 	t->easy = curl_easy_init();
 	if (!t->easy)
 		goto out_fail;
-	if (body_and_ids(t, d, items, first, n) != CG_OK)
+	if ((*rc = body_and_ids(t, d, items, first, n)) != CG_OK)
 		goto out_fail;
+	*rc = CG_ERR_INVALID;
 	t->headers = curl_slist_append(t->headers, "Content-Type: application/json");
 	t->headers = curl_slist_append(t->headers, "Expect:");
 	t->deletion = cg_erasure_is(items[first].payload) && d->type == CG_DEST_GA4;
@@ -259,6 +262,17 @@ static void set_update(struct cg_outbox_update *u, const struct cg_outbox_item *
 }
 
 /* Turns a finished request into outbox updates for the rows it carried. */
+/* An attempt that failed: tried again after a backoff (under f->mu) */
+static void retry_later(struct cg_forwarder *f, const struct cg_outbox_item *it, struct cg_outbox_update *u,
+                        int64_t now, const char *why)
+{
+	double jitter = (double)randombytes_random() / 4294967296.0;
+	int64_t delay = cg_backoff_ms(it->attempts + 1, jitter, (int64_t)f->cfg->retry_cap_seconds * 1000);
+
+	set_update(u, it, CG_OB_PENDING, it->attempts + 1, now + delay, why);
+	f->stats.retried++;
+}
+
 static void finish(struct cg_forwarder *f, struct transfer *t, CURLcode cc,
                    const struct cg_outbox_item *items, struct cg_outbox_update *ups, size_t *nups,
                    int64_t now)
@@ -300,11 +314,7 @@ static void finish(struct cg_forwarder *f, struct transfer *t, CURLcode cc,
 			else
 				f->stats.dead++;
 		} else {
-			double jitter = (double)randombytes_random() / 4294967296.0;
-			int64_t delay = cg_backoff_ms(it->attempts + 1, jitter,
-			                              (int64_t)f->cfg->retry_cap_seconds * 1000);
-			set_update(u, it, CG_OB_PENDING, it->attempts + 1, now + delay, why);
-			f->stats.retried++;
+			retry_later(f, it, u, now, why);
 		}
 	}
 	pthread_mutex_unlock(&f->mu);
@@ -430,14 +440,15 @@ static void pace_deletions(struct cg_forwarder *f, const struct cg_outbox_item *
  * notice goes alone (the User Deletion API takes one id). Returns how many
  * transfers. */
 static size_t make_transfers(struct cg_forwarder *f, const struct cg_outbox_item *items, size_t n,
-                             const char *send, struct transfer **ts)
+                             const char *send, struct transfer **ts, struct cg_outbox_update *ups, size_t *nups,
+                             int64_t now)
 {
 	size_t nts = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct cg_destination *d;
 		size_t k = 1, max;
-		int notice;
+		int notice, rc;
 		if (!send[i])
 			continue;
 		d = find_dest(f->cfg, items[i].destination);
@@ -448,9 +459,22 @@ static size_t make_transfers(struct cg_forwarder *f, const struct cg_outbox_item
 		while (i + k < n && k < max && send[i + k] && cg_erasure_is(items[i + k].payload) == notice &&
 		       strcmp(items[i + k].destination, items[i].destination) == 0)
 			k++;
-		ts[nts] = new_transfer(f, d, items, i, k);
-		if (ts[nts])
+		/* A request that cannot be built (a GA4 deletion token file gone,
+		 * a notice queued by hand that is not JSON) is an attempt that
+		 * failed, said so on the row: left as it was, it would be claimed
+		 * again every round, silently, forever. A row that spoils its batch
+		 * goes alone, so the rest of the batch still goes. */
+		if (!(ts[nts] = new_transfer(f, d, items, i, k, &rc)) && k > 1)
+			ts[nts] = new_transfer(f, d, items, i, k = 1, &rc);
+		if (ts[nts]) {
 			k = ts[nts++]->n;
+		} else {
+			pthread_mutex_lock(&f->mu);
+			retry_later(f, &items[i], &ups[(*nups)++], now,
+			            rc == CG_ERR_IO ? "cannot read a token from deletion_token_file"
+			                            : "the request cannot be built from this row");
+			pthread_mutex_unlock(&f->mu);
+		}
 		i += k - 1;
 	}
 	return nts;
@@ -563,7 +587,7 @@ static size_t round_once(struct cg_forwarder *f)
 	qsort(items, n, sizeof *items, by_destination);
 	recheck(f, items, n, now, send, ups, &nups);
 	pace_deletions(f, items, n, now, send, ups, &nups);
-	nts = make_transfers(f, items, n, send, ts);
+	nts = make_transfers(f, items, n, send, ts, ups, &nups, now);
 	run_transfers(f, ts, nts, items, ups, &nups, last_start);
 	if (nups && record_outcomes(f, ups, nups, applied) != CG_OK)
 		cg_warn("forwarder: could not record %zu delivery outcomes; they will be retried", nups);

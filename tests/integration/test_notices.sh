@@ -106,6 +106,21 @@ print(len(dels), sum(json.loads(r["body"])["id"]["type"] == "CLIENT_ID" for r in
 PY
 )"
 
+echo "# GA4 without its token: the notice waits, saying why, and goes once the token is back"
+mv "$SINK_DIR/ga-token" "$SINK_DIR/ga-token.away"
+T=$(choose false true)
+expect_eq "T's event queued" 204 "$(collect "$T" mark-T)"
+cg_wait_for 10 sql_eq 5 "SELECT count(*) FROM outbox WHERE destination = 'ga' AND kind = 'event' AND state = 'delivered'"
+erase "$T" >/dev/null
+waits="SELECT count(*) FROM outbox WHERE kind = 'erasure' AND destination = 'ga' AND state = 'pending'
+	AND attempts >= 1 AND last_error LIKE '%deletion_token_file%'"
+cg_wait_for 20 sql_eq 1 "$waits"
+expect_eq "T's notice pending, tried, the token file named (not silently claimed again and again)" 1 "$(sql "$waits")"
+mv "$SINK_DIR/ga-token.away" "$SINK_DIR/ga-token"
+cg_wait_for 20 sql_eq 5 "SELECT count(*) FROM outbox WHERE destination = 'ga' AND kind = 'erasure' AND state = 'delivered'"
+expect_eq "delivered once the token is back" 5 \
+	"$(sql "SELECT count(*) FROM outbox WHERE destination = 'ga' AND kind = 'erasure' AND state = 'delivered'")"
+
 echo "# a delivery acknowledged after the visitor's erasure still gets its notice"
 R=$(choose true false)
 sink_mode hold
@@ -153,7 +168,7 @@ for id in "${ids[@]:0:N}"; do
 		told=$((told + 1))
 done
 expect_eq "every erasure recorded and hook told, though hook is down" $N "$told"
-expect_eq "their tombstones" $((N + 5)) "$(sql "SELECT count(*) FROM consent_events WHERE action = 'erase'")"
+expect_eq "their tombstones" $((N + 6)) "$(sql "SELECT count(*) FROM consent_events WHERE action = 'erase'")"
 cg_wait_for 20 sql_eq $N "SELECT count(*) FROM outbox WHERE kind = 'erasure' AND destination = 'hook'
 	AND state = 'pending' AND attempts >= 1"
 expect_eq "$N notices wait for hook, each tried" $N "$(notices hook pending)"
@@ -172,7 +187,7 @@ expect_eq "the answer says whom it could not tell" \
 	'{"erased":true,"detail":"your personal data was erased","recipients_notified":0,"recipients_not_notified":1}' "$out"
 out=$(CTL erase --consent-id "${ids[N + 1]}")
 expect_match "consentctl erase says so too" 'notices queued for 0 recipients.*not told: 1 recipients' "$(tr '\n' ' ' <<<"$out")"
-expect_eq "both erasures recorded" $((N + 7)) "$(sql "SELECT count(*) FROM consent_events WHERE action = 'erase'")"
+expect_eq "both erasures recorded" $((N + 8)) "$(sql "SELECT count(*) FROM consent_events WHERE action = 'erase'")"
 expect_eq "no notice queued past the bound" $N "$(notices hook pending)"
 expect_eq "metric: the refused notice" 1 "$(metric consentgate_erasure_notices_refused_total)"
 
@@ -197,4 +212,23 @@ for l in sys.stdin:
         b = json.loads(r["body"])
         print("%d:%d" % (sum(n.get("type") == "erasure" for n in b), len(r["headers"]["x-consentgate-event-ids"].split(","))))
 ' | tr '\n' ' ' | sed 's/ $//')"
+echo "# a notice that spoils its batch goes alone: the rest of the batch still goes"
+P=("$(choose true false)" "$(choose true false)")
+for p in "${P[@]}"; do expect_eq "P's event queued" 204 "$(collect "$p")"; done
+cg_wait_for 10 sql_eq 2 "SELECT count(*) FROM outbox WHERE destination = 'hook' AND state = 'delivered'
+	AND subject IN ('$(subject_of "${P[0]}")', '$(subject_of "${P[1]}")')"
+cg_stop_daemon
+# queued by hand (the view lets an operator), before the two erasures' notices:
+# one batch, and not JSON
+sql "INSERT INTO outbox(subject, destination, purpose, mode, payload, created_at)
+	VALUES(NULL, 'hook', 'statistics', 'full', '{\"erasure\":not json', '$(date -u -d '-1 min' +%FT%T.000Z)')" >/dev/null
+for p in "${P[@]}"; do CTL erase --consent-id "$p" >/dev/null; done
+cg_start_daemon || exit 1
+bad="payload LIKE '%not json'"
+cg_wait_for 20 sql_eq 2 "SELECT count(*) FROM outbox WHERE kind = 'erasure' AND state = 'delivered' AND NOT $bad
+	AND id > (SELECT id FROM outbox WHERE $bad)"
+expect_eq "P's two notices delivered; the spoilt one waits, tried, saying why" "2 pending|the request cannot be built from this row" \
+	"$(sql "SELECT count(*) FROM outbox WHERE state = 'delivered' AND id > (SELECT id FROM outbox WHERE $bad)") $(
+	  sql "SELECT state || '|' || last_error FROM outbox WHERE $bad AND attempts >= 1")"
+
 cg_summary
