@@ -32,6 +32,10 @@ int cg_out_create(int dfd, const char *name, mode_t mode, int *fd, char *err, si
  * once). For data too large to hold in memory. */
 int cg_out_scratch(int dfd, int *fd, char *err, size_t errlen);
 
+/* All len bytes to fd: 0, or -1 with errno saying why (a short write is
+ * followed by another, which tells: ENOSPC for a full disk). */
+int cg_out_write(int fd, const void *p, size_t len);
+
 /* name in dfd replaced by the len bytes at p, as one step: written to
  * ".NAME.tmp" (created as by cg_out_create: one left by an interrupted run,
  * or planted, is refused, naming it, so two runs never mix), fsync'd, then

@@ -90,10 +90,12 @@ static int write_out(struct cg_store_port *st, struct cg_store_reader *rd, const
 			return 1;
 		}
 		if (cg_out_create(dfd, s->names[i], 0644, &fd, err, sizeof err) == CG_OK) {
-			ok = write(fd, b.p ? b.p : "", b.len) == (ssize_t)b.len;
+			ok = cg_out_write(fd, b.p ? b.p : "", b.len) == 0;
 			ok = close(fd) == 0 && ok;
-			if (!ok)
+			if (!ok) { /* a file cut short is no copy: it goes (it is ours, made just now) */
 				snprintf(err, sizeof err, "%s: %s", s->names[i], strerror(errno));
+				unlinkat(dfd, s->names[i], 0);
+			}
 		}
 		cg_buf_free(&b);
 		if (!ok) {

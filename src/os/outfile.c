@@ -97,6 +97,22 @@ int cg_out_scratch(int dfd, int *fd, char *err, size_t errlen)
 	return rc;
 }
 
+int cg_out_write(int fd, const void *p, size_t len)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t n = write(fd, (const char *)p + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	return 0;
+}
+
 int cg_out_replace(int dfd, const char *name, mode_t mode, const void *p, size_t len, char *err, size_t errlen)
 {
 	char tmp[CG_OUT_NAME_MAX + 7];
@@ -113,7 +129,7 @@ int cg_out_replace(int dfd, const char *name, mode_t mode, const void *p, size_t
 			         "written through; remove it and run again)", tmp);
 		return rc;
 	}
-	ok = write(fd, p, len) == (ssize_t)len && fsync(fd) == 0;
+	ok = cg_out_write(fd, p, len) == 0 && fsync(fd) == 0;
 	ok = close(fd) == 0 && ok;
 	if (!ok || renameat(dfd, tmp, dfd, name) != 0) {
 		snprintf(err, errlen, "%s: %s", ok ? name : tmp, strerror(errno));

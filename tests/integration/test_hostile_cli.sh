@@ -8,8 +8,8 @@
 # database-less target before anything is touched (on PostgreSQL runs the
 # libpq defaults point at a real empty database, where the old behaviour
 # moved the log and sealed the file); impossible days are refused; the
-# daemon registers no notice under a name consentctl would refuse. Both
-# backends.
+# daemon registers no notice under a name consentctl would refuse; a full
+# disk leaves no cut file and says so. Both backends.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/stack.sh"
@@ -22,7 +22,7 @@ export CG_DIR
 NAME=cg-hostile-notice.html
 root_had=$([ -e "/$NAME" ] && echo 1)
 DEFAULTS_DB=
-trap '[ -z "$root_had" ] && rm -f "/$NAME"; [ -n "$DEFAULTS_DB" ] && cg_pg_dropdb "$DEFAULTS_DB"; stack_stop' EXIT
+trap 'umount "$CG_DIR/full" 2>/dev/null; [ -z "$root_had" ] && rm -f "/$NAME"; [ -n "$DEFAULTS_DB" ] && cg_pg_dropdb "$DEFAULTS_DB"; stack_stop' EXIT
 printf '<!doctype html><title>Personvern</title><p>...\n' >"$CG_DIR/$NAME"
 export CG_INI_EXTRA="
 [policy]
@@ -105,6 +105,18 @@ expect_eq "... leaving no temporary file in the directory" "dangling.tar.gz proo
 	"$(ls -A "$CG_DIR/b" | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "... every member inside the bundle's folder" "" \
 	"$(tar -tzf "$CG_DIR/b/real.tar.gz" | grep -Ev "^consentgate-bundle-$today-$today/([a-zA-Z0-9_-][a-zA-Z0-9_.-]*/?)+$")"
+
+echo "# a full disk: no cut file left behind, and the reason given"
+mkdir "$CG_DIR/full"
+mount -t tmpfs -o size=8k tmpfs "$CG_DIR/full" || { echo "cannot mount a tmpfs (needs root)"; exit 1; }
+out=$("${CTL[@]}" notice show "$(cat "$CG_DIR/build-id")" -o "$CG_DIR/full" 2>&1); rc=$?
+expect_match "notice show BUILD on a full disk: fails, saying why" "^1 .*banner\.js: No space left on device" "$rc $out"
+expect_eq "... banner.js not left cut short (banner.css fitted)" "banner.css" "$(ls -A "$CG_DIR/full" | tr '\n' ' ' | sed 's/ $//')"
+dd if=/dev/zero of="$CG_DIR/full/filler" bs=1k count=8 2>/dev/null
+out=$("${CTL[@]}" report -o "$CG_DIR/full/report.txt" 2>&1); rc=$?
+expect_match "report -o on a full disk: fails, saying why" "^1 .*No space left on device" "$rc $out"
+expect_eq "... nothing left of it" "banner.css filler" "$(ls -A "$CG_DIR/full" | tr '\n' ' ' | sed 's/ $//')"
+umount "$CG_DIR/full"
 
 echo "# -o empty or missing"
 for args in "report" "bundle --from $today --to $today" "notice show $NOTICE"; do
