@@ -9,6 +9,22 @@
 #include <string.h>
 #include "consentgate/fcgiscan.h"
 
+/* A request called whole is one libfcgi reads to its end without waiting
+ * for more: from its BEGIN_REQUEST on, every record is of that request and
+ * none is an ABORT_REQUEST (libfcgi would read past either). */
+static void check_whole(const uint8_t *b, size_t used)
+{
+	unsigned req = 0;
+
+	for (size_t off = 0; off + 8 <= used; off += 8 + ((size_t)b[off + 4] << 8 | b[off + 5]) + b[off + 6]) {
+		unsigned id = (unsigned)b[off + 2] << 8 | b[off + 3];
+		if (b[off + 1] == 1)
+			req = id;
+		else if (req && (id != req || b[off + 1] == 2))
+			abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -21,8 +37,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!b)
 		return 0;
 	memcpy(b, data, size);
-	if (cg_fcgi_scan(b, size, &used) == CG_FCGI_COMPLETE && (used > size || used < 16))
-		abort();
+	if (cg_fcgi_scan(b, size, &used) == CG_FCGI_COMPLETE) {
+		if (used > size || used < 16)
+			abort();
+		check_whole(b, used);
+	}
 	if (cg_fcgi_begin(b, size, &id, &keep) == 0 && (id > 0xffff || (keep != 0 && keep != 1)))
 		abort();
 	memset(&skip, 0, sizeof skip);
