@@ -261,7 +261,6 @@ static void set_update(struct cg_outbox_update *u, const struct cg_outbox_item *
 	snprintf(u->last_error, sizeof u->last_error, "%s", err ? err : "");
 }
 
-/* Turns a finished request into outbox updates for the rows it carried. */
 /* An attempt that failed: tried again after a backoff (under f->mu) */
 static void retry_later(struct cg_forwarder *f, const struct cg_outbox_item *it, struct cg_outbox_update *u,
                         int64_t now, const char *why)
@@ -273,6 +272,7 @@ static void retry_later(struct cg_forwarder *f, const struct cg_outbox_item *it,
 	f->stats.retried++;
 }
 
+/* Turns a finished request into outbox updates for the rows it carried. */
 static void finish(struct cg_forwarder *f, struct transfer *t, CURLcode cc,
                    const struct cg_outbox_item *items, struct cg_outbox_update *ups, size_t *nups,
                    int64_t now)
