@@ -233,4 +233,22 @@ expect_eq "P's two notices delivered at their first attempt; the spoilt one wait
 	"$(sql "SELECT group_concat(attempts, '|') FROM outbox WHERE NOT $bad AND $after") $(
 	  sql "SELECT state || '|' || last_error FROM outbox WHERE $bad AND attempts >= 1")"
 
+if [ "$CG_BACKEND" = postgresql ]; then
+	echo "# a stop lets go of the rows the daemon claimed and did not finish"
+	# (else the next start, a new instance, waits a lease - 5 minutes - for them)
+	H=$(choose true false)
+	sink_mode hold
+	expect_eq "H's event queued" 204 "$(collect "$H" mark-H)"
+	held() { grep -q mark-H "$SINK_REC"; }
+	cg_wait_for 10 held
+	cg_stop_daemon
+	expect_eq "no pending row left claimed by the stopped daemon" 0 \
+		"$(sql "SELECT count(*) FROM outbox WHERE state = 'pending' AND claimed_by IS NOT NULL")"
+	sink_mode ok
+	cg_start_daemon || exit 1
+	cg_wait_for 20 sql_eq 1 "SELECT count(*) FROM outbox WHERE subject = '$(subject_of "$H")' AND state = 'delivered'"
+	expect_eq "H's event delivered after the restart" delivered \
+		"$(sql "SELECT state FROM outbox WHERE subject = '$(subject_of "$H")'")"
+fi
+
 cg_summary

@@ -66,6 +66,9 @@ out:
 	return rc;
 }
 
+/* Leaving (the forwarder has stopped): this instance's row goes, and its
+ * claims on outbox rows it did not finish (stopped mid-round) are let go.
+ * The next start is a new instance: it would wait a lease for them. */
 void pgs_unregister(struct pgs *s)
 {
 	const char *v[] = {s->instance};
@@ -73,8 +76,11 @@ void pgs_unregister(struct pgs *s)
 	PGconn *c = NULL;
 
 	if (pgs_connect(&s->cfg, "consentgated", pgs_mono_ms() + s->cfg.connect_timeout_ms, &c, err, sizeof err) ==
-	    CG_OK)
+	    CG_OK) {
+		pgs_query(c, "UPDATE outbox_rows SET claimed_by = NULL, claimed_until_ms = NULL"
+		             " WHERE claimed_by = $1 AND state = 0", 1, v, pgs_mono_ms() + s->cfg.write_timeout_ms, NULL);
 		pgs_query(c, "DELETE FROM instances WHERE id = $1", 1, v, pgs_mono_ms() + s->cfg.write_timeout_ms, NULL);
+	}
 	PQfinish(c);
 }
 
