@@ -355,27 +355,20 @@ static int begin_change(struct ctx *c, char id[CG_ID_LEN + 1], struct cg_event *
 	int ids = cgh_read_id(c, id);
 
 	memset(prev, 0, sizeof *prev);
-	if (ids != ID_VALID && new_id(c, id)) {
-		cgh_respond_error(c, CG_ANS_UNAVAILABLE, "no randomness available", NULL);
-		return 0;
-	}
 	cg_id_subject(id, ev->subject);
 	if (ids == ID_VALID && c->ops->load_state(c->ops->ctx, ev->subject, prev) != CG_OK) {
 		cgh_respond_store_down(c);
 		return 0;
 	}
-	/* After an erasure the visitor starts afresh, under a new ID: the
-	 * erased one (a client may still send it) would join the new record to
-	 * the erased one's subject, and give the destinations the pseudonym
-	 * they were told to erase. */
-	if (prev->action == CG_ACT_ERASE) {
+	if (prev->action == CG_ACT_ERASE) { /* afresh, under a new ID: not the erased subject's */
 		memset(prev, 0, sizeof *prev);
-		if (new_id(c, id)) {
-			cgh_respond_error(c, CG_ANS_UNAVAILABLE, "no randomness available", NULL);
-			return 0;
-		}
-		cg_id_subject(id, ev->subject);
+		ids = ID_NONE;
 	}
+	if (ids != ID_VALID && new_id(c, id)) {
+		cgh_respond_error(c, CG_ANS_UNAVAILABLE, "no randomness available", NULL);
+		return 0;
+	}
+	cg_id_subject(id, ev->subject);
 	cg_time_format(c->req->now_ms, ev->recorded_at);
 	ev->objection_purpose = -1;
 	ev->gpc = ev->dnt = CG_TRI_NULL;
