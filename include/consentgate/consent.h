@@ -4,6 +4,7 @@
 #define CONSENTGATE_CONSENT_H
 
 #include <stddef.h>
+#include "consentgate/config.h"
 #include "consentgate/event.h"
 
 #define CG_BODY_MAX 4096
@@ -19,7 +20,8 @@ struct cg_choice_req {
 	char lang[CG_LANG_MAX + 1];          /* "" when not sent */
 	char banner[33];                /* the build id the banner names (shown.h), or "" */
 	char vendors[65];               /* the id of the vendor list it showed (vendor.h), or "" */
-	char page[CG_PAGE_MAX + 1];          /* normalised: scheme://host/path */
+	char page[CG_PAGE_MAX + 1];          /* normalised: scheme://host/path; "" when it is
+	                                      * none (not an http(s) URL is no error) */
 };
 
 /* CG_ERR_INVALID with fe filled for any rule broken (fe->field "" means the
@@ -32,5 +34,10 @@ int cg_consent_parse_objection(const char *body, size_t len, int *purpose,
 /* Keeps scheme://host[:port]/path of an http(s) URL; drops userinfo, query
  * and fragment. CG_ERR_INVALID or CG_ERR_TOO_LONG otherwise. */
 int cg_page_normalise(const char *url, char *out, size_t outlen);
+/* 1 when a normalised page is on the site's own hosts: one of the origins
+ * ([policy] allowed_origins: scheme://host[:port]), or, when there are
+ * none, the request's Host (either scheme). Default ports compare equal to
+ * none. A page elsewhere is recorded as none. */
+int cg_page_own(const char *page, const struct cg_config *cfg, const char *host);
 
 #endif

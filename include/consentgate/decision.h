@@ -17,6 +17,9 @@ enum cg_decision {
 /* When the choice in force ends: its time plus consent_max_age_days if it
  * grants anything, else refusal_max_age_days (from the last event when the
  * visitor never chose, e.g. only objected). */
+/* the same with the lifetimes given: of a choice that grants something,
+ * and of a refusal */
+int64_t cg_state_expires_with(int consent_days, int refusal_days, const struct cg_state *st);
 int64_t cg_state_expires_ms(const struct cg_config *cfg, const struct cg_state *st);
 /* 1 if a choice exists, was made under the current policy version and has
  * not expired; otherwise the banner asks again. */

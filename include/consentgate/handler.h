@@ -34,7 +34,8 @@ struct cg_request {
 	const char *origin;
 	const char *sec_gpc;
 	const char *dnt;
-	const char *host;          /* HTTP_HOST: the withdrawal's cookie domains */
+	const char *host;          /* HTTP_HOST: the withdrawal's cookie domains; the site's
+	                            * own host when [policy] allowed_origins is empty */
 	const char *if_none_match; /* HTTP_IF_NONE_MATCH: GET /consent/vendors */
 	int64_t now_ms;
 };
@@ -135,8 +136,9 @@ struct cg_ops {
 	/* what is shown now: this instance's banner build and the notice of the
 	 * policy version in force ("" where none is configured) (may be NULL) */
 	void (*shown_now)(void *ctx, char build[33], char notice[65]);
-	/* a banner build id: enum cg_build_status */
-	int (*build_status)(void *ctx, const char *build);
+	/* a banner build id: enum cg_build_status; for a retired build, the
+	 * notice in service with it (cg_shown_notice_of; "" if none) */
+	int (*build_status)(void *ctx, const char *build, char notice_then[65]);
 	/* a vendor list id other than the configuration's: enum cg_build_status (may be NULL) */
 	int (*vendors_status)(void *ctx, const char *id);
 };

@@ -42,11 +42,20 @@ struct cg_retention_cutoffs {
 };
 void cg_rules_retention(const struct cg_config *cfg, int64_t now_ms, struct cg_retention_cutoffs *out);
 
+/* The settings that decide what retention removes, as a purge records them
+ * in the chain (logevent.h) and the verifiers read them back. */
+struct cg_retention {
+	int ip_prefix_days, events_days_after_end, consent_max_age_days, refusal_max_age_days;
+};
+void cg_retention_of(const struct cg_config *cfg, struct cg_retention *out);
+
 /* When a visitor's consent ended, from their latest event: at once for a
  * withdrawal or an erasure, else when the choice in force expires
  * (cg_state_expires_ms). Retention prunes the visitor's events once this
- * is before ended_before_ms. */
+ * is before ended_before_ms; a verifier checks a removal by the same rule
+ * with the settings the purge recorded (cg_rules_ended_ms). */
 int64_t cg_rules_consent_ended_ms(const struct cg_config *cfg, const struct cg_state *latest);
+int64_t cg_rules_ended_ms(const struct cg_retention *r, const struct cg_state *latest);
 
 /* The outcome class of an event for the reports (enum cg_outcome:
  * accept_all, reject_all, custom, withdraw), or -1 for events that are no

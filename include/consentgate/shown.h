@@ -15,9 +15,19 @@
  * writes it in). A notice's id is the SHA-256 (64 hex digits) of its file,
  * what `sha256sum` prints.
  *
- * A choice row's banner field: "build=<id>;notice=<sha256 or 64 '-'>", and
- * ";asserted" when the client named no build and the server recorded the
- * one it served then. */
+ * What a choice records (its `banner` field; in the core digest from row
+ * format 2, chain.h):
+ *
+ *   "build=<id>;notice=<sha256, or 64 '-' without a notice file>"
+ *
+ * then each optional part that has a value, in this order: ";vendors=<the
+ * vendor list's id>" (page gating), ";mode=<the jurisdiction's mode>"
+ * (rules by country), and last ";asserted" when the client named no build
+ * and the server recorded the one it served then. Values are 1 to 64 of
+ * [A-Za-z0-9_.-]. Adding something shown is a member of struct
+ * cg_what_shown and a row of shown.c's table of parts: the record stays one
+ * field, which the verifiers hash as stored (and parse only to find the
+ * build and notice a bundle must hold). */
 #ifndef CONSENTGATE_SHOWN_H
 #define CONSENTGATE_SHOWN_H
 
@@ -29,7 +39,7 @@
 #define CG_NOTICE_ID_LEN 64
 #define CG_BUILD_FIELD "cg-build:"
 #define CG_SHOWN_NAME_MAX 63 /* a file's name, without NUL */
-#define CG_SHOWN_RECORD_LEN (6 + CG_BUILD_ID_LEN + 8 + CG_NOTICE_ID_LEN + 9)
+#define CG_SHOWN_VALUE_MAX 64
 
 enum cg_shown_kind { CG_SHOWN_BANNER = 0, CG_SHOWN_NOTICE };
 
@@ -70,9 +80,35 @@ int cg_shown_hash_valid(const char *s);
  * and consentctl writes no other (a name read from the database is
  * checked again before it names a file). */
 int cg_shown_name_valid(const char *name);
-/* the choice row's banner field */
-void cg_shown_record(char out[CG_BANNER_MAX + 1], const char *build, const char *notice, int asserted);
-/* the build and notice ids of such a field ("" where there is none) */
-void cg_shown_parse(const char *record, char build[CG_BUILD_ID_LEN + 1], char notice[CG_NOTICE_ID_LEN + 1]);
+
+struct cg_what_shown {
+	char build[CG_BUILD_ID_LEN + 1];
+	char notice[CG_NOTICE_ID_LEN + 1];      /* "": no notice file */
+	char vendors[CG_SHOWN_VALUE_MAX + 1];   /* "": none (issue: page gating) */
+	char mode[CG_SHOWN_VALUE_MAX + 1];      /* "": none (issue: rules by country) */
+	int asserted;
+};
+/* the record of w (which names a valid build) */
+void cg_shown_record(char out[CG_BANNER_MAX + 1], const struct cg_what_shown *w);
+/* A record taken apart: CG_OK only when it is exactly what cg_shown_record
+ * writes; CG_ERR_INVALID otherwise (w zeroed: a free-text label of schema
+ * 1, anything altered). */
+int cg_shown_parse(const char *record, struct cg_what_shown *w);
+
+/* A registered banner build or notice, as the store lists it. */
+struct cg_shown_row {
+	char id[CG_NOTICE_ID_LEN + 1];
+	int kind;                           /* enum cg_shown_kind */
+	char label[64];                     /* a notice: its policy version */
+	int64_t first_ms, retired_ms;       /* retired_ms 0: in service */
+	size_t nfiles;
+	char names[4][CG_SHOWN_NAME_MAX + 1];
+	char hashes[4][CG_HEX_HASH_LEN + 1];
+};
+/* The notice in service when a retired build last was (the moment before
+ * its retirement): what a visitor who still runs that build was shown
+ * with it. "" when no notice was in service then. */
+void cg_shown_notice_of(const struct cg_shown_row *build, const struct cg_shown_row *rows, size_t n,
+                        char notice[CG_NOTICE_ID_LEN + 1]);
 
 #endif

@@ -120,16 +120,6 @@ typedef void (*cg_store_done)(void *arg, int status);
 typedef int (*cg_head_sign_fn)(void *arg, struct cg_head *head, struct cg_buf *envelope);
 typedef int (*cg_store_key_fn)(void *ctx, const struct cg_pubkey *k);
 
-/* A registered banner build or notice (shown.h), as the store lists it. */
-struct cg_shown_row {
-	char id[CG_NOTICE_ID_LEN + 1];
-	int kind;                           /* enum cg_shown_kind */
-	char label[64];                     /* a notice: its policy version */
-	int64_t first_ms, retired_ms;       /* retired_ms 0: in service */
-	size_t nfiles;
-	char names[4][CG_SHOWN_NAME_MAX + 1];
-	char hashes[4][CG_HEX_HASH_LEN + 1];
-};
 typedef int (*cg_store_shown_fn)(void *ctx, const struct cg_shown_row *s);
 typedef int (*cg_store_head_fn)(void *ctx, const struct cg_signed_head *h);
 

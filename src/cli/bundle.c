@@ -152,11 +152,11 @@ static void add_event(struct bundle *b, const struct cg_event *ev)
 {
 	json_t *row = event_row(ev);
 	struct version_seen *vs = NULL;
-	char build[CG_BUILD_ID_LEN + 1], notice[CG_NOTICE_ID_LEN + 1];
+	struct cg_what_shown w;
 
-	cg_shown_parse(ev->banner, build, notice);
-	note_shown(b, build);
-	note_shown(b, notice);
+	cg_shown_parse(ev->banner, &w);
+	note_shown(b, w.build);
+	note_shown(b, w.notice);
 	for (size_t i = 0; i < NCOLS; i++) {
 		json_t *v = json_object_get(row, csv_cols[i]);
 		char num[24];
@@ -190,16 +190,19 @@ static int walk_row(void *arg, const struct cg_event *ev)
 {
 	struct bundle *b = arg;
 
+	int64_t bad;
+
 	cg_cli_verify_row(&b->v, ev);
+	bad = cg_audit_result(b->v.a)->bad_id;
 	for (; b->next_head < b->nheads && b->parsed[b->next_head].last_id <= ev->id; b->next_head++) {
 		const struct cg_head *h = &b->parsed[b->next_head];
 		int same = h->last_id == ev->id && strcmp(h->hash, ev->hash) == 0;
 		cg_buf_printf(&b->transcript, "head %lld, signed %s by key %s, row %lld: %s\n",
 		              (long long)b->heads[b->next_head].id, h->signed_at, h->key_id, (long long)h->last_id,
-		              b->v.bad_id && b->v.bad_id <= h->last_id ? "DIVERGES: the chain is broken before it"
+		              bad && bad <= h->last_id ? "DIVERGES: the chain is broken before it"
 		              : same ? "OK, the log still holds it" : "DIVERGES: the log no longer holds this row's hash");
 	}
-	if (ev->action >= 0 && strncmp(ev->recorded_at, b->from, 10) >= 0 && strncmp(ev->recorded_at, b->to, 10) <= 0 &&
+	if (ev->link == CG_LINK_ROW && strncmp(ev->recorded_at, b->from, 10) >= 0 && strncmp(ev->recorded_at, b->to, 10) <= 0 &&
 	    (!b->subject || strcmp(ev->subject, b->subject) == 0))
 		add_event(b, ev);
 	return 0;
@@ -462,14 +465,17 @@ static int gather(struct bundle *b, struct cg_pubkey **keys, size_t *nkeys)
 	cg_day_parse(b->to, &to_ms);
 	if (cg_cli_open(b->cfg, NULL, CG_STORE_READONLY, &st, &rd))
 		return 1;
-	strcpy(b->v.head, CG_CHAIN_GENESIS);
-	rc = cg_store_keys(&st, rd, keys, nkeys);
+	rc = cg_cli_verify_begin(&st, rd, -1, &b->v);
+	if (rc == CG_OK)
+		rc = cg_store_keys(&st, rd, keys, nkeys);
 	if (rc == CG_OK)
 		rc = st.each_head(rd, from_ms, to_ms + CG_MS_PER_DAY, 0, take_head, b);
 	if (rc == CG_OK) {
 		check_heads(b, *keys, *nkeys);
 		rc = b->parsed ? st.each_event(rd, NULL, walk_row, b) : CG_ERR_NOMEM;
 	}
+	if (rc == CG_OK)
+		cg_cli_verify_end(&b->v);
 	if (rc == CG_OK)
 		rc = gather_shown(b, &st, rd);
 	cg_cli_close(&st, rd);
@@ -524,6 +530,7 @@ static void bundle_free(struct bundle *b)
 		fclose(b->csv);
 	if (b->json)
 		fclose(b->json);
+	cg_cli_verify_free(&b->v);
 	cg_buf_free(&b->transcript);
 	cg_buf_free(&b->sums);
 	json_decref(b->shown_index);

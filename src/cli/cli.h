@@ -5,26 +5,36 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include "consentgate/audit.h"
 #include "consentgate/buf.h"
 #include "consentgate/config.h"
 #include "consentgate/id.h"
 #include "consentgate/storage.h"
 
+/* Verifying a whole log (audit.h) through the port: the log's signed
+ * heads (those whose signature holds against the log's keys) bound the
+ * times of purges, then two walks. */
 struct cg_verify {
-	char head[CG_HEX_HASH_LEN + 1];    /* the last hash verified */
-	long long rows, redacted, pruned;
-	int64_t bad_id;                    /* the first row that failed, or 0 */
-	int fault;                         /* enum cg_chain_fault */
+	struct cg_audit *a;
+	int done;                          /* finished: the result holds */
 };
-
-/* Walks the whole chain through the port: CG_OK with v->bad_id = 0 when
- * it verifies, CG_OK with bad_id set when it does not, else a read error. */
-int cg_cli_verify(const struct cg_store_port *p, struct cg_store_reader *r, struct cg_verify *v);
-/* One row of such a walk (v->head starts as the genesis hash): the first
- * fault is kept, rows are counted up to it, the walk may go on past it. */
+/* cg_cli_verify_begin (the heads and the first walk), then every link to
+ * cg_cli_verify_row in id order, then cg_cli_verify_end; cg_cli_verify is
+ * all three. CG_OK, or a read error. min_retention_days: -1 for none. */
+int cg_cli_verify_begin(const struct cg_store_port *p, struct cg_store_reader *r, int min_retention_days,
+                        struct cg_verify *v);
 void cg_cli_verify_row(struct cg_verify *v, const struct cg_event *ev);
-/* "OK: ... rows verified ..." or "BROKEN at ..."; returns the exit status */
+void cg_cli_verify_end(struct cg_verify *v);
+int cg_cli_verify(const struct cg_store_port *p, struct cg_store_reader *r, int min_retention_days,
+                  struct cg_verify *v);
+void cg_cli_verify_free(struct cg_verify *v);
+/* the verdict: "OK: N rows verified (...), chain head H" and what else the
+ * auditor should read, or "BROKEN: row N: why"; returns the exit status */
 int cg_cli_verify_print(const char *label, const struct cg_verify *v);
+void cg_cli_verify_text(const char *label, const struct cg_verify *v, struct cg_buf *out);
+/* consentctl verify [--database] [--head] [--min-retention-days] */
+int cg_cli_verify_cmd(const struct cg_config *cfg, const char *database, const char *head_file,
+                      int min_retention_days);
 
 /* consentctl.c: the store through its port (database: another SQLite file,
  * or NULL), with a reader when rd is not NULL; 0, or 1 with the reason
@@ -42,10 +52,7 @@ int cg_cli_keys(const struct cg_config *cfg);
 json_t *cg_cli_signed_export(const struct cg_config *cfg, json_t *doc);
 int cg_cli_head(const struct cg_config *cfg, const char *action);
 int cg_cli_receipt_verify(const struct cg_config *cfg, const char *file, const char *keys_file);
-int cg_cli_verify_head(const struct cg_config *cfg, const char *file);
-
-/* the same verdict as text ("OK: ..." or "BROKEN at ...", one line) */
-void cg_cli_verify_text(const char *label, const struct cg_verify *v, struct cg_buf *out);
+int cg_cli_verify_head(const struct cg_config *cfg, const char *file, int min_retention_days);
 
 /* bundle.c: consentctl bundle (the exit status) */
 struct cg_cli_bundle_opts {

@@ -26,6 +26,7 @@ static const struct {
 	[CG_OPT_OUTPUT] = {"output", 'o', 1},       [CG_OPT_DRY_RUN] = {"dry-run", 0, 0},
 	[CG_OPT_TO] = {"to", 0, 1},                 [CG_OPT_KEYS] = {"keys", 0, 1},
 	[CG_OPT_HEAD] = {"head", 0, 1},             [CG_OPT_FROM] = {"from", 0, 1},
+	[CG_OPT_MIN_RETENTION_DAYS] = {"min-retention-days", 0, 1},
 };
 #define HELP_VAL 1000 /* getopt's value for --help; option ids are below it */
 
@@ -148,6 +149,12 @@ static int set_opt(const struct cg_cmd *c, struct cg_opts *o, const struct cg_cm
 			return bad(c, name, arg, "a whole number from 1 to 1000000");
 		o->k = (int)k;
 		return 0;
+	case CG_OPT_MIN_RETENTION_DAYS:
+		k = strtol(arg, &end, 10);
+		if (!*arg || *end || k < 0 || k > 36500)
+			return bad(c, name, arg, "a whole number of days from 0 to 36500");
+		o->min_retention_days = (int)k;
+		return 0;
 	default:
 		return 2;
 	}
@@ -206,6 +213,7 @@ int cg_cmd_parse(const struct cg_cmd *c, int argc, char **argv, struct cg_opts *
 	o->format = CG_FMT_TABLE;
 	o->now_ms = cg_cli_now_ms();
 	o->k = -1;
+	o->min_retention_days = -1;
 	for (d = c->opts; d->id != CG_OPT_END; d++)
 		lo[n++] = (struct option){opt_defs[d->id].name, opt_defs[d->id].has_arg ? required_argument : no_argument,
 		                          NULL, (int)d->id};

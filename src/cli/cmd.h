@@ -16,6 +16,7 @@ enum cg_opt_id {
 	CG_OPT_END = 0,   /* ends a command's list */
 	CG_OPT_CONSENT_ID, CG_OPT_SUBJECT, CG_OPT_DATABASE, CG_OPT_SINCE, CG_OPT_NOW, CG_OPT_FORMAT,
 	CG_OPT_BY, CG_OPT_K, CG_OPT_OUTPUT, CG_OPT_DRY_RUN, CG_OPT_TO, CG_OPT_KEYS, CG_OPT_HEAD, CG_OPT_FROM,
+	CG_OPT_MIN_RETENTION_DAYS,
 	CG_NOPTS
 };
 
@@ -33,6 +34,7 @@ struct cg_cmd_opt {
 struct cg_opts {
 	const char *consent_id, *subject, *database, *since, *now, *output, *to, *keys, *head, *from;
 	int format, period, k, dry_run;
+	int min_retention_days;   /* -1: not given */
 	int64_t now_ms;
 	char **rest;       /* the positional arguments */
 	int nrest;

@@ -246,23 +246,8 @@ static int cmd_erase(const struct cg_cmd *self, const struct cg_config *cfg, con
 
 static int cmd_verify(const struct cg_cmd *self, const struct cg_config *cfg, const struct cg_opts *o)
 {
-	struct cg_store_port st = {0};
-	struct cg_store_reader *rd = NULL;
-	struct cg_verify v;
-	int rc;
-
 	(void)self;
-	if (o->head)
-		return cg_cli_verify_head(cfg, o->head);
-	if (cg_cli_open(cfg, o->database, CG_STORE_READONLY, &st, &rd))
-		return 1;
-	rc = cg_cli_verify(&st, rd, &v);
-	cg_cli_close(&st, rd);
-	if (rc != CG_OK) {
-		fprintf(stderr, "consentctl: cannot read the database\n");
-		return 1;
-	}
-	return cg_cli_verify_print("", &v);
+	return cg_cli_verify_cmd(cfg, o->database, o->head, o->min_retention_days);
 }
 
 /* ---- purge ------------------------------------------------------------------------- */
@@ -462,12 +447,19 @@ const struct cg_cmd cg_cmds[] = {
 	  {CG_OPT_SUBJECT, "HEX", CG_OPT_ONE_OF, "the subject key of consent_events (docs/backups.md#erasure-and-backups)"},
 	  DATABASE_OPT}},
 	{"verify", NULL, "check the hash chain of consent_events",
-	 "Walks the chain in id order (rows, and the links of rows pruned by\n"
-	 "retention) and checks every digest and link. Exit 0 when intact; otherwise 1,\n"
-	 "naming the first bad row.",
+	 "Walks the chain in id order (rows, the links of rows pruned by retention,\n"
+	 "the purges' log events) and checks every digest and link, the signed heads\n"
+	 "the log holds, and the rules of row format 2: no row without its salt keeps\n"
+	 "a personal value or lacks its visitor's erasure; every removal was one\n"
+	 "retention allowed when its purge ran. A purge that recorded a lower\n"
+	 "retention than an earlier one fails where it removed what the earlier one\n"
+	 "protected. Exit 0 when intact; otherwise 1, naming the first bad row\n"
+	 "(docs/auditors.md).",
 	 CG_NEEDS_CONFIG, cmd_verify,
 	 {DATABASE_OPT, {CG_OPT_HEAD, "HEAD.json", 0,
-	                 "check that the log still holds this signed head, nothing before it changed"}}},
+	                 "check that the log still holds this signed head, nothing before it changed"},
+	  {CG_OPT_MIN_RETENTION_DAYS, "N", 0,
+	   "accept any purge that kept rows N days after the consent ended (lowerings are still noted)"}}},
 	{"purge", NULL, "apply [retention] now (the daemon does it daily)",
 	 "Clears IP prefixes older than ip_prefix_days, deletes the events of visitors\n"
 	 "whose consent ended more than events_days_after_end ago (their chain links are\n"

@@ -90,19 +90,22 @@ static int open_both(const struct cg_config *cfg, const char *database, const ch
 static int verify_both(struct cg_store_port *src, struct cg_store_reader *src_rd, struct cg_store_port *dst)
 {
 	struct cg_store_reader *rd = NULL;
-	struct cg_verify a, b;
+	struct cg_verify a = {0}, b = {0};
 	int rc = 1;
 
-	if (cg_cli_verify(src, src_rd, &a) != CG_OK || dst->reader_open(dst->ctx, &rd) != CG_OK ||
-	    cg_cli_verify(dst, rd, &b) != CG_OK) {
+	if (cg_cli_verify(src, src_rd, -1, &a) != CG_OK || dst->reader_open(dst->ctx, &rd) != CG_OK ||
+	    cg_cli_verify(dst, rd, -1, &b) != CG_OK) {
 		fprintf(stderr, "consentctl migrate: cannot read the chains back to verify them\n");
 	} else {
+		const struct cg_audit_result *x = cg_audit_result(a.a), *y = cg_audit_result(b.a);
 		int ra = cg_cli_verify_print("  source (SQLite):     ", &a);
 		int rb = cg_cli_verify_print("  target (PostgreSQL): ", &b);
-		rc = ra || rb || a.rows != b.rows || strcmp(a.head, b.head) != 0;
+		rc = ra || rb || x->n.links != y->n.links || strcmp(x->head, y->head) != 0;
 		if (!ra && !rb && rc)
 			printf("  the two chains differ\n");
 	}
+	cg_cli_verify_free(&a);
+	cg_cli_verify_free(&b);
 	if (rd)
 		dst->reader_free(rd);
 	return rc;

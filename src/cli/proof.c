@@ -9,6 +9,7 @@
 #include "consentgate/err.h"
 #include "consentgate/keyfile.h"
 #include "consentgate/sign.h"
+#include "consentgate/timefmt.h"
 #include "cli.h"
 #include "rows.h"
 
@@ -189,18 +190,56 @@ int cg_cli_receipt_verify(const struct cg_config *cfg, const char *file, const c
 	return 0;
 }
 
-static int check_row(void *arg, const struct cg_event *ev)
+/* one walk: the head's prefix of the log, and every rule over the whole
+ * log (a removal or erasure before the head is explained after it) */
+struct head_walk {
+	struct cg_head_check c;
+	struct cg_verify v;
+};
+
+static int head_row(void *arg, const struct cg_event *ev)
 {
-	return cg_head_check_row(arg, ev);
+	struct head_walk *w = arg;
+
+	if (!w->c.reached && !w->c.failed)
+		cg_head_check_row(&w->c, ev);
+	cg_cli_verify_row(&w->v, ev);
+	return 0;
 }
 
-int cg_cli_verify_head(const struct cg_config *cfg, const char *file)
+/* the walk over the log for a head read from FILE: 0, or the exit status */
+static int walk_head(const struct cg_config *cfg, const struct cg_head *head, int min_retention_days,
+                     struct head_walk *w)
 {
 	struct cg_store_port st;
 	struct cg_store_reader *rd = NULL;
+	int64_t signed_ms = 0;
+	int rc;
+
+	if (cg_cli_open(cfg, NULL, CG_STORE_READONLY, &st, &rd))
+		return 1;
+	cg_head_check_init(&w->c, head);
+	rc = cg_cli_verify_begin(&st, rd, min_retention_days, &w->v);
+	/* the head itself, checked: the log's rows up to it existed then */
+	if (rc == CG_OK && cg_time_parse(head->signed_at, &signed_ms) == CG_OK)
+		rc = cg_audit_head(w->v.a, head->last_id, signed_ms);
+	if (rc == CG_OK)
+		rc = st.each_event(rd, NULL, head_row, w);
+	cg_cli_close(&st, rd);
+	if (rc != CG_OK) {
+		fprintf(stderr, "consentctl verify: cannot read the log\n");
+		return 1;
+	}
+	cg_cli_verify_end(&w->v);
+	return 0;
+}
+
+int cg_cli_verify_head(const struct cg_config *cfg, const char *file, int min_retention_days)
+{
+	static struct head_walk w; /* large */
+	const struct cg_audit_result *r;
 	struct cg_envelope e;
 	struct cg_head head;
-	struct cg_head_check c;
 	int rc;
 
 	if (open_signed(cfg, file, NULL, "chain-head", &e))
@@ -211,21 +250,25 @@ int cg_cli_verify_head(const struct cg_config *cfg, const char *file)
 		fprintf(stderr, "consentctl verify: %s: the signed payload is not a chain head\n", file);
 		return 1;
 	}
-	if (cg_cli_open(cfg, NULL, CG_STORE_READONLY, &st, &rd))
-		return 1;
-	cg_head_check_init(&c, &head);
-	rc = st.each_event(rd, NULL, check_row, &c);
-	cg_cli_close(&st, rd);
-	if (rc != CG_OK && rc != 1) {
-		fprintf(stderr, "consentctl verify: cannot read the log\n");
-		return 1;
+	memset(&w, 0, sizeof w);
+	if ((rc = walk_head(cfg, &head, min_retention_days, &w)) != 0) {
+		cg_cli_verify_free(&w.v);
+		return rc;
 	}
-	if (cg_head_check_finish(&c) != CG_OK) {
+	/* the audit's fault first: it checks every link the head does, by name */
+	r = cg_audit_result(w.v.a);
+	rc = cg_head_check_finish(&w.c) != CG_OK || r->bad_id;
+	if (r->bad_id)
+		printf("%s the head signed at %s (row %lld): %s\n", r->bad_id <= head.last_id ? "DIVERGES from" : "BROKEN after",
+		       head.signed_at, (long long)head.last_id, r->why);
+	else if (rc)
 		printf("DIVERGES from the head signed at %s (row %lld): %s\n", head.signed_at, (long long)head.last_id,
-		       c.why);
-		return 1;
-	}
-	printf("OK: the log still holds the head signed at %s by key %s: row %lld, hash %s, %lld links\n",
-	       head.signed_at, head.key_id, (long long)head.last_id, head.hash, (long long)head.links);
-	return 0;
+		       w.c.why);
+	else
+		printf("OK: the log still holds the head signed at %s by key %s: row %lld, hash %s, %lld links\n",
+		       head.signed_at, head.key_id, (long long)head.last_id, head.hash, (long long)head.links);
+	if (!rc && r->notes[0])
+		cg_cli_verify_print("  the whole log: ", &w.v);
+	cg_cli_verify_free(&w.v);
+	return rc;
 }

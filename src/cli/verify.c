@@ -1,64 +1,160 @@
-/* Chain verification for consentctl verify and migrate --to. */
+/* Chain verification for consentctl verify, verify --head, bundle and
+ * migrate --to: the core's audit (audit.h) fed through the port. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "consentgate/chain.h"
+#include "consentgate/audit.h"
 #include "consentgate/err.h"
+#include "consentgate/sign.h"
+#include "consentgate/timefmt.h"
 #include "cli.h"
+
+struct heads_ctx {
+	struct cg_audit *a;
+	const struct cg_pubkey *keys;
+	size_t nkeys;
+};
+
+/* a head of the log whose signature holds bounds the purges before it */
+static int take_head(void *arg, const struct cg_signed_head *h)
+{
+	struct heads_ctx *k = arg;
+	const struct cg_pubkey *key;
+	struct cg_envelope e;
+	struct cg_head head;
+	char why[200];
+	int64_t ms;
+	int rc = CG_OK;
+
+	if (cg_envelope_parse(h->envelope, strlen(h->envelope), &e, why, sizeof why) != CG_OK)
+		return CG_OK;
+	key = cg_keys_find(k->keys, k->nkeys, e.key_id);
+	if (key && cg_envelope_verify(&e, key->pk) == CG_OK && cg_head_parse(e.payload, e.len, &head) == CG_OK &&
+	    cg_time_parse(head.signed_at, &ms) == CG_OK)
+		rc = cg_audit_head(k->a, head.last_id, ms);
+	cg_envelope_free(&e);
+	return rc;
+}
+
+static int scan_row(void *arg, const struct cg_event *ev)
+{
+	cg_audit_scan(arg, ev);
+	return 0;
+}
+
+int cg_cli_verify_begin(const struct cg_store_port *p, struct cg_store_reader *r, int min_retention_days,
+                        struct cg_verify *v)
+{
+	struct cg_audit_opts o = {.now_ms = cg_cli_now_ms(), .min_retention_days = min_retention_days};
+	struct heads_ctx k = {0};
+	struct cg_pubkey *keys = NULL;
+	size_t nkeys = 0;
+	int rc;
+
+	memset(v, 0, sizeof *v);
+	if ((rc = cg_audit_new(&o, &v->a)) != CG_OK)
+		return rc;
+	k.a = v->a;
+	if (cg_store_keys(p, r, &keys, &nkeys) == CG_OK) {
+		k.keys = keys;
+		k.nkeys = nkeys;
+		rc = p->each_head(r, 0, INT64_MAX, 0, take_head, &k);
+	}
+	free(keys);
+	if (rc == CG_OK)
+		rc = p->each_event(r, NULL, scan_row, v->a);
+	return rc;
+}
 
 void cg_cli_verify_row(struct cg_verify *v, const struct cg_event *ev)
 {
-	int fault = ev->action < 0 ? cg_chain_check_link(ev, v->head) : cg_chain_check(ev, v->head);
+	cg_audit_row(v->a, ev);
+}
 
-	if (fault != CG_CHAIN_OK && !v->bad_id) {
-		v->bad_id = ev->id;
-		v->fault = fault;
-	}
-	if (!v->bad_id) { /* counted up to the first fault */
-		v->rows++;
-		if (ev->action < 0)
-			v->pruned++;
-		else if (!ev->salt[0])
-			v->redacted++;
-	}
-	memcpy(v->head, ev->hash, sizeof v->head);
+void cg_cli_verify_end(struct cg_verify *v)
+{
+	cg_audit_finish(v->a);
+	v->done = 1;
 }
 
 static int verify_row(void *arg, const struct cg_event *ev)
 {
-	struct cg_verify *v = arg;
-
-	cg_cli_verify_row(v, ev);
-	return v->bad_id != 0;
+	cg_cli_verify_row(arg, ev);
+	return 0;
 }
 
-int cg_cli_verify(const struct cg_store_port *p, struct cg_store_reader *r, struct cg_verify *v)
+int cg_cli_verify(const struct cg_store_port *p, struct cg_store_reader *r, int min_retention_days,
+                  struct cg_verify *v)
 {
-	int rc;
+	int rc = cg_cli_verify_begin(p, r, min_retention_days, v);
 
+	if (rc == CG_OK)
+		rc = p->each_event(r, NULL, verify_row, v);
+	if (rc == CG_OK)
+		cg_cli_verify_end(v);
+	return rc;
+}
+
+void cg_cli_verify_free(struct cg_verify *v)
+{
+	cg_audit_free(v->a);
 	memset(v, 0, sizeof *v);
-	strcpy(v->head, CG_CHAIN_GENESIS);
-	rc = p->each_event(r, NULL, verify_row, v);
-	return rc == 1 ? CG_OK : rc;
 }
 
 void cg_cli_verify_text(const char *label, const struct cg_verify *v, struct cg_buf *out)
 {
-	if (v->bad_id)
-		cg_buf_printf(out, "%sBROKEN at consent_events.id = %lld: %s (%lld rows before it verified)\n", label,
-		              (long long)v->bad_id, cg_chain_fault_name(v->fault), v->rows);
-	else
-		cg_buf_printf(out, "%sOK: %lld rows verified (%lld redacted, %lld pruned by retention), chain head %s\n",
-		              label, v->rows, v->redacted, v->pruned, v->head);
+	const struct cg_audit_result *r = cg_audit_result(v->a);
+	const struct cg_audit_counts *n = &r->n;
+
+	if (r->bad_id) {
+		cg_buf_printf(out, "%sBROKEN: %s\n", label, r->why);
+		return;
+	}
+	cg_buf_printf(out, "%sOK: %lld rows verified (%lld redacted, %lld pruned by retention), chain head %s\n",
+	              label, n->links, n->redacted, n->pruned + n->pruned_v1, r->head);
+	if (n->purges || n->formats || n->ip_cleared || n->rows_v1)
+		cg_buf_printf(out, "  of them: %lld purges, %lld format events; %lld rows with their IP prefix "
+		              "cleared; %lld rows and %lld pruned links of row format 1\n", n->purges, n->formats,
+		              n->ip_cleared, n->rows_v1, n->pruned_v1);
+	for (const char *p = r->notes; *p;) {
+		size_t len = strcspn(p, "\n");
+		cg_buf_printf(out, "  note: %.*s\n", (int)len, p);
+		p += len + (p[len] == '\n');
+	}
 }
 
 int cg_cli_verify_print(const char *label, const struct cg_verify *v)
 {
 	struct cg_buf b;
 
-	cg_buf_init(&b, 4096);
+	cg_buf_init(&b, 1 << 16);
 	cg_cli_verify_text(label, v, &b);
 	fputs(b.p ? b.p : "", stdout);
 	cg_buf_free(&b);
-	return v->bad_id ? 1 : 0;
+	return cg_audit_result(v->a)->bad_id ? 1 : 0;
+}
+
+int cg_cli_verify_cmd(const struct cg_config *cfg, const char *database, const char *head_file,
+                      int min_retention_days)
+{
+	struct cg_store_port st = {0};
+	struct cg_store_reader *rd = NULL;
+	struct cg_verify v = {0};
+	int rc;
+
+	if (head_file)
+		return cg_cli_verify_head(cfg, head_file, min_retention_days);
+	if (cg_cli_open(cfg, database, CG_STORE_READONLY, &st, &rd))
+		return 1;
+	rc = cg_cli_verify(&st, rd, min_retention_days, &v);
+	cg_cli_close(&st, rd);
+	if (rc != CG_OK) {
+		fprintf(stderr, "consentctl: cannot read the database\n");
+		cg_cli_verify_free(&v);
+		return 1;
+	}
+	rc = cg_cli_verify_print("", &v);
+	cg_cli_verify_free(&v);
+	return rc;
 }

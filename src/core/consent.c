@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -93,10 +94,9 @@ static int choice_field(const char *key, json_t *v, struct cg_choice_req *out, s
 			field_error(fe, "page", "must be a string");
 			return CG_ERR_INVALID;
 		}
-		if (cg_page_normalise(json_string_value(v), out->page, sizeof out->page)) {
-			field_error(fe, "page", "must be an http(s) URL of at most 1024 characters");
-			return CG_ERR_INVALID;
-		}
+		/* not an http(s) URL: kept as none; a refusal is never refused over it */
+		if (cg_page_normalise(json_string_value(v), out->page, sizeof out->page))
+			out->page[0] = '\0';
 		return CG_OK;
 	}
 	snprintf(f, sizeof f, "%.47s", key);
@@ -267,4 +267,50 @@ int cg_page_normalise(const char *url, char *out, size_t outlen)
 		out[slen + 3 + hlen] = '/', plen = 1;
 	out[slen + 3 + hlen + plen] = '\0';
 	return CG_OK;
+}
+
+/* "host[:port]" of scheme://authority, lower case, without the scheme's
+ * default port; 0 if it does not fit */
+static int authority(const char *scheme, const char *a, size_t len, char *out, size_t outlen)
+{
+	const char *dflt = strcmp(scheme, "https") == 0 ? ":443" : ":80";
+	size_t dl = strlen(dflt);
+
+	if (len > dl && strncmp(a + len - dl, dflt, dl) == 0)
+		len -= dl;
+	if (len == 0 || len >= outlen)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		out[i] = (char)tolower((unsigned char)a[i]);
+	out[len] = '\0';
+	return 1;
+}
+
+/* scheme and host[:port] of "scheme://authority[/...]"; 0 if it is not one */
+static int origin_of(const char *url, char scheme[8], char *host, size_t hostlen)
+{
+	const char *sep = strstr(url, "://");
+	size_t slen = sep ? (size_t)(sep - url) : 0;
+
+	if (!sep || slen == 0 || slen >= 8)
+		return 0;
+	for (size_t i = 0; i < slen; i++)
+		scheme[i] = (char)tolower((unsigned char)url[i]);
+	scheme[slen] = '\0';
+	return authority(scheme, sep + 3, strcspn(sep + 3, "/?#"), host, hostlen);
+}
+
+int cg_page_own(const char *page, const struct cg_config *cfg, const char *host)
+{
+	char scheme[8], s2[8], h[256], h2[256];
+
+	if (!page[0] || !origin_of(page, scheme, h, sizeof h))
+		return 0;
+	for (int i = 0; i < cfg->n_origins; i++)
+		if (origin_of(cfg->allowed_origins[i], s2, h2, sizeof h2) && strcmp(scheme, s2) == 0 &&
+		    strcmp(h, h2) == 0)
+			return 1;
+	/* no list: the site is whatever host the request came to, in either scheme */
+	return cfg->n_origins == 0 && host && authority(scheme, host, strlen(host), h2, sizeof h2) &&
+	       strcmp(h, h2) == 0;
 }

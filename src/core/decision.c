@@ -25,12 +25,16 @@ static int any_granted(const struct cg_state *st)
 	return 0;
 }
 
-int64_t cg_state_expires_ms(const struct cg_config *cfg, const struct cg_state *st)
+int64_t cg_state_expires_with(int consent_days, int refusal_days, const struct cg_state *st)
 {
 	int64_t base = st->choice_at_ms ? st->choice_at_ms : st->recorded_at_ms;
-	int days = any_granted(st) ? cfg->consent_max_age_days : cfg->refusal_max_age_days;
 
-	return base + (int64_t)days * CG_MS_PER_DAY;
+	return base + (int64_t)(any_granted(st) ? consent_days : refusal_days) * CG_MS_PER_DAY;
+}
+
+int64_t cg_state_expires_ms(const struct cg_config *cfg, const struct cg_state *st)
+{
+	return cg_state_expires_with(cfg->consent_max_age_days, cfg->refusal_max_age_days, st);
 }
 
 int cg_choice_current(const struct cg_config *cfg, const struct cg_state *st, int64_t now_ms)

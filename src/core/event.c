@@ -7,7 +7,7 @@ static const char *const purpose_names[CG_NPURPOSES] = {
 	"preferences", "statistics", "marketing",
 };
 static const char *const action_names[] = {
-	"choice", "withdraw", "objection", "erase",
+	"choice", "withdraw", "objection", "erase", "purge", "format",
 };
 
 static int name_index(const char *const *names, int n, const char *s)

@@ -421,32 +421,40 @@ void cgh_bad_body(struct ctx *c, const struct cg_field_error *fe)
  * — refused if never served (400), or retired while the choice grants
  * anything (409, so a cached old banner asks again; refusing is never
  * refused, Art. 7(3)) — or, when a client names none, the build served now,
- * marked as asserted by the server; with the notice of the policy version.
- * 0 with the answer given. */
+ * marked as asserted by the server; with the notice in service with that
+ * build: the current one, or for a retired build the one of its time. 0
+ * with the answer given. */
 static int what_was_shown(struct ctx *c, const struct cg_choice_req *body, char out[CG_BANNER_MAX + 1])
 {
-	char build[33] = "", notice[65] = "";
+	struct cg_what_shown w;
+	char notice_then[65] = "";
 	int grants = body->choice[0] == 1 || body->choice[1] == 1 || body->choice[2] == 1, status;
 
+	memset(&w, 0, sizeof w);
 	out[0] = '\0';
 	if (c->ops->shown_now)
-		c->ops->shown_now(c->ops->ctx, build, notice);
+		c->ops->shown_now(c->ops->ctx, w.build, w.notice);
 	if (!body->banner[0]) {
-		if (build[0])
-			cg_shown_record(out, build, notice, 1);
+		w.asserted = 1;
+		if (w.build[0])
+			cg_shown_record(out, &w);
 		return 1;
 	}
-	status = c->ops->build_status ? c->ops->build_status(c->ops->ctx, body->banner) : CG_BUILD_UNKNOWN;
+	status = c->ops->build_status ? c->ops->build_status(c->ops->ctx, body->banner, notice_then)
+	                              : CG_BUILD_UNKNOWN;
 	if (status == CG_BUILD_UNKNOWN) {
 		cgh_respond_error(c, CG_ANS_BAD_FIELD, "banner names a banner build this site never served", "banner");
 		return 0;
 	}
 	if (status == CG_BUILD_RETIRED && grants) {
 		respond_answer(c, CG_ANS_STALE_BANNER, "this banner is an old build; reload the page", NULL,
-		               build[0] ? json_pack("{s:s}", "current_build", build) : NULL);
+		               w.build[0] ? json_pack("{s:s}", "current_build", w.build) : NULL);
 		return 0;
 	}
-	cg_shown_record(out, body->banner, notice, 0);
+	if (status == CG_BUILD_RETIRED)
+		memcpy(w.notice, notice_then, sizeof w.notice);
+	memcpy(w.build, body->banner, sizeof w.build);
+	cg_shown_record(out, &w);
 	return 1;
 }
 
@@ -493,7 +501,9 @@ static void route_choice(struct ctx *c)
 	strcpy(ev.choice_at, ev.recorded_at);
 	strcpy(ev.lang, body.lang);
 	strcpy(ev.banner, shown);
-	strcpy(ev.page, body.page);
+	/* a page elsewhere than on the site's own hosts is no evidence of this site */
+	if (cg_page_own(body.page, c->cfg, c->req->host))
+		strcpy(ev.page, body.page);
 	plan_and_answer(c, &ev, id);
 }
 

@@ -39,11 +39,27 @@ void cg_rules_retention(const struct cg_config *cfg, int64_t now_ms, struct cg_r
 	out->pending_before_ms = now_ms - CG_OUTBOX_MAX_AGE_MS;
 }
 
-int64_t cg_rules_consent_ended_ms(const struct cg_config *cfg, const struct cg_state *latest)
+void cg_retention_of(const struct cg_config *cfg, struct cg_retention *out)
+{
+	out->ip_prefix_days = cfg->ip_prefix_days;
+	out->events_days_after_end = cfg->events_days_after_end;
+	out->consent_max_age_days = cfg->consent_max_age_days;
+	out->refusal_max_age_days = cfg->refusal_max_age_days;
+}
+
+int64_t cg_rules_ended_ms(const struct cg_retention *r, const struct cg_state *latest)
 {
 	if (latest->action == CG_ACT_WITHDRAW || latest->action == CG_ACT_ERASE)
 		return latest->recorded_at_ms;
-	return cg_state_expires_ms(cfg, latest);
+	return cg_state_expires_with(r->consent_max_age_days, r->refusal_max_age_days, latest);
+}
+
+int64_t cg_rules_consent_ended_ms(const struct cg_config *cfg, const struct cg_state *latest)
+{
+	struct cg_retention r;
+
+	cg_retention_of(cfg, &r);
+	return cg_rules_ended_ms(&r, latest);
 }
 
 int cg_rules_outcome(int action, const int choice[CG_NPURPOSES])

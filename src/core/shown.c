@@ -1,4 +1,5 @@
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,24 +103,97 @@ int cg_shown_name_valid(const char *name)
 	       name[0] != '-';
 }
 
-void cg_shown_record(char out[CG_BANNER_MAX + 1], const char *build, const char *notice, int asserted)
+#define NOTICE_NONE "----------------------------------------------------------------"
+
+/* The optional parts of a record, in their order (shown.h). */
+static const struct {
+	const char *key;
+	size_t off;
+} parts[] = {
+	{"vendors", offsetof(struct cg_what_shown, vendors)},
+	{"mode", offsetof(struct cg_what_shown, mode)},
+};
+#define NPARTS (sizeof parts / sizeof parts[0])
+#define VALUE_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
+
+void cg_shown_record(char out[CG_BANNER_MAX + 1], const struct cg_what_shown *w)
 {
-	snprintf(out, CG_BANNER_MAX + 1, "build=%s;notice=%s%s", build,
-	         notice && notice[0] ? notice : "----------------------------------------------------------------",
-	         asserted ? ";asserted" : "");
+	size_t n = (size_t)snprintf(out, CG_BANNER_MAX + 1, "build=%s;notice=%s", w->build,
+	                            w->notice[0] ? w->notice : NOTICE_NONE);
+
+	for (size_t i = 0; i < NPARTS && n < CG_BANNER_MAX; i++) {
+		const char *v = (const char *)w + parts[i].off;
+		if (v[0])
+			n += (size_t)snprintf(out + n, CG_BANNER_MAX + 1 - n, ";%s=%s", parts[i].key, v);
+	}
+	if (w->asserted && n < CG_BANNER_MAX)
+		snprintf(out + n, CG_BANNER_MAX + 1 - n, ";asserted");
 }
 
-void cg_shown_parse(const char *record, char build[CG_BUILD_ID_LEN + 1], char notice[CG_NOTICE_ID_LEN + 1])
+/* one optional part at *p, if it is there: advances *p */
+static int parse_part(const char **p, size_t i, struct cg_what_shown *w)
 {
-	build[0] = notice[0] = '\0';
-	if (strncmp(record, "build=", 6) != 0 || strlen(record) < CG_SHOWN_RECORD_LEN - 9)
-		return;
-	memcpy(build, record + 6, CG_BUILD_ID_LEN);
-	build[CG_BUILD_ID_LEN] = '\0';
-	if (strncmp(record + 6 + CG_BUILD_ID_LEN, ";notice=", 8) == 0 && record[6 + CG_BUILD_ID_LEN + 8] != '-') {
-		memcpy(notice, record + 6 + CG_BUILD_ID_LEN + 8, CG_NOTICE_ID_LEN);
-		notice[CG_NOTICE_ID_LEN] = '\0';
+	size_t klen = strlen(parts[i].key), vlen;
+	char *v = (char *)w + parts[i].off;
+
+	if ((*p)[0] != ';' || strncmp(*p + 1, parts[i].key, klen) != 0 || (*p)[1 + klen] != '=')
+		return 0;
+	*p += 2 + klen;
+	vlen = strspn(*p, VALUE_CHARS);
+	if (vlen == 0 || vlen > CG_SHOWN_VALUE_MAX)
+		return -1;
+	memcpy(v, *p, vlen);
+	v[vlen] = '\0';
+	*p += vlen;
+	return 1;
+}
+
+int cg_shown_parse(const char *record, struct cg_what_shown *w)
+{
+	char again[CG_BANNER_MAX + 1];
+	const char *p = record;
+
+	memset(w, 0, sizeof *w);
+	if (strlen(record) < 6 + CG_BUILD_ID_LEN + 8 + CG_NOTICE_ID_LEN || strncmp(p, "build=", 6) != 0 ||
+	    strncmp(p + 6 + CG_BUILD_ID_LEN, ";notice=", 8) != 0)
+		goto out_invalid;
+	memcpy(w->build, p + 6, CG_BUILD_ID_LEN);
+	p += 6 + CG_BUILD_ID_LEN + 8;
+	if (strncmp(p, NOTICE_NONE, CG_NOTICE_ID_LEN) != 0) {
+		memcpy(w->notice, p, CG_NOTICE_ID_LEN);
+		if (strspn(w->notice, "0123456789abcdef") != CG_NOTICE_ID_LEN)
+			goto out_invalid;
 	}
-	if (!cg_build_id_valid(build))
-		build[0] = '\0';
+	p += CG_NOTICE_ID_LEN;
+	for (size_t i = 0; i < NPARTS; i++)
+		if (parse_part(&p, i, w) < 0)
+			goto out_invalid;
+	if (strcmp(p, ";asserted") == 0)
+		w->asserted = 1;
+	else if (*p)
+		goto out_invalid;
+	cg_shown_record(again, w);
+	if (cg_build_id_valid(w->build) && strcmp(again, record) == 0)
+		return CG_OK;
+out_invalid:
+	memset(w, 0, sizeof *w);
+	return CG_ERR_INVALID;
+}
+
+static int in_service(const struct cg_shown_row *r, int64_t t)
+{
+	return r->first_ms <= t && (!r->retired_ms || t < r->retired_ms);
+}
+
+void cg_shown_notice_of(const struct cg_shown_row *build, const struct cg_shown_row *rows, size_t n,
+                        char notice[CG_NOTICE_ID_LEN + 1])
+{
+	int64_t t = build->retired_ms ? build->retired_ms - 1 : INT64_MAX - 1, best = -1;
+
+	notice[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].kind == CG_SHOWN_NOTICE && in_service(&rows[i], t) && rows[i].first_ms > best) {
+			best = rows[i].first_ms;
+			snprintf(notice, CG_NOTICE_ID_LEN + 1, "%s", rows[i].id);
+		}
 }

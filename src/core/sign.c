@@ -301,7 +301,7 @@ int cg_head_check_row(struct cg_head_check *c, const struct cg_event *ev)
 		return 1;
 	if (ev->id != c->next_id)
 		return diverged(c, 1, (long long)c->next_id, "");
-	fault = ev->action < 0 ? cg_chain_check_link(ev, c->prev) : cg_chain_check(ev, c->prev);
+	fault = cg_chain_check(ev, c->prev);
 	if (fault != CG_CHAIN_OK)
 		return diverged(c, 0, (long long)ev->id, cg_chain_fault_name(fault));
 	c->links++;

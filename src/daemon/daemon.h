@@ -107,6 +107,7 @@ struct daemon {
 	struct {
 		char id[33];
 		int status;
+		char notice[65];          /* a retired build's: the notice of its time */
 		int64_t at_ms;
 	} builds[CGD_BUILD_CACHE];
 };
@@ -131,7 +132,7 @@ void cgd_proof_stop(struct daemon *d);
 /* shown.c: registers this instance's banner build and notice; the status
  * of a build id (enum cg_build_status) */
 int cgd_shown_start(struct daemon *d);
-int cgd_build_status(struct daemon *d, const char *build);
+int cgd_build_status(struct daemon *d, const char *build, char notice_then[65]);
 
 /* ops.c: the handler's services over the real handles */
 void cgd_ops_init(struct worker *w, struct cg_ops *ops);

@@ -209,9 +209,9 @@ static void op_shown_now(void *ctx, char build[33], char notice[65])
 	memcpy(notice, d->notice, sizeof d->notice);
 }
 
-static int op_build_status(void *ctx, const char *build)
+static int op_build_status(void *ctx, const char *build, char notice_then[65])
 {
-	return cgd_build_status(((struct worker *)ctx)->d, build);
+	return cgd_build_status(((struct worker *)ctx)->d, build, notice_then);
 }
 
 /* getrandom(2), to the last byte asked for */

@@ -61,43 +61,68 @@ int cgd_shown_start(struct daemon *d)
 	return CG_OK;
 }
 
-static int found(void *ctx, const struct cg_shown_row *row)
-{
-	int *status = ctx;
+/* every registered build and notice (a few dozen at most) */
+struct registry {
+	struct cg_shown_row rows[64];
+	size_t n;
+};
 
-	if (row->kind == CG_SHOWN_BANNER)
-		*status = row->retired_ms ? CG_BUILD_RETIRED : CG_BUILD_CURRENT;
+static int gather(void *ctx, const struct cg_shown_row *row)
+{
+	struct registry *g = ctx;
+
+	if (g->n < sizeof g->rows / sizeof g->rows[0])
+		g->rows[g->n++] = *row;
 	return CG_OK;
+}
+
+/* the build's status in the store, and for a retired one the notice in
+ * service with it (shown.h) */
+static int lookup(struct daemon *d, const char *build, char notice_then[65])
+{
+	struct cg_store_reader *r = cgd_borrow(d);
+	static __thread struct registry g; /* large for a stack */
+	int status = CG_BUILD_UNKNOWN;
+
+	g.n = 0;
+	if (r && d->store.each_shown(r, NULL, gather, &g) == CG_OK)
+		for (size_t i = 0; i < g.n; i++)
+			if (g.rows[i].kind == CG_SHOWN_BANNER && strcmp(g.rows[i].id, build) == 0) {
+				status = g.rows[i].retired_ms ? CG_BUILD_RETIRED : CG_BUILD_CURRENT;
+				cg_shown_notice_of(&g.rows[i], g.rows, g.n, notice_then);
+			}
+	cgd_give_back(d, r);
+	return status;
 }
 
 /* this instance's build is always in service here (during a rolling
  * deploy another instance may have put a newer one in service) */
-int cgd_build_status(struct daemon *d, const char *build)
+int cgd_build_status(struct daemon *d, const char *build, char notice_then[65])
 {
-	struct cg_store_reader *r;
 	int64_t now = mono_ms();
 	int status = CG_BUILD_UNKNOWN, slot = 0;
 
+	notice_then[0] = '\0';
 	if (d->build[0] && strcmp(build, d->build) == 0)
 		return CG_BUILD_CURRENT;
 	pthread_mutex_lock(&d->builds_mu);
 	for (int i = 0; i < CGD_BUILD_CACHE; i++) {
-		if (strcmp(d->builds[i].id, build) == 0 && now - d->builds[i].at_ms < CACHE_MS)
+		if (strcmp(d->builds[i].id, build) == 0 && now - d->builds[i].at_ms < CACHE_MS) {
 			status = d->builds[i].status;
+			memcpy(notice_then, d->builds[i].notice, 65);
+		}
 		if (d->builds[i].at_ms < d->builds[slot].at_ms)
 			slot = i;
 	}
 	pthread_mutex_unlock(&d->builds_mu);
 	if (status != CG_BUILD_UNKNOWN)
 		return status;
-	r = cgd_borrow(d);
-	if (!r || d->store.each_shown(r, build, found, &status) != CG_OK)
-		status = CG_BUILD_UNKNOWN;
-	cgd_give_back(d, r);
+	status = lookup(d, build, notice_then);
 	if (status != CG_BUILD_UNKNOWN) { /* never cache unknown ids: anyone can send those */
 		pthread_mutex_lock(&d->builds_mu);
 		memcpy(d->builds[slot].id, build, sizeof d->builds[slot].id);
 		d->builds[slot].status = status;
+		memcpy(d->builds[slot].notice, notice_then, sizeof d->builds[slot].notice);
 		d->builds[slot].at_ms = now;
 		pthread_mutex_unlock(&d->builds_mu);
 	}

@@ -8,7 +8,10 @@
 #include <time.h>
 
 #include "consentgate/chain.h"
+#include "consentgate/export.h"
 #include "consentgate/timefmt.h"
+
+#define NOTICE "1e26109fe534052e8e4938209526a56658519fe8bf41d4aab4b41e29063d1ba6"
 
 static void make(struct cg_event *ev, int64_t id, const char *subject)
 {
@@ -73,6 +76,9 @@ static void test_tamper(void **state)
 	assert_int_not_equal(cg_chain_check(&t, CG_CHAIN_GENESIS), CG_CHAIN_OK);
 }
 
+/* Erasure: personal fields, their salt and ip_digest go; the row still
+ * links (its personal digest is no longer checked, audit.h says when that
+ * is allowed). */
 static void test_redacted_row_still_links(void **state)
 {
 	struct cg_event a, b;
@@ -82,13 +88,94 @@ static void test_redacted_row_still_links(void **state)
 	cg_chain_seal(&a, CG_CHAIN_GENESIS);
 	make(&b, 2, "bb");
 	cg_chain_seal(&b, a.hash);
-	/* erasure / retention: personal fields and salt cleared */
 	a.salt[0] = a.lang[0] = a.page[0] = a.ip_prefix[0] = a.country[0] = '\0';
 	a.gpc = a.dnt = CG_TRI_NULL;
+	assert_false(cg_chain_personal_checkable(&a));
 	assert_int_equal(cg_chain_check(&a, CG_CHAIN_GENESIS), CG_CHAIN_OK);
 	assert_int_equal(cg_chain_check(&b, a.hash), CG_CHAIN_OK);
 }
 
+/* Row format 2: what was shown is core, checked whatever the salt. */
+static void test_shown_is_core(void **state)
+{
+	struct cg_event a, t;
+
+	(void)state;
+	make(&a, 1, "aa");
+	strcpy(a.banner, "build=79c60a93689838a5ba7217b6e331a89d;notice=" NOTICE);
+	cg_chain_seal(&a, CG_CHAIN_GENESIS);
+	t = a;
+	t.banner[10] = t.banner[10] == 'a' ? 'b' : 'a';
+	assert_int_equal(cg_chain_check(&t, CG_CHAIN_GENESIS), CG_CHAIN_BAD_CORE);
+	t.salt[0] = '\0'; /* without the salt too */
+	assert_int_equal(cg_chain_check(&t, CG_CHAIN_GENESIS), CG_CHAIN_BAD_CORE);
+	/* format 1 had it personal: unchecked once the salt was gone */
+	make(&a, 1, "aa");
+	strcpy(a.banner, "build=79c60a93689838a5ba7217b6e331a89d;notice=" NOTICE);
+	cg_chain_seal_format(&a, CG_CHAIN_GENESIS, 1);
+	t = a;
+	t.banner[10] = 'f';
+	assert_int_equal(cg_chain_check(&t, CG_CHAIN_GENESIS), CG_CHAIN_BAD_PERSONAL);
+	t.salt[0] = '\0';
+	assert_int_equal(cg_chain_check(&t, CG_CHAIN_GENESIS), CG_CHAIN_OK);
+}
+
+/* The IP retention: the prefix goes, its digest stays, the salt becomes the
+ * personal salt: the other personal fields are still checked. */
+static void test_ip_retention(void **state)
+{
+	struct cg_event a, t;
+	char salt[CG_SALT_LEN + 1], ipd[CG_HEX_HASH_LEN + 1];
+
+	(void)state;
+	make(&a, 1, "aa");
+	cg_chain_seal(&a, CG_CHAIN_GENESIS);
+	t = a;
+	cg_chain_clear_ip(&t);
+	assert_string_equal(t.ip_prefix, "");
+	assert_int_equal(strlen(t.ip_digest), 64);
+	assert_string_not_equal(t.salt, a.salt);
+	assert_int_equal(cg_chain_check(&t, CG_CHAIN_GENESIS), CG_CHAIN_OK);
+	cg_chain_clear_ip_values(a.salt, a.ip_prefix, salt, ipd);
+	assert_string_equal(salt, t.salt);
+	assert_string_equal(ipd, t.ip_digest);
+	strcpy(t.lang, "sv");
+	assert_int_equal(cg_chain_check(&t, CG_CHAIN_GENESIS), CG_CHAIN_BAD_PERSONAL);
+	/* the prefix cannot be confirmed from what is left: another one, with
+	 * the original salt gone, gives the same (unchecked) digest inputs */
+	t = a;
+	cg_chain_clear_ip(&t);
+	t.ip_digest[0] = t.ip_digest[0] == 'a' ? 'b' : 'a';
+	assert_int_equal(cg_chain_check(&t, CG_CHAIN_GENESIS), CG_CHAIN_BAD_PERSONAL);
+	/* a row sealed without an IP keeps its salt: nothing to clear */
+	t = a;
+	t.ip_prefix[0] = '\0';
+	cg_chain_seal(&t, CG_CHAIN_GENESIS);
+	cg_chain_clear_ip(&t);
+	assert_string_equal(t.ip_prefix, "");
+	assert_int_equal(cg_chain_check(&t, CG_CHAIN_GENESIS), CG_CHAIN_OK);
+}
+
+/* An erasure tombstone and a log event have no salt and no personal field:
+ * their personal digest (of NULLs) is checked all the same. */
+static void test_tombstone_checked(void **state)
+{
+	struct cg_event ev, t;
+
+	(void)state;
+	cg_event_tombstone("aa", INT64_C(1795303718006), &ev);
+	ev.id = 3;
+	cg_chain_seal(&ev, CG_CHAIN_GENESIS);
+	assert_true(cg_chain_personal_checkable(&ev));
+	assert_int_equal(cg_chain_check(&ev, CG_CHAIN_GENESIS), CG_CHAIN_OK);
+	t = ev;
+	t.personal_digest[3] ^= 1;
+	assert_int_equal(cg_chain_check(&t, CG_CHAIN_GENESIS), CG_CHAIN_BAD_PERSONAL);
+}
+
+/* A pruned link keeps its core fields, the subject's digest standing in for
+ * the subject: its core digest is recomputed. A link of format 1 kept its
+ * digests only. */
 static void test_pruned_link(void **state)
 {
 	struct cg_event a, b, link;
@@ -98,19 +185,33 @@ static void test_pruned_link(void **state)
 	cg_chain_seal(&a, CG_CHAIN_GENESIS);
 	make(&b, 2, "bb");
 	cg_chain_seal(&b, a.hash);
-	/* retention deleted row a; its link (consent_pruned) still chains to b */
+	link = a;
+	link.link = CG_LINK_PRUNED;
+	cg_chain_subject_digest(a.subject, link.subject_digest);
+	link.subject[0] = link.salt[0] = link.lang[0] = link.page[0] = link.ip_prefix[0] = link.country[0] = '\0';
+	link.gpc = link.dnt = CG_TRI_NULL;
+	assert_int_equal(cg_chain_check(&link, CG_CHAIN_GENESIS), CG_CHAIN_OK);
+	assert_int_equal(cg_chain_check(&b, link.hash), CG_CHAIN_OK);
+	link.action = CG_ACT_WITHDRAW; /* what the removed row was is bound */
+	assert_int_equal(cg_chain_check(&link, CG_CHAIN_GENESIS), CG_CHAIN_BAD_CORE);
+	link.action = a.action;
+	link.subject_digest[0] = link.subject_digest[0] == 'a' ? 'b' : 'a';
+	assert_int_equal(cg_chain_check(&link, CG_CHAIN_GENESIS), CG_CHAIN_BAD_CORE);
+	/* format 1 */
+	make(&a, 1, "aa");
+	cg_chain_seal_format(&a, CG_CHAIN_GENESIS, 1);
 	memset(&link, 0, sizeof link);
 	link.id = 1;
-	link.action = -1;
+	link.link = CG_LINK_PRUNED;
+	link.format = 1;
 	strcpy(link.prev_hash, a.prev_hash);
 	strcpy(link.hash, a.hash);
 	strcpy(link.core_digest, a.core_digest);
 	strcpy(link.personal_digest, a.personal_digest);
-	assert_int_equal(cg_chain_check_link(&link, CG_CHAIN_GENESIS), CG_CHAIN_OK);
-	assert_int_equal(cg_chain_check(&b, link.hash), CG_CHAIN_OK);
+	assert_int_equal(cg_chain_check(&link, CG_CHAIN_GENESIS), CG_CHAIN_OK);
 	link.core_digest[0] ^= 1;
-	assert_int_equal(cg_chain_check_link(&link, CG_CHAIN_GENESIS), CG_CHAIN_BAD_HASH);
-	assert_int_equal(cg_chain_check_link(&link, b.hash), CG_CHAIN_BAD_LINK);
+	assert_int_equal(cg_chain_check(&link, CG_CHAIN_GENESIS), CG_CHAIN_BAD_HASH);
+	assert_int_equal(cg_chain_check(&link, b.hash), CG_CHAIN_BAD_LINK);
 }
 
 static void test_field_boundaries(void **state)
@@ -131,8 +232,9 @@ static void test_field_boundaries(void **state)
 }
 
 /* The encoding is a format: verifiers outside this code recompute it
- * (docs/auditors.md#the-hash-chain). A known event and the hash it has
- * always had. */
+ * (docs/auditors.md#the-hash-chain; the bundle's verify.py). Known events and the
+ * hashes they have always had: row format 1, and row format 2 as a Python
+ * transcription of the documented formulas computes it. */
 static void test_known_vector(void **state)
 {
 	struct cg_event ev;
@@ -152,8 +254,13 @@ static void test_known_vector(void **state)
 	ev.id = 199999;
 	memset(prev, 'a', CG_HEX_HASH_LEN);
 	prev[CG_HEX_HASH_LEN] = '\0';
-	cg_chain_seal(&ev, prev);
+	cg_chain_seal_format(&ev, prev, 1);
 	assert_string_equal(ev.hash, "880de7ad0c9af77ba15ddeefbd529a72c4acb9068c52c4ea85aada05866413b9");
+	strcpy(ev.banner, "build=79c60a93689838a5ba7217b6e331a89d;notice=" NOTICE);
+	cg_chain_seal(&ev, prev);
+	assert_string_equal(ev.core_digest, "cd823939832f6a52c45810964c5d2654fa7d1145f6aae79884fb546e8cbdfcbb");
+	assert_string_equal(ev.personal_digest, "a5d5e0ba181698489f22ca59fbd042599b6dc9380f501e71f61854c7abf9af3e");
+	assert_string_equal(ev.hash, "d06df66c12c18538516cca149b6e0a946a105e2db714979dd35b52c0ed184356");
 }
 
 static void test_time(void **state)
@@ -259,6 +366,9 @@ int main(void)
 		cmocka_unit_test(test_links),
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_redacted_row_still_links),
+		cmocka_unit_test(test_shown_is_core),
+		cmocka_unit_test(test_ip_retention),
+		cmocka_unit_test(test_tombstone_checked),
 		cmocka_unit_test(test_pruned_link),
 		cmocka_unit_test(test_field_boundaries),
 		cmocka_unit_test(test_known_vector),

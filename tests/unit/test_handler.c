@@ -113,6 +113,7 @@ static int f_keys(void *ctx, int64_t now, uint8_t key[32], uint8_t salt[32])
 #define CUR "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"   /* the build in service */
 #define OLD "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"   /* a retired one */
 #define NOTICE "1e26109fe534052e8e4938209526a56658519fe8bf41d4aab4b41e29063d1ba6"
+#define OLD_NOTICE "9999999999999999999999999999999999999999999999999999999999999999"
 
 static void f_shown_now(void *ctx, char build[33], char notice[65])
 {
@@ -121,9 +122,11 @@ static void f_shown_now(void *ctx, char build[33], char notice[65])
 	strcpy(notice, NOTICE);
 }
 
-static int f_build_status(void *ctx, const char *build)
+/* the retired build was served with the notice of its time */
+static int f_build_status(void *ctx, const char *build, char notice_then[65])
 {
 	(void)ctx;
+	strcpy(notice_then, strcmp(build, OLD) == 0 ? OLD_NOTICE : "");
 	return strcmp(build, CUR) == 0 ? CG_BUILD_CURRENT : strcmp(build, OLD) == 0 ? CG_BUILD_RETIRED : CG_BUILD_UNKNOWN;
 }
 
@@ -359,7 +362,8 @@ static void test_stale_policy(void **state)
 }
 
 /* what was shown: the named build, or the served one asserted; never
- * served: 400; retired: 409 unless the choice grants nothing */
+ * served: 400; retired: 409 unless the choice grants nothing, and then
+ * recorded with the notice served with it, not today's */
 #define WITH(b, grant) "{\"choices\":{\"preferences\":" grant ",\"statistics\":false,\"marketing\":false}," \
 	"\"policy_version\":\"2023-12\"" b "}"
 static void test_what_was_shown(void **state)
@@ -387,7 +391,47 @@ static void test_what_was_shown(void **state)
 	r = base("POST", "/consent", WITH(",\"banner\":\"" OLD "\"", "false"));
 	run(&r);
 	assert_int_equal(res.status, 200);
-	assert_string_equal(F.events[F.n - 1].banner, "build=" OLD ";notice=" NOTICE);
+	assert_string_equal(F.events[F.n - 1].banner, "build=" OLD ";notice=" OLD_NOTICE);
+}
+
+/* page: kept only on the site's own hosts ([policy] allowed_origins, or the
+ * request's Host without one); elsewhere, or not a URL, recorded as none —
+ * never refused */
+static void test_page_on_own_hosts(void **state)
+{
+	static const struct {
+		const char *page, *host;
+		int origins;
+		const char *kept;
+	} cases[] = {
+		{"https://shop.example/a?q=1", NULL, 1, "https://shop.example/a"},
+		{"https://shop.example:443/a", NULL, 1, "https://shop.example:443/a"},
+		{"http://shop.example/a", NULL, 1, ""},                  /* another origin: the scheme */
+		{"https://evil.example/a", NULL, 1, ""},
+		{"https://shop.example.evil.example/a", NULL, 1, ""},
+		{"https://user@evil.example/a", NULL, 1, ""},
+		{"javascript:alert(1)", NULL, 1, ""},
+		{"https://Shop.Example:8443/b", "shop.example:8443", 0, "https://shop.example:8443/b"},
+		{"http://shop.example/b", "shop.example", 0, "http://shop.example/b"},
+		{"https://shop.example/b", "other.example", 0, ""},
+		{"https://shop.example/b", NULL, 0, ""},                 /* no Host, no list */
+	};
+	char body_s[512], err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct cg_request r;
+		if (!cases[i].origins)
+			assert_int_equal(cg_config_parse("[server]\nsite = shop.example\n[policy]\nversion = 2023-12\n"
+			                                 "cookie_secure = false\n", "t", &cfg, err, sizeof err), CG_OK);
+		snprintf(body_s, sizeof body_s, "{\"choices\":{\"preferences\":false,\"statistics\":false,"
+		         "\"marketing\":false},\"policy_version\":\"2023-12\",\"page\":\"%s\"}", cases[i].page);
+		r = base("POST", "/consent", body_s);
+		r.host = cases[i].host;
+		run(&r);
+		assert_int_equal(res.status, 200);
+		assert_string_equal(F.events[F.n - 1].page, cases[i].kept);
+	}
 }
 
 static void test_bad_requests_store_nothing(void **state)
@@ -954,6 +998,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_erased_id_not_reused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_what_was_shown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_page_on_own_hosts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests_store_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cross_site, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_cookie, setup, teardown),

@@ -73,24 +73,47 @@ static void test_notice_id(void **state)
 
 static void test_record(void **state)
 {
-	char rec[CG_BANNER_MAX + 1], build[CG_BUILD_ID_LEN + 1], notice[CG_NOTICE_ID_LEN + 1];
+	char rec[CG_BANNER_MAX + 1];
+	struct cg_what_shown w, back;
 	const char *b = "79c60a93689838a5ba7217b6e331a89d";
 	const char *n = "1e26109fe534052e8e4938209526a56658519fe8bf41d4aab4b41e29063d1ba6";
 
 	(void)state;
-	cg_shown_record(rec, b, n, 1);
+	memset(&w, 0, sizeof w);
+	strcpy(w.build, b);
+	strcpy(w.notice, n);
+	w.asserted = 1;
+	cg_shown_record(rec, &w);
 	assert_string_equal(rec, "build=79c60a93689838a5ba7217b6e331a89d;notice="
 	                         "1e26109fe534052e8e4938209526a56658519fe8bf41d4aab4b41e29063d1ba6;asserted");
-	assert_int_equal(strlen(rec), CG_SHOWN_RECORD_LEN);
-	cg_shown_parse(rec, build, notice);
-	assert_string_equal(build, b);
-	assert_string_equal(notice, n);
-	cg_shown_record(rec, b, "", 0);   /* no notice configured */
-	cg_shown_parse(rec, build, notice);
-	assert_string_equal(build, b);
-	assert_string_equal(notice, "");
-	cg_shown_parse("v1", build, notice);   /* a schema-1 free-text label */
-	assert_string_equal(build, "");
+	assert_int_equal(cg_shown_parse(rec, &back), CG_OK);
+	assert_memory_equal(&back, &w, sizeof w);
+	w.notice[0] = '\0';   /* no notice configured */
+	w.asserted = 0;
+	cg_shown_record(rec, &w);
+	assert_int_equal(cg_shown_parse(rec, &back), CG_OK);
+	assert_string_equal(back.build, b);
+	assert_string_equal(back.notice, "");
+	/* the parts a later record may carry, in their order */
+	strcpy(w.notice, n);
+	strcpy(w.vendors, "3f2a");
+	strcpy(w.mode, "opt_in");
+	w.asserted = 1;
+	cg_shown_record(rec, &w);
+	assert_string_equal(rec + 6 + 32 + 8 + 64, ";vendors=3f2a;mode=opt_in;asserted");
+	assert_int_equal(cg_shown_parse(rec, &back), CG_OK);
+	assert_memory_equal(&back, &w, sizeof w);
+	/* only the exact form parses */
+	assert_int_equal(cg_shown_parse("v1", &back), CG_ERR_INVALID);   /* a schema-1 free-text label */
+	assert_string_equal(back.build, "");
+	snprintf(rec, sizeof rec, "build=%s;notice=%s;mode=x;vendors=y", b, n);  /* out of order */
+	assert_int_equal(cg_shown_parse(rec, &back), CG_ERR_INVALID);
+	snprintf(rec, sizeof rec, "build=%s;notice=%s;asserted;", b, n);
+	assert_int_equal(cg_shown_parse(rec, &back), CG_ERR_INVALID);
+	snprintf(rec, sizeof rec, "build=%s;notice=%.63sX", b, n);
+	assert_int_equal(cg_shown_parse(rec, &back), CG_ERR_INVALID);
+	snprintf(rec, sizeof rec, "build=%s;notice=%s;mode=", b, n);
+	assert_int_equal(cg_shown_parse(rec, &back), CG_ERR_INVALID);
 	assert_true(cg_build_id_valid(b));
 	assert_false(cg_build_id_valid("79C60A93689838A5BA7217B6E331A89D"));
 	assert_false(cg_build_id_valid("79c60a93"));
@@ -121,6 +144,28 @@ static void test_names(void **state)
 	assert_false(cg_shown_hash_valid(""));
 }
 
+/* a retired build is recorded with the notice in service when it last was */
+static void test_notice_of(void **state)
+{
+	const struct cg_shown_row rows[] = {
+		{.id = "b1", .kind = CG_SHOWN_BANNER, .first_ms = 100, .retired_ms = 500},
+		{.id = "n1", .kind = CG_SHOWN_NOTICE, .first_ms = 100, .retired_ms = 300},
+		{.id = "n2", .kind = CG_SHOWN_NOTICE, .first_ms = 300, .retired_ms = 700},
+		{.id = "b2", .kind = CG_SHOWN_BANNER, .first_ms = 500, .retired_ms = 0},
+		{.id = "n3", .kind = CG_SHOWN_NOTICE, .first_ms = 700, .retired_ms = 0},
+		{.id = "b0", .kind = CG_SHOWN_BANNER, .first_ms = 10, .retired_ms = 50},
+	};
+	char notice[CG_NOTICE_ID_LEN + 1];
+
+	(void)state;
+	cg_shown_notice_of(&rows[0], rows, 6, notice);
+	assert_string_equal(notice, "n2");     /* not n3, today's */
+	cg_shown_notice_of(&rows[3], rows, 6, notice);
+	assert_string_equal(notice, "n3");     /* in service: today's */
+	cg_shown_notice_of(&rows[5], rows, 6, notice);
+	assert_string_equal(notice, "");       /* no notice then */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -128,6 +173,7 @@ int main(void)
 		cmocka_unit_test(test_notice_id),
 		cmocka_unit_test(test_record),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_notice_of),
 	};
 	if (sodium_init() < 0)
 		return 1;
