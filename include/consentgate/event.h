@@ -31,6 +31,7 @@ enum cg_action {
 enum cg_link { CG_LINK_ROW = 0, CG_LINK_PRUNED, CG_LINK_LOG };
 
 #define CG_TRI_NULL (-1) /* SQL NULL for 0/1 columns */
+#define CG_TRI_BAD 2     /* what a store reads for any other value of one */
 /* a 0/1/NULL value as JSON text */
 static inline const char *cg_tri_json(int v)
 {

@@ -147,6 +147,8 @@ static void check_row(struct cg_audit *a, const struct cg_event *ev)
 		audit_fault(a, ev->id, "action is not that of a visitor's row");
 		return;
 	}
+	if (ev->objections & ~7u)
+		audit_fault(a, ev->id, "objections holds bits of no purpose");
 	if (ev->action == CG_ACT_CHOICE && ev->banner[0] && cg_shown_parse(ev->banner, &w) != CG_OK)
 		audit_fault(a, ev->id, "banner is not a record of what was shown");
 	cg_chain_subject_digest(ev->subject, sdhex);
@@ -170,6 +172,8 @@ static void check_link(struct cg_audit *a, const struct cg_event *ev)
 	a->r.n.pruned++;
 	if (ev->action < CG_ACT_CHOICE || ev->action > CG_ACT_ERASE)
 		audit_fault(a, ev->id, "action is not that of a visitor's row");
+	if (ev->objections & ~7u)
+		audit_fault(a, ev->id, "objections holds bits of no purpose");
 	p = ev->purge_id ? audit_purge_find(a, ev->purge_id) : NULL;
 	if (!ev->purge_id)
 		audit_fault(a, ev->id, "a link of row format 2 that names no purge");

@@ -46,9 +46,11 @@ static void put_opt(crypto_hash_sha256_state *h, const char *s)
 	put_str(h, s, !s[0]);
 }
 
+/* 0, 1 or NULL; anything else a store read (CG_TRI_BAD) is a text no
+ * honest row has, so no digest matches it */
 static void put_tri(crypto_hash_sha256_state *h, int v)
 {
-	put_str(h, v ? "1" : "0", v == CG_TRI_NULL);
+	put_str(h, v == 0 ? "0" : v == 1 ? "1" : "?", v == CG_TRI_NULL);
 }
 
 static void finish(crypto_hash_sha256_state *h, char out[CG_HEX_HASH_LEN + 1])
@@ -83,13 +85,15 @@ static void core_fields(crypto_hash_sha256_state *h, const struct cg_event *ev)
 {
 	char obj[CG_OBJECTIONS_MAX + 1];
 
+	const char *action = cg_action_name(ev->action);
+
 	put_str(h, ev->recorded_at, 0);
-	put_str(h, cg_action_name(ev->action), 0);
+	put_str(h, action ? action : "", !action); /* a stored value out of range: no digest matches */
 	put_opt(h, ev->policy_version);
 	for (int p = 0; p < CG_NPURPOSES; p++)
 		put_tri(h, ev->choice[p]);
-	put_str(h, ev->objection_purpose >= 0 ? cg_purpose_name(ev->objection_purpose) : "",
-	        ev->objection_purpose < 0);
+	put_str(h, cg_purpose_name(ev->objection_purpose) ? cg_purpose_name(ev->objection_purpose) : "?",
+	        ev->objection_purpose == -1);
 	cg_objections_format(ev->objections, obj);
 	put_str(h, obj, 0);
 	put_opt(h, ev->choice_at);

@@ -85,8 +85,15 @@ req POST /consent '{"choices":{"necessary":false,"preferences":true,"statistics"
 expect_match "necessary=false refused" '"field":"choices.necessary"' "$RBODY"
 req POST /consent '{"choices":{"preferences":true,"statistics":true,"marketing":true},"policy_version":"2023-12","x":1}'
 expect_match "unknown key refused" '"error":"bad_field".*"field":"x"' "$RBODY"
-req POST /consent '{"choices":{"preferences":true,"statistics":true,"marketing":true},"policy_version":"2023-12","page":"javascript:alert(1)"}'
-expect_match "bad page refused" '"field":"page"' "$RBODY"
+# a page that is no URL of the site is recorded as none: a refusal is never refused over it
+req POST /consent '{"choices":{"preferences":false,"statistics":false,"marketing":false},"policy_version":"2023-12","page":"javascript:alert(1)"}'
+expect_eq "a page that is no URL: 200" 200 "$STATUS"
+expect_eq "... and recorded as none" "" "$(sql "SELECT coalesce(page, '') FROM consent_events ORDER BY id DESC LIMIT 1")"
+BEFORE=$((BEFORE + 1))
+req POST /consent '{"choices":{"preferences":false,"statistics":false,"marketing":false},"policy_version":"2023-12","page":"https://elsewhere.example/x"}'
+expect_eq "a page on another site: 200, recorded as none" "200|" \
+	"$STATUS|$(sql "SELECT coalesce(page, '') FROM consent_events ORDER BY id DESC LIMIT 1")"
+BEFORE=$((BEFORE + 1))
 req POST /consent "$ALL" -H 'Sec-Fetch-Site: cross-site'
 expect_eq "cross-site → 403" 403 "$STATUS"; expect_match "cross_site code" '"error":"cross_site"' "$RBODY"
 req POST /consent "$ALL" -H 'Origin: https://evil.example'
@@ -134,7 +141,7 @@ echo "# views"
 expect_eq "consent_current: one row per subject" "$(sql "SELECT count(DISTINCT subject) FROM consent_events")" "$(sql "SELECT count(*) FROM consent_current")"
 expect_eq "consent_current: latest state" "withdraw|0|0" "$(sql "SELECT action, expired, stale_policy FROM consent_current WHERE subject='$S1'")"
 expect_match "consent_current: expires_at" '^20[0-9-]+T[0-9:.]+Z$' "$(sql "SELECT expires_at FROM consent_current WHERE subject='$S6'")"
-expect_eq "consent_daily outcomes" "accept_all:2 custom:1 reject_all:4 withdraw:1" \
+expect_eq "consent_daily outcomes" "accept_all:2 custom:1 reject_all:6 withdraw:1" \
 	"$(sql "SELECT group_concat(outcome || ':' || n, ' ') FROM (SELECT outcome, sum(n) AS n FROM consent_daily GROUP BY outcome ORDER BY outcome) x")"
 expect_eq "consent_daily by country" "DK:2" "$(sql "SELECT country || ':' || sum(n) FROM consent_daily WHERE country='DK' GROUP BY country")"
 sql "UPDATE meta SET value='2030-01' WHERE key='policy_version'"
@@ -169,7 +176,7 @@ else # tampered in place (by a superuser who disables the trigger), then put bac
 	sql "UPDATE events SET marketing = $was WHERE id = 2; ALTER TABLE events ENABLE TRIGGER events_append_only"
 	expect_eq "verify passes again once the row is put back" 0 "$("$CG_BUILD/consentctl" -c "$CG_INI" verify >/dev/null; echo $?)"
 fi
-expect_eq "verify fails on a tampered log" 1 "$rc"; expect_match "names the first bad row" 'id = 2: core fields' "$out"
+expect_eq "verify fails on a tampered log" 1 "$rc"; expect_match "names the first bad row" 'row 2: core fields' "$out"
 
 # the analysts' example queries (docs/analysts.md#example-queries: its SQLite or
 # its PostgreSQL set) run against a real database

@@ -383,7 +383,9 @@ int64_t pgs_col_i64(const PGresult *r, int row, int col)
 
 int pgs_col_tri(const PGresult *r, int row, int col)
 {
-	return PQgetisnull(r, row, col) ? CG_TRI_NULL : atoi(PQgetvalue(r, row, col)) != 0;
+	int v = PQgetisnull(r, row, col) ? CG_TRI_NULL : atoi(PQgetvalue(r, row, col));
+
+	return v == CG_TRI_NULL || v == 0 || v == 1 ? v : CG_TRI_BAD;
 }
 
 int pgs_col_null(const PGresult *r, int row, int col)

@@ -1,7 +1,7 @@
 /* Moving a log to PostgreSQL (consentctl migrate --to): everything another
  * backend holds — every event with its stored digests and hashes, the links
- * of pruned rows, every outbox row with its id and state, the recipients of
- * erasure notices, the client_id key,
+ * of pruned rows, the log events, every outbox row with its id and state, the
+ * recipients of erasure notices, the client_id key,
  * the public signing keys and the signed chain heads
  * — copied in one transaction with COPY, into a database that holds no log
  * yet. Ids and hashes are kept as they are, so the chain verifies on the
@@ -25,24 +25,35 @@ static const char stage_sql[] =
 	" action smallint, preferences smallint, statistics smallint, marketing smallint,"
 	" objection_purpose smallint, objections smallint, gpc smallint, dnt smallint, policy_version text,"
 	" lang text, banner text, country text, page text, ip_prefix text, salt bytea, core_digest bytea,"
-	" personal_digest bytea, hash bytea) ON COMMIT DROP;"
+	" personal_digest bytea, hash bytea, link smallint, fmt smallint, ip_digest bytea, sdigest bytea,"
+	" purge_id bigint, pruned_ms bigint, record text) ON COMMIT DROP;"
 	"CREATE TEMP TABLE cg_imp_outbox(id bigint, subject bytea, destination text, purpose smallint,"
 	" mode smallint, payload text, created_ms bigint, attempts integer, next_ms bigint, state smallint,"
 	" last_error text) ON COMMIT DROP;"
 	"CREATE TEMP TABLE cg_imp_recipients(subject bytea, destination text) ON COMMIT DROP";
 
+/* Rows, pruned links and log events as they were (row format 1 included:
+ * consentgate.importing lets cg_row_format pass them, logev.c). */
 static const char move_sql[] =
+	"SET LOCAL consentgate.importing = 'on';"
 	"INSERT INTO subjects(digest) SELECT DISTINCT subject FROM (SELECT subject FROM cg_imp UNION ALL"
 	" SELECT subject FROM cg_imp_outbox UNION ALL SELECT subject FROM cg_imp_recipients) x"
 	" WHERE subject IS NOT NULL ORDER BY 1 ON CONFLICT (digest) DO NOTHING;"
 	"INSERT INTO events(id, sid, recorded_ms, choice_back_ms, action, preferences, statistics, marketing,"
 	" objection_purpose, objections, gpc, dnt, policy_version, lang, banner, country, page, ip_prefix, salt,"
-	" core_digest, personal_digest, hash) SELECT i.id, s.sid, i.recorded_ms, i.choice_back_ms, i.action,"
-	" i.preferences, i.statistics, i.marketing, i.objection_purpose, i.objections, i.gpc, i.dnt,"
+	" core_digest, personal_digest, hash, ip_digest, fmt) SELECT i.id, s.sid, i.recorded_ms, i.choice_back_ms,"
+	" i.action, i.preferences, i.statistics, i.marketing, i.objection_purpose, i.objections, i.gpc, i.dnt,"
 	" i.policy_version, i.lang, i.banner, i.country, i.page, i.ip_prefix, i.salt, i.core_digest,"
-	" i.personal_digest, i.hash FROM cg_imp i JOIN subjects s ON s.digest = i.subject WHERE i.action >= 0;"
-	"INSERT INTO pruned(id, pruned_ms, core_digest, personal_digest, hash)"
-	" SELECT id, coalesce(recorded_ms, 0), core_digest, personal_digest, hash FROM cg_imp WHERE action < 0;"
+	" i.personal_digest, i.hash, i.ip_digest, i.fmt FROM cg_imp i JOIN subjects s ON s.digest = i.subject"
+	" WHERE i.link = 0;"
+	"INSERT INTO pruned(id, pruned_ms, core_digest, personal_digest, hash, sdigest, recorded_ms, choice_back_ms,"
+	" action, preferences, statistics, marketing, objection_purpose, objections, policy_version, banner, purge_id,"
+	" fmt) SELECT id, coalesce(pruned_ms, 0), core_digest, personal_digest, hash, sdigest,"
+	" CASE WHEN fmt = 2 THEN recorded_ms END, CASE WHEN fmt = 2 THEN choice_back_ms END,"
+	" CASE WHEN fmt = 2 THEN action END, preferences, statistics, marketing, objection_purpose,"
+	" CASE WHEN fmt = 2 THEN objections END, policy_version, banner, purge_id, fmt FROM cg_imp WHERE link = 1;"
+	"INSERT INTO log_events(id, recorded_ms, kind, record, core_digest, personal_digest, hash)"
+	" SELECT id, recorded_ms, action, record, core_digest, personal_digest, hash FROM cg_imp WHERE link = 2;"
 	"INSERT INTO outbox_rows(id, sid, destination, purpose, mode, payload, created_ms, attempts, next_ms, state,"
 	" last_error) SELECT o.id, s.sid, o.destination, o.purpose, o.mode, o.payload, o.created_ms, o.attempts,"
 	" o.next_ms, o.state, o.last_error FROM cg_imp_outbox o LEFT JOIN subjects s ON s.digest = o.subject;"
@@ -106,8 +117,11 @@ static int copy_event(void *arg, const struct cg_event *ev)
 	int has_at = ev->recorded_at[0] && cg_time_parse(ev->recorded_at, &at) == CG_OK;
 	int has_choice = ev->choice_at[0] && cg_time_parse(ev->choice_at, &choice) == CG_OK;
 
+	int64_t pruned = 0;
+	int has_pruned = ev->pruned_at[0] && cg_time_parse(ev->pruned_at, &pruned) == CG_OK;
+
 	field_i64(k, ev->id, 0);
-	field_hex(k, ev->action < 0 ? "" : ev->subject, 0);
+	field_hex(k, ev->link != CG_LINK_ROW ? "" : ev->subject, 0);
 	field_i64(k, at, !has_at);
 	field_i64(k, at - choice, !(has_at && has_choice));
 	field_i64(k, ev->action, 0);
@@ -126,8 +140,15 @@ static int copy_event(void *arg, const struct cg_event *ev)
 	field_hex(k, ev->salt, 0);
 	field_hex(k, ev->core_digest, 0);
 	field_hex(k, ev->personal_digest, 0);
-	field_hex(k, ev->hash, 1);
-	if (ev->action < 0)
+	field_hex(k, ev->hash, 0);
+	field_i64(k, ev->link, 0);
+	field_i64(k, ev->format, ev->format == 1);
+	field_hex(k, ev->ip_digest, 0);
+	field_hex(k, ev->subject_digest, 0);
+	field_i64(k, ev->purge_id, !ev->purge_id);
+	field_i64(k, pruned, !has_pruned);
+	field(k, PGS_OPT(ev->record), 1);
+	if (ev->link == CG_LINK_PRUNED)
 		k->pruned++;
 	else
 		k->rows++;
@@ -327,8 +348,9 @@ static int compare_heads(PGconn *c, struct source *src, char *err, size_t errlen
 {
 	struct head mine = {0}, theirs = {0};
 	PGresult *r = PQexec(c, "SELECT id, encode(hash, 'hex'), (SELECT count(*) FROM events) +"
-	                        " (SELECT count(*) FROM pruned) FROM (SELECT id, hash FROM events UNION ALL"
-	                        " SELECT id, hash FROM pruned) x ORDER BY id DESC LIMIT 1");
+	                        " (SELECT count(*) FROM pruned) + (SELECT count(*) FROM log_events) FROM (SELECT id,"
+	                        " hash FROM events UNION ALL SELECT id, hash FROM pruned UNION ALL SELECT id, hash"
+	                        " FROM log_events) x ORDER BY id DESC LIMIT 1");
 
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
 		theirs.id = pgs_col_i64(r, 0, 0);
@@ -349,7 +371,7 @@ static int compare_heads(PGconn *c, struct source *src, char *err, size_t errlen
 static long long held(PGconn *c)
 {
 	PGresult *r = PQexec(c, "SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM pruned)"
-	                        " + (SELECT count(*) FROM outbox_rows)");
+	                        " + (SELECT count(*) FROM log_events) + (SELECT count(*) FROM outbox_rows)");
 	long long n = PQresultStatus(r) == PGRES_TUPLES_OK ? pgs_col_i64(r, 0, 0) : -1;
 
 	PQclear(r);

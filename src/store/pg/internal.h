@@ -159,7 +159,7 @@ int pgs_reader_prepare(PGconn *c, int64_t deadline);
 /* statements per pipeline: at most 5 per job (redact, insert, effect,
  * outbox rows, forgetting recipients; updates and recipients) */
 #define MAX_STMTS (5 * MAX_JOBS + 16)
-#define EV_COLS 22
+#define EV_COLS 23
 #define OB_COLS 7
 #define UP_COLS 5
 /* A transaction under construction: statements, and the memory their
@@ -245,6 +245,17 @@ extern const char pgs_shown_sql[];
 int pgs_shown_put(void *ctx, const struct cg_shown *sh, int64_t now_ms);
 int pgs_each_shown(struct cg_store_reader *r, const char *id, cg_store_shown_fn fn, void *ctx);
 int pgs_artefact(struct cg_store_reader *r, const char *hash, struct cg_buf *out);
+
+/* logev.c: schema 2 -> 3 (row format 2) with its format event, in the
+ * caller's transaction; the chain's tip over rows, pruned links and log
+ * events (pgs_tip_sql: id, hash); a log event sealed onto it and stored
+ * (the caller holds the chain lock) */
+struct cg_logevent;
+extern const char pgs_v4_views_sql[], pgs_tip_sql[];
+int pgs_migrate_v4(PGconn *c, int64_t deadline);
+int pgs_tip(PGconn *c, int64_t deadline, int64_t *id, char hash[CG_HEX_HASH_LEN + 1]);
+int pgs_log_event_put(PGconn *c, int64_t deadline, const struct cg_logevent *l, int64_t now_ms,
+                      struct cg_event *ev);
 
 /* import.c */
 int pgs_import(void *ctx, const struct cg_store_port *src, struct cg_store_reader *src_reader,

@@ -11,6 +11,7 @@
 #include "consentgate/erasure.h"
 #include "consentgate/err.h"
 #include "consentgate/log.h"
+#include "consentgate/logevent.h"
 #include "consentgate/rules.h"
 #include "internal.h"
 
@@ -61,16 +62,32 @@ static int set_meta_ms(struct purge *p, const char *key, int64_t ms)
 	            2, v, NULL);
 }
 
-/* 1. IP prefixes: cleared with the salt. Only rows recorded since the last
- *    cut-off (less two days: rows commit in about, not exactly, time order)
- *    are looked at, through the BRIN index on the time. */
+/* The core's formulas (chain.h) in SQL, so that the purge stays one
+ * statement per step over any number of rows: hex SHA-256 of a label and a
+ * text, and the canonical field "<length>:<bytes>;". The verifiers
+ * recompute every row from the core's own code. */
+#define LHEX(label, text) "encode(sha256(convert_to('" label "' || " text ", 'UTF8')), 'hex')"
+#define SALT_HEX "encode(salt, 'hex')"
+#define IP_SALT "left(" LHEX("consentgate/ip-salt/v2:", SALT_HEX) ", 32)"
+#define FIELD(x) "octet_length(" x ") || ':' || " x " || ';'"
+
+/* 1. IP prefixes. A row of format 2 keeps the prefix's digest and its
+ *    personal salt instead (cg_chain_clear_ip), so its other personal
+ *    fields stay checkable; one of format 1 loses its salt with the prefix,
+ *    as it always did. Only rows recorded since the last cut-off (less two
+ *    days: rows commit in about, not exactly, time order) are looked at,
+ *    through the BRIN index on the time. */
 static int purge_ip(struct purge *p)
 {
 	char a[24], b[24];
 	int64_t since = meta_ms(p, "ip_cleared_before_ms");
 	const char *v[] = {I64(a, p->cut.ip_prefix_before_ms), I64(b, since ? since - 2 * CG_MS_PER_DAY : 0)};
-	int rc = step(p, "UPDATE events SET ip_prefix = NULL, salt = NULL WHERE recorded_ms < $1::bigint"
-	                 " AND recorded_ms >= $2::bigint AND ip_prefix IS NOT NULL",
+	int rc = step(p, "UPDATE events SET ip_prefix = NULL,"
+	                 " ip_digest = CASE WHEN fmt = 2 THEN sha256(convert_to('17:consentgate/ip/v2;32:' || " IP_SALT
+	                 " || ';' || " FIELD("ip_prefix") ", 'UTF8')) END,"
+	                 " salt = CASE WHEN fmt = 2 THEN decode(left(" LHEX("consentgate/personal-salt/v2:", SALT_HEX)
+	                 ", 32), 'hex') END"
+	                 " WHERE recorded_ms < $1::bigint AND recorded_ms >= $2::bigint AND ip_prefix IS NOT NULL",
 	              2, v, &p->out->ip_prefixes_cleared);
 
 	return rc == CG_OK ? set_meta_ms(p, "ip_cleared_before_ms", p->cut.ip_prefix_before_ms) : rc;
@@ -111,7 +128,70 @@ static int pick_subjects(struct purge *p)
 	return rc == CG_OK ? pgs_exec(p->c, "CLOSE cg_latest", p->deadline) : rc;
 }
 
-/* 2. Their rows, queued analytics, recipients and keys go; their links stay in pruned.
+/* the purge's log event: the retention in force and the ids of the rows
+ * it removes, read in id order through a cursor */
+static int purge_event(struct purge *p, int64_t *id)
+{
+	struct cg_logevent l = {.kind = CG_ACT_PURGE};
+	struct cg_ids_digest d;
+	struct cg_event ev;
+	int rc = pgs_exec(p->c, "DECLARE cg_gone NO SCROLL CURSOR FOR SELECT id FROM events"
+	                        " WHERE sid IN (SELECT sid FROM cg_purge) ORDER BY id", p->deadline);
+
+	cg_ids_init(&d);
+	while (rc == CG_OK) {
+		PGresult *r = NULL;
+		int n;
+		rc = pgs_query(p->c, "FETCH 10000 FROM cg_gone", 0, NULL, p->deadline, &r);
+		n = rc == CG_OK ? PQntuples(r) : 0;
+		for (int i = 0; i < n; i++)
+			cg_ids_add(&d, pgs_col_i64(r, i, 0));
+		PQclear(r);
+		if (!n)
+			break;
+	}
+	if (rc == CG_OK)
+		rc = pgs_exec(p->c, "CLOSE cg_gone", p->deadline);
+	*id = 0;
+	if (rc != CG_OK || !d.n)
+		return rc;
+	cg_retention_of(p->cfg, &l.retention);
+	l.count = d.n;
+	cg_ids_final(&d, l.ids);
+	rc = pgs_log_event_put(p->c, p->deadline, &l, p->now_ms, &ev);
+	*id = ev.id;
+	return rc;
+}
+
+/* The links: a row of format 2 keeps its core fields with its subject's
+ * digest (chain.h) in place of the subject; one of format 1 its digests.
+ * Each names the purge's log event. */
+static int purge_links(struct purge *p, const char *const *now)
+{
+	char pid[24];
+	const char *v[] = {now[0], pid};
+	int64_t id = 0;
+	int rc = purge_event(p, &id);
+
+	if (rc != CG_OK || !id)
+		return rc;
+	I64(pid, id);
+	return step(p, "INSERT INTO pruned(id, pruned_ms, core_digest, personal_digest, hash, purge_id, fmt, sdigest,"
+	               " recorded_ms, choice_back_ms, action, preferences, statistics, marketing, objection_purpose,"
+	               " objections, policy_version, banner) SELECT e.id, $1::bigint, e.core_digest, e.personal_digest,"
+	               " e.hash, $2::bigint, e.fmt, CASE WHEN e.fmt = 2 THEN decode("
+	               LHEX("consentgate/subject-digest/v2:", "encode(s.digest, 'hex')") ", 'hex') END,"
+	               " CASE WHEN e.fmt = 2 THEN e.recorded_ms END, CASE WHEN e.fmt = 2 THEN e.choice_back_ms END,"
+	               " CASE WHEN e.fmt = 2 THEN e.action END, CASE WHEN e.fmt = 2 THEN e.preferences END,"
+	               " CASE WHEN e.fmt = 2 THEN e.statistics END, CASE WHEN e.fmt = 2 THEN e.marketing END,"
+	               " CASE WHEN e.fmt = 2 THEN e.objection_purpose END, CASE WHEN e.fmt = 2 THEN e.objections END,"
+	               " CASE WHEN e.fmt = 2 THEN e.policy_version END, CASE WHEN e.fmt = 2 THEN e.banner END"
+	               " FROM events e JOIN subjects s ON s.sid = e.sid WHERE e.sid IN (SELECT sid FROM cg_purge)",
+	            2, v, NULL);
+}
+
+/* 2. Their rows, queued analytics, recipients and keys go; their links
+ *    stay in pruned, a log event accounts for them.
  *    The chain lock keeps new events out meanwhile, and a visitor with an
  *    event newer than the snapshot the choice was made on is spared. */
 static int purge_subjects(struct purge *p)
@@ -136,9 +216,7 @@ static int purge_subjects(struct purge *p)
 		return rc;
 	p->out->subjects_pruned = pgs_col_i64(r, 0, 0);
 	PQclear(r);
-	if ((rc = step(p, "INSERT INTO pruned(id, pruned_ms, core_digest, personal_digest, hash) SELECT id, $1::bigint,"
-	                  " core_digest, personal_digest, hash FROM events WHERE sid IN (SELECT sid FROM cg_purge)",
-	               1, t, NULL)) ||
+	if ((rc = purge_links(p, t)) ||
 	    (rc = step(p, "DELETE FROM events WHERE sid IN (SELECT sid FROM cg_purge)", 0, NULL,
 	               &p->out->events_pruned)) ||
 	    (rc = step(p, "DELETE FROM outbox_rows WHERE sid IN (SELECT sid FROM cg_purge)", 0, NULL, NULL)) ||

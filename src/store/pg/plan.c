@@ -15,16 +15,16 @@
 static const char ins_events_sql[] =
 	"INSERT INTO events(id, sid, recorded_ms, choice_back_ms, action, preferences, statistics, marketing,"
 	" objection_purpose, objections, gpc, dnt, policy_version, lang, banner, country, page, ip_prefix,"
-	" salt, core_digest, personal_digest, hash)"
+	" salt, core_digest, personal_digest, hash, fmt)"
 	" SELECT v.id, s.sid, v.recorded_ms, v.choice_back_ms, v.action, v.preferences, v.statistics,"
 	" v.marketing, v.objection_purpose, v.objections, v.gpc, v.dnt, v.policy_version, v.lang, v.banner,"
-	" v.country, v.page, v.ip_prefix, v.salt, v.core_digest, v.personal_digest, v.hash"
+	" v.country, v.page, v.ip_prefix, v.salt, v.core_digest, v.personal_digest, v.hash, v.fmt"
 	" FROM unnest($1::bigint[], $2::bytea[], $3::bigint[], $4::bigint[], $5::smallint[], $6::smallint[],"
 	" $7::smallint[], $8::smallint[], $9::smallint[], $10::smallint[], $11::smallint[], $12::smallint[],"
 	" $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::bytea[],"
-	" $20::bytea[], $21::bytea[], $22::bytea[]) AS v(id, subject, recorded_ms, choice_back_ms, action,"
-	" preferences, statistics, marketing, objection_purpose, objections, gpc, dnt, policy_version, lang,"
-	" banner, country, page, ip_prefix, salt, core_digest, personal_digest, hash)"
+	" $20::bytea[], $21::bytea[], $22::bytea[], $23::smallint[]) AS v(id, subject, recorded_ms, choice_back_ms,"
+	" action, preferences, statistics, marketing, objection_purpose, objections, gpc, dnt, policy_version, lang,"
+	" banner, country, page, ip_prefix, salt, core_digest, personal_digest, hash, fmt)"
 	/* a missing subject leaves sid NULL: NOT NULL fails the transaction */
 	" LEFT JOIN subjects s ON s.digest = v.subject";
 
@@ -62,10 +62,11 @@ static const char subjects_sql[] =
 
 #define SID "(SELECT sid FROM subjects WHERE digest = $1)"
 /* Erasure: every personal column of the subject's rows, and the salt that
- * would let anyone confirm a guess of them, goes. The proof columns stay. */
+ * would let anyone confirm a guess of them, goes. The proof columns stay,
+ * and from row format 2 what was shown with them (banner). */
 static const char redact_sql[] =
-	"UPDATE events SET salt = NULL, gpc = NULL, dnt = NULL, lang = NULL, banner = NULL, country = NULL,"
-	" page = NULL, ip_prefix = NULL WHERE sid = " SID;
+	"UPDATE events SET salt = NULL, gpc = NULL, dnt = NULL, lang = NULL, country = NULL, page = NULL,"
+	" ip_prefix = NULL, ip_digest = NULL, banner = CASE WHEN fmt = 2 THEN banner END WHERE sid = " SID;
 /* What an event does to the visitor's outbox rows is the core's rule
  * (cg_rules_outbox_effect); these statements carry it out. */
 static const char *const effect_sql[] = {
@@ -219,6 +220,7 @@ static void add_event_row(struct plan *p, const struct cg_event *ev)
 	pgs_arr_hex(&a[19], ev->core_digest);
 	pgs_arr_hex(&a[20], ev->personal_digest);
 	pgs_arr_hex(&a[21], ev->hash);
+	pgs_arr_int(&a[22], ev->format);
 	p->nev++;
 }
 

@@ -72,9 +72,11 @@ static int read_tip(struct sign *g, struct cg_head *h)
 {
 	PGresult *r = NULL;
 	int rc = pgs_query(g->c,
-		"SELECT t.id, t.hash, t.ms, (SELECT count(*) FROM events) + (SELECT count(*) FROM pruned) FROM ("
+		"SELECT t.id, t.hash, t.ms, (SELECT count(*) FROM events) + (SELECT count(*) FROM pruned) +"
+		" (SELECT count(*) FROM log_events) FROM ("
 		" (SELECT id, hash, recorded_ms AS ms FROM events ORDER BY id DESC LIMIT 1) UNION ALL"
-		" (SELECT id, hash, pruned_ms FROM pruned ORDER BY id DESC LIMIT 1)) t ORDER BY t.id DESC LIMIT 1",
+		" (SELECT id, hash, pruned_ms FROM pruned ORDER BY id DESC LIMIT 1) UNION ALL"
+		" (SELECT id, hash, recorded_ms FROM log_events ORDER BY id DESC LIMIT 1)) t ORDER BY t.id DESC LIMIT 1",
 		0, NULL, g->deadline, &r);
 
 	strcpy(h->hash, CG_CHAIN_GENESIS);

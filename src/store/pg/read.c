@@ -140,40 +140,51 @@ int pgs_load_state(struct cg_store_reader *r, const char *subject, struct cg_sta
 
 /* ---- events ------------------------------------------------------------------ */
 
-#define EVENT_COLS(prev) \
-	"SELECT e.id, encode(s.digest, 'hex'), e.recorded_ms, e.action, e.policy_version, e.preferences," \
+/* Every kind of link in one column list (as on SQLite): 0 the kind (enum
+ * cg_link), then the fields of struct cg_event; what a kind lacks is NULL. */
+#define ROW_COLS(prev) \
+	"SELECT 0, e.id, encode(s.digest, 'hex'), NULL, e.recorded_ms, e.action, e.policy_version, e.preferences," \
 	" e.statistics, e.marketing, e.objection_purpose, e.objections, e.recorded_ms - e.choice_back_ms," \
-	" e.gpc, e.dnt, e.lang, e.banner, e.page, e.ip_prefix, e.country, encode(e.salt, 'hex')," \
-	" encode(e.core_digest, 'hex'), encode(e.personal_digest, 'hex'), " prev ", encode(e.hash, 'hex')" \
+	" e.gpc, e.dnt, e.lang, e.banner, e.page, e.ip_prefix, encode(e.ip_digest, 'hex'), e.country," \
+	" encode(e.salt, 'hex'), encode(e.core_digest, 'hex'), encode(e.personal_digest, 'hex'), " prev "," \
+	" encode(e.hash, 'hex'), e.fmt, NULL::bigint, NULL::bigint, NULL" \
 	" FROM events e JOIN subjects s ON s.sid = e.sid"
 
 static void read_event(const PGresult *r, int i, struct cg_event *ev)
 {
 	memset(ev, 0, sizeof *ev);
-	ev->id = pgs_col_i64(r, i, 0);
-	pgs_col(r, i, 1, ev->subject, sizeof ev->subject);
-	if (!pgs_col_null(r, i, 2))
-		cg_time_format(pgs_col_i64(r, i, 2), ev->recorded_at);
-	ev->action = (int)pgs_col_i64(r, i, 3);
-	pgs_col(r, i, 4, ev->policy_version, sizeof ev->policy_version);
+	ev->link = (int)pgs_col_i64(r, i, 0);
+	ev->id = pgs_col_i64(r, i, 1);
+	pgs_col(r, i, 2, ev->subject, sizeof ev->subject);
+	pgs_col(r, i, 3, ev->subject_digest, sizeof ev->subject_digest);
+	if (!pgs_col_null(r, i, 4))
+		cg_time_format(pgs_col_i64(r, i, 4), ev->recorded_at);
+	ev->action = (int)pgs_col_i64(r, i, 5);
+	pgs_col(r, i, 6, ev->policy_version, sizeof ev->policy_version);
 	for (int p = 0; p < CG_NPURPOSES; p++)
-		ev->choice[p] = pgs_col_tri(r, i, 5 + p);
-	ev->objection_purpose = pgs_col_null(r, i, 8) ? -1 : (int)pgs_col_i64(r, i, 8);
-	ev->objections = (unsigned)pgs_col_i64(r, i, 9);
-	if (!pgs_col_null(r, i, 10))
-		cg_time_format(pgs_col_i64(r, i, 10), ev->choice_at);
-	ev->gpc = pgs_col_tri(r, i, 11);
-	ev->dnt = pgs_col_tri(r, i, 12);
-	pgs_col(r, i, 13, ev->lang, sizeof ev->lang);
-	pgs_col(r, i, 14, ev->banner, sizeof ev->banner);
-	pgs_col(r, i, 15, ev->page, sizeof ev->page);
-	pgs_col(r, i, 16, ev->ip_prefix, sizeof ev->ip_prefix);
-	pgs_col(r, i, 17, ev->country, sizeof ev->country);
-	pgs_col(r, i, 18, ev->salt, sizeof ev->salt);
-	pgs_col(r, i, 19, ev->core_digest, sizeof ev->core_digest);
-	pgs_col(r, i, 20, ev->personal_digest, sizeof ev->personal_digest);
-	pgs_col(r, i, 21, ev->prev_hash, sizeof ev->prev_hash);
-	pgs_col(r, i, 22, ev->hash, sizeof ev->hash);
+		ev->choice[p] = pgs_col_tri(r, i, 7 + p);
+	ev->objection_purpose = pgs_col_null(r, i, 10) ? -1 : (int)pgs_col_i64(r, i, 10);
+	ev->objections = (unsigned)pgs_col_i64(r, i, 11);
+	if (!pgs_col_null(r, i, 12))
+		cg_time_format(pgs_col_i64(r, i, 12), ev->choice_at);
+	ev->gpc = pgs_col_tri(r, i, 13);
+	ev->dnt = pgs_col_tri(r, i, 14);
+	pgs_col(r, i, 15, ev->lang, sizeof ev->lang);
+	pgs_col(r, i, 16, ev->banner, sizeof ev->banner);
+	pgs_col(r, i, 17, ev->page, sizeof ev->page);
+	pgs_col(r, i, 18, ev->ip_prefix, sizeof ev->ip_prefix);
+	pgs_col(r, i, 19, ev->ip_digest, sizeof ev->ip_digest);
+	pgs_col(r, i, 20, ev->country, sizeof ev->country);
+	pgs_col(r, i, 21, ev->salt, sizeof ev->salt);
+	pgs_col(r, i, 22, ev->core_digest, sizeof ev->core_digest);
+	pgs_col(r, i, 23, ev->personal_digest, sizeof ev->personal_digest);
+	pgs_col(r, i, 24, ev->prev_hash, sizeof ev->prev_hash);
+	pgs_col(r, i, 25, ev->hash, sizeof ev->hash);
+	ev->format = pgs_col_null(r, i, 26) ? 1 : (int)pgs_col_i64(r, i, 26);
+	ev->purge_id = pgs_col_i64(r, i, 27);
+	if (!pgs_col_null(r, i, 28))
+		cg_time_format(pgs_col_i64(r, i, 28), ev->pruned_at);
+	pgs_col(r, i, 29, ev->record, sizeof ev->record);
 }
 
 static int each_row(const PGresult *res, cg_store_event_fn fn, void *ctx)
@@ -198,9 +209,10 @@ static int subject_rows(struct cg_store_reader *r, PGconn *c, const char *subjec
 
 	if (subject_param(subject, key) != CG_OK)
 		return CG_OK;
-	rc = pgs_query(c, EVENT_COLS("encode(coalesce((SELECT hash FROM events WHERE id = e.id - 1),"
-	                             " (SELECT hash FROM pruned WHERE id = e.id - 1),"
-	                             " CASE WHEN e.id = 1 THEN decode(repeat('00', 32), 'hex') END), 'hex')")
+	rc = pgs_query(c, ROW_COLS("encode(coalesce((SELECT hash FROM events WHERE id = e.id - 1),"
+	                           " (SELECT hash FROM pruned WHERE id = e.id - 1),"
+	                           " (SELECT hash FROM log_events WHERE id = e.id - 1),"
+	                           " CASE WHEN e.id = 1 THEN decode(repeat('00', 32), 'hex') END), 'hex')")
 	               " WHERE e.sid = (SELECT sid FROM subjects WHERE digest = $1) ORDER BY e.id",
 	               1, v, pgs_mono_ms() + BULK_MS(r->s), &res);
 	if (rc == CG_OK)
@@ -209,22 +221,29 @@ static int subject_rows(struct cg_store_reader *r, PGconn *c, const char *subjec
 	return rc;
 }
 
-/* The whole chain, pruned links included, from one snapshot through a
- * cursor; prev_hash is the hash of the row before (genesis before id 1). */
+/* The whole chain, every kind of link, from one snapshot through a cursor;
+ * prev_hash is the hash of the link before (genesis before id 1). */
 static const char chain_sql[] =
-	"DECLARE cg_chain NO SCROLL CURSOR FOR SELECT id, subject, recorded_ms, action, policy_version,"
+	"DECLARE cg_chain NO SCROLL CURSOR FOR SELECT k, id, subject, sdigest, recorded_ms, action, policy_version,"
 	" preferences, statistics, marketing, objection_purpose, objections, choice_ms, gpc, dnt, lang, banner,"
-	" page, ip_prefix, country, salt, core_digest, personal_digest,"
+	" page, ip_prefix, ip_digest, country, salt, core_digest, personal_digest,"
 	" encode(coalesce(lag(hash) OVER (ORDER BY id), CASE WHEN id = 1 THEN decode(repeat('00', 32), 'hex') END),"
-	" 'hex'), encode(hash, 'hex') FROM ("
-	"SELECT e.id, encode(s.digest, 'hex') AS subject, e.recorded_ms, e.action, e.policy_version, e.preferences,"
-	" e.statistics, e.marketing, e.objection_purpose, e.objections, e.recorded_ms - e.choice_back_ms AS choice_ms,"
-	" e.gpc, e.dnt, e.lang, e.banner, e.page, e.ip_prefix, e.country, encode(e.salt, 'hex') AS salt,"
-	" encode(e.core_digest, 'hex') AS core_digest, encode(e.personal_digest, 'hex') AS personal_digest, e.hash"
+	" 'hex'), encode(hash, 'hex'), fmt, purge_id, pruned_ms, record FROM ("
+	"SELECT 0 AS k, e.id, encode(s.digest, 'hex') AS subject, NULL AS sdigest, e.recorded_ms, e.action,"
+	" e.policy_version, e.preferences, e.statistics, e.marketing, e.objection_purpose, e.objections,"
+	" e.recorded_ms - e.choice_back_ms AS choice_ms, e.gpc, e.dnt, e.lang, e.banner, e.page, e.ip_prefix,"
+	" encode(e.ip_digest, 'hex') AS ip_digest, e.country, encode(e.salt, 'hex') AS salt,"
+	" encode(e.core_digest, 'hex') AS core_digest, encode(e.personal_digest, 'hex') AS personal_digest, e.hash,"
+	" e.fmt, NULL::bigint AS purge_id, NULL::bigint AS pruned_ms, NULL AS record"
 	" FROM events e JOIN subjects s ON s.sid = e.sid"
-	" UNION ALL SELECT p.id, NULL, p.pruned_ms, -1, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL,"
-	" NULL, NULL, NULL, NULL, NULL, encode(p.core_digest, 'hex'), encode(p.personal_digest, 'hex'), p.hash"
-	" FROM pruned p) x ORDER BY id";
+	" UNION ALL SELECT 1, p.id, NULL, encode(p.sdigest, 'hex'), p.recorded_ms, p.action, p.policy_version,"
+	" p.preferences, p.statistics, p.marketing, p.objection_purpose, coalesce(p.objections, 0),"
+	" p.recorded_ms - p.choice_back_ms, NULL, NULL, NULL, p.banner, NULL, NULL, NULL, NULL, NULL,"
+	" encode(p.core_digest, 'hex'), encode(p.personal_digest, 'hex'), p.hash, p.fmt, p.purge_id, p.pruned_ms,"
+	" NULL FROM pruned p"
+	" UNION ALL SELECT 2, l.id, NULL, NULL, l.recorded_ms, l.kind, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL,"
+	" NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, encode(l.core_digest, 'hex'),"
+	" encode(l.personal_digest, 'hex'), l.hash, 2, NULL, NULL, l.record FROM log_events l) x ORDER BY id";
 
 static int chain_rows(struct cg_store_reader *r, PGconn *c, cg_store_event_fn fn, void *ctx)
 {

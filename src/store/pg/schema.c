@@ -144,6 +144,42 @@ static const char views_sql[] =
 "FROM events WHERE action IN (0, 1)\n"
 "GROUP BY 1, 2, 3, 4, 5;\n";
 
+/* the link before `id`, among the log events too (schema 4) */
+#define PREV3(id) \
+	"coalesce((SELECT hash FROM events WHERE id = " id " - 1), (SELECT hash FROM pruned WHERE id = " id " - 1)," \
+	" (SELECT hash FROM log_events WHERE id = " id " - 1), CASE WHEN " id " = 1 THEN decode(repeat('00', 32), 'hex') END)"
+
+/* Schema 4 (row format 2, logev.c): the views that read what it adds,
+ * columns appended (CREATE OR REPLACE keeps their grants and triggers),
+ * and the log events' view. */
+const char pgs_v4_views_sql[] =
+"CREATE OR REPLACE VIEW consent_events AS\n"
+"SELECT e.id, encode(s.digest, 'hex') AS subject, cg_iso(e.recorded_ms) AS recorded_at,\n"
+"  cg_action(e.action) AS action, e.policy_version, e.preferences::int AS preferences,\n"
+"  e.statistics::int AS statistics, e.marketing::int AS marketing,\n"
+"  cg_purpose(e.objection_purpose) AS objection_purpose, cg_objections(e.objections) AS objections,\n"
+"  cg_iso(e.recorded_ms - e.choice_back_ms) AS choice_at, e.gpc::int AS gpc, e.dnt::int AS dnt,\n"
+"  e.lang, e.banner, e.page, e.ip_prefix, e.country, encode(e.salt, 'hex') AS salt,\n"
+"  encode(e.core_digest, 'hex') AS core_digest, encode(e.personal_digest, 'hex') AS personal_digest,\n"
+"  encode(" PREV3("e.id") ", 'hex') AS prev_hash, encode(e.hash, 'hex') AS hash,\n"
+"  encode(e.ip_digest, 'hex') AS ip_digest, coalesce(e.fmt, 1)::int AS row_format\n"
+"FROM events e JOIN subjects s ON s.sid = e.sid;\n"
+"CREATE OR REPLACE VIEW consent_pruned AS\n"
+"SELECT p.id, encode(" PREV3("p.id") ", 'hex') AS prev_hash, encode(p.hash, 'hex') AS hash,\n"
+"  encode(p.core_digest, 'hex') AS core_digest, encode(p.personal_digest, 'hex') AS personal_digest,\n"
+"  cg_iso(p.pruned_ms) AS pruned_at, encode(p.sdigest, 'hex') AS subject_digest,\n"
+"  cg_iso(p.recorded_ms) AS recorded_at, cg_action(p.action) AS action, p.policy_version,\n"
+"  p.preferences::int AS preferences, p.statistics::int AS statistics, p.marketing::int AS marketing,\n"
+"  cg_purpose(p.objection_purpose) AS objection_purpose, cg_objections(p.objections) AS objections,\n"
+"  cg_iso(p.recorded_ms - p.choice_back_ms) AS choice_at, p.banner, p.purge_id,\n"
+"  coalesce(p.fmt, 1)::int AS row_format\n"
+"FROM pruned p;\n"
+"CREATE VIEW consent_log AS\n"
+"SELECT l.id, cg_iso(l.recorded_ms) AS recorded_at, cg_action(l.kind) AS kind, l.record,\n"
+"  encode(l.core_digest, 'hex') AS core_digest, encode(l.personal_digest, 'hex') AS personal_digest,\n"
+"  encode(" PREV3("l.id") ", 'hex') AS prev_hash, encode(l.hash, 'hex') AS hash\n"
+"FROM log_events l;\n";
+
 /* Schema 3: erasure notices told apart and bounded on their own (erasure.h),
  * the recipients they go to (storage.h), and the outbox view with the kind
  * and, for analysts, without the subject: beside the payload's client_id
@@ -184,7 +220,7 @@ static const char grants_sql[] =
 "DO $$BEGIN\n"
 "  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'consentgate_analyst') THEN\n"
 "    GRANT USAGE ON SCHEMA public TO consentgate_analyst;\n"
-"    GRANT SELECT ON consent_events, consent_current, consent_daily, consent_pruned, outbox\n"
+"    GRANT SELECT ON consent_events, consent_current, consent_daily, consent_pruned, consent_log, outbox\n"
 "      TO consentgate_analyst;\n"
 "  END IF;\n"
 "END$$;\n";
@@ -250,6 +286,14 @@ int pgs_schema(PGconn *c, const struct cg_config *cfg, int64_t deadline, char *e
 		snprintf(err, errlen, "adding the erasure notices' tables failed (see the log)");
 		goto out_rollback;
 	}
+	/* 3 -> 4: row format 2 (logev.c) */
+	if (v < 4 && ((rc = pgs_migrate_v4(c, deadline)) ||
+	              (rc = pgs_exec(c, "UPDATE meta SET value = '4' WHERE key = 'schema_version'", deadline)))) {
+		snprintf(err, errlen, "the migration to row format 2 failed (see the log)");
+		goto out_rollback;
+	}
+	if (v > 0 && v < 4)
+		cg_info("postgresql: migrated from schema %d to 4: rows from now on are of row format 2", v);
 	if ((rc = pgs_exec_script(c, grants_sql, deadline)) || (rc = pgs_exec(c, "COMMIT", deadline))) {
 		snprintf(err, errlen, "committing the schema failed: %s", PQerrorMessage(c));
 		goto out_rollback;

@@ -54,12 +54,7 @@ static void writer_drop(struct pgs *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* The chain's tip, under the chain lock: the last row, kept or pruned. */
-static const char tip_sql[] =
-	"SELECT id, hash FROM (SELECT id, hash FROM events ORDER BY id DESC LIMIT 1) e"
-	" UNION ALL SELECT id, hash FROM (SELECT id, hash FROM pruned ORDER BY id DESC LIMIT 1) p"
-	" ORDER BY id DESC LIMIT 1";
-
+/* The chain's tip, under the chain lock: pgs_tip_sql (logev.c). */
 struct txn {
 	int64_t key;                 /* the batch key */
 	char key_s[24], lock_s[96], chain_s[64], inst[40];
@@ -84,7 +79,7 @@ static void begin_stmts(struct plan *p, struct txn *t, const struct pgs *s)
 		return;
 	pgs_plan_stmt(p, t->chain_s);
 	if (!s->tip_known) {
-		pgs_plan_stmt(p, tip_sql);
+		pgs_plan_stmt(p, pgs_tip_sql);
 		return;
 	}
 	st = pgs_plan_stmt(p, "SELECT cg_expect_tip($1, $2)");

@@ -82,7 +82,7 @@ struct cg_store {
 	char path[CG_CFG_STR];
 	sqlite3 *db;              /* the writer's (or consentctl's) connection */
 	sqlite3_stmt *ins;
-	sqlite3_stmt *ob_ins, *ob_drop, *ob_drop_purpose, *ob_erase, *ob_upd, *redact, *tip[2];
+	sqlite3_stmt *ob_ins, *ob_drop, *ob_drop_purpose, *ob_erase, *ob_upd, *redact[2], *tip[3];
 	sqlite3_stmt *sub_find, *sub_ins, *ctx_ins, *ctx_find, *day_ins;
 	sqlite3_stmt *rcp_ins, *rcp_has, *rcp_forget;   /* recipients (storage.h) */
 	uint8_t client_key[32];
@@ -145,11 +145,21 @@ int64_t cgs_first_id(sqlite3 *db, int64_t ms);
 int64_t cgs_after_id(sqlite3 *db, int64_t ms);
 /* schema.c */
 extern const char cg_schema_v2_tables[], cg_schema_v2_views[], cg_schema_v3_proof[], cg_schema_v3_shown[],
-	cg_schema_v4_notices[];
+	cg_schema_v4_notices[], cg_schema_v5_tables[], cg_schema_v5_views[];
 /* migrate.c: schema 1 -> 2, inside the caller's transaction */
 int cgs_migrate_v1(sqlite3 *db, char *err, size_t errlen);
 /* schema 3 -> 4 (history: the file held a log before) */
 int cgs_migrate_v4(sqlite3 *db, int history, char *err, size_t errlen);
+/* logev.c: the chain's tip over rows, pruned links and log events; a log
+ * event sealed onto it and stored (ev: what was stored); the SQL functions
+ * cg_subject_digest(subject) and cg_ip_clear(salt, prefix, 0 salt | 1
+ * ip_digest) on a connection; schema 4 -> 5 (row format 2), in the
+ * caller's transaction, with the format event */
+struct cg_logevent;
+int cgs_tip(sqlite3 *db, int64_t *id, char hash[CG_HEX_HASH_LEN + 1]);
+int cgs_log_event_put(sqlite3 *db, const struct cg_logevent *l, int64_t now_ms, struct cg_event *ev);
+int cgs_functions(sqlite3 *db);
+int cgs_migrate_v5(sqlite3 *db);
 
 /* writer.c: the writer's statements, its thread, the checkpointer */
 int cgs_writer_prepare(struct cg_store *s);

@@ -9,6 +9,7 @@
 
 #include "consentgate/err.h"
 #include "consentgate/log.h"
+#include "consentgate/logevent.h"
 #include "consentgate/rules.h"
 #include "consentgate/store_sqlite.h"
 #include "consentgate/timefmt.h"
@@ -49,9 +50,12 @@ static int purge_step(sqlite3 *db, const char *sql, const int64_t *binds, int nb
 	return CG_OK;
 }
 
-/* 1. IP prefixes: cleared with the salt (the row is then "redacted"). Only
- *    the ids recorded since the last purge's cut-off are looked at (meta
- *    ip_cleared_before_ms): the rows before it were cleared then. */
+/* 1. IP prefixes. A row of format 2 keeps the prefix's digest and its
+ *    personal salt instead (cg_ip_clear: chain.h), so its other personal
+ *    fields stay checkable; one of format 1 loses its salt with the prefix,
+ *    as it always did. Only the ids recorded since the last purge's
+ *    cut-off are looked at (meta ip_cleared_before_ms): the rows before it
+ *    were cleared then. */
 static int purge_ip(sqlite3 *db, struct purge_job *p)
 {
 	int64_t b[] = {p->cut.ip_prefix_before_ms, 0, 0};
@@ -63,7 +67,9 @@ static int purge_ip(sqlite3 *db, struct purge_job *p)
 		b[1] = cgs_first_id(db, sqlite3_column_int64(st, 0));
 	sqlite3_finalize(st);
 	b[2] = cgs_after_id(db, b[0]);
-	rc = purge_step(db, "UPDATE events SET ip_prefix = NULL, salt = NULL"
+	rc = purge_step(db, "UPDATE events SET ip_prefix = NULL,"
+	                    " ip_digest = CASE WHEN fmt = 2 THEN cg_ip_clear(salt, ip_prefix, 1) END,"
+	                    " salt = CASE WHEN fmt = 2 THEN cg_ip_clear(salt, ip_prefix, 0) END"
 	                    " WHERE id >= ?2 AND id < ?3 AND ip_prefix IS NOT NULL AND recorded_ms < ?1",
 	                b, 3, &p->out->ip_prefixes_cleared);
 	if (rc == CG_OK)
@@ -218,8 +224,84 @@ static int pick_subjects(sqlite3 *db, struct purge_job *p)
 	return rc;
 }
 
+/* The links of the visitors' rows: a row of format 2 keeps its core fields,
+ * its subject's digest in place of the subject, and what was shown as a
+ * context of its own; one of format 1 its digests. Each names the purge
+ * (log event purge_id), which records their ids. */
+static const char links_sql[] =
+	"INSERT OR IGNORE INTO contexts(lang, banner, country) SELECT DISTINCT '', c.banner, '' FROM events e"
+	" JOIN contexts c ON c.cid = e.cid WHERE e.sid IN (SELECT sid FROM temp.purge_subjects) AND e.fmt = 2"
+	" AND c.banner <> '';"
+	"INSERT INTO pruned(id, core_digest, personal_digest, hash, pruned_ms, purge_id, fmt, sdigest, recorded_ms,"
+	" action, policy_version, preferences, statistics, marketing, objection_purpose, objections, choice_back_ms,"
+	" cid) SELECT e.id, e.core_digest, e.personal_digest, e.hash, ?1, ?2, e.fmt,"
+	" CASE WHEN e.fmt = 2 THEN cg_subject_digest(s.digest) END, CASE WHEN e.fmt = 2 THEN e.recorded_ms END,"
+	" CASE WHEN e.fmt = 2 THEN e.action END, CASE WHEN e.fmt = 2 THEN e.policy_version END,"
+	" CASE WHEN e.fmt = 2 THEN e.preferences END, CASE WHEN e.fmt = 2 THEN e.statistics END,"
+	" CASE WHEN e.fmt = 2 THEN e.marketing END, CASE WHEN e.fmt = 2 THEN e.objection_purpose END,"
+	" CASE WHEN e.fmt = 2 THEN e.objections END, CASE WHEN e.fmt = 2 THEN e.choice_back_ms END,"
+	" CASE WHEN e.fmt = 2 THEN (SELECT k.cid FROM contexts c JOIN contexts k ON k.banner = c.banner"
+	"  AND k.lang = '' AND k.country = '' WHERE c.cid = e.cid AND c.banner <> '') END"
+	" FROM events e JOIN subjects s ON s.sid = e.sid WHERE e.sid IN (SELECT sid FROM temp.purge_subjects)";
+
+/* the purge's log event: the retention in force, the rows it removes */
+static int purge_event(sqlite3 *db, struct purge_job *p, int64_t *id)
+{
+	struct cg_logevent l = {.kind = CG_ACT_PURGE};
+	struct cg_ids_digest d;
+	struct cg_event ev;
+	sqlite3_stmt *st = NULL;
+	int step;
+
+	cg_retention_of(p->cfg, &l.retention);
+	cg_ids_init(&d);
+	if (sqlite3_prepare_v2(db, "SELECT id FROM events WHERE sid IN (SELECT sid FROM temp.purge_subjects)"
+	                           " ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+		return CG_ERR_STORAGE;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW)
+		cg_ids_add(&d, sqlite3_column_int64(st, 0));
+	sqlite3_finalize(st);
+	if (step != SQLITE_DONE)
+		return CG_ERR_STORAGE;
+	*id = 0;
+	if (!d.n) /* nothing removed: nothing to account for */
+		return CG_OK;
+	l.count = d.n;
+	cg_ids_final(&d, l.ids);
+	step = cgs_log_event_put(db, &l, p->now_ms, &ev);
+	*id = ev.id;
+	return step;
+}
+
+static int purge_links(sqlite3 *db, struct purge_job *p)
+{
+	sqlite3_stmt *st[2] = {NULL, NULL};
+	const char *rest = NULL;
+	int64_t id = 0;
+	int rc = purge_event(db, p, &id);
+
+	if (rc != CG_OK || !id)
+		return rc;
+	if (sqlite3_prepare_v2(db, links_sql, -1, &st[0], &rest) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, rest, -1, &st[1], NULL) != SQLITE_OK)
+		rc = CG_ERR_STORAGE;
+	if (rc == CG_OK)
+		rc = cgs_step_final(st[0]);
+	else
+		sqlite3_finalize(st[0]);
+	if (rc == CG_OK) {
+		sqlite3_bind_int64(st[1], 1, p->now_ms);
+		sqlite3_bind_int64(st[1], 2, id);
+		rc = cgs_step_final(st[1]);
+	} else {
+		sqlite3_finalize(st[1]);
+	}
+	return rc;
+}
+
 /* 2. visitors whose consent ended before the cutoff: their rows, queued
- *    analytics, recipients and key go, their links stay in pruned */
+ *    analytics, recipients and key go, their links stay in pruned, a log
+ *    event accounts for them */
 static int purge_subjects(sqlite3 *db, struct purge_job *p)
 {
 	int rc = purge_step(db, "DROP TABLE IF EXISTS temp.purge_subjects", NULL, 0, NULL);
@@ -233,10 +315,7 @@ static int purge_subjects(sqlite3 *db, struct purge_job *p)
 	if (rc == CG_OK)
 		rc = pick_subjects(db, p);
 	if (rc == CG_OK)
-		rc = purge_step(db,
-			"INSERT INTO pruned(id, core_digest, personal_digest, hash, pruned_ms)"
-			" SELECT id, core_digest, personal_digest, hash, ?1 FROM events"
-			" WHERE sid IN (SELECT sid FROM temp.purge_subjects)", &p->now_ms, 1, NULL);
+		rc = purge_links(db, p);
 	if (rc == CG_OK)
 		rc = purge_step(db, "DELETE FROM events WHERE sid IN (SELECT sid FROM temp.purge_subjects)",
 		                NULL, 0, &p->out->events_pruned);

@@ -50,8 +50,8 @@ struct sign_job {
 	struct cg_head head;   /* read before the writer's transaction */
 };
 
-/* the log's side of the head: its tip (a row or a pruned link), that row's
- * time, and how many links lead to it */
+/* the log's side of the head: its tip (a row, a pruned link or a log
+ * event), that link's time, and how many links lead to it */
 static int read_tip(sqlite3 *db, struct cg_head *h)
 {
 	sqlite3_stmt *st = NULL;
@@ -60,9 +60,11 @@ static int read_tip(sqlite3 *db, struct cg_head *h)
 
 	strcpy(h->hash, CG_CHAIN_GENESIS);
 	if (sqlite3_prepare_v2(db,
-	        "SELECT id, hash, t, (SELECT count(*) FROM events) + (SELECT count(*) FROM pruned) FROM ("
+	        "SELECT id, hash, t, (SELECT count(*) FROM events) + (SELECT count(*) FROM pruned) +"
+	        " (SELECT count(*) FROM log_events) FROM ("
 	        " SELECT id, hash, recorded_ms AS t FROM (SELECT * FROM events ORDER BY id DESC LIMIT 1)"
-	        " UNION ALL SELECT id, hash, pruned_ms FROM (SELECT * FROM pruned ORDER BY id DESC LIMIT 1))"
+	        " UNION ALL SELECT id, hash, pruned_ms FROM (SELECT * FROM pruned ORDER BY id DESC LIMIT 1)"
+	        " UNION ALL SELECT id, hash, recorded_ms FROM (SELECT * FROM log_events ORDER BY id DESC LIMIT 1))"
 	        " ORDER BY id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
 		return CG_ERR_STORAGE;
 	switch (sqlite3_step(st)) {

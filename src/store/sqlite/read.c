@@ -64,7 +64,11 @@ static void col_copy(sqlite3_stmt *st, int i, char *out, size_t size)
 
 static int col_tri(sqlite3_stmt *st, int i)
 {
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? CG_TRI_NULL : sqlite3_column_int(st, i) != 0;
+	int v = sqlite3_column_int(st, i);
+
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return CG_TRI_NULL;
+	return v == 0 || v == 1 ? v : CG_TRI_BAD; /* no digest matches it */
 }
 
 /* The visitor's sid: CG_OK, CG_ERR_NOT_FOUND (no row yet), or an error. */
@@ -173,38 +177,57 @@ int cg_store_report(struct cg_store_reader *r, int period, const char *since_day
 }
 
 
-#define EVENT_COLS(subject) \
-	"SELECT e.id, " subject ", e.recorded_ms, e.action, e.policy_version, e.preferences," \
-	" e.statistics, e.marketing, e.objection_purpose, e.objections," \
-	" e.recorded_ms - e.choice_back_ms, e.gpc, e.dnt, c.lang, c.banner, e.page, e.ip_prefix," \
-	" c.country, e.salt, e.core_digest, e.personal_digest, " CG_PREV("e.id") ", e.hash" \
-	" FROM events e LEFT JOIN contexts c ON c.cid = e.cid"
+/* Every kind of link in one column list: 0 the kind (enum cg_link), then the
+ * fields of struct cg_event; what a kind lacks is NULL. */
+#define ROW_COLS \
+	"SELECT 0, e.id, s.digest, NULL, e.recorded_ms, e.action, e.policy_version, e.preferences," \
+	" e.statistics, e.marketing, e.objection_purpose, e.objections, e.recorded_ms - e.choice_back_ms, e.gpc," \
+	" e.dnt, c.lang, c.banner, e.page, e.ip_prefix, e.ip_digest, c.country, e.salt, e.core_digest," \
+	" e.personal_digest, " CG_PREV("e.id") ", e.hash, e.fmt, NULL, NULL, NULL" \
+	" FROM events e JOIN subjects s ON s.sid = e.sid LEFT JOIN contexts c ON c.cid = e.cid"
+#define LINK_COLS \
+	" UNION ALL SELECT 1, p.id, NULL, p.sdigest, p.recorded_ms, p.action, p.policy_version, p.preferences," \
+	" p.statistics, p.marketing, p.objection_purpose, coalesce(p.objections, 0)," \
+	" p.recorded_ms - p.choice_back_ms, NULL, NULL, NULL, c.banner, NULL, NULL, NULL, NULL, NULL," \
+	" p.core_digest, p.personal_digest, " CG_PREV("p.id") ", p.hash, p.fmt, p.purge_id, p.pruned_ms, NULL" \
+	" FROM pruned p LEFT JOIN contexts c ON c.cid = p.cid"
+#define LOG_COLS \
+	" UNION ALL SELECT 2, l.id, NULL, NULL, l.recorded_ms, l.kind, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL," \
+	" NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, l.core_digest, l.personal_digest, " CG_PREV("l.id") "," \
+	" l.hash, 2, NULL, NULL, l.record FROM log_events l"
 
 static void read_event(sqlite3_stmt *st, struct cg_event *ev)
 {
 	memset(ev, 0, sizeof *ev);
-	ev->id = sqlite3_column_int64(st, 0);
-	cgs_column_hex(st, 1, ev->subject, sizeof ev->subject);
-	col_time(st, 2, ev->recorded_at);
-	ev->action = sqlite3_column_int(st, 3);
-	col_copy(st, 4, ev->policy_version, sizeof ev->policy_version);
+	ev->link = sqlite3_column_int(st, 0);
+	ev->id = sqlite3_column_int64(st, 1);
+	cgs_column_hex(st, 2, ev->subject, sizeof ev->subject);
+	cgs_column_hex(st, 3, ev->subject_digest, sizeof ev->subject_digest);
+	col_time(st, 4, ev->recorded_at);
+	ev->action = sqlite3_column_int(st, 5);
+	col_copy(st, 6, ev->policy_version, sizeof ev->policy_version);
 	for (int p = 0; p < CG_NPURPOSES; p++)
-		ev->choice[p] = col_tri(st, 5 + p);
-	ev->objection_purpose = sqlite3_column_type(st, 8) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 8);
-	ev->objections = (unsigned)sqlite3_column_int(st, 9);
-	col_time(st, 10, ev->choice_at);
-	ev->gpc = col_tri(st, 11);
-	ev->dnt = col_tri(st, 12);
-	col_copy(st, 13, ev->lang, sizeof ev->lang);
-	col_copy(st, 14, ev->banner, sizeof ev->banner);
-	col_copy(st, 15, ev->page, sizeof ev->page);
-	col_copy(st, 16, ev->ip_prefix, sizeof ev->ip_prefix);
-	col_copy(st, 17, ev->country, sizeof ev->country);
-	cgs_column_hex(st, 18, ev->salt, sizeof ev->salt);
-	cgs_column_hex(st, 19, ev->core_digest, sizeof ev->core_digest);
-	cgs_column_hex(st, 20, ev->personal_digest, sizeof ev->personal_digest);
-	cgs_column_hex(st, 21, ev->prev_hash, sizeof ev->prev_hash);
-	cgs_column_hex(st, 22, ev->hash, sizeof ev->hash);
+		ev->choice[p] = col_tri(st, 7 + p);
+	ev->objection_purpose = sqlite3_column_type(st, 10) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 10);
+	ev->objections = (unsigned)sqlite3_column_int(st, 11);
+	col_time(st, 12, ev->choice_at);
+	ev->gpc = col_tri(st, 13);
+	ev->dnt = col_tri(st, 14);
+	col_copy(st, 15, ev->lang, sizeof ev->lang);
+	col_copy(st, 16, ev->banner, sizeof ev->banner);
+	col_copy(st, 17, ev->page, sizeof ev->page);
+	col_copy(st, 18, ev->ip_prefix, sizeof ev->ip_prefix);
+	cgs_column_hex(st, 19, ev->ip_digest, sizeof ev->ip_digest);
+	col_copy(st, 20, ev->country, sizeof ev->country);
+	cgs_column_hex(st, 21, ev->salt, sizeof ev->salt);
+	cgs_column_hex(st, 22, ev->core_digest, sizeof ev->core_digest);
+	cgs_column_hex(st, 23, ev->personal_digest, sizeof ev->personal_digest);
+	cgs_column_hex(st, 24, ev->prev_hash, sizeof ev->prev_hash);
+	cgs_column_hex(st, 25, ev->hash, sizeof ev->hash);
+	ev->format = sqlite3_column_type(st, 26) == SQLITE_NULL ? 1 : sqlite3_column_int(st, 26);
+	ev->purge_id = sqlite3_column_int64(st, 27);
+	col_time(st, 28, ev->pruned_at);
+	col_copy(st, 29, ev->record, sizeof ev->record);
 }
 
 int cg_store_each_event(struct cg_store_reader *r, const char *subject,
@@ -214,14 +237,9 @@ int cg_store_each_event(struct cg_store_reader *r, const char *subject,
 	struct cg_event ev;
 	int64_t sid = 0;
 	int rc, stop = 0;
-	/* without a subject: the whole chain, pruned rows as links only
-	 * (action -1; verification checks their hash, not their fields) */
-	const char *sql = subject
-		? EVENT_COLS("s.digest") " JOIN subjects s ON s.sid = e.sid WHERE e.sid = ?1 ORDER BY e.id"
-		: EVENT_COLS("s.digest") " JOIN subjects s ON s.sid = e.sid"
-		  " UNION ALL SELECT p.id, NULL, p.pruned_ms, -1, NULL, NULL, NULL, NULL, NULL, 0, NULL,"
-		  " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
-		  " p.core_digest, p.personal_digest, " CG_PREV("p.id") ", p.hash FROM pruned p ORDER BY 1";
+	/* without a subject: the whole chain, every kind of link */
+	const char *sql = subject ? ROW_COLS " WHERE e.sid = ?1 ORDER BY e.id"
+	                          : ROW_COLS LINK_COLS LOG_COLS " ORDER BY 2";
 
 	if (subject && (rc = reader_sid(r, subject, &sid)) != CG_OK)
 		return rc == CG_ERR_NOT_FOUND ? CG_OK : rc;

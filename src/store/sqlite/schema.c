@@ -1,5 +1,6 @@
-/* Schema 2: the lean tables and the analyst views over them (schema.sql.h);
- * schema 4's erasure notices and recipients. */
+/* The lean tables of schema 2 and the analyst views over them
+ * (schema.sql.h); schema 4's erasure notices and recipients; what schema 5
+ * adds for row format 2. */
 #include "consentgate/erasure.h"
 #include "internal.h"
 #include "schema.sql.h"
@@ -108,6 +109,79 @@ const char cg_schema_v2_views[] =
 "  count(*) AS n\n"
 "FROM events e LEFT JOIN contexts x ON x.cid = e.cid WHERE action IN (0, 1)\n"
 "GROUP BY 1, 2, 3, 4, 5;\n";
+
+/* Schema 5 (row format 2, chain.h): the IP prefix's digest, each row's
+ * format; pruned links that keep their core fields, the subject's digest
+ * and the purge that removed them; the log events (logevent.h). Columns
+ * added to tables of schema 2, so a row of format 1 stays as it was. */
+const char cg_schema_v5_tables[] =
+"ALTER TABLE events ADD COLUMN ip_digest BLOB;\n"
+"ALTER TABLE events ADD COLUMN fmt INTEGER;\n"                     /* 2; NULL: row format 1 */
+"ALTER TABLE pruned ADD COLUMN sdigest BLOB;\n"
+"ALTER TABLE pruned ADD COLUMN recorded_ms INTEGER;\n"
+"ALTER TABLE pruned ADD COLUMN action INTEGER;\n"
+"ALTER TABLE pruned ADD COLUMN policy_version TEXT;\n"
+"ALTER TABLE pruned ADD COLUMN preferences INTEGER;\n"
+"ALTER TABLE pruned ADD COLUMN statistics INTEGER;\n"
+"ALTER TABLE pruned ADD COLUMN marketing INTEGER;\n"
+"ALTER TABLE pruned ADD COLUMN objection_purpose INTEGER;\n"
+"ALTER TABLE pruned ADD COLUMN objections INTEGER;\n"
+"ALTER TABLE pruned ADD COLUMN choice_back_ms INTEGER;\n"
+"ALTER TABLE pruned ADD COLUMN cid INTEGER;\n"                     /* contexts('', banner, '') */
+"ALTER TABLE pruned ADD COLUMN purge_id INTEGER;\n"
+"ALTER TABLE pruned ADD COLUMN fmt INTEGER;\n"
+"CREATE TABLE log_events(id INTEGER PRIMARY KEY, recorded_ms INTEGER NOT NULL,\n"
+"  kind INTEGER NOT NULL CHECK (kind IN (4, 5)), record TEXT NOT NULL,\n"  /* purge, format */
+"  core_digest BLOB NOT NULL, personal_digest BLOB NOT NULL, hash BLOB NOT NULL);\n"
+/* The proof may be redacted (personal columns, the IP prefix for its
+ * digest) or pruned, never rewritten. */
+"DROP TRIGGER events_append_only;\n"
+"CREATE TRIGGER events_append_only BEFORE UPDATE OF id, sid, recorded_ms, action,\n"
+"  policy_version, preferences, statistics, marketing, objection_purpose, objections,\n"
+"  choice_back_ms, core_digest, personal_digest, hash, fmt ON events\n"
+"BEGIN SELECT RAISE(ABORT, 'consent_events is append-only'); END;\n"
+"CREATE TRIGGER pruned_append_only BEFORE UPDATE ON pruned\n"
+"BEGIN SELECT RAISE(ABORT, 'consent_pruned is append-only'); END;\n"
+"CREATE TRIGGER log_events_append_only BEFORE UPDATE ON log_events\n"
+"BEGIN SELECT RAISE(ABORT, 'consent_log is append-only'); END;\n"
+"CREATE TRIGGER log_events_kept BEFORE DELETE ON log_events\n"
+"BEGIN SELECT RAISE(ABORT, 'log events are kept'); END;\n"
+"DROP VIEW consent_events;\n"
+"DROP VIEW consent_pruned;\n";
+
+/* the views that read what schema 5 adds: columns appended, the link
+ * before a row found among the log events too (CG_PREV), and the log */
+const char cg_schema_v5_views[] =
+"CREATE VIEW consent_events AS\n"
+"SELECT e.id, " CG_HEX("s.digest") " AS subject, " CG_ISO("e.recorded_ms") " AS recorded_at,\n"
+"  " CG_ACTION("e.action") " AS action,\n"
+"  e.policy_version, e.preferences, e.statistics, e.marketing,\n"
+"  " CG_PURPOSE("e.objection_purpose") " AS objection_purpose,\n"
+"  " CG_OBJECTIONS("e.objections") " AS objections,\n"
+"  " CG_ISO("(e.recorded_ms - e.choice_back_ms)") " AS choice_at,\n"
+"  e.gpc, e.dnt, nullif(c.lang, '') AS lang, nullif(c.banner, '') AS banner, e.page, e.ip_prefix,\n"
+"  nullif(c.country, '') AS country, " CG_HEXN("e.salt") " AS salt,\n"
+"  " CG_HEX("e.core_digest") " AS core_digest, " CG_HEX("e.personal_digest") " AS personal_digest,\n"
+"  " CG_HEX(CG_PREV("e.id")) " AS prev_hash, " CG_HEX("e.hash") " AS hash,\n"
+"  " CG_HEXN("e.ip_digest") " AS ip_digest, coalesce(e.fmt, 1) AS row_format\n"
+"FROM events e JOIN subjects s ON s.sid = e.sid LEFT JOIN contexts c ON c.cid = e.cid;\n"
+"CREATE TRIGGER consent_events_append_only INSTEAD OF UPDATE ON consent_events\n"
+"BEGIN SELECT RAISE(ABORT, 'consent_events is append-only'); END;\n"
+/* the link of a removed row: of row format 2 with its core fields */
+"CREATE VIEW consent_pruned AS\n"
+"SELECT p.id, " CG_HEX(CG_PREV("p.id")) " AS prev_hash, " CG_HEX("p.hash") " AS hash,\n"
+"  " CG_HEX("p.core_digest") " AS core_digest, " CG_HEX("p.personal_digest") " AS personal_digest,\n"
+"  " CG_ISO("p.pruned_ms") " AS pruned_at, " CG_HEXN("p.sdigest") " AS subject_digest,\n"
+"  " CG_ISO("p.recorded_ms") " AS recorded_at, " CG_ACTION("p.action") " AS action, p.policy_version,\n"
+"  p.preferences, p.statistics, p.marketing, " CG_PURPOSE("p.objection_purpose") " AS objection_purpose,\n"
+"  " CG_OBJECTIONS("p.objections") " AS objections, " CG_ISO("(p.recorded_ms - p.choice_back_ms)") " AS choice_at,\n"
+"  nullif(c.banner, '') AS banner, p.purge_id, coalesce(p.fmt, 1) AS row_format\n"
+"FROM pruned p LEFT JOIN contexts c ON c.cid = p.cid;\n"
+"CREATE VIEW consent_log AS\n"
+"SELECT l.id, " CG_ISO("l.recorded_ms") " AS recorded_at, " CG_ACTION("l.kind") " AS kind, l.record,\n"
+"  " CG_HEX("l.core_digest") " AS core_digest, " CG_HEX("l.personal_digest") " AS personal_digest,\n"
+"  " CG_HEX(CG_PREV("l.id")) " AS prev_hash, " CG_HEX("l.hash") " AS hash\n"
+"FROM log_events l;\n";
 
 /* Schema 4: erasure notices are told apart (kind 1: an erasure notice,
  * erasure.h), counted by an index of their own (their bound is not

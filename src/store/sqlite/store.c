@@ -153,8 +153,9 @@ static int user_version(sqlite3 *db, int *v)
 	return rc == SQLITE_OK ? CG_OK : CG_ERR_STORAGE;
 }
 
-/* Fresh: schema 2. Schema 1: rewritten in place (migrate.c), in the same
- * transaction, then vacuumed so the file shrinks to the lean rows. */
+/* Fresh: schema 2, then every step after it. Schema 1: rewritten in place
+ * (migrate.c), in the same transaction, then vacuumed so the file shrinks
+ * to the lean rows. */
 static int create_v2(sqlite3 *db)
 {
 	return cgs_exec(db, cg_schema_v2_tables) == SQLITE_OK && cgs_exec(db, cg_schema_v2_views) == SQLITE_OK
@@ -188,6 +189,11 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 	if (rc == CG_OK && v < 4)
 		rc = cgs_migrate_v4(db, v > 0, err, errlen);
 	if (rc == CG_OK && v < 4 && cgs_exec(db, "PRAGMA user_version = 4") != SQLITE_OK)
+		rc = CG_ERR_STORAGE;
+	/* 4 -> 5: row format 2 (logev.c) */
+	if (rc == CG_OK && v < 5 && (rc = cgs_migrate_v5(db)) == CG_OK && v > 0)
+		cg_info("database migrated from schema %d to 5: rows from now on are of row format 2", v);
+	if (rc == CG_OK && v < 5 && cgs_exec(db, "PRAGMA user_version = 5") != SQLITE_OK)
 		rc = CG_ERR_STORAGE;
 	if (rc != CG_OK) {
 		if (!err[0])

@@ -20,19 +20,20 @@
 static const char insert_sql[] =
 	"INSERT INTO events(id, sid, recorded_ms, action, policy_version,"
 	" preferences, statistics, marketing, objection_purpose, objections, choice_back_ms,"
-	" gpc, dnt, cid, page, ip_prefix, salt, core_digest, personal_digest, hash)"
-	" VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	" gpc, dnt, cid, page, ip_prefix, salt, core_digest, personal_digest, hash, fmt)"
+	" VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
-/* The chain tip: the highest id among the rows and the pruned rows' links.
- * Read inside every write transaction, so consentctl (erase, purge) can
- * write beside a running daemon: BEGIN IMMEDIATE orders them. */
+/* The chain tip: the highest id among the rows, the pruned rows' links and
+ * the log events. Read inside every write transaction, so consentctl
+ * (erase, purge) can write beside a running daemon: BEGIN IMMEDIATE orders
+ * them. */
 static int load_tip(struct cg_store *s)
 {
 	int rc = SQLITE_DONE;
 
 	s->last_id = 0;
 	strcpy(s->last_hash, CG_CHAIN_GENESIS);
-	for (int i = 0; i < 2 && rc == SQLITE_DONE; i++) {
+	for (int i = 0; i < 3 && rc == SQLITE_DONE; i++) {
 		sqlite3_stmt *st = s->tip[i];
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW) {
@@ -136,6 +137,7 @@ static int insert_event(struct cg_store *s, int64_t sid, const struct cg_event *
 		rc = cgs_bind_hex(st, 19, ev->personal_digest, 32);
 	if (rc == CG_OK)
 		rc = cgs_bind_hex(st, 20, ev->hash, 32);
+	sqlite3_bind_int(st, 21, ev->format);
 	if (rc != CG_OK) {
 		sqlite3_clear_bindings(st);
 		return rc;
@@ -197,15 +199,26 @@ static int drop_queued(struct cg_store *s, int64_t sid, const struct cg_event *e
 }
 
 /* Erasure: every personal column of the subject's rows, and the salt that
- * would let anyone confirm a guess of them, goes. The proof columns stay. */
+ * would let anyone confirm a guess of them, goes. The proof columns stay,
+ * and from row format 2 what was shown with them: the row's context
+ * (language, banner, country) becomes the one of its banner alone. */
 static const char redact_sql[] =
-	"UPDATE events SET salt = NULL, gpc = NULL, dnt = NULL, cid = NULL,"
-	" page = NULL, ip_prefix = NULL WHERE sid = ?";
+	"INSERT OR IGNORE INTO contexts(lang, banner, country) SELECT DISTINCT '', c.banner, '' FROM events e"
+	" JOIN contexts c ON c.cid = e.cid WHERE e.sid = ?1 AND e.fmt = 2 AND c.banner <> '';"
+	"UPDATE events SET salt = NULL, gpc = NULL, dnt = NULL, page = NULL, ip_prefix = NULL, ip_digest = NULL,"
+	" cid = CASE WHEN fmt = 2 THEN (SELECT k.cid FROM contexts c JOIN contexts k ON k.banner = c.banner"
+	"  AND k.lang = '' AND k.country = '' WHERE c.cid = events.cid AND c.banner <> '') END"
+	" WHERE sid = ?1";
 
 static int redact_subject(struct cg_store *s, int64_t sid)
 {
-	sqlite3_bind_int64(s->redact, 1, sid);
-	return cgs_step_done(s->redact);
+	int rc = CG_OK;
+
+	for (int i = 0; i < 2 && rc == CG_OK; i++) {
+		sqlite3_bind_int64(s->redact[i], 1, sid);
+		rc = cgs_step_done(s->redact[i]);
+	}
+	return rc;
 }
 
 /* The visitor's row in subjects, made on their first event (or queued row). */
@@ -513,6 +526,16 @@ static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
 	               ? CG_OK : CG_ERR_STORAGE;
 }
 
+/* two statements in one text */
+static int prepare_two(sqlite3 *db, const char *sql, sqlite3_stmt *st[2])
+{
+	const char *rest = NULL;
+
+	return sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st[0], &rest) == SQLITE_OK && rest &&
+	       sqlite3_prepare_v3(db, rest, -1, SQLITE_PREPARE_PERSISTENT, &st[1], NULL) == SQLITE_OK
+	               ? CG_OK : CG_ERR_STORAGE;
+}
+
 int cgs_writer_prepare(struct cg_store *s)
 {
 	int rc = CG_OK;
@@ -523,7 +546,7 @@ int cgs_writer_prepare(struct cg_store *s)
 	                    prepare(s->db, ob_drop_purpose_sql, &s->ob_drop_purpose) ||
 	                    prepare(s->db, ob_erase_sql, &s->ob_erase) ||
 	                    prepare(s->db, ob_update_sql, &s->ob_upd) ||
-	                    prepare(s->db, redact_sql, &s->redact) ||
+	                    prepare_two(s->db, redact_sql, s->redact) ||
 	                    prepare(s->db, recipient_ins_sql, &s->rcp_ins) ||
 	                    prepare(s->db, recipient_has_sql, &s->rcp_has) ||
 	                    prepare(s->db, recipient_forget_sql, &s->rcp_forget) ||
@@ -535,7 +558,9 @@ int cgs_writer_prepare(struct cg_store *s)
 	                            &s->ctx_find) ||
 	                    prepare(s->db, "INSERT OR IGNORE INTO event_days(day, first_id) VALUES(?, ?)", &s->day_ins) ||
 	                    prepare(s->db, "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1", &s->tip[0]) ||
-	                    prepare(s->db, "SELECT id, hash FROM pruned ORDER BY id DESC LIMIT 1", &s->tip[1])))
+	                    prepare(s->db, "SELECT id, hash FROM pruned ORDER BY id DESC LIMIT 1", &s->tip[1]) ||
+	                    prepare(s->db, "SELECT id, hash FROM log_events ORDER BY id DESC LIMIT 1", &s->tip[2]) ||
+	                    cgs_functions(s->db)))
 		rc = CG_ERR_STORAGE;
 	return rc;
 }
@@ -548,7 +573,8 @@ void cgs_writer_finalize(struct cg_store *s)
 	sqlite3_finalize(s->ob_drop_purpose);
 	sqlite3_finalize(s->ob_erase);
 	sqlite3_finalize(s->ob_upd);
-	sqlite3_finalize(s->redact);
+	sqlite3_finalize(s->redact[0]);
+	sqlite3_finalize(s->redact[1]);
 	sqlite3_finalize(s->rcp_ins);
 	sqlite3_finalize(s->rcp_has);
 	sqlite3_finalize(s->rcp_forget);
@@ -559,6 +585,7 @@ void cgs_writer_finalize(struct cg_store *s)
 	sqlite3_finalize(s->day_ins);
 	sqlite3_finalize(s->tip[0]);
 	sqlite3_finalize(s->tip[1]);
+	sqlite3_finalize(s->tip[2]);
 }
 
 
