@@ -259,6 +259,11 @@ static int cmd_purge(const struct cg_cmd *self, const struct cg_config *cfg, con
 	int rc;
 
 	(void)self;
+	/* the purge's log event carries this time: the verifiers refuse one
+	 * dated after the rows that follow it or their own clock */
+	if (!o->dry_run && o->now_ms > cg_cli_now_ms() + 60000)
+		return fprintf(stderr, "consentctl purge: --now %s is later than now: a purge is recorded in the chain "
+		               "with its time (--dry-run shows what a later one would do)\n", o->now), 2;
 	if (cg_cli_open(cfg, o->database, CG_STORE_WRITER, &st, NULL))
 		return 1;
 	rc = st.purge(st.ctx, cfg, o->now_ms, o->dry_run, &c);
@@ -464,7 +469,9 @@ const struct cg_cmd cg_cmds[] = {
 	 "Clears IP prefixes older than ip_prefix_days, deletes the events of visitors\n"
 	 "whose consent ended more than events_days_after_end ago (their chain links are\n"
 	 "kept), deletes delivered and dropped outbox rows after outbox_delivered_days\n"
-	 "and dead ones after 30 days, drops pending rows older than 72 h.",
+	 "and dead ones after 30 days, drops pending rows older than 72 h. A removal\n"
+	 "is recorded in the chain with the settings in force and its time: --now may\n"
+	 "be earlier than now (it purges less), later only with --dry-run.",
 	 CG_NEEDS_CONFIG, cmd_purge,
 	 {{CG_OPT_DRY_RUN, NULL, 0, "print what would change, change nothing"}, NOW_OPT, DATABASE_OPT}},
 	{"migrate", NULL, "bring the database to this build's schema, or move it to PostgreSQL",

@@ -199,7 +199,7 @@ expect_eq "--format xml: exit 2" 2 "$rc"
 expect_eq "--format names the allowed values" "consentctl outbox: --format: 'xml' is not one of table, csv, json" "$out"
 out=$(CTL outbox frobnicate 2>&1); rc=$?
 expect_eq "outbox frobnicate: exit 2 and says why" "2 consentctl outbox: 'frobnicate' is not one of summary, dead, retry, drop" "$rc $out"
-out=$(CTL verify --format json 2>&1); expect_match "an option the subcommand does not take is named" '--format is not an option of verify \(it takes: --database, --head\)' "$out"
+out=$(CTL verify --format json 2>&1); expect_match "an option the subcommand does not take is named" '--format is not an option of verify \(it takes: --database, --head, --min-retention-days\)' "$out"
 out=$(CTL frob 2>&1); expect_match "unknown subcommand named" "'frob' is not a subcommand" "$out"
 out=$(CTL outbox --format json); expect_match "JSON counts are numbers" '"rows": [0-9]+' "$out"
 out=$(CTL outbox)
@@ -262,27 +262,38 @@ down_id=$(sql "SELECT id FROM outbox WHERE destination = 'down' AND state = 'pen
 out=$(CTL outbox drop "$down_id"); expect_eq "outbox drop" "1 row(s) dropped" "$out"
 out=$(CTL outbox csv 2>&1); expect_eq "outbox with a bad action exits 2" 2 $?
 
-echo "# consentctl purge (clock set from the command line)"
+echo "# consentctl purge, time passing (a purge is recorded in the chain with its time)"
 before=$(sql "SELECT count(*) FROM consent_events")
 out=$(CTL purge --dry-run --now "$(date -u -d '+800 days' +%Y-%m-%dT%H:%M:%S.000Z)")
 expect_match "dry run counts the prefixes to clear" 'ip prefixes cleared.*: +[1-9]' "$out"
 expect_eq "dry run changes nothing" "$before|0" "$(sql "SELECT count(*), sum(CASE WHEN ip_prefix IS NULL AND salt IS NOT NULL THEN 1 ELSE 0 END) FROM consent_events")"
+out=$(CTL purge --now "$(date -u -d '+800 days' +%Y-%m-%dT%H:%M:%S.000Z)" 2>&1); rc=$?
+expect_match "a purge dated later than now is refused (only a dry run may look ahead)" "^2 .*later than now" "$rc $out"
 expect_eq "nothing cleared yet" 0 "$(sql "SELECT count(*) FROM consent_events WHERE ip_prefix IS NULL AND action = 'choice' AND subject NOT IN ('$SA', '$SB', '$SR')")"
-out=$(CTL purge --now "$(date -u -d '+800 days' +%Y-%m-%dT%H:%M:%S.000Z)")
+out=$(cg_at +800d "$CG_BUILD/consentctl" -c "$CG_INI" purge)
 expect_eq "after 730 days: every IP prefix cleared" 0 "$(sql "SELECT count(*) FROM consent_events WHERE ip_prefix IS NOT NULL")"
+expect_eq "... each kept as its digest, with the row's personal salt" 0 \
+	"$(sql "SELECT count(*) FROM consent_events WHERE action = 'choice' AND subject NOT IN ('$SA', '$SB', '$SR') AND (ip_digest IS NULL OR salt IS NULL)")"
 expect_eq "after 730 days: the events themselves kept" "$before" "$(sql "SELECT count(*) FROM consent_events")"
 out=$(CTL verify); expect_eq "chain verifies after clearing prefixes" 0 $?
-out=$(CTL purge --now "$(date -u -d '+1300 days' +%Y-%m-%dT%H:%M:%S.000Z)")
+out=$(cg_at +1300d "$CG_BUILD/consentctl" -c "$CG_INI" purge)
 expect_match "withdrawn/erased subjects pruned after events_days_after_end" 'subjects whose records ended.*: +[1-9]' "$out"
 expect_eq "D (withdrawn) pruned" 0 "$(sql "SELECT count(*) FROM consent_events WHERE subject = '$(subject_of "$D")'")"
 expect_eq "E (consent still running then) kept" 1 "$(sql "SELECT count(*) FROM consent_events WHERE subject = '$(subject_of "$E")'")"
 expect_eq "links of pruned rows kept" 1 "$(sql "SELECT CASE WHEN count(*) > 0 THEN 1 ELSE 0 END FROM consent_pruned")"
-out=$(CTL verify); rc=$?
+expect_match "the purge is in the chain: the retention in force, the rows it removed" \
+	"^purge\|purge;ip_prefix_days=730;events_days_after_end=1095;consent_max_age_days=365;refusal_max_age_days=180;rows=$(sql "SELECT count(*) FROM consent_pruned WHERE row_format = 2");ids=[0-9a-f]{64}\$" \
+	"$(sql "SELECT kind, record FROM consent_log WHERE kind = 'purge'")"
+out=$(cg_at +1300d "$CG_BUILD/consentctl" -c "$CG_INI" verify); rc=$?
 expect_eq "chain verifies across pruned rows" 0 "$rc"
 expect_match "verify counts pruned links" 'pruned by retention' "$out"
+out=$(CTL verify 2>&1); rc=$?
+expect_match "... but not by a clock before the purge's time" "^1 .*in the future" "$rc $out"
 expect_eq "old delivered outbox rows deleted" 0 "$(sql "SELECT count(*) FROM outbox WHERE state = 'delivered'")"
+cg_stop_daemon
+CG_DAEMON_AT=+1300d cg_start_daemon || exit 1
 G=$(choose 192.0.2.52 nb true true true)
-out=$(CTL verify); expect_eq "the daemon continues the chain after a prune" 0 $?
+out=$(cg_at +1300d "$CG_BUILD/consentctl" -c "$CG_INI" verify); expect_eq "the daemon continues the chain after a prune" 0 $?
 
 cg_stop_daemon
 expect_clean_daemon_log "$CG_DIR/daemon.log"

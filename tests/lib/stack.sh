@@ -142,11 +142,31 @@ cg_daemon_listens() {
 	esac
 }
 
+# Time passing, for retention: cg_at OFFSET CMD... runs CMD with its wall
+# clock moved by OFFSET (libfaketime's syntax: +800d), as the daemon with
+# CG_DAEMON_AT=OFFSET. A purge is recorded in the chain with its time, so a
+# test that purges "in 800 days" runs the purge, and what follows it, then.
+# (libfaketime is preloaded before the sanitizer runtime: ASan is told not
+# to mind.)
+CG_FAKETIME_LIB=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -1)
+cg_faketime_env() {
+	printf '%s\n' "LD_PRELOAD=$CG_FAKETIME_LIB" "FAKETIME=$1" FAKETIME_DONT_FAKE_MONOTONIC=1 \
+		"ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+}
+cg_at() {
+	local off=$1
+	shift
+	[ -n "$CG_FAKETIME_LIB" ] || { echo "cg_at: libfaketime is not installed (conf/install-deps.sh --test)" >&2; return 1; }
+	env $(cg_faketime_env "$off") "$@"
+}
+
 cg_start_daemon() {
+	local at=()
+	[ -n "${CG_DAEMON_AT:-}" ] && mapfile -t at < <(cg_faketime_env "$CG_DAEMON_AT")
 	if [ -n "${CG_DETACH:-}" ]; then # the demo: outlive this shell
 		setsid nohup "$CG_BUILD/consentgated" -c "$CG_INI" </dev/null >/dev/null 2>>"$CG_DIR/daemon.log" &
 	else
-		"$CG_BUILD/consentgated" -c "$CG_INI" 2>>"$CG_DIR/daemon.log" &
+		env "${at[@]}" "$CG_BUILD/consentgated" -c "$CG_INI" 2>>"$CG_DIR/daemon.log" &
 	fi
 	CG_DAEMON_PID=$!
 	echo "$CG_DAEMON_PID" >"$CG_DIR/daemon.pid"
