@@ -34,52 +34,16 @@
 #include "consentgate/shown.h"
 #include "consentgate/sign.h"
 #include "consentgate/timefmt.h"
+#include "bundle.h"
 #include "bundle_files.h"
 #include "cli.h"
-
-#define MAX_VERSIONS 256
-#define MAX_SHOWN 256
-#define MAX_HEADS 100000
-
-struct version_seen {
-	char version[CG_VERSION_MAX + 1];
-	char first[CG_TIME_LEN + 1], last[CG_TIME_LEN + 1];
-	long long n;
-};
-
-struct bundle {
-	const struct cg_config *cfg;
-	char from[11], to[11];              /* days, inclusive */
-	const char *subject;                /* NULL: every visitor */
-	struct cg_buf transcript, sums;
-	FILE *csv, *json;                   /* the period's events (scratch files) */
-	long long nevents;
-	struct version_seen versions[MAX_VERSIONS];
-	int nversions;
-	struct cg_signed_head *heads;       /* of the period, oldest first */
-	struct cg_head *parsed;             /* their payloads; last_id 0 when unreadable */
-	size_t nheads, next_head;
-	struct cg_verify v;                 /* the whole chain */
-	/* the builds and notices the period's events name, their files */
-	char shown_ids[MAX_SHOWN][CG_NOTICE_ID_LEN + 1];
-	int nshown;
-	json_t *shown_index;
-	struct { char hash[CG_HEX_HASH_LEN + 1]; struct cg_buf bytes; } *files;
-	size_t nfiles;
-	struct archive *a;
-	char dir[64];
-	int failed, refused;                /* refused: a row of the store, said why */
-};
 
 static const char *const csv_cols[] = {
 	"id", "subject", "recorded_at", "action", "policy_version", "preferences", "statistics", "marketing",
 	"objection_purpose", "objections", "choice_at", "gpc", "dnt", "lang", "banner", "page", "ip_prefix",
-	"country", "salt", "core_digest", "personal_digest", "prev_hash", "hash",
+	"country", "salt", "core_digest", "personal_digest", "prev_hash", "hash", "ip_digest", "row_format",
 };
 #define NCOLS (sizeof csv_cols / sizeof csv_cols[0])
-
-static json_t *str_or_null(const char *s) { return s[0] ? json_string(s) : json_null(); }
-static json_t *tri(int v) { return v == CG_TRI_NULL ? json_null() : json_integer(v); }
 
 static void csv_cell(FILE *f, const char *s, int last)
 {
@@ -97,48 +61,6 @@ static void csv_cell(FILE *f, const char *s, int last)
 	fputs(last ? "\r\n" : ",", f);
 }
 
-/* one element of events.json: the bytes json_dumps gives the whole array
- * with JSON_INDENT(2), each row indented one level (a JSON text holds no
- * raw newline but those of its layout) */
-static void json_element(struct bundle *b, json_t *row)
-{
-	char *s = json_dumps(row, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	const char *p = s, *nl;
-
-	if (!s) {
-		b->failed = 1;
-		return;
-	}
-	fputs(b->nevents ? ",\n  " : "[\n  ", b->json);
-	for (; (nl = strchr(p, '\n')); p = nl + 1) {
-		fwrite(p, 1, (size_t)(nl - p) + 1, b->json);
-		fputs("  ", b->json);
-	}
-	fputs(p, b->json);
-	free(s);
-}
-
-/* one event as the consent_events view shows it */
-static json_t *event_row(const struct cg_event *ev)
-{
-	char obj[CG_OBJECTIONS_MAX + 1];
-
-	cg_objections_format(ev->objections, obj);
-	return json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
-	                 "s:o, s:s, s:s, s:s, s:s}",
-		"id", (json_int_t)ev->id, "subject", ev->subject, "recorded_at", ev->recorded_at,
-		"action", cg_action_name(ev->action), "policy_version", str_or_null(ev->policy_version),
-		"preferences", tri(ev->choice[CG_PREFERENCES]), "statistics", tri(ev->choice[CG_STATISTICS]),
-		"marketing", tri(ev->choice[CG_MARKETING]),
-		"objection_purpose", ev->objection_purpose >= 0 ? json_string(cg_purpose_name(ev->objection_purpose))
-		                                                : json_null(),
-		"objections", obj, "choice_at", str_or_null(ev->choice_at), "gpc", tri(ev->gpc), "dnt", tri(ev->dnt),
-		"lang", str_or_null(ev->lang), "banner", str_or_null(ev->banner), "page", str_or_null(ev->page),
-		"ip_prefix", str_or_null(ev->ip_prefix), "country", str_or_null(ev->country),
-		"salt", str_or_null(ev->salt), "core_digest", ev->core_digest, "personal_digest", ev->personal_digest,
-		"prev_hash", ev->prev_hash, "hash", ev->hash);
-}
-
 static void note_shown(struct bundle *b, const char *id)
 {
 	for (int i = 0; i < b->nshown; i++)
@@ -150,7 +72,7 @@ static void note_shown(struct bundle *b, const char *id)
 
 static void add_event(struct bundle *b, const struct cg_event *ev)
 {
-	json_t *row = event_row(ev);
+	json_t *row = cg_bundle_row(ev);
 	struct version_seen *vs = NULL;
 	struct cg_what_shown w;
 
@@ -165,9 +87,9 @@ static void add_event(struct bundle *b, const struct cg_event *ev)
 			snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
 			s = num;
 		}
-		csv_cell(b->csv, s, i == NCOLS - 1);
+		csv_cell(b->csv.f, s, i == NCOLS - 1);
 	}
-	json_element(b, row);
+	cg_bundle_element(b, &b->events, row);
 	json_decref(row);
 	b->nevents++;
 	for (int i = 0; i < b->nversions && !vs; i++)
@@ -184,13 +106,14 @@ static void add_event(struct bundle *b, const struct cg_event *ev)
 	}
 }
 
-/* one walk over the log: the chain check, the events of the period, and
- * each signed head of the period against its row */
+/* one walk over the log: the chain check, the events of the period with
+ * what they need from the rest of the log (bundle_links.c), and each
+ * signed head of the period against its row */
 static int walk_row(void *arg, const struct cg_event *ev)
 {
 	struct bundle *b = arg;
-
 	int64_t bad;
+	int added = 0;
 
 	cg_cli_verify_row(&b->v, ev);
 	bad = cg_audit_result(b->v.a)->bad_id;
@@ -202,9 +125,11 @@ static int walk_row(void *arg, const struct cg_event *ev)
 		              bad && bad <= h->last_id ? "DIVERGES: the chain is broken before it"
 		              : same ? "OK, the log still holds it" : "DIVERGES: the log no longer holds this row's hash");
 	}
-	if (ev->link == CG_LINK_ROW && strncmp(ev->recorded_at, b->from, 10) >= 0 && strncmp(ev->recorded_at, b->to, 10) <= 0 &&
-	    (!b->subject || strcmp(ev->subject, b->subject) == 0))
+	if (ev->link == CG_LINK_ROW && cg_bundle_of_period(b, ev)) {
 		add_event(b, ev);
+		added = 1;
+	}
+	cg_bundle_context(b, ev, added);
 	return 0;
 }
 
@@ -339,20 +264,25 @@ static void add_file(struct bundle *b, const char *name, const void *data, size_
 	member_end(b, name, &h);
 }
 
-/* a scratch file's bytes as a member */
-static void add_scratch(struct bundle *b, const char *name, FILE *f)
+/* a scratch file's bytes as a member: the first `keep` (-1: all) */
+static void add_scratch(struct bundle *b, const char *name, const struct scratch *sc, off_t keep)
 {
 	crypto_hash_sha256_state h;
 	char buf[64 * 1024];
+	FILE *f = sc->f;
 	off_t len = fflush(f) == 0 ? ftello(f) : -1, done = 0;
 	size_t n;
+
+	if (keep >= 0 && keep < len)
+		len = keep;
 
 	if (len < 0 || fseeko(f, 0, SEEK_SET) != 0) {
 		b->failed = 1;
 		return;
 	}
 	member_begin(b, name, (int64_t)len, &h);
-	while (!b->failed && (n = fread(buf, 1, sizeof buf, f)) > 0) {
+	while (!b->failed && done < len && (n = fread(buf, 1, (size_t)(len - done) < sizeof buf ? (size_t)(len - done)
+	                                                                                      : sizeof buf, f)) > 0) {
 		member_data(b, buf, n, &h);
 		done += (off_t)n;
 	}
@@ -411,8 +341,12 @@ static void add_all(struct bundle *b, const struct cg_pubkey *keys, size_t nkeys
 	cg_buf_add(&readme, cg_bundle_readme, cg_bundle_readme_len);
 	add_file(b, "README.txt", readme.p, readme.len);
 	cg_buf_free(&readme);
-	add_scratch(b, "events.csv", b->csv);
-	add_scratch(b, "events.json", b->json);
+	add_scratch(b, "events.csv", &b->csv, -1);
+	add_scratch(b, "events.json", &b->events, -1);
+	add_scratch(b, "log_events.json", &b->log_events, -1);
+	add_scratch(b, "pruned.json", &b->pruned, -1);
+	add_scratch(b, "erasures.json", &b->erasures, -1);
+	add_scratch(b, "chain.txt", &b->chain, b->chain_keep);
 	add_file(b, "verification.txt", b->transcript.p ? b->transcript.p : "", b->transcript.len);
 	add_heads(b);
 	add_json(b, "keys.json", cg_keys_json(keys, nkeys));
@@ -465,13 +399,16 @@ static int gather(struct bundle *b, struct cg_pubkey **keys, size_t *nkeys)
 	cg_day_parse(b->to, &to_ms);
 	if (cg_cli_open(b->cfg, NULL, CG_STORE_READONLY, &st, &rd))
 		return 1;
-	rc = cg_cli_verify_begin(&st, rd, -1, &b->v);
+	rc = cg_cli_verify_begin(&st, rd, -1, &b->v, cg_bundle_note_groups, b);
 	if (rc == CG_OK)
 		rc = cg_store_keys(&st, rd, keys, nkeys);
 	if (rc == CG_OK)
 		rc = st.each_head(rd, from_ms, to_ms + CG_MS_PER_DAY, 0, take_head, b);
 	if (rc == CG_OK) {
 		check_heads(b, *keys, *nkeys);
+		for (size_t i = 0; b->parsed && i < b->nheads; i++)
+			if (b->parsed[i].last_id != INT64_MAX && b->parsed[i].last_id > b->heads_max)
+				b->heads_max = b->parsed[i].last_id;
 		rc = b->parsed ? st.each_event(rd, NULL, walk_row, b) : CG_ERR_NOMEM;
 	}
 	if (rc == CG_OK)
@@ -479,7 +416,7 @@ static int gather(struct bundle *b, struct cg_pubkey **keys, size_t *nkeys)
 	if (rc == CG_OK)
 		rc = gather_shown(b, &st, rd);
 	cg_cli_close(&st, rd);
-	if (rc == CG_OK && (b->failed || ferror(b->csv) || ferror(b->json)))
+	if (rc == CG_OK && (b->failed || cg_bundle_scratch_failed(b)))
 		rc = CG_ERR_IO;
 	if (rc != CG_OK) {
 		if (rc == CG_ERR_IO)
@@ -489,19 +426,19 @@ static int gather(struct bundle *b, struct cg_pubkey **keys, size_t *nkeys)
 			fprintf(stderr, "consentctl bundle: cannot read the log: %s\n", cg_strerror(rc));
 		return 1;
 	}
-	fputs(b->nevents ? "\n]" : "[]", b->json);
+	cg_bundle_close_arrays(b);
 	for (; b->next_head < b->nheads; b->next_head++)
 		cg_buf_printf(&b->transcript, "head %lld: DIVERGES: row %lld is not in the log\n",
 		              (long long)b->heads[b->next_head].id, (long long)b->parsed[b->next_head].last_id);
 	return 0;
 }
 
-/* The output, created new (outfile.h), and the two scratch files beside
+/* The output, created new (outfile.h), and the scratch files beside
  * it: the output's file system holds the archive anyway, where /tmp may be
  * small or in memory. 0, or 1 with the reason printed. */
 static int open_outputs(struct bundle *b, const char *out, int *dfd, char name[CG_OUT_NAME_MAX + 1], int *fd)
 {
-	FILE **scratch[] = {&b->csv, &b->json};
+	FILE **scratch[] = {&b->csv.f, &b->events.f, &b->log_events.f, &b->pruned.f, &b->erasures.f, &b->chain.f};
 	char err[512];
 	int rc = cg_out_path(out, dfd, name, err, sizeof err), sfd = -1;
 
@@ -509,7 +446,7 @@ static int open_outputs(struct bundle *b, const char *out, int *dfd, char name[C
 		fprintf(stderr, "consentctl bundle: %s: exists already; the bundle never overwrites a file\n", out);
 		return 1;
 	}
-	for (size_t i = 0; rc == CG_OK && i < 2; i++)
+	for (size_t i = 0; rc == CG_OK && i < sizeof scratch / sizeof scratch[0]; i++)
 		if ((rc = cg_out_scratch(*dfd, &sfd, err, sizeof err)) == CG_OK && !(*scratch[i] = fdopen(sfd, "w+"))) {
 			snprintf(err, sizeof err, "%s", strerror(errno));
 			close(sfd);
@@ -526,10 +463,8 @@ static void bundle_free(struct bundle *b)
 		cg_signed_head_clear(&b->heads[i]);
 	free(b->heads);
 	free(b->parsed);
-	if (b->csv)
-		fclose(b->csv);
-	if (b->json)
-		fclose(b->json);
+	cg_bundle_links_free(b);
+	cg_cli_verify_free(&b->v);
 	cg_cli_verify_free(&b->v);
 	cg_buf_free(&b->transcript);
 	cg_buf_free(&b->sums);
@@ -557,9 +492,10 @@ int cg_cli_bundle(struct cg_cli_bundle_opts *o, const struct cg_config *cfg)
 	cg_buf_init(&b.transcript, (size_t)1 << 26);
 	cg_buf_init(&b.sums, (size_t)1 << 24);
 	b.shown_index = json_array();
+	cg_bundle_links_init(&b);
 	rc = open_outputs(&b, o->output, &dfd, name, &fd);
 	for (size_t i = 0; rc == 0 && i < NCOLS; i++)
-		csv_cell(b.csv, csv_cols[i], i == NCOLS - 1);
+		csv_cell(b.csv.f, csv_cols[i], i == NCOLS - 1);
 	rc = rc ? rc : gather(&b, &keys, &nkeys);
 	if (rc == 0) {
 		/* the whole chain's verdict first, then the heads' */

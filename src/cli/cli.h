@@ -18,11 +18,12 @@ struct cg_verify {
 	struct cg_audit *a;
 	int done;                          /* finished: the result holds */
 };
-/* cg_cli_verify_begin (the heads and the first walk), then every link to
- * cg_cli_verify_row in id order, then cg_cli_verify_end; cg_cli_verify is
- * all three. CG_OK, or a read error. min_retention_days: -1 for none. */
+/* cg_cli_verify_begin (the heads and the first walk, in which `also`, if
+ * not NULL, sees every link too), then every link to cg_cli_verify_row in
+ * id order, then cg_cli_verify_end; cg_cli_verify is all three. CG_OK, or
+ * a read error. min_retention_days: -1 for none. */
 int cg_cli_verify_begin(const struct cg_store_port *p, struct cg_store_reader *r, int min_retention_days,
-                        struct cg_verify *v);
+                        struct cg_verify *v, cg_store_event_fn also, void *also_arg);
 void cg_cli_verify_row(struct cg_verify *v, const struct cg_event *ev);
 void cg_cli_verify_end(struct cg_verify *v);
 int cg_cli_verify(const struct cg_store_port *p, struct cg_store_reader *r, int min_retention_days,

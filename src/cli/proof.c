@@ -219,7 +219,7 @@ static int walk_head(const struct cg_config *cfg, const struct cg_head *head, in
 	if (cg_cli_open(cfg, NULL, CG_STORE_READONLY, &st, &rd))
 		return 1;
 	cg_head_check_init(&w->c, head);
-	rc = cg_cli_verify_begin(&st, rd, min_retention_days, &w->v);
+	rc = cg_cli_verify_begin(&st, rd, min_retention_days, &w->v, NULL, NULL);
 	/* the head itself, checked: the log's rows up to it existed then */
 	if (rc == CG_OK && cg_time_parse(head->signed_at, &signed_ms) == CG_OK)
 		rc = cg_audit_head(w->v.a, head->last_id, signed_ms);

@@ -37,15 +37,24 @@ static int take_head(void *arg, const struct cg_signed_head *h)
 	return rc;
 }
 
+struct scan {
+	struct cg_audit *a;
+	cg_store_event_fn also;
+	void *arg;
+};
+
 static int scan_row(void *arg, const struct cg_event *ev)
 {
-	cg_audit_scan(arg, ev);
-	return 0;
+	struct scan *s = arg;
+
+	cg_audit_scan(s->a, ev);
+	return s->also ? s->also(s->arg, ev) : 0;
 }
 
 int cg_cli_verify_begin(const struct cg_store_port *p, struct cg_store_reader *r, int min_retention_days,
-                        struct cg_verify *v)
+                        struct cg_verify *v, cg_store_event_fn also, void *also_arg)
 {
+	struct scan sc = {NULL, also, also_arg};
 	struct cg_audit_opts o = {.now_ms = cg_cli_now_ms(), .min_retention_days = min_retention_days};
 	struct heads_ctx k = {0};
 	struct cg_pubkey *keys = NULL;
@@ -62,8 +71,9 @@ int cg_cli_verify_begin(const struct cg_store_port *p, struct cg_store_reader *r
 		rc = p->each_head(r, 0, INT64_MAX, 0, take_head, &k);
 	}
 	free(keys);
+	sc.a = v->a;
 	if (rc == CG_OK)
-		rc = p->each_event(r, NULL, scan_row, v->a);
+		rc = p->each_event(r, NULL, scan_row, &sc);
 	return rc;
 }
 
@@ -87,7 +97,7 @@ static int verify_row(void *arg, const struct cg_event *ev)
 int cg_cli_verify(const struct cg_store_port *p, struct cg_store_reader *r, int min_retention_days,
                   struct cg_verify *v)
 {
-	int rc = cg_cli_verify_begin(p, r, min_retention_days, v);
+	int rc = cg_cli_verify_begin(p, r, min_retention_days, v, NULL, NULL);
 
 	if (rc == CG_OK)
 		rc = p->each_event(r, NULL, verify_row, v);

@@ -2,22 +2,42 @@
 """Checks a consentgate regulator bundle offline, with nothing of
 consentgate's: Python 3 and PyNaCl (Debian: python3-nacl).
 
-  python3 verify.py        (in the unpacked bundle's directory)
+  python3 verify.py [--min-retention-days N]     (in the unpacked bundle's directory)
 
 1. every file is the one listed in SHA256SUMS;
 2. every signed chain head verifies against keys.json (Ed25519 over the
    exact bytes of its payload);
-3. every event's hash is recomputed from its fields (core_digest always;
-   personal_digest where the row is not redacted) and each row links to the
-   previous row's hash wherever both are in the bundle;
-4. every signed head whose row is in the bundle names that row's hash;
-5. what was shown: every file under artefacts/ is named by its SHA-256, each
+3. every event, pruned link and log event has its digests and hash
+   recomputed from its fields in its row format (README.txt: "The row
+   formats"), and links to the one before it wherever both are here;
+4. redaction claims nothing: a row of row format 2 without its salt holds
+   no personal value and is followed by its visitor's erasure; a row whose
+   IP prefix was cleared keeps only its digest;
+5. removals only where retention allowed them: every pruned link here
+   belongs to a purge (log_events.json) dated between its neighbours, before the
+   heads signed over it and now, whose visitor's consent had ended
+   events_days_after_end before it, and no row here of that visitor is
+   older than the purge. Without --min-retention-days, a purge must also
+   respect the highest retention an earlier purge recorded;
+6. every signed head whose row is here names that row's hash;
+7. what was shown: every file under artefacts/ is named by its SHA-256, each
    banner build's id is recomputed from its files, each notice's id is its
    file's SHA-256, and every event's build and notice are in the bundle.
-Prints what it checked; exit status 0 when everything holds, 1 otherwise."""
-import base64, hashlib, json, os, re, sys
+Prints what it checked; exit status 0 when everything holds, 1 otherwise.
+consentctl verify checks the same over the whole log (the bundle holds the
+period's rows and what they need)."""
+import argparse, base64, datetime, hashlib, json, os, re, sys
 
 failures = []
+notes = []
+SLACK_MS = 3600 * 1000
+DAY_MS = 86400 * 1000
+SHOWN = re.compile(r"build=[0-9a-f]{32};notice=(?:[0-9a-f]{64}|-{64})(?:;vendors=[A-Za-z0-9_.-]{1,64})?"
+                   r"(?:;mode=[A-Za-z0-9_.-]{1,64})?(?:;asserted)?$")
+PURGE = re.compile(r"purge;ip_prefix_days=(0|[1-9][0-9]*);events_days_after_end=(0|[1-9][0-9]*);"
+                   r"consent_max_age_days=(0|[1-9][0-9]*);refusal_max_age_days=(0|[1-9][0-9]*);"
+                   r"rows=(0|[1-9][0-9]*);ids=[0-9a-f]{64}$")
+PERSONAL = ("gpc", "dnt", "lang", "page", "ip_prefix", "ip_digest", "country")
 
 
 def fail(msg):
@@ -34,25 +54,214 @@ def put(h, s):
 
 
 def tri(v):
-    return None if v is None else ("1" if v else "0")
+    return None if v is None else {0: "0", 1: "1"}.get(v, "?")
 
+
+def sha(*fields):
+    h = hashlib.sha256()
+    for f in fields:
+        put(h, f)
+    return h.hexdigest()
+
+
+def labelled(label, text, digits=64):
+    return hashlib.sha256((label + text).encode()).hexdigest()[:digits]
+
+
+def ms(t):
+    return round(datetime.datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ")
+                 .replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
+
+
+# ---- the row formats (README.txt) -------------------------------------------------------------
 
 def core_digest(e):
-    h = hashlib.sha256()
-    for s in ("consentgate/core/v1", str(e["id"]), e["subject"], e["recorded_at"], e["action"],
-              e["policy_version"], tri(e["preferences"]), tri(e["statistics"]), tri(e["marketing"]),
-              e["objection_purpose"], e["objections"] or "", e["choice_at"]):
-        put(h, s)
-    return h.hexdigest()
+    fields = (e["recorded_at"], e["action"], e["policy_version"], tri(e["preferences"]),
+              tri(e["statistics"]), tri(e["marketing"]), e["objection_purpose"], e["objections"] or "",
+              e["choice_at"])
+    if e["row_format"] == 1:
+        return sha("consentgate/core/v1", str(e["id"]), e["subject"], *fields)
+    if e.get("subject"):
+        sd = labelled("consentgate/subject-digest/v2:", e["subject"])
+    else:
+        sd = e.get("subject_digest")   # a pruned link's; none for a log event
+    return sha("consentgate/core/v2", str(e["id"]), sd, *fields, e["banner"], e.get("record"))
 
 
 def personal_digest(e):
-    h = hashlib.sha256()
-    for s in ("consentgate/personal/v1", e["salt"] or "", tri(e["gpc"]), tri(e["dnt"]), e["lang"],
-              e["banner"], e["page"], e["ip_prefix"], e["country"]):
-        put(h, s)
-    return h.hexdigest()
+    if e["row_format"] == 1:
+        return sha("consentgate/personal/v1", e["salt"] or "", tri(e["gpc"]), tri(e["dnt"]), e["lang"],
+                   e["banner"], e["page"], e["ip_prefix"], e["country"])
+    salt, ipd = e["salt"], e["ip_digest"]
+    if salt and not ipd:   # as written: the salt the personal and IP salts come from
+        psalt = labelled("consentgate/personal-salt/v2:", salt, 32)
+        ipd = sha("consentgate/ip/v2", labelled("consentgate/ip-salt/v2:", salt, 32), e["ip_prefix"])
+    else:                  # the IP cleared (the personal salt kept), or no salt at all
+        psalt = salt
+    return sha("consentgate/personal/v2", psalt, tri(e["gpc"]), tri(e["dnt"]), e["lang"], e["page"],
+               e["country"], ipd)
 
+
+def personal_left(e):
+    return [f for f in PERSONAL if e.get(f) is not None]
+
+
+def checkable(e, kind):
+    if kind == "pruned":
+        return False
+    if e["salt"]:
+        return True
+    return e["row_format"] != 1 and (kind == "log" or e["action"] == "erase") and not personal_left(e)
+
+
+def check_digests(e, kind):
+    if e.get("malformed"):
+        fail("event %d: its %s holds a value no row of this log can hold" % (e["id"], e["malformed"]))
+    if e["row_format"] not in (1, 2):
+        fail("event %d: row format %s is none verify.py knows" % (e["id"], e["row_format"]))
+        return
+    if not (kind == "pruned" and e["row_format"] == 1) and core_digest(e) != e["core_digest"]:
+        fail("event %d: its core fields do not match core_digest" % e["id"])
+    if checkable(e, kind) and personal_digest(e) != e["personal_digest"]:
+        fail("event %d: its personal fields do not match personal_digest" % e["id"])
+    link = hashlib.sha256((e["prev_hash"] + e["core_digest"] + e["personal_digest"]).encode()).hexdigest()
+    if link != e["hash"]:
+        fail("event %d: hash does not match prev_hash, core_digest and personal_digest" % e["id"])
+
+
+def check_personal(e, erased_at):
+    if e["row_format"] == 1:
+        return
+    if e["action"] == "choice" and e["banner"] is not None and not SHOWN.match(e["banner"]):
+        fail("event %d: banner is not a record of what was shown" % e["id"])
+    if e["salt"]:
+        if e["ip_digest"] and e["ip_prefix"]:
+            fail("event %d: ip_prefix holds a value beside the ip_digest that replaced it" % e["id"])
+        return
+    left = personal_left(e)
+    if left:
+        fail("event %d: its salt is NULL but %s still hold a value: its personal fields can no longer be checked"
+             % (e["id"], ", ".join(left)))
+    elif e["action"] != "erase" and erased_at.get(e["subject"], 0) < e["id"]:
+        fail("event %d: erased (no salt, no personal field), but no erasure of its visitor follows" % e["id"])
+
+
+# ---- removals -------------------------------------------------------------------------------------
+
+def ended_ms(e, consent_days, refusal_days):
+    if e["action"] in ("withdraw", "erase"):
+        return ms(e["recorded_at"])
+    base = ms(e["choice_at"]) if e["choice_at"] else ms(e["recorded_at"])
+    granted = 1 in (e["preferences"], e["statistics"], e["marketing"])
+    return base + (consent_days if granted else refusal_days) * DAY_MS
+
+
+def purge_time_bounds(p, links, heads):
+    t = ms(p["recorded_at"])
+    if t > datetime.datetime.now(datetime.timezone.utc).timestamp() * 1000 + SLACK_MS:
+        fail("event %d: the purge is dated %s, in the future" % (p["id"], p["recorded_at"]))
+    for n, late in ((p["id"] - 1, False), (p["id"] + 1, True)):
+        other = links.get(n)
+        if other and other[1].get("recorded_at"):
+            u = ms(other[1]["recorded_at"])
+            if (late and t > u + SLACK_MS) or (not late and t < u - SLACK_MS):
+                fail("event %d: the purge is dated %s, %s" % (p["id"], p["recorded_at"],
+                     "after the row after it" if late else "before the row before it"))
+    for h in heads:
+        if h["last_id"] >= p["id"] and t > ms(h["signed_at"]) + SLACK_MS:
+            fail("event %d: the purge is dated %s, after the head signed at %s over event %d"
+                 % (p["id"], p["recorded_at"], h["signed_at"], h["last_id"]))
+
+
+def removals(log_events, pruned, rows, links, heads, floor):
+    kept = {}   # the rows here by their visitor's subject digest
+    for r in rows:
+        kept.setdefault(labelled("consentgate/subject-digest/v2:", r["subject"]), []).append(r["id"])
+    most = None
+    for p in sorted((e for e in log_events if e["action"] == "purge"), key=lambda e: e["id"]):
+        m = PURGE.match(p.get("record") or "")
+        if not m:
+            fail("event %d: its record is not a purge's" % p["id"])
+            continue
+        rec = [int(x) for x in m.groups()[:4]]
+        if most and any(rec[i] < most[i] for i in (1, 2, 3)):
+            notes.append("the purge at event %d recorded a lowered retention: %s (earlier purges: up to %s)"
+                         % (p["id"], rec[1:], most[1:]))
+        due = list(rec)
+        if floor is not None:
+            due[1] = max(floor, rec[1])
+        elif most:
+            due = [max(a, b) for a, b in zip(rec, most)]
+        most = [max(a, b) for a, b in zip(rec, most)] if most else rec
+        purge_time_bounds(p, links, heads)
+        t = ms(p["recorded_at"])
+        groups = {}
+        for link in (e for e in pruned if e["purge_id"] == p["id"]):
+            if link["pruned_at"] != p["recorded_at"]:
+                fail("event %d: pruned_at is not the time of the purge at event %d" % (link["id"], p["id"]))
+            g = groups.setdefault(link["subject_digest"], link)
+            if link["id"] > g["id"]:
+                groups[link["subject_digest"]] = link
+        for sd, last in groups.items():
+            end = ended_ms(last, due[2], due[3])
+            if end > t - due[1] * DAY_MS:
+                fail("event %d: removed by the purge at event %d, but its visitor's consent ended %s, less than "
+                     "%d days before it" % (last["id"], p["id"], datetime.datetime.fromtimestamp(
+                         end / 1000, datetime.timezone.utc).isoformat(), due[1]))
+            for r in kept.get(sd, []):
+                if r < p["id"]:
+                    fail("event %d: kept, but the purge at event %d removed event %d of the same visitor"
+                         % (r, p["id"], last["id"]))
+    for link in pruned:
+        if not any(p["id"] == link["purge_id"] and p["action"] == "purge" for p in log_events):
+            fail("event %d: removed by event %s, which is no purge" % (link["id"], link["purge_id"]))
+    return most
+
+
+def formats(links):
+    fmt = [e for k, e in links.values() if k == "log" and e["action"] == "format"]
+    at = fmt[0]["id"] if fmt else None
+    for k, e in links.values():
+        if e["row_format"] == 1 and (at is None or e["id"] > at):
+            fail("event %d: row format 1 after the log moved to row format 2" % e["id"])
+        if e["row_format"] != 1 and at is not None and e["id"] < at:
+            fail("event %d: row format 2 before the format event" % e["id"])
+    if at:
+        notes.append("events before event %d are of row format 1: what was shown and the personal fields of "
+                     "rows whose salt was cleared are not checked in them" % at)
+
+
+def whole_chain(links):
+    """chain.txt: every link from the first row here to the last one a row
+    or head here needs: the hashes follow from one another, no id is
+    missing, and every link here is the chain's"""
+    if not os.path.exists("chain.txt"):
+        return {}
+    lines = [l.split() for l in open("chain.txt").read().splitlines() if l]
+    entries, last = {}, None
+    prev = lines[0][1] if lines and lines[0][0] == "prev" else None
+    kinds = {"r": "row", "p": "pruned", "l": "log"}
+    for i, k, core, pers, h in lines[1:]:
+        i = int(i)
+        if k == "p" and links.get(i, ("", {}))[0] != "pruned":   # its removal is here to be checked
+            fail("event %d: a pruned link of the chain whose removal the bundle does not hold" % i)
+        if links.get(i) and links[i][0] != kinds.get(k):
+            fail("event %d: the chain has it as another kind of link" % i)
+        if last is not None and i != last + 1:
+            fail("event %d is missing from the chain (after event %d)" % (last + 1, last))
+        if hashlib.sha256((prev + core + pers).encode()).hexdigest() != h:
+            fail("event %d: its hash does not follow from the link before it" % i)
+        entries[i] = (core, pers, h)
+        prev, last = h, i
+    for kind, e in links.values():
+        c = entries.get(e["id"])
+        if c and c != (e["core_digest"], e["personal_digest"], e["hash"]):
+            fail("event %d: its digests or hash are not the chain's (chain.txt)" % e["id"])
+    print("followed the chain over %d links" % len(entries))
+    return entries
+
+
+# ---- the rest ----------------------------------------------------------------------------------------
 
 def sums():
     n = 0
@@ -87,22 +296,36 @@ def heads(keys):
     return out
 
 
-def events():
+def chain(signed, floor):
     evs = json.load(open("events.json"))
-    by_id = {e["id"]: e for e in evs}
-    for e in evs:
-        if core_digest(e) != e["core_digest"]:
-            fail("event %d: its core fields do not match core_digest" % e["id"])
-        if e["salt"] and personal_digest(e) != e["personal_digest"]:
-            fail("event %d: its personal fields do not match personal_digest" % e["id"])
-        link = hashlib.sha256((e["prev_hash"] + e["core_digest"] + e["personal_digest"]).encode()).hexdigest()
-        if link != e["hash"]:
-            fail("event %d: hash does not match prev_hash, core_digest and personal_digest" % e["id"])
-        prev = by_id.get(e["id"] - 1)
-        if prev and prev["hash"] != e["prev_hash"]:
+    extra = {name: json.load(open(name + ".json")) if os.path.exists(name + ".json") else []
+             for name in ("log_events", "pruned", "erasures")}
+    rows = evs + extra.get("erasures", [])
+    links = {}
+    for kind, group in (("row", rows), ("pruned", extra.get("pruned", [])), ("log", extra.get("log_events", []))):
+        for e in group:
+            links[e["id"]] = (kind, e)
+    erased_at = {}   # each visitor's last erasure here
+    for r in rows:
+        if r["action"] == "erase":
+            erased_at[r["subject"]] = max(r["id"], erased_at.get(r["subject"], 0))
+    for kind, e in links.values():
+        check_digests(e, kind)
+        if kind == "row":
+            check_personal(e, erased_at)
+        prev = links.get(e["id"] - 1)
+        if prev and prev[1]["hash"] != e["prev_hash"]:
             fail("event %d: prev_hash is not event %d's hash" % (e["id"], e["id"] - 1))
+    entries = whole_chain(links)
+    formats(links)
+    removals(extra.get("log_events", []), extra.get("pruned", []), rows, links, signed, floor)
     print("recomputed the hashes of %d events and their links" % len(evs))
-    return by_id
+    print("checked %d pruned links and %d log events" % (len(extra.get("pruned", [])),
+                                                          len(extra.get("log_events", []))))
+    by_id = {e["id"]: e for kind, e in links.values()}
+    for i, (core, pers, h) in entries.items():   # heads may name a link only chain.txt holds
+        by_id.setdefault(i, {"id": i, "hash": h, "subject": None, "banner": None})
+    return by_id, (min(entries) if entries else None)
 
 
 def build_id(files):
@@ -131,6 +354,8 @@ def shown(by_id):
         if got != s["id"]:
             fail("%s %s: its files give the id %s" % (s["kind"], s["id"], got))
     for e in by_id.values():
+        if e.get("subject") is None:   # a pruned link, a log event: its build need not be held
+            continue
         m = re.match(r"build=([0-9a-f]{32});notice=([0-9a-f]{64}|-{64})", e["banner"] or "")
         for ref in (m.groups() if m else ()):
             if not ref.startswith("-") and ref not in known:
@@ -139,22 +364,32 @@ def shown(by_id):
 
 
 def main():
+    ap = argparse.ArgumentParser(description="checks this consentgate bundle offline")
+    ap.add_argument("--min-retention-days", type=int, default=None,
+                    help="accept any purge that kept rows this many days after their visitor's consent ended "
+                         "(instead of the highest retention the log recorded before it)")
+    args = ap.parse_args()
     os.chdir(os.path.dirname(os.path.abspath(__file__)))
     sums()
     keys = {k["key_id"]: base64.urlsafe_b64decode(k["public_key"] + "=" * (-len(k["public_key"]) % 4))
             for k in json.load(open("keys.json"))["keys"]}
     signed = heads(keys)
-    by_id = events()
+    by_id, start = chain(signed, args.min_retention_days)
     n = 0
     for h in signed:
         row = by_id.get(h["last_id"])
         if row is None:
+            if start is not None and h["last_id"] > start:
+                fail("event %d: the head signed at %s names it, but the chain here does not reach it"
+                     % (h["last_id"], h["signed_at"]))
             continue
         n += 1
         if row["hash"] != h["hash"]:
             fail("event %d: its hash is not the one the head signed at %s names" % (h["last_id"], h["signed_at"]))
     print("matched %d signed heads against their rows in the bundle" % n)
     shown(by_id)
+    for line in notes:
+        print("note:", line)
     print("OK" if not failures else "%d FAILURES" % len(failures))
     return 1 if failures else 0
 
