@@ -86,7 +86,7 @@ struct cg_store_stats {
 
 /* What moving a log to another backend copied (import). */
 struct cg_import_counts {
-	long long events, pruned, outbox, subjects, recipients;
+	long long events, pruned, log_events, outbox, subjects, recipients;
 };
 
 /* One durable batch: an event (sealed onto the chain: its id and hash are

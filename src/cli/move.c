@@ -139,8 +139,8 @@ int cg_cli_move(const struct cg_config *cfg, const char *database, const char *u
 		if (m.rc == CG_ERR_DUPLICATE)
 			printf("the target already holds this log (a finished copy); the source is sealed now\n");
 		else if (rc == CG_OK)
-			printf("copied: %lld events, %lld pruned links, %lld outbox rows and the client_id key\n",
-			       m.counts.events, m.counts.pruned, m.counts.outbox);
+			printf("copied: %lld events, %lld pruned links, %lld log events, %lld outbox rows and the client_id "
+			       "key\n", m.counts.events, m.counts.pruned, m.counts.log_events, m.counts.outbox);
 		else
 			fprintf(stderr, "consentctl migrate --to: %s\n",
 			        m.err[0] ? m.err : "the copy failed; nothing was changed on either side");

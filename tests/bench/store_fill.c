@@ -95,7 +95,9 @@ static void fill(struct cg_event *ev, const char *id, int64_t at, int withdraw)
 	ev->gpc = (r >> 8) % 20 == 0;
 	ev->dnt = (r >> 9) % 10 == 0;
 	strcpy(ev->lang, langs[(r >> 12) % 6]);
-	strcpy(ev->banner, "nb-2026-01");
+	/* what was shown, as a choice records it (shown.h) */
+	strcpy(ev->banner, "build=79c60a93689838a5ba7217b6e331a89d;notice="
+	                   "1e26109fe534052e8e4938209526a56658519fe8bf41d4aab4b41e29063d1ba6");
 	snprintf(ev->page, sizeof ev->page, "https://www.example.no/artikler/%u-%s",
 	         (unsigned)((r >> 16) % 5000), "nyheter-fra-byen");
 	snprintf(ev->ip_prefix, sizeof ev->ip_prefix, "%u.%u.%u.0/24", (unsigned)((r >> 32) % 200 + 20),

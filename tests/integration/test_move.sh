@@ -56,15 +56,16 @@ recipients() { # HEX-EXPRESSION: each recipient as subject|destination
 recipients=$(sqlite3 "$SRC" "$(recipients 'lower(hex(s.digest))')")
 since=$(sqlite3 "$SRC" "SELECT value FROM meta WHERE key = 'recipients_since_ms'")
 before=$(sqlite_views "$SRC")
-head=$(sqlite3 "$SRC" "SELECT hash FROM consent_events ORDER BY id DESC LIMIT 1")
+# the tip: the migration's format event, the last link
+head=$(sqlite3 "$SRC" "SELECT hash FROM (SELECT id, hash FROM consent_events UNION ALL SELECT id, hash FROM consent_log) ORDER BY id DESC LIMIT 1")
 pending=$(sqlite3 "$SRC" "SELECT count(*) FROM outbox WHERE state = 'pending'")
 cg_stop_daemon # the move goes into a database no daemon uses yet
 out=$("$CG_BUILD/consentctl" -c "$A" migrate --to "$CG_PG_URL" 2>&1); rc=$?
 echo "$out" | sed 's/^/# /'
 expect_eq "migrate --to exits 0" 0 "$rc"
-expect_match "says what it copied" 'copied: 11 events, 3 pruned links, [1-9][0-9]* outbox rows and the client_id key' "$out"
-expect_match "verifies the source" 'source \(SQLite\): +OK: 14 rows verified' "$out"
-expect_match "verifies the target, same head" "target \\(PostgreSQL\\): OK: 14 rows verified \\(2 redacted, 3 pruned by retention\\), chain head $head" "$out"
+expect_match "says what it copied" 'copied: 11 events, 3 pruned links, 1 log events, [1-9][0-9]* outbox rows and the client_id key' "$out"
+expect_match "verifies the source" 'source \(SQLite\): +OK: 15 rows verified' "$out"
+expect_match "verifies the target, same head" "target \\(PostgreSQL\\): OK: 15 rows verified \\(2 redacted, 3 pruned by retention\\), chain head $head" "$out"
 P=$(ini p "backend = postgresql" "url = $CG_PG_URL")
 out=$("$CG_BUILD/consentctl" -c "$P" verify); rc=$?
 expect_eq "consentctl verify on the copy" "0" "$rc"
@@ -116,7 +117,9 @@ curl -s -o /dev/null -H 'Content-Type: application/json' -H "Cookie: cg_id=$(coo
 	--data '{"choices":{"preferences":false,"statistics":false,"marketing":false},"policy_version":"2023-12"}' "$CG_URL/consent"
 out=$("$CG_BUILD/consentctl" -c "$CG_INI" verify); rc=$?
 expect_eq "the chain continues on PostgreSQL" 0 "$rc"
-expect_match "one row more" 'OK: 15 rows verified' "$out"
+expect_match "one row more" 'OK: 16 rows verified' "$out"
+expect_eq "... of row format 2, the moved rows of format 1" "1 14|2 16" \
+	"$(sql "SELECT row_format, max(id) FROM consent_events GROUP BY row_format ORDER BY 1" | tr '\n|' '| ' | sed 's/|$//')"
 
 echo "# refusals"
 OTHER=$(cg_pg_createdb cg_move_other)
@@ -129,7 +132,7 @@ expect_eq "a database with foreign tables: exit 1" 1 "$rc"
 expect_match "names why" 'not consentgate' "$out"
 out=$("$CG_BUILD/consentctl" -c "$F" migrate --to "$CG_PG_URL" 2>&1); rc=$?
 expect_eq "a target holding another log: exit 1" 1 "$rc"
-expect_match "names both logs" 'already holds a log \(15 rows, head id 15\) that is not this source' "$out"
+expect_match "names both logs" 'already holds a log \(16 rows, head id 16\) that is not this source' "$out"
 expect_eq "the refused source still takes writes" "" "$(sqlite3 "$FRESH" "SELECT value FROM meta WHERE key = 'moved_to'")"
 sed -e "s#^database = $SRC\$#database = $FRESH#" -e "s#^listen = .*#listen = $CG_DIR/fresh.sock#" "$CG_DIR/old.ini" >"$CG_DIR/fresh.ini"
 "$CG_BUILD/consentgated" -c "$CG_DIR/fresh.ini" 2>>"$CG_DIR/fresh.log" &

@@ -65,7 +65,7 @@ static const char move_sql[] =
 struct copy {
 	PGconn *c;
 	struct cg_buf line;
-	long long rows, pruned;
+	long long rows, pruned, logged;
 	int failed;
 };
 
@@ -150,6 +150,8 @@ static int copy_event(void *arg, const struct cg_event *ev)
 	field(k, PGS_OPT(ev->record), 1);
 	if (ev->link == CG_LINK_PRUNED)
 		k->pruned++;
+	else if (ev->link == CG_LINK_LOG)
+		k->logged++;
 	else
 		k->rows++;
 	return put_line(k);
@@ -395,6 +397,7 @@ static int import_txn(PGconn *c, struct source *src, struct cg_import_counts *ou
 	if (rc == CG_OK)
 		rc = copy_in(&k, "COPY cg_imp FROM STDIN", feed_events, src, &out->events);
 	out->pruned = k.pruned;
+	out->log_events = k.logged;
 	if (rc == CG_OK)
 		rc = copy_in(&k, "COPY cg_imp_outbox FROM STDIN", feed_outbox, src, &out->outbox);
 	if (rc == CG_OK)

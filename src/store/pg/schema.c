@@ -105,7 +105,7 @@ static const char views_sql[] =
 "  encode(e.core_digest, 'hex') AS core_digest, encode(e.personal_digest, 'hex') AS personal_digest,\n"
 "  encode(" PREV("e.id") ", 'hex') AS prev_hash, encode(e.hash, 'hex') AS hash\n"
 "FROM events e JOIN subjects s ON s.sid = e.sid;\n"
-"CREATE FUNCTION cg_refuse_update() RETURNS trigger LANGUAGE plpgsql AS\n"
+"CREATE OR REPLACE FUNCTION cg_refuse_update() RETURNS trigger LANGUAGE plpgsql AS\n"
 "  $$BEGIN RAISE EXCEPTION 'consent_events is append-only'; END$$;\n"
 "CREATE TRIGGER consent_events_append_only INSTEAD OF UPDATE OR DELETE ON consent_events\n"
 "  FOR EACH ROW EXECUTE FUNCTION cg_refuse_update();\n"
