@@ -63,9 +63,11 @@ struct cg_audit_result {
 struct cg_audit;
 int cg_audit_new(const struct cg_audit_opts *o, struct cg_audit **out);
 void cg_audit_free(struct cg_audit *a);
-/* A signed head whose signature the caller verified: the rows up to
- * last_id existed at signed_ms. Any time before the first pass. */
-int cg_audit_head(struct cg_audit *a, int64_t last_id, int64_t signed_ms);
+/* A signed head whose signature the caller verified: the log still holds
+ * it (row last_id has that hash, with `links` links up to it), and the rows
+ * up to last_id existed at signed_ms (which bounds the purges before it).
+ * Any time before the first pass. */
+int cg_audit_head(struct cg_audit *a, int64_t last_id, int64_t signed_ms, const char *hash, int64_t links);
 /* pass 1; kept rows may be left out of it */
 void cg_audit_scan(struct cg_audit *a, const struct cg_event *ev);
 /* pass 2 */

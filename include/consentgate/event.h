@@ -85,6 +85,11 @@ struct cg_event {
 	 * format 2) and when */
 	int64_t purge_id;
 	char pruned_at[CG_TIME_LEN + 1];
+
+	/* set by a store that read a value no honest row holds in a column (too
+	 * long for its field here, a NUL inside): the column's name; the
+	 * verifiers fail such a row */
+	const char *malformed;
 };
 
 /* The visitor's state as of their latest event. */

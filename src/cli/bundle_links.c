@@ -43,6 +43,9 @@ json_t *cg_bundle_row(const struct cg_event *ev)
 		"salt", str_or_null(ev->salt), "core_digest", ev->core_digest, "personal_digest", ev->personal_digest,
 		"prev_hash", ev->prev_hash, "hash", ev->hash, "ip_digest", str_or_null(ev->ip_digest),
 		"row_format", ev->format);
+	/* a value the database holds that the bundle cannot show as it is */
+	if (o && ev->malformed)
+		json_object_set_new(o, "malformed", json_string(ev->malformed));
 	if (o && ev->link == CG_LINK_PRUNED)
 		json_object_update_new(o, json_pack("{s:o, s:I, s:o}", "subject_digest", str_or_null(ev->subject_digest),
 		                                    "purge_id", (json_int_t)ev->purge_id, "pruned_at",

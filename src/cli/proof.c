@@ -222,7 +222,7 @@ static int walk_head(const struct cg_config *cfg, const struct cg_head *head, in
 	rc = cg_cli_verify_begin(&st, rd, min_retention_days, &w->v, NULL, NULL);
 	/* the head itself, checked: the log's rows up to it existed then */
 	if (rc == CG_OK && cg_time_parse(head->signed_at, &signed_ms) == CG_OK)
-		rc = cg_audit_head(w->v.a, head->last_id, signed_ms);
+		rc = cg_audit_head(w->v.a, head->last_id, signed_ms, head->hash, head->links);
 	if (rc == CG_OK)
 		rc = st.each_event(rd, NULL, head_row, w);
 	cg_cli_close(&st, rd);

@@ -32,7 +32,7 @@ static int take_head(void *arg, const struct cg_signed_head *h)
 	key = cg_keys_find(k->keys, k->nkeys, e.key_id);
 	if (key && cg_envelope_verify(&e, key->pk) == CG_OK && cg_head_parse(e.payload, e.len, &head) == CG_OK &&
 	    cg_time_parse(head.signed_at, &ms) == CG_OK)
-		rc = cg_audit_head(k->a, head.last_id, ms);
+		rc = cg_audit_head(k->a, head.last_id, ms, head.hash, head.links);
 	cg_envelope_free(&e);
 	return rc;
 }

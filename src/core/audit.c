@@ -37,7 +37,7 @@ void cg_audit_free(struct cg_audit *a)
 	free(a);
 }
 
-int cg_audit_head(struct cg_audit *a, int64_t last_id, int64_t signed_ms)
+int cg_audit_head(struct cg_audit *a, int64_t last_id, int64_t signed_ms, const char *hash, int64_t links)
 {
 	void *nv = realloc(a->heads, (a->nheads + 1) * sizeof *a->heads);
 	size_t i;
@@ -49,6 +49,8 @@ int cg_audit_head(struct cg_audit *a, int64_t last_id, int64_t signed_ms)
 		a->heads[i] = a->heads[i - 1];
 	a->heads[i].last_id = last_id;
 	a->heads[i].signed_ms = signed_ms;
+	a->heads[i].links = links;
+	snprintf(a->heads[i].hash, sizeof a->heads[i].hash, "%s", hash);
 	a->nheads++;
 	return CG_OK;
 }
@@ -110,8 +112,6 @@ static void check_personal(struct cg_audit *a, const struct cg_event *ev, const 
 	struct audit_slot *e;
 	char left[96];
 
-	if (ev->action == CG_ACT_ERASE && (e = audit_map_get(&a->erased, sd, 0, &a->oom)))
-		e->v[0] = 0; /* explains every row of its visitor before it */
 	if (ev->salt[0]) {
 		a->r.n.ip_cleared += ev->ip_digest[0] != 0;
 		if (ev->ip_digest[0] && ev->ip_prefix[0])
@@ -244,6 +244,40 @@ static void check_log(struct cg_audit *a, const struct cg_event *ev)
 		audit_fault(a, ev->id, "a log event of no known kind");
 }
 
+/* An erasure explains every row of its visitor before it that lacks its
+ * salt — whatever else is wrong with it, which is its own fault. */
+static void explain_erasure(struct cg_audit *a, const struct cg_event *ev)
+{
+	char sdhex[CG_HEX_HASH_LEN + 1];
+	struct audit_slot *e;
+	uint8_t sd[16];
+
+	if (ev->link != CG_LINK_ROW || ev->action != CG_ACT_ERASE)
+		return;
+	cg_chain_subject_digest(ev->subject, sdhex);
+	if (audit_key(sdhex, sd) && (e = audit_map_get(&a->erased, sd, 0, &a->oom)))
+		e->v[0] = 0;
+}
+
+/* the signed heads this link is the row of: it still has their hash and
+ * the links before it */
+static void check_heads(struct cg_audit *a, const struct cg_event *ev)
+{
+	for (; a->next_head < a->nheads && a->heads[a->next_head].last_id <= ev->id; a->next_head++) {
+		const struct audit_head *h = &a->heads[a->next_head];
+		char when[CG_TIME_LEN + 1];
+		cg_time_format(h->signed_ms, when);
+		if (h->last_id < ev->id) /* its row was not met: missing, found by the ids */
+			continue;
+		if (strcmp(h->hash, ev->hash) != 0)
+			audit_fault(a, ev->id, "its hash is not the one the head signed at %s names (the log was "
+			            "rewritten up to here)", when);
+		else if (h->links != a->r.n.links)
+			audit_fault(a, ev->id, "the log holds %lld links up to it, the head signed at %s %lld",
+			            a->r.n.links, when, (long long)h->links);
+	}
+}
+
 /* ---- the walk ---------------------------------------------------------------------------- */
 
 /* Format 1 comes first, if at all, then the format event, then format 2. */
@@ -251,6 +285,10 @@ static int check_era(struct cg_audit *a, const struct cg_event *ev)
 {
 	int f = ev->link == CG_LINK_LOG ? CG_ROW_FORMAT : ev->format == 1 ? 1 : 2;
 
+	if (ev->format != 1 && ev->format != CG_ROW_FORMAT) {
+		audit_fault(a, ev->id, "row format %d is none this build knows", ev->format);
+		return 0;
+	}
 	if (!a->era)
 		a->era = ev->link == CG_LINK_LOG && ev->action == CG_ACT_FORMAT ? 1 : f;
 	if (f == 1 && a->era != 1) {
@@ -292,7 +330,10 @@ void cg_audit_row(struct cg_audit *a, const struct cg_event *ev)
 		                                                      : "comes again, or out of order");
 	a->last_id = ev->id;
 	t = check_neighbours(a, ev);
-	if (check_era(a, ev)) {
+	explain_erasure(a, ev);
+	if (ev->malformed)
+		audit_fault(a, ev->id, "%s holds a value no row of this log can hold", ev->malformed);
+	else if (check_era(a, ev)) {
 		fault = cg_chain_check(ev, a->prev);
 		if (fault != CG_CHAIN_OK)
 			audit_fault(a, ev->id, "%s", cg_chain_fault_name(fault));
@@ -303,6 +344,7 @@ void cg_audit_row(struct cg_audit *a, const struct cg_event *ev)
 		else
 			check_log(a, ev);
 	}
+	check_heads(a, ev);
 	a->prev_ms = t;
 	memcpy(a->prev, ev->hash, sizeof a->prev);
 	memcpy(a->r.head, ev->hash, sizeof a->r.head);
@@ -310,6 +352,9 @@ void cg_audit_row(struct cg_audit *a, const struct cg_event *ev)
 
 int cg_audit_finish(struct cg_audit *a)
 {
+	if (a->next_head < a->nheads) /* a head over rows the log no longer reaches */
+		audit_fault(a, a->last_id + 1, "missing: the log ends at row %lld, a signed head names row %lld",
+		            (long long)a->last_id, (long long)a->heads[a->nheads - 1].last_id);
 	audit_scan_finish(a);
 	for (size_t i = 0; i < a->erased.cap; i++)
 		if (a->erased.s[i].used && a->erased.s[i].v[0])

@@ -37,6 +37,12 @@ struct audit_purge {
 	int64_t at_ms;                /* its time */
 };
 
+/* a signed head (cg_audit_head) */
+struct audit_head {
+	int64_t last_id, signed_ms, links;
+	char hash[CG_HEX_HASH_LEN + 1];
+};
+
 struct cg_audit {
 	struct cg_audit_opts o;
 	struct cg_audit_result r;
@@ -56,8 +62,8 @@ struct cg_audit {
 	struct audit_map erased;      /* visitors with erased rows, awaiting a tombstone */
 	int64_t prev_ms;              /* the last link's time; -1: unknown */
 	int64_t open_purge, open_purge_ms; /* a purge awaiting the next link's time */
-	struct { int64_t last_id, signed_ms; } *heads;
-	size_t nheads;
+	struct audit_head *heads;
+	size_t nheads, next_head;     /* next_head: the first head not yet reached by pass 2 */
 };
 
 /* the lowest-id fault wins; printf-like text after "row N: " */

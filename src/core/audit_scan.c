@@ -272,14 +272,17 @@ static void scan_purge(struct cg_audit *a, const struct cg_event *ev)
 	struct audit_purge *p;
 	char ids[CG_HEX_HASH_LEN + 1];
 
-	if (cg_logevent_parse(ev->record, CG_ACT_PURGE, &l) != CG_OK) {
-		audit_fault(a, ev->id, "its record is not a purge's: '%.80s'", ev->record);
-		return;
-	}
+	/* met, whatever it holds: a link that names it is not to blame */
 	if (!(p = purge_add(a, ev->id, 0)))
 		return;
 	p->seen = 1;
 	cg_time_parse(ev->recorded_at, &p->at_ms);
+	if (!core_holds(ev)) /* pass 2 names it */
+		return;
+	if (cg_logevent_parse(ev->record, CG_ACT_PURGE, &l) != CG_OK) {
+		audit_fault(a, ev->id, "its record is not a purge's: '%.80s'", ev->record);
+		return;
+	}
 	cg_ids_final(&p->ids, ids);
 	if (p->ids.n != l.count || strcmp(ids, l.ids) != 0)
 		audit_fault(a, ev->id, "the purge records %lld removed rows (ids %.16s…), but %lld links name it "
@@ -293,7 +296,7 @@ void cg_audit_scan(struct cg_audit *a, const struct cg_event *ev)
 {
 	if (ev->link == CG_LINK_PRUNED)
 		scan_pruned(a, ev);
-	else if (ev->link == CG_LINK_LOG && ev->action == CG_ACT_PURGE && core_holds(ev))
+	else if (ev->link == CG_LINK_LOG && ev->action == CG_ACT_PURGE)
 		scan_purge(a, ev);
 }
 

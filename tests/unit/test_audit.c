@@ -368,7 +368,7 @@ static void test_purge_time(void **state)
 	/* after a head signed over it */
 	p = honest();
 	assert_int_equal(cg_audit_new(&o, &a), CG_OK);
-	assert_int_equal(cg_audit_head(a, p + 1, T0 + 1000 * DAY), CG_OK);
+	assert_int_equal(cg_audit_head(a, p + 1, T0 + 1000 * DAY, L[p].hash, p + 1), CG_OK);
 	for (int i = 0; i < n; i++)
 		cg_audit_scan(a, &L[i]);
 	for (int i = 0; i < n; i++)
@@ -376,6 +376,39 @@ static void test_purge_time(void **state)
 	assert_int_equal(cg_audit_finish(a), CG_ERR_CHAIN);
 	assert_non_null(strstr(cg_audit_result(a)->why, "after the head signed"));
 	cg_audit_free(a);
+}
+
+/* The log's own signed heads: a row rewritten, or the log cut, before one
+ * of them fails even without a head from outside. */
+static void test_heads(void **state)
+{
+	struct cg_audit_opts o = {.now_ms = NOW, .min_retention_days = -1};
+	struct cg_audit *a = NULL;
+	char hash[CG_HEX_HASH_LEN + 1];
+	int last;
+
+	(void)state;
+	honest();
+	last = row(5, CG_ACT_CHOICE, 1, T0 + 1300 * DAY, 2);
+	strcpy(hash, L[last].hash);
+	for (int round = 0; round < 3; round++) {
+		if (round == 1) {   /* the last visitor's page rewritten, the row re-sealed */
+			strcpy(L[last].page, "https://shop.example/other");
+			reseal_from(last);
+		}
+		if (round == 2)     /* the last row gone */
+			n--;
+		assert_int_equal(cg_audit_new(&o, &a), CG_OK);
+		assert_int_equal(cg_audit_head(a, last + 1, T0 + 1300 * DAY, hash, last + 1), CG_OK);
+		for (int i = 0; i < n; i++)
+			cg_audit_scan(a, &L[i]);
+		for (int i = 0; i < n; i++)
+			cg_audit_row(a, &L[i]);
+		assert_int_equal(cg_audit_finish(a), round ? CG_ERR_CHAIN : CG_OK);
+		if (round)
+			assert_non_null(strstr(cg_audit_result(a)->why, round == 1 ? "not the one the head" : "missing"));
+		cg_audit_free(a);
+	}
 }
 
 /* What a purge accounts for: its count, the links that name it. */
@@ -472,6 +505,7 @@ int main(void)
 		cmocka_unit_test(test_salt_rules),
 		cmocka_unit_test(test_lowered_retention),
 		cmocka_unit_test(test_purge_time),
+		cmocka_unit_test(test_heads),
 		cmocka_unit_test(test_purge_accounts),
 		cmocka_unit_test(test_formats),
 		cmocka_unit_test(test_shape),

@@ -150,17 +150,26 @@ int pgs_load_state(struct cg_store_reader *r, const char *subject, struct cg_sta
 	" encode(e.hash, 'hex'), e.fmt, NULL::bigint, NULL::bigint, NULL" \
 	" FROM events e JOIN subjects s ON s.sid = e.sid"
 
+/* a column of a link, read as it is: a value longer than its field would
+ * otherwise read as another, shorter one */
+static void col(const PGresult *r, int i, int c, char *out, size_t size, const char *name, struct cg_event *ev)
+{
+	pgs_col(r, i, c, out, size);
+	if (!pgs_col_null(r, i, c) && strlen(PQgetvalue(r, i, c)) >= size && !ev->malformed)
+		ev->malformed = name;
+}
+
 static void read_event(const PGresult *r, int i, struct cg_event *ev)
 {
 	memset(ev, 0, sizeof *ev);
 	ev->link = (int)pgs_col_i64(r, i, 0);
 	ev->id = pgs_col_i64(r, i, 1);
-	pgs_col(r, i, 2, ev->subject, sizeof ev->subject);
-	pgs_col(r, i, 3, ev->subject_digest, sizeof ev->subject_digest);
+	col(r, i, 2, ev->subject, sizeof ev->subject, "subject", ev);
+	col(r, i, 3, ev->subject_digest, sizeof ev->subject_digest, "subject_digest", ev);
 	if (!pgs_col_null(r, i, 4))
 		cg_time_format(pgs_col_i64(r, i, 4), ev->recorded_at);
 	ev->action = (int)pgs_col_i64(r, i, 5);
-	pgs_col(r, i, 6, ev->policy_version, sizeof ev->policy_version);
+	col(r, i, 6, ev->policy_version, sizeof ev->policy_version, "policy_version", ev);
 	for (int p = 0; p < CG_NPURPOSES; p++)
 		ev->choice[p] = pgs_col_tri(r, i, 7 + p);
 	ev->objection_purpose = pgs_col_null(r, i, 10) ? -1 : (int)pgs_col_i64(r, i, 10);
@@ -169,22 +178,22 @@ static void read_event(const PGresult *r, int i, struct cg_event *ev)
 		cg_time_format(pgs_col_i64(r, i, 12), ev->choice_at);
 	ev->gpc = pgs_col_tri(r, i, 13);
 	ev->dnt = pgs_col_tri(r, i, 14);
-	pgs_col(r, i, 15, ev->lang, sizeof ev->lang);
-	pgs_col(r, i, 16, ev->banner, sizeof ev->banner);
-	pgs_col(r, i, 17, ev->page, sizeof ev->page);
-	pgs_col(r, i, 18, ev->ip_prefix, sizeof ev->ip_prefix);
-	pgs_col(r, i, 19, ev->ip_digest, sizeof ev->ip_digest);
-	pgs_col(r, i, 20, ev->country, sizeof ev->country);
-	pgs_col(r, i, 21, ev->salt, sizeof ev->salt);
-	pgs_col(r, i, 22, ev->core_digest, sizeof ev->core_digest);
-	pgs_col(r, i, 23, ev->personal_digest, sizeof ev->personal_digest);
+	col(r, i, 15, ev->lang, sizeof ev->lang, "lang", ev);
+	col(r, i, 16, ev->banner, sizeof ev->banner, "banner", ev);
+	col(r, i, 17, ev->page, sizeof ev->page, "page", ev);
+	col(r, i, 18, ev->ip_prefix, sizeof ev->ip_prefix, "ip_prefix", ev);
+	col(r, i, 19, ev->ip_digest, sizeof ev->ip_digest, "ip_digest", ev);
+	col(r, i, 20, ev->country, sizeof ev->country, "country", ev);
+	col(r, i, 21, ev->salt, sizeof ev->salt, "salt", ev);
+	col(r, i, 22, ev->core_digest, sizeof ev->core_digest, "core_digest", ev);
+	col(r, i, 23, ev->personal_digest, sizeof ev->personal_digest, "personal_digest", ev);
 	pgs_col(r, i, 24, ev->prev_hash, sizeof ev->prev_hash);
-	pgs_col(r, i, 25, ev->hash, sizeof ev->hash);
+	col(r, i, 25, ev->hash, sizeof ev->hash, "hash", ev);
 	ev->format = pgs_col_null(r, i, 26) ? 1 : (int)pgs_col_i64(r, i, 26);
 	ev->purge_id = pgs_col_i64(r, i, 27);
 	if (!pgs_col_null(r, i, 28))
 		cg_time_format(pgs_col_i64(r, i, 28), ev->pruned_at);
-	pgs_col(r, i, 29, ev->record, sizeof ev->record);
+	col(r, i, 29, ev->record, sizeof ev->record, "record", ev);
 }
 
 static int each_row(const PGresult *res, cg_store_event_fn fn, void *ctx)

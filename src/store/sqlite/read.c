@@ -196,16 +196,35 @@ int cg_store_report(struct cg_store_reader *r, int period, const char *since_day
 	" NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, l.core_digest, l.personal_digest, " CG_PREV("l.id") "," \
 	" l.hash, 2, NULL, NULL, l.record FROM log_events l"
 
+/* Columns of a link, read as they are: a value longer than its field, or
+ * text with a NUL inside, would otherwise read as another, shorter one. */
+static void text_col(sqlite3_stmt *st, int i, char *out, size_t size, const char *name, struct cg_event *ev)
+{
+	const char *v = (const char *)sqlite3_column_text(st, i);
+	size_t n = (size_t)sqlite3_column_bytes(st, i);
+
+	snprintf(out, size, "%s", v ? v : "");
+	if (v && (n >= size || strlen(v) != n) && !ev->malformed)
+		ev->malformed = name;
+}
+
+static void hex_col(sqlite3_stmt *st, int i, char *out, size_t size, const char *name, struct cg_event *ev)
+{
+	cgs_column_hex(st, i, out, size);
+	if (2 * (size_t)sqlite3_column_bytes(st, i) >= size && !ev->malformed)
+		ev->malformed = name;
+}
+
 static void read_event(sqlite3_stmt *st, struct cg_event *ev)
 {
 	memset(ev, 0, sizeof *ev);
 	ev->link = sqlite3_column_int(st, 0);
 	ev->id = sqlite3_column_int64(st, 1);
-	cgs_column_hex(st, 2, ev->subject, sizeof ev->subject);
-	cgs_column_hex(st, 3, ev->subject_digest, sizeof ev->subject_digest);
+	hex_col(st, 2, ev->subject, sizeof ev->subject, "subject", ev);
+	hex_col(st, 3, ev->subject_digest, sizeof ev->subject_digest, "subject_digest", ev);
 	col_time(st, 4, ev->recorded_at);
 	ev->action = sqlite3_column_int(st, 5);
-	col_copy(st, 6, ev->policy_version, sizeof ev->policy_version);
+	text_col(st, 6, ev->policy_version, sizeof ev->policy_version, "policy_version", ev);
 	for (int p = 0; p < CG_NPURPOSES; p++)
 		ev->choice[p] = col_tri(st, 7 + p);
 	ev->objection_purpose = sqlite3_column_type(st, 10) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 10);
@@ -213,21 +232,21 @@ static void read_event(sqlite3_stmt *st, struct cg_event *ev)
 	col_time(st, 12, ev->choice_at);
 	ev->gpc = col_tri(st, 13);
 	ev->dnt = col_tri(st, 14);
-	col_copy(st, 15, ev->lang, sizeof ev->lang);
-	col_copy(st, 16, ev->banner, sizeof ev->banner);
-	col_copy(st, 17, ev->page, sizeof ev->page);
-	col_copy(st, 18, ev->ip_prefix, sizeof ev->ip_prefix);
-	cgs_column_hex(st, 19, ev->ip_digest, sizeof ev->ip_digest);
-	col_copy(st, 20, ev->country, sizeof ev->country);
-	cgs_column_hex(st, 21, ev->salt, sizeof ev->salt);
-	cgs_column_hex(st, 22, ev->core_digest, sizeof ev->core_digest);
-	cgs_column_hex(st, 23, ev->personal_digest, sizeof ev->personal_digest);
+	text_col(st, 15, ev->lang, sizeof ev->lang, "lang", ev);
+	text_col(st, 16, ev->banner, sizeof ev->banner, "banner", ev);
+	text_col(st, 17, ev->page, sizeof ev->page, "page", ev);
+	text_col(st, 18, ev->ip_prefix, sizeof ev->ip_prefix, "ip_prefix", ev);
+	hex_col(st, 19, ev->ip_digest, sizeof ev->ip_digest, "ip_digest", ev);
+	text_col(st, 20, ev->country, sizeof ev->country, "country", ev);
+	hex_col(st, 21, ev->salt, sizeof ev->salt, "salt", ev);
+	hex_col(st, 22, ev->core_digest, sizeof ev->core_digest, "core_digest", ev);
+	hex_col(st, 23, ev->personal_digest, sizeof ev->personal_digest, "personal_digest", ev);
 	cgs_column_hex(st, 24, ev->prev_hash, sizeof ev->prev_hash);
-	cgs_column_hex(st, 25, ev->hash, sizeof ev->hash);
+	hex_col(st, 25, ev->hash, sizeof ev->hash, "hash", ev);
 	ev->format = sqlite3_column_type(st, 26) == SQLITE_NULL ? 1 : sqlite3_column_int(st, 26);
 	ev->purge_id = sqlite3_column_int64(st, 27);
 	col_time(st, 28, ev->pruned_at);
-	col_copy(st, 29, ev->record, sizeof ev->record);
+	text_col(st, 29, ev->record, sizeof ev->record, "record", ev);
 }
 
 int cg_store_each_event(struct cg_store_reader *r, const char *subject,
