@@ -96,12 +96,22 @@ static int bad(const struct cg_cmd *c, const char *opt, const char *arg, const c
 	return 2;
 }
 
+/* a whole number from lo to hi into *out: 0, or -1 */
+static int whole(const char *arg, long lo, long hi, int *out)
+{
+	char *end = NULL;
+	long k = strtol(arg, &end, 10);
+
+	if (!*arg || *end || k < lo || k > hi)
+		return -1;
+	*out = (int)k;
+	return 0;
+}
+
 /* One option's value; 0, or 2 (usage) with the reason printed. */
 static int set_opt(const struct cg_cmd *c, struct cg_opts *o, const struct cg_cmd_opt *d, const char *arg)
 {
 	const char *name = opt_defs[d->id].name;
-	char *end = NULL;
-	long k;
 
 	/* a value the table shows as a day is one */
 	if (d->arg && strcmp(d->arg, "YYYY-MM-DD") == 0 && !valid_day(arg))
@@ -144,17 +154,10 @@ static int set_opt(const struct cg_cmd *c, struct cg_opts *o, const struct cg_cm
 		o->period = cg_period_parse(arg);
 		return o->period < 0 ? bad(c, name, arg, "one of day, week, month") : 0;
 	case CG_OPT_K:
-		k = strtol(arg, &end, 10);
-		if (!*arg || *end || k < 1 || k > 1000000)
-			return bad(c, name, arg, "a whole number from 1 to 1000000");
-		o->k = (int)k;
-		return 0;
+		return whole(arg, 1, 1000000, &o->k) ? bad(c, name, arg, "a whole number from 1 to 1000000") : 0;
 	case CG_OPT_MIN_RETENTION_DAYS:
-		k = strtol(arg, &end, 10);
-		if (!*arg || *end || k < 0 || k > 36500)
-			return bad(c, name, arg, "a whole number of days from 0 to 36500");
-		o->min_retention_days = (int)k;
-		return 0;
+		return whole(arg, 0, 36500, &o->min_retention_days)
+		           ? bad(c, name, arg, "a whole number of days from 0 to 36500") : 0;
 	default:
 		return 2;
 	}

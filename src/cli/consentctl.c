@@ -464,7 +464,7 @@ const struct cg_cmd cg_cmds[] = {
 	 {DATABASE_OPT, {CG_OPT_HEAD, "HEAD.json", 0,
 	                 "check that the log still holds this signed head, nothing before it changed"},
 	  {CG_OPT_MIN_RETENTION_DAYS, "N", 0,
-	   "accept any purge that kept rows N days after the consent ended (lowerings are still noted)"}}},
+	   "accept a purge that kept rows N days after consent ended (lowerings noted)"}}},
 	{"purge", NULL, "apply [retention] now (the daemon does it daily)",
 	 "Clears IP prefixes older than ip_prefix_days, deletes the events of visitors\n"
 	 "whose consent ended more than events_days_after_end ago (their chain links are\n"
