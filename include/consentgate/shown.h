@@ -105,10 +105,15 @@ struct cg_shown_row {
 	char names[4][CG_SHOWN_NAME_MAX + 1];
 	char hashes[4][CG_HEX_HASH_LEN + 1];
 };
-/* The notice in service when a retired build last was (the moment before
- * its retirement): what a visitor who still runs that build was shown
- * with it. "" when no notice was in service then. */
-void cg_shown_notice_of(const struct cg_shown_row *build, const struct cg_shown_row *rows, size_t n,
-                        char notice[CG_NOTICE_ID_LEN + 1]);
+/* The notice in service when a build last was (the moment before its
+ * retirement; now for one in service): what a visitor who still runs that
+ * build was shown with it. Fed every registered row once, in any order (a
+ * log of years holds many), from p->notice "" and p->first_ms -1: p->notice
+ * is then that notice, "" when no notice was in service then. */
+struct cg_notice_pick {
+	char notice[CG_NOTICE_ID_LEN + 1];
+	int64_t first_ms;                   /* of the notice picked so far */
+};
+void cg_shown_notice_of(const struct cg_shown_row *build, const struct cg_shown_row *row, struct cg_notice_pick *p);
 
 #endif

@@ -185,15 +185,13 @@ static int in_service(const struct cg_shown_row *r, int64_t t)
 	return r->first_ms <= t && (!r->retired_ms || t < r->retired_ms);
 }
 
-void cg_shown_notice_of(const struct cg_shown_row *build, const struct cg_shown_row *rows, size_t n,
-                        char notice[CG_NOTICE_ID_LEN + 1])
+void cg_shown_notice_of(const struct cg_shown_row *build, const struct cg_shown_row *row, struct cg_notice_pick *p)
 {
-	int64_t t = build->retired_ms ? build->retired_ms - 1 : INT64_MAX - 1, best = -1;
+	int64_t t = build->retired_ms ? build->retired_ms - 1 : INT64_MAX - 1;
 
-	notice[0] = '\0';
-	for (size_t i = 0; i < n; i++)
-		if (rows[i].kind == CG_SHOWN_NOTICE && in_service(&rows[i], t) && rows[i].first_ms > best) {
-			best = rows[i].first_ms;
-			snprintf(notice, CG_NOTICE_ID_LEN + 1, "%s", rows[i].id);
-		}
+	/* of the notices in service then (one, unless two instances overlapped), the newest */
+	if (row->kind == CG_SHOWN_NOTICE && in_service(row, t) && row->first_ms > p->first_ms) {
+		p->first_ms = row->first_ms;
+		snprintf(p->notice, sizeof p->notice, "%s", row->id);
+	}
 }

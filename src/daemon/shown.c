@@ -61,18 +61,29 @@ int cgd_shown_start(struct daemon *d)
 	return CG_OK;
 }
 
-/* every registered build and notice (a few dozen at most) */
-struct registry {
-	struct cg_shown_row rows[64];
-	size_t n;
+struct lookup {
+	const char *build;
+	struct cg_shown_row row;            /* the build's */
+	int status;
+	struct cg_notice_pick pick;
 };
 
-static int gather(void *ctx, const struct cg_shown_row *row)
+static int find_build(void *ctx, const struct cg_shown_row *row)
 {
-	struct registry *g = ctx;
+	struct lookup *l = ctx;
 
-	if (g->n < sizeof g->rows / sizeof g->rows[0])
-		g->rows[g->n++] = *row;
+	if (row->kind == CG_SHOWN_BANNER && strcmp(row->id, l->build) == 0) {
+		l->row = *row;
+		l->status = row->retired_ms ? CG_BUILD_RETIRED : CG_BUILD_CURRENT;
+	}
+	return CG_OK;
+}
+
+static int pick_notice(void *ctx, const struct cg_shown_row *row)
+{
+	struct lookup *l = ctx;
+
+	cg_shown_notice_of(&l->row, row, &l->pick);
 	return CG_OK;
 }
 
@@ -81,18 +92,15 @@ static int gather(void *ctx, const struct cg_shown_row *row)
 static int lookup(struct daemon *d, const char *build, char notice_then[65])
 {
 	struct cg_store_reader *r = cgd_borrow(d);
-	static __thread struct registry g; /* large for a stack */
-	int status = CG_BUILD_UNKNOWN;
+	struct lookup l = {.build = build, .status = CG_BUILD_UNKNOWN, .pick = {.first_ms = -1}};
 
-	g.n = 0;
-	if (r && d->store.each_shown(r, NULL, gather, &g) == CG_OK)
-		for (size_t i = 0; i < g.n; i++)
-			if (g.rows[i].kind == CG_SHOWN_BANNER && strcmp(g.rows[i].id, build) == 0) {
-				status = g.rows[i].retired_ms ? CG_BUILD_RETIRED : CG_BUILD_CURRENT;
-				cg_shown_notice_of(&g.rows[i], g.rows, g.n, notice_then);
-			}
+	if (!r || d->store.each_shown(r, build, find_build, &l) != CG_OK)
+		l.status = CG_BUILD_UNKNOWN;
+	else if (l.status == CG_BUILD_RETIRED && d->store.each_shown(r, NULL, pick_notice, &l) != CG_OK)
+		l.status = CG_BUILD_UNKNOWN;
 	cgd_give_back(d, r);
-	return status;
+	memcpy(notice_then, l.pick.notice, 65);
+	return l.status;
 }
 
 /* this instance's build is always in service here (during a rolling

@@ -223,10 +223,12 @@ expect_eq "a choice naming no build (an API client)" 200 "$(post "$CG_DIR/s2" "$
 expect_eq "... records the build served then, asserted by the server" "build=$BUILD;notice=$NOTICE;asserted" "$(banner_of_last)"
 expect_eq "a build never served: 400" "400 banner" \
 	"$(post "$CG_DIR/s3" "$(grant ',"banner":"0123456789abcdef0123456789abcdef"')") $("$PY" -c 'import json,sys; print(json.load(sys.stdin)["field"])' <"$CG_DIR/answer.json")"
-# a new build: the old one is retired
+# a new build and a corrected notice: the old ones are retired
 mkdir "$CG_DIR/old-build" && cp "$CG_DIR/web/banner.js" "$CG_DIR/web/banner.css" "$CG_DIR/old-build/"
 printf '\n.cg-b { border-width: 3px; }\n' >>"$CG_DIR/web/banner.css"
 NEW=$("$CG_BUILD/consentctl" banner stamp "$CG_DIR/web")
+printf '<p>Rettet.\n' >>"$CG_DIR/notice.html"
+NOTICE2=$(sha256sum <"$CG_DIR/notice.html" | cut -c1-64)
 cg_stop_daemon
 out=$("$CG_BUILD/consentgated" -t -c "$CG_INI" 2>&1)
 expect_match "-t: the new build is stamped" "configuration OK" "$out"
@@ -234,12 +236,14 @@ cg_start_daemon || exit 1
 expect_eq "a choice granting with the retired build: 409 stale_banner, naming the current build" "409 stale_banner $NEW" \
 	"$(post "$CG_DIR/s1" "$(grant ",\"banner\":\"$BUILD\"")") $("$PY" -c 'import json,sys; a = json.load(sys.stdin); print(a["error"], a["current_build"])' <"$CG_DIR/answer.json")"
 expect_eq "a refusal with the retired build is never refused" 200 "$(post "$CG_DIR/s1" "$(refuse ",\"banner\":\"$BUILD\"")")"
-expect_eq "... and records the build the visitor saw" "build=$BUILD;notice=$NOTICE" "$(banner_of_last)"
+expect_eq "... and records the build the visitor saw, with the notice of its time" "build=$BUILD;notice=$NOTICE" \
+	"$(banner_of_last)"
 expect_eq "a withdrawal is never refused" 200 "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -b "$CG_DIR/s1" "$CG_URL/consent")"
 expect_eq "the new build records" 200 "$(post "$CG_DIR/s4" "$(grant ",\"banner\":\"$NEW\"")")"
+expect_eq "... with today's notice" "build=$NEW;notice=$NOTICE2" "$(banner_of_last)"
 "${CTL[@]}" notice list >"$CG_DIR/shown.json"
-expect_eq "consentctl notice list: two builds (the old retired) and the notice" \
-	"$(printf '%s\n' "banner $BUILD retired" "banner $NEW in service" "notice $NOTICE in service" | sort | paste -sd'|')" \
+expect_eq "consentctl notice list: two builds and two notices (the old ones retired)" \
+	"$(printf '%s\n' "banner $BUILD retired" "banner $NEW in service" "notice $NOTICE retired" "notice $NOTICE2 in service" | sort | paste -sd'|')" \
 	"$("$PY" -c 'import json,sys
 print("|".join(sorted("%s %s %s" % (s["kind"], s["id"], "retired" if s["retired"] else "in service") for s in json.load(sys.stdin)["shown"])))' <"$CG_DIR/shown.json")"
 mkdir "$CG_DIR/out-build" "$CG_DIR/out-notice"
@@ -252,10 +256,11 @@ expect_eq "notice show: the notice, byte for byte (same SHA-256)" "$NOTICE" "$(s
 expect_eq "the purge keeps a retired build while rows name it" 1 \
 	"$(sql "SELECT count(*) FROM shown WHERE id = '$BUILD' AND retired_ms IS NOT NULL")"
 cg_at +3000d "${CTL[@]}" purge >/dev/null
-expect_eq "... and deletes it, and the files only it held, once no row names it" "0|0|1|1" \
+expect_eq "... and deletes it, and the files only it held, once no row names it (the old notice too)" "0|0|1|1|0" \
 	"$(sql "SELECT (SELECT count(*) FROM shown WHERE id = '$BUILD') || '|' ||
 	               (SELECT count(*) FROM artefacts WHERE hash = '$(sha256sum <"$CG_DIR/old-build/banner.css" | cut -c1-64)') || '|' ||
-	               (SELECT count(*) FROM shown WHERE id = '$NEW') || '|' || (SELECT count(*) FROM shown WHERE id = '$NOTICE')")"
+	               (SELECT count(*) FROM shown WHERE id = '$NEW') || '|' || (SELECT count(*) FROM shown WHERE id = '$NOTICE2') || '|' ||
+	               (SELECT count(*) FROM shown WHERE id = '$NOTICE')")"
 printf 'x' >>"$CG_DIR/web/banner.js"
 out=$("$CG_BUILD/consentgated" -t -c "$CG_INI" 2>&1); rc=$?
 expect_match "-t: a build edited after stamping is refused, naming the fix" "^1 .*consentctl banner stamp" "$rc $out"

@@ -1,6 +1,6 @@
 #ifndef CONSENTGATE_STORE_SCHEMA_SQL_H
 #define CONSENTGATE_STORE_SCHEMA_SQL_H
-/* Schema version 4 (the SQL is in schema.c, kept as C strings so the
+/* Schema version 5 (the SQL is in schema.c, kept as C strings so the
  * binary needs no data files); the macros its SQL and the readers share.
  *
  * Lean base tables (digests as 32-byte blobs, times as integer ms since the
