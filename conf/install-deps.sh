@@ -18,7 +18,8 @@ if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
 	       debhelper lintian git  # the Debian package: built, checked, installed and purged
 	       systemd man-db         # ... its unit's exposure (systemd-analyze), its man pages
 	       prometheus python3-yaml   # promtool checks the alert rules; the rules' names checked
-	       mandoc)                # the manual pages' lint (mandoc -T lint; man-db: man --warnings)
+	       mandoc                 # the manual pages' lint (mandoc -T lint; man-db: man --warnings)
+	       libfaketime)           # time passing for retention: purges years on (tests/lib/stack.sh cg_at)
 	# the browser tests run on Node (playwright-core): Debian's nodejs + npm,
 	# unless a node is already installed some other way
 	command -v npm >/dev/null || PKGS+=(nodejs npm)

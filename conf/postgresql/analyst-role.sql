@@ -7,7 +7,7 @@
 --     CREATE ROLE alice LOGIN; GRANT consentgate_analyst TO alice;
 --
 -- The role reads the analyst views (consent_events, consent_current,
--- consent_daily, consent_pruned, outbox): a view runs with its owner's
+-- consent_daily, consent_pruned, consent_log, outbox): a view runs with its owner's
 -- rights, so nothing more is needed. It is granted no base table, and so
 -- never the client_id key (table secrets), which would let whoever holds
 -- it link a visitor's events at the destinations, nor the recipients of
@@ -22,4 +22,4 @@ DO $$BEGIN
 END$$;
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM consentgate_analyst;
 GRANT USAGE ON SCHEMA public TO consentgate_analyst;
-GRANT SELECT ON consent_events, consent_current, consent_daily, consent_pruned, outbox TO consentgate_analyst;
+GRANT SELECT ON consent_events, consent_current, consent_daily, consent_pruned, consent_log, outbox TO consentgate_analyst;
