@@ -417,56 +417,6 @@ void cgh_bad_body(struct ctx *c, const struct cg_field_error *fe)
 	}
 }
 
-/* What was in front of the visitor (shown.h): the build their banner names
- * — refused if never served (400), or retired while the choice grants
- * anything (409, so a cached old banner asks again; refusing is never
- * refused, Art. 7(3)) — or, when a client names none, the build served now,
- * marked as asserted by the server; with the notice in service with that
- * build: the current one, or for a retired build the one of its time. 0
- * with the answer given. */
-static int what_was_shown(struct ctx *c, const struct cg_choice_req *body, char out[CG_BANNER_MAX + 1])
-{
-	struct cg_what_shown w;
-	char notice_then[65] = "";
-	int grants = body->choice[0] == 1 || body->choice[1] == 1 || body->choice[2] == 1, status;
-
-	memset(&w, 0, sizeof w);
-	out[0] = '\0';
-	if (c->ops->shown_now)
-		c->ops->shown_now(c->ops->ctx, w.build, w.notice);
-	if (!body->banner[0]) {
-		w.asserted = 1;
-		if (w.build[0])
-			cg_shown_record(out, &w);
-		return 1;
-	}
-	status = c->ops->build_status ? c->ops->build_status(c->ops->ctx, body->banner, notice_then)
-	                              : CG_BUILD_UNKNOWN;
-	if (status == CG_BUILD_UNKNOWN) {
-		cgh_respond_error(c, CG_ANS_BAD_FIELD, "banner names a banner build this site never served", "banner");
-		return 0;
-	}
-	if (status == CG_BUILD_RETIRED && grants) {
-		respond_answer(c, CG_ANS_STALE_BANNER, "this banner is an old build; reload the page", NULL,
-		               w.build[0] ? json_pack("{s:s}", "current_build", w.build) : NULL);
-		return 0;
-	}
-	if (status == CG_BUILD_RETIRED)
-		memcpy(w.notice, notice_then, sizeof w.notice);
-	memcpy(w.build, body->banner, sizeof w.build);
-	cg_shown_record(out, &w);
-	return 1;
-}
-
-/* the build, the notice and the vendor list in front of the visitor */
-static int shown_all(struct ctx *c, const struct cg_choice_req *body, char out[CG_BANNER_MAX + 1])
-{
-	int grants = body->choice[0] == 1 || body->choice[1] == 1 || body->choice[2] == 1, asserted;
-	char vendors[CG_VENDORS_ID_LEN + 1];
-
-	return what_was_shown(c, body, out) && cgh_vendors_shown(c, body, grants, vendors, &asserted);
-}
-
 static void route_choice(struct ctx *c)
 {
 	char shown[CG_BANNER_MAX + 1];
@@ -485,7 +435,7 @@ static void route_choice(struct ctx *c)
 		               json_pack("{s:s}", "current", c->cfg->policy_version));
 		return;
 	}
-	if (!shown_all(c, &body, shown))
+	if (!cgh_shown(c, &body, shown))
 		return;
 	memset(&ev, 0, sizeof ev);
 	if (!begin_change(c, id, &ev, &prev))

@@ -1,6 +1,7 @@
 /* The request handler's private parts, shared by handler.c (helpers,
  * consent routes, the routing table), handler_collect.c (/collect,
- * /consent/check) and handler_rights.c (export, erase, report). */
+ * /consent/check), handler_rights.c (export, erase, report),
+ * handler_shown.c and handler_vendors.c (what a choice was shown). */
 #ifndef CONSENTGATE_HANDLER_INTERNAL_H
 #define CONSENTGATE_HANDLER_INTERNAL_H
 
@@ -42,6 +43,8 @@ void cgh_route_keys(struct ctx *c);
 void cgh_route_chain_head(struct ctx *c);
 void cgh_route_vendors(struct ctx *c);
 struct cg_choice_req;
+/* what a choice was shown, as its record (handler_shown.c); 0 with the answer given */
+int cgh_shown(struct ctx *c, const struct cg_choice_req *body, char out[CG_BANNER_MAX + 1]);
 /* the vendor list a choice was shown (handler_vendors.c); 0 with the answer given */
 int cgh_vendors_shown(struct ctx *c, const struct cg_choice_req *body, int grants,
                       char id[CG_VENDORS_ID_LEN + 1], int *asserted);
