@@ -275,7 +275,6 @@ static void add_scratch(struct bundle *b, const char *name, const struct scratch
 
 	if (keep >= 0 && keep < len)
 		len = keep;
-
 	if (len < 0 || fseeko(f, 0, SEEK_SET) != 0) {
 		b->failed = 1;
 		return;
@@ -464,7 +463,6 @@ static void bundle_free(struct bundle *b)
 	free(b->heads);
 	free(b->parsed);
 	cg_bundle_links_free(b);
-	cg_cli_verify_free(&b->v);
 	cg_cli_verify_free(&b->v);
 	cg_buf_free(&b->transcript);
 	cg_buf_free(&b->sums);

@@ -84,7 +84,6 @@ void cg_chain_subject_digest(const char *subject, char out[CG_HEX_HASH_LEN + 1])
 static void core_fields(crypto_hash_sha256_state *h, const struct cg_event *ev)
 {
 	char obj[CG_OBJECTIONS_MAX + 1];
-
 	const char *action = cg_action_name(ev->action);
 
 	put_str(h, ev->recorded_at, 0);
