@@ -179,10 +179,17 @@ struct cg_store_port {
 	int (*reader_open)(void *ctx, struct cg_store_reader **out);
 	void (*reader_free)(struct cg_store_reader *r);
 	int (*load_state)(struct cg_store_reader *r, const char *subject, struct cg_state *out);
-	/* fn for every row of `subject` (NULL: every row, plus the links of
-	 * pruned rows with action -1 and recorded_at = when they were pruned) in
-	 * id order; stops when fn returns non-zero */
+	/* fn for every row of `subject` (NULL: every link of the chain — rows,
+	 * the links of removed rows, log events; ev->link says which) in id
+	 * order; stops when fn returns non-zero */
 	int (*each_event)(struct cg_store_reader *r, const char *subject, cg_store_event_fn fn, void *ctx);
+	/* the same for the links that are no kept row (removed rows' links, log
+	 * events) only: a verifier's first walk, without reading every row */
+	int (*each_link)(struct cg_store_reader *r, cg_store_event_fn fn, void *ctx);
+	/* begin 1: the reads that follow on this reader, until begin 0, see one
+	 * snapshot of the log — a verifier's two walks read the same log while
+	 * a daemon writes and purges beside them. CG_OK or CG_ERR_STORAGE. */
+	int (*snapshot)(struct cg_store_reader *r, int begin);
 	/* outcomes and grants per period x country x version x language from since_day */
 	int (*report)(struct cg_store_reader *r, int period, const char *since_day, struct cg_report *out);
 	/* Claims up to max pending rows due at now_ms, oldest first, for

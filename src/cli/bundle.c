@@ -412,6 +412,7 @@ static int gather(struct bundle *b, struct cg_pubkey **keys, size_t *nkeys)
 	}
 	if (rc == CG_OK)
 		cg_cli_verify_end(&b->v);
+	cg_cli_verify_release(&b->v);
 	if (rc == CG_OK)
 		rc = gather_shown(b, &st, rd);
 	cg_cli_close(&st, rd);

@@ -17,15 +17,21 @@
 struct cg_verify {
 	struct cg_audit *a;
 	int done;                          /* finished: the result holds */
+	const struct cg_store_port *p;     /* with r: in a snapshot of the log until released */
+	struct cg_store_reader *r;
 };
-/* cg_cli_verify_begin (the heads and the first walk, in which `also`, if
- * not NULL, sees every link too), then every link to cg_cli_verify_row in
- * id order, then cg_cli_verify_end; cg_cli_verify is all three. CG_OK, or
- * a read error. min_retention_days: -1 for none. */
+/* cg_cli_verify_begin (a snapshot of the log begun, the heads and the
+ * first walk — the links that are no kept row, or every link when `also`
+ * is not NULL, which then sees each), then every link to cg_cli_verify_row
+ * in id order from the same reader, then cg_cli_verify_end; cg_cli_verify
+ * is all three. CG_OK, or a read error. min_retention_days: -1 for none.
+ * cg_cli_verify_release ends the snapshot (cg_cli_verify_end does): before
+ * the reader is closed, on every path. */
 int cg_cli_verify_begin(const struct cg_store_port *p, struct cg_store_reader *r, int min_retention_days,
                         struct cg_verify *v, cg_store_event_fn also, void *also_arg);
 void cg_cli_verify_row(struct cg_verify *v, const struct cg_event *ev);
 void cg_cli_verify_end(struct cg_verify *v);
+void cg_cli_verify_release(struct cg_verify *v);
 int cg_cli_verify(const struct cg_store_port *p, struct cg_store_reader *r, int min_retention_days,
                   struct cg_verify *v);
 void cg_cli_verify_free(struct cg_verify *v);

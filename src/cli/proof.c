@@ -225,6 +225,7 @@ static int walk_head(const struct cg_config *cfg, const struct cg_head *head, in
 		rc = cg_audit_head(w->v.a, head->last_id, signed_ms, head->hash, head->links);
 	if (rc == CG_OK)
 		rc = st.each_event(rd, NULL, head_row, w);
+	cg_cli_verify_release(&w->v);
 	cg_cli_close(&st, rd);
 	if (rc != CG_OK) {
 		fprintf(stderr, "consentctl verify: cannot read the log\n");

@@ -64,6 +64,11 @@ int cg_cli_verify_begin(const struct cg_store_port *p, struct cg_store_reader *r
 	memset(v, 0, sizeof *v);
 	if ((rc = cg_audit_new(&o, &v->a)) != CG_OK)
 		return rc;
+	/* both walks must see one log: a purge between them is no fault of it */
+	if (p->snapshot && (rc = p->snapshot(r, 1)) != CG_OK)
+		return rc;
+	v->p = p;
+	v->r = r;
 	k.a = v->a;
 	if (cg_store_keys(p, r, &keys, &nkeys) == CG_OK) {
 		k.keys = keys;
@@ -72,9 +77,17 @@ int cg_cli_verify_begin(const struct cg_store_port *p, struct cg_store_reader *r
 	}
 	free(keys);
 	sc.a = v->a;
-	if (rc == CG_OK)
-		rc = p->each_event(r, NULL, scan_row, &sc);
+	if (rc == CG_OK) /* the audit's first walk needs no kept row */
+		rc = also || !p->each_link ? p->each_event(r, NULL, scan_row, &sc) : p->each_link(r, scan_row, &sc);
 	return rc;
+}
+
+void cg_cli_verify_release(struct cg_verify *v)
+{
+	if (v->p && v->p->snapshot)
+		v->p->snapshot(v->r, 0);
+	v->p = NULL;
+	v->r = NULL;
 }
 
 void cg_cli_verify_row(struct cg_verify *v, const struct cg_event *ev)
@@ -84,6 +97,7 @@ void cg_cli_verify_row(struct cg_verify *v, const struct cg_event *ev)
 
 void cg_cli_verify_end(struct cg_verify *v)
 {
+	cg_cli_verify_release(v);
 	cg_audit_finish(v->a);
 	v->done = 1;
 }
@@ -103,6 +117,7 @@ int cg_cli_verify(const struct cg_store_port *p, struct cg_store_reader *r, int 
 		rc = p->each_event(r, NULL, verify_row, v);
 	if (rc == CG_OK)
 		cg_cli_verify_end(v);
+	cg_cli_verify_release(v);
 	return rc;
 }
 

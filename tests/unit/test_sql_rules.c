@@ -80,17 +80,25 @@ static int walk(void *a, const struct cg_event *ev)
 	return 0;
 }
 
-/* the whole log as the verifiers read it back (audit.h): *counts filled */
-static void audit_store(const struct cg_store_port *p, int64_t now, struct cg_audit_counts *counts)
+/* the whole log as the verifiers read it back (audit.h), both walks in one
+ * snapshot: *counts filled; a purge at purge_at (0: none) between them, as
+ * a daemon's may run beside a verifier, is not seen */
+static void audit_store(const struct cg_store_port *p, const struct cg_config *cfg, int64_t now, int64_t purge_at,
+                        struct cg_audit_counts *counts)
 {
 	struct cg_audit_opts o = {.now_ms = now, .min_retention_days = -1};
 	struct cg_store_reader *r = NULL;
 	struct cg_audit *a = NULL;
+	struct cg_purge_counts pc;
 
 	assert_int_equal(p->reader_open(p->ctx, &r), CG_OK);
 	assert_int_equal(cg_audit_new(&o, &a), CG_OK);
-	assert_int_equal(p->each_event(r, NULL, scan, a), CG_OK);
+	assert_int_equal(p->snapshot(r, 1), CG_OK);
+	assert_int_equal(p->each_link(r, scan, a), CG_OK);
+	if (purge_at)
+		assert_int_equal(p->purge(p->ctx, cfg, purge_at, 0, &pc), CG_OK);
 	assert_int_equal(p->each_event(r, NULL, walk, a), CG_OK);
+	assert_int_equal(p->snapshot(r, 0), CG_OK);
 	if (cg_audit_finish(a) != CG_OK)
 		fail_msg("the log does not verify: %s", cg_audit_result(a)->why);
 	*counts = cg_audit_result(a)->n;
@@ -414,11 +422,13 @@ static void test_purge_executes_the_core(void **state)
 	 * removed rows' links with their fields, each purge's log event */
 	{
 		struct cg_audit_counts c;
-		audit_store(&port, now + day + 1000, &c);
+		audit_store(&port, &cfg, now + day + 1000, 1100 * day + now, &c);
 		assert_int_equal(c.purges, 2);  /* the second pruned the visitors who crossed the line since */
 		assert_true(c.pruned > 0);
 		assert_true(c.ip_cleared > 0);
 		assert_int_equal(c.rows_v1, 0);
+		audit_store(&port, &cfg, 1100 * day + now + 1000, 0, &c);
+		assert_int_equal(c.purges, 3);  /* the one between the walks, seen by the next verifier */
 	}
 	cg_store_port_close(&port);
 	remove_dir(dir);

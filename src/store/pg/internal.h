@@ -143,6 +143,7 @@ struct cg_store_reader {
 	struct pgs *s;
 	pthread_mutex_t mu;              /* the reader's user, or the doctor swapping conn */
 	PGconn *conn;                    /* NULL: broken, the doctor reconnects it */
+	int snapshot;                    /* in pgs_snapshot's transaction */
 	struct cg_store_reader *next;    /* under s->readers_mu */
 };
 
@@ -203,6 +204,8 @@ int pgs_reader_open(void *ctx, struct cg_store_reader **out);
 void pgs_reader_free(struct cg_store_reader *r);
 int pgs_load_state(struct cg_store_reader *r, const char *subject, struct cg_state *out);
 int pgs_each_event(struct cg_store_reader *r, const char *subject, cg_store_event_fn fn, void *ctx);
+int pgs_each_link(struct cg_store_reader *r, cg_store_event_fn fn, void *ctx);
+int pgs_snapshot(struct cg_store_reader *r, int begin);
 int pgs_report(struct cg_store_reader *r, int period, const char *since_day, struct cg_report *out);
 int pgs_claim_outbox(struct cg_store_reader *r, int64_t now_ms, size_t max, int64_t lease_ms,
                      struct cg_outbox_item **items, size_t *n);

@@ -230,37 +230,51 @@ static int subject_rows(struct cg_store_reader *r, PGconn *c, const char *subjec
 	return rc;
 }
 
-/* The whole chain, every kind of link, from one snapshot through a cursor;
- * prev_hash is the hash of the link before (genesis before id 1). */
+/* The chain through a cursor: the columns of every kind of link (as
+ * ROW_COLS), prev_hash the hash of the link before (genesis before id 1). */
+#define LINK_SELECT(prev) \
+	"DECLARE cg_chain NO SCROLL CURSOR FOR SELECT k, id, subject, sdigest, recorded_ms, action, policy_version," \
+	" preferences, statistics, marketing, objection_purpose, objections, choice_ms, gpc, dnt, lang, banner," \
+	" page, ip_prefix, ip_digest, country, salt, core_digest, personal_digest, " prev ", encode(hash, 'hex')," \
+	" fmt, purge_id, pruned_ms, record FROM ("
+#define GENESIS "CASE WHEN id = 1 THEN decode(repeat('00', 32), 'hex') END"
+#define EVENTS_ALL \
+	"SELECT 0 AS k, e.id, encode(s.digest, 'hex') AS subject, NULL AS sdigest, e.recorded_ms, e.action," \
+	" e.policy_version, e.preferences, e.statistics, e.marketing, e.objection_purpose, e.objections," \
+	" e.recorded_ms - e.choice_back_ms AS choice_ms, e.gpc, e.dnt, e.lang, e.banner, e.page, e.ip_prefix," \
+	" encode(e.ip_digest, 'hex') AS ip_digest, e.country, encode(e.salt, 'hex') AS salt," \
+	" encode(e.core_digest, 'hex') AS core_digest, encode(e.personal_digest, 'hex') AS personal_digest, e.hash," \
+	" e.fmt, NULL::bigint AS purge_id, NULL::bigint AS pruned_ms, NULL AS record" \
+	" FROM events e JOIN subjects s ON s.sid = e.sid UNION ALL "
+#define LINKS_AND_LOG \
+	"SELECT 1 AS k, p.id, NULL AS subject, encode(p.sdigest, 'hex') AS sdigest, p.recorded_ms, p.action," \
+	" p.policy_version, p.preferences, p.statistics, p.marketing, p.objection_purpose," \
+	" coalesce(p.objections, 0) AS objections, p.recorded_ms - p.choice_back_ms AS choice_ms, NULL AS gpc," \
+	" NULL AS dnt, NULL AS lang, p.banner, NULL AS page, NULL AS ip_prefix, NULL AS ip_digest, NULL AS country," \
+	" NULL AS salt, encode(p.core_digest, 'hex') AS core_digest, encode(p.personal_digest, 'hex') AS" \
+	" personal_digest, p.hash, p.fmt, p.purge_id, p.pruned_ms, NULL AS record FROM pruned p" \
+	" UNION ALL SELECT 2, l.id, NULL, NULL, l.recorded_ms, l.kind, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL," \
+	" NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, encode(l.core_digest, 'hex')," \
+	" encode(l.personal_digest, 'hex'), l.hash, 2, NULL, NULL, l.record FROM log_events l) x ORDER BY id"
+/* every link from one snapshot */
 static const char chain_sql[] =
-	"DECLARE cg_chain NO SCROLL CURSOR FOR SELECT k, id, subject, sdigest, recorded_ms, action, policy_version,"
-	" preferences, statistics, marketing, objection_purpose, objections, choice_ms, gpc, dnt, lang, banner,"
-	" page, ip_prefix, ip_digest, country, salt, core_digest, personal_digest,"
-	" encode(coalesce(lag(hash) OVER (ORDER BY id), CASE WHEN id = 1 THEN decode(repeat('00', 32), 'hex') END),"
-	" 'hex'), encode(hash, 'hex'), fmt, purge_id, pruned_ms, record FROM ("
-	"SELECT 0 AS k, e.id, encode(s.digest, 'hex') AS subject, NULL AS sdigest, e.recorded_ms, e.action,"
-	" e.policy_version, e.preferences, e.statistics, e.marketing, e.objection_purpose, e.objections,"
-	" e.recorded_ms - e.choice_back_ms AS choice_ms, e.gpc, e.dnt, e.lang, e.banner, e.page, e.ip_prefix,"
-	" encode(e.ip_digest, 'hex') AS ip_digest, e.country, encode(e.salt, 'hex') AS salt,"
-	" encode(e.core_digest, 'hex') AS core_digest, encode(e.personal_digest, 'hex') AS personal_digest, e.hash,"
-	" e.fmt, NULL::bigint AS purge_id, NULL::bigint AS pruned_ms, NULL AS record"
-	" FROM events e JOIN subjects s ON s.sid = e.sid"
-	" UNION ALL SELECT 1, p.id, NULL, encode(p.sdigest, 'hex'), p.recorded_ms, p.action, p.policy_version,"
-	" p.preferences, p.statistics, p.marketing, p.objection_purpose, coalesce(p.objections, 0),"
-	" p.recorded_ms - p.choice_back_ms, NULL, NULL, NULL, p.banner, NULL, NULL, NULL, NULL, NULL,"
-	" encode(p.core_digest, 'hex'), encode(p.personal_digest, 'hex'), p.hash, p.fmt, p.purge_id, p.pruned_ms,"
-	" NULL FROM pruned p"
-	" UNION ALL SELECT 2, l.id, NULL, NULL, l.recorded_ms, l.kind, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL,"
-	" NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, encode(l.core_digest, 'hex'),"
-	" encode(l.personal_digest, 'hex'), l.hash, 2, NULL, NULL, l.record FROM log_events l) x ORDER BY id";
+	LINK_SELECT("encode(coalesce(lag(hash) OVER (ORDER BY id), " GENESIS "), 'hex')") EVENTS_ALL LINKS_AND_LOG;
+/* the links that are no kept row: the link before each looked up */
+static const char links_sql[] =
+	LINK_SELECT("encode(coalesce((SELECT hash FROM events WHERE id = x.id - 1), (SELECT hash FROM pruned WHERE"
+	            " id = x.id - 1), (SELECT hash FROM log_events WHERE id = x.id - 1), " GENESIS "), 'hex')")
+	LINKS_AND_LOG;
 
-static int chain_rows(struct cg_store_reader *r, PGconn *c, cg_store_event_fn fn, void *ctx)
+/* Inside the reader's snapshot (pgs_snapshot), or a transaction of its own
+ * otherwise: a cursor needs one. */
+static int chain_rows(struct cg_store_reader *r, PGconn *c, const char *sql, cg_store_event_fn fn, void *ctx)
 {
 	int64_t step = BULK_MS(r->s);
-	int rc = pgs_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", pgs_mono_ms() + step);
+	int rc = r->snapshot ? CG_OK
+	                     : pgs_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", pgs_mono_ms() + step);
 
 	if (rc == CG_OK)
-		rc = pgs_exec(c, chain_sql, pgs_mono_ms() + step);
+		rc = pgs_exec(c, sql, pgs_mono_ms() + step);
 	while (rc == CG_OK) {
 		PGresult *res = NULL;
 		rc = pgs_query(c, "FETCH 2000 FROM cg_chain", 0, NULL, pgs_mono_ms() + step, &res);
@@ -272,6 +286,8 @@ static int chain_rows(struct cg_store_reader *r, PGconn *c, cg_store_event_fn fn
 			rc = each_row(res, fn, ctx);
 		PQclear(res);
 	}
+	if (r->snapshot) /* the snapshot goes on: the cursor does not (an error aborted both) */
+		return rc == CG_OK ? pgs_exec(c, "CLOSE cg_chain", pgs_mono_ms() + step) : rc;
 	if (rc != CG_ERR_IO && pgs_exec(c, rc == CG_OK ? "COMMIT" : "ROLLBACK", pgs_mono_ms() + step) != CG_OK &&
 	    rc == CG_OK)
 		rc = CG_ERR_STORAGE;
@@ -281,8 +297,31 @@ static int chain_rows(struct cg_store_reader *r, PGconn *c, cg_store_event_fn fn
 int pgs_each_event(struct cg_store_reader *r, const char *subject, cg_store_event_fn fn, void *ctx)
 {
 	PGconn *c = pgs_reader_conn(r);
-	int rc = !c ? CG_ERR_IO : subject ? subject_rows(r, c, subject, fn, ctx) : chain_rows(r, c, fn, ctx);
+	int rc = !c ? CG_ERR_IO : subject ? subject_rows(r, c, subject, fn, ctx) : chain_rows(r, c, chain_sql, fn, ctx);
 
+	pgs_reader_done(r, rc);
+	return port_rc(rc);
+}
+
+int pgs_each_link(struct cg_store_reader *r, cg_store_event_fn fn, void *ctx)
+{
+	PGconn *c = pgs_reader_conn(r);
+	int rc = c ? chain_rows(r, c, links_sql, fn, ctx) : CG_ERR_IO;
+
+	pgs_reader_done(r, rc);
+	return port_rc(rc);
+}
+
+int pgs_snapshot(struct cg_store_reader *r, int begin)
+{
+	PGconn *c = pgs_reader_conn(r);
+	int rc = CG_ERR_IO;
+
+	if (c && begin)
+		rc = pgs_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", pgs_mono_ms() + BULK_MS(r->s));
+	else if (c) /* after an error in it, COMMIT ends it all the same (as a rollback) */
+		rc = pgs_exec(c, "COMMIT", pgs_mono_ms() + BULK_MS(r->s));
+	r->snapshot = begin && rc == CG_OK;
 	pgs_reader_done(r, rc);
 	return port_rc(rc);
 }

@@ -53,6 +53,8 @@ int cg_store_reader_open(struct cg_store *st, struct cg_store_reader **out);
 void cg_store_reader_free(struct cg_store_reader *r);
 int cg_store_load_state(struct cg_store_reader *r, const char *subject, struct cg_state *out);
 int cg_store_each_event(struct cg_store_reader *r, const char *subject, cg_store_event_fn fn, void *ctx);
+int cg_store_each_link(struct cg_store_reader *r, cg_store_event_fn fn, void *ctx);
+int cg_store_snapshot(struct cg_store_reader *r, int begin);
 int cg_store_report(struct cg_store_reader *r, int period, const char *since_day, struct cg_report *out);
 int cg_store_claim_outbox(struct cg_store_reader *r, int64_t now_ms, size_t max, int64_t lease_ms,
                           struct cg_outbox_item **items, size_t *n);

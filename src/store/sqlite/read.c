@@ -186,13 +186,13 @@ int cg_store_report(struct cg_store_reader *r, int period, const char *since_day
 	" e.personal_digest, " CG_PREV("e.id") ", e.hash, e.fmt, NULL, NULL, NULL" \
 	" FROM events e JOIN subjects s ON s.sid = e.sid LEFT JOIN contexts c ON c.cid = e.cid"
 #define LINK_COLS \
-	" UNION ALL SELECT 1, p.id, NULL, p.sdigest, p.recorded_ms, p.action, p.policy_version, p.preferences," \
+	" SELECT 1, p.id, NULL, p.sdigest, p.recorded_ms, p.action, p.policy_version, p.preferences," \
 	" p.statistics, p.marketing, p.objection_purpose, coalesce(p.objections, 0)," \
 	" p.recorded_ms - p.choice_back_ms, NULL, NULL, NULL, c.banner, NULL, NULL, NULL, NULL, NULL," \
 	" p.core_digest, p.personal_digest, " CG_PREV("p.id") ", p.hash, p.fmt, p.purge_id, p.pruned_ms, NULL" \
 	" FROM pruned p LEFT JOIN contexts c ON c.cid = p.cid"
 #define LOG_COLS \
-	" UNION ALL SELECT 2, l.id, NULL, NULL, l.recorded_ms, l.kind, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL," \
+	" SELECT 2, l.id, NULL, NULL, l.recorded_ms, l.kind, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL," \
 	" NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, l.core_digest, l.personal_digest, " CG_PREV("l.id") "," \
 	" l.hash, 2, NULL, NULL, l.record FROM log_events l"
 
@@ -249,22 +249,16 @@ static void read_event(sqlite3_stmt *st, struct cg_event *ev)
 	text_col(st, 29, ev->record, sizeof ev->record, "record", ev);
 }
 
-int cg_store_each_event(struct cg_store_reader *r, const char *subject,
-                        int (*fn)(void *ctx, const struct cg_event *ev), void *ctx)
+/* the links sql selects, to fn; sid bound as ?1 when not 0 */
+static int each(struct cg_store_reader *r, const char *sql, int64_t sid, cg_store_event_fn fn, void *ctx)
 {
 	sqlite3_stmt *st = NULL;
 	struct cg_event ev;
-	int64_t sid = 0;
 	int rc, stop = 0;
-	/* without a subject: the whole chain, every kind of link */
-	const char *sql = subject ? ROW_COLS " WHERE e.sid = ?1 ORDER BY e.id"
-	                          : ROW_COLS LINK_COLS LOG_COLS " ORDER BY 2";
 
-	if (subject && (rc = reader_sid(r, subject, &sid)) != CG_OK)
-		return rc == CG_ERR_NOT_FOUND ? CG_OK : rc;
 	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return CG_ERR_STORAGE;
-	if (subject)
+	if (sid)
 		sqlite3_bind_int64(st, 1, sid);
 	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		read_event(st, &ev);
@@ -274,6 +268,29 @@ int cg_store_each_event(struct cg_store_reader *r, const char *subject,
 	if (stop)
 		return stop;
 	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
+}
+
+int cg_store_each_event(struct cg_store_reader *r, const char *subject, cg_store_event_fn fn, void *ctx)
+{
+	int64_t sid = 0;
+	int rc;
+
+	if (!subject) /* the whole chain, every kind of link */
+		return each(r, ROW_COLS " UNION ALL" LINK_COLS " UNION ALL" LOG_COLS " ORDER BY 2", 0, fn, ctx);
+	if ((rc = reader_sid(r, subject, &sid)) != CG_OK)
+		return rc == CG_ERR_NOT_FOUND ? CG_OK : rc;
+	return each(r, ROW_COLS " WHERE e.sid = ?1 ORDER BY e.id", sid, fn, ctx);
+}
+
+int cg_store_each_link(struct cg_store_reader *r, cg_store_event_fn fn, void *ctx)
+{
+	return each(r, LINK_COLS " UNION ALL" LOG_COLS " ORDER BY 2", 0, fn, ctx);
+}
+
+/* a WAL read transaction: its snapshot is taken at its first read */
+int cg_store_snapshot(struct cg_store_reader *r, int begin)
+{
+	return cgs_exec(r->db, begin ? "BEGIN" : "COMMIT") == SQLITE_OK ? CG_OK : CG_ERR_STORAGE;
 }
 
 /* One daemon per SQLite file: claiming is reading (the lease is moot). */

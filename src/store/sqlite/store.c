@@ -542,6 +542,8 @@ int cg_sqlite_open(const struct cg_config *cfg, int mode, struct cg_store_port *
 		.reader_free = cg_store_reader_free,
 		.load_state = cg_store_load_state,
 		.each_event = cg_store_each_event,
+		.each_link = cg_store_each_link,
+		.snapshot = cg_store_snapshot,
 		.report = cg_store_report,
 		.claim_outbox = cg_store_claim_outbox,
 		.each_outbox = cg_store_each_outbox,
