@@ -245,7 +245,8 @@ PY
 	cg_start_daemon || return 1
 	nginx -p "$CG_DIR" -c "$CG_DIR/nginx.conf" -e "$CG_DIR/nginx-error.log" || return 1
 	cg_wait_for 10 curl -fsS -o /dev/null "$CG_URL/consent/healthz" || {
-		echo "nginx did not come up" >&2; cat "$CG_DIR/nginx-error.log" >&2; return 1; }
+		echo "nginx did not come up" >&2; tail -n 20 "$CG_DIR/nginx-error.log" >&2
+		echo "# consentgated's log:" >&2; tail -n 40 "$CG_DIR/daemon.log" | sed 's/^/#   /' >&2; return 1; }
 }
 
 stack_stop() {
