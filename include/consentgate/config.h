@@ -108,6 +108,9 @@ struct cg_config {
 	struct cg_vendor vendors[CG_MAX_VENDORS];
 	int n_vendors;
 	char vendors_id[CG_VENDORS_ID_LEN + 1]; /* the list's id (cg_config_vendors); "": not completed */
+	/* [csp] (csp.h): the per-visitor Content-Security-Policy */
+	int csp_mode;                 /* enum cg_csp_mode */
+	char csp_base[512];           /* the site's own sources, in every directive */
 };
 
 /* Fills *cfg with defaults, then applies `text`. On error returns

@@ -12,6 +12,7 @@
 #include "consentgate/buf.h"
 #include "consentgate/collect.h"
 #include "consentgate/config.h"
+#include "consentgate/csp.h"
 #include "consentgate/event.h"
 #include "consentgate/ip.h"
 #include "consentgate/report.h"
@@ -91,6 +92,10 @@ struct cg_response {
 	char allow[48];            /* Allow header for 405 */
 	char set_cookie[CG_MAX_SET_COOKIES][256];
 	int n_cookies;
+	/* GET /consent/csp: the policy's header and value (static, or the
+	 * daemon's struct cg_csp, which outlives every answer); NULL = none */
+	const char *csp_header;
+	const char *csp_value;
 	struct cg_buf body;        /* owned; cg_response_free */
 	struct cg_plan plan;       /* owned; nothing to store unless has_event or nrows */
 };
@@ -141,6 +146,8 @@ struct cg_ops {
 	int (*build_status)(void *ctx, const char *build, char notice_then[65]);
 	/* a vendor list id other than the configuration's: enum cg_build_status (may be NULL) */
 	int (*vendors_status)(void *ctx, const char *id);
+	/* the policies of [csp], built once (csp.h) (may be NULL: none) */
+	const struct cg_csp *(*csp)(void *ctx);
 };
 
 enum cg_build_status { CG_BUILD_CURRENT = 0, CG_BUILD_RETIRED, CG_BUILD_UNKNOWN };

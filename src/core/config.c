@@ -8,6 +8,7 @@
 
 #include "consentgate/buf.h"
 #include "consentgate/config.h"
+#include "consentgate/csp.h"
 #include "consentgate/transfer.h"
 #include "consentgate/err.h"
 #include "consentgate/event.h"
@@ -29,6 +30,7 @@ static const char *const purpose_names[] = {"preferences", "statistics", "market
 static const char *const basis_names[] = {"consent", "legitimate_interest", NULL};
 static const char *const type_names[] = {"ga4", "webhook", NULL};
 static const char *const backend_names[] = {"sqlite", "postgresql", NULL};
+static const char *const csp_mode_names[] = {"off", "report", "enforce", NULL};
 static const char *const transfer_names[] = {"none", "dpf", "scc", "bcr", "derogation", NULL};
 
 #define C(f) offsetof(struct cg_config, f), sizeof(((struct cg_config *)0)->f)
@@ -82,6 +84,8 @@ static const struct directive directives[] = {
 	{"signing", "anchor_command", T_STR, C(anchor_command), 0, 0, NULL},
 	{"signing", "head_interval_minutes", T_INT, C(head_interval_minutes), 1, 10080, NULL},
 	{"vendors", "catalogue", T_STR, C(vendor_catalogue), 0, 0, NULL},
+	{"csp", "mode", T_ENUM, C(csp_mode), 0, 0, csp_mode_names},
+	{"csp", "base", T_STR, C(csp_base), 0, 0, NULL},
 	{"destination", "type", T_ENUM, D(type), 0, 0, type_names},
 	{"destination", "url", T_STR, D(url), 0, 0, NULL},
 	{"destination", "measurement_id", T_STR, D(measurement_id), 0, 0, NULL},
@@ -220,6 +224,7 @@ void cg_config_defaults(struct cg_config *cfg)
 	cfg->outbox_max_rows = 100000;
 	cfg->erasure_notices_max_rows = 100000;
 	cfg->head_interval_minutes = 60;
+	strcpy(cfg->csp_base, "'self'");
 }
 
 static int valid_origin(const char *o)
@@ -449,6 +454,7 @@ int cg_destination_declared(const struct cg_destination *d)
 static int validate(struct parse_ctx *c)
 {
 	struct cg_config *cfg = c->cfg;
+	char bad[80];
 	size_t n;
 
 	c->line = 0; /* errors below are about the file as a whole or a section */
@@ -473,6 +479,9 @@ static int validate(struct parse_ctx *c)
 	if ((long)cfg->lease_seconds * 1000 < 3L * cfg->forward_timeout_ms)
 		fail(c, "forwarder", "lease_seconds", "must be at least 3 x timeout_ms (%d s)",
 		     (3 * cfg->forward_timeout_ms + 999) / 1000);
+	if (!cg_csp_base_valid(cfg->csp_base, bad, sizeof bad))
+		fail(c, "csp", "base", "'%s' is not a CSP source expression ('self', host, *.host, https://host/path, "
+		     "scheme:, 'unsafe-inline', 'unsafe-eval')", bad);
 	for (int i = 0; i < cfg->n_dest && !c->failed; i++) {
 		struct cg_destination *d = &cfg->dest[i];
 		char sec[80];

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "consentgate/config.h"
+#include "consentgate/csp.h"
 #include "consentgate/err.h"
 #include "consentgate/transfer.h"
 
@@ -117,6 +118,12 @@ int cg_config_vendors(struct cg_config *cfg, const struct cg_catalogue *cat, con
 		snprintf(sec, sizeof sec, "destination.%s", d->name);
 		if (d->vendor[0] && destination_vendor(cfg, d, why, sizeof why))
 			return fail(err, errlen, filename, 0, sec, "vendor", why);
+	}
+	if (cfg->csp_mode != CG_CSP_OFF) { /* the largest policy must fit nginx's buffer */
+		struct cg_csp csp;
+		if (cg_csp_build(cfg, &csp, why, sizeof why) != CG_OK)
+			return fail(err, errlen, filename, 0, "csp", "mode", why);
+		cg_csp_free(&csp);
 	}
 	return vendors_id(cfg, err, errlen);
 }

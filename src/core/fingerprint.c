@@ -84,6 +84,13 @@ void cg_config_fingerprint(const struct cg_config *cfg, char out[CG_FINGERPRINT_
 		add_destination(&h, &cfg->dest[i]);
 	for (int i = 0; i < cfg->n_vendors; i++)
 		add_vendor(&h, &cfg->vendors[i]);
+	/* which vendors a page may load, and whether the browser is told to
+	 * block them: only when on, so a configuration without it keeps its
+	 * fingerprint */
+	if (cfg->csp_mode) {
+		add_int(&h, "csp.mode", cfg->csp_mode);
+		add(&h, "csp.base", cfg->csp_base);
+	}
 	crypto_hash_sha256_final(&h, digest);
 	sodium_bin2hex(out, CG_FINGERPRINT_LEN + 1, digest, sizeof digest);
 }

@@ -209,6 +209,8 @@ static void respond_state(struct ctx *c, const struct cg_state *st, int id_prese
 	       cg_buf_adds(b, ",\"current_policy_version\":") || put_str_or_null(b, cfg->policy_version) ||
 	       cg_buf_adds(b, ",\"recorded_at\":") || put_str_or_null(b, st->present ? recorded : NULL) ||
 	       cg_buf_adds(b, ",\"expires_at\":") || put_str_or_null(b, st->present ? expires : NULL) ||
+	       /* the banner cannot read the page's headers: whether a grant needs a reload */
+	       (cfg->csp_mode && (cg_buf_adds(b, ",\"csp\":") || put_str_or_null(b, cg_csp_mode_name(cfg->csp_mode)))) ||
 	       cg_buf_adds(b, cg_choice_current(cfg, st, c->req->now_ms) ? ",\"needs_choice\":false}"
 	                                                                  : ",\"needs_choice\":true}");
 	if (bad) {
@@ -579,6 +581,7 @@ static const struct route routes[] = {
 	{"report", "/report", "GET", 0, BODY_NONE, 0, 0, cgh_route_report},
 	/* the nginx gate: a repeated cookie denies like a missing one */
 	{"check", "/check", "GET", 0, BODY_NONE, 0, 0, cgh_route_check},
+	{"csp", "/csp", "GET", 0, BODY_NONE, 0, 0, cgh_route_csp},
 	{"export", "/export", "GET", 0, BODY_NONE, 0, 1, cgh_route_export},
 	{"erase", "/erase", "POST", 1, BODY_NONE, 0, 1, cgh_route_erase},
 	{"keys", "/keys", "GET", 0, BODY_NONE, 0, 0, cgh_route_keys},

@@ -1,7 +1,8 @@
 /* The request handler's private parts, shared by handler.c (helpers,
  * consent routes, the routing table), handler_collect.c (/collect,
  * /consent/check), handler_rights.c (export, erase, report),
- * handler_shown.c and handler_vendors.c (what a choice was shown). */
+ * handler_shown.c and handler_vendors.c (what a choice was shown),
+ * handler_csp.c (the per-visitor Content-Security-Policy). */
 #ifndef CONSENTGATE_HANDLER_INTERNAL_H
 #define CONSENTGATE_HANDLER_INTERNAL_H
 
@@ -36,6 +37,7 @@ void cgh_bad_body(struct ctx *c, const struct cg_field_error *fe);
 
 void cgh_route_collect(struct ctx *c);
 void cgh_route_check(struct ctx *c);
+void cgh_route_csp(struct ctx *c);
 void cgh_route_export(struct ctx *c);
 void cgh_route_erase(struct ctx *c);
 void cgh_route_report(struct ctx *c);

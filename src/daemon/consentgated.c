@@ -287,6 +287,7 @@ static void close_handles(struct daemon *d)
 	sodium_memzero(d->client_key, sizeof d->client_key);
 	sodium_memzero(d->day_salt, sizeof d->day_salt);
 	cg_geo_free(d->geo);
+	cg_csp_free(&d->csp);
 }
 
 /* The file, then (-t -v) what is in effect, then what start-up needs. */
@@ -342,7 +343,8 @@ int main(int argc, char **argv)
 	catch_fatal();
 
 	workers = calloc((size_t)d.cfg.workers, sizeof *workers);
-	if (!workers || open_handles(&d, cfg_path) != 0)
+	/* every policy of [csp] once (load_config checked they fit) */
+	if (!workers || cg_csp_build(&d.cfg, &d.csp, NULL, 0) != CG_OK || open_handles(&d, cfg_path) != 0)
 		goto out;
 	if (start_intake(&d, workers) != 0)
 		goto out;

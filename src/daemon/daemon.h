@@ -13,6 +13,7 @@
 #include "consentgate/buf.h"
 #include "consentgate/collect.h"
 #include "consentgate/config.h"
+#include "consentgate/csp.h"
 #include "consentgate/decision.h"
 #include "consentgate/forwarder.h"
 #include "consentgate/geo.h"
@@ -23,7 +24,7 @@
 #include "consentgate/storage.h"
 
 /* requests_total{route,status}: fixed tables (metrics.c), lock-free counters */
-#define CGD_NROUTES 14
+#define CGD_NROUTES 16
 #define CGD_NSTATUSES 12
 
 /* Read connections: a query borrows one for its duration. SQLite: one per
@@ -59,6 +60,7 @@ struct read_queue {
 
 struct daemon {
 	struct cg_config cfg;
+	struct cg_csp csp;        /* [csp]'s policies, built once (csp.h) */
 	struct reader_pool readers;
 	struct read_queue readq;
 	struct cg_store_port store;

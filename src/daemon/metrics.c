@@ -9,7 +9,7 @@
 
 static const char *const metric_routes[CGD_NROUTES] = {
 	"state", "choice", "withdraw", "objection", "collect", "check", "export", "erase",
-	"healthz", "metrics", "report", "keys", "chain-head", "other",
+	"healthz", "metrics", "report", "keys", "chain-head", "csp", "csp-report", "other",
 };
 static const int metric_statuses[CGD_NSTATUSES] = {200, 204, 400, 403, 404, 405, 409, 413, 415, 429, 500, 503};
 #define STATUS_500_INDEX 10

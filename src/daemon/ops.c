@@ -248,6 +248,11 @@ static int op_random(void *ctx, void *buf, size_t n)
 	return CG_OK;
 }
 
+static const struct cg_csp *op_csp(void *ctx)
+{
+	return &((struct worker *)ctx)->d->csp;
+}
+
 void cgd_ops_init(struct worker *w, struct cg_ops *ops)
 {
 	const struct cg_ops o = {
@@ -256,7 +261,7 @@ void cgd_ops_init(struct worker *w, struct cg_ops *ops)
 		.report = op_report, .metrics = op_metrics, .admit = op_admit,
 		.admit_notices = op_admit_notices, .recipients = op_recipients,
 		.signer = op_signer, .public_keys = op_public_keys, .latest_head = op_latest_head,
-		.shown_now = op_shown_now, .build_status = op_build_status,
+		.shown_now = op_shown_now, .build_status = op_build_status, .csp = op_csp,
 	};
 
 	*ops = o;

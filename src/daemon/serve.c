@@ -140,7 +140,9 @@ int cgd_answer_head(const struct cg_response *res, struct cg_buf *head)
 	         (res->no_store && cg_buf_adds(head, "Cache-Control: no-store\r\n")) ||
 	         (res->revalidate && cg_buf_printf(head, "Cache-Control: no-cache\r\nETag: %s\r\n", res->etag)) ||
 	         (res->retry_after && cg_buf_printf(head, "Retry-After: %d\r\n", res->retry_after)) ||
-	         (res->allow[0] && cg_buf_printf(head, "Allow: %s\r\n", res->allow));
+	         (res->allow[0] && cg_buf_printf(head, "Allow: %s\r\n", res->allow)) ||
+	         (res->csp_header && res->csp_value &&
+	          cg_buf_printf(head, "%s: %s\r\n", res->csp_header, res->csp_value));
 
 	for (int i = 0; i < res->n_cookies && !rc; i++)
 		rc = cg_buf_printf(head, "Set-Cookie: %s\r\n", res->set_cookie[i]);
@@ -153,7 +155,7 @@ static void write_response(FCGX_Request *rq, int head_only, const struct cg_resp
 {
 	struct cg_buf head;
 
-	cg_buf_init(&head, 4096);
+	cg_buf_init(&head, 4096 + CG_CSP_MAX); /* a policy (csp.h) and the rest */
 	if (cgd_answer_head(res, &head) == CG_OK)
 		FCGX_PutStr(head.p, (int)head.len, rq->out);
 	else
