@@ -13,6 +13,7 @@
 #include "consentgate/collect.h"
 #include "consentgate/config.h"
 #include "consentgate/csp.h"
+#include "consentgate/cspreport.h"
 #include "consentgate/event.h"
 #include "consentgate/ip.h"
 #include "consentgate/report.h"
@@ -148,6 +149,8 @@ struct cg_ops {
 	int (*vendors_status)(void *ctx, const char *id);
 	/* the policies of [csp], built once (csp.h) (may be NULL: none) */
 	const struct cg_csp *(*csp)(void *ctx);
+	/* counts leaks of CSP reports (cspreport.h) in memory (may be NULL) */
+	void (*leaks)(void *ctx, const struct cg_leak *l, size_t n, int64_t now_ms);
 };
 
 enum cg_build_status { CG_BUILD_CURRENT = 0, CG_BUILD_RETIRED, CG_BUILD_UNKNOWN };

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include "consentgate/collect.h"
 #include "consentgate/config.h"
+#include "consentgate/cspreport.h"
 #include "consentgate/event.h"
 #include "consentgate/report.h"
 #include "consentgate/shown.h"
@@ -121,6 +122,18 @@ typedef int (*cg_head_sign_fn)(void *arg, struct cg_head *head, struct cg_buf *e
 typedef int (*cg_store_key_fn)(void *ctx, const struct cg_pubkey *k);
 
 typedef int (*cg_store_shown_fn)(void *ctx, const struct cg_shown_row *s);
+/* Leak reports (cspreport.h) as counted per day: the vendor in use, or
+ * ("" vendor) the blocked host; the directive; the page's first path
+ * segment. Nothing else of a report is kept. */
+struct cg_leak_row {
+	char day[11];                          /* YYYY-MM-DD, UTC */
+	char vendor[CG_VENDOR_NAME_MAX + 1];
+	char host[CG_LEAK_HOST_MAX + 1];
+	char directive[16];
+	char path[CG_LEAK_PATH_MAX + 1];
+	long long count;
+};
+typedef int (*cg_store_leak_fn)(void *ctx, const struct cg_leak_row *row);
 typedef int (*cg_store_head_fn)(void *ctx, const struct cg_signed_head *h);
 
 typedef int (*cg_store_row_fn)(void *ctx, int ncols, const char *const *cols);
@@ -174,6 +187,9 @@ struct cg_store_port {
 	 * (stored once per content hash), puts it in service and retires every
 	 * other of its kind; the purge deletes a retired one no row names. */
 	int (*shown_put)(void *ctx, const struct cg_shown *s, int64_t now_ms);
+	/* Leak reports: adds each row's count to its day's (one transaction;
+	 * the daemon writes what it counted once a minute). May be NULL. */
+	int (*leaks_put)(void *ctx, const struct cg_leak_row *rows, size_t n);
 
 	/* reads, on a reader */
 	int (*reader_open)(void *ctx, struct cg_store_reader **out);
@@ -229,6 +245,8 @@ struct cg_store_port {
 	 * only the newest of them */
 	int (*each_head)(struct cg_store_reader *r, int64_t from_ms, int64_t to_ms, int latest,
 	                 cg_store_head_fn fn, void *ctx);
+	/* the leak rows of since_day and after, by day, vendor, host, directive, path */
+	int (*each_leak)(struct cg_store_reader *r, const char *since_day, cg_store_leak_fn fn, void *ctx);
 };
 
 /* Opens the backend [storage] names (creating and migrating in the writer

@@ -12,6 +12,7 @@
 #include "consentgate/export.h"
 #include "consentgate/shown.h"
 #include "consentgate/cookie.h"
+#include "consentgate/cspreport.h"
 #include "consentgate/err.h"
 #include "consentgate/handler.h"
 #include "consentgate/id.h"
@@ -251,6 +252,16 @@ static int media_type_is(const char *ct, const char *want)
 	return n == strlen(want) && strncasecmp(ct, want, n) == 0;
 }
 
+/* the kind of CSP report a body is (cspreport.h), by its media type; -1: another */
+int cgh_report_kind(struct ctx *c)
+{
+	const char *ct = c->req->content_type;
+
+	if (media_type_is(ct, "application/csp-report") || media_type_is(ct, "application/json"))
+		return CG_REPORT_URI;
+	return media_type_is(ct, "application/reports+json") ? CG_REPORT_TO : -1;
+}
+
 int cgh_header_is_one(const char *h)
 {
 	return h && h[0] == '1' && h[1] == '\0';
@@ -377,7 +388,7 @@ static int begin_change(struct ctx *c, char id[CG_ID_LEN + 1], struct cg_event *
 	return 1;
 }
 
-enum body_kind { BODY_NONE = 0, BODY_JSON, BODY_JSON_OR_TEXT };
+enum body_kind { BODY_NONE = 0, BODY_JSON, BODY_JSON_OR_TEXT, BODY_REPORT };
 
 /* A route's body: within its limit, whole, of a media type it accepts. */
 static int body_ok(struct ctx *c, int kind, size_t max)
@@ -398,6 +409,10 @@ static int body_ok(struct ctx *c, int kind, size_t max)
 		cgh_respond_error(c, CG_ANS_BAD_BODY, "the body is shorter than its Content-Length", NULL);
 		return 0;
 	}
+	if (kind == BODY_REPORT) /* CSP reports: the route reads which kind */
+		return cgh_report_kind(c) >= 0 ||
+		       (cgh_respond_error(c, CG_ANS_MEDIA_TYPE, "send application/csp-report or application/reports+json",
+		                          NULL), 0);
 	if (!media_type_is(c->req->content_type, "application/json") &&
 	    !(kind == BODY_JSON_OR_TEXT && media_type_is(c->req->content_type, "text/plain"))) {
 		cgh_respond_error(c, CG_ANS_MEDIA_TYPE,
@@ -587,6 +602,7 @@ static const struct route routes[] = {
 	{"keys", "/keys", "GET", 0, BODY_NONE, 0, 0, cgh_route_keys},
 	{"vendors", "/vendors", "GET", 0, BODY_NONE, 0, 0, cgh_route_vendors},
 	{"chain-head", "/chain-head", "GET", 0, BODY_NONE, 0, 0, cgh_route_chain_head},
+	{"csp-report", "/csp-report", "POST", 0, BODY_REPORT, CG_LEAK_BODY_MAX, 0, cgh_route_csp_report},
 	{"collect", "!/collect", "POST", 1, BODY_JSON_OR_TEXT, CG_COLLECT_BODY_MAX, 1, cgh_route_collect},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])

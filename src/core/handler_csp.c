@@ -41,3 +41,32 @@ void cgh_route_csp(struct ctx *c)
 	c->res->csp_header = cg_csp_header(csp->mode);
 	c->res->csp_value = cg_csp_policy(csp, granted(c));
 }
+
+/* POST /consent/csp-report: what the browser blocked (enforce) or would
+ * have blocked (report). A report-uri report carries the consent cookie:
+ * a vendor whose category the visitor has granted by now loaded after a
+ * grant (the banner released it on a page whose policy predates the
+ * choice), so it is no leak. Nothing of the visitor is kept; a body that
+ * is no report is a 400 and counts nothing. */
+void cgh_route_csp_report(struct ctx *c)
+{
+	struct cg_leak leaks[CG_LEAKS_PER_BODY];
+	int kind = cgh_report_kind(c);
+	size_t n = 0, kept = 0;
+	unsigned g;
+
+	if (cg_leak_parse(c->cfg, kind, c->req->body ? c->req->body : "", c->req->body_len, leaks,
+	                  CG_LEAKS_PER_BODY, &n) != CG_OK) {
+		cgh_respond_error(c, CG_ANS_BAD_JSON, "not a CSP report", NULL);
+		return;
+	}
+	g = n && kind == CG_REPORT_URI ? granted(c) : 0;
+	for (size_t i = 0; i < n; i++)
+		if (leaks[i].vendor < 0 || !(g & (1u << c->cfg->vendors[leaks[i].vendor].category)))
+			leaks[kept++] = leaks[i];
+	if (kept && c->ops->leaks)
+		c->ops->leaks(c->ops->ctx, leaks, kept, c->req->now_ms);
+	cg_buf_reset(&c->res->body);
+	c->res->no_store = 1;
+	c->res->status = 204;
+}

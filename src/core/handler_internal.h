@@ -38,6 +38,8 @@ void cgh_bad_body(struct ctx *c, const struct cg_field_error *fe);
 void cgh_route_collect(struct ctx *c);
 void cgh_route_check(struct ctx *c);
 void cgh_route_csp(struct ctx *c);
+void cgh_route_csp_report(struct ctx *c);
+int cgh_report_kind(struct ctx *c);
 void cgh_route_export(struct ctx *c);
 void cgh_route_erase(struct ctx *c);
 void cgh_route_report(struct ctx *c);

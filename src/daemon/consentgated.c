@@ -332,6 +332,7 @@ int main(int argc, char **argv)
 	}
 	d.listener.fd = d.no_accept_fd = -1;
 	pthread_mutex_init(&d.fwd_mu, NULL);
+	pthread_mutex_init(&d.leaks.mu, NULL);
 	/* Signals go to one thread (sigwait below); libfcgi's own handlers
 	 * would only set a flag while threads stay blocked in accept(). */
 	sigemptyset(&sigs);

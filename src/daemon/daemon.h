@@ -42,6 +42,20 @@ struct reader_pool {
 
 struct worker;
 
+/* leaks.c: leak reports counted in memory until written */
+#define CGD_LEAK_ROWS 512     /* distinct rows between two writes; past it a report is dropped */
+#define CGD_LEAK_HOSTS 100    /* hosts of no vendor kept a day */
+struct cgd_leaks {
+	pthread_mutex_t mu;
+	struct cg_leak_row rows[CGD_LEAK_ROWS];
+	size_t n;
+	char hosts_day[11];
+	char hosts[CGD_LEAK_HOSTS][CG_LEAK_HOST_MAX + 1];
+	int nhosts;
+	unsigned long long dropped;
+	atomic_uint_fast64_t reports[CG_MAX_VENDORS + 1]; /* by vendor index; the last: unknown */
+};
+
 /* PostgreSQL: requests go from the loops to a few read threads, one per
  * read connection, through a bounded queue (readq.c) */
 #define READQ_CAP 1024
@@ -61,6 +75,7 @@ struct read_queue {
 struct daemon {
 	struct cg_config cfg;
 	struct cg_csp csp;        /* [csp]'s policies, built once (csp.h) */
+	struct cgd_leaks leaks;
 	struct reader_pool readers;
 	struct read_queue readq;
 	struct cg_store_port store;
@@ -160,6 +175,12 @@ int cgd_pool_open(struct daemon *d, int n);
 void cgd_pool_close(struct daemon *d);
 struct cg_store_reader *cgd_borrow(struct daemon *d);
 void cgd_give_back(struct daemon *d, struct cg_store_reader *r);
+
+/* leaks.c: counts a report's leaks; writes them (the proof thread, once a
+ * minute, and at the end); the metric */
+void cgd_leaks_count(struct daemon *d, const struct cg_leak *l, size_t n, int64_t now_ms);
+void cgd_leaks_flush(struct daemon *d);
+int cgd_leaks_metrics(struct daemon *d, struct cg_buf *out);
 
 /* metrics.c */
 void cgd_count_request(struct daemon *d, const char *route, int status);

@@ -279,5 +279,6 @@ int cgd_metrics(struct daemon *d, struct cg_buf *out)
 	rc |= limits_and_connections(d, out);
 	rc |= writer(d, out);
 	rc |= storage(d, out);
+	rc |= cgd_leaks_metrics(d, out);
 	return rc ? CG_ERR_TOO_LONG : CG_OK;
 }

@@ -253,6 +253,11 @@ static const struct cg_csp *op_csp(void *ctx)
 	return &((struct worker *)ctx)->d->csp;
 }
 
+static void op_leaks(void *ctx, const struct cg_leak *l, size_t n, int64_t now_ms)
+{
+	cgd_leaks_count(((struct worker *)ctx)->d, l, n, now_ms);
+}
+
 void cgd_ops_init(struct worker *w, struct cg_ops *ops)
 {
 	const struct cg_ops o = {
@@ -262,6 +267,7 @@ void cgd_ops_init(struct worker *w, struct cg_ops *ops)
 		.admit_notices = op_admit_notices, .recipients = op_recipients,
 		.signer = op_signer, .public_keys = op_public_keys, .latest_head = op_latest_head,
 		.shown_now = op_shown_now, .build_status = op_build_status, .csp = op_csp,
+		.leaks = op_leaks,
 	};
 
 	*ops = o;

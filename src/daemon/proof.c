@@ -1,6 +1,7 @@
 /* The instance's signing key, and the thread that signs the chain head
  * when it is due ([signing] head_interval_minutes; checked every minute,
- * the lease keeps it to one instance) and anchors it. */
+ * the lease keeps it to one instance) and anchors it; the same minute's
+ * tick writes the leak reports counted (leaks.c). */
 #include <string.h>
 #include <time.h>
 
@@ -35,6 +36,7 @@ static void *proof_main(void *arg)
 		if (r && cg_store_sign_and_anchor(&d->store, r, &d->cfg, &d->signer, 0, wall_ms(), &d->proof_stop,
 		                                  &head_id) != CG_OK)
 			cg_warn("signing: the chain head could not be signed; tried again within a minute");
+		cgd_leaks_flush(d); /* the leak reports counted this minute */
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += TICK_MS / 1000;
 		pthread_mutex_lock(&d->proof_mu);
@@ -83,6 +85,7 @@ void cgd_proof_stop(struct daemon *d)
 		pthread_mutex_unlock(&d->proof_mu);
 		pthread_join(d->proof_thread, NULL);
 		d->proof_running = 0;
+		cgd_leaks_flush(d); /* what was counted since the last tick */
 	}
 	cg_signer_wipe(&d->signer);
 }

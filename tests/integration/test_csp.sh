@@ -146,6 +146,88 @@ ro=$(page_header Content-Security-Policy-Report-Only -H "Cookie: cg_id=$stats")
 expect_match "Content-Security-Policy-Report-Only with the visitor's grants" "^script-src 'self' 'unsafe-inline' https://cdn.shop.example.*https://\*.hotjar.com" "$ro"
 expect_eq "... and no enforced policy" "" "$(page_header Content-Security-Policy -H "Cookie: cg_id=$stats")"
 expect_match "the state answer says report" '"csp":"report"' "$(curl -s "$CG_URL/consent")"
+
+echo "# leak reports"
+metric() { # metric VENDOR: consentgate_csp_reports_total of it
+	curl -s "$CG_URL/consent/metrics" | sed -n "s/^consentgate_csp_reports_total{vendor=\"$1\"} //p"
+}
+uri_report() { # uri_report PAGE BLOCKED DIRECTIVE [SOURCE] [curl args]: the status
+	local src=${4:+,\"source-file\":\"$4\"}
+	curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/csp-report' "${@:5}" \
+		--data "{\"csp-report\":{\"document-uri\":\"$1\",\"blocked-uri\":\"$2\",\"effective-directive\":\"$3\",\"disposition\":\"report\",\"original-policy\":\"x\"$src}}" \
+		"$CG_URL/consent/csp-report"
+}
+to_body() { # to_body PAGE BLOCKED DIRECTIVE...: a reports+json batch
+	python3 - "$@" <<'PY'
+import json, sys
+page = sys.argv[1]
+a = sys.argv[2:]
+print(json.dumps([{"type": "csp-violation", "age": 3, "url": page, "user_agent": "x",
+                   "body": {"documentURL": page, "blockedURL": a[i], "effectiveDirective": a[i + 1],
+                            "disposition": "report", "statusCode": 200}} for i in range(0, len(a), 2)]))
+PY
+}
+h0=$(metric hotjar); m0=$(metric meta-pixel); u0=$(metric unknown)
+expect_eq "a report-uri report: 204" 204 "$(uri_report "$CG_URL/shop/product/42?email=a@b.example" \
+	"https://static.hotjar.com/c/hotjar-1.js?sv=6" script-src-elem)"
+expect_eq "... counted for its vendor" "$((h0 + 1))" "$(metric hotjar)"
+expect_eq "with a cookie granting statistics: a load after a grant, not counted" 204 \
+	"$(uri_report "$CG_URL/shop/" "https://static.hotjar.com/c/hotjar-1.js" script-src-elem "" -H "Cookie: cg_id=$stats")"
+expect_eq "... the count stays" "$((h0 + 1))" "$(metric hotjar)"
+expect_eq "the banner's release (its source file), not counted" 204 \
+	"$(uri_report "$CG_URL/shop/" "https://connect.facebook.net/en_US/fbevents.js" script-src-elem "$CG_URL/consent/banner.js")"
+expect_eq "a vendor's script loading more of itself, not counted" 204 \
+	"$(uri_report "$CG_URL/shop/" "https://www.facebook.com/tr?id=1" img-src "https://connect.facebook.net/en_US/fbevents.js")"
+expect_eq "... meta-pixel unchanged" "$m0" "$(metric meta-pixel)"
+expect_eq "inline: no host, not counted" 204 "$(uri_report "$CG_URL/shop/" inline script-src-elem)"
+body=$(to_body "$CG_URL/blog/post?x=1" "https://connect.facebook.net/en_US/fbevents.js" script-src-elem \
+	"https://leak.tracker.example/t.js" script-src-elem "data:image/png;base64,AAAA" img-src)
+expect_eq "a reports+json batch: 204" 204 "$(curl -s -o /dev/null -w '%{http_code}' \
+	-H 'Content-Type: application/reports+json' --data "$body" "$CG_URL/consent/csp-report")"
+expect_eq "... its vendor counted" "$((m0 + 1))" "$(metric meta-pixel)"
+expect_eq "... a host of no vendor counted as unknown" "$((u0 + 1))" "$(metric unknown)"
+
+echo "# hostile reports: refused or neutralised, nothing personal kept"
+expect_eq "another media type: 415" 415 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: text/plain' \
+	--data '{"csp-report":{}}' "$CG_URL/consent/csp-report")"
+expect_eq "not JSON: 400" 400 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/csp-report' \
+	--data 'csp-report=1' "$CG_URL/consent/csp-report")"
+expect_eq "the wrong shape (an array for report-uri): 400" 400 "$(curl -s -o /dev/null -w '%{http_code}' \
+	-H 'Content-Type: application/csp-report' --data '[1,2]' "$CG_URL/consent/csp-report")"
+expect_eq "wrong types inside: counted as nothing" 204 "$(curl -s -o /dev/null -w '%{http_code}' \
+	-H 'Content-Type: application/csp-report' \
+	--data '{"csp-report":{"document-uri":7,"blocked-uri":["https://x.example"],"effective-directive":null}}' \
+	"$CG_URL/consent/csp-report")"
+python3 -c 'print("{\"csp-report\":" + "[" * 5000 + "]" * 5000 + "}")' >"$CG_DIR/deep.json"
+expect_eq "deeply nested: 400" 400 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/csp-report' \
+	--data-binary @"$CG_DIR/deep.json" "$CG_URL/consent/csp-report")"
+python3 -c 'print("{\"csp-report\":{\"x\":\"" + "a" * 70000 + "\"}}")' >"$CG_DIR/huge.json"
+expect_eq "over 64 kB: 413" 413 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/csp-report' \
+	--data-binary @"$CG_DIR/huge.json" "$CG_URL/consent/csp-report")"
+long=$(python3 -c 'print("a" * 10000)')
+expect_eq "a host name of 10 kB: 204" 204 "$(uri_report "$CG_URL/shop/" "https://$long.example/x.js" script-src-elem)"
+expect_eq "HTML in the host: 204" 204 "$(uri_report "$CG_URL/shop/" "https://<img src=x onerror=alert(1)>.example/x.js" script-src-elem)"
+expect_eq "... neither counted" "$((u0 + 1))" "$(metric unknown)"
+before=$(metric unknown)
+python3 - "$CG_PORT" >"$CG_DIR/flood" <<'PY'
+import http.client, sys, threading
+out = []
+def run(t):
+    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+    for i in range(250):
+        body = '{"csp-report":{"document-uri":"http://127.0.0.1/f","blocked-uri":"https://flood%d-%d.example/x.js","effective-directive":"script-src"}}' % (t, i)
+        c.request("POST", "/consent/csp-report", body, {"Content-Type": "application/csp-report"})
+        r = c.getresponse(); r.read()
+        out.append(r.status)
+ts = [threading.Thread(target=run, args=(t,)) for t in range(8)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print("\n".join(map(str, out)))
+PY
+admitted=$(grep -c '^204$' "$CG_DIR/flood")
+expect_ge "a flood of 2000: refused (429)" 1000 "$(grep -c '^429$' "$CG_DIR/flood")"
+expect_eq "... only the admitted ones counted" "$((before + admitted))" "$(metric unknown)"
+expect_eq "... the visitor's own budget untouched (/consent answers)" 200 \
+	"$(curl -s -o /dev/null -w '%{http_code}' "$CG_URL/consent")"
 cg_stop_daemon
 FALLBACK_RO=$FALLBACK
 # under report the site leaves $cg_csp_fallback out: /blog/ is that site
