@@ -12,6 +12,7 @@
 
 #include "consentgate/config.h"
 #include "consentgate/csp.h"
+#include "consentgate/cspreport.h"
 #include "consentgate/err.h"
 #include "consentgate/event.h"
 #include "consentgate/vendor.h"
@@ -174,6 +175,86 @@ static void test_fingerprint(void **state)
 	assert_string_not_equal(enf, base);
 }
 
+static size_t parse(int kind, const char *body, struct cg_leak *out)
+{
+	size_t n = 99;
+
+	assert_int_equal(cg_leak_parse(&cfg, kind, body, strlen(body), out, CG_LEAKS_PER_BODY, &n), CG_OK);
+	return n;
+}
+
+#define URI(doc, blocked, dir, extra) \
+	"{\"csp-report\":{\"document-uri\":\"" doc "\",\"blocked-uri\":\"" blocked \
+	"\",\"effective-directive\":\"" dir "\"" extra "}}"
+
+static void test_reports(void **state)
+{
+	struct cg_leak l[CG_LEAKS_PER_BODY];
+	char big[8192];
+	size_t n = 0, off;
+
+	(void)state;
+	assert_int_equal(load(MIN VENDORS "[vendor.wild]\ncategory = marketing\nhosts = https://*.wild.example\n"
+	                      "cookies = w\nstorage = w\nrecipient = W\ncountry = NO\nsource = https://w.example/\n"), CG_OK);
+	/* a vendor's host: the vendor; the page cut to its first segment, no query */
+	assert_int_equal(parse(CG_REPORT_URI, URI("https://shop.example/product/42?email=a@b.example",
+	                                          "https://ADS.example/p.js?id=7", "script-src-elem", ""), l), 1);
+	assert_string_equal(cfg.vendors[l[0].vendor].name, "ads");
+	assert_string_equal(l[0].path, "/product");
+	assert_int_equal(l[0].directive, CG_LD_SCRIPT);
+	assert_string_equal(l[0].host, "");
+	/* *.host matches subdomains only */
+	assert_int_equal(parse(CG_REPORT_URI, URI("https://shop.example/", "https://a.b.wild.example/x", "img-src", ""), l), 1);
+	assert_string_equal(cfg.vendors[l[0].vendor].name, "wild");
+	assert_string_equal(l[0].path, "/");
+	assert_int_equal(parse(CG_REPORT_URI, URI("https://shop.example/", "https://wild.example/x", "img-src", ""), l), 1);
+	assert_int_equal(l[0].vendor, -1);
+	assert_string_equal(l[0].host, "wild.example");
+	/* not a vendor's load: inline, data:, the page's own host, the banner's release, a vendor's own script,
+	 * a directive the policy does not have */
+	assert_int_equal(parse(CG_REPORT_URI, URI("https://shop.example/", "inline", "script-src-elem", ""), l), 0);
+	assert_int_equal(parse(CG_REPORT_URI, URI("https://shop.example/", "data", "img-src", ""), l), 0);
+	assert_int_equal(parse(CG_REPORT_URI, URI("https://shop.example/a", "https://shop.example/b.js", "script-src", ""), l), 0);
+	assert_int_equal(parse(CG_REPORT_URI, URI("https://shop.example/", "https://ads.example/p.js", "script-src-elem",
+	                                          ",\"source-file\":\"https://shop.example/consent/banner.js\""), l), 0);
+	assert_int_equal(parse(CG_REPORT_URI, URI("https://shop.example/", "https://ads.example/px", "img-src",
+	                                          ",\"source-file\":\"https://cdn.shared.example/s.js\""), l), 0);
+	assert_int_equal(parse(CG_REPORT_URI, URI("https://shop.example/", "https://ads.example/px", "style-src", ""), l), 0);
+	/* a script of the site's own (not the banner, no vendor's) that loads a vendor: a leak */
+	assert_int_equal(parse(CG_REPORT_URI, URI("https://shop.example/", "https://ads.example/px", "img-src",
+	                                          ",\"source-file\":\"https://shop.example/app.js\""), l), 1);
+	/* hostile hosts and paths: nothing kept that is not plain */
+	assert_int_equal(parse(CG_REPORT_URI, URI("https://shop.example/", "https://<b>x</b>.example/", "img-src", ""), l), 0);
+	assert_int_equal(parse(CG_REPORT_URI, URI("https://shop.example/%3Cscript%3E/x", "https://t.example/", "img-src", ""), l), 1);
+	assert_string_equal(l[0].path, "/-");
+	memset(big, 'a', 300);
+	memcpy(big, "https://", 8);
+	strcpy(big + 300, ".example/x");
+	off = (size_t)snprintf(NULL, 0, "%s", big);
+	assert_true(off > CG_LEAK_HOST_MAX);
+	{
+		char body[1024];
+		snprintf(body, sizeof body, URI("https://shop.example/", "%s", "img-src", ""), big);
+		assert_int_equal(parse(CG_REPORT_URI, body, l), 0);
+	}
+	/* report-to: a batch, only csp-violation, at most CG_LEAKS_PER_BODY */
+	off = (size_t)snprintf(big, sizeof big, "[{\"type\":\"deprecation\",\"body\":{}}");
+	for (int i = 0; i < 40; i++)
+		off += (size_t)snprintf(big + off, sizeof big - off, ",{\"type\":\"csp-violation\",\"body\":{"
+		                        "\"documentURL\":\"https://shop.example/blog/p\",\"blockedURL\":"
+		                        "\"https://stats.example/a%d\",\"effectiveDirective\":\"connect-src\"}}", i);
+	snprintf(big + off, sizeof big - off, "]");
+	assert_int_equal(cg_leak_parse(&cfg, CG_REPORT_TO, big, strlen(big), l, CG_LEAKS_PER_BODY, &n), CG_OK);
+	assert_int_equal(n, CG_LEAKS_PER_BODY - 1); /* the first of 32 items was no violation */
+	assert_string_equal(cfg.vendors[l[0].vendor].name, "stats");
+	assert_string_equal(l[0].path, "/blog");
+	/* not a report */
+	assert_int_equal(cg_leak_parse(&cfg, CG_REPORT_URI, "[]", 2, l, CG_LEAKS_PER_BODY, &n), CG_ERR_INVALID);
+	assert_int_equal(cg_leak_parse(&cfg, CG_REPORT_TO, "{}", 2, l, CG_LEAKS_PER_BODY, &n), CG_ERR_INVALID);
+	assert_int_equal(cg_leak_parse(&cfg, CG_REPORT_URI, "{\"csp-report\":1, \"csp-report\":2}", 30, l,
+	                               CG_LEAKS_PER_BODY, &n), CG_ERR_INVALID);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -181,6 +262,7 @@ int main(void)
 		cmocka_unit_test(test_modes),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_fingerprint),
+		cmocka_unit_test(test_reports),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
