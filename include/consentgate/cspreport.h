@@ -22,6 +22,23 @@ enum cg_report_kind { CG_REPORT_URI = 0, CG_REPORT_TO };
 enum cg_leak_directive { CG_LD_SCRIPT = 0, CG_LD_CONNECT, CG_LD_IMG, CG_LD_FRAME, CG_NLD };
 
 struct cg_config;
+struct cg_buf;
+
+/* Leaks as counted per day (and stored): the vendor in use, or ("" vendor)
+ * the blocked host; the directive; the page's first path segment. */
+struct cg_leak_row {
+	char day[11];                          /* YYYY-MM-DD, UTC */
+	char vendor[48];                       /* CG_VENDOR_NAME_MAX + 1 */
+	char host[CG_LEAK_HOST_MAX + 1];
+	char directive[16];
+	char path[CG_LEAK_PATH_MAX + 1];
+	long long count;
+};
+
+/* consentctl report --leaks: rows (by day) as enum cg_format (report.h);
+ * html: one self-contained page with a bar chart per vendor or host,
+ * every value escaped. CG_ERR_TOO_LONG from the buffer. */
+int cg_leak_render(const struct cg_leak_row *rows, size_t n, int format, const char *title, struct cg_buf *out);
 
 struct cg_leak {
 	int vendor;                          /* index in cfg->vendors, or -1: host */

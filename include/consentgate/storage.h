@@ -122,17 +122,6 @@ typedef int (*cg_head_sign_fn)(void *arg, struct cg_head *head, struct cg_buf *e
 typedef int (*cg_store_key_fn)(void *ctx, const struct cg_pubkey *k);
 
 typedef int (*cg_store_shown_fn)(void *ctx, const struct cg_shown_row *s);
-/* Leak reports (cspreport.h) as counted per day: the vendor in use, or
- * ("" vendor) the blocked host; the directive; the page's first path
- * segment. Nothing else of a report is kept. */
-struct cg_leak_row {
-	char day[11];                          /* YYYY-MM-DD, UTC */
-	char vendor[CG_VENDOR_NAME_MAX + 1];
-	char host[CG_LEAK_HOST_MAX + 1];
-	char directive[16];
-	char path[CG_LEAK_PATH_MAX + 1];
-	long long count;
-};
 typedef int (*cg_store_leak_fn)(void *ctx, const struct cg_leak_row *row);
 typedef int (*cg_store_head_fn)(void *ctx, const struct cg_signed_head *h);
 

@@ -26,7 +26,7 @@ static const struct {
 	[CG_OPT_OUTPUT] = {"output", 'o', 1},       [CG_OPT_DRY_RUN] = {"dry-run", 0, 0},
 	[CG_OPT_TO] = {"to", 0, 1},                 [CG_OPT_KEYS] = {"keys", 0, 1},
 	[CG_OPT_HEAD] = {"head", 0, 1},             [CG_OPT_FROM] = {"from", 0, 1},
-	[CG_OPT_MIN_RETENTION_DAYS] = {"min-retention-days", 0, 1},
+	[CG_OPT_MIN_RETENTION_DAYS] = {"min-retention-days", 0, 1}, [CG_OPT_LEAKS] = {"leaks", 0, 0},
 };
 #define HELP_VAL 1000 /* getopt's value for --help; option ids are below it */
 
@@ -124,6 +124,7 @@ static int set_opt(const struct cg_cmd *c, struct cg_opts *o, const struct cg_cm
 	case CG_OPT_KEYS: o->keys = arg; return 0;
 	case CG_OPT_HEAD: o->head = arg; return 0;
 	case CG_OPT_DRY_RUN: o->dry_run = 1; return 0;
+	case CG_OPT_LEAKS: o->leaks = 1; return 0;
 	case CG_OPT_FROM: o->from = arg; return 0;
 	case CG_OPT_SINCE: o->since = arg; return 0;
 	case CG_OPT_SUBJECT:

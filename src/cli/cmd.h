@@ -16,7 +16,7 @@ enum cg_opt_id {
 	CG_OPT_END = 0,   /* ends a command's list */
 	CG_OPT_CONSENT_ID, CG_OPT_SUBJECT, CG_OPT_DATABASE, CG_OPT_SINCE, CG_OPT_NOW, CG_OPT_FORMAT,
 	CG_OPT_BY, CG_OPT_K, CG_OPT_OUTPUT, CG_OPT_DRY_RUN, CG_OPT_TO, CG_OPT_KEYS, CG_OPT_HEAD, CG_OPT_FROM,
-	CG_OPT_MIN_RETENTION_DAYS,
+	CG_OPT_MIN_RETENTION_DAYS, CG_OPT_LEAKS,
 	CG_NOPTS
 };
 
@@ -33,7 +33,7 @@ struct cg_cmd_opt {
 /* The values parsed (what a command's function reads). */
 struct cg_opts {
 	const char *consent_id, *subject, *database, *since, *now, *output, *to, *keys, *head, *from;
-	int format, period, k, dry_run;
+	int format, period, k, dry_run, leaks;
 	int min_retention_days;   /* -1: not given */
 	int64_t now_ms;
 	char **rest;       /* the positional arguments */
@@ -45,7 +45,7 @@ enum cg_needs { CG_NEEDS_CONFIG = 0, CG_NEEDS_NOTHING };
 struct cg_cmd;
 typedef int (*cg_cmd_fn)(const struct cg_cmd *self, const struct cg_config *cfg, const struct cg_opts *o);
 
-#define CG_CMD_MAX_OPTS 8
+#define CG_CMD_MAX_OPTS 10 /* with the zero entry that ends the list */
 struct cg_cmd {
 	const char *name;     /* one word, or two: "receipt verify" */
 	const char *args;     /* the positional arguments as usage shows them, or NULL */

@@ -9,6 +9,7 @@
 
 #include "consentgate/cfgfile.h"
 #include "consentgate/chain.h"
+#include "consentgate/cspreport.h"
 #include "consentgate/err.h"
 #include "consentgate/export.h"
 #include "consentgate/id.h"
@@ -72,6 +73,71 @@ static int subject_of(const struct cg_cmd *self, const struct cg_opts *o, char s
 
 /* ---- report ---------------------------------------------------------------- */
 
+struct leak_rows {
+	struct cg_leak_row *r;
+	size_t n, cap;
+};
+
+static int leak_row(void *ctx, const struct cg_leak_row *row)
+{
+	struct leak_rows *L = ctx;
+
+	if (L->n == L->cap) {
+		size_t cap = L->cap ? 2 * L->cap : 256;
+		struct cg_leak_row *r = realloc(L->r, cap * sizeof *r);
+		if (!r)
+			return CG_ERR_NOMEM;
+		L->r = r;
+		L->cap = cap;
+	}
+	L->r[L->n++] = *row;
+	return CG_OK;
+}
+
+/* report --leaks: the vendors (or hosts) that tried to load before consent, where */
+static int render_leaks(const struct cg_store_port *st, struct cg_store_reader *rd, const struct cg_config *cfg,
+                        const char *since, const struct cg_opts *o, struct cg_buf *out)
+{
+	struct leak_rows L = {0};
+	char title[CG_CFG_STR + 96], today[CG_TIME_LEN + 1];
+	int rc;
+
+	if (!st->each_leak || st->each_leak(rd, since, leak_row, &L) != CG_OK) {
+		fprintf(stderr, "consentctl: cannot read the leak reports\n");
+		free(L.r);
+		return 1;
+	}
+	cg_time_format(o->now_ms, today);
+	today[10] = '\0';
+	snprintf(title, sizeof title, "Leak reports: %s, %s to %s", cfg->site, since, today);
+	rc = cg_leak_render(L.r, L.n, o->format, title, out);
+	free(L.r);
+	if (rc != CG_OK)
+		fprintf(stderr, "consentctl: the report is too large\n");
+	return rc != CG_OK;
+}
+
+/* report: outcomes and grant rates, k-suppressed */
+static int render_consent(const struct cg_store_port *st, struct cg_store_reader *rd, const struct cg_config *cfg,
+                          const char *since, const struct cg_opts *o, struct cg_report *rep, struct cg_buf *out)
+{
+	char title[CG_CFG_STR + 96], today[CG_TIME_LEN + 1];
+
+	if (st->report(rd, o->period, since, rep) != CG_OK) {
+		fprintf(stderr, "consentctl: cannot read the report\n");
+		return 1;
+	}
+	cg_report_suppress(rep, o->k > 0 ? o->k : cfg->report_min_visitors);
+	cg_time_format(o->now_ms, today);
+	today[10] = '\0';
+	snprintf(title, sizeof title, "Consent report: %s, %s to %s", cfg->site, since, today);
+	if (cg_report_render(rep, o->format, title, out) != CG_OK) {
+		fprintf(stderr, "consentctl: the report is too large\n");
+		return 1;
+	}
+	return 0;
+}
+
 static int cmd_report(const struct cg_cmd *self, const struct cg_config *cfg, const struct cg_opts *o)
 {
 	struct cg_store_port st = {0};
@@ -91,24 +157,9 @@ static int cmd_report(const struct cg_cmd *self, const struct cg_config *cfg, co
 	if (cg_cli_open(cfg, o->database, CG_STORE_READONLY, &st, &rd))
 		return 1;
 	cg_buf_init(&out, (size_t)256 << 20);
-	rc = 1;
-	if (st.report(rd, o->period, since, &rep) != CG_OK) {
-		fprintf(stderr, "consentctl: cannot read the report\n");
+	rc = o->leaks ? render_leaks(&st, rd, cfg, since, o, &out) : render_consent(&st, rd, cfg, since, o, &rep, &out);
+	if (rc)
 		goto out;
-	}
-	cg_report_suppress(&rep, o->k > 0 ? o->k : cfg->report_min_visitors);
-	{
-		char title[CG_CFG_STR + 96], today[CG_TIME_LEN + 1];
-		cg_time_format(o->now_ms, today);
-		today[10] = '\0';
-		snprintf(title, sizeof title, "Consent report: %s, %s to %s", cfg->site, since, today);
-		rc = cg_report_render(&rep, o->format, title, &out);
-	}
-	if (rc != CG_OK) {
-		fprintf(stderr, "consentctl: the report is too large\n");
-		rc = 1;
-		goto out;
-	}
 	if (o->output) { /* replaced in one step (outfile.h): a link there is replaced, not followed */
 		char name[CG_OUT_NAME_MAX + 1], err[512];
 		int dfd = -1;
@@ -375,13 +426,16 @@ const struct cg_cmd cg_cmds[] = {
 	 "Cells with fewer than k distinct visitors ([report] min_visitors, default 5)\n"
 	 "are suppressed. Default: the last 30 days, by day, as a table. --output FILE\n"
 	 "is replaced in one step (written to .FILE.tmp beside it, then renamed; a link\n"
-	 "at FILE is replaced, never written through).",
+	 "at FILE is replaced, never written through). --leaks: the browsers' CSP\n"
+	 "violation reports instead, per day: the vendor (or, for none, the host) that\n"
+	 "tried to load before consent, the directive and the page's first path segment.",
 	 CG_NEEDS_CONFIG, cmd_report,
 	 {{CG_OPT_BY, "day|week|month", 0, "the period of a row (default: day)"},
 	  {CG_OPT_SINCE, "YYYY-MM-DD", 0, "the first day (default: 30 days ago)"},
 	  {CG_OPT_K, "N", 0, "suppress cells of fewer than N distinct visitors"},
 	  {CG_OPT_FORMAT, "table|csv|json|html", 0, "html: one self-contained page with SVG charts"},
-	  {CG_OPT_OUTPUT, "FILE", 0, "write to FILE instead of standard output"}, DATABASE_OPT, NOW_OPT}},
+	  {CG_OPT_OUTPUT, "FILE", 0, "write to FILE instead of standard output"}, DATABASE_OPT, NOW_OPT,
+	  {CG_OPT_LEAKS, NULL, 0, "leak reports instead: vendors that tried to load before consent, where"}}},
 	{"export", NULL, "a visitor's register copy (access, portability), as JSON",
 	 "For requests that arrive by e-mail: the same answer as GET /consent/export,\n"
 	 "with the receipt signed when this instance's key is readable. Exit 3: no record.",

@@ -208,6 +208,12 @@ long=$(python3 -c 'print("a" * 10000)')
 expect_eq "a host name of 10 kB: 204" 204 "$(uri_report "$CG_URL/shop/" "https://$long.example/x.js" script-src-elem)"
 expect_eq "HTML in the host: 204" 204 "$(uri_report "$CG_URL/shop/" "https://<img src=x onerror=alert(1)>.example/x.js" script-src-elem)"
 expect_eq "... neither counted" "$((u0 + 1))" "$(metric unknown)"
+for b in 1 2 3 4 5; do # 160 made-up hosts in five batches: only the first 100 of the day are kept
+	args=()
+	for i in $(seq 1 32); do args+=("https://made-up-$b-$i.example/x.js" script-src-elem); done
+	curl -s -o /dev/null -H 'Content-Type: application/reports+json' --data "$(to_body "$CG_URL/shop/" "${args[@]}")" \
+		"$CG_URL/consent/csp-report"
+done
 before=$(metric unknown)
 python3 - "$CG_PORT" >"$CG_DIR/flood" <<'PY'
 import http.client, sys, threading
@@ -228,7 +234,24 @@ expect_ge "a flood of 2000: refused (429)" 1000 "$(grep -c '^429$' "$CG_DIR/floo
 expect_eq "... only the admitted ones counted" "$((before + admitted))" "$(metric unknown)"
 expect_eq "... the visitor's own budget untouched (/consent answers)" 200 \
 	"$(curl -s -o /dev/null -w '%{http_code}' "$CG_URL/consent")"
-cg_stop_daemon
+cg_stop_daemon # writes what it counted (else once a minute)
+
+echo "# consentctl report --leaks: the real ones, nothing personal"
+today=$(date -u +%F)
+csv=$("$CG_BUILD/consentctl" -c "$CG_INI" report --leaks --format csv)
+expect_match "hotjar on /shop, script-src" "$today,\"hotjar\",\"\",script-src,\"/shop\",1" "$csv"
+expect_match "meta-pixel on /blog" "$today,\"meta-pixel\",\"\",script-src,\"/blog\",1" "$csv"
+expect_match "a host of no vendor, by name" "$today,\"\",\"leak.tracker.example\",script-src,\"/blog\",1" "$csv"
+expect_no_match "no query, address or cookie" "email|42|secret|127\.0\.0\.1|cg_id" "$csv"
+expect_no_match "no 10 kB host, no HTML" "aaaaaaaaaa|<|>" "$csv"
+expect_eq "the hosts of no vendor: at most 100 a day" 100 \
+	"$(sql "SELECT count(DISTINCT host) FROM csp_leaks WHERE vendor = ''")"
+expect_eq "the stored columns" "day vendor host directive path count" \
+	"$(if [ "$CG_BACKEND" = postgresql ]; then sql "SELECT string_agg(column_name, ' ' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'csp_leaks'"; else sql "SELECT group_concat(name, ' ') FROM pragma_table_info('csp_leaks')"; fi)"
+expect_match "table" "hotjar +script-src +/shop +1" "$("$CG_BUILD/consentctl" -c "$CG_INI" report --leaks)"
+expect_match "json" '"vendor":"meta-pixel","host":null,"directive":"script-src","page":"/blog","reports":1' \
+	"$("$CG_BUILD/consentctl" -c "$CG_INI" report --leaks --format json)"
+expect_match "html: a chart" "<svg role=\"img\"" "$("$CG_BUILD/consentctl" -c "$CG_INI" report --leaks --format html)"
 FALLBACK_RO=$FALLBACK
 # under report the site leaves $cg_csp_fallback out: /blog/ is that site
 expect_eq "stopped: the page is served" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$CG_URL/blog/")"

@@ -246,6 +246,9 @@ int pgs_each_head(struct cg_store_reader *r, int64_t from_ms, int64_t to_ms, int
 /* shown.c: banner builds and notices */
 extern const char pgs_shown_sql[];
 int pgs_shown_put(void *ctx, const struct cg_shown *sh, int64_t now_ms);
+int pgs_leaks_put(void *ctx, const struct cg_leak_row *rows, size_t n);
+int pgs_each_leak(struct cg_store_reader *r, const char *since_day, cg_store_leak_fn fn, void *ctx);
+extern const char pgs_leaks_sql[];
 int pgs_each_shown(struct cg_store_reader *r, const char *id, cg_store_shown_fn fn, void *ctx);
 int pgs_artefact(struct cg_store_reader *r, const char *hash, struct cg_buf *out);
 

@@ -135,6 +135,8 @@ static const struct cg_store_port pg_port = {
 	.each_head = pgs_each_head,
 	.shown_put = pgs_shown_put,
 	.each_shown = pgs_each_shown,
+	.leaks_put = pgs_leaks_put,
+	.each_leak = pgs_each_leak,
 	.artefact = pgs_artefact,
 };
 

@@ -220,7 +220,8 @@ static const char grants_sql[] =
 "DO $$BEGIN\n"
 "  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'consentgate_analyst') THEN\n"
 "    GRANT USAGE ON SCHEMA public TO consentgate_analyst;\n"
-"    GRANT SELECT ON consent_events, consent_current, consent_daily, consent_pruned, consent_log, outbox\n"
+"    GRANT SELECT ON consent_events, consent_current, consent_daily, consent_pruned, consent_log, outbox,\n"
+"      csp_leaks\n"
 "      TO consentgate_analyst;\n"
 "  END IF;\n"
 "END$$;\n";
@@ -294,6 +295,12 @@ int pgs_schema(PGconn *c, const struct cg_config *cfg, int64_t deadline, char *e
 	}
 	if (v > 0 && v < 4)
 		cg_info("postgresql: migrated from schema %d to 4: rows from now on are of row format 2", v);
+	/* 4 -> 5: leak reports (leaks.c) */
+	if (v < 5 && ((rc = pgs_exec_script(c, pgs_leaks_sql, deadline)) ||
+	              (rc = pgs_exec(c, "UPDATE meta SET value = '5' WHERE key = 'schema_version'", deadline)))) {
+		snprintf(err, errlen, "adding the leak reports' table failed (see the log)");
+		goto out_rollback;
+	}
 	if ((rc = pgs_exec_script(c, grants_sql, deadline)) || (rc = pgs_exec(c, "COMMIT", deadline))) {
 		snprintf(err, errlen, "committing the schema failed: %s", PQerrorMessage(c));
 		goto out_rollback;

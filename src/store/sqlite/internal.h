@@ -68,6 +68,9 @@ int cg_store_outbox_backlog(struct cg_store_reader *r, cg_store_backlog_fn fn, v
 int cg_store_outbox_rows(struct cg_store_reader *r, const char *kind, cg_store_row_fn fn, void *ctx);
 /* shown.c */
 int cg_store_shown_put(struct cg_store *st, const struct cg_shown *s, int64_t now_ms);
+int cg_store_leaks_put(void *ctx, const struct cg_leak_row *rows, size_t n);
+int cg_store_each_leak(struct cg_store_reader *r, const char *since_day, cg_store_leak_fn fn, void *ctx);
+extern const char cg_schema_v6_leaks[];
 int cg_store_each_shown(struct cg_store_reader *r, const char *id, cg_store_shown_fn fn, void *ctx);
 int cg_store_artefact(struct cg_store_reader *r, const char *hash, struct cg_buf *out);
 /* proof.c */

@@ -195,6 +195,10 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 		cg_info("database migrated from schema %d to 5: rows from now on are of row format 2", v);
 	if (rc == CG_OK && v < 5 && cgs_exec(db, "PRAGMA user_version = 5") != SQLITE_OK)
 		rc = CG_ERR_STORAGE;
+	/* 5 -> 6: leak reports (leaks.c) */
+	if (rc == CG_OK && v < 6 && (cgs_exec(db, cg_schema_v6_leaks) != SQLITE_OK ||
+	                             cgs_exec(db, "PRAGMA user_version = 6") != SQLITE_OK))
+		rc = CG_ERR_STORAGE;
 	if (rc != CG_OK) {
 		if (!err[0])
 			snprintf(err, errlen, "migration to schema %d failed: %s", CG_SCHEMA_VERSION, sqlite3_errmsg(db));
@@ -561,6 +565,8 @@ int cg_sqlite_open(const struct cg_config *cfg, int mode, struct cg_store_port *
 		.shown_put = port_shown_put,
 		.each_shown = cg_store_each_shown,
 		.artefact = cg_store_artefact,
+		.leaks_put = cg_store_leaks_put,
+		.each_leak = cg_store_each_leak,
 	};
 	struct cg_store *s = NULL;
 	int rc = cg_store_open(cfg, mode, &s, err, errlen);
