@@ -53,7 +53,7 @@ expect_eq "a schema-1 file" 1 "$(sqlite3 "$A" "PRAGMA user_version")"
 out=$("$CG_BUILD/consentctl" -c "$AI" migrate 2>&1); rc=$?
 expect_eq "migrate exits 0" 0 "$rc"
 expect_match "migrate says so" "a.db: the schema is this build's" "$out"
-expect_eq "schema 5" 5 "$(sqlite3 "$A" "PRAGMA user_version")"
+expect_eq "schema 6 (leak reports on top of row format 2)" 6 "$(sqlite3 "$A" "PRAGMA user_version")"
 after=$(views "$A")
 expect_eq "every analyst view returns the same rows as before" "$before" "$after"
 expect_eq "no schema-1 table is left" "" "$(sqlite3 "$A" "SELECT name FROM sqlite_master WHERE name LIKE 'v1%'")"
@@ -81,7 +81,7 @@ load v1 "$CG_DB_PATH"
 CG_DIR=$(mktemp -d /tmp/cg-test.XXXXXX)
 stack_start || exit 1
 cookie() { sed -n "s/^$2=//p" "$fixtures/$1-cookies.txt"; }
-expect_eq "the daemon migrated the file" 5 "$(sql "PRAGMA user_version")"
+expect_eq "the daemon migrated the file" 6 "$(sql "PRAGMA user_version")"
 expect_match "and logged it" "migrated from schema 1 to 2.*migrated from schema 1 to 5" "$(cat "$CG_DIR/daemon.log" | tr '\n' ' ')"
 state() { curl -s -H "Cookie: cg_id=$1" "$CG_URL/consent"; }
 expect_match "accept-all visitor's state" '"preferences":true,"statistics":true,"marketing":true' "$(state "$(cookie v1 all)")"
@@ -114,7 +114,7 @@ before=$(views "$V")
 old_tip=$(sqlite3 "$V" "SELECT hash FROM consent_events ORDER BY id DESC LIMIT 1")
 VI=$(ini v3 "database = $V")
 out=$("$CG_BUILD/consentctl" -c "$VI" migrate 2>&1); rc=$?
-expect_eq "schema 3 -> 5" "0 5" "$rc $(sqlite3 "$V" "PRAGMA user_version")"
+expect_eq "schema 3 -> 6" "0 6" "$rc $(sqlite3 "$V" "PRAGMA user_version")"
 expect_eq "every analyst view returns the same rows as before" "$before" "$(views "$V")"
 expect_eq "old rows are of row format 1, named so in the views" "15|0" \
 	"$(sqlite3 "$V" "SELECT count(*), count(*) FILTER (WHERE row_format <> 1) FROM (SELECT row_format FROM consent_events UNION ALL SELECT row_format FROM consent_pruned)")"
@@ -154,7 +154,7 @@ psql -X -q -v ON_ERROR_STOP=1 "$PGURL" <"$fixtures/pg2.sql" >/dev/null || not_ok
 before=$(psql -X -q -At -F '|' "$PGURL" -c "$VIEWS")
 PI=$(ini pg "backend = postgresql" "url = $PGURL")
 out=$("$CG_BUILD/consentctl" -c "$PI" migrate 2>&1); rc=$?
-expect_eq "PostgreSQL schema 2 -> 4" "0 4" "$rc $(pgsql "$PGDB" "SELECT value FROM meta WHERE key = 'schema_version'")"
+expect_eq "PostgreSQL schema 2 -> 5" "0 5" "$rc $(pgsql "$PGDB" "SELECT value FROM meta WHERE key = 'schema_version'")"
 expect_eq "every analyst view returns the same rows as before" "$before" "$(psql -X -q -At -F '|' "$PGURL" -c "$VIEWS")"
 out=$("$CG_BUILD/consentctl" -c "$PI" verify); rc=$?
 expect_match "the migrated log verifies, old rows named" \
