@@ -164,15 +164,18 @@
       $(".cg-e").textContent = m;
     });
   }
-  function changed() {
+  function changed(r) {
     var was = st;
     st = read();
     if (el) hide();
     emit();
     gate();
     clear();
-    /* a script cannot be unloaded */
-    if (cfg.cgReload !== "off" && CATS.some(function (c) { return ran[c] && was[c] && !ok(c); }))
+    /* a script cannot be unloaded; a page's enforced policy cannot widen */
+    if (cfg.cgReload !== "off" && CATS.some(function (c) {
+      return ran[c] && was[c] && !ok(c) || r && r.csp == "enforce" && !was[c] && ok(c) &&
+        V.some(function (v) { return v.category == c; });
+    }))
       location.replace(location.href);
   }
 
