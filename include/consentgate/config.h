@@ -111,6 +111,7 @@ struct cg_config {
 	/* [csp] (csp.h): the per-visitor Content-Security-Policy */
 	int csp_mode;                 /* enum cg_csp_mode */
 	char csp_base[512];           /* the site's own sources, in every directive */
+	int csp_report_to;            /* report-to beside report-uri (the Reporting API) */
 };
 
 /* Fills *cfg with defaults, then applies `text`. On error returns

@@ -86,6 +86,7 @@ static const struct directive directives[] = {
 	{"vendors", "catalogue", T_STR, C(vendor_catalogue), 0, 0, NULL},
 	{"csp", "mode", T_ENUM, C(csp_mode), 0, 0, csp_mode_names},
 	{"csp", "base", T_STR, C(csp_base), 0, 0, NULL},
+	{"csp", "report_to", T_BOOL, C(csp_report_to), 0, 0, NULL},
 	{"destination", "type", T_ENUM, D(type), 0, 0, type_names},
 	{"destination", "url", T_STR, D(url), 0, 0, NULL},
 	{"destination", "measurement_id", T_STR, D(measurement_id), 0, 0, NULL},
@@ -225,6 +226,7 @@ void cg_config_defaults(struct cg_config *cfg)
 	cfg->erasure_notices_max_rows = 100000;
 	cfg->head_interval_minutes = 60;
 	strcpy(cfg->csp_base, "'self'");
+	cfg->csp_report_to = 1;
 }
 
 static int valid_origin(const char *o)

@@ -99,9 +99,10 @@ static int build_one(const struct cg_config *cfg, unsigned granted, struct cg_bu
 		if (directive(b, cfg, names[i], granted))
 			return CG_ERR_TOO_LONG;
 	/* report-uri for browsers without the Reporting API (and it carries the
-	 * consent cookie: docs/nginx.md#leak-reports); report-to for the rest */
-	return cg_buf_printf(b, "report-uri %s/csp-report; report-to " CG_CSP_REPORT_GROUP, cfg->base_path)
-	       ? CG_ERR_TOO_LONG : CG_OK;
+	 * consent cookie: docs/nginx.md#leak-reports); report-to for the rest,
+	 * which then ignore report-uri */
+	return cg_buf_printf(b, "report-uri %s/csp-report%s", cfg->base_path,
+	                     cfg->csp_report_to ? "; report-to " CG_CSP_REPORT_GROUP : "") ? CG_ERR_TOO_LONG : CG_OK;
 }
 
 int cg_csp_build(const struct cg_config *cfg, struct cg_csp *out, char *err, size_t errlen)

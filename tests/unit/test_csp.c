@@ -105,6 +105,11 @@ static void test_modes(void **state)
 	assert_string_equal(cg_csp_policy(&csp, 7), "script-src 'self'; connect-src 'self'; img-src 'self'; "
 	                    "frame-src 'self'; report-uri /consent/csp-report; report-to " CG_CSP_REPORT_GROUP);
 	cg_csp_free(&csp);
+	assert_int_equal(load(MIN "[csp]\nmode = report\nreport_to = no\n"), CG_OK);
+	assert_int_equal(cg_csp_build(&cfg, &csp, err, sizeof err), CG_OK);
+	assert_non_null(strstr(cg_csp_policy(&csp, 0), "; report-uri /consent/csp-report"));
+	assert_null(strstr(cg_csp_policy(&csp, 0), "report-to"));
+	cg_csp_free(&csp);
 	/* an empty base: 'none', never an empty directive (which would mean no restriction at all) */
 	assert_int_equal(load(MIN "[csp]\nmode = enforce\nbase =\n"), CG_OK);
 	assert_int_equal(cg_csp_build(&cfg, &csp, err, sizeof err), CG_OK);
