@@ -70,7 +70,7 @@ static int add_words(struct cg_buf *b, size_t from, const char *list, int script
 
 /* "name base hosts...; ": frames allow every vendor in use, whatever was
  * granted: placeholders gate embeds, and "load once" must work without a
- * new policy (docs/banner.md#embeds) */
+ * new policy (docs/banner.md#page-gating) */
 static int directive(struct cg_buf *b, const struct cg_config *cfg, const char *name, unsigned granted)
 {
 	size_t from;
@@ -99,7 +99,7 @@ static int build_one(const struct cg_config *cfg, unsigned granted, struct cg_bu
 		if (directive(b, cfg, names[i], granted))
 			return CG_ERR_TOO_LONG;
 	/* report-uri for browsers without the Reporting API (and it carries the
-	 * consent cookie: docs/nginx.md#leak-reports); report-to for the rest,
+	 * consent cookie: docs/api.md#leak-reports); report-to for the rest,
 	 * which then ignore report-uri */
 	return cg_buf_printf(b, "report-uri %s/csp-report%s", cfg->base_path,
 	                     cfg->csp_report_to ? "; report-to " CG_CSP_REPORT_GROUP : "") ? CG_ERR_TOO_LONG : CG_OK;
