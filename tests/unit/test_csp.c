@@ -238,7 +238,7 @@ static void test_reports(void **state)
 	off = (size_t)snprintf(NULL, 0, "%s", big);
 	assert_true(off > CG_LEAK_HOST_MAX);
 	{
-		char body[1024];
+		char body[sizeof big + 128];
 		snprintf(body, sizeof body, URI("https://shop.example/", "%s", "img-src", ""), big);
 		assert_int_equal(parse(CG_REPORT_URI, body, l), 0);
 	}
