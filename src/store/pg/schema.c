@@ -226,6 +226,18 @@ static const char grants_sql[] =
 "  END IF;\n"
 "END$$;\n";
 
+/* 4 -> 5: leak reports (leaks.c) */
+static int leaks_step(PGconn *c, int64_t deadline, char *err, size_t errlen)
+{
+	int rc = pgs_exec_script(c, pgs_leaks_sql, deadline);
+
+	if (!rc)
+		rc = pgs_exec(c, "UPDATE meta SET value = '5' WHERE key = 'schema_version'", deadline);
+	if (rc)
+		snprintf(err, errlen, "adding the leak reports' table failed (see the log)");
+	return rc;
+}
+
 static int schema_version(PGconn *c, int64_t deadline, int *v)
 {
 	PGresult *r = NULL;
@@ -293,14 +305,9 @@ int pgs_schema(PGconn *c, const struct cg_config *cfg, int64_t deadline, char *e
 		snprintf(err, errlen, "the migration to row format 2 failed (see the log)");
 		goto out_rollback;
 	}
-	if (v > 0 && v < 4)
-		cg_info("postgresql: migrated from schema %d to 4: rows from now on are of row format 2", v);
-	/* 4 -> 5: leak reports (leaks.c) */
-	if (v < 5 && ((rc = pgs_exec_script(c, pgs_leaks_sql, deadline)) ||
-	              (rc = pgs_exec(c, "UPDATE meta SET value = '5' WHERE key = 'schema_version'", deadline)))) {
-		snprintf(err, errlen, "adding the leak reports' table failed (see the log)");
+	if (v > 0 && v < 4) cg_info("postgresql: migrated from schema %d to 4: rows from now on are of row format 2", v);
+	if (v < 5 && (rc = leaks_step(c, deadline, err, errlen))) /* 4 -> 5 */
 		goto out_rollback;
-	}
 	if ((rc = pgs_exec_script(c, grants_sql, deadline)) || (rc = pgs_exec(c, "COMMIT", deadline))) {
 		snprintf(err, errlen, "committing the schema failed: %s", PQerrorMessage(c));
 		goto out_rollback;
