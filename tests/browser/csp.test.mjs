@@ -1,7 +1,8 @@
 // The per-visitor Content-Security-Policy in Debian's headless Chromium
 // against the real stack (started by tests/integration/test_csp_browser.sh,
-// once per mode: CSP_MODE=enforce, then report). The page is served at
-// 127.0.0.1 with a vendor tag the site forgot to retag; the vendor is a
+// once per mode: CSP_MODE=enforce, stopped (the daemon down), report). The
+// page is served at 127.0.0.1 with a vendor tag the site forgot to retag;
+// the vendor is a
 // second loopback origin (127.0.0.2) whose recording server sees every
 // request. The policy names report-uri only ([csp] report_to = false:
 // Chromium delivers Reporting API reports from HTTPS pages only, and with
@@ -41,6 +42,7 @@ await new Promise((r) => vendor.listen(Number(VPORT), "127.0.0.2", r));
 const demo = `${CG_DIR}/web/demo`;
 mkdirSync(demo, { recursive: true });
 writeFileSync(`${demo}/csp.html`, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>csp</title>
+<script>window.__v = []; document.addEventListener("securitypolicyviolation", function (e) { __v.push(e.blockedURI); });</script>
 <script src="/consent/banner.js" defer data-policy-version="2023-12"></script></head><body>
 <h1>Shop</h1>
 <script src="${VEND}/forgot.js"></script>
@@ -65,7 +67,14 @@ try {
     return r.headers();
   };
   const h = await header();
-  await banner(page).waitFor({ state: "visible" });
+  if (CSP_MODE === "stopped") { // the daemon is down: nginx's fallback policy
+    check("the page is served", (await page.title()) === "csp");
+    check("... with the base policy nginx holds", h["content-security-policy"] === "script-src 'self' 'unsafe-inline'",
+      h["content-security-policy"]);
+    check("... which blocks the forgotten tag (the browser says so)",
+      await until(() => page.evaluate(() => __v.some((u) => u.includes("/forgot.js")))));
+    check("... and the vendor saw nothing", seen.length === 0, seen.join(" "));
+  } else await banner(page).waitFor({ state: "visible" });
   if (CSP_MODE === "enforce") {
     check("the page carries Content-Security-Policy", (h["content-security-policy"] || "").startsWith("script-src 'self' 'unsafe-inline'"));
     // the browser's report is the proof it saw the tag: then the vendor must have seen nothing
@@ -82,7 +91,7 @@ try {
       await until(() => page.evaluate(() => window.__held === "ran")));
     check("... under a policy that allows the vendor", (await page.evaluate(async () =>
       (await fetch(location.href)).headers.get("content-security-policy"))).includes(`127.0.0.2:`));
-  } else {
+  } else if (CSP_MODE === "report") {
     check("the page carries the Report-Only policy", !!h["content-security-policy-report-only"] && !h["content-security-policy"]);
     check("the forgotten tag loads", await until(() => seen.includes("/forgot.js")), seen.join(" "));
     check("... and its report reaches the daemon and is counted",

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The per-visitor Content-Security-Policy in headless Chromium against the
-# real nginx and consentgated, in enforce and then report mode
+# real nginx and consentgated, in enforce mode, with the daemon stopped, and
+# in report mode
 # (tests/browser/csp.test.mjs).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -43,9 +44,9 @@ ini enforce
 export CG_INI_EXTRA
 stack_start || exit 1
 export CG_DIR CG_PORT
-for mode in enforce report; do
+for mode in enforce stopped report; do
+	[ "$mode" = stopped ] && cg_stop_daemon # the pages are still served, with the fallback
 	if [ "$mode" = report ]; then
-		cg_stop_daemon
 		ini report
 		cg_write_ini
 		cg_start_daemon || exit 1
