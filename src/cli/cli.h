@@ -38,7 +38,8 @@ void cg_cli_verify_free(struct cg_verify *v);
 /* the verdict: "OK: N rows verified (...), chain head H" and what else the
  * auditor should read, or "BROKEN: row N: why"; returns the exit status */
 int cg_cli_verify_print(const char *label, const struct cg_verify *v);
-void cg_cli_verify_text(const char *label, const struct cg_verify *v, struct cg_buf *out);
+/* non-zero when out refused an append (the text stops where it did) */
+int cg_cli_verify_text(const char *label, const struct cg_verify *v, struct cg_buf *out);
 /* consentctl verify [--database] [--head] [--min-retention-days] */
 int cg_cli_verify_cmd(const struct cg_config *cfg, const char *database, const char *head_file,
                       int min_retention_days);

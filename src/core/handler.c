@@ -114,7 +114,10 @@ void cgh_respond_json(struct ctx *c, int status, json_t *obj)
 	if (!s || cg_buf_adds(&res->body, s)) {
 		res->status = 500;
 		cg_buf_reset(&res->body);
-		cg_buf_adds(&res->body, "{\"error\":\"internal\",\"detail\":\"could not build the answer\"}");
+		/* a cap under even this: the status says it alone, with no body
+		 * that claims to be JSON */
+		if (cg_buf_adds(&res->body, "{\"error\":\"internal\",\"detail\":\"could not build the answer\"}"))
+			res->content_type = NULL;
 	}
 	free(s);
 	json_decref(obj);
