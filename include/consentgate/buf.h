@@ -29,7 +29,8 @@ char *cg_buf_take(struct cg_buf *b);
 void cg_buf_free(struct cg_buf *b);
 
 /* JSON written straight into the buffer, byte for byte as jansson's compact
- * output would be: cheaper than a tree and json_dumps on the hot paths (the
+ * output would be (but for lower-case hex in \u escapes — the same JSON
+ * string): cheaper than a tree and json_dumps on the hot paths (the
  * state answer, forwarded payloads). Each returns non-zero once the buffer
  * refused an append (past its cap). A string of n bytes, quoted and escaped: */
 CG_BUF_CHECK int cg_buf_json_str(struct cg_buf *b, const char *s, size_t n);
