@@ -256,7 +256,8 @@ static void member_end(struct bundle *b, const char *name, crypto_hash_sha256_st
 
 	crypto_hash_sha256_final(h, d);
 	sodium_bin2hex(hex, sizeof hex, d, sizeof d);
-	if (cg_buf_printf(&b->sums, "%s  %s\n", hex, name))
+	/* the sums of every member but their own */
+	if (strcmp(name, "SHA256SUMS") != 0 && cg_buf_printf(&b->sums, "%s  %s\n", hex, name))
 		b->failed = 1;
 }
 
@@ -364,14 +365,8 @@ static void add_all(struct bundle *b, const struct cg_pubkey *keys, size_t nkeys
 	}
 	add_json(b, "artefacts/index.json", json_incref(b->shown_index));
 	add_file(b, "verify.py", cg_bundle_verify_py, cg_bundle_verify_py_len);
-	/* last: the sums of everything above (not of itself) */
-	{
-		struct cg_buf sums = b->sums;
-		cg_buf_init(&b->sums, 1);
-		add_file(b, "SHA256SUMS", sums.p ? sums.p : "", sums.len);
-		cg_buf_free(&b->sums);
-		b->sums = sums;
-	}
+	/* last: the sums of everything above */
+	add_file(b, "SHA256SUMS", b->sums.p ? b->sums.p : "", b->sums.len);
 }
 
 /* the archive into fd, the new output file; 0, or 1 */
