@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "consentgate/cfgfile.h"
@@ -19,41 +18,6 @@
 #include "cli.h"
 #include "cmd.h"
 #include "rows.h"
-
-int64_t cg_cli_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int cg_cli_open(const struct cg_config *cfg, const char *database, int mode, struct cg_store_port *st,
-                struct cg_store_reader **rd)
-{
-	struct cg_config c = *cfg;
-	char err[512];
-
-	if (database)
-		snprintf(c.database, sizeof c.database, "%s", database);
-	if (cg_store_port_open(&c, mode, st, err, sizeof err) != CG_OK) {
-		fprintf(stderr, "consentctl: %s\n", err);
-		return 1;
-	}
-	if (rd && st->reader_open(st->ctx, rd) != CG_OK) {
-		fprintf(stderr, "consentctl: cannot read %s\n", c.backend == CG_BACKEND_SQLITE ? c.database : "the store");
-		cg_store_port_close(st);
-		return 1;
-	}
-	return 0;
-}
-
-void cg_cli_close(struct cg_store_port *st, struct cg_store_reader *rd)
-{
-	if (st->reader_free && rd)
-		st->reader_free(rd);
-	cg_store_port_close(st);
-}
 
 /* the visitor the options name (the table makes one of them required) */
 static int subject_of(const struct cg_cmd *self, const struct cg_opts *o, char subject[CG_SUBJECT_LEN + 1])

@@ -180,14 +180,6 @@ static int heal(struct pgs *s)
 	return missing;
 }
 
-void pgs_want_vacuum(struct pgs *s)
-{
-	pthread_mutex_lock(&s->mu);
-	s->vacuum_wanted = 1;
-	pthread_cond_signal(&s->doctor_wake);
-	pthread_mutex_unlock(&s->mu);
-}
-
 /* ---- the thread ------------------------------------------------------------------- */
 
 struct schedule {

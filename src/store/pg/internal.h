@@ -197,7 +197,6 @@ int pgs_submit(void *ctx, struct cg_store_batch *b, cg_store_done done, void *ar
 int pgs_register(struct pgs *s, PGconn *c, char *err, size_t errlen);
 void pgs_unregister(struct pgs *s);
 void *pgs_doctor_main(void *arg);
-void pgs_want_vacuum(struct pgs *s);
 
 /* read.c: the port's reads */
 int pgs_reader_open(void *ctx, struct cg_store_reader **out);
@@ -231,6 +230,7 @@ int pgs_purge(void *ctx, const struct cg_config *cfg, int64_t now_ms, int dry_ru
 void pgs_daily_purge(struct pgs *s, PGconn *c, int *said_skip);
 /* VACUUM of the tables erasures and purges rewrite */
 void pgs_vacuum(PGconn *c);
+void pgs_want_vacuum(struct pgs *s);
 int pgs_outbox_set(void *ctx, int64_t id, int retry, int64_t now_ms, long long *changed);
 
 /* proof.c: public keys and signed chain heads */

@@ -328,6 +328,16 @@ void pgs_vacuum(PGconn *c)
 	pgs_exec(c, "RESET statement_timeout", deadline);
 }
 
+/* the VACUUM above on the doctor's own connection, soon (its next round):
+ * asked for here, where erasures and purges know when one is due */
+void pgs_want_vacuum(struct pgs *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->vacuum_wanted = 1;
+	pthread_cond_signal(&s->doctor_wake);
+	pthread_mutex_unlock(&s->mu);
+}
+
 /* what the purge removed or cleared left old row versions to vacuum */
 static int purged_any(const struct cg_purge_counts *n)
 {

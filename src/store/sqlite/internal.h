@@ -1,8 +1,9 @@
-/* The SQLite backend's private parts, shared by its files: store.c (open,
- * close, schema, the public entry points), writer.c (the writer thread: group
- * commit, outbox rows, WAL checkpoints), read.c (read connections and
- * queries), maintain.c (retention, outbox administration). Nothing outside
- * src/store/ includes this or sqlite3.h. */
+/* The SQLite backend's private parts, shared by its files: conn.c (what
+ * they all use: connections, statement steps, encodings, the writer's
+ * queue), store.c (open, close, schema, the port's table), writer.c (the
+ * writer thread: group commit, outbox rows, WAL checkpoints), read.c (read
+ * connections and queries), maintain.c (retention, outbox administration).
+ * Nothing outside src/store/ includes this or sqlite3.h. */
 #ifndef CONSENTGATE_STORE_INTERNAL_H
 #define CONSENTGATE_STORE_INTERNAL_H
 
@@ -16,8 +17,8 @@ struct cg_store; /* the writer connection + thread + queue; defined below */
 /* Runs fn on the writer's connection: inside the next group commit's
  * transaction (alone = 0), or in a transaction of its own (alone = 1), where
  * fn returning CG_ERR_DRY_RUN rolls back and still counts as success. */
-typedef int (*cg_store_fn)(sqlite3 *db, void *arg);
-int cg_store_run(struct cg_store *st, int alone, cg_store_fn fn, void *arg);
+typedef int (*cgs_fn)(sqlite3 *db, void *arg);
+int cgs_run(struct cg_store *st, int alone, cgs_fn fn, void *arg);
 
 /* A request to the writer: a batch (an event — an erasure also redacts the
  * subject's earlier rows —, outbox rows, outbox updates), or a function run
@@ -29,7 +30,7 @@ enum job_kind { JOB_BATCH, JOB_FN, JOB_ALONE };
 
 struct job {
 	int kind;
-	cg_store_fn fn;
+	cgs_fn fn;
 	void *arg;
 	struct cg_store_batch *b;
 	int rc;
@@ -38,7 +39,7 @@ struct job {
 	struct job *next;
 };
 
-/* store.c: queue a job (copied); done is called exactly once when this
+/* conn.c: queue a job (copied); done is called exactly once when this
  * returns CG_OK */
 int cgs_submit(struct cg_store *s, const struct job *j);
 /* the port's operations (store.c, read.c, maintain.c) */
@@ -123,9 +124,9 @@ int cgs_exec(sqlite3 *db, const char *sql);
 /* opens with busy_timeout and the pragmas every connection needs */
 int cgs_open_conn(const char *path, int flags, sqlite3 **out);
 
-/* ---- schema 2's encodings (store.c) ---- */
+/* ---- schema 2's encodings (conn.c) ---- */
 /* step a one-off statement that returns no row (NULL: it failed to
- * prepare), then finalize it (shown.c) */
+ * prepare), then finalize it */
 int cgs_step_final(sqlite3_stmt *st);
 /* step a statement that returns no row, then reset and clear it */
 int cgs_step_done(sqlite3_stmt *st);

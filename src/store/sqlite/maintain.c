@@ -408,7 +408,7 @@ int cg_store_purge(struct cg_store *s, const struct cg_config *cfg, int64_t now_
 	cg_rules_retention(cfg, now_ms, &p.cut);
 	rc = read_candidates(s->path, &p, &cand);
 	if (rc == CG_OK)
-		rc = cg_store_run(s, 1, purge_fn, &p);
+		rc = cgs_run(s, 1, purge_fn, &p);
 	free(cand.v);
 	free(cand.shown);
 	return rc;
@@ -436,7 +436,7 @@ static int outbox_set_fn(sqlite3 *db, void *arg)
 int cg_store_outbox_set(struct cg_store *s, int64_t id, int retry, int64_t now_ms, long long *changed)
 {
 	struct set_job j = {id, retry, now_ms, 0};
-	int rc = cg_store_run(s, 0, outbox_set_fn, &j);
+	int rc = cgs_run(s, 0, outbox_set_fn, &j);
 
 	*changed = j.changed;
 	return rc;
@@ -485,5 +485,5 @@ int cg_store_retire(struct cg_store *s, const char *to, int (*copy)(void *arg), 
 {
 	struct retire_job j = {to, copy, arg};
 
-	return cg_store_run(s, 1, retire_fn, &j);
+	return cgs_run(s, 1, retire_fn, &j);
 }

@@ -38,7 +38,7 @@ int cg_store_key_put(struct cg_store *s, const struct cg_pubkey *k)
 {
 	struct cg_pubkey copy = *k;
 
-	return cg_store_run(s, 1, key_put_fn, &copy);
+	return cgs_run(s, 1, key_put_fn, &copy);
 }
 
 struct sign_job {
@@ -149,7 +149,7 @@ int cg_store_sign_head(struct cg_store *s, int64_t now_ms, int64_t min_interval_
 	sqlite3_close(db);
 	if (rc != CG_OK || !due)
 		return rc;
-	rc = cg_store_run(s, 1, sign_fn, &j);
+	rc = cgs_run(s, 1, sign_fn, &j);
 	*head_id = rc == CG_OK ? j.head_id : 0;
 	return rc;
 }
@@ -177,7 +177,7 @@ int cg_store_head_anchor(struct cg_store *s, int64_t head_id, const char *anchor
 {
 	struct anchor_job j = {head_id, now_ms, anchor};
 
-	return cg_store_run(s, 1, anchor_fn, &j);
+	return cgs_run(s, 1, anchor_fn, &j);
 }
 
 int cg_store_each_key(struct cg_store_reader *r, cg_store_key_fn fn, void *ctx)

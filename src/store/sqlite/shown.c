@@ -21,14 +21,6 @@ struct put_job {
 	int64_t now_ms;
 };
 
-int cgs_step_final(sqlite3_stmt *st)
-{
-	int rc = st && sqlite3_step(st) == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
-
-	sqlite3_finalize(st);
-	return rc;
-}
-
 static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
@@ -89,7 +81,7 @@ int cg_store_shown_put(struct cg_store *s, const struct cg_shown *sh, int64_t no
 {
 	struct put_job j = {sh, now_ms};
 
-	return cg_store_run(s, 1, put_fn, &j);
+	return cgs_run(s, 1, put_fn, &j);
 }
 
 static void col(sqlite3_stmt *st, int i, char *out, size_t size)
