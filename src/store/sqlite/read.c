@@ -11,13 +11,6 @@
 #include "internal.h"
 #include "schema.sql.h"
 
-static const char *const ob_state_names[CG_OB_NSTATES] = {"pending", "delivered", "dropped", "dead"};
-
-const char *cg_outbox_state_name(int st)
-{
-	return st >= 0 && st < CG_OB_NSTATES ? ob_state_names[st] : "unknown";
-}
-
 
 int cg_store_reader_open(struct cg_store *s, struct cg_store_reader **out)
 {
@@ -350,13 +343,6 @@ int cg_store_claim_outbox(struct cg_store_reader *r, int64_t now_ms, size_t max,
 	}
 	*items = it;
 	return CG_OK;
-}
-
-void cg_store_outbox_items_free(struct cg_outbox_item *items, size_t n)
-{
-	for (size_t i = 0; items && i < n; i++)
-		free(items[i].payload);
-	free(items);
 }
 
 /* the pending events by the outbox_due index, the notices by their own
