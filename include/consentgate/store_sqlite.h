@@ -1,7 +1,7 @@
 /* The SQLite backend of the storage port (storage.h,
  * docs/architecture.md#the-storage-port): schema + migrations, one writer
  * thread with group commit, read connections. The only module that talks SQL;
- * this header names no SQLite type (src/store/internal.h holds those). */
+ * this header names no SQLite type (src/store/sqlite/internal.h holds those). */
 #ifndef CONSENTGATE_STORE_H
 #define CONSENTGATE_STORE_H
 

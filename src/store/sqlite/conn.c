@@ -149,7 +149,7 @@ int cgs_step_final(sqlite3_stmt *st)
 	return rc;
 }
 
-int cgs_submit(struct cg_store *s, const struct job *jp)
+int cgs_submit(struct cgs *s, const struct job *jp)
 {
 	struct job *j;
 
@@ -176,7 +176,7 @@ int cgs_submit(struct cg_store *s, const struct job *jp)
 	return CG_OK;
 }
 
-int cgs_run(struct cg_store *s, int alone, cgs_fn fn, void *arg)
+int cgs_run(struct cgs *s, int alone, cgs_fn fn, void *arg)
 {
 	struct cg_store_waiter w;
 	struct job j = {.kind = alone ? JOB_ALONE : JOB_FN, .fn = fn, .arg = arg,

@@ -398,9 +398,10 @@ static int purge_fn(sqlite3 *db, void *arg)
 	return p->dry_run ? CG_ERR_DRY_RUN : CG_OK;
 }
 
-int cg_store_purge(struct cg_store *s, const struct cg_config *cfg, int64_t now_ms, int dry_run,
-                   struct cg_purge_counts *out)
+int cgs_purge(void *ctx, const struct cg_config *cfg, int64_t now_ms, int dry_run,
+              struct cg_purge_counts *out)
 {
+	struct cgs *s = ctx;
 	struct candidates cand = {0};
 	struct purge_job p = {.cfg = cfg, .now_ms = now_ms, .dry_run = dry_run, .out = out, .cand = &cand};
 	int rc;
@@ -433,8 +434,9 @@ static int outbox_set_fn(sqlite3 *db, void *arg)
 		  " WHERE state IN (3, 0) AND (?1 = 0 OR id = ?1)", b, j->retry ? 2 : 1, &j->changed);
 }
 
-int cg_store_outbox_set(struct cg_store *s, int64_t id, int retry, int64_t now_ms, long long *changed)
+int cgs_outbox_set(void *ctx, int64_t id, int retry, int64_t now_ms, long long *changed)
 {
+	struct cgs *s = ctx;
 	struct set_job j = {id, retry, now_ms, 0};
 	int rc = cgs_run(s, 0, outbox_set_fn, &j);
 
@@ -481,8 +483,9 @@ static int retire_fn(sqlite3 *db, void *arg)
 	return rc;
 }
 
-int cg_store_retire(struct cg_store *s, const char *to, int (*copy)(void *arg), void *arg)
+int cgs_retire(void *ctx, const char *to, int (*copy)(void *arg), void *arg)
 {
+	struct cgs *s = ctx;
 	struct retire_job j = {to, copy, arg};
 
 	return cgs_run(s, 1, retire_fn, &j);

@@ -115,7 +115,7 @@ static int write_meta(sqlite3 *db, const struct cg_config *cfg)
 
 /* The key of full client_ids: random at first start, then stable, so a
  * visitor keeps one pseudonymous id at the destination across restarts. */
-static int load_client_key(struct cg_store *s)
+static int load_client_key(struct cgs *s)
 {
 	sqlite3_stmt *st = NULL;
 	const char *hex = NULL;
@@ -167,7 +167,7 @@ static int check_moved(sqlite3 *db, const char *path, char *err, size_t errlen)
 
 /* The writer's connection: WAL + FULL (a commit is on disk when COMMIT
  * returns, even on power loss), schema, meta, statements, keys, threads. */
-static int open_writer(struct cg_store *s, const struct cg_config *cfg, char *err, size_t errlen)
+static int open_writer(struct cgs *s, const struct cg_config *cfg, char *err, size_t errlen)
 {
 	int rc;
 
@@ -206,10 +206,10 @@ static int open_writer(struct cg_store *s, const struct cg_config *cfg, char *er
 	return CG_OK;
 }
 
-int cg_store_open(const struct cg_config *cfg, int mode, struct cg_store **out,
-                  char *err, size_t errlen)
+int cgs_open(const struct cg_config *cfg, int mode, struct cgs **out,
+             char *err, size_t errlen)
 {
-	struct cg_store *s = NULL;
+	struct cgs *s = NULL;
 	int rc = CG_ERR_NOMEM, v = 0;
 
 	*out = NULL;
@@ -243,12 +243,13 @@ int cg_store_open(const struct cg_config *cfg, int mode, struct cg_store **out,
 	*out = s;
 	return CG_OK;
 out_fail:
-	cg_store_close(s);
+	cgs_close(s);
 	return rc;
 }
 
-void cg_store_close(struct cg_store *s)
+void cgs_close(void *ctx)
 {
+	struct cgs *s = ctx;
 	if (!s)
 		return;
 	if (s->running) {
@@ -273,22 +274,24 @@ void cg_store_close(struct cg_store *s)
 	free(s);
 }
 
-static int port_submit(void *ctx, struct cg_store_batch *b, cg_store_done done, void *arg)
+static int submit_batch(void *ctx, struct cg_store_batch *b, cg_store_done done, void *arg)
 {
 	struct job j = {.kind = JOB_BATCH, .b = b, .done = done, .done_arg = arg};
 
 	return cgs_submit(ctx, &j);
 }
 
-int cg_store_client_key(struct cg_store *s, uint8_t key[32])
+int cgs_client_key(void *ctx, uint8_t key[32])
 {
+	struct cgs *s = ctx;
 	memcpy(key, s->client_key, sizeof s->client_key);
 	return s->mode == CG_STORE_WRITER ? CG_OK : CG_ERR_NOT_FOUND;
 }
 
 
-void cg_store_stats(struct cg_store *s, struct cg_store_stats *out)
+void cgs_stats(void *ctx, struct cg_store_stats *out)
 {
+	struct cgs *s = ctx;
 	pthread_mutex_lock(&s->mu);
 	*out = s->stats;
 	pthread_mutex_unlock(&s->mu);
@@ -296,64 +299,7 @@ void cg_store_stats(struct cg_store *s, struct cg_store_stats *out)
 }
 
 
-/* ---- the port -------------------------------------------------------------- */
-
-static int port_outbox_set(void *ctx, int64_t id, int retry, int64_t now_ms, long long *changed)
-{
-	return cg_store_outbox_set(ctx, id, retry, now_ms, changed);
-}
-
-static int port_purge(void *ctx, const struct cg_config *cfg, int64_t now_ms, int dry_run,
-                      struct cg_purge_counts *out)
-{
-	return cg_store_purge(ctx, cfg, now_ms, dry_run, out);
-}
-
-static int port_client_key(void *ctx, uint8_t key[32])
-{
-	return cg_store_client_key(ctx, key);
-}
-
-static void port_stats(void *ctx, struct cg_store_stats *out)
-{
-	cg_store_stats(ctx, out);
-}
-
-static void port_close(void *ctx)
-{
-	cg_store_close(ctx);
-}
-
-static int port_retire(void *ctx, const char *to, int (*copy)(void *arg), void *arg)
-{
-	return cg_store_retire(ctx, to, copy, arg);
-}
-
-static int port_key_put(void *ctx, const struct cg_pubkey *k)
-{
-	return cg_store_key_put(ctx, k);
-}
-
-static int port_sign_head(void *ctx, int64_t now_ms, int64_t min_interval_ms, int force, cg_head_sign_fn sign,
-                          void *arg, int64_t *head_id)
-{
-	return cg_store_sign_head(ctx, now_ms, min_interval_ms, force, sign, arg, head_id);
-}
-
-static int port_shown_put(void *ctx, const struct cg_shown *sh, int64_t now_ms)
-{
-	return cg_store_shown_put(ctx, sh, now_ms);
-}
-
-static int port_head_anchor(void *ctx, int64_t head_id, const char *anchor, int64_t now_ms)
-{
-	return cg_store_head_anchor(ctx, head_id, anchor, now_ms);
-}
-
-static int port_reader_open(void *ctx, struct cg_store_reader **out)
-{
-	return cg_store_reader_open(ctx, out);
-}
+/* ---- the port: the backend's own functions, each taking the port's context ---- */
 
 int cg_sqlite_open(const struct cg_config *cfg, int mode, struct cg_store_port *out,
                    char *err, size_t errlen)
@@ -361,39 +307,39 @@ int cg_sqlite_open(const struct cg_config *cfg, int mode, struct cg_store_port *
 	static const struct cg_store_port sqlite_port = {
 		.version = CG_STORE_PORT_VERSION,
 		.name = "sqlite",
-		.submit = port_submit,
-		.outbox_set = port_outbox_set,
-		.purge = port_purge,
-		.client_key = port_client_key,
-		.stats = port_stats,
-		.close = port_close,
-		.retire = port_retire,
-		.reader_open = port_reader_open,
-		.reader_free = cg_store_reader_free,
-		.load_state = cg_store_load_state,
-		.each_event = cg_store_each_event,
-		.each_link = cg_store_each_link,
-		.snapshot = cg_store_snapshot,
-		.report = cg_store_report,
-		.claim_outbox = cg_store_claim_outbox,
-		.each_outbox = cg_store_each_outbox,
-		.outbox_pending = cg_store_outbox_pending,
-		.each_recipient = cg_store_each_recipient,
-		.recipients_since = cg_store_recipients_since,
-		.outbox_counts = cg_store_outbox_counts,
-		.outbox_backlog = cg_store_outbox_backlog,
-		.outbox_rows = cg_store_outbox_rows,
-		.key_put = port_key_put,
-		.sign_head = port_sign_head,
-		.head_anchor = port_head_anchor,
-		.each_key = cg_store_each_key,
-		.each_head = cg_store_each_head,
-		.shown_put = port_shown_put,
-		.each_shown = cg_store_each_shown,
-		.artefact = cg_store_artefact,
+		.submit = submit_batch,
+		.outbox_set = cgs_outbox_set,
+		.purge = cgs_purge,
+		.client_key = cgs_client_key,
+		.stats = cgs_stats,
+		.close = cgs_close,
+		.retire = cgs_retire,
+		.reader_open = cgs_reader_open,
+		.reader_free = cgs_reader_free,
+		.load_state = cgs_load_state,
+		.each_event = cgs_each_event,
+		.each_link = cgs_each_link,
+		.snapshot = cgs_snapshot,
+		.report = cgs_report,
+		.claim_outbox = cgs_claim_outbox,
+		.each_outbox = cgs_each_outbox,
+		.outbox_pending = cgs_outbox_pending,
+		.each_recipient = cgs_each_recipient,
+		.recipients_since = cgs_recipients_since,
+		.outbox_counts = cgs_outbox_counts,
+		.outbox_backlog = cgs_outbox_backlog,
+		.outbox_rows = cgs_outbox_rows,
+		.key_put = cgs_key_put,
+		.sign_head = cgs_sign_head,
+		.head_anchor = cgs_head_anchor,
+		.each_key = cgs_each_key,
+		.each_head = cgs_each_head,
+		.shown_put = cgs_shown_put,
+		.each_shown = cgs_each_shown,
+		.artefact = cgs_artefact,
 	};
-	struct cg_store *s = NULL;
-	int rc = cg_store_open(cfg, mode, &s, err, errlen);
+	struct cgs *s = NULL;
+	int rc = cgs_open(cfg, mode, &s, err, errlen);
 
 	memset(out, 0, sizeof *out);
 	if (rc != CG_OK)
