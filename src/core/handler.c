@@ -433,6 +433,12 @@ static const struct route routes[] = {
 	{"collect", "!/collect", "POST", 1, BODY_JSON_OR_TEXT, CG_COLLECT_BODY_MAX, 1, cgh_route_collect},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
+_Static_assert(NROUTES == CG_ROUTE_OTHER, "CG_NROUTES: the routes table's rows and \"other\"");
+
+const char *cg_route_name(int i)
+{
+	return i >= 0 && i < (int)NROUTES ? routes[i].name : "other";
+}
 
 static int route_matches(const struct cg_config *cfg, const struct route *r, const char *path)
 {
@@ -494,13 +500,13 @@ void cg_handle(const struct cg_config *cfg, const struct cg_ops *ops,
 	const char *method = req->method ? req->method : "";
 	const struct route *r;
 
-	res->route = "other";
+	res->route = CG_ROUTE_OTHER;
 	if (strcmp(method, "HEAD") == 0)
 		method = "GET"; /* the shell drops the body */
 	r = find_route(&c, req->path ? req->path : "", method);
 	if (!r)
 		return;
-	res->route = r->name;
+	res->route = (int)(r - routes);
 	if (prepare(&c, r))
 		r->fn(&c);
 }

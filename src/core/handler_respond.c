@@ -15,6 +15,7 @@
 void cg_response_init(struct cg_response *res)
 {
 	memset(res, 0, sizeof *res);
+	res->route = CG_ROUTE_OTHER; /* until a route takes the request */
 	cg_buf_init(&res->body, RESPONSE_MAX);
 }
 

@@ -23,7 +23,7 @@
 #include "consentgate/storage.h"
 
 /* requests_total{route,status}: fixed tables (metrics.c), lock-free counters */
-#define CGD_NROUTES 14
+#define CGD_NROUTES CG_NROUTES
 #define CGD_NSTATUSES 12
 
 /* Read connections: a query borrows one for its duration. SQLite: one per
@@ -160,7 +160,7 @@ struct cg_store_reader *cgd_borrow(struct daemon *d);
 void cgd_give_back(struct daemon *d, struct cg_store_reader *r);
 
 /* metrics.c */
-void cgd_count_request(struct daemon *d, const char *route, int status);
+void cgd_count_request(struct daemon *d, int route, int status);
 int cgd_metrics(struct daemon *d, struct cg_buf *out);
 
 #endif

@@ -23,7 +23,7 @@ NOUNS = {
     'event': {'purpose', 'action', 'objections', 'tri'},
     'export': {'state', 'receipt', 'event'},
     'fcgiscan': {'fcgi'},
-    'handler': {'answer', 'response', 'handle', 'status'},
+    'handler': {'answer', 'response', 'handle', 'status', 'route'},
     'id': {'sha256'},
     'logevent': {'ids'},
     'outfile': {'out'},

@@ -731,10 +731,20 @@ static void test_routing(void **state)
 	r.path = "/other";
 	run(&r);
 	assert_int_equal(res.status, 404);
+	/* the metrics' route: an index into the routing table, "other" when none */
+	assert_int_equal(res.route, CG_ROUTE_OTHER);
+	assert_string_equal(cg_route_name(CG_ROUTE_OTHER), "other");
+	assert_string_equal(cg_route_name(0), "state");
+	for (int i = 0; i < CG_ROUTE_OTHER; i++)
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(cg_route_name(i), cg_route_name(j));
+	r = base("GET", "/consent/vendors", NULL);
+	run(&r);
+	assert_string_equal(cg_route_name(res.route), "vendors");
 	r = base("GET", "/consent/healthz", NULL);
 	run(&r);
 	assert_int_equal(res.status, 200);
-	assert_string_equal(res.route, "healthz");
+	assert_string_equal(cg_route_name(res.route), "healthz");
 	r.path = "/consent/metrics"; /* no metrics op in this fake */
 	run(&r);
 	assert_int_equal(res.status, 503);
