@@ -95,8 +95,10 @@ static int ga4_merge(struct cg_buf *out)
 	int rc;
 
 	cg_buf_init(&one, CG_PAYLOAD_MAX);
-	if (payload(&one) != CG_OK)
+	if (payload(&one) != CG_OK) {
+		cg_buf_free(&one);
 		return CG_ERR_TOO_LONG; /* the cap refused the rows themselves */
+	}
 	rows[0] = rows[1] = one.p;
 	rc = cg_ga4_merge((const char *const *)rows, 2, out, &taken);
 	cg_buf_free(&one);
