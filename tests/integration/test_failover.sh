@@ -20,48 +20,23 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/stack.sh"
 source "$here/../lib/assert.sh"
+source "$here/../lib/pg_pair.sh"
 export CG_BACKEND=postgresql
 CG_DIR=$(mktemp -d /tmp/cg-test.XXXXXX)
 chmod 755 "$CG_DIR"
 export CG_DIR
-PA=$(mktemp -d /tmp/cg-pga.XXXXXX) PB=$(mktemp -d /tmp/cg-pgb.XXXXXX)
-chown postgres "$PA" "$PB"
-chmod 755 "$PA" "$PB"
 orphans=
 cleanup() {
 	cg_stop_sink
 	CG_KEEP=1 stack_stop
-	for d in "$PA" "$PB"; do
-		runuser -u postgres -- "$CG_PG_BIN/pg_ctl" -D "$d/data" -m immediate -w stop >/dev/null 2>&1
-	done
+	pgpair_stop
 	for p in $orphans; do kill -KILL "$p" 2>/dev/null; done
 	[ -n "${CG_FO_KEEP:-}" ] && cp "$CG_DIR/daemon.log" "$CG_FO_KEEP"
-	rm -rf "$PA" "$PB" "$CG_DIR"
+	rm -rf "$CG_DIR"
 }
 trap cleanup EXIT
 
-# pgc DIR ARGS...: pg_ctl of the cluster in DIR (socket in DIR, port 5432)
-pgc() {
-	local d=$1
-	shift
-	runuser -u postgres -- "$CG_PG_BIN/pg_ctl" -D "$d/data" -l "$d/log" -w -t 60 \
-		-o "-c listen_addresses='' -k $d -p 5432 -c max_connections=300 -c shared_buffers=64MB ${PGC_EXTRA:-}" "$@"
-}
-psqlat() { psql -X -q -At -F '|' -v ON_ERROR_STOP=1 -h "$1" -p 5432 -U cg -d "${3:-postgres}" -c "$2"; }
-
-runuser -u postgres -- "$CG_PG_BIN/initdb" -D "$PA/data" -A trust -U cg -E UTF8 --locale=C.UTF-8 \
-	>"$PA/initdb.log" 2>&1 || { cat "$PA/initdb.log"; exit 1; }
-pgc "$PA" start >/dev/null || { cat "$PA/log"; exit 1; }
-# the standby: a base backup (-c fast: no wait for a spread checkpoint) that
-# streams from the primary (-R writes primary_conninfo and standby.signal)
-runuser -u postgres -- "$CG_PG_BIN/pg_basebackup" -h "$PA" -p 5432 -U cg -D "$PB/data" -R -X stream -c fast \
-	>"$PB/basebackup.log" 2>&1 || { cat "$PB/basebackup.log"; exit 1; }
-pgc "$PB" start >/dev/null || { cat "$PB/log"; exit 1; }
-cg_wait_for 30 sh -c "[ \"\$(psql -X -At -h $PA -U cg -d postgres -c \"SELECT count(*) FROM pg_stat_replication\")\" = 1 ]" ||
-	{ echo "the standby did not connect"; cat "$PB/log"; exit 1; }
-# synchronous only now that the standby streams (before, every commit waits)
-psqlat "$PA" "ALTER SYSTEM SET synchronous_standby_names = '*'" && psqlat "$PA" "SELECT pg_reload_conf()" >/dev/null
-cg_wait_for 30 sh -c "[ \"\$(psql -X -At -h $PA -U cg -d postgres -c \"SELECT sync_state FROM pg_stat_replication\")\" = sync ]"
+pgpair_start || exit 1
 expect_eq "the standby is synchronous" sync "$(psqlat "$PA" "SELECT sync_state FROM pg_stat_replication")"
 
 # the stack's database on the primary (replicated), the daemon on both hosts
@@ -106,6 +81,7 @@ orphans=$(ps -o pid= --ppid "$master")
 t0=$(date +%s%N)
 kill -KILL "$master"
 pgc "$PB" promote >/dev/null || { echo "promotion failed"; cat "$PB/log"; }
+echo "# the standby was promoted $(( ($(date +%s%N) - t0) / 1000000 )) ms after the kill"
 until [ "$(post)" = 200 ]; do
 	[ $(($(date +%s%N) - t0)) -gt 60000000000 ] && break
 	sleep 0.02
@@ -148,6 +124,7 @@ diverged() { # NAME: the old primary back, the daemon reconnects, refused
 	cg_wait_for 20 refused_once
 	for _ in 1 2 3 4 5; do post >/dev/null; done
 	expect_eq "$1: a choice is refused (503)" 503 "$(post)"
+	expect_eq "$1: by the daemon, which runs on" 0 "$(kill -0 "$CG_DAEMON_PID"; echo $?)"
 	after=$(sqlat "$PA" "SELECT count(*) FROM consent_events")
 	expect_eq "$1: nothing written to the old primary" "$before" "$after"
 	logged=$(grep 'does not hold the last row this instance acknowledged' "$CG_DIR/daemon.log" | tail -1)
@@ -169,7 +146,9 @@ expect_eq "a choice on the new primary" 200 "$(post)"
 cg_stop_daemon
 expect_match "the last acknowledged row is kept in the state directory" '^[0-9]+ [0-9a-f]{64}$' "$(cat "$CG_DIR/last-acknowledged")"
 cg_start_daemon || exit 1
-cg_wait_for 20 grep -q 'holds the last row acknowledged before' "$CG_DIR/daemon.log"
+listening() { [ "$(grep -c 'listening on' "$CG_DIR/daemon.log")" -ge 2 ]; }
+cg_wait_for 30 listening
+expect_match "it checked the kept row on the new primary" 'holds the last row acknowledged before' "$(cat "$CG_DIR/daemon.log")"
 # nothing acknowledged since the restart: only the kept pair can tell
 old_back || { cat "$PA/log"; exit 1; }
 diverged "daemon restarted"

@@ -26,19 +26,20 @@ static const char check_sql[] =
 static void refused(struct pgs *s, PGconn *c, const PGresult *r, int64_t id, const char *hash, char *err,
                     size_t errlen)
 {
-	char held[CG_HEX_HASH_LEN + 1], tip[CG_HEX_HASH_LEN + 1], at[CG_HEX_HASH_LEN + 32];
+	char held[CG_HEX_HASH_LEN + 1], tip[CG_HEX_HASH_LEN + 1], at[CG_HEX_HASH_LEN + 32], msg[768];
 
 	pgs_col_hex(r, 0, 0, held, sizeof held);
 	pgs_col_hex(r, 0, 2, tip, sizeof tip);
 	snprintf(at, sizeof at, held[0] ? "hash %s" : "no row", held);
-	snprintf(err, errlen, "the database at %s (port %s) does not hold the last row this instance acknowledged "
-	         "(id %" PRId64 ", hash %s): it has %s under that id, its chain ends at id %" PRId64 " (hash %s); "
-	         "an old primary back in service after its standby was promoted? this instance writes nothing "
-	         "to it (503) and keeps looking for the database that holds its rows",
+	snprintf(msg, sizeof msg, "the database at %s (port %s) does not hold the last row this instance acknowledged "
+	         "(id %" PRId64 ", hash %s): it has %s under that id, its chain ends at id %" PRId64 " (hash %.16s...); "
+	         "an old primary back in service after its standby was promoted? nothing is written to it (503)",
 	         PQhost(c) ? PQhost(c) : "?", PQport(c) ? PQport(c) : "?", id, hash, at, pgs_col_i64(r, 0, 1),
 	         tip[0] ? tip : "-");
+	/* the callers' buffers may be short: the whole message is logged here */
+	snprintf(err, errlen, "%s", msg);
 	if (!atomic_exchange(&s->diverged, 1))
-		cg_error("postgresql: %s", err);
+		cg_error("postgresql: %s", msg);
 }
 
 int pgs_acked_check(struct pgs *s, PGconn *c, char *err, size_t errlen)
