@@ -11,11 +11,15 @@
 #   psqlat DIR QUERY [DB]
 # Needs CG_PG_BIN (tests/lib/pg.sh).
 
+# wal_retrieve_retry_interval: a standby whose primary died retries its WAL
+# sources every 5 s by default, and a promotion requested meanwhile waited
+# out that pause (measured here: promoted 5.4 s after the kill instead of
+# 0.4 s in one run of three)
 pgc() {
 	local d=$1
 	shift
 	runuser -u postgres -- "$CG_PG_BIN/pg_ctl" -D "$d/data" -l "$d/log" -w -t 60 \
-		-o "-c listen_addresses='' -k $d -p 5432 -c max_connections=300 -c shared_buffers=64MB ${PGC_EXTRA:-}" "$@"
+		-o "-c listen_addresses='' -k $d -p 5432 -c max_connections=300 -c shared_buffers=64MB -c wal_retrieve_retry_interval=200ms ${PGC_EXTRA:-}" "$@"
 }
 psqlat() { psql -X -q -At -F '|' -v ON_ERROR_STOP=1 -h "$1" -p 5432 -U cg -d "${3:-postgres}" -c "$2"; }
 
