@@ -46,16 +46,17 @@ int pgs_acked_check(struct pgs *s, PGconn *c, char *err, size_t errlen)
 {
 	char sql[sizeof check_sql + 512], id_s[24], hash[CG_HEX_HASH_LEN + 1], held[CG_HEX_HASH_LEN + 1];
 	const char *v[] = {id_s};
+	struct cg_acked *a = atomic_load(&s->acked);
 	PGresult *r = NULL;
 	int64_t id;
 	int rc;
 
-	if (!s->acked)
+	if (!a)
 		return CG_OK;
-	pthread_mutex_lock(&s->acked->mu);
-	id = s->acked->id;
-	snprintf(hash, sizeof hash, "%s", s->acked->hash);
-	pthread_mutex_unlock(&s->acked->mu);
+	pthread_mutex_lock(&a->mu);
+	id = a->id;
+	snprintf(hash, sizeof hash, "%s", a->hash);
+	pthread_mutex_unlock(&a->mu);
 	if (id <= 0)
 		return CG_OK; /* nothing acknowledged yet: nothing to miss */
 	snprintf(id_s, sizeof id_s, "%" PRId64, id);
@@ -94,12 +95,14 @@ int pgs_connect_checked(struct pgs *s, const char *app, int64_t deadline, PGconn
 
 void pgs_acked_commit(struct pgs *s, int64_t id, const char *hash)
 {
-	if (!s->acked)
+	struct cg_acked *a = atomic_load(&s->acked);
+
+	if (!a)
 		return;
-	pthread_mutex_lock(&s->acked->mu);
-	s->acked->id = id;
-	snprintf(s->acked->hash, sizeof s->acked->hash, "%s", hash);
-	pthread_mutex_unlock(&s->acked->mu);
+	pthread_mutex_lock(&a->mu);
+	a->id = id;
+	snprintf(a->hash, sizeof a->hash, "%s", hash);
+	pthread_mutex_unlock(&a->mu);
 }
 
 int pgs_track_acked(void *ctx, struct cg_acked *a, char *err, size_t errlen)
@@ -108,9 +111,7 @@ int pgs_track_acked(void *ctx, struct cg_acked *a, char *err, size_t errlen)
 	PGconn *c = NULL;
 	int rc;
 
-	pthread_mutex_lock(&s->mu);
-	s->acked = a;
-	pthread_mutex_unlock(&s->mu);
+	atomic_store(&s->acked, a);
 	/* the writer's connection was made before: it checks it before its next
 	 * transaction; this start checks a fresh one now */
 	atomic_store(&s->wcheck, 1);

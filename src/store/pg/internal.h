@@ -130,7 +130,7 @@ struct pgs {
 	atomic_int fenced;               /* another configuration owns the database */
 	/* acked.c: the daemon's last acknowledged row (NULL: not tracked), the
 	 * database reached lacks it, the writer's connection is to be checked */
-	struct cg_acked *acked;
+	struct cg_acked *_Atomic acked; /* set once, read by every thread */
 	atomic_int diverged, wcheck;
 	/* the doctor: connections, heartbeat, purge, vacuum */
 	pthread_t doctor;

@@ -102,6 +102,7 @@ static struct pgs *pgs_new(const struct cg_config *cfg, int mode)
 	atomic_init(&s->fenced, 0);
 	atomic_init(&s->diverged, 0);
 	atomic_init(&s->wcheck, 0);
+	atomic_init(&s->acked, NULL);
 	return s;
 }
 
