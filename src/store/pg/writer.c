@@ -37,8 +37,9 @@ static void writer_drop(struct pgs *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* The doctor's connections were checked (acked.c) when made; the one made
- * at open, and the one a lost COMMIT was resolved on, are checked here. */
+/* The doctor's connections, and the one a lost COMMIT is resolved on, are
+ * checked (acked.c) when made; the one made at open, before the daemon
+ * handed over its last acknowledged row, is checked here first. */
 static PGconn *writer_conn(struct pgs *s)
 {
 	char err[512];
