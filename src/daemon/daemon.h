@@ -100,6 +100,15 @@ struct daemon {
 	atomic_int proof_stop;
 	pthread_mutex_t proof_mu;
 	pthread_cond_t proof_wake;
+	/* acked.c: the last row acknowledged, kept by the store up to date
+	 * and saved to the state directory by a thread of its own */
+	struct cg_acked acked;
+	char acked_dir[CG_CFG_STR + 32];
+	int acked_dfd, acked_running, acked_stop;
+	int64_t acked_saved;
+	pthread_t acked_thread;
+	pthread_mutex_t acked_mu;
+	pthread_cond_t acked_wake;
 	/* shown.c: this instance's banner build and notice ("" when none), and
 	 * the status of build ids choices named */
 	char build[33], notice[65];
@@ -128,6 +137,11 @@ void cgd_wake_forwarder(struct daemon *d);
  * starts the head-signing thread; stop joins it and wipes the key */
 int cgd_proof_start(struct daemon *d);
 void cgd_proof_stop(struct daemon *d);
+/* acked.c: loads the last acknowledged row, has the store check and keep
+ * it (a database that lacks it refuses the start), saves it; stop (after
+ * the store closed) saves the final one */
+int cgd_acked_start(struct daemon *d);
+void cgd_acked_stop(struct daemon *d);
 
 /* shown.c: registers this instance's banner build and notice; the status
  * of a build id (enum cg_build_status) */
