@@ -21,10 +21,11 @@
  *   "build=<id>;notice=<sha256, or 64 '-' without a notice file>"
  *
  * then each optional part that has a value, in this order: ";vendors=<the
- * vendor list's id>" (page gating), ";mode=<the jurisdiction's mode>"
- * (rules by country), and last ";asserted" when the client named no build
- * and the server recorded the one it served then. Values are 1 to 64 of
- * [A-Za-z0-9_.-]. Adding something shown is a member of struct
+ * vendor list's id, 64 lower-case hex digits>" (page gating),
+ * ";mode=<the jurisdiction's mode>" (rules by country), and last
+ * ";asserted" when the client named no build, or no vendor list while one
+ * is recorded, and the server recorded the one it served then. Other
+ * values are 1 to 64 of [A-Za-z0-9_.-]. Adding something shown is a member of struct
  * cg_what_shown and a row of shown.c's table of parts: the record stays one
  * field, which the verifiers hash as stored (and parse only to find the
  * build and notice a bundle must hold). */
@@ -84,7 +85,7 @@ int cg_shown_name_valid(const char *name);
 struct cg_what_shown {
 	char build[CG_BUILD_ID_LEN + 1];
 	char notice[CG_NOTICE_ID_LEN + 1];      /* "": no notice file */
-	char vendors[CG_SHOWN_VALUE_MAX + 1];   /* "": none (issue: page gating) */
+	char vendors[CG_SHOWN_VALUE_MAX + 1];   /* the vendor list's id; "": none (no vendors declared) */
 	char mode[CG_SHOWN_VALUE_MAX + 1];      /* "": none (issue: rules by country) */
 	int asserted;
 };

@@ -32,7 +32,7 @@ failures = []
 notes = []
 SLACK_MS = 3600 * 1000
 DAY_MS = 86400 * 1000
-SHOWN = re.compile(r"build=[0-9a-f]{32};notice=(?:[0-9a-f]{64}|-{64})(?:;vendors=[A-Za-z0-9_.-]{1,64})?"
+SHOWN = re.compile(r"build=[0-9a-f]{32};notice=(?:[0-9a-f]{64}|-{64})(?:;vendors=[0-9a-f]{64})?"
                    r"(?:;mode=[A-Za-z0-9_.-]{1,64})?(?:;asserted)?$")
 PURGE = re.compile(r"purge;ip_prefix_days=(0|[1-9][0-9]*);events_days_after_end=(0|[1-9][0-9]*);"
                    r"consent_max_age_days=(0|[1-9][0-9]*);refusal_max_age_days=(0|[1-9][0-9]*);"
