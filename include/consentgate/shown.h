@@ -42,7 +42,7 @@
 #define CG_SHOWN_NAME_MAX 63 /* a file's name, without NUL */
 #define CG_SHOWN_VALUE_MAX 64
 
-enum cg_shown_kind { CG_SHOWN_BANNER = 0, CG_SHOWN_NOTICE };
+enum cg_shown_kind { CG_SHOWN_BANNER = 0, CG_SHOWN_NOTICE, CG_SHOWN_VENDORS }; /* VENDORS: from SQLite schema 6 / PostgreSQL 5 */
 
 /* One file of a build or a notice (bytes as served). */
 struct cg_shown_file {

@@ -9,7 +9,7 @@
 #include "consentgate/config.h"
 #include "consentgate/storage.h"
 
-#define CG_SCHEMA_VERSION 5
+#define CG_SCHEMA_VERSION 6
 
 /* Opens the SQLite file of [storage] database as a port: creating and
  * migrating it and starting the writer in the writer modes, and recording

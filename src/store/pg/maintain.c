@@ -246,13 +246,15 @@ static int purge_outbox(struct purge *p)
 	return rc;
 }
 
-/* What was shown: a retired build or notice goes, with the files no other
- * one holds, once no row names it (shown.h: "build=" + 32 + ";notice=" + 64). */
+/* What was shown: a retired build, notice or vendor list goes, with the
+ * files no other one holds, once no row names it (shown.h: "build=" + 32 +
+ * ";notice=" + 64 [+ ";vendors=" + 64]). */
 static int purge_shown(struct purge *p)
 {
 	int rc = step(p, "DELETE FROM shown WHERE retired_ms IS NOT NULL AND id NOT IN ("
 	                 " SELECT substr(banner, 7, 32) FROM events WHERE banner LIKE 'build=%'"
-	                 " UNION ALL SELECT substr(banner, 47, 64) FROM events WHERE banner LIKE 'build=%')",
+	                 " UNION ALL SELECT substr(banner, 47, 64) FROM events WHERE banner LIKE 'build=%'"
+	                 " UNION ALL SELECT substr(banner, 120, 64) FROM events WHERE banner LIKE 'build=%;vendors=%')",
 	              0, NULL, &p->out->shown_deleted);
 
 	if (rc == CG_OK)

@@ -148,7 +148,7 @@ int64_t cgs_first_id(sqlite3 *db, int64_t ms);
 int64_t cgs_after_id(sqlite3 *db, int64_t ms);
 /* schema.c */
 extern const char cg_schema_v2_tables[], cg_schema_v2_views[], cg_schema_v3_proof[], cg_schema_v3_shown[],
-	cg_schema_v4_notices[], cg_schema_v5_tables[], cg_schema_v5_views[];
+	cg_schema_v4_notices[], cg_schema_v5_tables[], cg_schema_v5_views[], cg_schema_v6[];
 /* migrate.c: schema 1 -> 2, inside the caller's transaction */
 int cgs_migrate_v1(sqlite3 *db, char *err, size_t errlen);
 /* schema 3 -> 4 (history: the file held a log before) */

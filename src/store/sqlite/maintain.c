@@ -98,8 +98,11 @@ static int by_sid(const void *a, const void *b)
 	return (x[0] > y[0]) - (x[0] < y[0]);
 }
 
-/* Whether every row naming retired build or notice `id` belongs to a
- * candidate (so that none is left once they are pruned). */
+/* Whether every row naming retired build, notice or vendor list `id`
+ * belongs to a candidate (so that none is left once they are pruned). The
+ * record (shown.h) holds the build at 7, the notice at 47 and a vendor
+ * list's id at 120 (after ";vendors="); a 64-digit id is found nowhere
+ * else. */
 static int only_candidates_name(sqlite3 *db, const struct candidates *c, const char *id, int *yes)
 {
 	sqlite3_stmt *st = NULL;
@@ -107,7 +110,8 @@ static int only_candidates_name(sqlite3 *db, const struct candidates *c, const c
 
 	if (sqlite3_prepare_v2(db, "SELECT e.sid FROM events e JOIN contexts x ON x.cid = e.cid"
 	                           " WHERE x.banner LIKE 'build=%' AND (substr(x.banner, 7, 32) = ?1"
-	                           " OR substr(x.banner, 47, 64) = ?1)", -1, &st, NULL) != SQLITE_OK)
+	                           " OR substr(x.banner, 47, 64) = ?1 OR substr(x.banner, 120, 64) = ?1)",
+	                       -1, &st, NULL) != SQLITE_OK)
 		return CG_ERR_STORAGE;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	*yes = 1;
@@ -356,10 +360,10 @@ static int purge_shown(sqlite3 *db, struct purge_job *p)
 	sqlite3_stmt *del = NULL;
 	int rc = CG_OK;
 
-	/* the banner field is "build=" + 32 + ";notice=" + 64 (shown.h) */
+	/* the banner field is "build=" + 32 + ";notice=" + 64 [+ ";vendors=" + 64] (shown.h) */
 	if (sqlite3_prepare_v2(db, "DELETE FROM shown WHERE id = ?1 AND retired_ms IS NOT NULL AND NOT EXISTS ("
-	                           " SELECT 1 FROM contexts WHERE banner LIKE 'build=%'"
-	                           " AND (substr(banner, 7, 32) = ?1 OR substr(banner, 47, 64) = ?1) AND cid IN"
+	                           " SELECT 1 FROM contexts WHERE banner LIKE 'build=%' AND (substr(banner, 7, 32) = ?1"
+	                           " OR substr(banner, 47, 64) = ?1 OR substr(banner, 120, 64) = ?1) AND cid IN"
 	                           " (SELECT cid FROM events WHERE id > ?2"
 	                           "  UNION SELECT cid FROM events WHERE sid IN (SELECT sid FROM temp.purge_spared)))",
 	                       -1, &del, NULL) != SQLITE_OK)

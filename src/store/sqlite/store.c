@@ -68,6 +68,10 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 		cg_info("database migrated from schema %d to 5: rows from now on are of row format 2", v);
 	if (rc == CG_OK && v < 5 && cgs_exec(db, "PRAGMA user_version = 5") != SQLITE_OK)
 		rc = CG_ERR_STORAGE;
+	/* 5 -> 6: vendor lists kept, the outbox's subject index whole (schema.c) */
+	if (rc == CG_OK && v < 6 && (cgs_exec(db, cg_schema_v6) != SQLITE_OK ||
+	                             cgs_exec(db, "PRAGMA user_version = 6") != SQLITE_OK))
+		rc = CG_ERR_STORAGE;
 	if (rc != CG_OK) {
 		if (!err[0])
 			snprintf(err, errlen, "migration to schema %d failed: %s", CG_SCHEMA_VERSION, sqlite3_errmsg(db));

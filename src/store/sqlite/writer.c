@@ -155,8 +155,8 @@ static const char ob_drop_purpose_sql[] =
 /* Erasure reaches the outbox too: every row of the visitor (queued, sent,
  * dead) loses the subject key and its payload (event params, page URLs);
  * what stays is the row's accounting (destination, purpose, times, state).
- * (A scan of the outbox: its subject index covers pending rows only, and
- * erasures are rare.) */
+ * (The subject index covers every row since schema 6: before, this was a
+ * scan of the whole outbox per erasure.) */
 static const char ob_erase_sql[] =
 	"UPDATE outbox_rows SET sid = NULL, payload = '',"
 	" last_error = CASE state WHEN 0 THEN ?2 ELSE 'erased' END,"
