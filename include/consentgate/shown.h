@@ -71,6 +71,8 @@ int cg_banner_stamp(uint8_t *js, size_t len, const char id[CG_BUILD_ID_LEN + 1])
 /* A notice: its id (SHA-256) and file hash. */
 void cg_notice_id(struct cg_shown_file *file, char id[CG_NOTICE_ID_LEN + 1]);
 
+/* "banner", "notice" or "vendors" (as consentctl and the bundle name them) */
+const char *cg_shown_kind_name(int kind);
 /* 1 if s is 32 lower-case hex digits */
 int cg_build_id_valid(const char *s);
 /* 1 if s is a SHA-256 as stored for a file (64 lower-case hex digits) */

@@ -79,6 +79,7 @@ static void add_event(struct bundle *b, const struct cg_event *ev)
 	cg_shown_parse(ev->banner, &w);
 	note_shown(b, w.build);
 	note_shown(b, w.notice);
+	note_shown(b, w.vendors);
 	for (size_t i = 0; i < NCOLS; i++) {
 		json_t *v = json_object_get(row, csv_cols[i]);
 		char num[24];
@@ -171,7 +172,7 @@ static int take_shown(void *arg, const struct cg_shown_row *row)
 		json_array_append_new(files, json_pack("{s:s, s:s}", "name", row->names[i], "sha256", row->hashes[i]));
 	}
 	json_array_append_new(b->shown_index, json_pack("{s:s, s:s, s:o, s:s, s:o, s:o}", "id", row->id,
-		"kind", row->kind == CG_SHOWN_BANNER ? "banner" : "notice",
+		"kind", cg_shown_kind_name(row->kind),
 		"policy_version", row->label[0] ? json_string(row->label) : json_null(), "first_served", first,
 		"retired", row->retired_ms ? json_string(retired) : json_null(), "files", files));
 	return rc;

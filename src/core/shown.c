@@ -84,6 +84,11 @@ void cg_notice_id(struct cg_shown_file *file, char id[CG_NOTICE_ID_LEN + 1])
 	memcpy(id, file->hash, CG_NOTICE_ID_LEN + 1);
 }
 
+const char *cg_shown_kind_name(int kind)
+{
+	return kind == CG_SHOWN_BANNER ? "banner" : kind == CG_SHOWN_NOTICE ? "notice" : "vendors";
+}
+
 int cg_build_id_valid(const char *s)
 {
 	return strlen(s) == CG_BUILD_ID_LEN && strspn(s, "0123456789abcdef") == CG_BUILD_ID_LEN;

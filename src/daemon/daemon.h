@@ -114,7 +114,7 @@ struct daemon {
 	char build[33], notice[65];
 	pthread_mutex_t builds_mu;
 	struct {
-		char id[33];
+		char id[65];              /* a build's or a vendor list's */
 		int status;
 		char notice[65];          /* a retired build's: the notice of its time */
 		int64_t at_ms;
@@ -147,6 +147,8 @@ void cgd_acked_stop(struct daemon *d);
  * of a build id (enum cg_build_status) */
 int cgd_shown_start(struct daemon *d);
 int cgd_build_status(struct daemon *d, const char *build, char notice_then[65]);
+/* the status of a vendor list id (enum cg_build_status) */
+int cgd_vendors_status(struct daemon *d, const char *id);
 
 /* ops.c: the handler's services over the real handles */
 void cgd_ops_init(struct worker *w, struct cg_ops *ops);
