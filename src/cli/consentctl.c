@@ -392,15 +392,17 @@ const struct cg_cmd cg_cmds[] = {
 	 ".banner.js.tmp and renamed over the old (one left there by an interrupted\n"
 	 "run is refused, never written through: remove it). id: prints the id.",
 	 CG_NEEDS_NOTHING, cmd_banner, {{0}}},
-	{"notice", "[list]", "the banner builds and privacy notices shown",
-	 "What was shown: every banner build and privacy notice this log refers to,\n"
-	 "with when it was first served and retired, as JSON.",
+	{"notice", "[list]", "the banner builds, privacy notices and vendor lists shown",
+	 "What was shown: every banner build, privacy notice and vendor list this log\n"
+	 "refers to (kind banner, notice or vendors), with when it was first served and\n"
+	 "retired, as JSON.",
 	 CG_NEEDS_CONFIG, cmd_notice, {{0}}},
-	{"notice show", "ID", "the files of one banner build or notice",
-	 "Writes the byte-identical files of one banner build or notice into DIR; their\n"
+	{"notice show", "ID", "the files of one banner build, notice or vendor list",
+	 "Writes the byte-identical files of one banner build, notice or vendor list\n"
+	 "(vendors.json: the list as GET /consent/vendors served it) into DIR; their\n"
 	 "SHA-256 is printed beside each. Never over a file, never through a link,\n"
 	 "never a name from the store that is not a plain file name. Exit 3: no such\n"
-	 "build or notice.",
+	 "build, notice or list.",
 	 CG_NEEDS_CONFIG, cmd_notice, {{CG_OPT_OUTPUT, "DIR", CG_OPT_REQUIRED, "the directory to write into"}}},
 	{"erase", NULL, "erase a visitor's personal data (keeps the chain verifiable)",
 	 "The same as POST /consent/erase: clears the personal fields of every event\n"

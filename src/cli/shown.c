@@ -131,7 +131,7 @@ int cg_cli_notice(const struct cg_config *cfg, const char *action, const char *i
 		a = json_array();
 		rc = st.each_shown(rd, NULL, list_one, a) == CG_OK ? cg_print_json(json_pack("{s:o}", "shown", a)) : 1;
 	} else if (st.each_shown(rd, id, take_row, &row) != CG_OK || !row.id[0]) {
-		fprintf(stderr, "consentctl notice show: no banner build or notice %s\n", id);
+		fprintf(stderr, "consentctl notice show: no banner build, notice or vendor list %s\n", id);
 		rc = 3;
 	} else if (!cg_cli_shown_row_ok("notice show", &row)) {
 		rc = 1;
