@@ -141,5 +141,13 @@ expect_match "consentctl verify fails at the row whose list id was changed" "^1 
 out=$("${CTL[@]}" verify); rc=$?
 expect_eq "the log itself still verifies" 0 "$rc"
 
+echo "# a site that stops declaring vendors"
+sed -i '/^\[vendors\]/,$d' "$CG_INI"
+cg_start_daemon || exit 1
+expect_eq "the list its pages showed is retired: a grant naming it is a 409" "409 stale_vendors" \
+	"$(post "$CG_DIR/e" true ",\"banner\":\"$BUILD\",\"vendors\":\"$L2\"") $(answer error)"
+expect_eq "without vendors a choice records no list" "200 build=$BUILD;notice=$NONE" \
+	"$(post "$CG_DIR/e" true ",\"banner\":\"$BUILD\"") $(banner_of_last)"
+
 expect_clean_daemon_log "$CG_DIR/daemon.log"
 cg_summary
