@@ -66,7 +66,11 @@ static int put_vendor_list(struct daemon *d)
 	struct cg_buf b;
 	int in_service = 0;
 
-	if (!d->cfg.n_vendors && (list_in_service(d, &in_service) != CG_OK || !in_service))
+	if (!d->cfg.n_vendors && list_in_service(d, &in_service) != CG_OK) {
+		cg_error("the vendor lists in the store could not be read");
+		return CG_ERR_STORAGE;
+	}
+	if (!d->cfg.n_vendors && !in_service)
 		return CG_OK;
 	cg_buf_init(&b, CG_VENDOR_LIST_MAX);
 	if (cg_vendor_list(d->cfg.vendors, d->cfg.n_vendors, d->cfg.controller_name, &b, s.id) != CG_OK) {
