@@ -13,10 +13,15 @@ struct cg_buf {
 	size_t max;
 };
 
+/* Every append says whether it fit: a caller that drops the answer would
+ * send or store a truncated text as if whole (curl's dynbuf marks its
+ * appends the same way). */
+#define CG_BUF_CHECK __attribute__((warn_unused_result))
+
 void cg_buf_init(struct cg_buf *b, size_t max);
-int cg_buf_add(struct cg_buf *b, const void *data, size_t n);
-int cg_buf_adds(struct cg_buf *b, const char *s);
-int cg_buf_printf(struct cg_buf *b, const char *fmt, ...)
+CG_BUF_CHECK int cg_buf_add(struct cg_buf *b, const void *data, size_t n);
+CG_BUF_CHECK int cg_buf_adds(struct cg_buf *b, const char *s);
+CG_BUF_CHECK int cg_buf_printf(struct cg_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void cg_buf_reset(struct cg_buf *b);
 /* Hands the storage to the caller (who frees it) and resets the buffer. */
@@ -24,11 +29,12 @@ char *cg_buf_take(struct cg_buf *b);
 void cg_buf_free(struct cg_buf *b);
 
 /* JSON written straight into the buffer, byte for byte as jansson's compact
- * output would be: cheaper than a tree and json_dumps on the hot paths (the
+ * output would be (but for lower-case hex in \u escapes — the same JSON
+ * string): cheaper than a tree and json_dumps on the hot paths (the
  * state answer, forwarded payloads). Each returns non-zero once the buffer
  * refused an append (past its cap). A string of n bytes, quoted and escaped: */
-int cg_buf_json_str(struct cg_buf *b, const char *s, size_t n);
+CG_BUF_CHECK int cg_buf_json_str(struct cg_buf *b, const char *s, size_t n);
 /* ,"key": (without the comma when first) */
-int cg_buf_json_key(struct cg_buf *b, int first, const char *key);
+CG_BUF_CHECK int cg_buf_json_key(struct cg_buf *b, int first, const char *key);
 
 #endif

@@ -82,9 +82,16 @@ struct cg_plan {
 	const char *fail_detail;               /* the 503's detail if the batch fails */
 };
 
+/* The routes by index, in the routing table's order, and CG_ROUTE_OTHER
+ * last (no route matched): the metrics count a request by its route's
+ * index and name them from the one table (handler.c checks the count). */
+#define CG_NROUTES 17
+#define CG_ROUTE_OTHER (CG_NROUTES - 1)
+const char *cg_route_name(int i);
+
 struct cg_response {
 	int status;
-	const char *route;         /* route name for metrics, static */
+	int route;                 /* the route's index (cg_route_name), for metrics */
 	const char *content_type;  /* static string or NULL */
 	int no_store;
 	int revalidate;            /* Cache-Control: no-cache, with etag */

@@ -21,10 +21,11 @@
  *   "build=<id>;notice=<sha256, or 64 '-' without a notice file>"
  *
  * then each optional part that has a value, in this order: ";vendors=<the
- * vendor list's id>" (page gating), ";mode=<the jurisdiction's mode>"
- * (rules by country), and last ";asserted" when the client named no build
- * and the server recorded the one it served then. Values are 1 to 64 of
- * [A-Za-z0-9_.-]. Adding something shown is a member of struct
+ * vendor list's id, 64 lower-case hex digits>" (page gating),
+ * ";mode=<the jurisdiction's mode>" (rules by country), and last
+ * ";asserted" when the client named no build, or no vendor list while one
+ * is recorded, and the server recorded the one it served then. Other
+ * values are 1 to 64 of [A-Za-z0-9_.-]. Adding something shown is a member of struct
  * cg_what_shown and a row of shown.c's table of parts: the record stays one
  * field, which the verifiers hash as stored (and parse only to find the
  * build and notice a bundle must hold). */
@@ -41,7 +42,7 @@
 #define CG_SHOWN_NAME_MAX 63 /* a file's name, without NUL */
 #define CG_SHOWN_VALUE_MAX 64
 
-enum cg_shown_kind { CG_SHOWN_BANNER = 0, CG_SHOWN_NOTICE };
+enum cg_shown_kind { CG_SHOWN_BANNER = 0, CG_SHOWN_NOTICE, CG_SHOWN_VENDORS }; /* VENDORS: from SQLite schema 6 / PostgreSQL 5 */
 
 /* One file of a build or a notice (bytes as served). */
 struct cg_shown_file {
@@ -70,6 +71,8 @@ int cg_banner_stamp(uint8_t *js, size_t len, const char id[CG_BUILD_ID_LEN + 1])
 /* A notice: its id (SHA-256) and file hash. */
 void cg_notice_id(struct cg_shown_file *file, char id[CG_NOTICE_ID_LEN + 1]);
 
+/* "banner", "notice" or "vendors" (as consentctl and the bundle name them) */
+const char *cg_shown_kind_name(int kind);
 /* 1 if s is 32 lower-case hex digits */
 int cg_build_id_valid(const char *s);
 /* 1 if s is a SHA-256 as stored for a file (64 lower-case hex digits) */
@@ -84,7 +87,7 @@ int cg_shown_name_valid(const char *name);
 struct cg_what_shown {
 	char build[CG_BUILD_ID_LEN + 1];
 	char notice[CG_NOTICE_ID_LEN + 1];      /* "": no notice file */
-	char vendors[CG_SHOWN_VALUE_MAX + 1];   /* "": none (issue: page gating) */
+	char vendors[CG_SHOWN_VALUE_MAX + 1];   /* the vendor list's id; "": none (no vendors declared) */
 	char mode[CG_SHOWN_VALUE_MAX + 1];      /* "": none (issue: rules by country) */
 	int asserted;
 };

@@ -15,6 +15,7 @@
 #ifndef CONSENTGATE_STORAGE_H
 #define CONSENTGATE_STORAGE_H
 
+#include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -133,6 +134,18 @@ typedef int (*cg_store_outbox_fn)(void *ctx, const struct cg_outbox_item *it);
 typedef int (*cg_store_backlog_fn)(void *ctx, const char *dest, long long pending, long long dead, int64_t oldest_ms);
 typedef int (*cg_store_recipient_fn)(void *ctx, const char *subject, const char *destination);
 
+/* The last row this daemon had acknowledged (id, hash; id 0: none), kept
+ * by the daemon and given to the backend with track_acked: the backend
+ * updates it after every commit of its rows, and on every new connection
+ * checks that the database holds that row, refusing to write (503) to one
+ * that does not: a diverged old primary back in service
+ * (docs/postgresql.md#a-diverged-old-primary). */
+struct cg_acked {
+	pthread_mutex_t mu;
+	int64_t id;
+	char hash[CG_HEX_HASH_LEN + 1];
+};
+
 struct cg_store_port {
 	int version;            /* CG_STORE_PORT_VERSION */
 	const char *name;       /* "sqlite" */
@@ -160,6 +173,10 @@ struct cg_store_port {
 	int (*import)(void *ctx, const struct cg_store_port *src, struct cg_store_reader *src_reader,
 	              struct cg_import_counts *out, char *err, size_t errlen);
 	int (*retire)(void *ctx, const char *to, int (*copy)(void *arg), void *arg);
+	/* NULL where a backend has no replicas to diverge (SQLite). Checks the
+	 * database holds a's row (CG_ERR_CONFIG and err naming both when not),
+	 * then keeps a (the caller's, alive until close) up to date. */
+	int (*track_acked)(void *ctx, struct cg_acked *a, char *err, size_t errlen);
 
 	/* Proof (sign.h). key_put: registers an instance's public key (kept for
 	 * good, so receipts signed before a rotation still verify). sign_head:

@@ -13,7 +13,7 @@
 #include "consentgate/config.h"
 #include "consentgate/storage.h"
 
-#define CG_PG_SCHEMA_VERSION 5
+#define CG_PG_SCHEMA_VERSION 6
 
 /* Connects to [storage] url as a port: creating or migrating the schema in
  * the writer modes (one instance at a time; the others wait), and in DAEMON

@@ -1,7 +1,7 @@
 /* The SQLite backend of the storage port (storage.h,
  * docs/architecture.md#the-storage-port): schema + migrations, one writer
  * thread with group commit, read connections. The only module that talks SQL;
- * this header names no SQLite type (src/store/internal.h holds those). */
+ * this header names no SQLite type (src/store/sqlite/internal.h holds those). */
 #ifndef CONSENTGATE_STORE_H
 #define CONSENTGATE_STORE_H
 
@@ -9,7 +9,7 @@
 #include "consentgate/config.h"
 #include "consentgate/storage.h"
 
-#define CG_SCHEMA_VERSION 6
+#define CG_SCHEMA_VERSION 7
 
 /* Opens the SQLite file of [storage] database as a port: creating and
  * migrating it and starting the writer in the writer modes, and recording

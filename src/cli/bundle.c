@@ -79,6 +79,7 @@ static void add_event(struct bundle *b, const struct cg_event *ev)
 	cg_shown_parse(ev->banner, &w);
 	note_shown(b, w.build);
 	note_shown(b, w.notice);
+	note_shown(b, w.vendors);
 	for (size_t i = 0; i < NCOLS; i++) {
 		json_t *v = json_object_get(row, csv_cols[i]);
 		char num[24];
@@ -120,10 +121,12 @@ static int walk_row(void *arg, const struct cg_event *ev)
 	for (; b->next_head < b->nheads && b->parsed[b->next_head].last_id <= ev->id; b->next_head++) {
 		const struct cg_head *h = &b->parsed[b->next_head];
 		int same = h->last_id == ev->id && strcmp(h->hash, ev->hash) == 0;
-		cg_buf_printf(&b->transcript, "head %lld, signed %s by key %s, row %lld: %s\n",
-		              (long long)b->heads[b->next_head].id, h->signed_at, h->key_id, (long long)h->last_id,
-		              bad && bad <= h->last_id ? "DIVERGES: the chain is broken before it"
-		              : same ? "OK, the log still holds it" : "DIVERGES: the log no longer holds this row's hash");
+		/* a transcript cut short would read as complete: no bundle then */
+		if (cg_buf_printf(&b->transcript, "head %lld, signed %s by key %s, row %lld: %s\n",
+		                  (long long)b->heads[b->next_head].id, h->signed_at, h->key_id, (long long)h->last_id,
+		                  bad && bad <= h->last_id ? "DIVERGES: the chain is broken before it"
+		                  : same ? "OK, the log still holds it" : "DIVERGES: the log no longer holds this row's hash"))
+			b->failed = 1;
 	}
 	if (ev->link == CG_LINK_ROW && cg_bundle_of_period(b, ev)) {
 		add_event(b, ev);
@@ -169,7 +172,7 @@ static int take_shown(void *arg, const struct cg_shown_row *row)
 		json_array_append_new(files, json_pack("{s:s, s:s}", "name", row->names[i], "sha256", row->hashes[i]));
 	}
 	json_array_append_new(b->shown_index, json_pack("{s:s, s:s, s:o, s:s, s:o, s:o}", "id", row->id,
-		"kind", row->kind == CG_SHOWN_BANNER ? "banner" : "notice",
+		"kind", cg_shown_kind_name(row->kind),
 		"policy_version", row->label[0] ? json_string(row->label) : json_null(), "first_served", first,
 		"retired", row->retired_ms ? json_string(retired) : json_null(), "files", files));
 	return rc;
@@ -212,7 +215,9 @@ static void check_heads(struct bundle *b, const struct cg_pubkey *keys, size_t n
 			continue;
 		k = cg_keys_find(keys, nkeys, e.key_id);
 		if (!k || cg_envelope_verify(&e, k->pk) != CG_OK || cg_head_parse(e.payload, e.len, &b->parsed[i]) != CG_OK) {
-			cg_buf_printf(&b->transcript, "head %lld: its signature does not verify\n", (long long)b->heads[i].id);
+			if (cg_buf_printf(&b->transcript, "head %lld: its signature does not verify\n",
+			                  (long long)b->heads[i].id))
+				b->failed = 1;
 			memset(&b->parsed[i], 0, sizeof b->parsed[i]);
 			b->parsed[i].last_id = INT64_MAX; /* never matched */
 		}
@@ -252,7 +257,9 @@ static void member_end(struct bundle *b, const char *name, crypto_hash_sha256_st
 
 	crypto_hash_sha256_final(h, d);
 	sodium_bin2hex(hex, sizeof hex, d, sizeof d);
-	cg_buf_printf(&b->sums, "%s  %s\n", hex, name);
+	/* the sums of every member but their own */
+	if (strcmp(name, "SHA256SUMS") != 0 && cg_buf_printf(&b->sums, "%s  %s\n", hex, name))
+		b->failed = 1;
 }
 
 static void add_file(struct bundle *b, const char *name, const void *data, size_t len)
@@ -334,10 +341,11 @@ static void add_all(struct bundle *b, const struct cg_pubkey *keys, size_t nkeys
 
 	cg_time_format((int64_t)time(NULL) * 1000, when);
 	cg_buf_init(&readme, 1 << 20);
-	cg_buf_printf(&readme, "site: %s\nperiod: %s to %s (UTC days, inclusive)%s%s\nwritten: %s\n\n",
-	              b->cfg->site, b->from, b->to, b->subject ? "\nvisitor (subject key): " : "",
-	              b->subject ? b->subject : "", when);
-	cg_buf_add(&readme, cg_bundle_readme, cg_bundle_readme_len);
+	if (cg_buf_printf(&readme, "site: %s\nperiod: %s to %s (UTC days, inclusive)%s%s\nwritten: %s\n\n",
+	                  b->cfg->site, b->from, b->to, b->subject ? "\nvisitor (subject key): " : "",
+	                  b->subject ? b->subject : "", when) ||
+	    cg_buf_add(&readme, cg_bundle_readme, cg_bundle_readme_len))
+		b->failed = 1;
 	add_file(b, "README.txt", readme.p, readme.len);
 	cg_buf_free(&readme);
 	add_scratch(b, "events.csv", &b->csv, -1);
@@ -358,14 +366,8 @@ static void add_all(struct bundle *b, const struct cg_pubkey *keys, size_t nkeys
 	}
 	add_json(b, "artefacts/index.json", json_incref(b->shown_index));
 	add_file(b, "verify.py", cg_bundle_verify_py, cg_bundle_verify_py_len);
-	/* last: the sums of everything above (not of itself) */
-	{
-		struct cg_buf sums = b->sums;
-		cg_buf_init(&b->sums, 1);
-		add_file(b, "SHA256SUMS", sums.p ? sums.p : "", sums.len);
-		cg_buf_free(&b->sums);
-		b->sums = sums;
-	}
+	/* last: the sums of everything above */
+	add_file(b, "SHA256SUMS", b->sums.p ? b->sums.p : "", b->sums.len);
 }
 
 /* the archive into fd, the new output file; 0, or 1 */
@@ -428,8 +430,9 @@ static int gather(struct bundle *b, struct cg_pubkey **keys, size_t *nkeys)
 	}
 	cg_bundle_close_arrays(b);
 	for (; b->next_head < b->nheads; b->next_head++)
-		cg_buf_printf(&b->transcript, "head %lld: DIVERGES: row %lld is not in the log\n",
-		              (long long)b->heads[b->next_head].id, (long long)b->parsed[b->next_head].last_id);
+		if (cg_buf_printf(&b->transcript, "head %lld: DIVERGES: row %lld is not in the log\n",
+		                  (long long)b->heads[b->next_head].id, (long long)b->parsed[b->next_head].last_id))
+			b->failed = 1;
 	return 0;
 }
 
@@ -498,9 +501,12 @@ int cg_cli_bundle(struct cg_cli_bundle_opts *o, const struct cg_config *cfg)
 	rc = rc ? rc : gather(&b, &keys, &nkeys);
 	if (rc == 0) {
 		/* the whole chain's verdict first, then the heads' */
-		cg_buf_init(&head, 4096);
-		cg_cli_verify_text("the whole chain: ", &b.v, &head);
-		cg_buf_add(&head, b.transcript.p ? b.transcript.p : "", b.transcript.len);
+		/* room for the heads' transcript after the verdict (a 4 KiB cap
+		 * here once dropped it whole past some sixty heads) */
+		cg_buf_init(&head, b.transcript.max + 4096);
+		if (cg_cli_verify_text("the whole chain: ", &b.v, &head) ||
+		    cg_buf_add(&head, b.transcript.p ? b.transcript.p : "", b.transcript.len))
+			b.failed = 1;
 		cg_buf_free(&b.transcript);
 		b.transcript = head;
 		if ((rc = write_archive(&b, fd, keys, nkeys)) != 0)

@@ -1,5 +1,6 @@
-/* consentctl's pieces shared between its files: chain verification
- * (verify.c) and moving a log to PostgreSQL (move.c). */
+/* consentctl's pieces shared between its files: the store and the clock
+ * (common.c), chain verification (verify.c), the proofs (proof.c), moving a
+ * log to PostgreSQL (move.c). */
 #ifndef CONSENTGATE_CLI_H
 #define CONSENTGATE_CLI_H
 
@@ -38,12 +39,10 @@ void cg_cli_verify_free(struct cg_verify *v);
 /* the verdict: "OK: N rows verified (...), chain head H" and what else the
  * auditor should read, or "BROKEN: row N: why"; returns the exit status */
 int cg_cli_verify_print(const char *label, const struct cg_verify *v);
-void cg_cli_verify_text(const char *label, const struct cg_verify *v, struct cg_buf *out);
-/* consentctl verify [--database] [--head] [--min-retention-days] */
-int cg_cli_verify_cmd(const struct cg_config *cfg, const char *database, const char *head_file,
-                      int min_retention_days);
+/* non-zero when out refused an append (the text stops where it did) */
+int cg_cli_verify_text(const char *label, const struct cg_verify *v, struct cg_buf *out);
 
-/* consentctl.c: the store through its port (database: another SQLite file,
+/* common.c: the store through its port (database: another SQLite file,
  * or NULL), with a reader when rd is not NULL; 0, or 1 with the reason
  * printed. The wall clock in ms. */
 int cg_cli_open(const struct cg_config *cfg, const char *database, int mode, struct cg_store_port *st,
@@ -60,6 +59,9 @@ json_t *cg_cli_signed_export(const struct cg_config *cfg, json_t *doc);
 int cg_cli_head(const struct cg_config *cfg, const char *action);
 int cg_cli_receipt_verify(const struct cg_config *cfg, const char *file, const char *keys_file);
 int cg_cli_verify_head(const struct cg_config *cfg, const char *file, int min_retention_days);
+/* consentctl verify [--database] [--head] [--min-retention-days] */
+int cg_cli_verify_cmd(const struct cg_config *cfg, const char *database, const char *head_file,
+                      int min_retention_days);
 
 /* bundle.c: consentctl bundle (the exit status) */
 struct cg_cli_bundle_opts {

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "consentgate/cfgfile.h"
@@ -20,41 +19,6 @@
 #include "cli.h"
 #include "cmd.h"
 #include "rows.h"
-
-int64_t cg_cli_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int cg_cli_open(const struct cg_config *cfg, const char *database, int mode, struct cg_store_port *st,
-                struct cg_store_reader **rd)
-{
-	struct cg_config c = *cfg;
-	char err[512];
-
-	if (database)
-		snprintf(c.database, sizeof c.database, "%s", database);
-	if (cg_store_port_open(&c, mode, st, err, sizeof err) != CG_OK) {
-		fprintf(stderr, "consentctl: %s\n", err);
-		return 1;
-	}
-	if (rd && st->reader_open(st->ctx, rd) != CG_OK) {
-		fprintf(stderr, "consentctl: cannot read %s\n", c.backend == CG_BACKEND_SQLITE ? c.database : "the store");
-		cg_store_port_close(st);
-		return 1;
-	}
-	return 0;
-}
-
-void cg_cli_close(struct cg_store_port *st, struct cg_store_reader *rd)
-{
-	if (st->reader_free && rd)
-		st->reader_free(rd);
-	cg_store_port_close(st);
-}
 
 /* the visitor the options name (the table makes one of them required) */
 static int subject_of(const struct cg_cmd *self, const struct cg_opts *o, char subject[CG_SUBJECT_LEN + 1])
@@ -482,15 +446,17 @@ const struct cg_cmd cg_cmds[] = {
 	 ".banner.js.tmp and renamed over the old (one left there by an interrupted\n"
 	 "run is refused, never written through: remove it). id: prints the id.",
 	 CG_NEEDS_NOTHING, cmd_banner, {{0}}},
-	{"notice", "[list]", "the banner builds and privacy notices shown",
-	 "What was shown: every banner build and privacy notice this log refers to,\n"
-	 "with when it was first served and retired, as JSON.",
+	{"notice", "[list]", "the banner builds, privacy notices and vendor lists shown",
+	 "What was shown: every banner build, privacy notice and vendor list this log\n"
+	 "refers to (kind banner, notice or vendors), with when it was first served and\n"
+	 "retired, as JSON.",
 	 CG_NEEDS_CONFIG, cmd_notice, {{0}}},
-	{"notice show", "ID", "the files of one banner build or notice",
-	 "Writes the byte-identical files of one banner build or notice into DIR; their\n"
+	{"notice show", "ID", "the files of one banner build, notice or vendor list",
+	 "Writes the byte-identical files of one banner build, notice or vendor list\n"
+	 "(vendors.json: the list as GET /consent/vendors served it) into DIR; their\n"
 	 "SHA-256 is printed beside each. Never over a file, never through a link,\n"
 	 "never a name from the store that is not a plain file name. Exit 3: no such\n"
-	 "build or notice.",
+	 "build, notice or list.",
 	 CG_NEEDS_CONFIG, cmd_notice, {{CG_OPT_OUTPUT, "DIR", CG_OPT_REQUIRED, "the directory to write into"}}},
 	{"erase", NULL, "erase a visitor's personal data (keeps the chain verifiable)",
 	 "The same as POST /consent/erase: clears the personal fields of every event\n"

@@ -273,3 +273,27 @@ int cg_cli_verify_head(const struct cg_config *cfg, const char *file, int min_re
 	cg_cli_verify_free(&w.v);
 	return rc;
 }
+
+int cg_cli_verify_cmd(const struct cg_config *cfg, const char *database, const char *head_file,
+                      int min_retention_days)
+{
+	struct cg_store_port st = {0};
+	struct cg_store_reader *rd = NULL;
+	struct cg_verify v = {0};
+	int rc;
+
+	if (head_file)
+		return cg_cli_verify_head(cfg, head_file, min_retention_days);
+	if (cg_cli_open(cfg, database, CG_STORE_READONLY, &st, &rd))
+		return 1;
+	rc = cg_cli_verify(&st, rd, min_retention_days, &v);
+	cg_cli_close(&st, rd);
+	if (rc != CG_OK) {
+		fprintf(stderr, "consentctl: cannot read the database\n");
+		cg_cli_verify_free(&v);
+		return 1;
+	}
+	rc = cg_cli_verify_print("", &v);
+	cg_cli_verify_free(&v);
+	return rc;
+}

@@ -50,7 +50,7 @@ static int list_one(void *arg, const struct cg_shown_row *s)
 	for (size_t i = 0; i < s->nfiles; i++)
 		json_array_append_new(files, json_pack("{s:s, s:s}", "name", s->names[i], "sha256", s->hashes[i]));
 	json_array_append_new(a, json_pack("{s:s, s:s, s:o, s:s, s:o, s:o}", "id", s->id,
-		"kind", s->kind == CG_SHOWN_BANNER ? "banner" : "notice",
+		"kind", cg_shown_kind_name(s->kind),
 		"policy_version", s->label[0] ? json_string(s->label) : json_null(), "first_served", first,
 		"retired", s->retired_ms ? json_string(retired) : json_null(), "files", files));
 	return CG_OK;
@@ -131,7 +131,7 @@ int cg_cli_notice(const struct cg_config *cfg, const char *action, const char *i
 		a = json_array();
 		rc = st.each_shown(rd, NULL, list_one, a) == CG_OK ? cg_print_json(json_pack("{s:o}", "shown", a)) : 1;
 	} else if (st.each_shown(rd, id, take_row, &row) != CG_OK || !row.id[0]) {
-		fprintf(stderr, "consentctl notice show: no banner build or notice %s\n", id);
+		fprintf(stderr, "consentctl notice show: no banner build, notice or vendor list %s\n", id);
 		rc = 3;
 	} else if (!cg_cli_shown_row_ok("notice show", &row)) {
 		rc = 1;

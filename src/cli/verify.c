@@ -127,59 +127,40 @@ void cg_cli_verify_free(struct cg_verify *v)
 	memset(v, 0, sizeof *v);
 }
 
-void cg_cli_verify_text(const char *label, const struct cg_verify *v, struct cg_buf *out)
+int cg_cli_verify_text(const char *label, const struct cg_verify *v, struct cg_buf *out)
 {
 	const struct cg_audit_result *r = cg_audit_result(v->a);
 	const struct cg_audit_counts *n = &r->n;
+	int cut;
 
-	if (r->bad_id) {
-		cg_buf_printf(out, "%sBROKEN: %s\n", label, r->why);
-		return;
-	}
-	cg_buf_printf(out, "%sOK: %lld rows verified (%lld redacted, %lld pruned by retention), chain head %s\n",
-	              label, n->links, n->redacted, n->pruned + n->pruned_v1, r->head);
-	if (n->purges || n->formats || n->ip_cleared || n->rows_v1)
-		cg_buf_printf(out, "  of them: %lld purges, %lld format events; %lld rows with their IP prefix "
-		              "cleared; %lld rows and %lld pruned links of row format 1\n", n->purges, n->formats,
-		              n->ip_cleared, n->rows_v1, n->pruned_v1);
-	for (const char *p = r->notes; *p;) {
+	if (r->bad_id)
+		return cg_buf_printf(out, "%sBROKEN: %s\n", label, r->why);
+	cut = cg_buf_printf(out, "%sOK: %lld rows verified (%lld redacted, %lld pruned by retention), chain head %s\n",
+	                    label, n->links, n->redacted, n->pruned + n->pruned_v1, r->head);
+	if (!cut && (n->purges || n->formats || n->ip_cleared || n->rows_v1))
+		cut = cg_buf_printf(out, "  of them: %lld purges, %lld format events; %lld rows with their IP prefix "
+		                    "cleared; %lld rows and %lld pruned links of row format 1\n", n->purges, n->formats,
+		                    n->ip_cleared, n->rows_v1, n->pruned_v1);
+	for (const char *p = r->notes; *p && !cut;) {
 		size_t len = strcspn(p, "\n");
-		cg_buf_printf(out, "  note: %.*s\n", (int)len, p);
+		cut = cg_buf_printf(out, "  note: %.*s\n", (int)len, p);
 		p += len + (p[len] == '\n');
 	}
+	return cut;
 }
 
 int cg_cli_verify_print(const char *label, const struct cg_verify *v)
 {
 	struct cg_buf b;
+	int cut;
 
 	cg_buf_init(&b, 1 << 16);
-	cg_cli_verify_text(label, v, &b);
+	/* the verdict is the first line; notes that did not fit are said to be
+	 * missing, not dropped in silence */
+	cut = cg_cli_verify_text(label, v, &b);
 	fputs(b.p ? b.p : "", stdout);
+	if (cut)
+		fputs("  note: (the report stops here: more notes than it holds)\n", stdout);
 	cg_buf_free(&b);
 	return cg_audit_result(v->a)->bad_id ? 1 : 0;
-}
-
-int cg_cli_verify_cmd(const struct cg_config *cfg, const char *database, const char *head_file,
-                      int min_retention_days)
-{
-	struct cg_store_port st = {0};
-	struct cg_store_reader *rd = NULL;
-	struct cg_verify v = {0};
-	int rc;
-
-	if (head_file)
-		return cg_cli_verify_head(cfg, head_file, min_retention_days);
-	if (cg_cli_open(cfg, database, CG_STORE_READONLY, &st, &rd))
-		return 1;
-	rc = cg_cli_verify(&st, rd, min_retention_days, &v);
-	cg_cli_close(&st, rd);
-	if (rc != CG_OK) {
-		fprintf(stderr, "consentctl: cannot read the database\n");
-		cg_cli_verify_free(&v);
-		return 1;
-	}
-	rc = cg_cli_verify_print("", &v);
-	cg_cli_verify_free(&v);
-	return rc;
 }

@@ -1,6 +1,5 @@
 /* Pass 2 of the audit (audit.h): every link in id order — its place in
  * the chain, its digests, its row format, and what a row may lack. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,33 +57,6 @@ int cg_audit_head(struct cg_audit *a, int64_t last_id, int64_t signed_ms, const 
 const struct cg_audit_result *cg_audit_result(const struct cg_audit *a)
 {
 	return &a->r;
-}
-
-void audit_fault(struct cg_audit *a, int64_t id, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (a->r.bad_id && a->r.bad_id <= id)
-		return;
-	a->r.bad_id = id;
-	n = snprintf(a->r.why, sizeof a->r.why, "row %lld: ", (long long)id);
-	va_start(ap, fmt);
-	vsnprintf(a->r.why + n, sizeof a->r.why - (size_t)n, fmt, ap);
-	va_end(ap);
-}
-
-void audit_note(struct cg_audit *a, const char *fmt, ...)
-{
-	size_t n = strlen(a->r.notes);
-	va_list ap;
-
-	if (n + 2 >= sizeof a->r.notes)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(a->r.notes + n, sizeof a->r.notes - n - 1, fmt, ap);
-	va_end(ap);
-	strcat(a->r.notes, "\n");
 }
 
 /* ---- rows ------------------------------------------------------------------------ */

@@ -15,6 +15,35 @@
 #include "consentgate/timefmt.h"
 #include "audit_internal.h"
 
+/* ---- what the audit finds (both passes report through these) ---------------- */
+
+void audit_fault(struct cg_audit *a, int64_t id, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (a->r.bad_id && a->r.bad_id <= id)
+		return;
+	a->r.bad_id = id;
+	n = snprintf(a->r.why, sizeof a->r.why, "row %lld: ", (long long)id);
+	va_start(ap, fmt);
+	vsnprintf(a->r.why + n, sizeof a->r.why - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+void audit_note(struct cg_audit *a, const char *fmt, ...)
+{
+	size_t n = strlen(a->r.notes);
+	va_list ap;
+
+	if (n + 2 >= sizeof a->r.notes)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(a->r.notes + n, sizeof a->r.notes - n - 1, fmt, ap);
+	va_end(ap);
+	strcat(a->r.notes, "\n");
+}
+
 /* ---- the map ---------------------------------------------------------------- */
 
 static size_t slot_of(const struct audit_map *m, const uint8_t key[16])

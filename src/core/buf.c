@@ -6,12 +6,22 @@
 #include "consentgate/buf.h"
 #include "consentgate/err.h"
 
+#ifdef CG_BUF_TINY
+/* the truncation test's build: every cap clamped to what the test sets
+ * (tests/unit/test_truncation.c) */
+extern size_t CG_BUF_TINY;
+#endif
+
 void cg_buf_init(struct cg_buf *b, size_t max)
 {
 	b->p = NULL;
 	b->len = 0;
 	b->cap = 0;
 	b->max = max;
+#ifdef CG_BUF_TINY
+	if (b->max > CG_BUF_TINY)
+		b->max = CG_BUF_TINY;
+#endif
 }
 
 static int cg_buf_reserve(struct cg_buf *b, size_t extra)

@@ -1,5 +1,6 @@
-/* The request handler's private parts, shared by handler.c (helpers,
- * consent routes, the routing table), handler_collect.c (/collect,
+/* The request handler's private parts, shared by handler_respond.c (the
+ * answers), handler.c (helpers, consent routes, the routing table),
+ * handler_collect.c (/collect,
  * /consent/check), handler_rights.c (export, erase, report),
  * handler_shown.c and handler_vendors.c (what a choice was shown),
  * handler_csp.c (the per-visitor Content-Security-Policy). */

@@ -52,10 +52,15 @@ int cgh_shown(struct ctx *c, const struct cg_choice_req *body, char out[CG_BANNE
 	out[0] = '\0';
 	if (!build_and_notice(c, body, grants, &w) || !cgh_vendors_shown(c, body, grants, vendors, &asserted))
 		return 0;
-	/* The vendor list is checked, not yet recorded: its id goes into
-	 * w.vendors (the record's ";vendors=" part, shown.h) once the lists'
-	 * bytes are kept and old ones retired (docs/auditors.md#what-was-shown).
-	 * Without a banner build configured nothing is recorded. */
+	/* The vendor list goes into the chain beside build and notice once the
+	 * site declares vendors (the daemon keeps its bytes then); one the
+	 * client did not name is the server's word like a build it did not
+	 * name: ";asserted" says the record holds something the client did not
+	 * name. Without a banner build configured nothing is recorded. */
+	if (c->cfg->n_vendors > 0) {
+		memcpy(w.vendors, vendors, sizeof vendors);
+		w.asserted |= asserted;
+	}
 	if (w.build[0])
 		cg_shown_record(out, &w);
 	return 1;

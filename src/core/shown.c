@@ -84,6 +84,11 @@ void cg_notice_id(struct cg_shown_file *file, char id[CG_NOTICE_ID_LEN + 1])
 	memcpy(id, file->hash, CG_NOTICE_ID_LEN + 1);
 }
 
+const char *cg_shown_kind_name(int kind)
+{
+	return kind == CG_SHOWN_BANNER ? "banner" : kind == CG_SHOWN_NOTICE ? "notice" : "vendors";
+}
+
 int cg_build_id_valid(const char *s)
 {
 	return strlen(s) == CG_BUILD_ID_LEN && strspn(s, "0123456789abcdef") == CG_BUILD_ID_LEN;
@@ -105,13 +110,16 @@ int cg_shown_name_valid(const char *name)
 
 #define NOTICE_NONE "----------------------------------------------------------------"
 
-/* The optional parts of a record, in their order (shown.h). */
+/* The optional parts of a record, in their order (shown.h); a part that
+ * is an id is exactly that many lower-case hex digits (an edited id that
+ * is no id fails the grammar, not only the digest). */
 static const struct {
 	const char *key;
 	size_t off;
+	size_t hex;                         /* 0: any value */
 } parts[] = {
-	{"vendors", offsetof(struct cg_what_shown, vendors)},
-	{"mode", offsetof(struct cg_what_shown, mode)},
+	{"vendors", offsetof(struct cg_what_shown, vendors), 64},
+	{"mode", offsetof(struct cg_what_shown, mode), 0},
 };
 #define NPARTS (sizeof parts / sizeof parts[0])
 #define VALUE_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
@@ -140,7 +148,8 @@ static int parse_part(const char **p, size_t i, struct cg_what_shown *w)
 		return 0;
 	*p += 2 + klen;
 	vlen = strspn(*p, VALUE_CHARS);
-	if (vlen == 0 || vlen > CG_SHOWN_VALUE_MAX)
+	if (vlen == 0 || vlen > CG_SHOWN_VALUE_MAX ||
+	    (parts[i].hex && (vlen != parts[i].hex || strspn(*p, "0123456789abcdef") < vlen)))
 		return -1;
 	memcpy(v, *p, vlen);
 	v[vlen] = '\0';

@@ -113,6 +113,8 @@ static int open_handles(struct daemon *d, const char *cfg_path)
 		cg_error("%s: [storage] %s: %s", cfg_path, d->cfg.backend == CG_BACKEND_SQLITE ? "database" : "url", err);
 		return -1;
 	}
+	if (cgd_acked_start(d) != CG_OK)
+		return -1;
 	if (d->store.client_key(d->store.ctx, d->client_key) != CG_OK) {
 		cg_error("storage: no client_id key");
 		return -1;
@@ -279,6 +281,7 @@ static void close_handles(struct daemon *d)
 	pthread_mutex_unlock(&d->fwd_mu);
 	cg_forwarder_stop(fwd);
 	cg_store_port_close(&d->store);
+	cgd_acked_stop(d);
 	cg_intake_free(d->intake);
 	cg_buf_free(&d->too_large);
 	cg_startup_unlisten(&d->cfg, &d->listener);
@@ -330,7 +333,7 @@ int main(int argc, char **argv)
 		printf("consentgated: %s: configuration OK\n", cfg_path);
 		return 0;
 	}
-	d.listener.fd = d.no_accept_fd = -1;
+	d.listener.fd = d.no_accept_fd = d.acked_dfd = -1;
 	pthread_mutex_init(&d.fwd_mu, NULL);
 	pthread_mutex_init(&d.leaks.mu, NULL);
 	/* Signals go to one thread (sigwait below); libfcgi's own handlers

@@ -24,7 +24,7 @@
 #include "consentgate/storage.h"
 
 /* requests_total{route,status}: fixed tables (metrics.c), lock-free counters */
-#define CGD_NROUTES 16
+#define CGD_NROUTES CG_NROUTES
 #define CGD_NSTATUSES 12
 
 /* Read connections: a query borrows one for its duration. SQLite: one per
@@ -117,12 +117,21 @@ struct daemon {
 	atomic_int proof_stop;
 	pthread_mutex_t proof_mu;
 	pthread_cond_t proof_wake;
+	/* acked.c: the last row acknowledged, kept by the store up to date
+	 * and saved to the state directory by a thread of its own */
+	struct cg_acked acked;
+	char acked_dir[CG_CFG_STR + 32];
+	int acked_dfd, acked_running, acked_stop;
+	int64_t acked_saved;
+	pthread_t acked_thread;
+	pthread_mutex_t acked_mu;
+	pthread_cond_t acked_wake;
 	/* shown.c: this instance's banner build and notice ("" when none), and
 	 * the status of build ids choices named */
 	char build[33], notice[65];
 	pthread_mutex_t builds_mu;
 	struct {
-		char id[33];
+		char id[65];              /* a build's or a vendor list's */
 		int status;
 		char notice[65];          /* a retired build's: the notice of its time */
 		int64_t at_ms;
@@ -145,11 +154,18 @@ void cgd_wake_forwarder(struct daemon *d);
  * starts the head-signing thread; stop joins it and wipes the key */
 int cgd_proof_start(struct daemon *d);
 void cgd_proof_stop(struct daemon *d);
+/* acked.c: loads the last acknowledged row, has the store check and keep
+ * it (a database that lacks it refuses the start), saves it; stop (after
+ * the store closed) saves the final one */
+int cgd_acked_start(struct daemon *d);
+void cgd_acked_stop(struct daemon *d);
 
 /* shown.c: registers this instance's banner build and notice; the status
  * of a build id (enum cg_build_status) */
 int cgd_shown_start(struct daemon *d);
 int cgd_build_status(struct daemon *d, const char *build, char notice_then[65]);
+/* the status of a vendor list id (enum cg_build_status) */
+int cgd_vendors_status(struct daemon *d, const char *id);
 
 /* ops.c: the handler's services over the real handles */
 void cgd_ops_init(struct worker *w, struct cg_ops *ops);
@@ -183,7 +199,7 @@ void cgd_leaks_flush(struct daemon *d);
 int cgd_leaks_metrics(struct daemon *d, struct cg_buf *out);
 
 /* metrics.c */
-void cgd_count_request(struct daemon *d, const char *route, int status);
+void cgd_count_request(struct daemon *d, int route, int status);
 int cgd_metrics(struct daemon *d, struct cg_buf *out);
 
 #endif

@@ -70,9 +70,9 @@ static size_t on_reply(char *data, size_t size, size_t n, void *arg)
 	struct cg_buf *b = arg;
 	size_t len = size * n;
 
-	/* keep the start of the answer for last_error; ignore the rest */
-	if (b->len < 200)
-		cg_buf_add(b, data, len > 200 - b->len ? 200 - b->len : len);
+	/* the start of the answer for last_error (none if memory fails) */
+	if (b->len < 200 && cg_buf_add(b, data, len > 200 - b->len ? 200 - b->len : len) != CG_OK)
+		cg_buf_reset(b);
 	return len;
 }
 

@@ -7,19 +7,14 @@
 #include "consentgate/err.h"
 #include "daemon.h"
 
-static const char *const metric_routes[CGD_NROUTES] = {
-	"state", "choice", "withdraw", "objection", "collect", "check", "export", "erase",
-	"healthz", "metrics", "report", "keys", "chain-head", "csp", "csp-report", "other",
-};
 static const int metric_statuses[CGD_NSTATUSES] = {200, 204, 400, 403, 404, 405, 409, 413, 415, 429, 500, 503};
 #define STATUS_500_INDEX 10
 
-void cgd_count_request(struct daemon *d, const char *route, int status)
+/* route: the handler's index of it (handler.h), so no name is compared */
+void cgd_count_request(struct daemon *d, int route, int status)
 {
-	size_t r, s;
+	size_t r = route >= 0 && route < CGD_NROUTES ? (size_t)route : CG_ROUTE_OTHER, s;
 
-	for (r = 0; r < CGD_NROUTES - 1 && strcmp(metric_routes[r], route) != 0; r++)
-		;
 	for (s = 0; s < CGD_NSTATUSES && metric_statuses[s] != status; s++)
 		;
 	if (s == CGD_NSTATUSES)
@@ -46,7 +41,7 @@ static int requests_and_decisions(struct daemon *d, struct cg_buf *out)
 			uint64_t v = atomic_load(&d->requests[r][s]);
 			if (v)
 				rc |= cg_buf_printf(out, "consentgate_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
-				                    metric_routes[r], metric_statuses[s], ull(v));
+				                    cg_route_name((int)r), metric_statuses[s], ull(v));
 		}
 	rc |= family(out, "consentgate_decisions_total", "counter",
 	             "Gatekeeper decisions by destination and result.");

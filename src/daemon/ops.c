@@ -214,6 +214,11 @@ static int op_build_status(void *ctx, const char *build, char notice_then[65])
 	return cgd_build_status(((struct worker *)ctx)->d, build, notice_then);
 }
 
+static int op_vendors_status(void *ctx, const char *id)
+{
+	return cgd_vendors_status(((struct worker *)ctx)->d, id);
+}
+
 /* getrandom(2), to the last byte asked for */
 static int fill_random(void *buf, size_t n)
 {
@@ -266,8 +271,8 @@ void cgd_ops_init(struct worker *w, struct cg_ops *ops)
 		.report = op_report, .metrics = op_metrics, .admit = op_admit,
 		.admit_notices = op_admit_notices, .recipients = op_recipients,
 		.signer = op_signer, .public_keys = op_public_keys, .latest_head = op_latest_head,
-		.shown_now = op_shown_now, .build_status = op_build_status, .csp = op_csp,
-		.leaks = op_leaks,
+		.shown_now = op_shown_now, .build_status = op_build_status, .vendors_status = op_vendors_status,
+		.csp = op_csp, .leaks = op_leaks,
 	};
 
 	*ops = o;

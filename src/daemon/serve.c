@@ -173,7 +173,7 @@ static void finish(struct inflight *f)
 {
 	struct daemon *d = f->d;
 
-	cgd_count_request(d, f->res.route ? f->res.route : "other", f->res.status);
+	cgd_count_request(d, f->res.route, f->res.status);
 	write_response(&f->rq, f->head, &f->res);
 	FCGX_Detach(&f->rq);
 	FCGX_Finish_r(&f->rq);
@@ -226,7 +226,7 @@ static int admit(struct daemon *d, struct inflight *f)
 	size_t cost = cost_of(f);
 
 	if (atomic_fetch_add(&d->inflight_bytes, cost) + cost > (size_t)d->cfg.max_inflight_bytes) {
-		const char *route = f->res.route;
+		int route = f->res.route;
 		atomic_fetch_sub(&d->inflight_bytes, cost);
 		atomic_fetch_add(&d->busy_refusals, 1);
 		cg_response_free(&f->res);

@@ -1,11 +1,26 @@
 /* What every backend shares, written against the port alone: the blocking
  * side of its completion callbacks (cg_store_submit_wait, the semaphore
- * waiter) and a subject's events gathered through each_event. */
+ * waiter), a subject's events gathered through each_event, and the port's
+ * own small helpers (storage.h), so that each backend links alone. */
 #include <semaphore.h>
 #include <stdlib.h>
 
 #include "consentgate/err.h"
 #include "consentgate/storage.h"
+
+static const char *const ob_state_names[CG_OB_NSTATES] = {"pending", "delivered", "dropped", "dead"};
+
+const char *cg_outbox_state_name(int st)
+{
+	return st >= 0 && st < CG_OB_NSTATES ? ob_state_names[st] : "unknown";
+}
+
+void cg_store_outbox_items_free(struct cg_outbox_item *items, size_t n)
+{
+	for (size_t i = 0; items && i < n; i++)
+		free(items[i].payload);
+	free(items);
+}
 
 void cg_store_waiter_init(struct cg_store_waiter *w)
 {

@@ -1,5 +1,6 @@
 /* The storage port's front door: [storage] backend chooses the backend. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,41 @@
 #include "consentgate/storage.h"
 #include "consentgate/store_pg.h"
 #include "consentgate/store_sqlite.h"
+
+/* A backend left out of the build (cmake -DCG_SQLITE=OFF or
+ * -DCG_POSTGRESQL=OFF): its entry points refuse with the reason, so that
+ * the daemon, consentctl and their configuration checks stay one code. */
+#if !defined(CG_WITH_SQLITE) || !defined(CG_WITH_POSTGRESQL)
+static int not_built(const char *name, const char *option, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "this build of consentgate has no %s backend (cmake -D%s=ON)", name, option);
+	return CG_ERR_CONFIG;
+}
+#endif
+#ifndef CG_WITH_SQLITE
+int cg_sqlite_open(const struct cg_config *cfg, int mode, struct cg_store_port *out, char *err, size_t errlen)
+{
+	(void)cfg;
+	(void)mode;
+	memset(out, 0, sizeof *out);
+	return not_built("SQLite", "CG_SQLITE", err, errlen);
+}
+#endif
+#ifndef CG_WITH_POSTGRESQL
+int cg_pg_open(const struct cg_config *cfg, int mode, struct cg_store_port *out, char *err, size_t errlen)
+{
+	(void)cfg;
+	(void)mode;
+	memset(out, 0, sizeof *out);
+	return not_built("PostgreSQL", "CG_POSTGRESQL", err, errlen);
+}
+
+int cg_pg_url_check(const char *url, char *err, size_t errlen)
+{
+	(void)url;
+	return not_built("PostgreSQL", "CG_POSTGRESQL", err, errlen);
+}
+#endif
 
 int cg_store_port_open(const struct cg_config *cfg, int mode, struct cg_store_port *out,
                        char *err, size_t errlen)

@@ -5,7 +5,9 @@
 # and row format 1 -> 2 (tests/fixtures/v3.sql, SQLite schema 3, and
 # pg2.sql, PostgreSQL schema 2: what was shown, IP prefixes cleared with
 # their salt, pruned visitors, signed heads), through the erasure notices'
-# schema (SQLite 4, PostgreSQL 3) to row format 2 (SQLite 5, PostgreSQL 4).
+# schema (SQLite 4, PostgreSQL 3) to row format 2 (SQLite 5, PostgreSQL 4)
+# and on to kept vendor lists and the outbox's whole subject index
+# (SQLite 6, PostgreSQL 5) and the leak reports (SQLite 7, PostgreSQL 6).
 # Every analyst view keeps its rows; old rows keep verifying under the old
 # rule and are named as such; the format event closes row format 1; new
 # rows are of format 2; the visitors' consent IDs still find their records.
@@ -44,7 +46,7 @@ ini() { # NAME STORAGE-LINES...: a configuration for consentctl
 	echo "$f"
 }
 
-echo "# consentctl migrate: schema 1 -> 5"
+echo "# consentctl migrate: schema 1 -> 7"
 A="$W/a.db"
 load v1 "$A"
 before=$(views "$A")
@@ -53,7 +55,7 @@ expect_eq "a schema-1 file" 1 "$(sqlite3 "$A" "PRAGMA user_version")"
 out=$("$CG_BUILD/consentctl" -c "$AI" migrate 2>&1); rc=$?
 expect_eq "migrate exits 0" 0 "$rc"
 expect_match "migrate says so" "a.db: the schema is this build's" "$out"
-expect_eq "schema 6 (leak reports on top of row format 2)" 6 "$(sqlite3 "$A" "PRAGMA user_version")"
+expect_eq "schema 7 (vendor lists, then leak reports, on top of row format 2)" 7 "$(sqlite3 "$A" "PRAGMA user_version")"
 after=$(views "$A")
 expect_eq "every analyst view returns the same rows as before" "$before" "$after"
 expect_eq "no schema-1 table is left" "" "$(sqlite3 "$A" "SELECT name FROM sqlite_master WHERE name LIKE 'v1%'")"
@@ -81,7 +83,7 @@ load v1 "$CG_DB_PATH"
 CG_DIR=$(mktemp -d /tmp/cg-test.XXXXXX)
 stack_start || exit 1
 cookie() { sed -n "s/^$2=//p" "$fixtures/$1-cookies.txt"; }
-expect_eq "the daemon migrated the file" 6 "$(sql "PRAGMA user_version")"
+expect_eq "the daemon migrated the file" 7 "$(sql "PRAGMA user_version")"
 expect_match "and logged it" "migrated from schema 1 to 2.*migrated from schema 1 to 5" "$(cat "$CG_DIR/daemon.log" | tr '\n' ' ')"
 state() { curl -s -H "Cookie: cg_id=$1" "$CG_URL/consent"; }
 expect_match "accept-all visitor's state" '"preferences":true,"statistics":true,"marketing":true' "$(state "$(cookie v1 all)")"
@@ -107,15 +109,25 @@ expect_eq "the chain continues across the migration" 0 "$rc"
 expect_match "verify counts the new rows" "OK: 17 rows verified" "$out"
 stack_stop
 
-echo "# row format 1 -> 2: a log of SQLite schema 3 (through 4)"
+echo "# row format 1 -> 2: a log of SQLite schema 3 (through 4, 5 and 6 to 7)"
 V="$W/v3.db"
 load v3 "$V"
 before=$(views "$V")
+shown_before=$(sqlite3 "$V" "SELECT * FROM shown ORDER BY id; SELECT * FROM shown_files ORDER BY 1, 2; SELECT hash, length(bytes) FROM artefacts ORDER BY 1")
 old_tip=$(sqlite3 "$V" "SELECT hash FROM consent_events ORDER BY id DESC LIMIT 1")
 VI=$(ini v3 "database = $V")
 out=$("$CG_BUILD/consentctl" -c "$VI" migrate 2>&1); rc=$?
-expect_eq "schema 3 -> 6" "0 6" "$rc $(sqlite3 "$V" "PRAGMA user_version")"
+expect_eq "schema 3 -> 7" "0 7" "$rc $(sqlite3 "$V" "PRAGMA user_version")"
 expect_eq "every analyst view returns the same rows as before" "$before" "$(views "$V")"
+expect_eq "schema 7: the leak reports' table" "csp_leaks" "$(sqlite3 "$V" "SELECT name FROM sqlite_master WHERE name = 'csp_leaks'")"
+expect_eq "schema 6: the builds and notices kept, retired ones too, through the table's rebuild" "$shown_before" \
+	"$(sqlite3 "$V" "SELECT * FROM shown ORDER BY id; SELECT * FROM shown_files ORDER BY 1, 2; SELECT hash, length(bytes) FROM artefacts ORDER BY 1")"
+expect_eq "... which now takes vendor lists (kind 2) and nothing else" "ok|CHECK" \
+	"$(sqlite3 "$V" "BEGIN; INSERT INTO shown(id, kind, first_ms) VALUES('x', 2, 0); SELECT 'ok'; ROLLBACK" 2>&1 | tr '\n' '|')$(sqlite3 "$V" "INSERT INTO shown(id, kind, first_ms) VALUES('y', 3, 0)" 2>&1 | grep -o CHECK)"
+expect_eq "schema 6: an erasure finds every outbox row of its subject by an index (no scan)" "outbox_sid|0" \
+	"$(sqlite3 "$V" "SELECT name, count(*) FILTER (WHERE sql LIKE '%WHERE%') FROM sqlite_master WHERE name = 'outbox_sid'")"
+expect_match "... the erasure's statement uses it" "USING INDEX outbox_sid \(sid=\?\)" \
+	"$(sqlite3 "$V" "EXPLAIN QUERY PLAN UPDATE outbox_rows SET sid = NULL, payload = '' WHERE sid = 1")"
 expect_eq "old rows are of row format 1, named so in the views" "15|0" \
 	"$(sqlite3 "$V" "SELECT count(*), count(*) FILTER (WHERE row_format <> 1) FROM (SELECT row_format FROM consent_events UNION ALL SELECT row_format FROM consent_pruned)")"
 expect_eq "the format event links onto the old tip" "$old_tip" "$(sqlite3 "$V" "SELECT prev_hash FROM consent_log")"
@@ -154,7 +166,12 @@ psql -X -q -v ON_ERROR_STOP=1 "$PGURL" <"$fixtures/pg2.sql" >/dev/null || not_ok
 before=$(psql -X -q -At -F '|' "$PGURL" -c "$VIEWS")
 PI=$(ini pg "backend = postgresql" "url = $PGURL")
 out=$("$CG_BUILD/consentctl" -c "$PI" migrate 2>&1); rc=$?
-expect_eq "PostgreSQL schema 2 -> 5" "0 5" "$rc $(pgsql "$PGDB" "SELECT value FROM meta WHERE key = 'schema_version'")"
+expect_eq "PostgreSQL schema 2 -> 6" "0 6" "$rc $(pgsql "$PGDB" "SELECT value FROM meta WHERE key = 'schema_version'")"
+expect_eq "schema 5: vendor lists may be kept" "(kind = ANY (ARRAY[0, 1, 2]))" \
+	"$(pgsql "$PGDB" "SELECT pg_get_expr(conbin, conrelid) FROM pg_constraint WHERE conname = 'shown_kind_check'")"
+expect_eq "schema 5: the outbox's subject index covers every row" "CREATE INDEX outbox_sid ON public.outbox_rows USING btree (sid)" \
+	"$(pgsql "$PGDB" "SELECT indexdef FROM pg_indexes WHERE indexname = 'outbox_sid'")"
+expect_eq "schema 6: the leak reports' table" "csp_leaks" "$(pgsql "$PGDB" "SELECT to_regclass('csp_leaks')")"
 expect_eq "every analyst view returns the same rows as before" "$before" "$(psql -X -q -At -F '|' "$PGURL" -c "$VIEWS")"
 out=$("$CG_BUILD/consentctl" -c "$PI" verify); rc=$?
 expect_match "the migrated log verifies, old rows named" \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The tamper suite (row format 2): a real log written by the daemon over
-# four years of (faked) time — choices naming the build and notice, a
+# four years of (faked) time — choices naming the build, notice and vendor list, a
 # refusal, a withdrawal last week, an objection, an erasure, rows whose IP
 # prefix retention cleared, visitors pruned by an honest purge, a key
 # rotation — verifies with consentctl verify, verify --head (a head signed
@@ -23,9 +23,15 @@ chmod 755 "$CG_DIR"
 export CG_DIR
 trap stack_stop EXIT
 printf '<!doctype html><title>Personvern 2023-12</title>\n' >"$CG_DIR/notice.html"
+# a vendor declared: the choices record the vendor list's id too
 export CG_INI_EXTRA="
 [policy]
 notice_file = $CG_DIR/notice.html
+
+[vendors]
+catalogue = $CG_SRC/conf/vendors.ini
+
+[vendor.youtube]
 "
 CG_DAEMON_AT=-1500d stack_start || exit 1
 CTL=("$CG_BUILD/consentctl" -c "$CG_INI")
@@ -96,6 +102,9 @@ expect_eq "every kind of row is there to tamper with: choice, withdraw, objectio
 	               (SELECT count(*) > 0 FROM consent_events WHERE ip_digest IS NOT NULL),
 	               (SELECT count(*) > 0 FROM consent_pruned WHERE row_format = 2),
 	               (SELECT count(*) > 0 FROM consent_log WHERE kind = 'purge')" | tr '|' ' ' | sed 's/t/1/g; s/f/0/g')"
+
+expect_ge "the choices' records name the vendor list (so changing them is tampering with it)" 3 \
+	"$(sql "SELECT count(*) FROM consent_events WHERE banner LIKE '%;vendors=%'")"
 
 echo "# every column of every kind of row, and the attacks"
 if [ "$CG_BACKEND" = postgresql ]; then

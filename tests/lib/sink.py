@@ -4,12 +4,13 @@ gets (one JSON line each) and answers as told.
 
     sink.py PORT RECORDS.jsonl
 
-POST /_control {"mode": "ok"|"500"|"429"|"400"|"hang"|"reset"|"hold"} changes
+POST /_control {"mode": "ok"|"500"|"429"|"400"|"hang"|"reset"|"hold"|"flaky"} changes
 how it answers from then on; GET /_control returns the count of recorded
 requests. "hold" records a request and keeps it waiting until the mode
 changes, then answers it as the new mode says (a delivery in flight for as
 long as a test needs). Only ever listens on 127.0.0.1."""
 import json
+import random
 import socket
 import struct
 import sys
@@ -56,6 +57,9 @@ class Handler(BaseHTTPRequestHandler):
             with open(sys.argv[2], "a") as f:
                 f.write(json.dumps(rec) + "\n")
             COUNT["n"] += 1
+        if mode == "flaky":  # the soak's: 30 % refused, 5 % hanging, the rest taken
+            r = random.random()
+            mode = "hang" if r < 0.05 else "500" if r < 0.35 else "ok"
         if mode == "hold":
             with CHANGED:
                 CHANGED.wait_for(lambda: MODE["mode"] != "hold")

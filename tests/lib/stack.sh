@@ -18,7 +18,8 @@
 #      CG_UPSTREAM_KEEPALIVE_TIMEOUT (how long nginx keeps an idle connection to the daemon),
 #      CG_TCP_LISTEN (set: the daemon listens on 127.0.0.1:PORT, not a unix socket),
 #      CG_STORAGE_EXTRA (lines in [storage]), CG_PG_VIA (HOST:PORT of a proxy
-#      to PostgreSQL the daemon connects through),
+#      to PostgreSQL the daemon connects through), CG_PG_HOSTS (socket
+#      directories, comma-separated: a URL with target_session_attrs=read-write),
 #      CG_BACKEND (sqlite, the default, or postgresql: a fresh database in the
 #      private cluster of tests/lib/pg.sh, started here unless CG_PG_HOST
 #      names a running one)
@@ -212,6 +213,9 @@ stack_start() {
 		cg_pg_test_helpers || return 1
 		# CG_PG_VIA=HOST:PORT: the daemon connects through a TCP proxy there
 		[ -n "${CG_PG_VIA:-}" ] && CG_PG_URL="postgresql://cg@${CG_PG_VIA}/$CG_PG_DB"
+		# CG_PG_HOSTS=DIR_A,DIR_B: a primary and its standby, the one that takes writes
+		[ -n "${CG_PG_HOSTS:-}" ] &&
+			CG_PG_URL="postgresql:///$CG_PG_DB?host=$CG_PG_HOSTS&port=$CG_PG_PORT&user=cg&target_session_attrs=read-write"
 	fi
 
 	# nginx workers run as www-data: they read the web files from a copy

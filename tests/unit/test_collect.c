@@ -257,10 +257,11 @@ static char *ga4_row(const char *cid, int marketing, long long ts, int nev, size
 
 	memset(padding, 'x', pad);
 	cg_buf_init(&evs, 1 << 20);
-	cg_buf_adds(&evs, "[");
+	assert_int_equal(cg_buf_adds(&evs, "["), CG_OK);
 	for (int i = 0; i < nev; i++)
-		cg_buf_printf(&evs, "%s{\"name\":\"e%d\",\"params\":{\"p\":\"%s\\\"}{\"}}", i ? "," : "", i, padding);
-	cg_buf_adds(&evs, "]");
+		assert_int_equal(cg_buf_printf(&evs, "%s{\"name\":\"e%d\",\"params\":{\"p\":\"%s\\\"}{\"}}",
+		                               i ? "," : "", i, padding), CG_OK);
+	assert_int_equal(cg_buf_adds(&evs, "]"), CG_OK);
 	ev = json_loads(evs.p, 0, NULL);
 	assert_non_null(ev);
 	payload_in(&in, &cfg, &d, CG_DEST_GA4, CG_FORWARD_FULL, cid, "NO");

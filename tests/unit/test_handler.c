@@ -130,9 +130,18 @@ static int f_build_status(void *ctx, const char *build, char notice_then[65])
 	return strcmp(build, CUR) == 0 ? CG_BUILD_CURRENT : strcmp(build, OLD) == 0 ? CG_BUILD_RETIRED : CG_BUILD_UNKNOWN;
 }
 
+#define OLD_LIST "5555555555555555555555555555555555555555555555555555555555555555"   /* a retired vendor list */
+
+/* the lists the store knows besides the configuration's: one retired */
+static int f_vendors_status(void *ctx, const char *id)
+{
+	(void)ctx;
+	return strcmp(id, OLD_LIST) == 0 ? CG_BUILD_RETIRED : CG_BUILD_UNKNOWN;
+}
+
 static const struct cg_ops ops = {
 	.country = f_country, .load_state = f_load, .random = f_random, .keys = f_keys,
-	.shown_now = f_shown_now, .build_status = f_build_status,
+	.shown_now = f_shown_now, .build_status = f_build_status, .vendors_status = f_vendors_status,
 };
 
 /* ---- helpers ---- */
@@ -731,10 +740,20 @@ static void test_routing(void **state)
 	r.path = "/other";
 	run(&r);
 	assert_int_equal(res.status, 404);
+	/* the metrics' route: an index into the routing table, "other" when none */
+	assert_int_equal(res.route, CG_ROUTE_OTHER);
+	assert_string_equal(cg_route_name(CG_ROUTE_OTHER), "other");
+	assert_string_equal(cg_route_name(0), "state");
+	for (int i = 0; i < CG_ROUTE_OTHER; i++)
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(cg_route_name(i), cg_route_name(j));
+	r = base("GET", "/consent/vendors", NULL);
+	run(&r);
+	assert_string_equal(cg_route_name(res.route), "vendors");
 	r = base("GET", "/consent/healthz", NULL);
 	run(&r);
 	assert_int_equal(res.status, 200);
-	assert_string_equal(res.route, "healthz");
+	assert_string_equal(cg_route_name(res.route), "healthz");
 	r.path = "/consent/metrics"; /* no metrics op in this fake */
 	run(&r);
 	assert_int_equal(res.status, 503);
@@ -989,6 +1008,51 @@ static void test_withdraw_expiries_bounded(void **state)
 	assert_non_null(strstr(got, "; Domain=shop.test"));
 }
 
+/* the vendor list in the record: the one named, or the one in service
+ * marked asserted; never served: 400; retired: 409 stale_vendors unless
+ * the choice grants nothing; none recorded while the site declares no
+ * vendors */
+static void test_vendor_list_recorded(void **state)
+{
+	char named[200], list[CG_VENDORS_ID_LEN + 1];
+	struct cg_request r = base("POST", "/consent", WITH(",\"banner\":\"" CUR "\"", "true"));
+
+	(void)state;
+	run(&r);
+	assert_string_equal(F.events[F.n - 1].banner, "build=" CUR ";notice=" NOTICE);
+	with_vendor_sv();
+	memcpy(list, cfg.vendors_id, sizeof list);
+	snprintf(named, sizeof named, ",\"banner\":\"%s\",\"vendors\":\"%s\"", CUR, list);
+	char json[512];
+	snprintf(json, sizeof json, WITH("%s", "true"), named);
+	r = base("POST", "/consent", json);
+	run(&r);
+	assert_int_equal(res.status, 200);
+	snprintf(named, sizeof named, "build=" CUR ";notice=" NOTICE ";vendors=%s", list);
+	assert_string_equal(F.events[F.n - 1].banner, named);
+	/* a build named, no list: the list in service, asserted */
+	r = base("POST", "/consent", WITH(",\"banner\":\"" CUR "\"", "true"));
+	run(&r);
+	assert_int_equal(res.status, 200);
+	snprintf(named, sizeof named, "build=" CUR ";notice=" NOTICE ";vendors=%s;asserted", list);
+	assert_string_equal(F.events[F.n - 1].banner, named);
+	r = base("POST", "/consent", WITH(",\"vendors\":\"" NOTICE "\"", "false"));
+	run(&r);
+	assert_int_equal(res.status, 400);
+	assert_string_equal(jstr("field"), "vendors");
+	int n = F.n;
+	r = base("POST", "/consent", WITH(",\"vendors\":\"" OLD_LIST "\"", "true"));
+	run(&r);
+	assert_int_equal(res.status, 409);
+	assert_string_equal(jstr("error"), "stale_vendors");
+	assert_string_equal(jstr("current_vendors"), list);
+	assert_int_equal(F.n, n);
+	r = base("POST", "/consent", WITH(",\"banner\":\"" CUR "\",\"vendors\":\"" OLD_LIST "\"", "false"));
+	run(&r);
+	assert_int_equal(res.status, 200);
+	assert_string_equal(F.events[F.n - 1].banner, "build=" CUR ";notice=" NOTICE ";vendors=" OLD_LIST);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1014,6 +1078,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_withdraw_expires_vendor_cookies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_withdraw_expiries_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vendor_list_recorded, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -96,11 +96,12 @@ static void test_record(void **state)
 	assert_string_equal(back.notice, "");
 	/* the parts a later record may carry, in their order */
 	strcpy(w.notice, n);
-	strcpy(w.vendors, "3f2a");
+	strcpy(w.vendors, "8c5c5d0ddd1a432a78d4471e1ca16afb18624c6b0604c76847fde33bc460ab7b");
 	strcpy(w.mode, "opt_in");
 	w.asserted = 1;
 	cg_shown_record(rec, &w);
-	assert_string_equal(rec + 6 + 32 + 8 + 64, ";vendors=3f2a;mode=opt_in;asserted");
+	assert_string_equal(rec + 6 + 32 + 8 + 64, ";vendors=8c5c5d0ddd1a432a78d4471e1ca16afb18624c6b0604c76847fde33bc460ab7b"
+	                                           ";mode=opt_in;asserted");
 	assert_int_equal(cg_shown_parse(rec, &back), CG_OK);
 	assert_memory_equal(&back, &w, sizeof w);
 	/* only the exact form parses */
@@ -113,6 +114,16 @@ static void test_record(void **state)
 	snprintf(rec, sizeof rec, "build=%s;notice=%.63sX", b, n);
 	assert_int_equal(cg_shown_parse(rec, &back), CG_ERR_INVALID);
 	snprintf(rec, sizeof rec, "build=%s;notice=%s;mode=", b, n);
+	assert_int_equal(cg_shown_parse(rec, &back), CG_ERR_INVALID);
+	/* the vendor list's id is one: 64 lower-case hex digits, nothing else */
+	snprintf(rec, sizeof rec, "build=%s;notice=%s;vendors=%s", b, n, n);
+	assert_int_equal(cg_shown_parse(rec, &back), CG_OK);
+	assert_string_equal(back.vendors, n);
+	snprintf(rec, sizeof rec, "build=%s;notice=%s;vendors=%.63s", b, n, n);
+	assert_int_equal(cg_shown_parse(rec, &back), CG_ERR_INVALID);
+	snprintf(rec, sizeof rec, "build=%s;notice=%s;vendors=%.63sA", b, n, n);
+	assert_int_equal(cg_shown_parse(rec, &back), CG_ERR_INVALID);
+	snprintf(rec, sizeof rec, "build=%s;notice=%s;vendors=3f2a", b, n);
 	assert_int_equal(cg_shown_parse(rec, &back), CG_ERR_INVALID);
 	assert_true(cg_build_id_valid(b));
 	assert_false(cg_build_id_valid("79C60A93689838A5BA7217B6E331A89D"));

@@ -136,7 +136,7 @@ static void test_envelope_inside_export(void **state)
 	cg_buf_init(&env, 1 << 16);
 	cg_buf_init(&doc, 1 << 16);
 	assert_int_equal(cg_envelope_make(&s, "receipt", "{}", 2, &env), CG_OK);
-	cg_buf_printf(&doc, "{\"subject\":\"x\",\"signed_receipt\":%s}", env.p);
+	assert_int_equal(cg_buf_printf(&doc, "{\"subject\":\"x\",\"signed_receipt\":%s}", env.p), CG_OK);
 	assert_int_equal(cg_envelope_parse(doc.p, doc.len, &e, why, sizeof why), CG_OK);
 	assert_int_equal(cg_envelope_verify(&e, s.pk), CG_OK);
 	cg_envelope_free(&e);

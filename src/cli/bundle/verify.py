@@ -21,8 +21,9 @@ consentgate's: Python 3 and PyNaCl (Debian: python3-nacl).
    respect the highest retention an earlier purge recorded;
 6. every signed head whose row is here names that row's hash;
 7. what was shown: every file under artefacts/ is named by its SHA-256, each
-   banner build's id is recomputed from its files, each notice's id is its
-   file's SHA-256, and every event's build and notice are in the bundle.
+   banner build's id is recomputed from its files, each notice's and vendor
+   list's id is its file's SHA-256, and every event's build, notice and
+   vendor list are in the bundle.
 Prints what it checked; exit status 0 when everything holds, 1 otherwise.
 consentctl verify checks the same over the whole log (the bundle holds the
 period's rows and what they need)."""
@@ -32,7 +33,7 @@ failures = []
 notes = []
 SLACK_MS = 3600 * 1000
 DAY_MS = 86400 * 1000
-SHOWN = re.compile(r"build=[0-9a-f]{32};notice=(?:[0-9a-f]{64}|-{64})(?:;vendors=[A-Za-z0-9_.-]{1,64})?"
+SHOWN = re.compile(r"build=[0-9a-f]{32};notice=(?:[0-9a-f]{64}|-{64})(?:;vendors=[0-9a-f]{64})?"
                    r"(?:;mode=[A-Za-z0-9_.-]{1,64})?(?:;asserted)?$")
 PURGE = re.compile(r"purge;ip_prefix_days=(0|[1-9][0-9]*);events_days_after_end=(0|[1-9][0-9]*);"
                    r"consent_max_age_days=(0|[1-9][0-9]*);refusal_max_age_days=(0|[1-9][0-9]*);"
@@ -356,9 +357,9 @@ def shown(by_id):
     for e in by_id.values():
         if e.get("subject") is None:   # a pruned link, a log event: its build need not be held
             continue
-        m = re.match(r"build=([0-9a-f]{32});notice=([0-9a-f]{64}|-{64})", e["banner"] or "")
+        m = re.match(r"build=([0-9a-f]{32});notice=([0-9a-f]{64}|-{64})(?:;vendors=([0-9a-f]{64}))?", e["banner"] or "")
         for ref in (m.groups() if m else ()):
-            if not ref.startswith("-") and ref not in known:
+            if ref and not ref.startswith("-") and ref not in known:
                 fail("event %d names %s, which the bundle does not hold" % (e["id"], ref))
     print("checked %d banner builds and notices against their files" % len(index))
 

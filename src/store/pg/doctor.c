@@ -122,7 +122,7 @@ static PGconn *new_conn(struct pgs *s, int reader)
 	char err[256];
 	PGconn *c = NULL;
 
-	if (pgs_connect(&s->cfg, "consentgated", deadline, &c, err, sizeof err) != CG_OK ||
+	if (pgs_connect_checked(s, "consentgated", deadline, &c, err, sizeof err) != CG_OK ||
 	    (reader && pgs_reader_prepare(c, deadline) != CG_OK)) {
 		PQfinish(c);
 		return NULL;
@@ -178,14 +178,6 @@ static int heal(struct pgs *s)
 	}
 	pthread_mutex_unlock(&s->readers_mu);
 	return missing;
-}
-
-void pgs_want_vacuum(struct pgs *s)
-{
-	pthread_mutex_lock(&s->mu);
-	s->vacuum_wanted = 1;
-	pthread_cond_signal(&s->doctor_wake);
-	pthread_mutex_unlock(&s->mu);
 }
 
 /* ---- the thread ------------------------------------------------------------------- */

@@ -128,6 +128,10 @@ struct pgs {
 	int want_wconn;                  /* under mu: the writer has none */
 	struct cg_store_stats stats;     /* under mu */
 	atomic_int fenced;               /* another configuration owns the database */
+	/* acked.c: the daemon's last acknowledged row (NULL: not tracked), the
+	 * database reached lacks it, the writer's connection is to be checked */
+	struct cg_acked *_Atomic acked; /* set once, read by every thread */
+	atomic_int diverged, wcheck;
 	/* the doctor: connections, heartbeat, purge, vacuum */
 	pthread_t doctor;
 	int doctor_running, doctor_stop;
@@ -197,7 +201,6 @@ int pgs_submit(void *ctx, struct cg_store_batch *b, cg_store_done done, void *ar
 int pgs_register(struct pgs *s, PGconn *c, char *err, size_t errlen);
 void pgs_unregister(struct pgs *s);
 void *pgs_doctor_main(void *arg);
-void pgs_want_vacuum(struct pgs *s);
 
 /* read.c: the port's reads */
 int pgs_reader_open(void *ctx, struct cg_store_reader **out);
@@ -231,6 +234,7 @@ int pgs_purge(void *ctx, const struct cg_config *cfg, int64_t now_ms, int dry_ru
 void pgs_daily_purge(struct pgs *s, PGconn *c, int *said_skip);
 /* VACUUM of the tables erasures and purges rewrite */
 void pgs_vacuum(PGconn *c);
+void pgs_want_vacuum(struct pgs *s);
 int pgs_outbox_set(void *ctx, int64_t id, int retry, int64_t now_ms, long long *changed);
 
 /* proof.c: public keys and signed chain heads */
@@ -262,6 +266,16 @@ int pgs_migrate_v4(PGconn *c, int64_t deadline);
 int pgs_tip(PGconn *c, int64_t deadline, int64_t *id, char hash[CG_HEX_HASH_LEN + 1]);
 int pgs_log_event_put(PGconn *c, int64_t deadline, const struct cg_logevent *l, int64_t now_ms,
                       struct cg_event *ev);
+
+/* acked.c: every new connection of the daemon holds its last acknowledged
+ * row (CG_ERR_CONFIG: it does not, err names both; logged once) */
+int pgs_acked_check(struct pgs *s, PGconn *c, char *err, size_t errlen);
+/* pgs_connect, then that check (the connection is closed if it fails) */
+int pgs_connect_checked(struct pgs *s, const char *app, int64_t deadline, PGconn **out, char *err,
+                        size_t errlen);
+/* the writer's commit of rows up to (id, hash) */
+void pgs_acked_commit(struct pgs *s, int64_t id, const char *hash);
+int pgs_track_acked(void *ctx, struct cg_acked *a, char *err, size_t errlen);
 
 /* import.c */
 int pgs_import(void *ctx, const struct cg_store_port *src, struct cg_store_reader *src_reader,

@@ -7,7 +7,7 @@
 #include "consentgate/log.h"
 #include "internal.h"
 
-/* schema 5 */
+/* schema 6 */
 const char pgs_leaks_sql[] =
 "CREATE TABLE csp_leaks(day date NOT NULL, vendor text NOT NULL, host text NOT NULL,\n"
 "  directive text NOT NULL, path text NOT NULL, count bigint NOT NULL CHECK (count > 0),\n"

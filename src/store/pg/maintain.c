@@ -246,13 +246,15 @@ static int purge_outbox(struct purge *p)
 	return rc;
 }
 
-/* What was shown: a retired build or notice goes, with the files no other
- * one holds, once no row names it (shown.h: "build=" + 32 + ";notice=" + 64). */
+/* What was shown: a retired build, notice or vendor list goes, with the
+ * files no other one holds, once no row names it (shown.h: "build=" + 32 +
+ * ";notice=" + 64 [+ ";vendors=" + 64]). */
 static int purge_shown(struct purge *p)
 {
 	int rc = step(p, "DELETE FROM shown WHERE retired_ms IS NOT NULL AND id NOT IN ("
 	                 " SELECT substr(banner, 7, 32) FROM events WHERE banner LIKE 'build=%'"
-	                 " UNION ALL SELECT substr(banner, 47, 64) FROM events WHERE banner LIKE 'build=%')",
+	                 " UNION ALL SELECT substr(banner, 47, 64) FROM events WHERE banner LIKE 'build=%'"
+	                 " UNION ALL SELECT substr(banner, 120, 64) FROM events WHERE banner LIKE 'build=%;vendors=%')",
 	              0, NULL, &p->out->shown_deleted);
 
 	if (rc == CG_OK)
@@ -326,6 +328,16 @@ void pgs_vacuum(PGconn *c)
 	    pgs_exec(c, "VACUUM events, outbox_rows, subjects, recipients", deadline) != CG_OK)
 		cg_warn("postgresql: VACUUM after an erasure failed; autovacuum will do it later");
 	pgs_exec(c, "RESET statement_timeout", deadline);
+}
+
+/* the VACUUM above on the doctor's own connection, soon (its next round):
+ * asked for here, where erasures and purges know when one is due */
+void pgs_want_vacuum(struct pgs *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->vacuum_wanted = 1;
+	pthread_cond_signal(&s->doctor_wake);
+	pthread_mutex_unlock(&s->mu);
 }
 
 /* what the purge removed or cleared left old row versions to vacuum */

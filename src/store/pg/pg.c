@@ -100,6 +100,9 @@ static struct pgs *pgs_new(const struct cg_config *cfg, int mode)
 	pthread_cond_init(&s->work, NULL);
 	pthread_cond_init(&s->doctor_wake, NULL);
 	atomic_init(&s->fenced, 0);
+	atomic_init(&s->diverged, 0);
+	atomic_init(&s->wcheck, 0);
+	atomic_init(&s->acked, NULL);
 	return s;
 }
 
@@ -113,6 +116,7 @@ static const struct cg_store_port pg_port = {
 	.stats = pgs_stats,
 	.close = pgs_close,
 	.import = pgs_import,
+	.track_acked = pgs_track_acked,
 	.reader_open = pgs_reader_open,
 	.reader_free = pgs_reader_free,
 	.load_state = pgs_load_state,

@@ -32,7 +32,7 @@ static int admin(struct pgs *s, const char *sql, int n, const char *const *v)
 {
 	PGconn *c = NULL;
 	char err[256];
-	int rc = pgs_connect(&s->cfg, "consentgated-proof", pgs_mono_ms() + s->cfg.connect_timeout_ms, &c, err,
+	int rc = pgs_connect_checked(s, "consentgated-proof", pgs_mono_ms() + s->cfg.connect_timeout_ms, &c, err,
 	                     sizeof err);
 
 	if (rc == CG_OK)
@@ -142,7 +142,7 @@ int pgs_sign_head(void *ctx, int64_t now_ms, int64_t min_interval_ms, int force,
 	struct sign g = {.now_ms = now_ms, .min_interval_ms = min_interval_ms, .force = force,
 	                 .deadline = pgs_mono_ms() + 600000};
 	char err[256];
-	int rc = pgs_connect(&s->cfg, "consentgated-proof", pgs_mono_ms() + s->cfg.connect_timeout_ms, &g.c, err,
+	int rc = pgs_connect_checked(s, "consentgated-proof", pgs_mono_ms() + s->cfg.connect_timeout_ms, &g.c, err,
 	                     sizeof err);
 
 	*head_id = 0;

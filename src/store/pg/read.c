@@ -36,7 +36,7 @@ int pgs_reader_open(void *ctx, struct cg_store_reader **out)
 	*out = NULL;
 	if (!r)
 		return CG_ERR_NOMEM;
-	if (pgs_connect(&s->cfg, "consentgated-read", deadline, &r->conn, err, sizeof err) != CG_OK ||
+	if (pgs_connect_checked(s, "consentgated-read", deadline, &r->conn, err, sizeof err) != CG_OK ||
 	    pgs_reader_prepare(r->conn, deadline) != CG_OK) {
 		cg_error("postgresql: a read connection: %s", err);
 		PQfinish(r->conn);

@@ -226,13 +226,23 @@ static const char grants_sql[] =
 "  END IF;\n"
 "END$$;\n";
 
-/* 4 -> 5: leak reports (leaks.c) */
+/* Schema 5: vendor lists are kept like builds and notices (kind 2,
+ * shown.h); the outbox's subject index covers every row, not only pending
+ * ones: an erasure reaches the visitor's delivered and dead rows too, which
+ * was a scan of the whole outbox per erasure. */
+static const char v5_sql[] =
+"ALTER TABLE shown DROP CONSTRAINT shown_kind_check;\n"
+"ALTER TABLE shown ADD CONSTRAINT shown_kind_check CHECK (kind IN (0, 1, 2));\n"
+"DROP INDEX outbox_sid;\n"
+"CREATE INDEX outbox_sid ON outbox_rows(sid);\n";
+
+/* 5 -> 6: leak reports (leaks.c) */
 static int leaks_step(PGconn *c, int64_t deadline, char *err, size_t errlen)
 {
 	int rc = pgs_exec_script(c, pgs_leaks_sql, deadline);
 
 	if (!rc)
-		rc = pgs_exec(c, "UPDATE meta SET value = '5' WHERE key = 'schema_version'", deadline);
+		rc = pgs_exec(c, "UPDATE meta SET value = '6' WHERE key = 'schema_version'", deadline);
 	if (rc)
 		snprintf(err, errlen, "adding the leak reports' table failed (see the log)");
 	return rc;
@@ -254,6 +264,46 @@ static int schema_version(PGconn *c, int64_t deadline, int *v)
 	}
 	PQclear(r);
 	return rc;
+}
+
+/* From schema v (1 and up, or 0 just created at 1) to this build's, in the
+ * caller's transaction. */
+static int migrate_steps(PGconn *c, int v, int64_t deadline, char *err, size_t errlen)
+{
+	int rc = CG_OK;
+
+	/* 1 -> 2: the signing keys, signed chain heads, and what was shown */
+	if (v < 2 && ((rc = pgs_exec_script(c, pgs_proof_sql, deadline)) ||
+	              (rc = pgs_exec_script(c, pgs_shown_sql, deadline)) ||
+	              (rc = pgs_exec(c, "UPDATE meta SET value = '2' WHERE key = 'schema_version'", deadline)))) {
+		snprintf(err, errlen, "adding the proof tables failed (see the log)");
+		return rc;
+	}
+	/* 2 -> 3: erasure notices bounded on their own, recipients, no subject for analysts */
+	if (v < 3 && ((rc = pgs_exec_script(c, notices_sql, deadline)) ||
+	              (rc = v ? pgs_exec(c, "INSERT INTO meta(key, value) VALUES('" CG_RECIPIENTS_SINCE "',"
+	                                    " cg_now_ms()::text) ON CONFLICT (key) DO NOTHING", deadline) : CG_OK) ||
+	              (rc = pgs_exec(c, "UPDATE meta SET value = '3' WHERE key = 'schema_version'", deadline)))) {
+		snprintf(err, errlen, "adding the erasure notices' tables failed (see the log)");
+		return rc;
+	}
+	/* 3 -> 4: row format 2 (logev.c) */
+	if (v < 4 && ((rc = pgs_migrate_v4(c, deadline)) ||
+	              (rc = pgs_exec(c, "UPDATE meta SET value = '4' WHERE key = 'schema_version'", deadline)))) {
+		snprintf(err, errlen, "the migration to row format 2 failed (see the log)");
+		return rc;
+	}
+	if (v > 0 && v < 4)
+		cg_info("postgresql: migrated from schema %d to 4: rows from now on are of row format 2", v);
+	/* 4 -> 5: vendor lists kept, the outbox's subject index whole */
+	if (v < 5 && ((rc = pgs_exec_script(c, v5_sql, deadline)) ||
+	              (rc = pgs_exec(c, "UPDATE meta SET value = '5' WHERE key = 'schema_version'", deadline)))) {
+		snprintf(err, errlen, "the migration to schema 5 failed (see the log)");
+		return rc;
+	}
+	if (v < 6 && (rc = leaks_step(c, deadline, err, errlen))) /* 5 -> 6 */
+		return rc;
+	return CG_OK;
 }
 
 /* One instance creates or migrates; the others wait on the lock and find
@@ -284,29 +334,7 @@ int pgs_schema(PGconn *c, const struct cg_config *cfg, int64_t deadline, char *e
 		snprintf(err, errlen, "creating the schema failed (see the log)");
 		goto out_rollback;
 	}
-	/* 1 -> 2: the signing keys, signed chain heads, and what was shown */
-	if (v < 2 && ((rc = pgs_exec_script(c, pgs_proof_sql, deadline)) ||
-	              (rc = pgs_exec_script(c, pgs_shown_sql, deadline)) ||
-	              (rc = pgs_exec(c, "UPDATE meta SET value = '2' WHERE key = 'schema_version'", deadline)))) {
-		snprintf(err, errlen, "adding the proof tables failed (see the log)");
-		goto out_rollback;
-	}
-	/* 2 -> 3: erasure notices bounded on their own, recipients, no subject for analysts */
-	if (v < 3 && ((rc = pgs_exec_script(c, notices_sql, deadline)) ||
-	              (rc = v ? pgs_exec(c, "INSERT INTO meta(key, value) VALUES('" CG_RECIPIENTS_SINCE "',"
-	                                    " cg_now_ms()::text) ON CONFLICT (key) DO NOTHING", deadline) : CG_OK) ||
-	              (rc = pgs_exec(c, "UPDATE meta SET value = '3' WHERE key = 'schema_version'", deadline)))) {
-		snprintf(err, errlen, "adding the erasure notices' tables failed (see the log)");
-		goto out_rollback;
-	}
-	/* 3 -> 4: row format 2 (logev.c) */
-	if (v < 4 && ((rc = pgs_migrate_v4(c, deadline)) ||
-	              (rc = pgs_exec(c, "UPDATE meta SET value = '4' WHERE key = 'schema_version'", deadline)))) {
-		snprintf(err, errlen, "the migration to row format 2 failed (see the log)");
-		goto out_rollback;
-	}
-	if (v > 0 && v < 4) cg_info("postgresql: migrated from schema %d to 4: rows from now on are of row format 2", v);
-	if (v < 5 && (rc = leaks_step(c, deadline, err, errlen))) /* 4 -> 5 */
+	if ((rc = migrate_steps(c, v, deadline, err, errlen)))
 		goto out_rollback;
 	if ((rc = pgs_exec_script(c, grants_sql, deadline)) || (rc = pgs_exec(c, "COMMIT", deadline))) {
 		snprintf(err, errlen, "committing the schema failed: %s", PQerrorMessage(c));

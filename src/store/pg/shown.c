@@ -25,7 +25,7 @@ int pgs_shown_put(void *ctx, const struct cg_shown *sh, int64_t now_ms)
 	PGconn *c = NULL;
 	char err[256], ms[24], kind[4];
 	int64_t deadline = pgs_mono_ms() + s->cfg.write_timeout_ms;
-	int rc = pgs_connect(&s->cfg, "consentgated", pgs_mono_ms() + s->cfg.connect_timeout_ms, &c, err, sizeof err);
+	int rc = pgs_connect_checked(s, "consentgated", pgs_mono_ms() + s->cfg.connect_timeout_ms, &c, err, sizeof err);
 
 	if (rc != CG_OK) {
 		cg_error("%s", err);

@@ -24,8 +24,28 @@
 
 /* ---- one transaction ------------------------------------------------------------ */
 
+/* the connection is unusable (broken, or a statement may still run on it):
+ * gone, and the doctor makes a new one */
+static void writer_drop(struct pgs *s)
+{
+	PQfinish(s->wconn);
+	s->wconn = NULL;
+	pthread_mutex_lock(&s->mu);
+	s->stats.connected = 0;
+	s->want_wconn = 1;
+	pthread_cond_signal(&s->doctor_wake);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* The doctor's connections, and the one a lost COMMIT is resolved on, are
+ * checked (acked.c) when made; the one made at open, before the daemon
+ * handed over its last acknowledged row, is checked here first. */
 static PGconn *writer_conn(struct pgs *s)
 {
+	char err[512];
+
+	if (s->wconn && atomic_exchange(&s->wcheck, 0) && pgs_acked_check(s, s->wconn, err, sizeof err) != CG_OK)
+		writer_drop(s);
 	if (s->wconn)
 		return s->wconn;
 	pthread_mutex_lock(&s->mu);
@@ -39,19 +59,6 @@ static PGconn *writer_conn(struct pgs *s)
 	s->stats.connected = s->wconn != NULL;
 	pthread_mutex_unlock(&s->mu);
 	return s->wconn;
-}
-
-/* the connection is unusable (broken, or a statement may still run on it):
- * gone, and the doctor makes a new one */
-static void writer_drop(struct pgs *s)
-{
-	PQfinish(s->wconn);
-	s->wconn = NULL;
-	pthread_mutex_lock(&s->mu);
-	s->stats.connected = 0;
-	s->want_wconn = 1;
-	pthread_cond_signal(&s->doctor_wake);
-	pthread_mutex_unlock(&s->mu);
 }
 
 /* The chain's tip, under the chain lock: pgs_tip_sql (logev.c). */
@@ -141,7 +148,7 @@ static int resolve(struct pgs *s, struct txn *t)
 	char err[256];
 	int failed, rc;
 
-	if (pgs_connect(&s->cfg, "consentgated", pgs_mono_ms() + s->cfg.write_timeout_ms, &c, err, sizeof err))
+	if (pgs_connect_checked(s, "consentgated", pgs_mono_ms() + s->cfg.write_timeout_ms, &c, err, sizeof err))
 		return CG_ERR_IO;
 	rc = pgs_pipeline(c, st, 4, pgs_mono_ms() + s->cfg.write_timeout_ms, res, &failed);
 	if (rc == CG_OK)
@@ -154,7 +161,7 @@ static int resolve(struct pgs *s, struct txn *t)
 		PQfinish(c);
 		return rc;
 	}
-	s->wconn = c; /* a good connection: keep it */
+	s->wconn = c; /* a good connection (it holds the last acknowledged row): keep it */
 	return rc;
 }
 
@@ -272,12 +279,16 @@ static int run_txn(struct pgs *s, struct pgs_job *jobs, struct txn *t, struct pl
 	}
 	if (rc != CG_OK) {
 		s->tip_known = 0;
-		return after_failure(s, t, rc, rc == CG_ERR_IO);
+		rc = after_failure(s, t, rc, rc == CG_ERR_IO);
+		if (rc == CG_OK && t->events) /* a lost COMMIT that had committed */
+			pgs_acked_commit(s, t->last_id, t->last_hash);
+		return rc;
 	}
 	if (t->events) {
 		s->tip_id = t->last_id;
 		strcpy(s->tip_hash, t->last_hash);
 		s->tip_known = 1;
+		pgs_acked_commit(s, t->last_id, t->last_hash);
 	}
 	return CG_OK;
 }

@@ -1,8 +1,9 @@
-/* The SQLite backend's private parts, shared by its files: store.c (open,
- * close, schema, the public entry points), writer.c (the writer thread: group
- * commit, outbox rows, WAL checkpoints), read.c (read connections and
- * queries), maintain.c (retention, outbox administration). Nothing outside
- * src/store/ includes this or sqlite3.h. */
+/* The SQLite backend's private parts, shared by its files: conn.c (what
+ * they all use: connections, statement steps, encodings, the writer's
+ * queue), store.c (open, close, schema, the port's table), writer.c (the
+ * writer thread: group commit, outbox rows, WAL checkpoints), read.c (read
+ * connections and queries), maintain.c (retention, outbox administration).
+ * Nothing outside src/store/ includes this or sqlite3.h. */
 #ifndef CONSENTGATE_STORE_INTERNAL_H
 #define CONSENTGATE_STORE_INTERNAL_H
 
@@ -11,13 +12,13 @@
 #include <sqlite3.h>
 #include "consentgate/store_sqlite.h"
 
-struct cg_store; /* the writer connection + thread + queue; defined below */
+struct cgs; /* the writer connection + thread + queue; defined below */
 
 /* Runs fn on the writer's connection: inside the next group commit's
  * transaction (alone = 0), or in a transaction of its own (alone = 1), where
  * fn returning CG_ERR_DRY_RUN rolls back and still counts as success. */
-typedef int (*cg_store_fn)(sqlite3 *db, void *arg);
-int cg_store_run(struct cg_store *st, int alone, cg_store_fn fn, void *arg);
+typedef int (*cgs_fn)(sqlite3 *db, void *arg);
+int cgs_run(struct cgs *st, int alone, cgs_fn fn, void *arg);
 
 /* A request to the writer: a batch (an event — an erasure also redacts the
  * subject's earlier rows —, outbox rows, outbox updates), or a function run
@@ -29,7 +30,7 @@ enum job_kind { JOB_BATCH, JOB_FN, JOB_ALONE };
 
 struct job {
 	int kind;
-	cg_store_fn fn;
+	cgs_fn fn;
 	void *arg;
 	struct cg_store_batch *b;
 	int rc;
@@ -38,51 +39,51 @@ struct job {
 	struct job *next;
 };
 
-/* store.c: queue a job (copied); done is called exactly once when this
+/* conn.c: queue a job (copied); done is called exactly once when this
  * returns CG_OK */
-int cgs_submit(struct cg_store *s, const struct job *j);
+int cgs_submit(struct cgs *s, const struct job *j);
 /* the port's operations (store.c, read.c, maintain.c) */
-int cg_store_open(const struct cg_config *cfg, int mode, struct cg_store **out, char *err, size_t errlen);
-void cg_store_close(struct cg_store *st);
-int cg_store_client_key(struct cg_store *st, uint8_t key[32]);
-void cg_store_stats(struct cg_store *st, struct cg_store_stats *out);
-int cg_store_purge(struct cg_store *st, const struct cg_config *cfg, int64_t now_ms, int dry_run,
-                   struct cg_purge_counts *out);
-int cg_store_outbox_set(struct cg_store *st, int64_t id, int retry, int64_t now_ms, long long *changed);
-int cg_store_reader_open(struct cg_store *st, struct cg_store_reader **out);
-void cg_store_reader_free(struct cg_store_reader *r);
-int cg_store_load_state(struct cg_store_reader *r, const char *subject, struct cg_state *out);
-int cg_store_each_event(struct cg_store_reader *r, const char *subject, cg_store_event_fn fn, void *ctx);
-int cg_store_each_link(struct cg_store_reader *r, cg_store_event_fn fn, void *ctx);
-int cg_store_snapshot(struct cg_store_reader *r, int begin);
-int cg_store_report(struct cg_store_reader *r, int period, const char *since_day, struct cg_report *out);
-int cg_store_claim_outbox(struct cg_store_reader *r, int64_t now_ms, size_t max, int64_t lease_ms,
-                          struct cg_outbox_item **items, size_t *n);
-int cg_store_each_outbox(struct cg_store_reader *r, cg_store_outbox_fn fn, void *ctx);
-int cg_store_retire(struct cg_store *st, const char *to, int (*copy)(void *arg), void *arg);
-int cg_store_outbox_pending(struct cg_store_reader *r, long long *events, long long *notices);
-int cg_store_each_recipient(struct cg_store_reader *r, const char *subject, cg_store_recipient_fn fn, void *ctx);
-int cg_store_recipients_since(struct cg_store_reader *r, int64_t *ms);
-int cg_store_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NSTATES]);
-int cg_store_outbox_backlog(struct cg_store_reader *r, cg_store_backlog_fn fn, void *ctx);
-int cg_store_outbox_rows(struct cg_store_reader *r, const char *kind, cg_store_row_fn fn, void *ctx);
+int cgs_open(const struct cg_config *cfg, int mode, struct cgs **out, char *err, size_t errlen);
+void cgs_close(void *ctx);
+int cgs_client_key(void *ctx, uint8_t key[32]);
+void cgs_stats(void *ctx, struct cg_store_stats *out);
+int cgs_purge(void *ctx, const struct cg_config *cfg, int64_t now_ms, int dry_run,
+              struct cg_purge_counts *out);
+int cgs_outbox_set(void *ctx, int64_t id, int retry, int64_t now_ms, long long *changed);
+int cgs_reader_open(void *ctx, struct cg_store_reader **out);
+void cgs_reader_free(struct cg_store_reader *r);
+int cgs_load_state(struct cg_store_reader *r, const char *subject, struct cg_state *out);
+int cgs_each_event(struct cg_store_reader *r, const char *subject, cg_store_event_fn fn, void *ctx);
+int cgs_each_link(struct cg_store_reader *r, cg_store_event_fn fn, void *ctx);
+int cgs_snapshot(struct cg_store_reader *r, int begin);
+int cgs_report(struct cg_store_reader *r, int period, const char *since_day, struct cg_report *out);
+int cgs_claim_outbox(struct cg_store_reader *r, int64_t now_ms, size_t max, int64_t lease_ms,
+                     struct cg_outbox_item **items, size_t *n);
+int cgs_each_outbox(struct cg_store_reader *r, cg_store_outbox_fn fn, void *ctx);
+int cgs_retire(void *ctx, const char *to, int (*copy)(void *arg), void *arg);
+int cgs_outbox_pending(struct cg_store_reader *r, long long *events, long long *notices);
+int cgs_each_recipient(struct cg_store_reader *r, const char *subject, cg_store_recipient_fn fn, void *ctx);
+int cgs_recipients_since(struct cg_store_reader *r, int64_t *ms);
+int cgs_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NSTATES]);
+int cgs_outbox_backlog(struct cg_store_reader *r, cg_store_backlog_fn fn, void *ctx);
+int cgs_outbox_rows(struct cg_store_reader *r, const char *kind, cg_store_row_fn fn, void *ctx);
 /* shown.c */
-int cg_store_shown_put(struct cg_store *st, const struct cg_shown *s, int64_t now_ms);
-int cg_store_leaks_put(void *ctx, const struct cg_leak_row *rows, size_t n);
-int cg_store_each_leak(struct cg_store_reader *r, const char *since_day, cg_store_leak_fn fn, void *ctx);
-extern const char cg_schema_v6_leaks[];
-int cg_store_each_shown(struct cg_store_reader *r, const char *id, cg_store_shown_fn fn, void *ctx);
-int cg_store_artefact(struct cg_store_reader *r, const char *hash, struct cg_buf *out);
+int cgs_shown_put(void *ctx, const struct cg_shown *s, int64_t now_ms);
+int cgs_leaks_put(void *ctx, const struct cg_leak_row *rows, size_t n);
+int cgs_each_leak(struct cg_store_reader *r, const char *since_day, cg_store_leak_fn fn, void *ctx);
+extern const char cg_schema_v7_leaks[];
+int cgs_each_shown(struct cg_store_reader *r, const char *id, cg_store_shown_fn fn, void *ctx);
+int cgs_artefact(struct cg_store_reader *r, const char *hash, struct cg_buf *out);
 /* proof.c */
-int cg_store_key_put(struct cg_store *st, const struct cg_pubkey *k);
-int cg_store_sign_head(struct cg_store *st, int64_t now_ms, int64_t min_interval_ms, int force,
-                       cg_head_sign_fn sign, void *arg, int64_t *head_id);
-int cg_store_head_anchor(struct cg_store *st, int64_t head_id, const char *anchor, int64_t now_ms);
-int cg_store_each_key(struct cg_store_reader *r, cg_store_key_fn fn, void *ctx);
-int cg_store_each_head(struct cg_store_reader *r, int64_t from_ms, int64_t to_ms, int latest,
-                       cg_store_head_fn fn, void *ctx);
+int cgs_key_put(void *ctx, const struct cg_pubkey *k);
+int cgs_sign_head(void *ctx, int64_t now_ms, int64_t min_interval_ms, int force,
+                  cg_head_sign_fn sign, void *arg, int64_t *head_id);
+int cgs_head_anchor(void *ctx, int64_t head_id, const char *anchor, int64_t now_ms);
+int cgs_each_key(struct cg_store_reader *r, cg_store_key_fn fn, void *ctx);
+int cgs_each_head(struct cg_store_reader *r, int64_t from_ms, int64_t to_ms, int latest,
+                  cg_store_head_fn fn, void *ctx);
 
-struct cg_store {
+struct cgs {
 	int mode;
 	char path[CG_CFG_STR];
 	sqlite3 *db;              /* the writer's (or consentctl's) connection */
@@ -126,9 +127,9 @@ int cgs_exec(sqlite3 *db, const char *sql);
 /* opens with busy_timeout and the pragmas every connection needs */
 int cgs_open_conn(const char *path, int flags, sqlite3 **out);
 
-/* ---- schema 2's encodings (store.c) ---- */
+/* ---- schema 2's encodings (conn.c) ---- */
 /* step a one-off statement that returns no row (NULL: it failed to
- * prepare), then finalize it (shown.c) */
+ * prepare), then finalize it */
 int cgs_step_final(sqlite3_stmt *st);
 /* step a statement that returns no row, then reset and clear it */
 int cgs_step_done(sqlite3_stmt *st);
@@ -150,7 +151,7 @@ int64_t cgs_first_id(sqlite3 *db, int64_t ms);
 int64_t cgs_after_id(sqlite3 *db, int64_t ms);
 /* schema.c */
 extern const char cg_schema_v2_tables[], cg_schema_v2_views[], cg_schema_v3_proof[], cg_schema_v3_shown[],
-	cg_schema_v4_notices[], cg_schema_v5_tables[], cg_schema_v5_views[];
+	cg_schema_v4_notices[], cg_schema_v5_tables[], cg_schema_v5_views[], cg_schema_v6[];
 /* migrate.c: schema 1 -> 2, inside the caller's transaction */
 int cgs_migrate_v1(sqlite3 *db, char *err, size_t errlen);
 /* schema 3 -> 4 (history: the file held a log before) */
@@ -167,8 +168,8 @@ int cgs_functions(sqlite3 *db);
 int cgs_migrate_v5(sqlite3 *db);
 
 /* writer.c: the writer's statements, its thread, the checkpointer */
-int cgs_writer_prepare(struct cg_store *s);
-void cgs_writer_finalize(struct cg_store *s);
+int cgs_writer_prepare(struct cgs *s);
+void cgs_writer_finalize(struct cgs *s);
 void *cgs_writer_main(void *arg);
 void *cgs_checkpoint_main(void *arg);
 int cgs_wal_hook(void *arg, sqlite3 *db, const char *name, int frames);

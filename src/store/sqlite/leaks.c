@@ -7,8 +7,8 @@
 #include "consentgate/err.h"
 #include "internal.h"
 
-/* schema 6 */
-const char cg_schema_v6_leaks[] =
+/* schema 7 */
+const char cg_schema_v7_leaks[] =
 "CREATE TABLE csp_leaks(day TEXT NOT NULL, vendor TEXT NOT NULL, host TEXT NOT NULL,\n"
 "  directive TEXT NOT NULL, path TEXT NOT NULL, count INTEGER NOT NULL CHECK (count > 0),\n"
 "  PRIMARY KEY (day, vendor, host, directive, path)) WITHOUT ROWID;\n";
@@ -44,11 +44,11 @@ static int put_fn(sqlite3 *db, void *arg)
 	return rc;
 }
 
-int cg_store_leaks_put(void *ctx, const struct cg_leak_row *rows, size_t n)
+int cgs_leaks_put(void *ctx, const struct cg_leak_row *rows, size_t n)
 {
 	struct put_job j = {rows, n};
 
-	return cg_store_run(ctx, 1, put_fn, &j);
+	return cgs_run(ctx, 1, put_fn, &j);
 }
 
 static void col(sqlite3_stmt *st, int i, char *out, size_t size)
@@ -58,7 +58,7 @@ static void col(sqlite3_stmt *st, int i, char *out, size_t size)
 	snprintf(out, size, "%s", v ? v : "");
 }
 
-int cg_store_each_leak(struct cg_store_reader *r, const char *since_day, cg_store_leak_fn fn, void *ctx)
+int cgs_each_leak(struct cg_store_reader *r, const char *since_day, cg_store_leak_fn fn, void *ctx)
 {
 	sqlite3_stmt *st = NULL;
 	struct cg_leak_row row;

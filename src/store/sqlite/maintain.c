@@ -98,8 +98,11 @@ static int by_sid(const void *a, const void *b)
 	return (x[0] > y[0]) - (x[0] < y[0]);
 }
 
-/* Whether every row naming retired build or notice `id` belongs to a
- * candidate (so that none is left once they are pruned). */
+/* Whether every row naming retired build, notice or vendor list `id`
+ * belongs to a candidate (so that none is left once they are pruned). The
+ * record (shown.h) holds the build at 7, the notice at 47 and a vendor
+ * list's id at 120 (after ";vendors="); a 64-digit id is found nowhere
+ * else. */
 static int only_candidates_name(sqlite3 *db, const struct candidates *c, const char *id, int *yes)
 {
 	sqlite3_stmt *st = NULL;
@@ -107,7 +110,8 @@ static int only_candidates_name(sqlite3 *db, const struct candidates *c, const c
 
 	if (sqlite3_prepare_v2(db, "SELECT e.sid FROM events e JOIN contexts x ON x.cid = e.cid"
 	                           " WHERE x.banner LIKE 'build=%' AND (substr(x.banner, 7, 32) = ?1"
-	                           " OR substr(x.banner, 47, 64) = ?1)", -1, &st, NULL) != SQLITE_OK)
+	                           " OR substr(x.banner, 47, 64) = ?1 OR substr(x.banner, 120, 64) = ?1)",
+	                       -1, &st, NULL) != SQLITE_OK)
 		return CG_ERR_STORAGE;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	*yes = 1;
@@ -356,10 +360,10 @@ static int purge_shown(sqlite3 *db, struct purge_job *p)
 	sqlite3_stmt *del = NULL;
 	int rc = CG_OK;
 
-	/* the banner field is "build=" + 32 + ";notice=" + 64 (shown.h) */
+	/* the banner field is "build=" + 32 + ";notice=" + 64 [+ ";vendors=" + 64] (shown.h) */
 	if (sqlite3_prepare_v2(db, "DELETE FROM shown WHERE id = ?1 AND retired_ms IS NOT NULL AND NOT EXISTS ("
-	                           " SELECT 1 FROM contexts WHERE banner LIKE 'build=%'"
-	                           " AND (substr(banner, 7, 32) = ?1 OR substr(banner, 47, 64) = ?1) AND cid IN"
+	                           " SELECT 1 FROM contexts WHERE banner LIKE 'build=%' AND (substr(banner, 7, 32) = ?1"
+	                           " OR substr(banner, 47, 64) = ?1 OR substr(banner, 120, 64) = ?1) AND cid IN"
 	                           " (SELECT cid FROM events WHERE id > ?2"
 	                           "  UNION SELECT cid FROM events WHERE sid IN (SELECT sid FROM temp.purge_spared)))",
 	                       -1, &del, NULL) != SQLITE_OK)
@@ -398,9 +402,10 @@ static int purge_fn(sqlite3 *db, void *arg)
 	return p->dry_run ? CG_ERR_DRY_RUN : CG_OK;
 }
 
-int cg_store_purge(struct cg_store *s, const struct cg_config *cfg, int64_t now_ms, int dry_run,
-                   struct cg_purge_counts *out)
+int cgs_purge(void *ctx, const struct cg_config *cfg, int64_t now_ms, int dry_run,
+              struct cg_purge_counts *out)
 {
+	struct cgs *s = ctx;
 	struct candidates cand = {0};
 	struct purge_job p = {.cfg = cfg, .now_ms = now_ms, .dry_run = dry_run, .out = out, .cand = &cand};
 	int rc;
@@ -408,7 +413,7 @@ int cg_store_purge(struct cg_store *s, const struct cg_config *cfg, int64_t now_
 	cg_rules_retention(cfg, now_ms, &p.cut);
 	rc = read_candidates(s->path, &p, &cand);
 	if (rc == CG_OK)
-		rc = cg_store_run(s, 1, purge_fn, &p);
+		rc = cgs_run(s, 1, purge_fn, &p);
 	free(cand.v);
 	free(cand.shown);
 	return rc;
@@ -433,10 +438,11 @@ static int outbox_set_fn(sqlite3 *db, void *arg)
 		  " WHERE state IN (3, 0) AND (?1 = 0 OR id = ?1)", b, j->retry ? 2 : 1, &j->changed);
 }
 
-int cg_store_outbox_set(struct cg_store *s, int64_t id, int retry, int64_t now_ms, long long *changed)
+int cgs_outbox_set(void *ctx, int64_t id, int retry, int64_t now_ms, long long *changed)
 {
+	struct cgs *s = ctx;
 	struct set_job j = {id, retry, now_ms, 0};
-	int rc = cg_store_run(s, 0, outbox_set_fn, &j);
+	int rc = cgs_run(s, 0, outbox_set_fn, &j);
 
 	*changed = j.changed;
 	return rc;
@@ -481,9 +487,10 @@ static int retire_fn(sqlite3 *db, void *arg)
 	return rc;
 }
 
-int cg_store_retire(struct cg_store *s, const char *to, int (*copy)(void *arg), void *arg)
+int cgs_retire(void *ctx, const char *to, int (*copy)(void *arg), void *arg)
 {
+	struct cgs *s = ctx;
 	struct retire_job j = {to, copy, arg};
 
-	return cg_store_run(s, 1, retire_fn, &j);
+	return cgs_run(s, 1, retire_fn, &j);
 }

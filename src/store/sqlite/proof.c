@@ -34,11 +34,12 @@ static int key_put_fn(sqlite3 *db, void *arg)
 	return cgs_step_final(st);
 }
 
-int cg_store_key_put(struct cg_store *s, const struct cg_pubkey *k)
+int cgs_key_put(void *ctx, const struct cg_pubkey *k)
 {
+	struct cgs *s = ctx;
 	struct cg_pubkey copy = *k;
 
-	return cg_store_run(s, 1, key_put_fn, &copy);
+	return cgs_run(s, 1, key_put_fn, &copy);
 }
 
 struct sign_job {
@@ -135,9 +136,10 @@ static int sign_fn(sqlite3 *db, void *arg)
  * snapshot: the tip and the count of links agree), beside the writer:
  * counting the links reads every row (tens of ms per million), and the
  * writer only waits for the INSERT of the signed head. */
-int cg_store_sign_head(struct cg_store *s, int64_t now_ms, int64_t min_interval_ms, int force,
-                       cg_head_sign_fn sign, void *arg, int64_t *head_id)
+int cgs_sign_head(void *ctx, int64_t now_ms, int64_t min_interval_ms, int force,
+                  cg_head_sign_fn sign, void *arg, int64_t *head_id)
 {
+	struct cgs *s = ctx;
 	struct sign_job j = {now_ms, min_interval_ms, force, sign, arg, 0, {0}};
 	sqlite3 *db = NULL;
 	int rc = CG_ERR_STORAGE, due = 0;
@@ -149,7 +151,7 @@ int cg_store_sign_head(struct cg_store *s, int64_t now_ms, int64_t min_interval_
 	sqlite3_close(db);
 	if (rc != CG_OK || !due)
 		return rc;
-	rc = cg_store_run(s, 1, sign_fn, &j);
+	rc = cgs_run(s, 1, sign_fn, &j);
 	*head_id = rc == CG_OK ? j.head_id : 0;
 	return rc;
 }
@@ -173,14 +175,15 @@ static int anchor_fn(sqlite3 *db, void *arg)
 	return cgs_step_final(st);
 }
 
-int cg_store_head_anchor(struct cg_store *s, int64_t head_id, const char *anchor, int64_t now_ms)
+int cgs_head_anchor(void *ctx, int64_t head_id, const char *anchor, int64_t now_ms)
 {
+	struct cgs *s = ctx;
 	struct anchor_job j = {head_id, now_ms, anchor};
 
-	return cg_store_run(s, 1, anchor_fn, &j);
+	return cgs_run(s, 1, anchor_fn, &j);
 }
 
-int cg_store_each_key(struct cg_store_reader *r, cg_store_key_fn fn, void *ctx)
+int cgs_each_key(struct cg_store_reader *r, cg_store_key_fn fn, void *ctx)
 {
 	sqlite3_stmt *st = NULL;
 	struct cg_pubkey k;
@@ -212,8 +215,8 @@ static char *column_dup(sqlite3_stmt *st, int i)
 	return v ? strdup(v) : NULL;
 }
 
-int cg_store_each_head(struct cg_store_reader *r, int64_t from_ms, int64_t to_ms, int latest,
-                       cg_store_head_fn fn, void *ctx)
+int cgs_each_head(struct cg_store_reader *r, int64_t from_ms, int64_t to_ms, int latest,
+                  cg_store_head_fn fn, void *ctx)
 {
 	sqlite3_stmt *st = NULL;
 	struct cg_signed_head h;

@@ -11,16 +11,10 @@
 #include "internal.h"
 #include "schema.sql.h"
 
-static const char *const ob_state_names[CG_OB_NSTATES] = {"pending", "delivered", "dropped", "dead"};
 
-const char *cg_outbox_state_name(int st)
+int cgs_reader_open(void *ctx, struct cg_store_reader **out)
 {
-	return st >= 0 && st < CG_OB_NSTATES ? ob_state_names[st] : "unknown";
-}
-
-
-int cg_store_reader_open(struct cg_store *s, struct cg_store_reader **out)
-{
+	struct cgs *s = ctx;
 	struct cg_store_reader *r = calloc(1, sizeof *r);
 
 	*out = NULL;
@@ -37,14 +31,14 @@ int cg_store_reader_open(struct cg_store *s, struct cg_store_reader **out)
 	                       " objections, recorded_ms, recorded_ms - choice_back_ms FROM events"
 	                       " WHERE sid = ? ORDER BY id DESC LIMIT 1",
 	                       -1, SQLITE_PREPARE_PERSISTENT, &r->state, NULL) != SQLITE_OK) {
-		cg_store_reader_free(r);
+		cgs_reader_free(r);
 		return CG_ERR_STORAGE;
 	}
 	*out = r;
 	return CG_OK;
 }
 
-void cg_store_reader_free(struct cg_store_reader *r)
+void cgs_reader_free(struct cg_store_reader *r)
 {
 	if (!r)
 		return;
@@ -88,7 +82,7 @@ static void col_time(sqlite3_stmt *st, int i, char out[CG_TIME_LEN + 1])
 		cg_time_format(sqlite3_column_int64(st, i), out);
 }
 
-int cg_store_load_state(struct cg_store_reader *r, const char *subject, struct cg_state *out)
+int cgs_load_state(struct cg_store_reader *r, const char *subject, struct cg_state *out)
 {
 	sqlite3_stmt *st = r->state;
 	const char *s;
@@ -119,8 +113,8 @@ int cg_store_load_state(struct cg_store_reader *r, const char *subject, struct c
 }
 
 
-int cg_store_report(struct cg_store_reader *r, int period, const char *since_day,
-                    struct cg_report *out)
+int cgs_report(struct cg_store_reader *r, int period, const char *since_day,
+               struct cg_report *out)
 {
 	static const char *const period_sql[] = {
 		"strftime('%Y-%m-%d', recorded_ms / 1000, 'unixepoch')",
@@ -270,7 +264,7 @@ static int each(struct cg_store_reader *r, const char *sql, int64_t sid, cg_stor
 	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
 }
 
-int cg_store_each_event(struct cg_store_reader *r, const char *subject, cg_store_event_fn fn, void *ctx)
+int cgs_each_event(struct cg_store_reader *r, const char *subject, cg_store_event_fn fn, void *ctx)
 {
 	int64_t sid = 0;
 	int rc;
@@ -282,20 +276,20 @@ int cg_store_each_event(struct cg_store_reader *r, const char *subject, cg_store
 	return each(r, ROW_COLS " WHERE e.sid = ?1 ORDER BY e.id", sid, fn, ctx);
 }
 
-int cg_store_each_link(struct cg_store_reader *r, cg_store_event_fn fn, void *ctx)
+int cgs_each_link(struct cg_store_reader *r, cg_store_event_fn fn, void *ctx)
 {
 	return each(r, LINK_COLS " UNION ALL" LOG_COLS " ORDER BY 2", 0, fn, ctx);
 }
 
 /* a WAL read transaction: its snapshot is taken at its first read */
-int cg_store_snapshot(struct cg_store_reader *r, int begin)
+int cgs_snapshot(struct cg_store_reader *r, int begin)
 {
 	return cgs_exec(r->db, begin ? "BEGIN" : "COMMIT") == SQLITE_OK ? CG_OK : CG_ERR_STORAGE;
 }
 
 /* One daemon per SQLite file: claiming is reading (the lease is moot). */
-int cg_store_claim_outbox(struct cg_store_reader *r, int64_t now_ms, size_t max, int64_t lease_ms,
-                          struct cg_outbox_item **items, size_t *n)
+int cgs_claim_outbox(struct cg_store_reader *r, int64_t now_ms, size_t max, int64_t lease_ms,
+                     struct cg_outbox_item **items, size_t *n)
 {
 	sqlite3_stmt *st;
 	struct cg_outbox_item *it = NULL;
@@ -352,16 +346,9 @@ int cg_store_claim_outbox(struct cg_store_reader *r, int64_t now_ms, size_t max,
 	return CG_OK;
 }
 
-void cg_store_outbox_items_free(struct cg_outbox_item *items, size_t n)
-{
-	for (size_t i = 0; items && i < n; i++)
-		free(items[i].payload);
-	free(items);
-}
-
 /* the pending events by the outbox_due index, the notices by their own
  * (which the planner, without statistics, would not pick by itself) */
-int cg_store_outbox_pending(struct cg_store_reader *r, long long *events, long long *notices)
+int cgs_outbox_pending(struct cg_store_reader *r, long long *events, long long *notices)
 {
 	static const char sql[] =
 		"SELECT (SELECT count(*) FROM outbox_rows WHERE state = 0),"
@@ -379,7 +366,7 @@ int cg_store_outbox_pending(struct cg_store_reader *r, long long *events, long l
 	return rc;
 }
 
-int cg_store_recipients_since(struct cg_store_reader *r, int64_t *ms)
+int cgs_recipients_since(struct cg_store_reader *r, int64_t *ms)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = CG_ERR_STORAGE, step;
@@ -397,7 +384,7 @@ int cg_store_recipients_since(struct cg_store_reader *r, int64_t *ms)
 }
 
 /* (subject, destination) of the recipients recorded (storage.h) */
-int cg_store_each_recipient(struct cg_store_reader *r, const char *subject, cg_store_recipient_fn fn, void *ctx)
+int cgs_each_recipient(struct cg_store_reader *r, const char *subject, cg_store_recipient_fn fn, void *ctx)
 {
 	sqlite3_stmt *st = NULL;
 	char hex[CG_SUBJECT_LEN + 1];
@@ -425,7 +412,7 @@ int cg_store_each_recipient(struct cg_store_reader *r, const char *subject, cg_s
 	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
 }
 
-int cg_store_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NSTATES])
+int cgs_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NSTATES])
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
@@ -443,7 +430,7 @@ int cg_store_outbox_counts(struct cg_store_reader *r, long long counts[CG_OB_NST
 	return rc == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
 }
 
-int cg_store_outbox_backlog(struct cg_store_reader *r, cg_store_backlog_fn fn, void *ctx)
+int cgs_outbox_backlog(struct cg_store_reader *r, cg_store_backlog_fn fn, void *ctx)
 {
 	sqlite3_stmt *st = NULL;
 	int rc, stop = 0;
@@ -464,8 +451,8 @@ int cg_store_outbox_backlog(struct cg_store_reader *r, cg_store_backlog_fn fn, v
 
 /* ---- outbox administration (consentctl outbox) ------------------------------ */
 
-int cg_store_outbox_rows(struct cg_store_reader *r, const char *sql_kind,
-                         int (*fn)(void *ctx, int ncols, const char *const *cols), void *ctx)
+int cgs_outbox_rows(struct cg_store_reader *r, const char *sql_kind,
+                    int (*fn)(void *ctx, int ncols, const char *const *cols), void *ctx)
 {
 	static const char summary[] =
 		"SELECT destination, kind, state, count(*), min(created_at), max(created_at) FROM outbox"
@@ -494,7 +481,7 @@ int cg_store_outbox_rows(struct cg_store_reader *r, const char *sql_kind,
 
 
 /* every outbox row (consentctl migrate --to) */
-int cg_store_each_outbox(struct cg_store_reader *r, cg_store_outbox_fn fn, void *ctx)
+int cgs_each_outbox(struct cg_store_reader *r, cg_store_outbox_fn fn, void *ctx)
 {
 	sqlite3_stmt *st = NULL;
 	int rc, stop = 0;

@@ -1,6 +1,6 @@
 /* The lean tables of schema 2 and the analyst views over them
  * (schema.sql.h); schema 4's erasure notices and recipients; what schema 5
- * adds for row format 2. */
+ * adds for row format 2; schema 6's vendor lists and outbox index. */
 #include "consentgate/erasure.h"
 #include "internal.h"
 #include "schema.sql.h"
@@ -213,3 +213,17 @@ const char cg_schema_v4_notices[] =
 "    CAST(round((julianday(coalesce(NEW.next_attempt_at, NEW.created_at)) - 2440587.5) * 86400000) AS INTEGER),\n"
 "    CASE coalesce(NEW.state, 'pending') WHEN 'pending' THEN 0 WHEN 'delivered' THEN 1 WHEN 'dropped' THEN 2 ELSE 3 END,\n"
 "    NEW.last_error); END;\n";
+
+/* Schema 6: vendor lists are kept like builds and notices (kind 2,
+ * shown.h), so the table is made again with the wider CHECK (SQLite cannot
+ * alter one); and the outbox's subject index covers every row, not only
+ * pending ones: an erasure reaches the visitor's delivered and dead rows
+ * too, which was a scan of the whole outbox per erasure. */
+const char cg_schema_v6[] =
+"CREATE TABLE shown_v6(id TEXT PRIMARY KEY, kind INTEGER NOT NULL CHECK (kind IN (0, 1, 2)), label TEXT,\n"
+"  first_ms INTEGER NOT NULL, retired_ms INTEGER) WITHOUT ROWID;\n"
+"INSERT INTO shown_v6(id, kind, label, first_ms, retired_ms) SELECT id, kind, label, first_ms, retired_ms FROM shown;\n"
+"DROP TABLE shown;\n"
+"ALTER TABLE shown_v6 RENAME TO shown;\n"
+"DROP INDEX outbox_sid;\n"
+"CREATE INDEX outbox_sid ON outbox_rows(sid);\n";

@@ -21,14 +21,6 @@ struct put_job {
 	int64_t now_ms;
 };
 
-int cgs_step_final(sqlite3_stmt *st)
-{
-	int rc = st && sqlite3_step(st) == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
-
-	sqlite3_finalize(st);
-	return rc;
-}
-
 static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
@@ -85,11 +77,12 @@ static int put_fn(sqlite3 *db, void *arg)
 	return rc;
 }
 
-int cg_store_shown_put(struct cg_store *s, const struct cg_shown *sh, int64_t now_ms)
+int cgs_shown_put(void *ctx, const struct cg_shown *sh, int64_t now_ms)
 {
+	struct cgs *s = ctx;
 	struct put_job j = {sh, now_ms};
 
-	return cg_store_run(s, 1, put_fn, &j);
+	return cgs_run(s, 1, put_fn, &j);
 }
 
 static void col(sqlite3_stmt *st, int i, char *out, size_t size)
@@ -99,7 +92,7 @@ static void col(sqlite3_stmt *st, int i, char *out, size_t size)
 	snprintf(out, size, "%s", v ? v : "");
 }
 
-int cg_store_each_shown(struct cg_store_reader *r, const char *id, cg_store_shown_fn fn, void *ctx)
+int cgs_each_shown(struct cg_store_reader *r, const char *id, cg_store_shown_fn fn, void *ctx)
 {
 	sqlite3_stmt *st = prep(r->db,
 		"SELECT s.id, s.kind, s.label, s.first_ms, s.retired_ms, f.name, f.hash FROM shown s"
@@ -141,7 +134,7 @@ int cg_store_each_shown(struct cg_store_reader *r, const char *id, cg_store_show
 	return rc;
 }
 
-int cg_store_artefact(struct cg_store_reader *r, const char *hash, struct cg_buf *out)
+int cgs_artefact(struct cg_store_reader *r, const char *hash, struct cg_buf *out)
 {
 	sqlite3_stmt *st = prep(r->db, "SELECT bytes FROM artefacts WHERE hash = ?");
 	int rc = CG_ERR_STORAGE;

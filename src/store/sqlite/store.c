@@ -1,5 +1,4 @@
 #include <pthread.h>
-#include <semaphore.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -13,132 +12,6 @@
 #include "consentgate/timefmt.h"
 #include "internal.h"
 
-
-int cgs_exec(sqlite3 *db, const char *sql)
-{
-	char *msg = NULL;
-	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-
-	if (rc != SQLITE_OK) {
-		cg_error("sqlite: %s", msg ? msg : sqlite3_errstr(rc));
-		sqlite3_free(msg);
-	}
-	return rc;
-}
-
-static int map_sqlite(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_OK: case SQLITE_DONE: case SQLITE_ROW: return CG_OK;
-	case SQLITE_NOMEM: return CG_ERR_NOMEM;
-	case SQLITE_CONSTRAINT: return CG_ERR_INVALID;
-	default: return CG_ERR_STORAGE;
-	}
-}
-
-int cgs_step_done(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE ? CG_OK : map_sqlite(rc);
-}
-
-int cgs_subject_key(const char *hex, uint8_t key[CG_SUBJECT_BYTES])
-{
-	size_t got = 0;
-
-	if (!hex || strlen(hex) != CG_SUBJECT_LEN ||
-	    sodium_hex2bin(key, CG_SUBJECT_BYTES, hex, CG_SUBJECT_LEN, NULL, &got, NULL) != 0 ||
-	    got != CG_SUBJECT_BYTES)
-		return CG_ERR_INVALID;
-	return CG_OK;
-}
-
-int cgs_sid_find(sqlite3_stmt *st, const uint8_t key[CG_SUBJECT_BYTES], int64_t *sid)
-{
-	int rc, found = 0;
-
-	sqlite3_bind_blob(st, 1, key, 8, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if (sqlite3_column_bytes(st, 1) == CG_SUBJECT_BYTES &&
-		    sodium_memcmp(sqlite3_column_blob(st, 1), key, CG_SUBJECT_BYTES) == 0) {
-			*sid = sqlite3_column_int64(st, 0);
-			found = 1;
-		}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE)
-		return CG_ERR_STORAGE;
-	return found ? CG_OK : CG_ERR_NOT_FOUND;
-}
-
-int cgs_bind_hex(sqlite3_stmt *st, int i, const char *hex, size_t nbytes)
-{
-	uint8_t b[64];
-	size_t got = 0;
-
-	if (!hex || !*hex)
-		return sqlite3_bind_null(st, i) == SQLITE_OK ? CG_OK : CG_ERR_STORAGE;
-	if (nbytes > sizeof b || strlen(hex) != 2 * nbytes ||
-	    sodium_hex2bin(b, nbytes, hex, 2 * nbytes, NULL, &got, NULL) != 0 || got != nbytes)
-		return CG_ERR_INVALID;
-	return sqlite3_bind_blob(st, i, b, (int)nbytes, SQLITE_TRANSIENT) == SQLITE_OK ? CG_OK : CG_ERR_STORAGE;
-}
-
-void cgs_column_hex(sqlite3_stmt *st, int i, char *out, size_t size)
-{
-	const void *b = sqlite3_column_blob(st, i);
-	size_t n = (size_t)sqlite3_column_bytes(st, i);
-
-	out[0] = '\0';
-	if (b && n && 2 * n < size)
-		sodium_bin2hex(out, size, b, n);
-}
-
-static int64_t day_bound(sqlite3 *db, const char *sql, int64_t day, int64_t none)
-{
-	sqlite3_stmt *st = NULL;
-	int64_t id = none;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, day);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			id = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_finalize(st);
-	return id;
-}
-
-int64_t cgs_first_id(sqlite3 *db, int64_t ms)
-{
-	return day_bound(db, "SELECT first_id FROM event_days WHERE day <= ?1 ORDER BY day DESC LIMIT 1",
-	                 ms / CG_MS_PER_DAY - 1, 0);
-}
-
-int64_t cgs_after_id(sqlite3 *db, int64_t ms)
-{
-	return day_bound(db, "SELECT first_id FROM event_days WHERE day >= ?1 ORDER BY day LIMIT 1",
-	                 ms / CG_MS_PER_DAY + 2, INT64_MAX);
-}
-
-int cgs_open_conn(const char *path, int flags, sqlite3 **out)
-{
-	sqlite3 *db = NULL;
-	int rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
-
-	if (rc != SQLITE_OK) {
-		cg_error("sqlite: cannot open %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-		sqlite3_close(db);
-		*out = NULL;
-		return CG_ERR_STORAGE;
-	}
-	sqlite3_busy_timeout(db, 5000);
-	sqlite3_extended_result_codes(db, 1);
-	*out = db;
-	return CG_OK;
-}
 
 static int user_version(sqlite3 *db, int *v)
 {
@@ -195,9 +68,13 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 		cg_info("database migrated from schema %d to 5: rows from now on are of row format 2", v);
 	if (rc == CG_OK && v < 5 && cgs_exec(db, "PRAGMA user_version = 5") != SQLITE_OK)
 		rc = CG_ERR_STORAGE;
-	/* 5 -> 6: leak reports (leaks.c) */
-	if (rc == CG_OK && v < 6 && (cgs_exec(db, cg_schema_v6_leaks) != SQLITE_OK ||
+	/* 5 -> 6: vendor lists kept, the outbox's subject index whole (schema.c) */
+	if (rc == CG_OK && v < 6 && (cgs_exec(db, cg_schema_v6) != SQLITE_OK ||
 	                             cgs_exec(db, "PRAGMA user_version = 6") != SQLITE_OK))
+		rc = CG_ERR_STORAGE;
+	/* 6 -> 7: leak reports (leaks.c) */
+	if (rc == CG_OK && v < 7 && (cgs_exec(db, cg_schema_v7_leaks) != SQLITE_OK ||
+	                             cgs_exec(db, "PRAGMA user_version = 7") != SQLITE_OK))
 		rc = CG_ERR_STORAGE;
 	if (rc != CG_OK) {
 		if (!err[0])
@@ -246,7 +123,7 @@ static int write_meta(sqlite3 *db, const struct cg_config *cfg)
 
 /* The key of full client_ids: random at first start, then stable, so a
  * visitor keeps one pseudonymous id at the destination across restarts. */
-static int load_client_key(struct cg_store *s)
+static int load_client_key(struct cgs *s)
 {
 	sqlite3_stmt *st = NULL;
 	const char *hex = NULL;
@@ -298,7 +175,7 @@ static int check_moved(sqlite3 *db, const char *path, char *err, size_t errlen)
 
 /* The writer's connection: WAL + FULL (a commit is on disk when COMMIT
  * returns, even on power loss), schema, meta, statements, keys, threads. */
-static int open_writer(struct cg_store *s, const struct cg_config *cfg, char *err, size_t errlen)
+static int open_writer(struct cgs *s, const struct cg_config *cfg, char *err, size_t errlen)
 {
 	int rc;
 
@@ -337,10 +214,10 @@ static int open_writer(struct cg_store *s, const struct cg_config *cfg, char *er
 	return CG_OK;
 }
 
-int cg_store_open(const struct cg_config *cfg, int mode, struct cg_store **out,
-                  char *err, size_t errlen)
+int cgs_open(const struct cg_config *cfg, int mode, struct cgs **out,
+             char *err, size_t errlen)
 {
-	struct cg_store *s = NULL;
+	struct cgs *s = NULL;
 	int rc = CG_ERR_NOMEM, v = 0;
 
 	*out = NULL;
@@ -374,12 +251,13 @@ int cg_store_open(const struct cg_config *cfg, int mode, struct cg_store **out,
 	*out = s;
 	return CG_OK;
 out_fail:
-	cg_store_close(s);
+	cgs_close(s);
 	return rc;
 }
 
-void cg_store_close(struct cg_store *s)
+void cgs_close(void *ctx)
 {
+	struct cgs *s = ctx;
 	if (!s)
 		return;
 	if (s->running) {
@@ -404,65 +282,24 @@ void cg_store_close(struct cg_store *s)
 	free(s);
 }
 
-int cgs_submit(struct cg_store *s, const struct job *jp)
-{
-	struct job *j;
-
-	if (s->mode != CG_STORE_WRITER)
-		return CG_ERR_STORAGE;
-	j = malloc(sizeof *j);
-	if (!j)
-		return CG_ERR_NOMEM;
-	*j = *jp;
-	j->next = NULL;
-	pthread_mutex_lock(&s->mu);
-	if (s->stopping) {
-		pthread_mutex_unlock(&s->mu);
-		free(j);
-		return CG_ERR_STOPPING;
-	}
-	if (s->tail)
-		s->tail->next = j;
-	else
-		s->head = j;
-	s->tail = j;
-	pthread_cond_signal(&s->work);
-	pthread_mutex_unlock(&s->mu);
-	return CG_OK;
-}
-
-int cg_store_run(struct cg_store *s, int alone, cg_store_fn fn, void *arg)
-{
-	struct cg_store_waiter w;
-	struct job j = {.kind = alone ? JOB_ALONE : JOB_FN, .fn = fn, .arg = arg,
-	                .done = cg_store_waiter_done, .done_arg = &w};
-	int rc;
-
-	cg_store_waiter_init(&w);
-	rc = cgs_submit(s, &j);
-	if (rc != CG_OK) {
-		sem_destroy(&w.sem);
-		return rc;
-	}
-	return cg_store_waiter_wait(&w);
-}
-
-static int port_submit(void *ctx, struct cg_store_batch *b, cg_store_done done, void *arg)
+static int submit_batch(void *ctx, struct cg_store_batch *b, cg_store_done done, void *arg)
 {
 	struct job j = {.kind = JOB_BATCH, .b = b, .done = done, .done_arg = arg};
 
 	return cgs_submit(ctx, &j);
 }
 
-int cg_store_client_key(struct cg_store *s, uint8_t key[32])
+int cgs_client_key(void *ctx, uint8_t key[32])
 {
+	struct cgs *s = ctx;
 	memcpy(key, s->client_key, sizeof s->client_key);
 	return s->mode == CG_STORE_WRITER ? CG_OK : CG_ERR_NOT_FOUND;
 }
 
 
-void cg_store_stats(struct cg_store *s, struct cg_store_stats *out)
+void cgs_stats(void *ctx, struct cg_store_stats *out)
 {
+	struct cgs *s = ctx;
 	pthread_mutex_lock(&s->mu);
 	*out = s->stats;
 	pthread_mutex_unlock(&s->mu);
@@ -470,64 +307,7 @@ void cg_store_stats(struct cg_store *s, struct cg_store_stats *out)
 }
 
 
-/* ---- the port -------------------------------------------------------------- */
-
-static int port_outbox_set(void *ctx, int64_t id, int retry, int64_t now_ms, long long *changed)
-{
-	return cg_store_outbox_set(ctx, id, retry, now_ms, changed);
-}
-
-static int port_purge(void *ctx, const struct cg_config *cfg, int64_t now_ms, int dry_run,
-                      struct cg_purge_counts *out)
-{
-	return cg_store_purge(ctx, cfg, now_ms, dry_run, out);
-}
-
-static int port_client_key(void *ctx, uint8_t key[32])
-{
-	return cg_store_client_key(ctx, key);
-}
-
-static void port_stats(void *ctx, struct cg_store_stats *out)
-{
-	cg_store_stats(ctx, out);
-}
-
-static void port_close(void *ctx)
-{
-	cg_store_close(ctx);
-}
-
-static int port_retire(void *ctx, const char *to, int (*copy)(void *arg), void *arg)
-{
-	return cg_store_retire(ctx, to, copy, arg);
-}
-
-static int port_key_put(void *ctx, const struct cg_pubkey *k)
-{
-	return cg_store_key_put(ctx, k);
-}
-
-static int port_sign_head(void *ctx, int64_t now_ms, int64_t min_interval_ms, int force, cg_head_sign_fn sign,
-                          void *arg, int64_t *head_id)
-{
-	return cg_store_sign_head(ctx, now_ms, min_interval_ms, force, sign, arg, head_id);
-}
-
-static int port_shown_put(void *ctx, const struct cg_shown *sh, int64_t now_ms)
-{
-	return cg_store_shown_put(ctx, sh, now_ms);
-}
-
-static int port_head_anchor(void *ctx, int64_t head_id, const char *anchor, int64_t now_ms)
-{
-	return cg_store_head_anchor(ctx, head_id, anchor, now_ms);
-}
-
-static int port_reader_open(void *ctx, struct cg_store_reader **out)
-{
-	return cg_store_reader_open(ctx, out);
-}
+/* ---- the port: the backend's own functions, each taking the port's context ---- */
 
 int cg_sqlite_open(const struct cg_config *cfg, int mode, struct cg_store_port *out,
                    char *err, size_t errlen)
@@ -535,41 +315,41 @@ int cg_sqlite_open(const struct cg_config *cfg, int mode, struct cg_store_port *
 	static const struct cg_store_port sqlite_port = {
 		.version = CG_STORE_PORT_VERSION,
 		.name = "sqlite",
-		.submit = port_submit,
-		.outbox_set = port_outbox_set,
-		.purge = port_purge,
-		.client_key = port_client_key,
-		.stats = port_stats,
-		.close = port_close,
-		.retire = port_retire,
-		.reader_open = port_reader_open,
-		.reader_free = cg_store_reader_free,
-		.load_state = cg_store_load_state,
-		.each_event = cg_store_each_event,
-		.each_link = cg_store_each_link,
-		.snapshot = cg_store_snapshot,
-		.report = cg_store_report,
-		.claim_outbox = cg_store_claim_outbox,
-		.each_outbox = cg_store_each_outbox,
-		.outbox_pending = cg_store_outbox_pending,
-		.each_recipient = cg_store_each_recipient,
-		.recipients_since = cg_store_recipients_since,
-		.outbox_counts = cg_store_outbox_counts,
-		.outbox_backlog = cg_store_outbox_backlog,
-		.outbox_rows = cg_store_outbox_rows,
-		.key_put = port_key_put,
-		.sign_head = port_sign_head,
-		.head_anchor = port_head_anchor,
-		.each_key = cg_store_each_key,
-		.each_head = cg_store_each_head,
-		.shown_put = port_shown_put,
-		.each_shown = cg_store_each_shown,
-		.artefact = cg_store_artefact,
-		.leaks_put = cg_store_leaks_put,
-		.each_leak = cg_store_each_leak,
+		.submit = submit_batch,
+		.outbox_set = cgs_outbox_set,
+		.purge = cgs_purge,
+		.client_key = cgs_client_key,
+		.stats = cgs_stats,
+		.close = cgs_close,
+		.retire = cgs_retire,
+		.reader_open = cgs_reader_open,
+		.reader_free = cgs_reader_free,
+		.load_state = cgs_load_state,
+		.each_event = cgs_each_event,
+		.each_link = cgs_each_link,
+		.snapshot = cgs_snapshot,
+		.report = cgs_report,
+		.claim_outbox = cgs_claim_outbox,
+		.each_outbox = cgs_each_outbox,
+		.outbox_pending = cgs_outbox_pending,
+		.each_recipient = cgs_each_recipient,
+		.recipients_since = cgs_recipients_since,
+		.outbox_counts = cgs_outbox_counts,
+		.outbox_backlog = cgs_outbox_backlog,
+		.outbox_rows = cgs_outbox_rows,
+		.key_put = cgs_key_put,
+		.sign_head = cgs_sign_head,
+		.head_anchor = cgs_head_anchor,
+		.each_key = cgs_each_key,
+		.each_head = cgs_each_head,
+		.shown_put = cgs_shown_put,
+		.each_shown = cgs_each_shown,
+		.artefact = cgs_artefact,
+		.leaks_put = cgs_leaks_put,
+		.each_leak = cgs_each_leak,
 	};
-	struct cg_store *s = NULL;
-	int rc = cg_store_open(cfg, mode, &s, err, errlen);
+	struct cgs *s = NULL;
+	int rc = cgs_open(cfg, mode, &s, err, errlen);
 
 	memset(out, 0, sizeof *out);
 	if (rc != CG_OK)

@@ -27,7 +27,7 @@ static const char insert_sql[] =
  * the log events. Read inside every write transaction, so consentctl
  * (erase, purge) can write beside a running daemon: BEGIN IMMEDIATE orders
  * them. */
-static int load_tip(struct cg_store *s)
+static int load_tip(struct cgs *s)
 {
 	int rc = SQLITE_DONE;
 
@@ -66,7 +66,7 @@ static void bind_tri(sqlite3_stmt *st, int i, int v)
 
 /* The event's personal context (language, banner, country) as a row of
  * contexts, made the first time the combination is seen; 0: none. */
-static int cid_for(struct cg_store *s, const struct cg_event *ev, int64_t *cid)
+static int cid_for(struct cgs *s, const struct cg_event *ev, int64_t *cid)
 {
 	const char *v[] = {ev->lang, ev->banner, ev->country};
 	int rc;
@@ -94,14 +94,14 @@ static int cid_for(struct cg_store *s, const struct cg_event *ev, int64_t *cid)
 }
 
 /* event_days: the first id of each day */
-static int note_day(struct cg_store *s, int64_t at, int64_t id)
+static int note_day(struct cgs *s, int64_t at, int64_t id)
 {
 	sqlite3_bind_int64(s->day_ins, 1, at / CG_MS_PER_DAY);
 	sqlite3_bind_int64(s->day_ins, 2, id);
 	return cgs_step_done(s->day_ins);
 }
 
-static int insert_event(struct cg_store *s, int64_t sid, const struct cg_event *ev)
+static int insert_event(struct cgs *s, int64_t sid, const struct cg_event *ev)
 {
 	sqlite3_stmt *st = s->ins;
 	int64_t at = 0, choice_at = 0, cid = 0;
@@ -155,8 +155,8 @@ static const char ob_drop_purpose_sql[] =
 /* Erasure reaches the outbox too: every row of the visitor (queued, sent,
  * dead) loses the subject key and its payload (event params, page URLs);
  * what stays is the row's accounting (destination, purpose, times, state).
- * (A scan of the outbox: its subject index covers pending rows only, and
- * erasures are rare.) */
+ * (The subject index covers every row since schema 6: before, this was a
+ * scan of the whole outbox per erasure.) */
 static const char ob_erase_sql[] =
 	"UPDATE outbox_rows SET sid = NULL, payload = '',"
 	" last_error = CASE state WHEN 0 THEN ?2 ELSE 'erased' END,"
@@ -178,7 +178,7 @@ static const char recipient_forget_sql[] = "DELETE FROM recipients WHERE sid = ?
  * (cg_rules_outbox_effect); these statements carry it out, in the event's
  * own transaction. (The forwarder re-checks before sending as well: this
  * keeps the outbox telling the truth.) */
-static int drop_queued(struct cg_store *s, int64_t sid, const struct cg_event *ev)
+static int drop_queued(struct cgs *s, int64_t sid, const struct cg_event *ev)
 {
 	struct cg_outbox_rule r;
 	sqlite3_stmt *st;
@@ -210,7 +210,7 @@ static const char redact_sql[] =
 	"  AND k.lang = '' AND k.country = '' WHERE c.cid = events.cid AND c.banner <> '') END"
 	" WHERE sid = ?1";
 
-static int redact_subject(struct cg_store *s, int64_t sid)
+static int redact_subject(struct cgs *s, int64_t sid)
 {
 	int rc = CG_OK;
 
@@ -222,7 +222,7 @@ static int redact_subject(struct cg_store *s, int64_t sid)
 }
 
 /* The visitor's row in subjects, made on their first event (or queued row). */
-static int sid_for(struct cg_store *s, const char *subject, int64_t *sid)
+static int sid_for(struct cgs *s, const char *subject, int64_t *sid)
 {
 	uint8_t key[CG_SUBJECT_BYTES];
 	int rc = cgs_subject_key(subject, key);
@@ -239,7 +239,7 @@ static int sid_for(struct cg_store *s, const char *subject, int64_t *sid)
 
 /* A row queued only if its destination is a recorded recipient of the
  * subject named (erasure notices): *yes */
-static int is_recipient(struct cg_store *s, const char *subject, const char *destination, int *yes)
+static int is_recipient(struct cgs *s, const char *subject, const char *destination, int *yes)
 {
 	uint8_t key[CG_SUBJECT_BYTES];
 	int64_t sid;
@@ -259,7 +259,7 @@ static int is_recipient(struct cg_store *s, const char *subject, const char *des
 	return step == SQLITE_ROW || step == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
 }
 
-static int insert_outbox(struct cg_store *s, const struct cg_outbox_row *rows, size_t n)
+static int insert_outbox(struct cgs *s, const struct cg_outbox_row *rows, size_t n)
 {
 	sqlite3_stmt *st = s->ob_ins;
 	int64_t sid, at;
@@ -285,7 +285,7 @@ static int insert_outbox(struct cg_store *s, const struct cg_outbox_row *rows, s
 	return rc;
 }
 
-static int update_outbox(struct cg_store *s, const struct cg_outbox_update *u, size_t n, unsigned char *applied)
+static int update_outbox(struct cgs *s, const struct cg_outbox_update *u, size_t n, unsigned char *applied)
 {
 	sqlite3_stmt *st = s->ob_upd;
 	int rc = CG_OK;
@@ -318,7 +318,7 @@ static double now_seconds(void)
 /* One event of a batch: an erasure redacts the subject's earlier rows
  * first; the row is sealed onto the chain tip; what it forbids in the outbox
  * goes in the same transaction. *sid: the subject's. */
-static int write_event(struct cg_store *s, struct cg_event *ev, int64_t *sid)
+static int write_event(struct cgs *s, struct cg_event *ev, int64_t *sid)
 {
 	int rc = sid_for(s, ev->subject, sid);
 
@@ -339,7 +339,7 @@ static int write_event(struct cg_store *s, struct cg_event *ev, int64_t *sid)
 
 /* An erasure's notices (the batch's rows) are queued by what the store
  * knows of its recipients; then it forgets them (rules.h). */
-static int forget_recipients(struct cg_store *s, int64_t sid, const struct cg_event *ev)
+static int forget_recipients(struct cgs *s, int64_t sid, const struct cg_event *ev)
 {
 	struct cg_outbox_rule r;
 
@@ -351,7 +351,7 @@ static int forget_recipients(struct cg_store *s, int64_t sid, const struct cg_ev
 }
 
 /* A batch: its event, its outbox rows and its updates, in that order. */
-static int write_job(struct cg_store *s, struct job *j)
+static int write_job(struct cgs *s, struct job *j)
 {
 	struct cg_store_batch *b = j->b;
 	int64_t sid = 0;
@@ -370,7 +370,7 @@ static int write_job(struct cg_store *s, struct job *j)
 	return rc;
 }
 
-static void count_batch(struct cg_store *s, int rc, uint64_t n, uint64_t ok, double t0)
+static void count_batch(struct cgs *s, int rc, uint64_t n, uint64_t ok, double t0)
 {
 	pthread_mutex_lock(&s->mu);
 	s->stats.commits++;
@@ -383,7 +383,7 @@ static void count_batch(struct cg_store *s, int rc, uint64_t n, uint64_t ok, dou
 	pthread_mutex_unlock(&s->mu);
 }
 
-static int truncate_wal(struct cg_store *s)
+static int truncate_wal(struct cgs *s)
 {
 	int rc;
 
@@ -394,7 +394,7 @@ static int truncate_wal(struct cg_store *s)
 }
 
 /* One group commit: every queued row in one transaction, one fsync. */
-static void write_batch(struct cg_store *s, struct job *batch)
+static void write_batch(struct cgs *s, struct job *batch)
 {
 	double t0 = now_seconds();
 	uint64_t n = 0, ok = 0;
@@ -445,7 +445,7 @@ static void write_batch(struct cg_store *s, struct job *batch)
 #define WAL_RESTART_FRAMES 2048
 int cgs_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
-	struct cg_store *s = arg;
+	struct cgs *s = arg;
 
 	if (frames >= WAL_RESTART_FRAMES) {
 		pthread_mutex_lock(&s->ckpt_mu);
@@ -457,7 +457,7 @@ int cgs_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 
 /* fn decides: CG_OK commits, anything else rolls back (CG_ERR_DRY_RUN is
  * a successful dry run) */
-static int run_alone(struct cg_store *s, struct job *j)
+static int run_alone(struct cgs *s, struct job *j)
 {
 	int rc;
 
@@ -473,7 +473,7 @@ static int run_alone(struct cg_store *s, struct job *j)
 
 void *cgs_writer_main(void *arg)
 {
-	struct cg_store *s = arg;
+	struct cgs *s = arg;
 
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
@@ -536,7 +536,7 @@ static int prepare_two(sqlite3 *db, const char *sql, sqlite3_stmt *st[2])
 	               ? CG_OK : CG_ERR_STORAGE;
 }
 
-int cgs_writer_prepare(struct cg_store *s)
+int cgs_writer_prepare(struct cgs *s)
 {
 	int rc = CG_OK;
 
@@ -565,7 +565,7 @@ int cgs_writer_prepare(struct cg_store *s)
 	return rc;
 }
 
-void cgs_writer_finalize(struct cg_store *s)
+void cgs_writer_finalize(struct cgs *s)
 {
 	sqlite3_finalize(s->ins);
 	sqlite3_finalize(s->ob_ins);
@@ -590,13 +590,13 @@ void cgs_writer_finalize(struct cg_store *s)
 
 
 /* the daily retention purge, on the checkpointer's thread */
-static void daily_purge(struct cg_store *s)
+static void daily_purge(struct cgs *s)
 {
 	struct cg_purge_counts c;
 	struct timespec now;
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	if (cg_store_purge(s, s->cfg, (int64_t)now.tv_sec * 1000, 0, &c) == CG_OK)
+	if (cgs_purge(s, s->cfg, (int64_t)now.tv_sec * 1000, 0, &c) == CG_OK)
 		cg_info("retention: %lld ip prefixes cleared, %lld subjects (%lld events) pruned, "
 		        "%lld outbox rows deleted, %lld expired", c.ip_prefixes_cleared,
 		        c.subjects_pruned, c.events_pruned, c.outbox_deleted, c.outbox_expired);
@@ -606,7 +606,7 @@ static void daily_purge(struct cg_store *s)
 
 /* Which checkpoint this round (under s->mu): what was asked for, or a
  * TRUNCATE once a second has passed without commits. */
-static int checkpoint_mode(struct cg_store *s, uint64_t *seen_commits, int *idle_truncated)
+static int checkpoint_mode(struct cgs *s, uint64_t *seen_commits, int *idle_truncated)
 {
 	int mode = s->ckpt_want;
 
@@ -630,7 +630,7 @@ static int checkpoint_mode(struct cg_store *s, uint64_t *seen_commits, int *idle
  * for readers, whose read transactions are kept short for this reason. */
 void *cgs_checkpoint_main(void *arg)
 {
-	struct cg_store *s = arg;
+	struct cgs *s = arg;
 	sqlite3 *db = NULL;
 	struct timespec until;
 	uint64_t seen_commits = 0;
