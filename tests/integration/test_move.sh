@@ -48,6 +48,9 @@ A=$(ini a "database = $SRC")
 # a public key and a signed head, as a daemon on the file would have left them
 sqlite3 "$SRC" "INSERT INTO signing_keys VALUES('0123456789abcdef', zeroblob(32), 1000);
 	INSERT INTO chain_heads(last_id, signed_ms, key_id, envelope, anchor) VALUES(14, 2000, '0123456789abcdef', '{\"signed\":1}', 'token')"
+# leak reports, as the daemon would have written them
+sqlite3 "$SRC" "INSERT INTO csp_leaks VALUES('2026-01-02', 'hotjar', '', 'script-src', '/shop', 3);
+	INSERT INTO csp_leaks VALUES('2026-01-03', '', 'cdn.example.net', 'img-src', '', 1)"
 # recipients of erasure notices, as deliveries would have recorded them
 sqlite3 "$SRC" "INSERT INTO recipients(sid, destination) SELECT sid, 'hook' FROM subjects ORDER BY sid LIMIT 2"
 recipients() { # HEX-EXPRESSION: each recipient as subject|destination
@@ -84,6 +87,8 @@ expect_eq "the public keys came along (receipts signed before the move still ver
 	"$(sql "SELECT key_id || '|' || created_ms FROM signing_keys WHERE key_id = '0123456789abcdef'")"
 expect_eq "the signed heads and their anchors came along" "14|2000|token" \
 	"$(sql "SELECT last_id || '|' || signed_ms || '|' || anchor FROM chain_heads WHERE key_id = '0123456789abcdef'")"
+expect_eq "the leak reports came along" "2026-01-02|hotjar||script-src|/shop|3 2026-01-03||cdn.example.net|img-src||1" \
+	"$(sql "SELECT day || '|' || vendor || '|' || host || '|' || directive || '|' || path || '|' || count FROM csp_leaks ORDER BY day" | tr '\n' ' ' | sed 's/ $//')"
 
 echo "# afterwards"
 out=$("$CG_BUILD/consentctl" -c "$A" migrate --to "$CG_PG_URL" 2>&1); rc=$?

@@ -328,6 +328,18 @@ static int copy_proof(PGconn *c, struct source *src)
 	return rc == CG_OK ? src->p->each_head(src->r, 0, INT64_MAX, 0, copy_signed_head, c) : rc;
 }
 
+/* the leak reports' daily counts (cspreport.h): what `consentctl report
+ * --leaks` showed before the move it shows after */
+static int copy_leak(void *arg, const struct cg_leak_row *l)
+{
+	char n[24];
+	const char *v[] = {l->day, l->vendor, l->host, l->directive, l->path, n};
+
+	snprintf(n, sizeof n, "%lld", l->count);
+	return params_ok(arg, "INSERT INTO csp_leaks(day, vendor, host, directive, path, count)"
+	                      " VALUES($1::date, $2, $3, $4, $5, $6::bigint)", 6, v);
+}
+
 struct head {
 	int64_t id;
 	long long rows;
@@ -411,6 +423,8 @@ static int import_txn(PGconn *c, struct source *src, struct cg_import_counts *ou
 		rc = copy_recipients_since(c, src);
 	if (rc == CG_OK)
 		rc = copy_proof(c, src);
+	if (rc == CG_OK)
+		rc = src->p->each_leak(src->r, "", copy_leak, c);
 	if (rc == CG_OK && !exec_ok(c, "COMMIT"))
 		rc = CG_ERR_STORAGE;
 	if (rc != CG_OK && !err[0])
