@@ -5,6 +5,7 @@
 #define CONSENTGATE_CONFIG_H
 
 #include <stddef.h>
+#include "consentgate/dest.h"   /* enum cg_dest_type */
 #include "consentgate/vendor.h"
 
 #define CG_MAX_ORIGINS 16
@@ -13,13 +14,12 @@
 
 enum cg_gpc_scope { CG_GPC_NONE = 0, CG_GPC_MARKETING, CG_GPC_ALL };
 enum cg_basis { CG_BASIS_CONSENT = 0, CG_BASIS_LEGITIMATE_INTEREST };
-enum cg_dest_type { CG_DEST_GA4 = 0, CG_DEST_WEBHOOK };
 enum cg_backend { CG_BACKEND_SQLITE = 0, CG_BACKEND_POSTGRESQL };
 #define CG_URL_MAX 1024
 
 struct cg_destination {
 	char name[64];
-	int type;                 /* enum cg_dest_type */
+	int type;                 /* enum cg_dest_type: its row of the kinds (dest.h) */
 	char url[CG_CFG_STR];
 	char measurement_id[64];
 	char api_secret[128];

@@ -6,6 +6,7 @@
 
 #include "consentgate/collect.h"
 #include "consentgate/decision.h"
+#include "consentgate/dest.h"
 #include "consentgate/err.h"
 
 static int field_error(struct cg_field_error *fe, const char *detail, const char *fmt, ...)
@@ -262,7 +263,7 @@ static int put_events(struct cg_buf *b, const struct cg_payload_in *in, json_t *
 		json_t *params = json_object_get(ev, "params");
 		const char *name = json_string_value(json_object_get(ev, "name"));
 		bad |= (i && cg_buf_add(b, ",", 1)) || cg_buf_add(b, "{", 1);
-		if (in->dest->type == CG_DEST_GA4)
+		if (cg_dest_kind(in->dest->type)->event_time)
 			bad |= cg_buf_printf(b, "\"timestamp_micros\":%lld,", (long long)in->timestamp_micros);
 		bad |= cg_buf_adds(b, "\"name\":") || cg_buf_json_str(b, name, strlen(name));
 		if (params)
@@ -274,29 +275,9 @@ static int put_events(struct cg_buf *b, const struct cg_payload_in *in, json_t *
 
 int cg_payload_build(const struct cg_payload_in *in, json_t *events, struct cg_buf *out)
 {
-	const char *ad = in->mode == CG_FORWARD_FULL && in->choice[CG_MARKETING] == 1 ? "GRANTED" : "DENIED";
 	size_t at = out->len;
-	int bad;
+	int bad = cg_dest_kind(in->dest->type)->payload_head(in, out);
 
-	if (in->dest->type == CG_DEST_GA4) {
-		bad = cg_buf_adds(out, "{\"client_id\":") || cg_buf_json_str(out, in->client_id, strlen(in->client_id)) ||
-		      cg_buf_printf(out, ",\"timestamp_micros\":%lld,\"consent\":{\"ad_user_data\":\"%s\","
-		                    "\"ad_personalization\":\"%s\"},", (long long)in->timestamp_micros, ad, ad);
-		if (in->country[0])
-			bad |= cg_buf_adds(out, "\"user_location\":{\"country_id\":") ||
-			       cg_buf_json_str(out, in->country, strlen(in->country)) || cg_buf_adds(out, "},");
-	} else {
-		bad = cg_buf_adds(out, "{\"destination\":") || cg_buf_json_str(out, in->dest->name, strlen(in->dest->name)) ||
-		      cg_buf_adds(out, ",\"site\":") || cg_buf_json_str(out, in->cfg->site, strlen(in->cfg->site)) ||
-		      cg_buf_printf(out, ",\"mode\":\"%s\",\"client_id\":", cg_decision_name(in->mode)) ||
-		      cg_buf_json_str(out, in->client_id, strlen(in->client_id)) || cg_buf_adds(out, ",\"country\":");
-		bad |= in->country[0] ? cg_buf_json_str(out, in->country, strlen(in->country)) : cg_buf_adds(out, "null");
-		bad |= cg_buf_adds(out, ",\"consent\":{");
-		for (int p = 0; p < CG_NPURPOSES; p++)
-			bad |= cg_buf_printf(out, "%s\"%s\":%s", p ? "," : "", cg_purpose_name(p),
-			                     cg_tri_json(in->choice[p]));
-		bad |= cg_buf_printf(out, "},\"timestamp_micros\":%lld,", (long long)in->timestamp_micros);
-	}
 	bad |= put_events(out, in, events) || cg_buf_add(out, "}", 1);
 	if (bad || out->len - at >= CG_PAYLOAD_MAX) {
 		out->len = at; /* nothing half-written stays */

@@ -9,6 +9,7 @@
 #include "consentgate/buf.h"
 #include "consentgate/config.h"
 #include "consentgate/csp.h"
+#include "consentgate/dest.h"
 #include "consentgate/transfer.h"
 #include "consentgate/err.h"
 #include "consentgate/event.h"
@@ -28,7 +29,6 @@ struct directive {
 static const char *const gpc_names[] = {"none", "marketing", "all", NULL};
 static const char *const purpose_names[] = {"preferences", "statistics", "marketing", NULL};
 static const char *const basis_names[] = {"consent", "legitimate_interest", NULL};
-static const char *const type_names[] = {"ga4", "webhook", NULL};
 static const char *const backend_names[] = {"sqlite", "postgresql", NULL};
 static const char *const csp_mode_names[] = {"off", "report", "enforce", NULL};
 static const char *const transfer_names[] = {"none", "dpf", "scc", "bcr", "derogation", NULL};
@@ -87,7 +87,7 @@ static const struct directive directives[] = {
 	{"csp", "mode", T_ENUM, C(csp_mode), 0, 0, csp_mode_names},
 	{"csp", "base", T_STR, C(csp_base), 0, 0, NULL},
 	{"csp", "report_to", T_BOOL, C(csp_report_to), 0, 0, NULL},
-	{"destination", "type", T_ENUM, D(type), 0, 0, type_names},
+	{"destination", "type", T_ENUM, D(type), 0, 0, cg_dest_kind_names},
 	{"destination", "url", T_STR, D(url), 0, 0, NULL},
 	{"destination", "measurement_id", T_STR, D(measurement_id), 0, 0, NULL},
 	{"destination", "api_secret", T_STR, D(api_secret), 0, 0, NULL},
@@ -425,20 +425,10 @@ static int url_ok(const char *u)
 	return h && *h && *h != '/' && !strpbrk(u, " \t\"'<>\\");
 }
 
-/* GA4's recipient when a ga4 destination declares none: Google's EU
- * entity, processing by Google LLC in the United States (DPF-certified) */
-static void ga4_recipient(struct cg_destination *d)
-{
-	if (d->type != CG_DEST_GA4 || d->recipient[0] || d->country[0] || d->transfer)
-		return;
-	snprintf(d->recipient, sizeof d->recipient, "%s", "Google Ireland Limited; Google LLC (processor)");
-	strcpy(d->country, "US");
-	d->transfer = CG_TRANSFER_DPF;
-}
-
 static void validate_transfer(struct parse_ctx *c, struct cg_destination *d, const char *sec)
 {
-	ga4_recipient(d);
+	if (cg_dest_kind(d->type)->defaults)   /* what the kind implies (GA4: Google) */
+		cg_dest_kind(d->type)->defaults(d);
 	if (d->country[0] && (strlen(d->country) != 2 || strspn(d->country, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 2))
 		fail(c, sec, "country", "%s", "must be an ISO 3166-1 alpha-2 code in capitals, such as IE or US");
 	else if (d->country[0] && !cg_country_adequate(d->country) && !d->transfer)
@@ -486,11 +476,12 @@ static int validate(struct parse_ctx *c)
 		     "scheme:, 'unsafe-inline', 'unsafe-eval')", bad);
 	for (int i = 0; i < cfg->n_dest && !c->failed; i++) {
 		struct cg_destination *d = &cfg->dest[i];
-		char sec[80];
+		const char *key, *why;
+		char sec[80], kinds[128];
 		snprintf(sec, sizeof sec, "destination.%s", d->name);
 		c->line = c->section_line[i];
 		if (d->type < 0)
-			fail(c, sec, "type", "%s", "is required (ga4 or webhook)");
+			fail(c, sec, "type", "is required (%s)", cg_dest_kind_list(kinds, sizeof kinds));
 		else if (!url_ok(d->url))
 			fail(c, sec, "url", "%s", "must be an http:// or https:// URL");
 		else if (d->purpose < 0)
@@ -498,17 +489,10 @@ static int validate(struct parse_ctx *c)
 		else if (d->purpose == CG_MARKETING && d->basis == CG_BASIS_LEGITIMATE_INTEREST)
 			fail(c, sec, "basis", "%s",
 			     "marketing cannot rest on legitimate interest (profiling for advertising needs consent)");
-		else if (d->type == CG_DEST_GA4 && !d->measurement_id[0])
-			fail(c, sec, "measurement_id", "%s", "is required for type ga4");
-		else if (d->type == CG_DEST_GA4 && !d->api_secret[0])
-			fail(c, sec, "api_secret", "%s", "is required for type ga4");
 		else if (d->deletion_url[0] && !url_ok(d->deletion_url))
 			fail(c, sec, "deletion_url", "%s", "must be an http:// or https:// URL");
-		else if (d->type == CG_DEST_GA4 && (d->property_id[0] || d->deletion_token_file[0] || d->deletion_url[0]) &&
-		         !(d->property_id[0] && d->deletion_token_file[0] && d->deletion_url[0]))
-			fail(c, sec, d->property_id[0] ? (d->deletion_url[0] ? "deletion_token_file" : "deletion_url")
-			                               : "property_id",
-			     "%s", "erasures reach GA4 only with all of property_id, deletion_url and deletion_token_file");
+		else if ((key = cg_dest_kind(d->type)->check(d, &why)))   /* the kind's own keys */
+			fail(c, sec, key, "%s", why);
 		else if (!d->vendor[0]) /* else from its vendor (cg_config_vendors) */
 			validate_transfer(c, d, sec);
 	}

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "consentgate/decision.h"
+#include "consentgate/dest.h"
 #include "consentgate/erasure.h"
 #include "consentgate/err.h"
 #include "consentgate/timefmt.h"
@@ -15,7 +16,7 @@ int cg_erasure_is(const char *payload)
 
 int cg_erasure_possible(const struct cg_destination *d)
 {
-	return d->type == CG_DEST_WEBHOOK || (d->property_id[0] && d->deletion_token_file[0] && d->deletion_url[0]);
+	return cg_dest_kind(d->type)->erasure_possible(d);
 }
 
 cg_dest_mask cg_dest_bit(const struct cg_config *cfg, const char *name)
@@ -72,17 +73,6 @@ void cg_erasure_plan_room(struct cg_erasure_plan *p, size_t room)
 	p->refused = p->want - p->notified;
 }
 
-static json_t *notice(const struct cg_destination *d, const char *client_id, const char *at)
-{
-	if (d->type == CG_DEST_GA4) /* Google Analytics User Deletion API, userDeletionRequests:upsert */
-		return json_pack("{s:s, s:{s:s, s:s}, s:s}", "kind", "analytics#userDeletionRequest",
-		                 "id", "type", "CLIENT_ID", "userId", client_id, "propertyId", d->property_id);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "erasure", "destination", d->name,
-	                 "client_id", client_id, "requested_at", at,
-	                 "reason", "the visitor's data was erased at their request (GDPR Art. 17); erase what you "
-	                           "hold under this client_id (Art. 17(2), 19)");
-}
-
 size_t cg_erasure_rows(const struct cg_config *cfg, const uint8_t key[CG_KEY_BYTES], const char *subject,
                        const struct cg_erasure_plan *p, int64_t now_ms, struct cg_outbox_row *rows,
                        struct cg_buf *payloads, size_t max)
@@ -99,7 +89,7 @@ size_t cg_erasure_rows(const struct cg_config *cfg, const uint8_t key[CG_KEY_BYT
 		if (!(p->rows & bit) || !cg_erasure_possible(d))
 			continue;
 		cg_client_id_full(key, d->name, subject, cid);
-		body = notice(d, cid, at);
+		body = cg_dest_kind(d->type)->erasure_notice(d, cid, at);
 		body = body ? json_pack("{s:o}", "erasure", body) : NULL;   /* takes the notice */
 		s = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 		json_decref(body);

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "consentgate/decision.h"
+#include "consentgate/dest.h"
 #include "consentgate/export.h"
 #include "consentgate/transfer.h"
 
@@ -101,7 +102,7 @@ static json_t *recipients(const struct cg_config *cfg, int p)
 		if (d->purpose != p)
 			continue;
 		o = json_pack("{s:s, s:s, s:s}", "name", d->name,
-			"type", d->type == CG_DEST_GA4 ? "Google Analytics 4 (Measurement Protocol)" : "webhook",
+			"type", cg_dest_kind(d->type)->label,
 			"lawful_basis", d->basis == CG_BASIS_CONSENT ? "consent (GDPR Art. 6(1)(a))"
 			                                             : "legitimate interest (GDPR Art. 6(1)(f))");
 		json_object_set_new(o, "recipient", json_string(d->recipient[0] ? d->recipient : "not declared"));

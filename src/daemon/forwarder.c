@@ -14,25 +14,24 @@
 #include "consentgate/forwarder.h"
 #include "consentgate/rules.h"
 #include "consentgate/log.h"
+#include "fwd_kind.h"
 
 #define ROUND_MAX 512          /* outbox rows looked at per round */
-#define WEBHOOK_BATCH 100      /* rows per webhook request (events, or erasure notices) */
 #define IDLE_POLL_MS 500
 /* GA4's User Deletion API takes one client_id per request, 1.5 requests a
  * second and 500 a day per property: its notices go one a second per
  * destination (and instance), the others of a round wait their turn */
 #define DELETION_PACE_MS 1000
 
-/* One HTTP request: one GA4 row, or a batch of webhook rows. */
+/* One HTTP request: a batch of one destination's rows (fwd_kind.h). */
 struct transfer {
 	CURL *easy;
-	struct cg_buf body;
+	struct cg_fwd_request r;   /* body, headers, r.n: the rows it carries, items[first .. first+r.n) */
 	struct cg_buf reply;
-	struct curl_slist *headers;
-	size_t first, n;           /* the rows it carries: items[first .. first+n) */
+	size_t first;
 	double started;
 	int done;
-	int deletion;              /* to GA4's User Deletion API */
+	int metered;               /* notices to a metered API (fwd_kind.h) */
 };
 
 struct cg_forwarder {
@@ -45,7 +44,7 @@ struct cg_forwarder {
 	pthread_cond_t cv;
 	int stopping, woken;
 	size_t claim_max;                   /* rows the last round could claim */
-	int64_t deletion_sent_ms[CG_MAX_DESTINATIONS];  /* the last GA4 deletion request, per destination */
+	int64_t deletion_sent_ms[CG_MAX_DESTINATIONS];  /* the last metered notice (GA4 deletion), per destination */
 	struct cg_forwarder_stats stats;    /* under mu */
 };
 
@@ -84,141 +83,40 @@ static const struct cg_destination *find_dest(const struct cg_config *cfg, const
 	return NULL;
 }
 
-/* The destination URL; GA4's credentials travel in the query string. */
-static int dest_url(CURL *easy, const struct cg_destination *d, char *out, size_t outlen)
-{
-	char *mid, *sec;
-	int n;
-
-	if (d->type != CG_DEST_GA4)
-		return snprintf(out, outlen, "%s", d->url) < (int)outlen ? CG_OK : CG_ERR_TOO_LONG;
-	mid = curl_easy_escape(easy, d->measurement_id, 0);
-	sec = curl_easy_escape(easy, d->api_secret, 0);
-	n = snprintf(out, outlen, "%s%smeasurement_id=%s&api_secret=%s", d->url,
-	             strchr(d->url, '?') ? "&" : "?", mid ? mid : "", sec ? sec : "");
-	curl_free(mid);
-	curl_free(sec);
-	return n < (int)outlen ? CG_OK : CG_ERR_TOO_LONG;
-}
-
-/* Every delivery names its outbox rows' ids, which never change (not on a
- * retry, not when another instance takes over a lease, not when the log
- * moves to PostgreSQL), so a receiver can drop a repeat: a row is sent twice
- * only if its sender died between sending and recording the outcome.
- * "X-Consentgate-Event-Ids: 17,18,19", in the order of the body's array. */
-static int event_ids_header(struct transfer *t, const struct cg_outbox_item *items, size_t first, size_t n)
-{
-	struct cg_buf h;
-	struct curl_slist *l;
-	int rc = CG_OK;
-
-	cg_buf_init(&h, 64 + 21 * n);
-	rc = cg_buf_adds(&h, "X-Consentgate-Event-Ids: ");
-	for (size_t i = first; i < first + n && rc == CG_OK; i++)
-		rc = cg_buf_printf(&h, "%s%lld", i > first ? "," : "", (long long)items[i].id);
-	l = rc == CG_OK ? curl_slist_append(t->headers, h.p) : NULL;
-	cg_buf_free(&h);
-	if (!l)
-		return CG_ERR_NOMEM;
-	t->headers = l;
-	return CG_OK;
-}
-
-/* Erasure notices (erasure.h): to a webhook the JSON array of the n
- * notices; to GA4's User Deletion API one (n is 1), with the operator's
- * current token. */
-static int erasure_request(struct transfer *t, const struct cg_destination *d, const struct cg_outbox_item *items,
-                           size_t first, size_t n)
-{
-	char token[4096], hdr[4200];
-	FILE *f;
-	size_t len;
-	int rc;
-
-	if (d->type == CG_DEST_WEBHOOK) {
-		for (size_t i = first; i < first + n; i++)
-			if (cg_buf_adds(&t->body, i == first ? "[" : ",") || cg_erasure_body(items[i].payload, &t->body))
-				return CG_ERR_INVALID;
-		return cg_buf_adds(&t->body, "]") ? CG_ERR_TOO_LONG : event_ids_header(t, items, first, n);
-	}
-	if ((rc = cg_erasure_body(items[first].payload, &t->body)) != CG_OK)
-		return rc;
-	f = fopen(d->deletion_token_file, "re");
-	len = f ? fread(token, 1, sizeof token - 1, f) : 0;
-	if (f)
-		fclose(f);
-	token[len] = '\0';
-	token[strcspn(token, "\r\n")] = '\0';
-	if (!token[0])
-		return CG_ERR_IO;
-	snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", token);
-	t->headers = curl_slist_append(t->headers, hdr);
-	sodium_memzero(token, sizeof token);
-	sodium_memzero(hdr, sizeof hdr);
-	return event_ids_header(t, items, first, 1);
-}
-
-/* GA4: the leading rows of one client as one request (t->n becomes how
- * many); webhook: a JSON array of payloads, one per outbox row, and the
- * range of their ids. Every kind: the ids. */
-static int body_and_ids(struct transfer *t, const struct cg_destination *d, const struct cg_outbox_item *items,
-                        size_t first, size_t n)
-{
-	char hdr[96];
-
-	if (cg_erasure_is(items[first].payload))
-		return erasure_request(t, d, items, first, n);
-	if (d->type == CG_DEST_GA4) {
-		const char *p[CG_COLLECT_MAX_EVENTS];
-		for (size_t i = 0; i < n; i++)
-			p[i] = items[first + i].payload;
-		if (cg_ga4_merge(p, n, &t->body, &t->n) != CG_OK)
-			return CG_ERR_TOO_LONG;
-		return event_ids_header(t, items, first, t->n);
-	}
-	if (cg_buf_adds(&t->body, "["))
-		return CG_ERR_TOO_LONG;
-	for (size_t i = first; i < first + n; i++)
-		if (cg_buf_adds(&t->body, items[i].payload) || cg_buf_adds(&t->body, i + 1 < first + n ? "," : "]"))
-			return CG_ERR_TOO_LONG;
-	snprintf(hdr, sizeof hdr, "X-Consentgate-Delivery: %lld-%lld", (long long)items[first].id,
-	         (long long)items[first + n - 1].id);
-	t->headers = curl_slist_append(t->headers, hdr);
-	return event_ids_header(t, items, first, n);
-}
-
 /* NULL when the request cannot be built, *rc saying why */
 static struct transfer *new_transfer(struct cg_forwarder *f, const struct cg_destination *d,
                                      const struct cg_outbox_item *items, size_t first, size_t n, int *rc)
 {
+	const struct cg_fwdkind *kind = cg_fwdkind_of(d->type);
 	struct transfer *t = calloc(1, sizeof *t);
 	char url[1024];
+	int notice;
 
 	*rc = CG_ERR_NOMEM;
 	if (!t)
 		return NULL;
 	t->first = first;
-	t->n = n;
-	cg_buf_init(&t->body, (size_t)16 << 20);
+	t->r.n = n;
+	cg_buf_init(&t->r.body, (size_t)16 << 20);
 	cg_buf_init(&t->reply, 256);
 	t->easy = curl_easy_init();
 	if (!t->easy)
 		goto out_fail;
-	if ((*rc = body_and_ids(t, d, items, first, n)) != CG_OK)
+	notice = cg_erasure_is(items[first].payload);
+	*rc = notice ? kind->notices(&t->r, d, items, first) : kind->events(&t->r, d, items, first);
+	if (*rc != CG_OK)
 		goto out_fail;
 	*rc = CG_ERR_INVALID;
-	t->headers = curl_slist_append(t->headers, "Content-Type: application/json");
-	t->headers = curl_slist_append(t->headers, "Expect:");
-	t->deletion = cg_erasure_is(items[first].payload) && d->type == CG_DEST_GA4;
-	if (t->deletion)
-		snprintf(url, sizeof url, "%s", d->deletion_url);
-	else if (dest_url(t->easy, d, url, sizeof url))
+	t->r.headers = curl_slist_append(t->r.headers, "Content-Type: application/json");
+	t->r.headers = curl_slist_append(t->r.headers, "Expect:");
+	t->metered = notice && kind->metered;
+	if (kind->url(t->easy, d, notice, url, sizeof url))
 		goto out_fail;
 	curl_easy_setopt(t->easy, CURLOPT_URL, url);
 	sodium_memzero(url, sizeof url);
-	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
-	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->body.p);
-	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->body.len);
+	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->r.headers);
+	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->r.body.p);
+	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->r.body.len);
 	curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_reply);
 	curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, &t->reply);
 	curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
@@ -235,8 +133,8 @@ static struct transfer *new_transfer(struct cg_forwarder *f, const struct cg_des
 	return t;
 out_fail:
 	curl_easy_cleanup(t->easy);
-	curl_slist_free_all(t->headers);
-	cg_buf_free(&t->body);
+	curl_slist_free_all(t->r.headers);
+	cg_buf_free(&t->r.body);
 	cg_buf_free(&t->reply);
 	free(t);
 	return NULL;
@@ -245,8 +143,8 @@ out_fail:
 static void free_transfer(struct transfer *t)
 {
 	curl_easy_cleanup(t->easy);
-	curl_slist_free_all(t->headers);
-	cg_buf_free(&t->body);
+	curl_slist_free_all(t->r.headers);
+	cg_buf_free(&t->r.body);
 	cg_buf_free(&t->reply);
 	free(t);
 }
@@ -291,7 +189,7 @@ static void finish(struct cg_forwarder *f, struct transfer *t, CURLcode cc,
 	} else if (status == 429 || status >= 500 || status == 408) {
 		snprintf(why, sizeof why, "HTTP %ld", status);
 		state = -1;
-	} else if (status == 403 && t->deletion) {
+	} else if (status == 403 && t->metered) {
 		/* Google's answer to a spent quota (500 a day per property): try
 		 * again later; a token without the right scope shows here too */
 		snprintf(why, sizeof why, "HTTP %ld: %.120s", status, t->reply.p ? t->reply.p : "");
@@ -304,7 +202,7 @@ static void finish(struct cg_forwarder *f, struct transfer *t, CURLcode cc,
 	pthread_mutex_lock(&f->mu);
 	f->stats.attempts++;
 	f->stats.latency_seconds += mono() - t->started;
-	for (size_t i = t->first; i < t->first + t->n; i++) {
+	for (size_t i = t->first; i < t->first + t->r.n; i++) {
 		const struct cg_outbox_item *it = &items[i];
 		struct cg_outbox_update *u = &ups[(*nups)++];
 		if (state >= 0) {
@@ -406,9 +304,9 @@ static void recheck(struct cg_forwarder *f, const struct cg_outbox_item *items, 
 	pthread_mutex_unlock(&f->mu);
 }
 
-/* GA4 deletion requests go one a second per destination
- * (DELETION_PACE_MS): the first one due is sent, the others of the round
- * wait their turn — still pending, attempts and last error as they were,
+/* Notices to a metered API (GA4's deletion requests, fwd_kind.h) go one a
+ * second per destination (DELETION_PACE_MS): the first one due is sent,
+ * the others of the round wait their turn — still pending, attempts and last error as they were,
  * each due a pace after the one before. */
 static void pace_deletions(struct cg_forwarder *f, const struct cg_outbox_item *items, size_t n, int64_t now,
                            char *send, struct cg_outbox_update *ups, size_t *nups)
@@ -420,7 +318,7 @@ static void pace_deletions(struct cg_forwarder *f, const struct cg_outbox_item *
 	for (size_t i = 0; i < n; i++) {
 		const struct cg_destination *d = send[i] ? find_dest(f->cfg, items[i].destination) : NULL;
 		int k = d ? (int)(d - f->cfg->dest) : 0;
-		if (!d || d->type != CG_DEST_GA4 || !cg_erasure_is(items[i].payload))
+		if (!d || !cg_fwdkind_of(d->type)->metered || !cg_erasure_is(items[i].payload))
 			continue;
 		if (slot[k] <= now) {
 			f->deletion_sent_ms[k] = now;
@@ -434,11 +332,10 @@ static void pace_deletions(struct cg_forwarder *f, const struct cg_outbox_item *
 }
 
 /* Consecutive rows for the same destination (the round is in destination
- * order, events before notices) travel together: a webhook takes up to
- * WEBHOOK_BATCH events or erasure notices, GA4 up to 25 events of one
- * client (cg_ga4_merge says how many of the offered rows went); a GA4
- * notice goes alone (the User Deletion API takes one id). Returns how many
- * transfers. */
+ * order, events before notices) travel together, as many as its kind's
+ * batch or notice_batch (fwd_kind.h: a webhook up to 100 events or
+ * notices, GA4 up to 25 events of one client, its kind saying how many of
+ * the offered rows went, and a notice alone). Returns how many transfers. */
 static size_t make_transfers(struct cg_forwarder *f, const struct cg_outbox_item *items, size_t n,
                              const char *send, struct transfer **ts, struct cg_outbox_update *ups, size_t *nups,
                              int64_t now)
@@ -455,7 +352,7 @@ static size_t make_transfers(struct cg_forwarder *f, const struct cg_outbox_item
 		if (!d)
 			continue; /* checked by recheck; keeps the compiler sure */
 		notice = cg_erasure_is(items[i].payload);
-		max = d->type == CG_DEST_WEBHOOK ? WEBHOOK_BATCH : notice ? 1 : CG_COLLECT_MAX_EVENTS;
+		max = notice ? cg_fwdkind_of(d->type)->notice_batch : cg_fwdkind_of(d->type)->batch;
 		while (i + k < n && k < max && send[i + k] && cg_erasure_is(items[i + k].payload) == notice &&
 		       strcmp(items[i + k].destination, items[i].destination) == 0)
 			k++;
@@ -467,7 +364,7 @@ static size_t make_transfers(struct cg_forwarder *f, const struct cg_outbox_item
 		if (!(ts[nts] = new_transfer(f, d, items, i, k, &rc)) && k > 1)
 			ts[nts] = new_transfer(f, d, items, i, k = 1, &rc);
 		if (ts[nts]) {
-			k = ts[nts++]->n;
+			k = ts[nts++]->r.n;
 		} else {
 			pthread_mutex_lock(&f->mu);
 			retry_later(f, &items[i], &ups[(*nups)++], now,

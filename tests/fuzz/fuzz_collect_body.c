@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		strcpy(cfg.site, "fuzz.example");
 		memset(&d, 0, sizeof d);
 		strcpy(d.name, "d");
-		for (int type = 0; type < 2; type++)
+		for (int type = 0; type < CG_DEST_NKINDS; type++)   /* every kind (dest.h) */
 			for (int mode = CG_FORWARD_MINIMISED; mode <= CG_FORWARD_FULL; mode++) {
 				memset(&in, 0, sizeof in);
 				d.type = type;
