@@ -34,21 +34,14 @@ def ok(name, good, detail=""):
 # ---- the database, either backend ------------------------------------------------------------------
 
 class DB:
-    """A copy of the log: SQLite file or PostgreSQL database.
-
-    On PostgreSQL every copy is one database, made once from the log (a
-    CREATE and a DROP DATABASE cost about a second each here, and the suite
-    makes some four hundred copies): each case's changes are undone by
-    refilling every table from a snapshot taken when it was made (Pristine),
-    and the refilled copy must equal the log to the last row and sequence
-    value before the next case starts, or the suite stops."""
-
-    work = None    # PostgreSQL: the one copy's Pristine
+    """A copy of the log: SQLite file or PostgreSQL database."""
 
     def __init__(self, n):
         self.pg = A.pg is not None
         if self.pg:
-            self.name = "%s_work" % A.pg
+            self.name = "%s_t%d" % (A.pg, n)
+            self.psql("postgres", 'DROP DATABASE IF EXISTS "%s"' % self.name)
+            self.psql("postgres", 'CREATE DATABASE "%s" TEMPLATE "%s"' % (self.name, A.pg))
             self.storage = "backend = postgresql\nurl = postgresql:///%s?host=%s&port=%s&user=cg\n" % (
                 self.name, A.pg_host, A.pg_port)
         else:
@@ -58,13 +51,7 @@ class DB:
         self.ini = os.path.join(A.work, "t%d.ini" % n)
         text = open(A.ini).read().replace("[storage]\n", "[storage]\n" + self.storage, 1)
         open(self.ini, "w").write(text)
-        if not self.pg:
-            self.unguard()
-        elif DB.work is None:
-            self.psql("postgres", 'DROP DATABASE IF EXISTS "%s"' % self.name)
-            self.psql("postgres", 'CREATE DATABASE "%s" TEMPLATE "%s"' % (self.name, A.pg))
-            self.unguard()
-            DB.work = Pristine(self)
+        self.unguard()
 
     def psql(self, db, sql):
         r = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", A.pg_host, "-p",
@@ -113,7 +100,7 @@ class DB:
         """(name, kind) of every column, kind one of int, text, bytes"""
         if self.pg:
             rows = self.rows("SELECT column_name AS name, data_type AS type FROM information_schema.columns "
-                             "WHERE table_schema = 'public' AND table_name = '%s' ORDER BY ordinal_position" % table)
+                             "WHERE table_name = '%s' ORDER BY ordinal_position" % table)
         else:
             rows = self.rows("SELECT name, type FROM pragma_table_info('%s')" % table)
         kinds = {"bytea": "bytes", "blob": "bytes", "text": "text"}
@@ -123,57 +110,8 @@ class DB:
         return "'\\x%s'::bytea" % hexs if self.pg else "X'%s'" % hexs
 
     def drop(self):
-        """this case is over: its copy goes (PostgreSQL: the copy is the log again)"""
         if self.pg:
-            DB.work.restore(self)
-
-
-class Pristine:
-    """PostgreSQL: every table of the copy as it was made, in a schema of
-    its own (the verifiers read only public), and what undoes a case: all
-    rows deleted and inserted again, the sequences set back, in one
-    transaction with the triggers and foreign keys off (session_replication_role)."""
-
-    def __init__(self, db):
-        tables = [r["t"] for r in db.rows("SELECT table_name AS t FROM information_schema.tables WHERE "
-                                          "table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1")]
-        seqs = db.rows("SELECT sequencename AS s, last_value AS v FROM pg_sequences WHERE schemaname = 'public'")
-        sql = ["CREATE SCHEMA cg_pristine"]
-        restore = ["BEGIN", "SET LOCAL session_replication_role = replica"]
-        for t in tables:
-            cols = ", ".join('"%s"' % r["c"] for r in db.rows(
-                "SELECT column_name AS c FROM information_schema.columns WHERE table_schema = 'public' AND "
-                "table_name = '%s' AND is_generated = 'NEVER' ORDER BY ordinal_position" % t))
-            sql.append('CREATE TABLE cg_pristine."%s" AS SELECT %s FROM public."%s"' % (t, cols, t))
-            restore += ['DELETE FROM public."%s"' % t,
-                        'INSERT INTO public."%s"(%s) OVERRIDING SYSTEM VALUE SELECT %s FROM cg_pristine."%s"'
-                        % (t, cols, cols, t)]
-        for r in seqs:  # never used: a NULL last_value; setval(.., 1, false) is that again
-            restore.append("SELECT setval('public.\"%s\"', %s)" % (
-                r["s"], "%d, true" % r["v"] if r["v"] is not None else "1, false"))
-        db.execute(";\n".join(sql))
-        self.sql = ";\n".join(restore + ["COMMIT"])
-        # the whole copy as text: every row of every table, every sequence
-        self.print_sql = ("SELECT md5(coalesce(string_agg(x, E'\\n' ORDER BY x), '')) AS m FROM (%s) q" % " UNION ALL ".join(
-            ["SELECT '%s ' || t::text AS x FROM public.\"%s\" t" % (t, t) for t in tables] +
-            ["SELECT 'seq %s ' || coalesce(last_value::text, '-') FROM pg_sequences WHERE schemaname = 'public' "
-             "AND sequencename = '%s'" % (r["s"], r["s"]) for r in seqs]))
-        self.print = db.rows(self.print_sql)[0]["m"]
-
-    def restore(self, db):
-        # one psql: the refill, then the copy's print (its last line)
-        r = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", A.pg_host, "-p", str(A.pg_port),
-                            "-U", "cg", "-d", db.name, "-c", self.sql, "-c", self.print_sql],
-                           capture_output=True, text=True)
-        if r.returncode or r.stdout.split()[-1:] != [self.print]:
-            raise RuntimeError("the copy differs from the log after a case was undone: the next cases "
-                               "would not start from the log")
-
-    @staticmethod
-    def drop():
-        if DB.work is not None:
-            subprocess.run(["psql", "-X", "-q", "-h", A.pg_host, "-p", str(A.pg_port), "-U", "cg", "-d", "postgres",
-                            "-c", 'DROP DATABASE IF EXISTS "%s_work"' % A.pg], capture_output=True)
+            self.psql("postgres", 'DROP DATABASE IF EXISTS "%s"' % self.name)
 
 
 # ---- the verifiers -----------------------------------------------------------------------------------
@@ -483,7 +421,6 @@ def main():
         attacks(db0, n)
     finally:
         db0.drop()
-        Pristine.drop()
     print("%d passed, %d failed" % (results["ok"], results["fail"]))
     return 1 if results["fail"] else 0
 
