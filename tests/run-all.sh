@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, builds twice (-Werror, and
-# ASan+UBSan) and runs every test in both builds. The last line is the total.
+# The test command: installs what is missing, builds six times and runs the
+# tests in each: -Werror (every test), ASan+UBSan and ThreadSanitizer (the
+# unit tests and the integration tests that load the daemon:
+# tests/CMakeLists.txt leaves the browser, mutation and package tests to the
+# plain build), each backend alone, and the fuzz targets. Each build's wall time is printed; the
+# last line is the total.
 set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 cd "$src"
@@ -20,14 +24,19 @@ jobs=$(nproc)
 total_pass=0
 total_fail=0
 status=0
-# werror: the tests; asan: the same tests under ASan+UBSan (+LeakSanitizer);
-# sqlite-only, pg-only: each backend built alone (it links without the
-# other), its unit tests and one integration test; fuzz: every libFuzzer
-# target for CG_FUZZ_SECONDS (default 30 s) each
-for variant in werror asan sqlite-only pg-only fuzz; do
+# werror: the tests; asan: under ASan+UBSan (+LeakSanitizer); tsan: under
+# ThreadSanitizer (its own build: it cannot share a process with ASan;
+# optimised, as TSan is meant to run); sqlite-only, pg-only: each backend
+# built alone (it links without the other), its unit tests and one
+# integration test; fuzz: every libFuzzer target for CG_FUZZ_SECONDS
+# (default 30 s) each
+walls=()
+for variant in werror asan tsan sqlite-only pg-only fuzz; do
 	dir="$src/build-test-$variant"
 	opts=(-DCG_WERROR=ON -DCMAKE_INSTALL_PREFIX=/usr)
+	started=$SECONDS
 	[ "$variant" = asan ] && opts+=(-DCG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
+	[ "$variant" = tsan ] && opts+=(-DCG_TSAN=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo)
 	[ "$variant" = sqlite-only ] && opts+=(-DCG_POSTGRESQL=OFF)
 	[ "$variant" = pg-only ] && opts+=(-DCG_SQLITE=OFF)
 	only=()
@@ -41,11 +50,16 @@ for variant in werror asan sqlite-only pg-only fuzz; do
 		echo "build $variant failed"
 		total_fail=$((total_fail + 1))
 		status=1
+		walls+=("$variant $((SECONDS - started)) s (build failed)")
 		continue
 	fi
 	echo "=== tests: $variant"
-	# LeakSanitizer runs with ASan; abort on the first UBSan report
+	# LeakSanitizer runs with ASan; abort on the first UBSan report. TSan:
+	# its suppressions (third-party libraries only, each with its reason);
+	# a report in the daemon's log fails the test (tests/lib/stack.sh), one
+	# in a tool's output makes it exit 66
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	TSAN_OPTIONS="suppressions=$src/tests/tsan.supp:second_deadlock_stack=1" \
 		ctest --test-dir "$dir" --output-on-failure -j "$jobs" "${only[@]}" 2>&1 | tee "$dir.ctest.log"
 	[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 	line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$dir.ctest.log" | tail -1)
@@ -58,6 +72,9 @@ for variant in werror asan sqlite-only pg-only fuzz; do
 		total_fail=$((total_fail + 1))
 		status=1
 	fi
+	walls+=("$variant $((SECONDS - started)) s")
+	echo "=== $variant: $((SECONDS - started)) s (build and tests)"
 done
+echo "wall time per build: ${walls[*]/%/;} all $SECONDS s"
 echo "$total_pass passed, $total_fail failed"
 exit $status
