@@ -274,25 +274,72 @@ def sums():
     print("checked %d files against SHA256SUMS" % n)
 
 
-def heads(keys):
+HEAD_TYPE = "application/vnd.consentgate.chain-head+json"
+
+
+def b64(s):
+    """DSSE: either alphabet, padded or not"""
+    s = s.replace("-", "+").replace("_", "/")
+    return base64.b64decode(s + "=" * (-len(s) % 4), validate=True)
+
+
+def open_envelope(env, keys):
+    """(payload bytes, key id) of a chain head's envelope whose signature
+    holds, or (None, why). DSSE: the signature is over PAE(type, payload),
+    so the type is signed; an envelope of before ("consentgate/1") is
+    signed over the bare payload and its kind read from what it signed."""
     from nacl.signing import VerifyKey
     from nacl.exceptions import BadSignatureError
+    try:
+        if "signatures" in env:
+            if len(env["signatures"]) != 1:
+                return None, "not one signature"
+            t, kid = env["payloadType"], env["signatures"][0]["keyid"]
+            payload, sig = b64(env["payload"]), b64(env["signatures"][0]["sig"])
+            signed = b"DSSEv1 %d %s %d " % (len(t.encode()), t.encode(), len(payload)) + payload
+        else:
+            t, kid = None, env["key_id"]
+            payload, sig = b64(env["payload"]), b64(env["signature"])
+            signed = payload
+    except (KeyError, TypeError, ValueError) as e:
+        return None, "not a signed envelope (%s)" % e
+    if kid not in keys:
+        return None, "signed by key %s, which the keys given do not list" % kid
+    try:
+        VerifyKey(keys[kid]).verify(signed, sig)
+    except BadSignatureError:
+        return None, "the signature does not verify"
+    try:
+        head = json.loads(payload)
+    except ValueError:
+        return None, "the signed payload is not JSON"
+    if (t is not None and t != HEAD_TYPE) or not isinstance(head, dict) or \
+            head.get("type") != "consentgate/chain-head/1":
+        return None, "the signed payload is not a chain head"
+    if head.get("key_id") != kid:
+        return None, "the signed key_id %s is not the envelope's %s" % (head.get("key_id"), kid)
+    return head, kid
+
+
+def heads(keys, site, extra=()):
     out = []
-    for name in sorted(os.listdir("heads")) if os.path.isdir("heads") else []:
-        if not name.endswith(".json"):
-            continue
-        env = json.load(open(os.path.join("heads", name)))
-        pk = keys.get(env["key_id"])
-        if pk is None:
-            fail("heads/%s: signed by key %s, which keys.json does not list" % (name, env["key_id"]))
-            continue
-        payload = base64.b64decode(env["payload"])
+    files = [os.path.join("heads", n) for n in (sorted(os.listdir("heads")) if os.path.isdir("heads") else [])
+             if n.endswith(".json")]
+    for name in files + list(extra):
         try:
-            VerifyKey(pk).verify(payload, base64.b64decode(env["signature"]))
-        except BadSignatureError:
-            fail("heads/%s: the signature does not verify" % name)
+            env = json.load(open(name))
+        except ValueError:
+            fail("%s: not JSON" % name)
             continue
-        out.append(json.loads(payload))
+        head, why = open_envelope(env, keys)
+        if head is None:
+            fail("%s: %s" % (name, why))
+            continue
+        if site is not None and (head.get("site") != site or head.get("chain") != "consent_events"):
+            fail("%s: signed for site %r, chain %r, not this bundle's %r" % (name, head.get("site"),
+                                                                             head.get("chain"), site))
+            continue
+        out.append((name, head))
     print("verified the signatures of %d chain heads" % len(out))
     return out
 
@@ -364,23 +411,173 @@ def shown(by_id):
     print("checked %d banner builds and notices against their files" % len(index))
 
 
+def load_keys(src):
+    """keys from FILE_OR_URL (the site's GET /consent/keys, obtained out of
+    band), or, loudly, the bundle's own keys.json"""
+    if src is None:
+        print("WARNING: no --keys given: the signatures are checked against keys.json from inside this bundle, "
+              "which whoever wrote the bundle chose. Obtain the site's keys out of band (GET /consent/keys) "
+              "and pass --keys.")
+        notes.append("the keys came from inside the bundle (no --keys)")
+        text = open("keys.json").read()
+    elif re.match(r"https?://", src):
+        import urllib.request
+        text = urllib.request.urlopen(src, timeout=30).read().decode()
+    else:
+        text = open(src).read()
+    return {k["key_id"]: b64(k["public_key"]) for k in json.loads(text)["keys"]}
+
+
+def bundle_site():
+    """the site and visitor README.txt's header names (bound by SHA256SUMS)"""
+    site = subject = None
+    for line in open("README.txt").read().split("\n\n", 1)[0].splitlines():
+        if line.startswith("site: "):
+            site = line[6:]
+        elif line.startswith("visitor (subject key): "):
+            subject = line[len("visitor (subject key): "):]
+    return site, subject
+
+
+def csv_matches_json():
+    """events.csv says what events.json says, row by row"""
+    import csv
+    if not os.path.exists("events.csv"):
+        fail("events.csv is missing")
+        return
+    evs = {e["id"]: e for e in json.load(open("events.json"))}
+    seen = set()
+    for r in csv.DictReader(open("events.csv", newline="")):
+        try:
+            e = evs.get(int(r.get("id") or -1))
+        except ValueError:
+            e = None
+        if e is None:
+            fail("events.csv: row %s is not in events.json" % r.get("id"))
+            continue
+        seen.add(e["id"])
+        for k, v in r.items():
+            want = e.get(k)
+            want = "" if want is None else ("true" if want is True else "false" if want is False else str(want))
+            if k in e and v != want:
+                fail("events.csv: event %d: %s is %r, events.json says %r" % (e["id"], k, v, want))
+    for i in sorted(set(evs) - seen):
+        fail("events.csv: event %d of events.json is missing" % i)
+    print("compared events.csv with events.json (%d events)" % len(seen))
+
+
+def recheck_verification(signed_envs, by_id, start):
+    """verification.txt's lines about heads, recomputed from the heads and
+    the chain here rather than trusted; what cannot be recomputed is said"""
+    if not os.path.exists("verification.txt"):
+        fail("verification.txt is missing")
+        return
+    text = open("verification.txt").read()
+    n = 0
+    for hid, head in signed_envs:
+        line = re.search(r"^head %d, signed (\S+) by key (\S+), row (\d+): (.*)$" % hid, text, re.M)
+        if line is None:
+            fail("verification.txt: says nothing of head %d" % hid)
+            continue
+        row = by_id.get(head["last_id"])
+        if head["last_id"] == 0:
+            ok = head["hash"] == "0" * 64 and head["links"] == 0
+        elif row is None:
+            continue   # outside the chain here: cannot be recomputed
+        else:
+            ok = row["hash"] == head["hash"]
+        if (line.group(1), line.group(2), int(line.group(3))) != (head["signed_at"], head["key_id"],
+                                                                   head["last_id"]):
+            fail("verification.txt: head %d: its line is not the signed head's" % hid)
+        elif line.group(4).startswith("OK") != ok:
+            fail("verification.txt: head %d: says %r, the bundle shows %s" % (hid, line.group(4),
+                                                                                "OK" if ok else "it diverges"))
+        n += 1
+    claimed = len(re.findall(r"^head \d+,", text, re.M))
+    if claimed != len(signed_envs):
+        fail("verification.txt: names %d heads, heads/ holds %d that verify" % (claimed, len(signed_envs)))
+    print("recomputed %d of verification.txt's head lines; its whole-log line (rows outside the period) "
+          "cannot be recomputed from the bundle: consentctl verify on the log does" % n)
+
+
+def anchors(tsa_cert):
+    import subprocess, tempfile
+    n = 0
+    for name in sorted(os.listdir("heads")) if os.path.isdir("heads") else []:
+        env = json.load(open(os.path.join("heads", name)))
+        if not env.get("anchor"):
+            continue
+        if not tsa_cert:
+            notes.append("heads/%s: its anchor is not checked (give --tsa-cert, the authority's certificate)"
+                         % name)
+            continue
+        with tempfile.TemporaryDirectory() as t:
+            open(t + "/head.bin", "wb").write(b64(env["payload"]))
+            open(t + "/head.tsr", "wb").write(base64.b64decode(env["anchor"]))
+            r = subprocess.run(["openssl", "ts", "-verify", "-in", t + "/head.tsr", "-data", t + "/head.bin",
+                                "-CAfile", tsa_cert], capture_output=True, text=True)
+        if r.returncode != 0 or "Verification: OK" not in r.stdout:
+            fail("heads/%s: its RFC 3161 anchor does not verify against %s" % (name, tsa_cert))
+        else:
+            n += 1
+    print("verified %d RFC 3161 anchors" % n)
+
+
+def gaps(by_id, start, subject):
+    """every id from the first link to the last is a row, a pruned link or a
+    log event here (chain.txt lists them)"""
+    if not os.path.exists("chain.txt"):
+        fail("chain.txt is missing: the ids between the events cannot be followed")
+        return
+    lines = [l.split() for l in open("chain.txt").read().splitlines() if l][1:]
+    here = {e["id"] for e in json.load(open("events.json"))}
+    for e in json.load(open("events.json")):
+        if start is not None and e["id"] not in by_id:
+            fail("event %d: not in chain.txt" % e["id"])
+    rows = [int(i) for i, k, *_ in lines if k == "r"]
+    first, last = (min(here), max(here)) if here else (None, None)
+    missing = [i for i in rows if first is not None and first <= i <= last and i not in here]
+    if subject is None:
+        for i in missing:
+            fail("event %d: a row of the period in chain.txt, but events.json does not hold it" % i)
+    elif missing:
+        notes.append("a bundle of one visitor: that the %d other rows of the period in chain.txt are not this "
+                     "visitor's cannot be checked here" % len(missing))
+
+
 def main():
     ap = argparse.ArgumentParser(description="checks this consentgate bundle offline")
     ap.add_argument("--min-retention-days", type=int, default=None,
                     help="accept any purge that kept rows this many days after their visitor's consent ended "
                          "(instead of the highest retention the log recorded before it)")
+    ap.add_argument("--keys", metavar="FILE_OR_URL",
+                    help="the site's public keys (GET /consent/keys), obtained out of band")
+    ap.add_argument("--head", metavar="FILE", action="append", default=[],
+                    help="a chain head obtained out of band (published, anchored): the bundle must hold it")
+    ap.add_argument("--tsa-cert", metavar="PEM", help="the timestamp authority's certificate chain")
     args = ap.parse_args()
+    outside = [os.path.abspath(h) for h in args.head]
+    keys_src = args.keys if args.keys is None or re.match(r"https?://", args.keys) else os.path.abspath(args.keys)
+    tsa = os.path.abspath(args.tsa_cert) if args.tsa_cert else None
     os.chdir(os.path.dirname(os.path.abspath(__file__)))
     sums()
-    keys = {k["key_id"]: base64.urlsafe_b64decode(k["public_key"] + "=" * (-len(k["public_key"]) % 4))
-            for k in json.load(open("keys.json"))["keys"]}
-    signed = heads(keys)
-    by_id, start = chain(signed, args.min_retention_days)
+    site, subject = bundle_site()
+    keys = load_keys(keys_src)
+    named = heads(keys, site)
+    signed = [h for _, h in named]
+    given = [h for _, h in heads(keys, site, outside)[len(named):]] if outside else []
+    if not outside:
+        print("WARNING: no --head given: nothing from outside the bundle binds its chain; whoever wrote it "
+              "could have recomputed every hash. Obtain the site's published or anchored heads and pass --head.")
+        notes.append("no head from outside the bundle (no --head)")
+    by_id, start = chain(signed + given, args.min_retention_days)
+    gaps(by_id, start, subject)
+    csv_matches_json()
     n = 0
-    for h in signed:
+    for h in signed + given:
         row = by_id.get(h["last_id"])
         if row is None:
-            if start is not None and h["last_id"] > start:
+            if h in given or (start is not None and h["last_id"] > start):
                 fail("event %d: the head signed at %s names it, but the chain here does not reach it"
                      % (h["last_id"], h["signed_at"]))
             continue
@@ -388,6 +585,8 @@ def main():
         if row["hash"] != h["hash"]:
             fail("event %d: its hash is not the one the head signed at %s names" % (h["last_id"], h["signed_at"]))
     print("matched %d signed heads against their rows in the bundle" % n)
+    recheck_verification([(int(os.path.basename(name)[:-5]), h) for name, h in named], by_id, start)
+    anchors(tsa)
     shown(by_id)
     for line in notes:
         print("note:", line)
