@@ -39,6 +39,7 @@
 #define CG_ENVELOPE_MAX (256 * 1024)
 #define CG_TYPE_RECEIPT "application/vnd.consentgate.receipt+json"
 #define CG_TYPE_HEAD "application/vnd.consentgate.chain-head+json"
+#define CG_TYPE_SUMS "application/vnd.consentgate.bundle-sha256sums"
 
 /* An instance's key pair. Owned by the caller; wipe with cg_signer_wipe. */
 struct cg_signer {

@@ -30,6 +30,7 @@
 #include "consentgate/err.h"
 #include "consentgate/export.h"
 #include "consentgate/id.h"
+#include "consentgate/keyfile.h"
 #include "consentgate/outfile.h"
 #include "consentgate/shown.h"
 #include "consentgate/sign.h"
@@ -367,6 +368,29 @@ static void add_all(struct bundle *b, const struct cg_pubkey *keys, size_t nkeys
 	add_file(b, "verify.py", cg_bundle_verify_py, cg_bundle_verify_py_len);
 	/* last: the sums of everything above */
 	add_file(b, "SHA256SUMS", b->sums.p ? b->sums.p : "", b->sums.len);
+	/* the sums signed: a file replaced with SHA256SUMS rewritten to match
+	 * no longer passes for the site's */
+	if (b->has_signer) {
+		struct cg_buf env;
+		cg_buf_init(&env, CG_ENVELOPE_MAX * 2);
+		if (cg_envelope_make(&b->signer, CG_TYPE_SUMS, b->sums.p ? b->sums.p : "", b->sums.len, &env) != CG_OK ||
+		    cg_buf_adds(&env, "\n") != CG_OK)
+			b->failed = 1;
+		else
+			add_file(b, "SHA256SUMS.dsse.json", env.p, env.len);
+		cg_buf_free(&env);
+	}
+}
+
+/* the key that signs the sums, when this user can read it (else said) */
+static void load_signer(struct bundle *b)
+{
+	char path[CG_CFG_STR + 32], err[512];
+
+	cg_keyfile_path(b->cfg, path, sizeof path);
+	b->has_signer = cg_keyfile_load(path, 0, &b->signer, err, sizeof err) == CG_OK;
+	if (!b->has_signer)
+		fprintf(stderr, "consentctl bundle: SHA256SUMS goes unsigned: %s (run it as the daemon's user)\n", err);
 }
 
 /* the archive into fd, the new output file; 0, or 1 */
@@ -498,6 +522,8 @@ int cg_cli_bundle(struct cg_cli_bundle_opts *o, const struct cg_config *cfg)
 	for (size_t i = 0; rc == 0 && i < NCOLS; i++)
 		csv_cell(b.csv.f, csv_cols[i], i == NCOLS - 1);
 	rc = rc ? rc : gather(&b, &keys, &nkeys);
+	if (rc == 0)
+		load_signer(&b);
 	if (rc == 0) {
 		/* the whole chain's verdict first, then the heads' */
 		/* room for the heads' transcript after the verdict (a 4 KiB cap
@@ -520,6 +546,7 @@ int cg_cli_bundle(struct cg_cli_bundle_opts *o, const struct cg_config *cfg)
 	if (dfd >= 0)
 		close(dfd);
 	free(keys);
+	cg_signer_wipe(&b.signer);
 	bundle_free(&b);
 	return rc;
 }

@@ -60,6 +60,8 @@ struct bundle {
 	struct archive *a;
 	char dir[64];
 	int failed, refused;                /* refused: a row of the store, said why */
+	struct cg_signer signer;            /* signs SHA256SUMS, when the key is readable */
+	int has_signer;
 };
 
 /* a link as the views show it (a pruned link with its subject's digest and

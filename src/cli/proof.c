@@ -7,6 +7,7 @@
 
 #include "consentgate/cfgfile.h"
 #include "consentgate/err.h"
+#include "consentgate/export.h"
 #include "consentgate/keyfile.h"
 #include "consentgate/sign.h"
 #include "consentgate/timefmt.h"
@@ -175,22 +176,57 @@ static int open_signed(const struct cg_config *cfg, const char *file, const char
 	return 0;
 }
 
+/* the export around the envelope against what was signed: 0, or 1 with
+ * the field that differs printed */
+static int check_export(const char *file, const struct cg_envelope *e, json_t *r, struct cg_buf *covered)
+{
+	char *text, why[400];
+	size_t len;
+	json_t *doc;
+	int rc = 0;
+
+	if (!(text = slurp(file, &len)))
+		return 1;
+	doc = json_loadb(text, len, 0, NULL);
+	free(text);
+	if (!json_object_get(doc, "signed_receipt"))
+		cg_buf_adds(covered, "  a bare envelope: the signature covers the receipt it carries\n");
+	else if (cg_receipt_check(doc, r, covered, why, sizeof why) != CG_OK) {
+		printf("FAILED: %s: %s\n", file, why);
+		rc = 1;
+	}
+	(void)e;
+	json_decref(doc);
+	return rc;
+}
+
 int cg_cli_receipt_verify(const struct cg_config *cfg, const char *file, const char *keys_file)
 {
 	struct cg_envelope e;
+	struct cg_buf covered;
 	json_t *r;
+	int rc;
 
 	if (open_signed(cfg, file, keys_file, "receipt", &e))
 		return 1;
 	r = json_loadb(e.payload, e.len, 0, NULL);
-	printf("OK: a receipt signed by key %s: record %lld of %s, chain hash %s\n", e.key_id,
-	       (long long)json_integer_value(json_object_get(r, "recordId")),
-	       json_string_value(json_object_get(r, "eventTime")) ? json_string_value(json_object_get(r, "eventTime")) : "?",
-	       json_string_value(json_object_get(r, "recordHash")) ? json_string_value(json_object_get(r, "recordHash"))
-	                                                           : "?");
+	cg_buf_init(&covered, 1 << 16);
+	rc = !json_is_object(r) ? (printf("FAILED: %s: the signed receipt is not a JSON object\n", file), 1)
+	                        : check_export(file, &e, r, &covered);
+	/* what the signature covers, never the fields beside it */
+	if (!rc)
+		printf("OK: a receipt signed by key %s%s: record %lld of %s for visitor %s, %s, chain hash %s\n%s",
+		       e.key_id, e.legacy ? " (signed before DSSE)" : "",
+		       (long long)json_integer_value(json_object_get(r, "recordId")),
+		       json_string_value(json_object_get(r, "eventTime")) ? json_string_value(json_object_get(r, "eventTime")) : "?",
+		       json_string_value(json_object_get(r, "piiPrincipalId")) ? json_string_value(json_object_get(r, "piiPrincipalId")) : "?",
+		       json_string_value(json_object_get(r, "eventType")) ? json_string_value(json_object_get(r, "eventType")) : "?",
+		       json_string_value(json_object_get(r, "recordHash")) ? json_string_value(json_object_get(r, "recordHash")) : "?",
+		       covered.p ? covered.p : "");
+	cg_buf_free(&covered);
 	json_decref(r);
 	cg_envelope_free(&e);
-	return 0;
+	return rc;
 }
 
 /* one walk: the head's prefix of the log, and every rule over the whole

@@ -264,14 +264,68 @@ def whole_chain(links):
 
 # ---- the rest ----------------------------------------------------------------------------------------
 
-def sums():
+SUMS_TYPE = "application/vnd.consentgate.bundle-sha256sums"
+
+
+def signed_sums(keys, allow_unsigned):
+    """SHA256SUMS as the site signed it (SHA256SUMS.dsse.json), or None"""
+    from nacl.signing import VerifyKey
+    from nacl.exceptions import BadSignatureError
+    if not os.path.exists("SHA256SUMS.dsse.json"):
+        if not allow_unsigned:
+            fail("SHA256SUMS.dsse.json is missing: SHA256SUMS is not signed, so any file can be replaced with "
+                 "SHA256SUMS rewritten to match (--allow-unsigned checks the rest of a bundle written without "
+                 "the signing key)")
+            return None
+        print("WARNING: SHA256SUMS is not signed (the bundle was written without the signing key): any file "
+              "can be replaced with SHA256SUMS rewritten to match")
+        notes.append("SHA256SUMS is not signed")
+        return None
+    try:
+        env = json.load(open("SHA256SUMS.dsse.json"))
+        t, sig = env["payloadType"], env["signatures"][0]
+        body = b64(env["payload"])
+        pk = keys.get(sig["keyid"])
+        if t != SUMS_TYPE or pk is None:
+            fail("SHA256SUMS.dsse.json: %s" % ("not the signature of a bundle's sums" if pk else
+                                                "signed by key %s, which the keys given do not list" % sig["keyid"]))
+            return None
+        VerifyKey(pk).verify(b"DSSEv1 %d %s %d " % (len(t.encode()), t.encode(), len(body)) + body, b64(sig["sig"]))
+    except BadSignatureError:
+        fail("SHA256SUMS.dsse.json: the signature does not verify")
+        return None
+    except (KeyError, IndexError, TypeError, ValueError) as e:
+        fail("SHA256SUMS.dsse.json: not a signed envelope (%s)" % e)
+        return None
+    return body.decode()
+
+
+def sums(keys, allow_unsigned):
+    signed = signed_sums(keys, allow_unsigned)
+    text = open("SHA256SUMS").read()
+    listed = {}
+    for line in text.splitlines():
+        digest, name = line.split("  ", 1)
+        listed[name] = digest
+    if signed is not None:
+        want = dict(reversed(line.split("  ", 1)) for line in signed.splitlines())
+        for name in sorted(set(want) | set(listed)):
+            if want.get(name) != listed.get(name):
+                fail("%s: SHA256SUMS is not what the site signed for it" % name)
+        listed = want
     n = 0
-    for line in open("SHA256SUMS"):
-        digest, name = line.rstrip("\n").split("  ", 1)
-        if hashlib.sha256(open(name, "rb").read()).hexdigest() != digest:
-            fail("%s differs from SHA256SUMS" % name)
+    for name, digest in sorted(listed.items()):
+        if not os.path.exists(name):
+            fail("%s is missing" % name)
+        elif hashlib.sha256(open(name, "rb").read()).hexdigest() != digest:
+            fail("%s differs from %sSHA256SUMS" % (name, "the signed " if signed is not None else ""))
         n += 1
-    print("checked %d files against SHA256SUMS" % n)
+    for root, _, files in os.walk("."):
+        for f in files:
+            name = os.path.relpath(os.path.join(root, f), ".")
+            if name not in listed and name not in ("SHA256SUMS", "SHA256SUMS.dsse.json"):
+                fail("%s is not listed in SHA256SUMS" % name)
+    print("checked %d files against %sSHA256SUMS" % (n, "the signed " if signed is not None else ""))
 
 
 HEAD_TYPE = "application/vnd.consentgate.chain-head+json"
@@ -555,14 +609,25 @@ def main():
     ap.add_argument("--head", metavar="FILE", action="append", default=[],
                     help="a chain head obtained out of band (published, anchored): the bundle must hold it")
     ap.add_argument("--tsa-cert", metavar="PEM", help="the timestamp authority's certificate chain")
+    ap.add_argument("--allow-unsigned", action="store_true",
+                    help="check a bundle whose SHA256SUMS is not signed (written without the signing key)")
+    ap.add_argument("bundle", nargs="?", help="the unpacked bundle's directory, when this verify.py is a copy "
+                    "obtained out of band (default: the directory this file is in)")
     args = ap.parse_args()
+    me = open(os.path.abspath(__file__), "rb").read()
     outside = [os.path.abspath(h) for h in args.head]
     keys_src = args.keys if args.keys is None or re.match(r"https?://", args.keys) else os.path.abspath(args.keys)
     tsa = os.path.abspath(args.tsa_cert) if args.tsa_cert else None
-    os.chdir(os.path.dirname(os.path.abspath(__file__)))
-    sums()
-    site, subject = bundle_site()
+    os.chdir(os.path.abspath(args.bundle) if args.bundle else os.path.dirname(os.path.abspath(__file__)))
+    if not args.bundle:
+        print("WARNING: this verify.py came inside the bundle: whoever wrote the bundle wrote it. Run a copy "
+              "obtained out of band (consentgate's source) with the bundle's directory as its argument.")
+        notes.append("verify.py ran from inside the bundle")
+    elif not os.path.exists("verify.py") or open("verify.py", "rb").read() != me:
+        fail("verify.py in the bundle is not this verify.py")
     keys = load_keys(keys_src)
+    sums(keys, args.allow_unsigned)
+    site, subject = bundle_site()
     named = heads(keys, site)
     signed = [h for _, h in named]
     given = [h for _, h in heads(keys, site, outside)[len(named):]] if outside else []
