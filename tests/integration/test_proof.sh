@@ -169,8 +169,8 @@ out=$("${CTL[@]}" bundle --from "$today" --to "$today" -o "$CG_DIR/bundle.tar.gz
 expect_match "... and never overwrites a file" "^1 .*exists already" "$rc $out"
 mkdir "$CG_DIR/unpacked" && tar -xzf "$CG_DIR/bundle.tar.gz" -C "$CG_DIR/unpacked"
 B="$CG_DIR/unpacked/consentgate-bundle-$today-$today"
-expect_eq "it holds the events, what they need from the rest of the log, transcript, heads, keys, history, recipients, README, verify.py, sums" \
-	"README.txt SHA256SUMS artefacts chain.txt erasures.json events.csv events.json heads keys.json log_events.json policy_versions.json pruned.json recipients.json verification.txt verify.py" \
+expect_eq "it holds the events, what they need from the rest of the log, transcript, heads, keys, history, recipients, README, verify.py, sums and their signature" \
+	"README.txt SHA256SUMS SHA256SUMS.dsse.json artefacts chain.txt erasures.json events.csv events.json heads keys.json log_events.json policy_versions.json pruned.json recipients.json verification.txt verify.py" \
 	"$(ls "$B" | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "events.csv: a header and the 5 events" 6 "$(wc -l <"$B/events.csv")"
 expect_match "the transcript: the chain, and each head of the period against the log" \

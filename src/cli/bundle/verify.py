@@ -3,10 +3,16 @@
 consentgate's: Python 3 and PyNaCl (Debian: python3-nacl).
 
   python3 verify.py [--min-retention-days N]     (in the unpacked bundle's directory)
+  python3 verify.py --keys FILE_OR_URL --head HEAD.json [--tsa-cert PEM] BUNDLE_DIR
+                                                 (a copy obtained out of band: README.txt)
 
-1. every file is the one listed in SHA256SUMS;
-2. every signed chain head verifies against keys.json (Ed25519 over the
-   exact bytes of its payload);
+1. SHA256SUMS is the one the site signed (SHA256SUMS.dsse.json), and every
+   file is the one listed there, none missing, none added;
+2. every signed chain head verifies against the keys (--keys; otherwise,
+   loudly, keys.json): DSSE, Ed25519 over PAE(payloadType, payload), or for
+   a head of before DSSE over its payload's bytes; each is this site's and
+   its signed key id the envelope's; heads given with --head are checked
+   against the chain here like the bundle's own;
 3. every event, pruned link and log event has its digests and hash
    recomputed from its fields in its row format (README.txt: "The row
    formats"), and links to the one before it wherever both are here;
@@ -23,7 +29,11 @@ consentgate's: Python 3 and PyNaCl (Debian: python3-nacl).
 7. what was shown: every file under artefacts/ is named by its SHA-256, each
    banner build's id is recomputed from its files, each notice's and vendor
    list's id is its file's SHA-256, and every event's build, notice and
-   vendor list are in the bundle.
+   vendor list are in the bundle;
+8. every row id of the period in chain.txt is in events.json (a bundle of
+   one visitor: or others.json); events.csv says what events.json says;
+   verification.txt's verdict on each head is recomputed; each RFC 3161
+   anchor verifies (openssl ts -verify, with --tsa-cert).
 Prints what it checked; exit status 0 when everything holds, 1 otherwise.
 consentctl verify checks the same over the whole log (the bundle holds the
 period's rows and what they need)."""
