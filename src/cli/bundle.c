@@ -354,6 +354,8 @@ static void add_all(struct bundle *b, const struct cg_pubkey *keys, size_t nkeys
 	add_scratch(b, "pruned.json", &b->pruned, -1);
 	add_scratch(b, "erasures.json", &b->erasures, -1);
 	add_scratch(b, "chain.txt", &b->chain, b->chain_keep);
+	if (b->subject)
+		add_scratch(b, "others.json", &b->others, -1);
 	add_file(b, "verification.txt", b->transcript.p ? b->transcript.p : "", b->transcript.len);
 	add_heads(b);
 	add_json(b, "keys.json", cg_keys_json(keys, nkeys));
@@ -464,7 +466,8 @@ static int gather(struct bundle *b, struct cg_pubkey **keys, size_t *nkeys)
  * small or in memory. 0, or 1 with the reason printed. */
 static int open_outputs(struct bundle *b, const char *out, int *dfd, char name[CG_OUT_NAME_MAX + 1], int *fd)
 {
-	FILE **scratch[] = {&b->csv.f, &b->events.f, &b->log_events.f, &b->pruned.f, &b->erasures.f, &b->chain.f};
+	FILE **scratch[] = {&b->csv.f, &b->events.f, &b->log_events.f, &b->pruned.f, &b->erasures.f, &b->chain.f,
+	                    &b->others.f};
 	char err[512];
 	int rc = cg_out_path(out, dfd, name, err, sizeof err), sfd = -1;
 

@@ -36,7 +36,7 @@ struct bundle {
 	struct cg_buf transcript, sums;
 	/* the members written while the log is read: the period's events, and
 	 * what they need from the rest of it (bundle_links.c) */
-	struct scratch csv, events, log_events, pruned, erasures, chain;
+	struct scratch csv, events, log_events, pruned, erasures, chain, others; /* others: --consent-id */
 	long long nevents;
 	json_t *groups;                     /* the removals (subject digest/purge) to hold whole */
 	json_t *erased;                     /* visitors whose erased rows await their tombstone */

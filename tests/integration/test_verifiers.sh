@@ -53,6 +53,12 @@ today=$(date -u +%F)
 out=$("${CTL[@]}" bundle --from "$today" --to "$today" -o "$CG_DIR/bundle.tar.gz" 2>&1); rc=$?
 expect_match "consentctl bundle" "^0 wrote " "$rc $out"
 tar -xzf "$CG_DIR/bundle.tar.gz" -C "$CG_DIR" && mv "$CG_DIR/consentgate-bundle-$today-$today" "$W/bundle"
+ID1=$(awk '$6 == "cg_id" {print $7}' "$CG_DIR/jar1")
+out=$("${CTL[@]}" bundle --from "$today" --to "$today" --consent-id "$ID1" -o "$CG_DIR/one.tar.gz" 2>&1); rc=$?
+expect_match "consentctl bundle --consent-id" "^0 wrote .*: 2 events" "$rc $out"
+mkdir "$CG_DIR/one" && tar -xzf "$CG_DIR/one.tar.gz" -C "$CG_DIR/one" && mv "$CG_DIR/one/consentgate-bundle-$today-$today" "$W/bundle1"
+expect_eq "... it carries every link of the period in chain.txt, other visitors' rows without their fields" \
+	"$(grep -c ' r ' "$W/bundle/chain.txt") 2" "$(grep -c ' r ' "$W/bundle1/chain.txt") $("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$W/bundle1/events.json")"
 expect_match "the genesis head (row 0) verifies in verification.txt as in verify --head" \
 	"row 0: OK" "$(grep '^head ' "$W/bundle/verification.txt" | head -1)"
 out=$("$PY" "$CG_SRC/src/cli/bundle/verify.py" --keys "$W/keys.json" --head "$W/head.json" --tsa-cert "$TSA_CA" "$W/bundle" 2>&1); rc=$?

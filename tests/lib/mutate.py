@@ -323,11 +323,24 @@ def bundles(tmpdir):
     check("bundle: verify.py replaced fails when run from a copy of its own", rc == 1 and "verify.py" in out, out)
 
 
+def one_visitor(tmpdir):
+    """a bundle of one visitor (--consent-id): what it cannot check, it says"""
+    src = os.path.join(WORK, "bundle1")
+    rc, out = verify_bundle(src)
+    check("verify.py: a bundle of one visitor passes, saying what it cannot check there",
+          rc == 0 and "a bundle of one visitor" in out and out.rstrip().endswith("OK"), out)
+    evs = json.load(open(os.path.join(src, "events.json")))
+    bundle_case(src, tmpdir, "one visitor: an event dropped (sums rewritten, unsigned)", lambda d: (
+        os.remove(os.path.join(d, "SHA256SUMS.dsse.json")), edit_json("events.json", (0,), drop=True)(d)),
+        "event %d" % evs[0]["id"], "--allow-unsigned")
+
+
 def main():
     with tempfile.TemporaryDirectory() as t:
         exports(os.path.join(t, "export.json"))
         heads(os.path.join(t, "head.json"))
         bundles(t)
+        one_visitor(t)
     print("%d checks, %d failed" % (count, failed))
     return 1 if failed else 0
 
