@@ -323,6 +323,59 @@ def bundles(tmpdir):
     check("bundle: verify.py replaced fails when run from a copy of its own", rc == 1 and "verify.py" in out, out)
 
 
+def rewritten(d):
+    """what a holder of the database without the key does to a bundle: heads/
+    and the signed sums removed, an event's country changed and every digest,
+    hash, chain.txt line, CSV cell and transcript line after it recomputed"""
+    import csv, importlib.util
+    spec = importlib.util.spec_from_file_location("v", VERIFY_PY)
+    v = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(v)
+    shutil.rmtree(os.path.join(d, "heads"))
+    os.remove(os.path.join(d, "SHA256SUMS.dsse.json"))
+    evs = json.load(open(os.path.join(d, "events.json")))
+    evs[0]["country"] = "SE" if evs[0]["country"] != "SE" else "DK"
+    evs[0]["personal_digest"] = v.personal_digest(evs[0])
+    by_id = {e["id"]: e for e in evs}
+    lines = open(os.path.join(d, "chain.txt")).read().splitlines()
+    prev = lines[0].split()[1]
+    for n, line in enumerate(lines[1:], 1):
+        i, k, core, pers, _ = line.split()
+        e = by_id.get(int(i))
+        if e:
+            e["prev_hash"], pers = prev, e["personal_digest"]
+            e["hash"] = hashlib.sha256((prev + core + pers).encode()).hexdigest()
+        prev = hashlib.sha256((prev + core + pers).encode()).hexdigest()
+        lines[n] = " ".join((i, k, core, pers, prev))
+    open(os.path.join(d, "chain.txt"), "w").write("\n".join(lines) + "\n")
+    json.dump(evs, open(os.path.join(d, "events.json"), "w"), indent=2)
+    rows = list(csv.DictReader(open(os.path.join(d, "events.csv"), newline="")))
+    for r in rows:
+        e = by_id[int(r["id"])]
+        for k in ("country", "personal_digest", "prev_hash", "hash"):
+            r[k] = e[k]
+    with open(os.path.join(d, "events.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\r\n")
+        w.writeheader()
+        w.writerows(rows)
+    t = open(os.path.join(d, "verification.txt")).read()
+    open(os.path.join(d, "verification.txt"), "w").write("".join(l for l in t.splitlines(True) if not l.startswith("head ")))
+
+
+def recomputed(tmpdir):
+    src = os.path.join(WORK, "bundle")
+    d = os.path.join(tmpdir, "b")
+    shutil.rmtree(d, ignore_errors=True)
+    shutil.copytree(src, d)
+    rewritten(d)
+    resum(d)
+    rc, out = run(sys.executable, VERIFY_PY, "--keys", os.path.join(WORK, "keys.json"), "--allow-unsigned", d)
+    check("a bundle rewritten without the key, heads/ removed, passes without a head from outside "
+          "(the threat model: so verify.py says loudly it has none)", rc == 0 and "no --head given" in out, out)
+    rc, out = verify_bundle(d, "--allow-unsigned")
+    check("... and fails with the site's head obtained out of band", rc == 1 and "the head signed at" in out, out)
+
+
 def one_visitor(tmpdir):
     """a bundle of one visitor (--consent-id): what it cannot check, it says"""
     src = os.path.join(WORK, "bundle1")
@@ -340,6 +393,7 @@ def main():
         exports(os.path.join(t, "export.json"))
         heads(os.path.join(t, "head.json"))
         bundles(t)
+        recomputed(t)
         one_visitor(t)
     print("%d checks, %d failed" % (count, failed))
     return 1 if failed else 0
