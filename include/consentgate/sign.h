@@ -76,7 +76,7 @@ const struct cg_pubkey *cg_keys_find(const struct cg_pubkey *keys, size_t n, con
 json_t *cg_receipt_envelope(const struct cg_signer *s, const json_t *receipt);
 
 /* DSSE's pre-authentication encoding of (type, body), appended to out */
-int cg_dsse_pae(const char *type, const void *body, size_t len, struct cg_buf *out);
+int cg_envelope_pae(const char *type, const void *body, size_t len, struct cg_buf *out);
 /* Appends the DSSE envelope of payload[0..len), of type payload_type
  * (CG_TYPE_*), to out. */
 int cg_envelope_make(const struct cg_signer *s, const char *payload_type, const void *payload, size_t len,

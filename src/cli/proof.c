@@ -180,7 +180,7 @@ static int open_signed(const struct cg_config *cfg, const char *file, const char
  * the field that differs printed */
 static int check_export(const char *file, const struct cg_envelope *e, json_t *r, struct cg_buf *covered)
 {
-	char *text, why[400];
+	char *text, why[400] = "what the signature covers does not fit in the report";
 	size_t len;
 	json_t *doc;
 	int rc = 0;
@@ -189,9 +189,10 @@ static int check_export(const char *file, const struct cg_envelope *e, json_t *r
 		return 1;
 	doc = json_loadb(text, len, 0, NULL);
 	free(text);
-	if (!json_object_get(doc, "signed_receipt"))
-		cg_buf_adds(covered, "  a bare envelope: the signature covers the receipt it carries\n");
-	else if (cg_receipt_check(doc, r, covered, why, sizeof why) != CG_OK) {
+	if (!json_object_get(doc, "signed_receipt")) {
+		if (cg_buf_adds(covered, "  a bare envelope: the signature covers the receipt it carries\n") != CG_OK)
+			rc = 1;
+	} else if (cg_receipt_check(doc, r, covered, why, sizeof why) != CG_OK) {
 		printf("FAILED: %s: %s\n", file, why);
 		rc = 1;
 	}

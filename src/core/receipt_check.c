@@ -172,6 +172,29 @@ static int legacy_differs(json_t *doc, json_t *r, char *why, size_t whylen)
 	return 0;
 }
 
+/* what the signature covers and what it does not, as receipt verify prints it */
+static int covered_text(json_t *doc, json_t *b, json_t *sums, struct cg_buf *covered)
+{
+	const char *k;
+	json_t *v;
+	int rc = cg_buf_adds(covered, "  the signature covers: the receipt, subject");
+
+	json_object_foreach(sums, k, v)
+		rc |= cg_buf_printf(covered, ", %s", k);
+	if (!b)
+		rc |= cg_buf_adds(covered, " (signed before exports were bound: of the rest, only the last event's id, "
+		                           "hash, time and action, current_state.last_action and policy_version, "
+		                           "controller and policy.url)");
+	rc |= cg_buf_adds(covered, "\n  not covered by the signature:");
+	json_object_foreach(doc, k, v)
+		if (strcmp(k, "receipt") != 0 && strcmp(k, "subject") != 0 && strcmp(k, "signed_receipt") != 0 &&
+		    !json_object_get(sums, k))
+			rc |= cg_buf_printf(covered, " %s", k);
+	rc |= cg_buf_adds(covered, "\n");
+	/* a list cut short would claim less than is there: no verdict then */
+	return rc ? CG_ERR_TOO_LONG : CG_OK;
+}
+
 int cg_receipt_check(json_t *doc, json_t *r, struct cg_buf *covered, char *why, size_t whylen)
 {
 	json_t *b = json_object_get(r, "exportBinding"), *sums = json_object_get(b, "sha256");
@@ -195,18 +218,5 @@ int cg_receipt_check(json_t *doc, json_t *r, struct cg_buf *covered, char *why, 
 	} else if (legacy_differs(doc, r, why, whylen)) {
 		return CG_ERR_INVALID;
 	}
-	cg_buf_adds(covered, "  the signature covers: the receipt, subject");
-	json_object_foreach(sums, k, v)
-		cg_buf_printf(covered, ", %s", k);
-	if (!b)
-		cg_buf_adds(covered, " (signed before exports were bound: of the rest, only the last event's id, hash, "
-		                     "time and action, current_state.last_action and policy_version, controller and "
-		                     "policy.url)");
-	cg_buf_adds(covered, "\n  not covered by the signature:");
-	json_object_foreach(doc, k, v)
-		if (strcmp(k, "receipt") != 0 && strcmp(k, "subject") != 0 && strcmp(k, "signed_receipt") != 0 &&
-		    !json_object_get(sums, k))
-			cg_buf_printf(covered, " %s", k);
-	cg_buf_adds(covered, "\n");
-	return CG_OK;
+	return covered_text(doc, b, sums, covered);
 }

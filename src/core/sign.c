@@ -119,7 +119,7 @@ json_t *cg_receipt_envelope(const struct cg_signer *s, const json_t *receipt)
 	return out;
 }
 
-int cg_dsse_pae(const char *type, const void *body, size_t len, struct cg_buf *out)
+int cg_envelope_pae(const char *type, const void *body, size_t len, struct cg_buf *out)
 {
 	int rc = cg_buf_printf(out, "DSSEv1 %zu %s %zu ", strlen(type), type, len);
 
@@ -140,7 +140,7 @@ int cg_envelope_make(const struct cg_signer *s, const char *payload_type, const 
 		return len > CG_ENVELOPE_MAX ? CG_ERR_TOO_LONG : CG_ERR_NOMEM;
 	/* DSSE: the type is signed with the bytes, so no envelope can be relabelled */
 	cg_buf_init(&pae, CG_ENVELOPE_MAX + 256);
-	if ((rc = cg_dsse_pae(payload_type, payload, len, &pae)) != CG_OK) {
+	if ((rc = cg_envelope_pae(payload_type, payload, len, &pae)) != CG_OK) {
 		free(p64);
 		cg_buf_free(&pae);
 		return rc;
@@ -261,7 +261,7 @@ int cg_envelope_verify(const struct cg_envelope *e, const uint8_t pk[CG_SIGN_PK_
 		return crypto_sign_verify_detached(e->sig, (const unsigned char *)e->payload, e->len, pk) == 0
 		               ? CG_OK : CG_ERR_CHAIN;
 	cg_buf_init(&pae, CG_ENVELOPE_MAX + 256);
-	ok = cg_dsse_pae(e->payload_type, e->payload, e->len, &pae) == CG_OK &&
+	ok = cg_envelope_pae(e->payload_type, e->payload, e->len, &pae) == CG_OK &&
 	     crypto_sign_verify_detached(e->sig, (const unsigned char *)pae.p, pae.len, pk) == 0;
 	cg_buf_free(&pae);
 	return ok ? CG_OK : CG_ERR_CHAIN;

@@ -89,16 +89,16 @@ static void test_dsse_pae(void **state)
 
 	(void)state;
 	cg_buf_init(&b, 4096);
-	assert_int_equal(cg_dsse_pae("http://example.com/HelloWorld", "hello world", 11, &b), CG_OK);
+	assert_int_equal(cg_envelope_pae("http://example.com/HelloWorld", "hello world", 11, &b), CG_OK);
 	assert_int_equal(b.len, strlen("DSSEv1 29 http://example.com/HelloWorld 11 hello world"));
 	assert_memory_equal(b.p, "DSSEv1 29 http://example.com/HelloWorld 11 hello world", b.len);
 	cg_buf_reset(&b);
-	assert_int_equal(cg_dsse_pae(INTOTO, STATEMENT, strlen(STATEMENT), &b), CG_OK);
+	assert_int_equal(cg_envelope_pae(INTOTO, STATEMENT, strlen(STATEMENT), &b), CG_OK);
 	hex(pae_hex, want, strlen(pae_hex) / 2);
 	assert_int_equal(b.len, strlen(pae_hex) / 2);
 	assert_memory_equal(b.p, want, b.len);
 	cg_buf_reset(&b); /* an empty body: "... 0 " with its trailing space */
-	assert_int_equal(cg_dsse_pae(INTOTO, "", 0, &b), CG_OK);
+	assert_int_equal(cg_envelope_pae(INTOTO, "", 0, &b), CG_OK);
 	assert_int_equal(b.len, strlen("DSSEv1 28 " INTOTO " 0 "));
 	assert_memory_equal(b.p, "DSSEv1 28 " INTOTO " 0 ", b.len);
 	cg_buf_free(&b);
@@ -187,8 +187,9 @@ static void test_envelope_relabelled(void **state)
 		crypto_sign_detached(sig, NULL, (const uint8_t *)pl, strlen(pl), s.sk);
 		sodium_bin2base64(p64, sizeof p64, (const uint8_t *)pl, strlen(pl), sodium_base64_VARIANT_ORIGINAL);
 		sodium_bin2base64(s64, sizeof s64, sig, 64, sodium_base64_VARIANT_ORIGINAL);
-		cg_buf_printf(&b, "{\"signed\":\"consentgate/1\",\"payload_type\":\"%s\",\"payload\":\"%s\",\"key_id\":\"%s\","
-		              "\"alg\":\"Ed25519\",\"signature\":\"%s\"}", i ? "chain-head" : "receipt", p64, s.key_id, s64);
+		assert_int_equal(cg_buf_printf(&b, "{\"signed\":\"consentgate/1\",\"payload_type\":\"%s\",\"payload\":\"%s\","
+		                               "\"key_id\":\"%s\",\"alg\":\"Ed25519\",\"signature\":\"%s\"}",
+		                               i ? "chain-head" : "receipt", p64, s.key_id, s64), CG_OK);
 		assert_int_equal(cg_envelope_parse(b.p, b.len, &e, why, sizeof why), CG_OK);
 		assert_int_equal(e.legacy, 1);
 		assert_int_equal(cg_envelope_verify(&e, s.pk), CG_OK);
