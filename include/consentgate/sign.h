@@ -4,15 +4,23 @@
  * read, and checking a log against a signed chain head. Pure: keys and
  * rows are passed in.
  *
- * Envelope (JSON; the payload is never re-canonicalised: it is carried as
- * base64 of its exact bytes, and the signature is over those bytes):
+ * Envelope: DSSE (secure-systems-lab's Dead Simple Signing Envelope). The
+ * payload is never re-canonicalised: it is carried as base64 of its exact
+ * bytes, and the Ed25519 signature is over
+ * PAE(type, payload) = "DSSEv1" SP LEN(type) SP type SP LEN(payload) SP payload,
+ * so the type is signed with the bytes:
  *
- *   {"signed": "consentgate/1", "payload_type": "receipt" | "chain-head",
- *    "payload": BASE64, "key_id": HEX16, "alg": "Ed25519",
- *    "signature": BASE64}
+ *   {"payloadType": CG_TYPE_RECEIPT | CG_TYPE_HEAD, "payload": BASE64,
+ *    "signatures": [{"keyid": HEX16, "sig": BASE64}]}
  *
- * BASE64 is the standard alphabet with padding (what `base64 -d` reads).
- * A key's id is the first 8 bytes of SHA-256(public key), in hex. */
+ * Envelopes signed before (format "consentgate/1": "payload_type",
+ * "key_id", "alg", "signature", signed over the bare payload) still verify,
+ * but their kind is read from the signed payload (cg_envelope_kind), never
+ * from their unsigned label.
+ *
+ * BASE64 is written in the standard alphabet with padding (what `base64 -d`
+ * reads); either alphabet is read. A key's id is the first 8 bytes of
+ * SHA-256(public key), in hex. */
 #ifndef CONSENTGATE_SIGN_H
 #define CONSENTGATE_SIGN_H
 
@@ -29,6 +37,9 @@
 #define CG_KEY_ID_LEN 16
 #define CG_SIGN_PEM_MAX 128
 #define CG_ENVELOPE_MAX (256 * 1024)
+#define CG_TYPE_RECEIPT "application/vnd.consentgate.receipt+json"
+#define CG_TYPE_HEAD "application/vnd.consentgate.chain-head+json"
+#define CG_TYPE_SUMS "application/vnd.consentgate.bundle-sha256sums"
 
 /* An instance's key pair. Owned by the caller; wipe with cg_signer_wipe. */
 struct cg_signer {
@@ -64,7 +75,10 @@ const struct cg_pubkey *cg_keys_find(const struct cg_pubkey *keys, size_t n, con
  * text (a new reference, or NULL) */
 json_t *cg_receipt_envelope(const struct cg_signer *s, const json_t *receipt);
 
-/* Appends the envelope of payload[0..len) to out. */
+/* DSSE's pre-authentication encoding of (type, body), appended to out */
+int cg_envelope_pae(const char *type, const void *body, size_t len, struct cg_buf *out);
+/* Appends the DSSE envelope of payload[0..len), of type payload_type
+ * (CG_TYPE_*), to out. */
 int cg_envelope_make(const struct cg_signer *s, const char *payload_type, const void *payload, size_t len,
                      struct cg_buf *out);
 
@@ -73,17 +87,23 @@ int cg_envelope_make(const struct cg_signer *s, const char *payload_type, const 
 struct cg_envelope {
 	char *payload;
 	size_t len;
-	char payload_type[32];
+	char payload_type[64];                 /* as the envelope says: signed only when !legacy */
 	char key_id[CG_KEY_ID_LEN + 1];
 	uint8_t sig[CG_SIGN_SIG_BYTES];
+	int legacy;                            /* "consentgate/1": signed over the bare payload */
 };
 /* Parses an envelope, or any JSON object holding one under "signed_receipt"
  * or "envelope" (an export, a saved GET /consent/chain-head). CG_ERR_INVALID
  * with why[] filled when it is not one. */
 int cg_envelope_parse(const char *text, size_t len, struct cg_envelope *out, char *why, size_t whylen);
 void cg_envelope_free(struct cg_envelope *e);
-/* CG_OK if the signature is the key's over the payload's bytes. */
+/* CG_OK if the signature is the key's over PAE(type, payload) (a legacy
+ * envelope: over the payload's bytes). */
 int cg_envelope_verify(const struct cg_envelope *e, const uint8_t pk[CG_SIGN_PK_BYTES]);
+/* What a verified envelope holds, "receipt" or "chain-head" (NULL: neither):
+ * from its signed type, or for a legacy envelope from the signed payload (a
+ * head's "type", a receipt's "schemaVersion"). */
+const char *cg_envelope_kind(const struct cg_envelope *e);
 
 /* ---- chain heads ---- */
 struct cg_head {
@@ -94,6 +114,7 @@ struct cg_head {
 	char signed_at[CG_TIME_LEN + 1];
 	char key_id[CG_KEY_ID_LEN + 1];
 	char site[128];
+	char chain[32];                        /* the log it heads: "consent_events" (parsed, not signed from) */
 };
 /* The head's payload: compact JSON with its fields in a fixed order. */
 int cg_head_payload(const struct cg_head *h, struct cg_buf *out);
@@ -102,6 +123,12 @@ int cg_head_parse(const char *payload, size_t len, struct cg_head *out);
  * signed_at) with the site and the signer's key id, and appends its
  * envelope to env. */
 int cg_head_sign(const struct cg_signer *s, const char *site, struct cg_head *h, struct cg_buf *env);
+
+/* A head's envelope opened: its key among keys[0..n), the signature, the
+ * signed kind, the payload, and that the payload's key id is the
+ * envelope's. CG_OK, or an error with why[] filled. */
+int cg_head_open(const struct cg_envelope *e, const struct cg_pubkey *keys, size_t n, struct cg_head *out,
+                 char *why, size_t whylen);
 
 /* A signed head as the store keeps it. The strings are malloc'd by
  * whoever fills it; cg_signed_head_clear frees them. */

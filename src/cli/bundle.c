@@ -30,6 +30,7 @@
 #include "consentgate/err.h"
 #include "consentgate/export.h"
 #include "consentgate/id.h"
+#include "consentgate/keyfile.h"
 #include "consentgate/outfile.h"
 #include "consentgate/shown.h"
 #include "consentgate/sign.h"
@@ -120,7 +121,9 @@ static int walk_row(void *arg, const struct cg_event *ev)
 	bad = cg_audit_result(b->v.a)->bad_id;
 	for (; b->next_head < b->nheads && b->parsed[b->next_head].last_id <= ev->id; b->next_head++) {
 		const struct cg_head *h = &b->parsed[b->next_head];
-		int same = h->last_id == ev->id && strcmp(h->hash, ev->hash) == 0;
+		/* the genesis head (row 0, signed at first start) names the empty log, as verify --head reads it */
+		int same = h->last_id == 0 ? strcmp(h->hash, CG_CHAIN_GENESIS) == 0 && h->links == 0
+		                           : h->last_id == ev->id && strcmp(h->hash, ev->hash) == 0;
 		/* a transcript cut short would read as complete: no bundle then */
 		if (cg_buf_printf(&b->transcript, "head %lld, signed %s by key %s, row %lld: %s\n",
 		                  (long long)b->heads[b->next_head].id, h->signed_at, h->key_id, (long long)h->last_id,
@@ -209,14 +212,11 @@ static void check_heads(struct bundle *b, const struct cg_pubkey *keys, size_t n
 	b->parsed = calloc(b->nheads + 1, sizeof *b->parsed);
 	for (size_t i = 0; b->parsed && i < b->nheads; i++) {
 		struct cg_envelope e;
-		const struct cg_pubkey *k;
 		char why[200];
 		if (cg_envelope_parse(b->heads[i].envelope, strlen(b->heads[i].envelope), &e, why, sizeof why) != CG_OK)
 			continue;
-		k = cg_keys_find(keys, nkeys, e.key_id);
-		if (!k || cg_envelope_verify(&e, k->pk) != CG_OK || cg_head_parse(e.payload, e.len, &b->parsed[i]) != CG_OK) {
-			if (cg_buf_printf(&b->transcript, "head %lld: its signature does not verify\n",
-			                  (long long)b->heads[i].id))
+		if (cg_head_open(&e, keys, nkeys, &b->parsed[i], why, sizeof why) != CG_OK) {
+			if (cg_buf_printf(&b->transcript, "head %lld: does not verify: %s\n", (long long)b->heads[i].id, why))
 				b->failed = 1;
 			memset(&b->parsed[i], 0, sizeof b->parsed[i]);
 			b->parsed[i].last_id = INT64_MAX; /* never matched */
@@ -354,6 +354,8 @@ static void add_all(struct bundle *b, const struct cg_pubkey *keys, size_t nkeys
 	add_scratch(b, "pruned.json", &b->pruned, -1);
 	add_scratch(b, "erasures.json", &b->erasures, -1);
 	add_scratch(b, "chain.txt", &b->chain, b->chain_keep);
+	if (b->subject)
+		add_scratch(b, "others.json", &b->others, -1);
 	add_file(b, "verification.txt", b->transcript.p ? b->transcript.p : "", b->transcript.len);
 	add_heads(b);
 	add_json(b, "keys.json", cg_keys_json(keys, nkeys));
@@ -368,6 +370,29 @@ static void add_all(struct bundle *b, const struct cg_pubkey *keys, size_t nkeys
 	add_file(b, "verify.py", cg_bundle_verify_py, cg_bundle_verify_py_len);
 	/* last: the sums of everything above */
 	add_file(b, "SHA256SUMS", b->sums.p ? b->sums.p : "", b->sums.len);
+	/* the sums signed: a file replaced with SHA256SUMS rewritten to match
+	 * no longer passes for the site's */
+	if (b->has_signer) {
+		struct cg_buf env;
+		cg_buf_init(&env, CG_ENVELOPE_MAX * 2);
+		if (cg_envelope_make(&b->signer, CG_TYPE_SUMS, b->sums.p ? b->sums.p : "", b->sums.len, &env) != CG_OK ||
+		    cg_buf_adds(&env, "\n") != CG_OK)
+			b->failed = 1;
+		else
+			add_file(b, "SHA256SUMS.dsse.json", env.p, env.len);
+		cg_buf_free(&env);
+	}
+}
+
+/* the key that signs the sums, when this user can read it (else said) */
+static void load_signer(struct bundle *b)
+{
+	char path[CG_CFG_STR + 32], err[512];
+
+	cg_keyfile_path(b->cfg, path, sizeof path);
+	b->has_signer = cg_keyfile_load(path, 0, &b->signer, err, sizeof err) == CG_OK;
+	if (!b->has_signer)
+		fprintf(stderr, "consentctl bundle: SHA256SUMS goes unsigned: %s (run it as the daemon's user)\n", err);
 }
 
 /* the archive into fd, the new output file; 0, or 1 */
@@ -441,7 +466,8 @@ static int gather(struct bundle *b, struct cg_pubkey **keys, size_t *nkeys)
  * small or in memory. 0, or 1 with the reason printed. */
 static int open_outputs(struct bundle *b, const char *out, int *dfd, char name[CG_OUT_NAME_MAX + 1], int *fd)
 {
-	FILE **scratch[] = {&b->csv.f, &b->events.f, &b->log_events.f, &b->pruned.f, &b->erasures.f, &b->chain.f};
+	FILE **scratch[] = {&b->csv.f, &b->events.f, &b->log_events.f, &b->pruned.f, &b->erasures.f, &b->chain.f,
+	                    &b->others.f};
 	char err[512];
 	int rc = cg_out_path(out, dfd, name, err, sizeof err), sfd = -1;
 
@@ -499,6 +525,8 @@ int cg_cli_bundle(struct cg_cli_bundle_opts *o, const struct cg_config *cfg)
 	for (size_t i = 0; rc == 0 && i < NCOLS; i++)
 		csv_cell(b.csv.f, csv_cols[i], i == NCOLS - 1);
 	rc = rc ? rc : gather(&b, &keys, &nkeys);
+	if (rc == 0)
+		load_signer(&b);
 	if (rc == 0) {
 		/* the whole chain's verdict first, then the heads' */
 		/* room for the heads' transcript after the verdict (a 4 KiB cap
@@ -521,6 +549,7 @@ int cg_cli_bundle(struct cg_cli_bundle_opts *o, const struct cg_config *cfg)
 	if (dfd >= 0)
 		close(dfd);
 	free(keys);
+	cg_signer_wipe(&b.signer);
 	bundle_free(&b);
 	return rc;
 }

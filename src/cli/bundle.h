@@ -36,7 +36,7 @@ struct bundle {
 	struct cg_buf transcript, sums;
 	/* the members written while the log is read: the period's events, and
 	 * what they need from the rest of it (bundle_links.c) */
-	struct scratch csv, events, log_events, pruned, erasures, chain;
+	struct scratch csv, events, log_events, pruned, erasures, chain, others; /* others: --consent-id */
 	long long nevents;
 	json_t *groups;                     /* the removals (subject digest/purge) to hold whole */
 	json_t *erased;                     /* visitors whose erased rows await their tombstone */
@@ -60,6 +60,8 @@ struct bundle {
 	struct archive *a;
 	char dir[64];
 	int failed, refused;                /* refused: a row of the store, said why */
+	struct cg_signer signer;            /* signs SHA256SUMS, when the key is readable */
+	int has_signer;
 };
 
 /* a link as the views show it (a pruned link with its subject's digest and

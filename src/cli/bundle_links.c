@@ -8,8 +8,9 @@
  *                    in, whole: its visitor's last removed row decides it
  *   erasures.json    the erasure of each visitor whose rows here are erased,
  *                    when it lies outside the period
- *   chain.txt        every link from the period's first to the last one a
- *                    row or head here needs: "prev HASH", then per link
+ *   chain.txt        every link from the period's first (whoever's, also in
+ *                    a bundle of one visitor) to the last one a row or head
+ *                    here or the period needs: "prev HASH", then per link
  *                    "ID KIND CORE_DIGEST PERSONAL_DIGEST HASH" (KIND r, p, l)
  *
  * Each is a scratch file while the log is read (bundle.h). */
@@ -100,6 +101,15 @@ static void group_key(const struct cg_event *ev, char key[CG_HEX_HASH_LEN + 24])
 	snprintf(key, CG_HEX_HASH_LEN + 24, "%s/%lld", ev->subject_digest, (long long)ev->purge_id);
 }
 
+/* a link of the period, whoever's: a bundle of one visitor carries them
+ * all in chain.txt (without personal fields), so no id of the period is
+ * unaccounted for */
+static int period_link(const struct bundle *b, const struct cg_event *ev)
+{
+	return (ev->link == CG_LINK_ROW || (ev->link == CG_LINK_PRUNED && ev->format != 1)) &&
+	       in_period(b, ev->recorded_at);
+}
+
 /* every removal a link from the period's first on went in, so that each
  * comes whole (its visitor's last row decides it) */
 int cg_bundle_note_groups(void *arg, const struct cg_event *ev)
@@ -107,7 +117,7 @@ int cg_bundle_note_groups(void *arg, const struct cg_event *ev)
 	struct bundle *b = arg;
 	char key[CG_HEX_HASH_LEN + 24];
 
-	if (!b->first && cg_bundle_of_period(b, ev))
+	if (!b->first && period_link(b, ev))
 		b->first = ev->id;
 	if (!b->first || ev->link != CG_LINK_PRUNED || ev->format == 1)
 		return 0;
@@ -153,15 +163,38 @@ static void chain_line(struct bundle *b, const struct cg_event *ev, int needed)
 		b->chain_keep = ftello(b->chain.f);
 }
 
+/* another visitor's row of the period, in a bundle of one visitor: its
+ * core fields with its subject's digest, no personal field, so verify.py
+ * recomputes its core digest and sees it is not this visitor's */
+static void other_row(struct bundle *b, const struct cg_event *ev)
+{
+	static const char *const personal[] = {"subject", "gpc", "dnt", "lang", "page", "ip_prefix", "country",
+	                                       "salt", "ip_digest"};
+	char sd[CG_HEX_HASH_LEN + 1];
+	json_t *row = cg_bundle_row(ev);
+
+	for (size_t i = 0; row && i < sizeof personal / sizeof personal[0]; i++)
+		json_object_del(row, personal[i]);
+	cg_chain_subject_digest(ev->subject, sd);
+	if (row)
+		json_object_set_new(row, "subject_digest", json_string(sd));
+	cg_bundle_element(b, &b->others, row);
+	json_decref(row);
+}
+
 void cg_bundle_context(struct bundle *b, const struct cg_event *ev, int added)
 {
-	chain_line(b, ev, take(b, ev, added) || added);
+	int other = b->subject && !added && ev->link == CG_LINK_ROW && period_link(b, ev);
+
+	if (other)
+		other_row(b, ev);
+	chain_line(b, ev, take(b, ev, added) || added || (b->subject && period_link(b, ev)));
 	snprintf(b->last_hash, sizeof b->last_hash, "%s", ev->hash);
 }
 
 void cg_bundle_close_arrays(struct bundle *b)
 {
-	struct scratch *arrays[] = {&b->events, &b->log_events, &b->pruned, &b->erasures};
+	struct scratch *arrays[] = {&b->events, &b->log_events, &b->pruned, &b->erasures, &b->others};
 
 	for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++)
 		fputs(arrays[i]->n ? "\n]" : "[]", arrays[i]->f);
@@ -169,7 +202,8 @@ void cg_bundle_close_arrays(struct bundle *b)
 
 int cg_bundle_scratch_failed(const struct bundle *b)
 {
-	const struct scratch *all[] = {&b->csv, &b->events, &b->log_events, &b->pruned, &b->erasures, &b->chain};
+	const struct scratch *all[] = {&b->csv, &b->events, &b->log_events, &b->pruned, &b->erasures, &b->chain,
+	                               &b->others};
 
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 		if (!all[i]->f || ferror(all[i]->f))
@@ -188,7 +222,8 @@ void cg_bundle_links_init(struct bundle *b)
 
 void cg_bundle_links_free(struct bundle *b)
 {
-	struct scratch *all[] = {&b->csv, &b->events, &b->log_events, &b->pruned, &b->erasures, &b->chain};
+	struct scratch *all[] = {&b->csv, &b->events, &b->log_events, &b->pruned, &b->erasures, &b->chain,
+	                         &b->others};
 
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 		if (all[i]->f)

@@ -411,8 +411,12 @@ const struct cg_cmd cg_cmds[] = {
 	 "JSON. Exit 3: no record.",
 	 CG_NEEDS_CONFIG, cmd_receipt, {CONSENT_ID_OPT(CG_OPT_REQUIRED), DATABASE_OPT, NOW_OPT}},
 	{"receipt verify", "FILE", "check a signed receipt",
-	 "Checks a signed receipt (its envelope, or an export holding one) against the\n"
-	 "log's public keys, or those of a saved GET /consent/keys. Exit 0 or 1.",
+	 "Checks a signed receipt (its DSSE envelope, or an export holding one)\n"
+	 "against the log's public keys, or those of a saved GET /consent/keys, and\n"
+	 "that everything the export restates of it (the receipt, subject,\n"
+	 "current_state, events, purposes, controller, policy, retention) is what was\n"
+	 "signed; prints what the signature covers and what it does not. Exit 0, or 1\n"
+	 "naming the field that differs (subject: the receipt is another visitor's).",
 	 CG_NEEDS_CONFIG, cmd_receipt_verify,
 	 {{CG_OPT_KEYS, "KEYS.json", 0, "the keys as GET /consent/keys listed them (offline)"}}},
 	{"keys", NULL, "every public key that signed receipts or heads in this log",
@@ -430,7 +434,8 @@ const struct cg_cmd cg_cmds[] = {
 	 "fields as stored; one visitor's with --consent-id), the chain verification\n"
 	 "transcript, the heads signed in the period with their anchors, the public\n"
 	 "keys, the policy-version history, the recipients and transfer bases, and a\n"
-	 "README with verify.py that check it offline. Never overwrites FILE (nor\n"
+	 "README with verify.py that check it offline; SHA256SUMS is signed when this\n"
+	 "user can read the key (SHA256SUMS.dsse.json). Never overwrites FILE (nor\n"
 	 "writes through a link there). Days are UTC calendar days that exist.\n"
 	 "Memory stays flat however many events: they pass through two unnamed\n"
 	 "scratch files in FILE's directory (about 1.5 kB per event, until done).",

@@ -7,6 +7,7 @@
 
 #include "consentgate/cfgfile.h"
 #include "consentgate/err.h"
+#include "consentgate/export.h"
 #include "consentgate/keyfile.h"
 #include "consentgate/sign.h"
 #include "consentgate/timefmt.h"
@@ -151,9 +152,8 @@ static int open_signed(const struct cg_config *cfg, const char *file, const char
 		return 1;
 	rc = cg_envelope_parse(text, len, e, why, sizeof why);
 	free(text);
-	if (rc != CG_OK || strcmp(e->payload_type, type) != 0) {
-		fprintf(stderr, "consentctl: %s: %s\n", file, rc != CG_OK ? why : "a signed envelope of another kind");
-		cg_envelope_free(e);
+	if (rc != CG_OK) {
+		fprintf(stderr, "consentctl: %s: %s\n", file, why);
 		return 1;
 	}
 	if (load_keys(cfg, keys_file, &keys, &n)) {
@@ -163,31 +163,71 @@ static int open_signed(const struct cg_config *cfg, const char *file, const char
 	k = cg_keys_find(keys, n, e->key_id);
 	rc = !k ? 1 : cg_envelope_verify(e, k->pk) != CG_OK ? 2 : 0;
 	free(keys);
+	/* the kind the signature covers, not the label beside it */
+	if (!rc && (!cg_envelope_kind(e) || strcmp(cg_envelope_kind(e), type) != 0))
+		rc = 3;
 	if (rc) {
 		printf("FAILED: %s: %s\n", file, rc == 1 ? "signed by a key this log does not list"
-		                                         : "the signature does not match the signed bytes");
+		                                 : rc == 2 ? "the signature does not match the signed bytes"
+		                                           : "the signed payload is not of this kind");
 		cg_envelope_free(e);
 		return 1;
 	}
 	return 0;
 }
 
+/* the export around the envelope against what was signed: 0, or 1 with
+ * the field that differs printed */
+static int check_export(const char *file, const struct cg_envelope *e, json_t *r, struct cg_buf *covered)
+{
+	char *text, why[400] = "what the signature covers does not fit in the report";
+	size_t len;
+	json_t *doc;
+	int rc = 0;
+
+	if (!(text = slurp(file, &len)))
+		return 1;
+	doc = json_loadb(text, len, 0, NULL);
+	free(text);
+	if (!json_object_get(doc, "signed_receipt")) {
+		if (cg_buf_adds(covered, "  a bare envelope: the signature covers the receipt it carries\n") != CG_OK)
+			rc = 1;
+	} else if (cg_receipt_check(doc, r, covered, why, sizeof why) != CG_OK) {
+		printf("FAILED: %s: %s\n", file, why);
+		rc = 1;
+	}
+	(void)e;
+	json_decref(doc);
+	return rc;
+}
+
 int cg_cli_receipt_verify(const struct cg_config *cfg, const char *file, const char *keys_file)
 {
 	struct cg_envelope e;
+	struct cg_buf covered;
 	json_t *r;
+	int rc;
 
 	if (open_signed(cfg, file, keys_file, "receipt", &e))
 		return 1;
 	r = json_loadb(e.payload, e.len, 0, NULL);
-	printf("OK: a receipt signed by key %s: record %lld of %s, chain hash %s\n", e.key_id,
-	       (long long)json_integer_value(json_object_get(r, "recordId")),
-	       json_string_value(json_object_get(r, "eventTime")) ? json_string_value(json_object_get(r, "eventTime")) : "?",
-	       json_string_value(json_object_get(r, "recordHash")) ? json_string_value(json_object_get(r, "recordHash"))
-	                                                           : "?");
+	cg_buf_init(&covered, 1 << 16);
+	rc = !json_is_object(r) ? (printf("FAILED: %s: the signed receipt is not a JSON object\n", file), 1)
+	                        : check_export(file, &e, r, &covered);
+	/* what the signature covers, never the fields beside it */
+	if (!rc)
+		printf("OK: a receipt signed by key %s%s: record %lld of %s for visitor %s, %s, chain hash %s\n%s",
+		       e.key_id, e.legacy ? " (signed before DSSE)" : "",
+		       (long long)json_integer_value(json_object_get(r, "recordId")),
+		       json_string_value(json_object_get(r, "eventTime")) ? json_string_value(json_object_get(r, "eventTime")) : "?",
+		       json_string_value(json_object_get(r, "piiPrincipalId")) ? json_string_value(json_object_get(r, "piiPrincipalId")) : "?",
+		       json_string_value(json_object_get(r, "eventType")) ? json_string_value(json_object_get(r, "eventType")) : "?",
+		       json_string_value(json_object_get(r, "recordHash")) ? json_string_value(json_object_get(r, "recordHash")) : "?",
+		       covered.p ? covered.p : "");
+	cg_buf_free(&covered);
 	json_decref(r);
 	cg_envelope_free(&e);
-	return 0;
+	return rc;
 }
 
 /* one walk: the head's prefix of the log, and every rule over the whole
@@ -235,22 +275,52 @@ static int walk_head(const struct cg_config *cfg, const struct cg_head *head, in
 	return 0;
 }
 
+/* the head in FILE, opened against the log's keys and checked to be this
+ * log's (its site and chain): 0, or the exit status with why printed */
+static int open_head(const struct cg_config *cfg, const char *file, struct cg_head *head)
+{
+	struct cg_pubkey *keys = NULL;
+	struct cg_envelope e;
+	size_t len, n = 0;
+	char *text, why[400];
+	int rc;
+
+	if (!(text = slurp(file, &len)))
+		return 1;
+	rc = cg_envelope_parse(text, len, &e, why, sizeof why);
+	free(text);
+	if (rc != CG_OK) {
+		fprintf(stderr, "consentctl: %s: %s\n", file, why);
+		return 1;
+	}
+	if (load_keys(cfg, NULL, &keys, &n)) {
+		cg_envelope_free(&e);
+		return 1;
+	}
+	rc = cg_head_open(&e, keys, n, head, why, sizeof why);
+	free(keys);
+	cg_envelope_free(&e);
+	if (rc == CG_OK && strcmp(head->site, cfg->site) != 0)
+		snprintf(why, sizeof why, "site: the head is signed for site '%.100s', this log's is '%.60s'", head->site,
+		         cfg->site);
+	else if (rc == CG_OK && strcmp(head->chain, "consent_events") != 0)
+		snprintf(why, sizeof why, "chain: the head is signed for chain '%.30s', not this log's consent_events",
+		         head->chain);
+	else if (rc == CG_OK)
+		return 0;
+	printf("FAILED: %s: %s\n", file, why);
+	return 1;
+}
+
 int cg_cli_verify_head(const struct cg_config *cfg, const char *file, int min_retention_days)
 {
 	static struct head_walk w; /* large */
 	const struct cg_audit_result *r;
-	struct cg_envelope e;
 	struct cg_head head;
 	int rc;
 
-	if (open_signed(cfg, file, NULL, "chain-head", &e))
+	if (open_head(cfg, file, &head))
 		return 1;
-	rc = cg_head_parse(e.payload, e.len, &head);
-	cg_envelope_free(&e);
-	if (rc != CG_OK) {
-		fprintf(stderr, "consentctl verify: %s: the signed payload is not a chain head\n", file);
-		return 1;
-	}
 	memset(&w, 0, sizeof w);
 	if ((rc = walk_head(cfg, &head, min_retention_days, &w)) != 0) {
 		cg_cli_verify_free(&w.v);

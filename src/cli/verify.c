@@ -20,7 +20,6 @@ struct heads_ctx {
 static int take_head(void *arg, const struct cg_signed_head *h)
 {
 	struct heads_ctx *k = arg;
-	const struct cg_pubkey *key;
 	struct cg_envelope e;
 	struct cg_head head;
 	char why[200];
@@ -29,9 +28,7 @@ static int take_head(void *arg, const struct cg_signed_head *h)
 
 	if (cg_envelope_parse(h->envelope, strlen(h->envelope), &e, why, sizeof why) != CG_OK)
 		return CG_OK;
-	key = cg_keys_find(k->keys, k->nkeys, e.key_id);
-	if (key && cg_envelope_verify(&e, key->pk) == CG_OK && cg_head_parse(e.payload, e.len, &head) == CG_OK &&
-	    cg_time_parse(head.signed_at, &ms) == CG_OK)
+	if (cg_head_open(&e, k->keys, k->nkeys, &head, why, sizeof why) == CG_OK && cg_time_parse(head.signed_at, &ms) == CG_OK)
 		rc = cg_audit_head(k->a, head.last_id, ms, head.hash, head.links);
 	cg_envelope_free(&e);
 	return rc;

@@ -249,5 +249,8 @@ json_t *cg_export_build(const struct cg_export_in *in)
 		                "and the page and language of the banner. Analytics events leave only as "
 		                "allowed per purpose, without any IP address.",
 		"receipt", cg_receipt_build(in));
+	/* the receipt, once signed, vouches for everything the export restates */
+	if (o)
+		json_object_set_new(json_object_get(o, "receipt"), "exportBinding", cg_receipt_binding(o));
 	return o;
 }

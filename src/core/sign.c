@@ -112,11 +112,18 @@ json_t *cg_receipt_envelope(const struct cg_signer *s, const json_t *receipt)
 	json_t *out = NULL;
 
 	cg_buf_init(&env, CG_ENVELOPE_MAX * 2);
-	if (bytes && cg_envelope_make(s, "receipt", bytes, strlen(bytes), &env) == CG_OK)
+	if (bytes && cg_envelope_make(s, CG_TYPE_RECEIPT, bytes, strlen(bytes), &env) == CG_OK)
 		out = json_loadb(env.p, env.len, 0, NULL);
 	cg_buf_free(&env);
 	free(bytes);
 	return out;
+}
+
+int cg_envelope_pae(const char *type, const void *body, size_t len, struct cg_buf *out)
+{
+	int rc = cg_buf_printf(out, "DSSEv1 %zu %s %zu ", strlen(type), type, len);
+
+	return rc == CG_OK ? cg_buf_add(out, body, len) : rc;
 }
 
 int cg_envelope_make(const struct cg_signer *s, const char *payload_type, const void *payload, size_t len,
@@ -125,46 +132,60 @@ int cg_envelope_make(const struct cg_signer *s, const char *payload_type, const 
 	uint8_t sig[CG_SIGN_SIG_BYTES];
 	char sig64[sodium_base64_ENCODED_LEN(CG_SIGN_SIG_BYTES, sodium_base64_VARIANT_ORIGINAL)];
 	size_t cap = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+	struct cg_buf pae;
 	char *p64 = NULL;
 	int rc;
 
 	if (len > CG_ENVELOPE_MAX || !(p64 = malloc(cap)))
 		return len > CG_ENVELOPE_MAX ? CG_ERR_TOO_LONG : CG_ERR_NOMEM;
-	crypto_sign_detached(sig, NULL, payload, len, s->sk);
+	/* DSSE: the type is signed with the bytes, so no envelope can be relabelled */
+	cg_buf_init(&pae, CG_ENVELOPE_MAX + 256);
+	if ((rc = cg_envelope_pae(payload_type, payload, len, &pae)) != CG_OK) {
+		free(p64);
+		cg_buf_free(&pae);
+		return rc;
+	}
+	crypto_sign_detached(sig, NULL, (const unsigned char *)pae.p, pae.len, s->sk);
+	cg_buf_free(&pae);
 	sodium_bin2base64(p64, cap, payload, len, sodium_base64_VARIANT_ORIGINAL);
 	sodium_bin2base64(sig64, sizeof sig64, sig, sizeof sig, sodium_base64_VARIANT_ORIGINAL);
-	rc = cg_buf_printf(out, "{\"signed\":\"" ENVELOPE_FORMAT "\",\"payload_type\":\"%s\",\"payload\":\"%s\","
-	                   "\"key_id\":\"%s\",\"alg\":\"Ed25519\",\"signature\":\"%s\"}",
-	                   payload_type, p64, s->key_id, sig64);
+	rc = cg_buf_printf(out, "{\"payloadType\":\"%s\",\"payload\":\"%s\",\"signatures\":[{\"keyid\":\"%s\","
+	                   "\"sig\":\"%s\"}]}", payload_type, p64, s->key_id, sig64);
 	free(p64);
 	return rc;
 }
 
-static int envelope_fields(json_t *o, struct cg_envelope *out, char *why, size_t whylen)
+/* DSSE verifiers take either base64 alphabet, padded or not */
+static int b64_any(uint8_t *bin, size_t cap, const char *s, size_t *got)
 {
-	const char *fmt = NULL, *type = NULL, *payload = NULL, *kid = NULL, *alg = NULL, *sig = NULL;
+	static const int variants[] = {sodium_base64_VARIANT_ORIGINAL, sodium_base64_VARIANT_URLSAFE,
+	                               sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
+	                               sodium_base64_VARIANT_URLSAFE_NO_PADDING};
+
+	for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++)
+		if (sodium_base642bin(bin, cap, s, strlen(s), NULL, got, NULL, variants[i]) == 0)
+			return 0;
+	return -1;
+}
+
+/* the fields both forms share, checked and decoded into out */
+static int envelope_decode(const char *type, const char *payload, const char *kid, const char *sig,
+                           struct cg_envelope *out, char *why, size_t whylen)
+{
 	size_t got = 0, cap;
 
-	if (json_unpack(o, "{s:s, s:s, s:s, s:s, s:s, s:s}", "signed", &fmt, "payload_type", &type, "payload",
-	                &payload, "key_id", &kid, "alg", &alg, "signature", &sig) != 0 ||
-	    strcmp(fmt, ENVELOPE_FORMAT) != 0) {
-		snprintf(why, whylen, "not a consentgate signed envelope (%s)", ENVELOPE_FORMAT);
-		return CG_ERR_INVALID;
-	}
-	if (strcmp(alg, "Ed25519") != 0 || strlen(kid) != CG_KEY_ID_LEN || strlen(type) >= sizeof out->payload_type) {
+	if (strlen(kid) != CG_KEY_ID_LEN || strlen(type) >= sizeof out->payload_type) {
 		snprintf(why, whylen, "unknown algorithm, key id or payload type");
 		return CG_ERR_INVALID;
 	}
-	if (sodium_base642bin(out->sig, sizeof out->sig, sig, strlen(sig), NULL, &got, NULL,
-	                      sodium_base64_VARIANT_ORIGINAL) != 0 || got != sizeof out->sig) {
+	if (b64_any(out->sig, sizeof out->sig, sig, &got) != 0 || got != sizeof out->sig) {
 		snprintf(why, whylen, "the signature is not 64 bytes of base64");
 		return CG_ERR_INVALID;
 	}
 	cap = strlen(payload) / 4 * 3 + 3;
 	if (!(out->payload = malloc(cap + 1)))
 		return CG_ERR_NOMEM;
-	if (sodium_base642bin((unsigned char *)out->payload, cap, payload, strlen(payload), NULL, &out->len, NULL,
-	                      sodium_base64_VARIANT_ORIGINAL) != 0) {
+	if (b64_any((uint8_t *)out->payload, cap, payload, &out->len) != 0) {
 		snprintf(why, whylen, "the payload is not base64");
 		return CG_ERR_INVALID;
 	}
@@ -172,6 +193,37 @@ static int envelope_fields(json_t *o, struct cg_envelope *out, char *why, size_t
 	snprintf(out->payload_type, sizeof out->payload_type, "%s", type);
 	snprintf(out->key_id, sizeof out->key_id, "%s", kid);
 	return CG_OK;
+}
+
+/* {"payloadType", "payload", "signatures": [{"keyid", "sig"}]}: one
+ * signature (consentgate signs with one key); or the format of before,
+ * signed over the bare payload, whose payload_type nothing covers */
+static int envelope_fields(json_t *o, struct cg_envelope *out, char *why, size_t whylen)
+{
+	const char *fmt = NULL, *type = NULL, *payload = NULL, *kid = NULL, *alg = NULL, *sig = NULL;
+	json_t *sigs = json_object_get(o, "signatures");
+
+	if (json_is_array(sigs)) {
+		if (json_unpack(o, "{s:s, s:s}", "payloadType", &type, "payload", &payload) != 0 ||
+		    json_array_size(sigs) != 1 ||
+		    json_unpack(json_array_get(sigs, 0), "{s:s, s:s}", "keyid", &kid, "sig", &sig) != 0) {
+			snprintf(why, whylen, "not a DSSE envelope with one signature and its keyid");
+			return CG_ERR_INVALID;
+		}
+		return envelope_decode(type, payload, kid, sig, out, why, whylen);
+	}
+	if (json_unpack(o, "{s:s, s:s, s:s, s:s, s:s, s:s}", "signed", &fmt, "payload_type", &type, "payload",
+	                &payload, "key_id", &kid, "alg", &alg, "signature", &sig) != 0 ||
+	    strcmp(fmt, ENVELOPE_FORMAT) != 0) {
+		snprintf(why, whylen, "not a signed envelope (DSSE, or " ENVELOPE_FORMAT ")");
+		return CG_ERR_INVALID;
+	}
+	if (strcmp(alg, "Ed25519") != 0) {
+		snprintf(why, whylen, "unknown algorithm, key id or payload type");
+		return CG_ERR_INVALID;
+	}
+	out->legacy = 1;
+	return envelope_decode(type, payload, kid, sig, out, why, whylen);
 }
 
 int cg_envelope_parse(const char *text, size_t len, struct cg_envelope *out, char *why, size_t whylen)
@@ -202,8 +254,37 @@ void cg_envelope_free(struct cg_envelope *e)
 
 int cg_envelope_verify(const struct cg_envelope *e, const uint8_t pk[CG_SIGN_PK_BYTES])
 {
-	return crypto_sign_verify_detached(e->sig, (const unsigned char *)e->payload, e->len, pk) == 0
-	               ? CG_OK : CG_ERR_CHAIN;
+	struct cg_buf pae;
+	int ok;
+
+	if (e->legacy)
+		return crypto_sign_verify_detached(e->sig, (const unsigned char *)e->payload, e->len, pk) == 0
+		               ? CG_OK : CG_ERR_CHAIN;
+	cg_buf_init(&pae, CG_ENVELOPE_MAX + 256);
+	ok = cg_envelope_pae(e->payload_type, e->payload, e->len, &pae) == CG_OK &&
+	     crypto_sign_verify_detached(e->sig, (const unsigned char *)pae.p, pae.len, pk) == 0;
+	cg_buf_free(&pae);
+	return ok ? CG_OK : CG_ERR_CHAIN;
+}
+
+const char *cg_envelope_kind(const struct cg_envelope *e)
+{
+	const char *kind = NULL, *type, *schema;
+	json_t *o;
+
+	if (!e->legacy)
+		return strcmp(e->payload_type, CG_TYPE_RECEIPT) == 0 ? "receipt"
+		       : strcmp(e->payload_type, CG_TYPE_HEAD) == 0  ? "chain-head" : NULL;
+	/* before DSSE the label was not signed: the signed bytes say what they are */
+	o = json_loadb(e->payload, e->len, 0, NULL);
+	type = json_string_value(json_object_get(o, "type"));
+	schema = json_string_value(json_object_get(o, "schemaVersion"));
+	if (type && !schema && strcmp(type, HEAD_TYPE) == 0)
+		kind = "chain-head";
+	else if (schema && !type && strncmp(schema, "consentgate receipt ", 20) == 0)
+		kind = "receipt";
+	json_decref(o);
+	return kind;
 }
 
 int cg_head_payload(const struct cg_head *h, struct cg_buf *out)
@@ -230,7 +311,7 @@ int cg_head_sign(const struct cg_signer *s, const char *site, struct cg_head *h,
 	cg_buf_init(&payload, 4096);
 	rc = cg_head_payload(h, &payload);
 	if (rc == CG_OK)
-		rc = cg_envelope_make(s, "chain-head", payload.p, payload.len, env);
+		rc = cg_envelope_make(s, CG_TYPE_HEAD, payload.p, payload.len, env);
 	cg_buf_free(&payload);
 	return rc;
 }
@@ -257,11 +338,39 @@ int cg_head_parse(const char *payload, size_t len, struct cg_head *out)
 		rc = copy_field(out->hash, sizeof out->hash, hash) | copy_field(out->site, sizeof out->site, site) |
 		     copy_field(out->last_recorded_at, sizeof out->last_recorded_at, last) |
 		     copy_field(out->signed_at, sizeof out->signed_at, signed_at) |
-		     copy_field(out->key_id, sizeof out->key_id, kid);
+		     copy_field(out->key_id, sizeof out->key_id, kid) | copy_field(out->chain, sizeof out->chain, chain);
 		rc = rc ? CG_ERR_INVALID : CG_OK;
 	}
 	json_decref(o);
 	return rc;
+}
+
+int cg_head_open(const struct cg_envelope *e, const struct cg_pubkey *keys, size_t n, struct cg_head *out,
+                 char *why, size_t whylen)
+{
+	const struct cg_pubkey *k = cg_keys_find(keys, n, e->key_id);
+	const char *kind;
+
+	memset(out, 0, sizeof *out);
+	if (!k) {
+		snprintf(why, whylen, "signed by key %s, which the keys given do not list", e->key_id);
+		return CG_ERR_NOT_FOUND;
+	}
+	if (cg_envelope_verify(e, k->pk) != CG_OK) {
+		snprintf(why, whylen, "the signature does not match the signed bytes");
+		return CG_ERR_CHAIN;
+	}
+	kind = cg_envelope_kind(e);
+	if (!kind || strcmp(kind, "chain-head") != 0 || cg_head_parse(e->payload, e->len, out) != CG_OK) {
+		snprintf(why, whylen, "the signed payload is not a chain head");
+		return CG_ERR_INVALID;
+	}
+	/* the id beside the signature chose the key; the signed one must agree */
+	if (strcmp(out->key_id, e->key_id) != 0) {
+		snprintf(why, whylen, "the signed key_id %s is not the envelope's %s", out->key_id, e->key_id);
+		return CG_ERR_INVALID;
+	}
+	return CG_OK;
 }
 
 void cg_signed_head_clear(struct cg_signed_head *h)

@@ -45,17 +45,20 @@ choose() { # choose JAR: a visitor's choice
 		-d '{"choices":{"preferences":true,"statistics":true,"marketing":false},"policy_version":"2023-12"}' \
 		"$CG_URL/consent"
 }
-# nacl_verify ENVELOPE.json KEYS.json: PyNaCl checks the signature over the
-# payload's bytes with the listed key of that id; prints the payload
+# nacl_verify ENVELOPE.json KEYS.json: PyNaCl checks the DSSE signature over
+# PAE(type, payload) with the listed key of that id; prints the payload
 nacl_verify() {
 	"$PY" - "$1" "$2" <<'PY'
 import base64, json, sys
 from nacl.signing import VerifyKey
 doc = json.load(open(sys.argv[1]))
 env = doc.get("signed_receipt", doc)
-key = next(k for k in json.load(open(sys.argv[2]))["keys"] if k["key_id"] == env["key_id"])
+sig = env["signatures"][0]
+key = next(k for k in json.load(open(sys.argv[2]))["keys"] if k["key_id"] == sig["keyid"])
 vk = VerifyKey(base64.urlsafe_b64decode(key["public_key"] + "=" * (-len(key["public_key"]) % 4)))
-sys.stdout.write(vk.verify(base64.b64decode(env["payload"]), base64.b64decode(env["signature"])).decode())
+t, body = env["payloadType"].encode(), base64.b64decode(env["payload"])
+vk.verify(b"DSSEv1 %d %s %d " % (len(t), t, len(body)) + body, base64.b64decode(sig["sig"]))
+sys.stdout.write(body.decode())
 PY
 }
 
@@ -98,13 +101,15 @@ expect_match "PyNaCl verifies the receipt, bound to the row's chain hash" "\"rec
 # OpenSSL 3, with nothing of ours: the PEM, the payload's bytes, the signature
 "$PY" - "$CG_DIR/export.json" "$CG_DIR/keys.json" "$CG_DIR" <<'PY'
 import json, sys
+import base64
 env = json.load(open(sys.argv[1]))["signed_receipt"]
-key = next(k for k in json.load(open(sys.argv[2]))["keys"] if k["key_id"] == env["key_id"])
+key = next(k for k in json.load(open(sys.argv[2]))["keys"] if k["key_id"] == env["signatures"][0]["keyid"])
 open(sys.argv[3] + "/key.pem", "w").write(key["spki_pem"])
-open(sys.argv[3] + "/payload.b64", "w").write(env["payload"])
-open(sys.argv[3] + "/sig.b64", "w").write(env["signature"])
+t, body = env["payloadType"].encode(), base64.b64decode(env["payload"])
+open(sys.argv[3] + "/payload.bin", "wb").write(b"DSSEv1 %d %s %d " % (len(t), t, len(body)) + body)
+open(sys.argv[3] + "/sig.b64", "w").write(env["signatures"][0]["sig"])
 PY
-base64 -d "$CG_DIR/payload.b64" >"$CG_DIR/payload.bin" && base64 -d "$CG_DIR/sig.b64" >"$CG_DIR/sig.bin"
+base64 -d "$CG_DIR/sig.b64" >"$CG_DIR/sig.bin"
 expect_eq "OpenSSL verifies the receipt" "Signature Verified Successfully" \
 	"$(openssl pkeyutl -verify -pubin -inkey "$CG_DIR/key.pem" -rawin -in "$CG_DIR/payload.bin" \
 		-sigfile "$CG_DIR/sig.bin" 2>&1)"
@@ -164,8 +169,8 @@ out=$("${CTL[@]}" bundle --from "$today" --to "$today" -o "$CG_DIR/bundle.tar.gz
 expect_match "... and never overwrites a file" "^1 .*exists already" "$rc $out"
 mkdir "$CG_DIR/unpacked" && tar -xzf "$CG_DIR/bundle.tar.gz" -C "$CG_DIR/unpacked"
 B="$CG_DIR/unpacked/consentgate-bundle-$today-$today"
-expect_eq "it holds the events, what they need from the rest of the log, transcript, heads, keys, history, recipients, README, verify.py, sums" \
-	"README.txt SHA256SUMS artefacts chain.txt erasures.json events.csv events.json heads keys.json log_events.json policy_versions.json pruned.json recipients.json verification.txt verify.py" \
+expect_eq "it holds the events, what they need from the rest of the log, transcript, heads, keys, history, recipients, README, verify.py, sums and their signature" \
+	"README.txt SHA256SUMS SHA256SUMS.dsse.json artefacts chain.txt erasures.json events.csv events.json heads keys.json log_events.json policy_versions.json pruned.json recipients.json verification.txt verify.py" \
 	"$(ls "$B" | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "events.csv: a header and the 5 events" 6 "$(wc -l <"$B/events.csv")"
 expect_match "the transcript: the chain, and each head of the period against the log" \

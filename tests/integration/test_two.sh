@@ -93,7 +93,7 @@ expect_eq "instance b lists both instances' keys" "$(printf '%s\n' "$KA" "$KB" |
 	"$(/usr/bin/python3 -c 'import json,sys; print(" ".join(sorted(k["key_id"] for k in json.load(sys.stdin)["keys"])), end=" ")' <"$CG_DIR/keys-b.json")"
 curl -s -H "Cookie: cg_id=$V" "$CG_URL/_a/consent/export" >"$CG_DIR/export-a.json"
 expect_eq "a receipt from instance a is signed with a's key" "$KA" \
-	"$(/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["signed_receipt"]["key_id"])' <"$CG_DIR/export-a.json")"
+	"$(/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["signed_receipt"]["signatures"][0]["keyid"])' <"$CG_DIR/export-a.json")"
 out=$("$CG_BUILD/consentctl" -c "$CG_INI" receipt verify --keys "$CG_DIR/keys-b.json" "$CG_DIR/export-a.json"); rc=$?
 expect_eq "it verifies against the keys instance b lists" "0 OK" "$rc ${out%%:*}"
 expect_eq "one head was signed at start-up, by one instance (the lease)" 1 "$(sql "SELECT count(*) FROM chain_heads")"

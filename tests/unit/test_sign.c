@@ -58,10 +58,14 @@ static void test_known_answers(void **state)
 		if (mlen)
 			hex(rfc8032[i].msg, msg, mlen);
 		hex(rfc8032[i].sig, want, sizeof want);
+		{
+			uint8_t got[64];
+			crypto_sign_detached(got, NULL, msg, mlen, s.sk);
+			assert_memory_equal(got, want, 64);   /* Ed25519 is deterministic */
+		}
 		cg_buf_init(&b, 1 << 16);
-		assert_int_equal(cg_envelope_make(&s, "receipt", msg, mlen, &b), CG_OK);
+		assert_int_equal(cg_envelope_make(&s, CG_TYPE_RECEIPT, msg, mlen, &b), CG_OK);
 		assert_int_equal(cg_envelope_parse(b.p, b.len, &e, why, sizeof why), CG_OK);
-		assert_memory_equal(e.sig, want, 64);   /* Ed25519 is deterministic */
 		assert_int_equal(e.len, mlen);
 		assert_string_equal(e.key_id, s.key_id);
 		assert_int_equal(cg_envelope_verify(&e, pk), CG_OK);
@@ -69,6 +73,130 @@ static void test_known_answers(void **state)
 		cg_buf_free(&b);
 		cg_signer_wipe(&s);
 	}
+}
+
+/* DSSE's own examples: protocol.md's PAE, and testvectors/vectors.json
+ * (key A there is RFC 8032's first key: signer_of(0)) */
+#define INTOTO "application/vnd.in-toto+json"
+#define STATEMENT "{\"_type\":\"https://in-toto.io/Statement/v1\"}"
+
+static void test_dsse_pae(void **state)
+{
+	struct cg_buf b;
+	uint8_t want[128];
+	const char *pae_hex = "445353457631203238206170706c69636174696f6e2f766e642e696e2d746f746f2b6a736f6e20343320"
+	                      "7b225f74797065223a2268747470733a2f2f696e2d746f746f2e696f2f53746174656d656e742f7631227d";
+
+	(void)state;
+	cg_buf_init(&b, 4096);
+	assert_int_equal(cg_envelope_pae("http://example.com/HelloWorld", "hello world", 11, &b), CG_OK);
+	assert_int_equal(b.len, strlen("DSSEv1 29 http://example.com/HelloWorld 11 hello world"));
+	assert_memory_equal(b.p, "DSSEv1 29 http://example.com/HelloWorld 11 hello world", b.len);
+	cg_buf_reset(&b);
+	assert_int_equal(cg_envelope_pae(INTOTO, STATEMENT, strlen(STATEMENT), &b), CG_OK);
+	hex(pae_hex, want, strlen(pae_hex) / 2);
+	assert_int_equal(b.len, strlen(pae_hex) / 2);
+	assert_memory_equal(b.p, want, b.len);
+	cg_buf_reset(&b); /* an empty body: "... 0 " with its trailing space */
+	assert_int_equal(cg_envelope_pae(INTOTO, "", 0, &b), CG_OK);
+	assert_int_equal(b.len, strlen("DSSEv1 28 " INTOTO " 0 "));
+	assert_memory_equal(b.p, "DSSEv1 28 " INTOTO " 0 ", b.len);
+	cg_buf_free(&b);
+}
+
+/* a vector's envelope with our key id in place of its "A" */
+static int vector(const struct cg_signer *s, const char *type, const char *payload, const char *sig,
+                  struct cg_envelope *e)
+{
+	char text[1024], why[128];
+
+	snprintf(text, sizeof text, "{\"payload\":\"%s\",\"payloadType\":\"%s\",\"signatures\":[{\"sig\":\"%s\","
+	         "\"keyid\":\"%s\"}]}", payload, type, sig, s->key_id);
+	return cg_envelope_parse(text, strlen(text), e, why, sizeof why);
+}
+
+static void test_dsse_vectors(void **state)
+{
+	const char *sig1 = "2WAfaHm5jluo0w+0rk8uVkluELJYWjSmU9x7EUzx+AyteDGJ4/nqyJXfmAUVFIAoQafWm7AxBZNw5M9ixNHiCA==";
+	struct cg_signer s;
+	struct cg_envelope e;
+	struct cg_buf b;
+	char why[128];
+	uint8_t want[64];
+	size_t got;
+
+	(void)state;
+	signer_of(0, &s);
+	/* single-signature: ours signs the same bytes to the same signature */
+	cg_buf_init(&b, 4096);
+	assert_int_equal(cg_envelope_make(&s, INTOTO, STATEMENT, strlen(STATEMENT), &b), CG_OK);
+	assert_int_equal(cg_envelope_parse(b.p, b.len, &e, why, sizeof why), CG_OK);
+	assert_int_equal(sodium_base642bin(want, 64, sig1, strlen(sig1), NULL, &got, NULL,
+	                                   sodium_base64_VARIANT_ORIGINAL), 0);
+	assert_memory_equal(e.sig, want, 64);
+	assert_null(cg_envelope_kind(&e)); /* not a type of ours */
+	cg_envelope_free(&e);
+	assert_int_equal(vector(&s, INTOTO, "eyJfdHlwZSI6Imh0dHBzOi8vaW4tdG90by5pby9TdGF0ZW1lbnQvdjEifQ==", sig1, &e), CG_OK);
+	assert_int_equal(cg_envelope_verify(&e, s.pk), CG_OK);
+	cg_envelope_free(&e);
+	/* payload-type-swapped: rejected */
+	assert_int_equal(vector(&s, "application/vnd.example.other+json",
+	                        "eyJfdHlwZSI6Imh0dHBzOi8vaW4tdG90by5pby9TdGF0ZW1lbnQvdjEifQ==", sig1, &e), CG_OK);
+	assert_int_equal(cg_envelope_verify(&e, s.pk), CG_ERR_CHAIN);
+	cg_envelope_free(&e);
+	/* url-safe-base64: either alphabet is read */
+	assert_int_equal(vector(&s, INTOTO, "-_-_Pj8=", "P-_KHICeR7tI6S_YyejJTRtrXhcQyQ2LYPaL8h90KjC9qN8HU_svOQ6TuDOT1HIrsGW"
+	                        "886DbWNWcCmX5twLrAw==", &e), CG_OK);
+	assert_int_equal(cg_envelope_verify(&e, s.pk), CG_OK);
+	cg_envelope_free(&e);
+	/* empty-payload */
+	assert_int_equal(vector(&s, INTOTO, "", "gSggCAaTLTYyRH6FIDBem6meyIynsYy8RTHVzwx9tnTb7Bg/1jMWnuVgI/gffqmbsC2VX5/"
+	                        "jHfkkDqsj7CDbDg==", &e), CG_OK);
+	assert_int_equal(cg_envelope_verify(&e, s.pk), CG_OK);
+	cg_envelope_free(&e);
+	cg_buf_free(&b);
+}
+
+/* a head relabelled as a receipt fails; an envelope of before verifies,
+ * its kind taken from what it signed, whatever its label says */
+static void test_envelope_relabelled(void **state)
+{
+	const char head[] = "{\"type\":\"consentgate/chain-head/1\",\"site\":\"s\"}";
+	const char receipt[] = "{\"schemaVersion\":\"consentgate receipt 1 (x)\"}";
+	struct cg_signer s;
+	struct cg_envelope e;
+	struct cg_buf b;
+	char why[128], *p;
+
+	(void)state;
+	signer_of(0, &s);
+	cg_buf_init(&b, 4096);
+	assert_int_equal(cg_envelope_make(&s, CG_TYPE_HEAD, head, strlen(head), &b), CG_OK);
+	p = strstr(b.p, "chain-head+json");
+	memcpy(p, "receipt+json\"", 13);
+	memmove(p + 13, p + 16, strlen(p + 16) + 1);
+	assert_int_equal(cg_envelope_parse(b.p, strlen(b.p), &e, why, sizeof why), CG_OK);
+	assert_string_equal(e.payload_type, CG_TYPE_RECEIPT);
+	assert_int_equal(cg_envelope_verify(&e, s.pk), CG_ERR_CHAIN);
+	cg_envelope_free(&e);
+	for (int i = 0; i < 2; i++) { /* the format of before, labelled falsely */
+		const char *pl = i ? receipt : head;
+		uint8_t sig[64];
+		char p64[256], s64[128];
+		cg_buf_reset(&b);
+		crypto_sign_detached(sig, NULL, (const uint8_t *)pl, strlen(pl), s.sk);
+		sodium_bin2base64(p64, sizeof p64, (const uint8_t *)pl, strlen(pl), sodium_base64_VARIANT_ORIGINAL);
+		sodium_bin2base64(s64, sizeof s64, sig, 64, sodium_base64_VARIANT_ORIGINAL);
+		assert_int_equal(cg_buf_printf(&b, "{\"signed\":\"consentgate/1\",\"payload_type\":\"%s\",\"payload\":\"%s\","
+		                               "\"key_id\":\"%s\",\"alg\":\"Ed25519\",\"signature\":\"%s\"}",
+		                               i ? "chain-head" : "receipt", p64, s.key_id, s64), CG_OK);
+		assert_int_equal(cg_envelope_parse(b.p, b.len, &e, why, sizeof why), CG_OK);
+		assert_int_equal(e.legacy, 1);
+		assert_int_equal(cg_envelope_verify(&e, s.pk), CG_OK);
+		assert_string_equal(cg_envelope_kind(&e), i ? "receipt" : "chain-head");
+		cg_envelope_free(&e);
+	}
+	cg_buf_free(&b);
 }
 
 static void test_key_forms(void **state)
@@ -107,16 +235,17 @@ static void test_envelope_refuses(void **state)
 	signer_of(0, &s);
 	signer_of(1, &other);
 	cg_buf_init(&b, 1 << 16);
-	assert_int_equal(cg_envelope_make(&s, "receipt", receipt, strlen(receipt), &b), CG_OK);
+	assert_int_equal(cg_envelope_make(&s, CG_TYPE_RECEIPT, receipt, strlen(receipt), &b), CG_OK);
 	assert_int_equal(cg_envelope_parse(b.p, b.len, &e, why, sizeof why), CG_OK);
 	assert_string_equal(e.payload, receipt);          /* the exact bytes */
-	assert_string_equal(e.payload_type, "receipt");
+	assert_string_equal(e.payload_type, CG_TYPE_RECEIPT);
+	assert_int_equal(cg_envelope_verify(&e, s.pk), CG_OK);
 	assert_int_equal(cg_envelope_verify(&e, other.pk), CG_ERR_CHAIN);
 	e.payload[3] ^= 1;
 	assert_int_equal(cg_envelope_verify(&e, s.pk), CG_ERR_CHAIN);
 	cg_envelope_free(&e);
-	p = strstr(b.p, "Ed25519");
-	memcpy(p, "Ed25518", 7);
+	p = strstr(b.p, "\"signatures\"");
+	memcpy(p, "\"signaturez\"", 12);
 	assert_int_equal(cg_envelope_parse(b.p, b.len, &e, why, sizeof why), CG_ERR_INVALID);
 	assert_int_equal(cg_envelope_parse("[1]", 3, &e, why, sizeof why), CG_ERR_INVALID);
 	assert_int_equal(cg_envelope_parse("{", 1, &e, why, sizeof why), CG_ERR_INVALID);
@@ -135,7 +264,7 @@ static void test_envelope_inside_export(void **state)
 	signer_of(0, &s);
 	cg_buf_init(&env, 1 << 16);
 	cg_buf_init(&doc, 1 << 16);
-	assert_int_equal(cg_envelope_make(&s, "receipt", "{}", 2, &env), CG_OK);
+	assert_int_equal(cg_envelope_make(&s, CG_TYPE_RECEIPT, "{}", 2, &env), CG_OK);
 	assert_int_equal(cg_buf_printf(&doc, "{\"subject\":\"x\",\"signed_receipt\":%s}", env.p), CG_OK);
 	assert_int_equal(cg_envelope_parse(doc.p, doc.len, &e, why, sizeof why), CG_OK);
 	assert_int_equal(cg_envelope_verify(&e, s.pk), CG_OK);
@@ -198,6 +327,7 @@ static void test_head_round_trip(void **state)
 	chain(ev);
 	head_at(ev, 4, &h);
 	strcpy(h.site, "shop.example");
+	strcpy(h.chain, "consent_events");
 	strcpy(h.key_id, "0123456789abcdef");
 	strcpy(h.signed_at, "2026-11-21T11:00:00.000Z");
 	strcpy(h.last_recorded_at, ev[3].recorded_at);
@@ -281,6 +411,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_known_answers),
 		cmocka_unit_test(test_key_forms),
+		cmocka_unit_test(test_dsse_pae),
+		cmocka_unit_test(test_dsse_vectors),
+		cmocka_unit_test(test_envelope_relabelled),
 		cmocka_unit_test(test_envelope_refuses),
 		cmocka_unit_test(test_envelope_inside_export),
 		cmocka_unit_test(test_head_round_trip),
