@@ -12,6 +12,7 @@
 
 #include "consentgate/err.h"
 #include "consentgate/log.h"
+#include "consentgate/logevent.h"
 #include "consentgate/timefmt.h"
 #include "internal.h"
 
@@ -190,4 +191,20 @@ int cgs_run(struct cgs *s, int alone, cgs_fn fn, void *arg)
 		return rc;
 	}
 	return cg_store_waiter_wait(&w);
+}
+
+/* the digest of the ids a query's first column lists, in its order (a log
+ * event's account of the rows it concerns) */
+int cgs_ids_of(sqlite3 *db, const char *sql, struct cg_ids_digest *d)
+{
+	sqlite3_stmt *st = NULL;
+	int step;
+
+	cg_ids_init(d);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return CG_ERR_STORAGE;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW)
+		cg_ids_add(d, sqlite3_column_int64(st, 0));
+	sqlite3_finalize(st);
+	return step == SQLITE_DONE ? CG_OK : CG_ERR_STORAGE;
 }

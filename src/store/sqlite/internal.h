@@ -42,6 +42,8 @@ struct job {
 /* conn.c: queue a job (copied); done is called exactly once when this
  * returns CG_OK */
 int cgs_submit(struct cgs *s, const struct job *j);
+struct cg_ids_digest;
+int cgs_ids_of(sqlite3 *db, const char *sql, struct cg_ids_digest *d);
 /* the port's operations (store.c, read.c, maintain.c) */
 int cgs_open(const struct cg_config *cfg, int mode, struct cgs **out, char *err, size_t errlen);
 void cgs_close(void *ctx);

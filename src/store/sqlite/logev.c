@@ -144,21 +144,14 @@ static int format_event(sqlite3 *db)
 	struct cg_ids_digest d;
 	struct cg_event ev;
 	struct timespec now;
-	sqlite3_stmt *st = NULL;
 	char hash[CG_HEX_HASH_LEN + 1];
 	int64_t tip;
-	int rc = cgs_tip(db, &tip, hash), step;
+	int rc = cgs_tip(db, &tip, hash);
 
 	if (rc != CG_OK || tip == 0)
 		return rc;
-	cg_ids_init(&d);
-	if (sqlite3_prepare_v2(db, "SELECT id FROM pruned ORDER BY id", -1, &st, NULL) != SQLITE_OK)
-		return CG_ERR_STORAGE;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW)
-		cg_ids_add(&d, sqlite3_column_int64(st, 0));
-	sqlite3_finalize(st);
-	if (step != SQLITE_DONE)
-		return CG_ERR_STORAGE;
+	if ((rc = cgs_ids_of(db, "SELECT id FROM pruned ORDER BY id", &d)) != CG_OK)
+		return rc;
 	l.count = d.n;
 	cg_ids_final(&d, l.ids);
 	clock_gettime(CLOCK_REALTIME, &now);

@@ -254,19 +254,12 @@ static int purge_event(sqlite3 *db, struct purge_job *p, int64_t *id)
 	struct cg_logevent l = {.kind = CG_ACT_PURGE};
 	struct cg_ids_digest d;
 	struct cg_event ev;
-	sqlite3_stmt *st = NULL;
 	int step;
 
 	cg_retention_of(p->cfg, &l.retention);
-	cg_ids_init(&d);
-	if (sqlite3_prepare_v2(db, "SELECT id FROM events WHERE sid IN (SELECT sid FROM temp.purge_subjects)"
-	                           " ORDER BY id", -1, &st, NULL) != SQLITE_OK)
-		return CG_ERR_STORAGE;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW)
-		cg_ids_add(&d, sqlite3_column_int64(st, 0));
-	sqlite3_finalize(st);
-	if (step != SQLITE_DONE)
-		return CG_ERR_STORAGE;
+	if ((step = cgs_ids_of(db, "SELECT id FROM events WHERE sid IN (SELECT sid FROM temp.purge_subjects)"
+	                           " ORDER BY id", &d)) != CG_OK)
+		return step;
 	*id = 0;
 	if (!d.n) /* nothing removed: nothing to account for */
 		return CG_OK;
